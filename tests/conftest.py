@@ -1,0 +1,82 @@
+"""Shared fixtures. Every test gets its own store, config and working folder."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from workbench.cli import cli
+from workbench.db import open_db
+from workbench.ingest import ingest
+
+ROOT = Path(__file__).resolve().parent.parent
+SEEDS = ROOT / "seeds"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+@pytest.fixture(autouse=True)
+def isolated(tmp_path, monkeypatch):
+    """No test sees the user's store, config, keys or endpoint."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("WORKBENCH_DB", str(tmp_path / "annotations" / "workbench.db"))
+    monkeypatch.setenv("WORKBENCH_CONFIG", str(tmp_path / "no-config.toml"))
+    monkeypatch.setenv("WORKBENCH_PROMPTS", str(ROOT / "prompts"))
+    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "WORKBENCH_ANNOTATOR"):
+        monkeypatch.delenv(name, raising=False)
+    yield tmp_path
+
+
+@pytest.fixture
+def db_path(tmp_path) -> Path:
+    return tmp_path / "annotations" / "workbench.db"
+
+
+@pytest.fixture
+def db(db_path):
+    database = open_db(db_path)
+    yield database
+    database.close()
+
+
+@pytest.fixture
+def seeded_db(db):
+    ingest(db, [SEEDS])
+    return db
+
+
+@pytest.fixture
+def seeds_copy(tmp_path) -> Path:
+    target = tmp_path / "seeds"
+    shutil.copytree(SEEDS, target)
+    return target
+
+
+@pytest.fixture
+def run_cli():
+    """Invoke the CLI in-process; returns click's Result (stdout and stderr apart)."""
+    runner = CliRunner()
+
+    def run(*args: str, input: str | None = None, env: dict | None = None):
+        return runner.invoke(cli, list(args), input=input, env=env, obj={}, catch_exceptions=False)
+
+    return run
+
+
+def fixture_path(name: str) -> Path:
+    return FIXTURES / name
+
+
+def write(path: Path, data: str | bytes) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(data, bytes):
+        path.write_bytes(data)
+    else:
+        path.write_text(data, encoding="utf-8")
+    return path
+
+
+os.environ.setdefault("TEXTUAL_ANIMATIONS", "none")

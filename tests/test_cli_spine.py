@@ -1,0 +1,67 @@
+"""The command line of the data spine: summaries, exit codes, one-line errors."""
+
+from __future__ import annotations
+
+import json
+
+from tests.conftest import fixture_path, write
+
+
+def test_ingest_defaults_to_seeds_and_prints_one_summary_line(run_cli, seeds_copy):
+    result = run_cli("ingest")
+    assert result.exit_code == 0
+    assert result.stdout == "ingested 5 files: 583 papers found, 504 new, 79 duplicates merged, 0 already in the store\n"
+    again = run_cli("ingest")
+    assert "0 new" in again.stdout and "583 already in the store" in again.stdout
+
+
+def test_ingest_bad_file_exit_2_names_it_and_still_ingests_the_rest(run_cli, tmp_path):
+    bad = write(tmp_path / "bad.txt", b"\x00\x01")
+    result = run_cli("ingest", str(bad), str(fixture_path("layout_metadata.txt")))
+    assert result.exit_code == 2
+    assert result.stderr == f"workbench: {bad}: looks binary (NUL byte at offset 0); expected a text dump or a JSONL file\n"
+    assert "5 new" in result.stdout
+    assert "Traceback" not in result.stderr + result.stdout
+
+
+def test_stats_counts_papers_and_annotations(run_cli, seeds_copy):
+    run_cli("ingest")
+    report = json.loads(run_cli("stats", "--json").stdout)
+    assert (report["papers"], report["sightings"]) == (504, 583)
+    text = run_cli("stats").stdout
+    assert text.startswith("papers: 504 (583 sightings in 5 files)")
+
+
+def test_export_to_file_and_import_round_trip_through_the_cli(run_cli, seeds_copy, tmp_path):
+    run_cli("ingest")
+    line = '{"title": "A Multigrid Method for Efficiently Training Video Models", "annotator": "ana", "status": "accepted", "annotation": {"technique": "multigrid"}}\n'
+    src = write(tmp_path / "in.jsonl", line)
+    result = run_cli("import", str(src))
+    assert (result.exit_code, result.stdout) == (0, f"imported 1 annotations from {src}\n")
+    out = tmp_path / "out.jsonl"
+    assert run_cli("export", "-o", str(out)).exit_code == 0
+    record = json.loads(out.read_text())
+    assert (record["annotator"], record["annotation"]["technique"]) == ("ana", "multigrid")
+    assert run_cli("export", "--status", "rejected").stdout == ""
+
+
+def test_import_errors_exit_2_with_the_line(run_cli, seeds_copy, tmp_path):
+    run_cli("ingest")
+    bad = write(tmp_path / "bad.jsonl", '{"paper_id": "0000", "status": "accepted", "annotation": {}}\n')
+    result = run_cli("import", str(bad))
+    assert result.exit_code == 2
+    assert result.stderr == f"workbench: {bad}:1: unknown paper '0000' (ingest its abstract first)\n"
+
+
+def test_db_option_and_env_choose_the_store(run_cli, tmp_path, seeds_copy):
+    run_cli("--db", str(tmp_path / "other.db"), "ingest", str(fixture_path("layout_blank_lines.txt")))
+    assert (tmp_path / "other.db").exists()
+    assert not (tmp_path / "annotations" / "workbench.db").exists()
+
+
+def test_unusable_store_path_is_one_line_exit_1(run_cli, tmp_path):
+    write(tmp_path / "notadb.db", b"this is not sqlite" * 100)
+    result = run_cli("--db", str(tmp_path / "notadb.db"), "stats")
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"workbench: {tmp_path / 'notadb.db'}: cannot open the store")
+    assert result.stderr.count("\n") == 1

@@ -1,0 +1,102 @@
+"""The store: migrations, decisions with events, flag, undo, concurrent writers."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+
+from workbench.db import open_db
+from workbench.migrations import migrations
+from workbench.store import Decision, decide, get_annotation, paper_order, set_flag, undo_last
+
+
+def test_migrations_create_every_table_on_an_empty_store(db_path):
+    db = open_db(db_path)
+    assert {"papers", "sightings", "prompts", "suggestions", "annotations", "events"} <= set(db.table_names())
+    applied = [m.name for m in migrations.applied(db)]
+    assert applied == [m.name for m in migrations._migrations]
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    db.close()
+    again = open_db(db_path)  # reopening applies nothing twice
+    assert [m.name for m in migrations.applied(again)] == applied
+    again.close()
+
+
+def _first_paper(db) -> str:
+    return paper_order(db)[0][1]
+
+
+def test_a_decision_writes_the_annotation_and_an_event(seeded_db):
+    pid = _first_paper(seeded_db)
+    decide(seeded_db, Decision(pid, "ana", "edited", {"technique": "  multigrid\n schedule ", "claimed_gain": "",
+                                                      "compute": None}, seconds=4.25))
+    row = get_annotation(seeded_db, pid, "ana")
+    assert (row["status"], row["technique"], row["claimed_gain"], row["seconds_spent"]) == ("edited", "multigrid schedule", None, 4.2)
+    assert row["created_at"].endswith("Z") and row["created_at"] == row["updated_at"]
+    event = next(seeded_db.query("SELECT * FROM events"))
+    assert (event["action"], event["before"], json.loads(event["after"])["technique"]) == ("edited", None, "multigrid schedule")
+
+
+def test_seconds_accumulate_and_created_at_is_kept(seeded_db):
+    pid = _first_paper(seeded_db)
+    first = decide(seeded_db, Decision(pid, "ana", "accepted", {}, seconds=2.0))
+    second = decide(seeded_db, Decision(pid, "ana", "rejected", {}, seconds=3.0))
+    assert second["seconds_spent"] == 5.0
+    assert second["created_at"] == first["created_at"]
+
+
+def test_undo_restores_what_was_there_before_step_by_step(seeded_db):
+    pid = _first_paper(seeded_db)
+    decide(seeded_db, Decision(pid, "ana", "accepted", {"technique": "A"}))
+    set_flag(seeded_db, pid, "ana", True)
+    decide(seeded_db, Decision(pid, "ana", "rejected", {}))
+    assert undo_last(seeded_db, "ana") == pid
+    row = get_annotation(seeded_db, pid, "ana")
+    assert (row["status"], row["flagged"], row["technique"]) == ("accepted", True, "A")
+    assert undo_last(seeded_db, "ana") == pid
+    assert get_annotation(seeded_db, pid, "ana")["flagged"] is False
+    assert undo_last(seeded_db, "ana") == pid
+    assert get_annotation(seeded_db, pid, "ana") is None
+    assert undo_last(seeded_db, "ana") is None  # nothing left to undo
+    actions = [r[0] for r in seeded_db.execute("SELECT action FROM events ORDER BY id")]
+    assert actions == ["accepted", "flag", "rejected", "undo", "undo", "undo"]
+
+
+def test_undo_only_touches_the_annotators_own_decisions(seeded_db):
+    pid = _first_paper(seeded_db)
+    decide(seeded_db, Decision(pid, "ana", "accepted", {}))
+    decide(seeded_db, Decision(pid, "ben", "rejected", {}))
+    undo_last(seeded_db, "ana")
+    assert get_annotation(seeded_db, pid, "ana") is None
+    assert get_annotation(seeded_db, pid, "ben")["status"] == "rejected"
+
+
+WRITER = textwrap.dedent(
+    """
+    import sys
+    from workbench.db import open_db
+    from workbench.store import Decision, decide, paper_order
+    db = open_db(sys.argv[1], busy_timeout=30)
+    ids = [pid for _, pid in paper_order(db)]
+    for pid in ids[:150]:
+        decide(db, Decision(pid, sys.argv[2], "accepted", {"technique": "x" * 200}))
+    print("done")
+    """
+)
+
+
+def test_two_processes_write_at_once_without_a_locked_error(seeded_db, db_path):
+    procs = [
+        subprocess.Popen([sys.executable, "-c", WRITER, str(db_path), name], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for name in ("ana", "ben")
+    ]
+    results = [p.communicate(timeout=120) for p in procs]
+    for proc, (out, err) in zip(procs, results):
+        assert proc.returncode == 0, err
+        assert "locked" not in err and out.strip() == "done"
+    counts = dict(seeded_db.execute("SELECT annotator, count(*) FROM annotations GROUP BY annotator").fetchall())
+    assert counts == {"ana": 150, "ben": 150}
+    assert seeded_db["events"].count == 300

@@ -1,0 +1,19 @@
+"""Errors the command line turns into one clear line and an exit code."""
+
+
+class WorkbenchError(Exception):
+    """A failure the user can act on; the message is shown as is."""
+
+    exit_code = 1
+
+
+class InputError(WorkbenchError):
+    """Bad input or usage: a file, a line or a setting is wrong (exit code 2)."""
+
+    exit_code = 2
+
+
+class AbortedRun(WorkbenchError):
+    """A run stopped as a whole, e.g. the endpoint rejected the API key (exit code 1)."""
+
+    exit_code = 1

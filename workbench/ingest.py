@@ -1,0 +1,284 @@
+"""Ingest dumps and JSONL files into the store: dedup by title, keep every sighting.
+
+Each file is one transaction: a file that fails to parse leaves the store as it
+was, and the other files of the same call still go in.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import queue
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+from sqlite_utils import Database
+
+from workbench.corpus import expand_paths, read_source
+from workbench.errors import InputError, WorkbenchError
+from workbench.store import utc_now
+
+_META = ("authors_count", "published", "published_iso", "upvotes", "organization")
+
+
+@dataclass
+class IngestReport:
+    files: int = 0
+    found: int = 0  # sightings parsed
+    new: int = 0  # papers added
+    merged: int = 0  # new sightings of a paper already known
+    already: int = 0  # sightings already in the store (same file ingested before)
+    differing: int = 0  # sightings whose abstract differs from the stored one
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        text = (
+            f"ingested {_n(self.files, 'file')}: {_n(self.found, 'paper')} found, "
+            f"{self.new} new, {_n(self.merged, 'duplicate')} merged, {self.already} already in the store"
+        )
+        if self.differing:
+            text += f"; {_n(self.differing, 'abstract')} differed between sightings (kept the longer)"
+        if self.errors:
+            text += f"; {_n(len(self.errors), 'file')} failed"
+        return text
+
+
+def _n(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+class _Known:
+    """id -> (content hash, abstract length) of the papers in the store."""
+
+    def __init__(self, db: Database):
+        self.db = db
+        self.version: int | None = None
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Reload if another connection committed since (cheap: PRAGMA data_version)."""
+        version = self.db.execute("PRAGMA data_version").fetchone()[0]
+        if version == self.version:
+            return
+        rows = self.db.execute("SELECT id, content_hash, length(abstract) FROM papers")
+        self.papers = {r[0]: (r[1], r[2]) for r in rows}
+        self.next_seq = (self.db.execute("SELECT max(seq) FROM papers").fetchone()[0] or 0) + 1
+        self.version = version
+
+
+class _Known:
+    """id -> (content hash, abstract length) of the papers in the store."""
+
+    def __init__(self, db: Database):
+        self.db = db
+        self.version: int | None = None
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Reload if another connection committed since (cheap: PRAGMA data_version)."""
+        version = self.db.execute("PRAGMA data_version").fetchone()[0]
+        if version == self.version:
+            return
+        rows = self.db.execute("SELECT id, content_hash, length(abstract) FROM papers")
+        self.papers = {r[0]: (r[1], r[2]) for r in rows}
+        self.next_seq = (self.db.execute("SELECT max(seq) FROM papers").fetchone()[0] or 0) + 1
+        self.version = version
+
+
+def ingest(db: Database, paths: list[Path]) -> IngestReport:
+    report = IngestReport()
+    known = _Known(db)
+    for path in paths:
+        try:
+            files = expand_paths([path])
+        except InputError as exc:
+            report.errors.append(str(exc))
+            continue
+        for file in files:
+            try:
+                _ingest_file(db, file, known, report)
+            except InputError as exc:
+                report.errors.append(str(exc))
+    return report
+
+
+# Rows travel as plain tuples: cheap to pickle when a worker process parses.
+Row = tuple  # (id, content_hash, title, abstract, *META, position, line)
+_CHUNK = 2000
+# Below this many input bytes, spawning a parser process costs more than it saves.
+_WORKER_THRESHOLD_BYTES = 8 << 20
+
+
+def _parse_messages(files: list[Path]) -> Iterator[tuple]:
+    """("rows", path, [Row]) chunks, then ("end", path, warning) or ("error", path, message)."""
+    for path in files:
+        try:
+            source = read_source(path)
+            chunk: list[Row] = []
+            for paper in source.papers:
+                pid, chash = paper.keys()
+                chunk.append((pid, chash, paper.title, paper.abstract, *(getattr(paper, k) for k in _META),
+                              paper.position, paper.line))
+                if len(chunk) >= _CHUNK:
+                    yield ("rows", path, chunk)
+                    chunk = []
+            yield ("rows", path, chunk)
+            yield ("end", path, source.warning)
+        except InputError as exc:
+            yield ("error", path, str(exc))
+
+
+def _parse_worker(files: list[Path], out) -> None:
+    for message in _parse_messages(files):
+        out.put(message)
+    out.put(None)
+
+
+def _parsed_elsewhere(files: list[Path]) -> Iterator[tuple]:
+    """The same messages, parsed in a second process while this one writes.
+
+    Parsing is pure Python and so is most of a write; threads cannot overlap
+    them (measured: no gain), processes can. The queue is bounded, so at most
+    a few chunks are in flight.
+    """
+    context = multiprocessing.get_context("spawn")
+    handoff = context.Queue(maxsize=4)
+    worker = context.Process(target=_parse_worker, args=(files, handoff), name="workbench-ingest", daemon=True)
+    worker.start()
+    try:
+        while True:
+            try:
+                message = handoff.get(timeout=1.0)
+            except queue.Empty:
+                if not worker.is_alive():
+                    raise WorkbenchError(f"the ingest parser process stopped (exit code {worker.exitcode})") from None
+                continue
+            if message is None:
+                return
+            yield message
+    finally:
+        if worker.is_alive():
+            worker.terminate()
+        worker.join()
+
+
+def ingest(db: Database, paths: list[Path]) -> IngestReport:
+    report = IngestReport()
+    files: list[Path] = []
+    for path in paths:
+        try:
+            files.extend(expand_paths([path]))
+        except InputError as exc:
+            report.errors.append(str(exc))
+    if not files:
+        return report
+    big = sum(f.stat().st_size for f in files) > _WORKER_THRESHOLD_BYTES
+    messages = _parsed_elsewhere(files) if big else _parse_messages(files)
+    batch = _FileBatch(db, _Known(db))
+    try:
+        for kind, path, payload in messages:
+            if kind == "error":
+                batch.rollback()
+                report.errors.append(payload)
+                continue
+            if batch.path != path:
+                batch.begin(path)
+            if kind == "rows":
+                batch.add(payload)
+            else:
+                batch.commit(report, payload)
+    except BaseException:
+        batch.rollback()  # Ctrl-C or a store error: the files committed so far stay
+        raise
+    finally:
+        messages.close()
+    return report
+
+
+class _FileBatch:
+    """One file's transaction: rows are added as they arrive, committed at its end."""
+
+    def __init__(self, db: Database, known: "_Known"):
+        self.db, self.known = db, known
+        self.path: Path | None = None
+
+    def begin(self, path: Path) -> None:
+        self.path = path
+        self.db.execute("BEGIN IMMEDIATE")  # waits for another writer (busy timeout)
+        self.known.refresh()  # another process may have ingested meanwhile
+        self.seq = self.known.next_seq
+        self.added: dict[str, tuple[str, int]] = {}  # merged into `known` on commit
+        self.counts = IngestReport()
+        self.now = utc_now()
+
+    def add(self, rows: list[Row]) -> None:
+        papers: list[tuple] = []
+        sightings: list[tuple] = []
+        counts, added, known = self.counts, self.added, self.known.papers
+        for row in rows:
+            pid, chash, abstract = row[0], row[1], row[3]
+            counts.found += 1
+            stored = added.get(pid) or known.get(pid)
+            if stored is None:
+                papers.append((pid, self.seq, row[2], abstract, *row[4:9], chash, self.now))
+                added[pid] = (chash, len(abstract))
+                self.seq += 1
+                counts.new += 1
+            else:
+                if stored[0] != chash:
+                    counts.differing += 1
+                    if len(abstract) > stored[1]:
+                        self._write(papers, sightings)
+                        self.db.execute("UPDATE papers SET abstract = ?, content_hash = ? WHERE id = ?", [abstract, chash, pid])
+                        added[pid] = (chash, len(abstract))
+                if any(v is not None for v in row[4:9]):
+                    self._write(papers, sightings)
+                    # A later sighting may carry metadata the first one lacked: fill the gaps only.
+                    self.db.execute(_FILL_METADATA, [*row[4:9], pid])
+            sightings.append((pid, self.path.name, row[9], row[10], chash))
+        self._write(papers, sightings)
+
+    def _write(self, papers: list[tuple], sightings: list[tuple]) -> None:
+        if papers:
+            # One prepared statement: sqlite-utils' insert_all sniffs types and
+            # JSON-encodes value by value, which cost a third of ingest time.
+            self.db.conn.executemany(_INSERT_PAPER, papers)
+            papers.clear()
+        if sightings:
+            cursor = self.db.conn.executemany(_INSERT_SIGHTING, sightings)
+            self.counts.already += len(sightings) - cursor.rowcount
+            sightings.clear()
+
+    def commit(self, report: IngestReport, warning: str | None) -> None:
+        self.db.execute("COMMIT")
+        # Only now, with the file committed, do its papers count as known.
+        self.known.papers.update(self.added)
+        self.known.next_seq = self.seq
+        counts = self.counts
+        report.files += 1
+        report.found += counts.found
+        report.new += counts.new
+        report.merged += counts.found - counts.new - counts.already
+        report.already += counts.already
+        report.differing += counts.differing
+        if warning:
+            report.warnings.append(warning)
+        self.path = None
+
+    def rollback(self) -> None:
+        if self.path is not None:
+            self.db.rollback()
+        self.path = None
+
+
+_INSERT_SIGHTING = (
+    "INSERT OR IGNORE INTO sightings (paper_id, source, position, line, content_hash) VALUES (?, ?, ?, ?, ?)"
+)
+_FILL_METADATA = (
+    "UPDATE papers SET " + ", ".join(f"{k} = coalesce({k}, ?)" for k in _META) + " WHERE id = ?"
+)
+_PAPER_COLUMNS = ("id", "seq", "title", "abstract", *_META, "content_hash", "added_at")
+_INSERT_PAPER = (
+    f"INSERT INTO papers ({', '.join(_PAPER_COLUMNS)}) VALUES ({', '.join('?' for _ in _PAPER_COLUMNS)})"
+)
