@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import json
+import os
 import sqlite3
 import sys
 from pathlib import Path
@@ -41,6 +42,10 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
+        except BrokenPipeError:
+            # `workbench export | head`: the reader left; stop quietly, like other Unix tools.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            ctx.exit(1)
         except WorkbenchError as exc:
             if ctx.params.get("debug"):
                 raise
@@ -105,15 +110,29 @@ def ingest(ctx: click.Context, paths: tuple[Path, ...]) -> None:
 @click.option("--status", type=click.Choice(STATUSES), help="Only this status.")
 @click.option("--annotator", help="Only this annotator.")
 @click.option("--flagged", is_flag=True, help="Only flagged annotations.")
+@click.option("--suggestions", is_flag=True, help="Export stored suggestions instead of annotations.")
+@click.option("--prompt", "prompt_ref", help="With --suggestions: only this prompt (name, name@hash or path).")
+@click.option("--model", help="With --suggestions: only this model.")
 @click.pass_context
-def export(ctx, output, status, annotator, flagged) -> None:
-    """Write annotations as JSONL, in paper order."""
+def export(ctx, output, status, annotator, flagged, suggestions, prompt_ref, model) -> None:
+    """Write annotations (or suggestions) as JSONL, in paper order."""
     from workbench import jsonl
 
-    lines = jsonl.export_annotation_lines(_db(ctx), status=status, annotator=annotator, flagged=flagged)
+    db = _db(ctx)
+    if suggestions:
+        if status or annotator or flagged:
+            raise InputError("--status, --annotator and --flagged apply to annotations, not to --suggestions")
+        from workbench.prompts import resolve_prompt_versions
+
+        prompt_ids = resolve_prompt_versions(db, prompt_ref) if prompt_ref else None
+        lines = jsonl.export_suggestion_lines(db, prompt_ids=prompt_ids, model=model)
+    else:
+        if prompt_ref or model:
+            raise InputError("--prompt and --model apply only with --suggestions")
+        lines = jsonl.export_annotation_lines(db, status=status, annotator=annotator, flagged=flagged)
     count = jsonl.write_lines(lines, output, sys.stdout)
     if output:
-        click.echo(f"exported {count} annotations to {output}", err=True)
+        click.echo(f"exported {count} {'suggestions' if suggestions else 'annotations'} to {output}", err=True)
 
 
 @cli.command("import")
@@ -126,6 +145,121 @@ def import_(ctx, file: Path, annotator: str | None) -> None:
 
     count = import_annotations(_db(ctx), file, annotator or default_annotator())
     click.echo(f"imported {count} annotations from {file}")
+
+
+# --------------------------------------------------------------------------- suggestions
+
+
+def model_options(func):
+    """Options shared by `suggest` and `review` for choosing and reaching a model."""
+    options = [
+        click.option("--prompt", "prompt_ref", default=None, help="Prompt name in prompts/ or a path (default: summary)."),
+        click.option("--model", "model_name", default="offline", show_default=True,
+                     help="'offline' (built in) or a model at OPENAI_BASE_URL."),
+        click.option("--response-format", type=click.Choice(["json_schema", "json_object", "text"]), default=None,
+                     help="How to ask for JSON: strict schema (default), json_object, or text for servers without either."),
+        click.option("--timeout", type=click.FloatRange(min=1), default=None, help="Seconds per request (default 60)."),
+        click.option("--rpm", type=click.FloatRange(min=0.1), default=None, help="At most this many requests a minute."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def make_model(model_name: str, response_format: str | None, timeout: float | None, rpm: float | None):
+    from workbench.config import load_config, section
+    from workbench.models import get_model
+
+    if model_name == "offline":
+        return get_model("offline")
+    settings = section(load_config(), "openai")
+    return get_model(
+        model_name,
+        base_url=settings.get("base_url") if not os.environ.get("OPENAI_BASE_URL") else None,
+        api_key=settings.get("api_key") if not os.environ.get("OPENAI_API_KEY") else None,
+        timeout=timeout or float(settings.get("timeout", 60)),
+        response_format=response_format or settings.get("response_format", "json_schema"),
+        rpm=rpm,
+    )
+
+
+@cli.command()
+@model_options
+@click.option("--concurrency", type=click.IntRange(1, 256), default=8, show_default=True, help="Requests in flight.")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Request at most N papers this run.")
+@click.option("--paper", "paper_ids", multiple=True, help="Only this paper id (repeatable).")
+@click.option("--force", is_flag=True, help="Redo suggestions that are already ok.")
+@click.option("--price-in", type=float, default=None, help="USD per million input tokens (for the cost estimate).")
+@click.option("--price-out", type=float, default=None, help="USD per million output tokens.")
+@click.pass_context
+def suggest(ctx, prompt_ref, model_name, response_format, timeout, rpm, concurrency, limit, paper_ids, force,
+            price_in, price_out) -> None:
+    """Suggest summaries for the papers that lack an ok one (this prompt version and model)."""
+    import asyncio
+
+    from workbench.config import load_config, prices_for
+    from workbench.progress import SuggestProgress
+    from workbench.prompts import resolve_prompt
+    from workbench.suggest import RunReport, run_suggestions
+
+    db = _db(ctx)
+    prompt = resolve_prompt(prompt_ref)
+    model = make_model(model_name, response_format, timeout, rpm)
+    prices = (price_in or 0.0, price_out or 0.0) if price_in is not None or price_out is not None \
+        else (0.0, 0.0) if model_name == "offline" else prices_for(load_config(), model_name)
+    missing = [pid for pid in paper_ids if not db.execute("SELECT 1 FROM papers WHERE id = ?", [pid]).fetchone()]
+    if missing:
+        raise InputError(f"--paper {missing[0]}: no such paper in {ctx.obj['db_path']}")
+    report = RunReport()
+    progress = SuggestProgress(enabled=sys.stderr.isatty())
+
+    async def run():
+        try:
+            return await run_suggestions(db, prompt, model, paper_ids=list(paper_ids) or None, limit=limit,
+                                         force=force, concurrency=concurrency, on_progress=progress.update,
+                                         report=report)
+        finally:
+            await model.aclose()
+
+    with progress:
+        try:
+            asyncio.run(run())
+        except KeyboardInterrupt:
+            report.interrupted = True
+            report.finished = report.finished or __import__("time").perf_counter()
+    click.echo(f"{prompt.label} · {model.name}: {report.summary(prices)}")
+    if report.aborted:
+        click.echo(f"workbench: {report.aborted}", err=True)
+    if report.aborted or report.interrupted:
+        ctx.exit(1)
+
+
+@cli.command("prompts")
+@click.pass_context
+def prompts_(ctx) -> None:
+    """List prompts: name, short hash, description, stored suggestions."""
+    from workbench.prompts import list_prompts, prompts_dir
+
+    db = _db(ctx)
+    counts: dict[str, dict[str, int]] = {}
+    for pid, outcome, count in db.execute("SELECT prompt_id, outcome, count(*) FROM suggestions GROUP BY 1, 2"):
+        counts.setdefault(pid, {})[outcome] = count
+    current = list_prompts()
+    current_ids = {p.id for p in current}
+    if not current:
+        click.echo(f"no prompt files in {prompts_dir()}")
+    for prompt in current:
+        click.echo(f"{prompt.label:<20} {prompt.description}  [{_counts_text(counts.get(prompt.id))}]")
+    for pid, name, description in db.execute("SELECT id, name, description FROM prompts ORDER BY name, created_at"):
+        if pid not in current_ids:
+            click.echo(f"{name + '@' + pid[:8]:<20} (older version) {description or ''}  [{_counts_text(counts.get(pid))}]")
+
+
+def _counts_text(counts: dict[str, int] | None) -> str:
+    if not counts:
+        return "no suggestions"
+    total = sum(counts.values())
+    return f"{total} suggestions: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
 
 
 # --------------------------------------------------------------------------- stats

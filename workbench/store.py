@@ -96,7 +96,7 @@ def save_suggestion(db: Database, record: dict[str, Any]) -> None:
     row = dict(record)
     for key in _SUGGESTION_JSON:
         if row.get(key) is not None:
-            row[key] = json.dumps(row[key], ensure_ascii=False, sort_keys=True)
+            row[key] = json.dumps(row[key], ensure_ascii=False)
     columns = ", ".join(row)
     marks = ", ".join("?" for _ in row)
     db.execute(f"INSERT OR REPLACE INTO suggestions ({columns}) VALUES ({marks})", list(row.values()))

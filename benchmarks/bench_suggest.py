@@ -1,0 +1,98 @@
+"""Suggestion throughput.
+
+    python benchmarks/bench_suggest.py
+
+1. 500 seed abstracts against a Chat Completions server on 127.0.0.1 (its own
+   process) that answers after 200 ms, at concurrency 16: wall time and
+   efficiency against the ideal 500 x 0.2 s / 16 = 6.25 s (target >= 0.85).
+2. The offline model's throughput, the model alone and the whole `suggest`
+   pipeline with grounding and store writes (target >= 2,000 abstracts/s).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from workbench.db import open_db  # noqa: E402
+from workbench.grounding import ground_summary  # noqa: E402
+from workbench.ingest import ingest  # noqa: E402
+from workbench.models import get_model  # noqa: E402
+from workbench.models.offline import extract  # noqa: E402
+from workbench.models.openai_compat import OpenAICompatibleModel  # noqa: E402
+from workbench.prompts import resolve_prompt  # noqa: E402
+from workbench.suggest import run_suggestions  # noqa: E402
+
+SERVER = """
+import sys, time
+sys.path.insert(0, {root!r})
+from tests.fake_openai import FakeOpenAI
+fake = FakeOpenAI(latency={latency}).start()
+print(fake.base_url, flush=True)
+while True:
+    time.sleep(3600)
+"""
+
+PAPERS, LATENCY, CONCURRENCY = 500, 0.2, 16
+
+
+async def _openai_run(db, base_url: str):
+    model = OpenAICompatibleModel("bench-model", base_url=base_url, api_key="sk-bench", timeout=30)
+    try:
+        ids = [r[0] for r in db.execute("SELECT id FROM papers ORDER BY seq LIMIT ?", [PAPERS])]
+        return await run_suggestions(db, resolve_prompt("summary"), model, paper_ids=ids, concurrency=CONCURRENCY)
+    finally:
+        await model.aclose()
+
+
+def bench_openai(db) -> None:
+    server = subprocess.Popen([sys.executable, "-c", SERVER.format(root=str(ROOT), latency=LATENCY)],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        base_url = server.stdout.readline().strip()
+        started = time.perf_counter()
+        report = asyncio.run(_openai_run(db, base_url))
+        wall = time.perf_counter() - started
+    finally:
+        server.terminate()
+        server.wait()
+    ideal = report.done * LATENCY / CONCURRENCY
+    print(f"openai path: {report.done} abstracts ({report.outcomes['ok']} ok), {LATENCY * 1000:.0f} ms latency, "
+          f"concurrency {CONCURRENCY}: wall {wall:.2f} s, ideal {ideal:.2f} s, efficiency {ideal / wall:.2f} "
+          f"(target >= 0.85)")
+
+
+def bench_offline(db) -> None:
+    papers = list(db.query("SELECT id, title, abstract FROM papers ORDER BY seq"))
+    rounds = 10
+    started = time.perf_counter()
+    for _ in range(rounds):
+        for paper in papers:
+            summary = extract(paper["title"], paper["abstract"])
+            ground_summary(summary.quotes(), summary.fields(), paper["abstract"])
+    model_rate = rounds * len(papers) / (time.perf_counter() - started)
+
+    started = time.perf_counter()
+    report = asyncio.run(run_suggestions(db, resolve_prompt("gains"), get_model("offline"), concurrency=8))
+    pipeline_rate = report.done / (time.perf_counter() - started)
+    print(f"offline model: {model_rate:,.0f} abstracts/s extract+ground (target >= 2,000); "
+          f"whole suggest pipeline with store writes: {pipeline_rate:,.0f} abstracts/s ({report.done} papers)")
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        db = open_db(Path(tmp) / "bench.db")
+        ingest(db, [ROOT / "seeds"])
+        bench_openai(db)
+        bench_offline(db)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,160 @@
+"""A real HTTP server on 127.0.0.1 that speaks Chat Completions, with scripted faults.
+
+Replies are schema-shaped JSON built by the offline extractor from the abstract
+in the request, so they ground. A script maps a title fragment to the faults
+its next requests meet, e.g. {"Multigrid": ["429", "ok"]}; requests of other
+papers get `default` (normally "ok"). Every request is recorded.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from workbench.models.offline import extract
+
+_TITLE = re.compile(r"Title: (.*)")
+_ABSTRACT = re.compile(r"<<<\n(.*)\n>>>", re.S)
+
+
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request, client_address) -> None:
+        # A client that gave up (timeout, aborted run) hangs up mid-reply: expected here.
+        pass
+
+
+@dataclass
+class Request:
+    title: str
+    body: dict
+    headers: dict
+    at: float
+
+
+@dataclass
+class FakeOpenAI:
+    default: str = "ok"
+    latency: float = 0.0  # seconds added to every reply
+    retry_after: str = "1"
+    script: dict[str, list[str]] = field(default_factory=dict)
+    requests: list[Request] = field(default_factory=list)
+    server: ThreadingHTTPServer | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def base_url(self) -> str:
+        host, port = self.server.server_address[:2]
+        return f"http://{host}:{port}/v1"
+
+    def start(self) -> "FakeOpenAI":
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+            # Headers and body go out as two writes; with Nagle on, the client's
+            # delayed ACK adds ~40 ms to every reply. Real servers set TCP_NODELAY.
+            disable_nagle_algorithm = True
+
+            def log_message(self, *args):  # keep test output clean
+                pass
+
+            def do_POST(self):
+                length = int(self.headers.get("Content-Length", 0))
+                body = json.loads(self.rfile.read(length))
+                fake._answer(self, body)
+
+        self.server = _QuietServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self.server:
+            self.server.shutdown()
+            self.server.server_close()
+
+    def count(self, title_fragment: str = "") -> int:
+        return sum(1 for r in self.requests if title_fragment in r.title)
+
+    # ------------------------------------------------------------------ replies
+
+    def _next_fault(self, title: str) -> str:
+        with self.lock:
+            for fragment, faults in self.script.items():
+                if fragment in title and faults:
+                    return faults.pop(0)
+        return self.default
+
+    def _answer(self, handler: BaseHTTPRequestHandler, body: dict) -> None:
+        user = next(m["content"] for m in reversed(body["messages"]) if m["role"] == "user")
+        first_user = next(m["content"] for m in body["messages"] if m["role"] == "user" and "Title:" in m["content"])
+        title_match = _TITLE.search(user) or _TITLE.search(first_user)
+        title = title_match.group(1).strip() if title_match else ""
+        with self.lock:
+            self.requests.append(Request(title, body, {k.lower(): v for k, v in handler.headers.items()}, time.monotonic()))
+        fault = self._next_fault(title)
+        if self.latency:
+            time.sleep(self.latency)
+        abstract_match = _ABSTRACT.search(first_user)
+        abstract = abstract_match.group(1) if abstract_match else ""
+
+        if fault == "ok":
+            content = json.dumps(extract(title, abstract).model_dump())
+            if body.get("response_format", {}).get("type") not in ("json_schema", "json_object"):
+                content = f"Here is the summary:\n```json\n{content}\n```"
+            return self._completion(handler, body, content)
+        if fault == "injected":  # a model that obeyed an instruction hidden in the abstract
+            return self._completion(handler, body, json.dumps({"hacked": True, "technique": "pwned"}))
+        if fault == "malformed":
+            return self._completion(handler, body, '{"technique": "half a reply", "claimed_gain": ')
+        if fault == "length":
+            return self._completion(handler, body, '{"technique": "a very long', finish_reason="length")
+        if fault == "refusal":
+            return self._completion(handler, body, None, refusal="I can't help with that request.")
+        if fault == "badbody":
+            return self._send(handler, 200, b"<html>upstream proxy error</html>", "text/html")
+        if fault == "slow":
+            time.sleep(3.0)
+            return self._completion(handler, body, json.dumps(extract(title, abstract).model_dump()))
+        if fault == "429":
+            return self._error(handler, 429, "Rate limit reached", "rate_limit_exceeded", {"Retry-After": self.retry_after})
+        if fault == "quota":
+            return self._error(handler, 429, "You exceeded your current quota", "insufficient_quota")
+        if fault == "500":
+            return self._error(handler, 500, "The server had an error", "server_error")
+        if fault == "400-schema":
+            return self._error(handler, 400, "response_format json_schema is not supported", "invalid_request_error")
+        if fault == "401":
+            key = handler.headers.get("Authorization", "").removeprefix("Bearer ")
+            # Real servers echo part of the key; this one echoes all of it, to prove we never keep it.
+            return self._error(handler, 401, f"Incorrect API key provided: {key}", "invalid_api_key")
+        raise AssertionError(f"unknown fault {fault!r}")
+
+    def _completion(self, handler, body, content, finish_reason="stop", refusal=None) -> None:
+        reply = {
+            "id": f"chatcmpl-{len(self.requests)}", "object": "chat.completion", "created": 0, "model": body["model"],
+            "choices": [{"index": 0, "finish_reason": finish_reason,
+                         "message": {"role": "assistant", "content": content, "refusal": refusal}}],
+            "usage": {"prompt_tokens": 100 + len(json.dumps(body["messages"])) // 4,
+                      "completion_tokens": len(content or "") // 4 + 1,
+                      "total_tokens": 0},
+        }
+        self._send(handler, 200, json.dumps(reply).encode(), "application/json")
+
+    def _error(self, handler, status, message, code, headers=None) -> None:
+        body = json.dumps({"error": {"message": message, "type": code, "code": code}}).encode()
+        self._send(handler, status, body, "application/json", headers)
+
+    @staticmethod
+    def _send(handler, status, payload: bytes, content_type: str, headers=None) -> None:
+        handler.send_response(status)
+        handler.send_header("Content-Type", content_type)
+        handler.send_header("Content-Length", str(len(payload)))
+        for name, value in (headers or {}).items():
+            handler.send_header(name, value)
+        handler.end_headers()
+        handler.wfile.write(payload)

@@ -1,0 +1,113 @@
+"""`workbench suggest`, `prompts` and `export --suggestions` from the command line."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.conftest import write
+from tests.fake_openai import FakeOpenAI
+
+KEY = "sk-cli-SECRET-abcdef0123456789"
+SUGGESTION_KEYS = ["paper_id", "title", "prompt", "prompt_hash", "model", "outcome", "error", "fields", "evidence",
+                   "usage", "latency_ms", "created_at"]
+
+
+@pytest.fixture
+def ingested(run_cli, seeds_copy):
+    assert run_cli("ingest").exit_code == 0
+
+
+def test_offline_suggest_then_rerun_is_all_cached(run_cli, ingested):
+    first = run_cli("suggest", "--limit", "40")
+    assert first.exit_code == 0
+    assert first.stdout.startswith("summary@") and "· offline: suggested 40 (ok 40), cached 0" in first.stdout
+    second = run_cli("suggest")
+    assert "suggested 464 (ok 464), cached 40" in second.stdout
+    third = run_cli("suggest")
+    assert "suggested 0 (ok 0), cached 504" in third.stdout
+    forced = run_cli("suggest", "--force", "--limit", "3")
+    assert "suggested 3 (ok 3)" in forced.stdout
+
+
+def test_another_prompt_adds_beside_and_prompts_lists_counts(run_cli, ingested, db_path):
+    run_cli("suggest", "--limit", "10")
+    run_cli("suggest", "--prompt", "gains", "--limit", "5")
+    listing = run_cli("prompts").stdout.splitlines()
+    assert any(l.startswith("summary@") and "[10 suggestions: ok 10]" in l for l in listing)
+    assert any(l.startswith("gains@") and "[5 suggestions: ok 5]" in l for l in listing)
+
+
+def test_editing_a_prompt_keeps_the_old_version_attributed(run_cli, ingested, tmp_path, monkeypatch):
+    from tests.conftest import ROOT
+
+    folder = tmp_path / "myprompts"
+    folder.mkdir()
+    text = (ROOT / "prompts" / "summary.toml").read_text()
+    write(folder / "summary.toml", text)
+    monkeypatch.setenv("WORKBENCH_PROMPTS", str(folder))
+    run_cli("suggest", "--limit", "2")
+    write(folder / "summary.toml", text.replace("short phrase", "few words"))
+    run_cli("suggest", "--limit", "2")
+    listing = run_cli("prompts").stdout
+    assert "(older version)" in listing and listing.count("[2 suggestions: ok 2]") == 2
+
+
+def test_paper_option_and_unknown_paper(run_cli, ingested):
+    result = run_cli("suggest", "--paper", "0000000000000000")
+    assert result.exit_code == 2 and "--paper 0000000000000000: no such paper" in result.stderr
+
+
+def test_export_suggestions_contract(run_cli, ingested, tmp_path):
+    run_cli("suggest", "--limit", "3")
+    out = tmp_path / "s.jsonl"
+    assert run_cli("export", "--suggestions", "--prompt", "summary", "--model", "offline", "-o", str(out)).exit_code == 0
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(records) == 3 and all(list(r) == SUGGESTION_KEYS for r in records)
+    evidence = records[0]["evidence"]["claimed_gain"]
+    assert list(evidence)[:4] == ["quote", "start", "end", "status"] and evidence["status"] == "exact"
+    assert records[0]["title"] == "A Multigrid Method for Efficiently Training Video Models"
+    assert run_cli("export", "--suggestions", "--model", "other").stdout == ""
+    bad = run_cli("export", "--suggestions", "--prompt", "nope")
+    assert bad.exit_code == 2 and "no stored suggestions come from a prompt 'nope'" in bad.stderr
+
+
+def test_bad_key_exits_1_with_one_line_and_the_key_is_nowhere(run_cli, ingested, monkeypatch, db_path, tmp_path):
+    fake = FakeOpenAI(default="401").start()
+    try:
+        monkeypatch.setenv("OPENAI_BASE_URL", fake.base_url)
+        monkeypatch.setenv("OPENAI_API_KEY", KEY)
+        result = run_cli("suggest", "--model", "gpt-test", "--concurrency", "2")
+    finally:
+        fake.stop()
+    assert result.exit_code == 1
+    assert result.stderr == (f"workbench: the endpoint {fake.base_url} rejected the API key (401 Unauthorized); "
+                             "check OPENAI_API_KEY\n")
+    assert fake.count() <= 2  # the requests already in flight, nothing more
+    out = tmp_path / "all.jsonl"
+    run_cli("export", "--suggestions", "-o", str(out))
+    for text in (result.stdout, result.stderr, out.read_text()):
+        assert KEY not in text
+    for path in db_path.parent.iterdir():
+        assert KEY.encode() not in path.read_bytes()
+
+
+def test_server_errors_are_recorded_and_the_run_still_exits_0(run_cli, ingested, monkeypatch):
+    fake = FakeOpenAI().start()
+    fake.script = {"A Multigrid Method": ["400-schema"]}
+    try:
+        monkeypatch.setenv("OPENAI_BASE_URL", fake.base_url)
+        monkeypatch.setenv("OPENAI_API_KEY", KEY)
+        result = run_cli("suggest", "--model", "gpt-test", "--limit", "4", "--price-in", "1", "--price-out", "2")
+    finally:
+        fake.stop()
+    assert result.exit_code == 0
+    assert "suggested 4 (ok 3; failed: error 1)" in result.stdout and "est. cost $0.00" in result.stdout
+
+
+def test_official_endpoint_without_a_key_is_a_usage_error(run_cli, ingested):
+    result = run_cli("suggest", "--model", "gpt-4o-mini")
+    assert result.exit_code == 2
+    assert result.stderr == ("workbench: model 'gpt-4o-mini' needs OPENAI_API_KEY for https://api.openai.com/v1 "
+                             "(or set OPENAI_BASE_URL to a local server)\n")

@@ -1,0 +1,58 @@
+"""Aligning quotes to spans of the abstract, and flagging numbers not in it."""
+
+from __future__ import annotations
+
+from tests.conftest import fixture_path
+from workbench.corpus import read_source
+from workbench.grounding import align, ground_summary, numbers_in, numbers_not_in_abstract
+
+GALORE = ("Our approach reduces memory usage by up to 65.5% in optimizer states while maintaining both "
+          "efficiency and performance for pre-training on LLaMA 1B and 7B architectures with C4 dataset "
+          "with up to 19.7B tokens, and on fine-tuning RoBERTa on GLUE tasks.")
+
+
+def test_exact_quote_gets_its_span():
+    span = align("reduces memory usage by up to 65.5%", GALORE)
+    assert (span.status, span.method) == ("exact", "exact")
+    assert GALORE[span.start:span.end] == "reduces memory usage by up to 65.5%"
+
+
+def test_normalised_match_maps_offsets_back_to_the_original_text():
+    abstract = "We call it the \u201cMultigrid\u201d   method \u2014 fast and SIMPLE."
+    span = align('the "multigrid" method - fast and simple', abstract)
+    assert (span.status, span.method) == ("fuzzy", "normalized")
+    assert abstract[span.start:span.end] == "the \u201cMultigrid\u201d   method \u2014 fast and SIMPLE"
+
+
+def test_fuzzy_token_match_needs_most_tokens_in_order_in_a_tight_window():
+    paraphrase = "our approach reduce memory usage up to 65.5% in the optimizer states"
+    span = align(paraphrase, GALORE)
+    assert (span.status, span.method) == ("fuzzy", "tokens")
+    assert GALORE[span.start:span.end] == "Our approach reduces memory usage by up to 65.5% in optimizer states"
+    # the same words scattered across the text are not a match
+    assert align("approach states RoBERTa GLUE memory tokens", GALORE).status == "ungrounded"
+
+
+def test_invented_quote_is_ungrounded():
+    span = align("we train on 4096 TPUs for a month", GALORE)
+    assert (span.status, span.start, span.end) == ("ungrounded", None, None)
+    assert align(None, GALORE).status == "ungrounded"
+
+
+def test_numbers_are_canonical_and_missing_ones_are_flagged():
+    assert numbers_in("1,000 GPUs, 2.50x and 3") == {"1000", "2.5", "3"}
+    assert numbers_not_in_abstract("65.5% less memory and 45% faster", GALORE) == ["45"]
+    evidence, warnings = ground_summary(
+        {"technique": None, "claimed_gain": "reduces memory usage by up to 65.5%", "compute": "4096 TPUs"},
+        {"technique": None, "claimed_gain": "65.5% less memory", "compute": "4096 TPUs"}, GALORE)
+    assert evidence["technique"] is None and evidence["claimed_gain"]["status"] == "exact"
+    assert {"field": "compute", "kind": "number_not_in_abstract", "number": "4096"} in warnings
+    assert {"field": "compute", "kind": "ungrounded_quote"} in warnings
+
+
+def test_quotes_from_the_seed_fixtures_ground_exactly():
+    papers = list(read_source(fixture_path("layout_metadata.txt")).papers)
+    for paper in papers:
+        sentence = paper.abstract.split(". ")[1]
+        span = align(sentence, paper.abstract)
+        assert span.status == "exact" and paper.abstract[span.start:span.end] == sentence

@@ -1,0 +1,194 @@
+"""The OpenAI-compatible path against a real HTTP server on 127.0.0.1 with scripted faults."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+import pytest
+
+from tests.fake_openai import FakeOpenAI
+from workbench.errors import AbortedRun
+from workbench.models.openai_compat import OpenAICompatibleModel, RetryPolicy
+from workbench.prompts import resolve_prompt
+from workbench.store import paper_order
+from workbench.suggest import run_suggestions
+
+KEY = "sk-test-SECRET0123456789abcdefXYZ"
+FAST = RetryPolicy(max_attempts=4, max_total_seconds=30, backoff_base=0.01, backoff_max=0.05)
+MULTIGRID = "A Multigrid Method"
+
+
+@pytest.fixture
+def fake():
+    server = FakeOpenAI().start()
+    yield server
+    server.stop()
+
+
+def model(fake, **options) -> OpenAICompatibleModel:
+    options.setdefault("retry", FAST)
+    options.setdefault("timeout", 5.0)
+    return OpenAICompatibleModel("test-model", base_url=fake.base_url, api_key=KEY, **options)
+
+
+def run(db, fake, ids=None, prompt="summary", **options):
+    async def go():
+        m = model(fake, **options)
+        try:
+            return await run_suggestions(db, resolve_prompt(prompt), m, paper_ids=ids, concurrency=4)
+        finally:
+            await m.aclose()
+    return asyncio.run(go())
+
+
+def first_ids(db, n: int) -> list[str]:
+    return [pid for _, pid in paper_order(db)[:n]]
+
+
+def suggestion(db, title_start: str) -> dict:
+    return next(db.query("SELECT s.* FROM suggestions s JOIN papers p ON p.id = s.paper_id WHERE p.title LIKE ?",
+                         [title_start + "%"]))
+
+
+def test_ok_replies_are_stored_grounded_with_usage(seeded_db, fake):
+    report = run(seeded_db, fake, first_ids(seeded_db, 5))
+    assert report.outcomes == {"ok": 5} and fake.count() == 5
+    body = fake.requests[0].body
+    assert body["response_format"]["type"] == "json_schema" and body["response_format"]["json_schema"]["strict"] is True
+    assert body["model"] == "test-model" and body["temperature"] == 0.0
+    row = suggestion(seeded_db, MULTIGRID)
+    assert row["outcome"] == "ok" and "4.5x faster" in row["claimed_gain"]
+    assert json.loads(row["evidence"])["claimed_gain"]["status"] == "exact"
+    assert row["input_tokens"] > 100 and row["output_tokens"] > 10 and row["attempts"] == 1
+    assert json.loads(row["params"]) == {"temperature": 0.0, "max_tokens": 600, "response_format": "json_schema",
+                                         "endpoint": fake.base_url}
+
+
+def test_429_waits_for_retry_after_then_succeeds(seeded_db, fake):
+    fake.script = {MULTIGRID: ["429"]}
+    report = run(seeded_db, fake, first_ids(seeded_db, 1))
+    assert report.outcomes == {"ok": 1}
+    first, second = fake.requests
+    assert second.at - first.at >= 0.95  # Retry-After: 1 was honoured
+    assert suggestion(seeded_db, MULTIGRID)["attempts"] == 2
+
+
+def test_500_is_retried_with_backoff_and_gives_up_after_max_attempts(seeded_db, fake):
+    fake.script = {MULTIGRID: ["500", "500", "ok"]}
+    run(seeded_db, fake, first_ids(seeded_db, 1))
+    assert fake.count(MULTIGRID) == 3 and suggestion(seeded_db, MULTIGRID)["outcome"] == "ok"
+    fake.script = {MULTIGRID: ["500"] * 10}
+    fake.requests.clear()
+    run(seeded_db, fake, first_ids(seeded_db, 1), prompt="gains")
+    row = next(seeded_db.query("SELECT * FROM suggestions WHERE outcome = 'error'"))
+    assert fake.count(MULTIGRID) == FAST.max_attempts
+    assert row["attempts"] == FAST.max_attempts and row["error"].startswith("HTTP 500")
+
+
+def test_slow_reply_past_the_timeout_is_retried(seeded_db, fake):
+    fake.script = {MULTIGRID: ["slow", "ok"]}
+    run(seeded_db, fake, first_ids(seeded_db, 1), timeout=1.0)
+    row = suggestion(seeded_db, MULTIGRID)
+    assert (row["outcome"], row["attempts"]) == ("ok", 2)
+
+
+def test_timeouts_every_time_record_an_error(seeded_db, fake):
+    fake.script = {MULTIGRID: ["slow"] * 5}
+    run(seeded_db, fake, first_ids(seeded_db, 1), timeout=0.5, retry=RetryPolicy(2, 30, 0.01, 0.02))
+    row = suggestion(seeded_db, MULTIGRID)
+    assert (row["outcome"], row["error"], row["attempts"]) == ("error", "timed out", 2)
+
+
+def test_malformed_json_is_reasked_once_then_recorded_invalid(seeded_db, fake):
+    fake.script = {MULTIGRID: ["malformed", "ok"]}
+    run(seeded_db, fake, first_ids(seeded_db, 1))
+    assert suggestion(seeded_db, MULTIGRID)["outcome"] == "ok"
+    reask = fake.requests[-1].body["messages"]
+    assert reask[-2]["role"] == "assistant" and "not valid" in reask[-1]["content"]
+
+    fake.script = {MULTIGRID: ["malformed", "malformed"]}
+    fake.requests.clear()
+    run(seeded_db, fake, first_ids(seeded_db, 1), prompt="gains")
+    row = next(seeded_db.query("SELECT * FROM suggestions WHERE outcome = 'invalid'"))
+    assert fake.count() == 2 and row["attempts"] == 2
+    assert row["raw"] == '{"technique": "half a reply", "claimed_gain": ' and "not valid JSON" in row["error"]
+    assert row["technique"] is None  # nothing half-parsed is stored as a field
+
+
+def test_length_refusal_and_bad_body_outcomes(seeded_db, fake):
+    ids = first_ids(seeded_db, 3)
+    titles = [next(seeded_db.query("SELECT title FROM papers WHERE id = ?", [pid]))["title"] for pid in ids]
+    fake.script = {titles[0]: ["length"], titles[1]: ["refusal"], titles[2]: ["badbody", "badbody"]}
+    report = run(seeded_db, fake, ids, retry=RetryPolicy(2, 30, 0.01, 0.02))
+    rows = {r["paper_id"]: r for r in seeded_db.query("SELECT * FROM suggestions")}
+    assert rows[ids[0]]["outcome"] == "truncated" and rows[ids[0]]["raw"] == '{"technique": "a very long'
+    assert rows[ids[1]]["outcome"] == "refused" and "can't help" in rows[ids[1]]["error"]
+    assert rows[ids[2]]["outcome"] in ("invalid", "error")
+    assert report.failed == 3 and fake.count(titles[0]) == 1 and fake.count(titles[1]) == 1
+
+
+def test_400_is_not_retried(seeded_db, fake):
+    fake.script = {MULTIGRID: ["400-schema"]}
+    run(seeded_db, fake, first_ids(seeded_db, 1))
+    row = suggestion(seeded_db, MULTIGRID)
+    assert fake.count(MULTIGRID) == 1 and row["outcome"] == "error" and row["error"].startswith("HTTP 400")
+
+
+def test_text_mode_for_servers_without_structured_output(seeded_db, fake):
+    run(seeded_db, fake, first_ids(seeded_db, 1), response_format="text")
+    body = fake.requests[0].body
+    assert "response_format" not in body and "JSON Schema" in body["messages"][0]["content"]
+    row = suggestion(seeded_db, MULTIGRID)
+    assert row["outcome"] == "ok" and row["raw"].startswith("Here is the summary")
+
+
+def test_instructions_inside_an_abstract_cannot_change_what_is_stored(seeded_db, fake):
+    fake.script = {MULTIGRID: ["injected", "injected"]}
+    run(seeded_db, fake, first_ids(seeded_db, 1))
+    row = suggestion(seeded_db, MULTIGRID)
+    assert row["outcome"] == "invalid" and row["technique"] is None
+    assert "hacked" not in (row["evidence"] or "") and set(json.loads(row["warnings"] or "[]")) == set()
+
+
+def test_bad_key_stops_the_run_at_once_and_is_never_kept(seeded_db, fake, db_path, capsys):
+    fake.default = "401"
+    with pytest.raises(AbortedRun) as caught:
+        async def go():
+            m = model(fake)
+            try:
+                report = await run_suggestions(seeded_db, resolve_prompt("summary"), m, concurrency=1)
+            finally:
+                await m.aclose()
+            if report.aborted:
+                raise AbortedRun(report.aborted)
+        asyncio.run(go())
+    assert str(caught.value) == (f"the endpoint {fake.base_url} rejected the API key (401 Unauthorized); "
+                                 "check OPENAI_API_KEY")
+    assert fake.count() == 1  # no retry, no further papers
+    assert fake.requests[0].headers["authorization"] == f"Bearer {KEY}"  # it was sent...
+    for path in db_path.parent.iterdir():  # ...and is nowhere in the store files
+        assert KEY.encode() not in path.read_bytes()
+
+
+def test_rerun_fills_the_gaps_and_a_cached_rerun_makes_no_request(seeded_db, fake):
+    ids = first_ids(seeded_db, 6)
+    fake.script = {MULTIGRID: ["500"] * 4}
+    first = run(seeded_db, fake, ids)
+    assert first.outcomes == {"ok": 5, "error": 1}
+    fake.requests.clear()
+    second = run(seeded_db, fake, ids)
+    assert (second.cached, second.outcomes, fake.count()) == (5, {"ok": 1}, 1)
+    fake.requests.clear()
+    third = run(seeded_db, fake, ids)
+    assert (third.cached, third.done, fake.count()) == (6, 0, 0)
+    # a different prompt adds suggestions beside the old ones
+    run(seeded_db, fake, ids, prompt="gains")
+    assert seeded_db["suggestions"].count == 12
+
+
+def test_rate_limit_spaces_requests(seeded_db, fake):
+    started = time.monotonic()
+    run(seeded_db, fake, first_ids(seeded_db, 3), rpm=120)  # one every 0.5 s
+    assert time.monotonic() - started >= 0.95

@@ -1,0 +1,81 @@
+"""The summary schema is strict-JSON-Schema compatible; prompt files load or fail clearly."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import ROOT, write
+from workbench.errors import InputError
+from workbench.prompts import list_prompts, load_prompt_file, resolve_prompt
+from workbench.schema import Summary, summary_json_schema
+
+
+def _objects(schema: dict):
+    yield schema
+    for definition in schema.get("$defs", {}).values():
+        yield from _objects(definition)
+
+
+def test_schema_is_strict_compatible():
+    schema = summary_json_schema()
+    for obj in _objects(schema):
+        assert obj["additionalProperties"] is False
+        assert set(obj["required"]) == set(obj["properties"])
+    for name in ("technique", "claimed_gain", "compute"):
+        assert {"type": "null"} in schema["properties"][name]["anyOf"]
+
+
+def test_summary_rejects_extra_keys_and_tidies_values():
+    with pytest.raises(Exception):
+        Summary.model_validate({"technique": "x", "claimed_gain": None, "compute": None, "hacked": True,
+                                "evidence": {"technique": None, "claimed_gain": None, "compute": None}})
+    summary = Summary.model_validate({"technique": "  a   b ", "claimed_gain": "N/A", "compute": "",
+                                      "evidence": {"technique": "a b", "claimed_gain": None, "compute": None}})
+    assert (summary.technique, summary.claimed_gain, summary.compute) == ("a b", None, None)
+
+
+def test_shipped_prompts_load_with_distinct_versions():
+    prompts = {p.name: p for p in list_prompts(ROOT / "prompts")}
+    assert {"summary", "gains"} <= set(prompts)
+    assert prompts["summary"].id != prompts["gains"].id
+    messages = prompts["gains"].render("T", "An abstract with {braces} and {title}.")
+    assert messages[0]["role"] == "system" and len(messages) == 4  # system, one example, the paper
+    assert "An abstract with {braces} and {title}." in messages[-1]["content"]
+
+
+def test_editing_a_prompt_makes_a_new_version_but_comments_do_not(tmp_path):
+    text = (ROOT / "prompts" / "summary.toml").read_text()
+    original = load_prompt_file(write(tmp_path / "a.toml", text))
+    commented = load_prompt_file(write(tmp_path / "b.toml", "# a comment\n" + text))
+    edited = load_prompt_file(write(tmp_path / "c.toml", text.replace("short phrase", "few words")))
+    assert original.id == commented.id != edited.id
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ('name = "x"\n', "missing key 'description'"),
+        ('name = "x"\ndescription = "d"\nsystem = "s"\nuser = "no placeholders"\n', "key 'user' must contain {title}"),
+        ('name = "x"\ndescription = "d"\nsystem = "s"\nuser = "{title} {abstract}"\ncolour = "red"\n', "unknown key 'colour'"),
+        ('name = "x"\ndescription = "d"\nsystem = "s"\nuser = "{title} {abstract}"\ntemperature = 9\n', "key 'temperature' must be a number from 0 to 2"),
+        ('name = "x"\ndescription = "d"\nsystem = "s"\nuser = "{title} {abstract}"\nmax_tokens = "many"\n', "key 'max_tokens'"),
+        ('name = "x"\ndescription = "d"\nsystem = "s"\nuser = "{title} {abstract}"\n[[examples]]\ntitle = "t"\n', "key 'examples' [1] needs"),
+        ('name = "x"\ndescription = "d"\nsystem = "s"\nuser = "{title} {abstract}"\n[[examples]]\ntitle = "t"\n'
+         'abstract = "a"\n[examples.output]\ntechnique = 5\n', "key 'examples' [1]: 'output' does not match"),
+        ('name = "x\n', "not valid TOML"),
+    ],
+)
+def test_malformed_prompt_files_name_the_file_and_key(tmp_path, content, message):
+    path = write(tmp_path / "bad.toml", content)
+    with pytest.raises(InputError) as caught:
+        load_prompt_file(path)
+    assert str(caught.value).startswith(f"{path}: ")
+    assert message in str(caught.value)
+
+
+def test_resolve_by_name_or_path_and_unknown_names(tmp_path):
+    assert resolve_prompt(None).name == "summary"
+    assert resolve_prompt("gains").name == "gains"
+    assert resolve_prompt(str(ROOT / "prompts" / "gains.toml")).name == "gains"
+    with pytest.raises(InputError, match="unknown prompt 'nope'"):
+        resolve_prompt("nope")

@@ -1,0 +1,64 @@
+"""The user's config file (TOML): endpoint settings, prices, key bindings.
+
+Location: $WORKBENCH_CONFIG, else $XDG_CONFIG_HOME/workbench/config.toml
+(~/.config/workbench/config.toml). Missing file = empty config.
+
+    [openai]
+    base_url = "http://localhost:11434/v1"   # OPENAI_BASE_URL wins over this
+    api_key = "..."                          # OPENAI_API_KEY wins over this
+    timeout = 60
+    response_format = "json_schema"          # or json_object, text
+
+    [prices."gpt-4o-mini"]                   # USD per million tokens
+    input = 0.15
+    output = 0.60
+
+    [keys]                                   # binding id = "keys"
+    accept = "a,enter"
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+
+from workbench.errors import InputError
+
+
+def config_path() -> Path:
+    env = os.environ.get("WORKBENCH_CONFIG")
+    if env:
+        return Path(env)
+    base = Path(os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config")
+    return base / "workbench" / "config.toml"
+
+
+def load_config() -> dict:
+    path = config_path()
+    if not path.is_file():
+        return {}
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"{path}: not valid TOML ({exc})") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot read config ({exc})") from None
+
+
+def section(config: dict, name: str) -> dict:
+    value = config.get(name, {})
+    if not isinstance(value, dict):
+        raise InputError(f"{config_path()}: [{name}] must be a table")
+    return value
+
+
+def prices_for(config: dict, model: str) -> tuple[float, float] | None:
+    """(input, output) USD per million tokens, if configured for this model."""
+    table = section(config, "prices").get(model)
+    if table is None:
+        return None
+    try:
+        return float(table["input"]), float(table["output"])
+    except (KeyError, TypeError, ValueError):
+        raise InputError(f"{config_path()}: [prices.\"{model}\"] needs numbers 'input' and 'output'") from None

@@ -1,0 +1,185 @@
+"""Prompt files: load, validate, hash, render.
+
+A prompt is a TOML file in `prompts/` (or any path): name, description,
+system, user (a template with {title} and {abstract}), optional few-shot
+examples, temperature and max_tokens. Its identity is a hash of its content,
+so editing a file makes a new version; old versions stay in the store.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from workbench.errors import InputError
+from workbench.schema import FIELDS, Summary, summary_json_schema
+
+DEFAULT_PROMPT = "summary"
+_REQUIRED = {"name": str, "description": str, "system": str, "user": str}
+_OPTIONAL = {"examples": list, "temperature": (int, float), "max_tokens": int}
+_PROJECT_PROMPTS = Path(__file__).resolve().parent.parent / "prompts"
+
+
+@dataclass(frozen=True)
+class Prompt:
+    name: str
+    description: str
+    system: str
+    user: str
+    examples: tuple = ()
+    temperature: float = 0.0
+    max_tokens: int = 600
+    body: str = field(default="", repr=False)  # the file's text, stored with the version
+    path: Path | None = None
+
+    @property
+    def id(self) -> str:
+        """Content hash of everything that shapes the request (not comments or layout)."""
+        content = {
+            "name": self.name, "system": self.system, "user": self.user, "examples": list(self.examples),
+            "temperature": self.temperature, "max_tokens": self.max_tokens,
+        }
+        return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
+
+    @property
+    def label(self) -> str:
+        return f"{self.name}@{self.id[:8]}"
+
+    def render(self, title: str, abstract: str, *, schema_in_prompt: bool = False) -> list[dict]:
+        """Chat messages for one paper. The abstract is data: it is only ever substituted
+        into the user message, never into the instructions."""
+        system = self.system
+        if schema_in_prompt:
+            system += (
+                "\n\nReply with one JSON object and nothing else. It must match this JSON Schema:\n"
+                + json.dumps(summary_json_schema())
+            )
+        messages = [{"role": "system", "content": system}]
+        for example in self.examples:
+            messages.append({"role": "user", "content": _fill(self.user, example["title"], example["abstract"])})
+            messages.append({"role": "assistant", "content": json.dumps(example["output"])})
+        messages.append({"role": "user", "content": _fill(self.user, title, abstract)})
+        return messages
+
+
+def _fill(template: str, title: str, abstract: str) -> str:
+    # str.replace, not str.format: braces in an abstract must not be read as fields.
+    return template.replace("{title}", title).replace("{abstract}", abstract)
+
+
+def prompts_dir() -> Path:
+    env = os.environ.get("WORKBENCH_PROMPTS")
+    if env:
+        return Path(env)
+    local = Path("prompts")
+    return local if local.is_dir() or not _PROJECT_PROMPTS.is_dir() else _PROJECT_PROMPTS
+
+
+def load_prompt_file(path: Path) -> Prompt:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot read prompt file ({getattr(exc, 'strerror', None) or exc})") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(f"{path}: not valid TOML ({exc})") from None
+    return _validate(path, data, text)
+
+
+def _validate(path: Path, data: dict, text: str) -> Prompt:
+    for key in data:
+        if key not in _REQUIRED and key not in _OPTIONAL:
+            raise InputError(f"{path}: unknown key '{key}' (expected {', '.join([*_REQUIRED, *_OPTIONAL])})")
+    for key, kind in _REQUIRED.items():
+        if key not in data:
+            raise InputError(f"{path}: missing key '{key}'")
+        if not isinstance(data[key], kind) or not data[key].strip():
+            raise InputError(f"{path}: key '{key}' must be a non-empty string")
+    for placeholder in ("{title}", "{abstract}"):
+        if placeholder not in data["user"]:
+            raise InputError(f"{path}: key 'user' must contain {placeholder}")
+    temperature = data.get("temperature", 0.0)
+    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or not 0 <= temperature <= 2:
+        raise InputError(f"{path}: key 'temperature' must be a number from 0 to 2")
+    max_tokens = data.get("max_tokens", 600)
+    if isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or not 1 <= max_tokens <= 32768:
+        raise InputError(f"{path}: key 'max_tokens' must be a whole number from 1 to 32768")
+    examples = data.get("examples", [])
+    if not isinstance(examples, list):
+        raise InputError(f"{path}: key 'examples' must be an array of tables")
+    for number, example in enumerate(examples, start=1):
+        _check_example(path, number, example)
+    return Prompt(
+        name=data["name"].strip(), description=data["description"].strip(), system=data["system"].strip(),
+        user=data["user"], examples=tuple(examples), temperature=float(temperature), max_tokens=max_tokens,
+        body=text, path=path,
+    )
+
+
+def _check_example(path: Path, number: int, example) -> None:
+    where = f"{path}: key 'examples' [{number}]"
+    if not isinstance(example, dict) or not {"title", "abstract", "output"} <= set(example):
+        raise InputError(f"{where} needs 'title', 'abstract' and 'output'")
+    output = example["output"]
+    if not isinstance(output, dict):
+        raise InputError(f"{where}: 'output' must be a table")
+    # TOML has no null: a missing field in an example's output means "not stated".
+    output = {f: output.get(f) for f in FIELDS} | {"evidence": {f: output.get("evidence", {}).get(f) for f in FIELDS}}
+    try:
+        Summary.model_validate(output)
+    except Exception as exc:  # pydantic's message names the field
+        raise InputError(f"{where}: 'output' does not match the summary schema ({_first_error(exc)})") from None
+    example["output"] = output
+
+
+def _first_error(exc: Exception) -> str:
+    errors = getattr(exc, "errors", None)
+    if callable(errors):
+        first = errors()[0]
+        return f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}"
+    return str(exc)
+
+
+def list_prompts(folder: Path | None = None) -> list[Prompt]:
+    folder = folder or prompts_dir()
+    if not folder.is_dir():
+        return []
+    return [load_prompt_file(p) for p in sorted(folder.glob("*.toml"))]
+
+
+def resolve_prompt(ref: str | None) -> Prompt:
+    """A prompt by name (a file in prompts/) or by path."""
+    ref = ref or DEFAULT_PROMPT
+    candidate = Path(ref)
+    if candidate.suffix == ".toml" or os.sep in ref:
+        if not candidate.is_file():
+            raise InputError(f"{ref}: no such prompt file")
+        return load_prompt_file(candidate)
+    path = prompts_dir() / f"{ref}.toml"
+    if path.is_file():
+        return load_prompt_file(path)
+    for prompt in list_prompts():
+        if prompt.name == ref:
+            return prompt
+    known = ", ".join(p.name for p in list_prompts()) or "none"
+    raise InputError(f"unknown prompt '{ref}' (prompts in {prompts_dir()}: {known})")
+
+
+def resolve_prompt_versions(db, ref: str) -> list[str]:
+    """Stored prompt ids matching `ref`: a name (every version), name@hash prefix, or a file path."""
+    if "@" in ref:
+        name, prefix = ref.split("@", 1)
+        rows = db.execute("SELECT id FROM prompts WHERE name = ? AND id LIKE ?", [name, prefix + "%"]).fetchall()
+    elif ref.endswith(".toml") or os.sep in ref:
+        return [resolve_prompt(ref).id]
+    else:
+        rows = db.execute("SELECT id FROM prompts WHERE name = ?", [ref]).fetchall()
+    if not rows:
+        raise InputError(f"no stored suggestions come from a prompt '{ref}'")
+    return [r[0] for r in rows]

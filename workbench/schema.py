@@ -1,0 +1,71 @@
+"""The structured summary a model returns, and its strict JSON Schema.
+
+Strict-schema rules (OpenAI structured outputs): every key is required, optional
+values are nullable, no extra keys. Length limits live in validators, not in the
+schema, because some servers reject `maxLength` in strict mode.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict
+
+FIELDS = ("technique", "claimed_gain", "compute")
+MAX_VALUE_CHARS = 600
+MAX_QUOTE_CHARS = 1500
+
+
+def _tidy(limit: int):
+    def check(value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = " ".join(value.split())
+        if not value or value.lower() in ("null", "none", "n/a", "not stated", "not mentioned"):
+            return None
+        if len(value) > limit:
+            raise ValueError(f"longer than {limit} characters")
+        return value
+
+    return AfterValidator(check)
+
+
+Value = Annotated[str | None, _tidy(MAX_VALUE_CHARS)]
+Quote = Annotated[str | None, _tidy(MAX_QUOTE_CHARS)]
+
+
+class Evidence(BaseModel):
+    """A verbatim quote from the abstract for each field (null when the field is null)."""
+
+    model_config = ConfigDict(extra="forbid")
+    technique: Quote
+    claimed_gain: Quote
+    compute: Quote
+
+
+class Summary(BaseModel):
+    """What the paper proposes, the gain it claims (with figures), the compute it reports."""
+
+    model_config = ConfigDict(extra="forbid")
+    technique: Value
+    claimed_gain: Value
+    compute: Value
+    evidence: Evidence
+
+    def fields(self) -> dict[str, str | None]:
+        return {f: getattr(self, f) for f in FIELDS}
+
+    def quotes(self) -> dict[str, str | None]:
+        return {f: getattr(self.evidence, f) for f in FIELDS}
+
+
+@cache
+def summary_json_schema() -> dict:
+    """Built once: pydantic takes ~2 ms per call, and every request sends it. Do not mutate."""
+    return Summary.model_json_schema()
+
+
+def empty_summary() -> Summary:
+    return Summary(technique=None, claimed_gain=None, compute=None,
+                   evidence=Evidence(technique=None, claimed_gain=None, compute=None))
