@@ -262,6 +262,41 @@ def _counts_text(counts: dict[str, int] | None) -> str:
     return f"{total} suggestions: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
 
 
+# --------------------------------------------------------------------------- review
+
+
+@cli.command()
+@model_options
+@click.option("--annotator", default=None, help="Whose decisions these are (default: $WORKBENCH_ANNOTATOR or login name).")
+@click.option("--queue", type=click.Choice(["todo", "all", "flagged", "rejected", "edited"]), default="todo",
+              show_default=True, help="Which papers to step through.")
+@click.pass_context
+def review(ctx, prompt_ref, model_name, response_format, timeout, rpm, annotator, queue) -> None:
+    """Review suggestions paper by paper in the terminal (ingests seeds/ into an empty store)."""
+    from workbench.config import load_config, section
+    from workbench.ingest import ingest as run_ingest
+    from workbench.prompts import resolve_prompt
+    from workbench.store import count_papers
+
+    db = _db(ctx)
+    if count_papers(db) == 0:
+        report = run_ingest(db, [default_seeds()])
+        click.echo(report.summary(), err=True)
+        if report.errors:
+            for error in report.errors:
+                click.echo(f"workbench: {error}", err=True)
+            if report.new == 0:
+                raise InputError("the store is empty and nothing could be ingested; run `workbench ingest PATH`")
+    prompt = resolve_prompt(prompt_ref)
+    model = make_model(model_name, response_format, timeout, rpm)
+    from workbench.tui.app import create_app
+
+    app = create_app(ctx.obj["db_path"], prompt=prompt, model=model,
+                     annotator=annotator or os.environ.get("WORKBENCH_ANNOTATOR") or default_annotator(),
+                     queue=queue, keymap=section(load_config(), "keys"))
+    app.run()
+
+
 # --------------------------------------------------------------------------- stats
 
 

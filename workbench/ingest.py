@@ -6,8 +6,10 @@ was, and the other files of the same call still go in.
 
 from __future__ import annotations
 
-import multiprocessing
-import queue
+import os
+import pickle
+import subprocess
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
@@ -67,42 +69,6 @@ class _Known:
         self.version = version
 
 
-class _Known:
-    """id -> (content hash, abstract length) of the papers in the store."""
-
-    def __init__(self, db: Database):
-        self.db = db
-        self.version: int | None = None
-        self.refresh()
-
-    def refresh(self) -> None:
-        """Reload if another connection committed since (cheap: PRAGMA data_version)."""
-        version = self.db.execute("PRAGMA data_version").fetchone()[0]
-        if version == self.version:
-            return
-        rows = self.db.execute("SELECT id, content_hash, length(abstract) FROM papers")
-        self.papers = {r[0]: (r[1], r[2]) for r in rows}
-        self.next_seq = (self.db.execute("SELECT max(seq) FROM papers").fetchone()[0] or 0) + 1
-        self.version = version
-
-
-def ingest(db: Database, paths: list[Path]) -> IngestReport:
-    report = IngestReport()
-    known = _Known(db)
-    for path in paths:
-        try:
-            files = expand_paths([path])
-        except InputError as exc:
-            report.errors.append(str(exc))
-            continue
-        for file in files:
-            try:
-                _ingest_file(db, file, known, report)
-            except InputError as exc:
-                report.errors.append(str(exc))
-    return report
-
-
 # Rows travel as plain tuples: cheap to pickle when a worker process parses.
 Row = tuple  # (id, content_hash, title, abstract, *META, position, line)
 _CHUNK = 2000
@@ -129,38 +95,33 @@ def _parse_messages(files: list[Path]) -> Iterator[tuple]:
             yield ("error", path, str(exc))
 
 
-def _parse_worker(files: list[Path], out) -> None:
-    for message in _parse_messages(files):
-        out.put(message)
-    out.put(None)
-
-
 def _parsed_elsewhere(files: list[Path]) -> Iterator[tuple]:
     """The same messages, parsed in a second process while this one writes.
 
     Parsing is pure Python and so is most of a write; threads cannot overlap
-    them (measured: no gain), processes can. The queue is bounded, so at most
-    a few chunks are in flight.
+    them (measured: no gain), processes can. The child is `python -m
+    workbench.ingest FILE...` streaming pickled messages on a pipe, whose
+    buffer bounds how far it runs ahead. (multiprocessing's spawn re-imports
+    the caller's __main__, which breaks scripts without a main guard.)
     """
-    context = multiprocessing.get_context("spawn")
-    handoff = context.Queue(maxsize=4)
-    worker = context.Process(target=_parse_worker, args=(files, handoff), name="workbench-ingest", daemon=True)
-    worker.start()
+    package_parent = str(Path(__file__).resolve().parent.parent)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [package_parent, os.environ.get("PYTHONPATH")])))
+    child = subprocess.Popen([sys.executable, "-m", "workbench.ingest", *map(str, files)],
+                             stdout=subprocess.PIPE, env=env)
     try:
         while True:
             try:
-                message = handoff.get(timeout=1.0)
-            except queue.Empty:
-                if not worker.is_alive():
-                    raise WorkbenchError(f"the ingest parser process stopped (exit code {worker.exitcode})") from None
-                continue
+                message = pickle.load(child.stdout)
+            except EOFError:
+                raise WorkbenchError(f"the ingest parser process stopped (exit code {child.wait()})") from None
             if message is None:
                 return
             yield message
     finally:
-        if worker.is_alive():
-            worker.terminate()
-        worker.join()
+        if child.poll() is None:
+            child.kill()
+        child.stdout.close()
+        child.wait()
 
 
 def ingest(db: Database, paths: list[Path]) -> IngestReport:
@@ -282,3 +243,11 @@ _PAPER_COLUMNS = ("id", "seq", "title", "abstract", *_META, "content_hash", "add
 _INSERT_PAPER = (
     f"INSERT INTO papers ({', '.join(_PAPER_COLUMNS)}) VALUES ({', '.join('?' for _ in _PAPER_COLUMNS)})"
 )
+
+
+if __name__ == "__main__":  # the parser process of _parsed_elsewhere
+    out = sys.stdout.buffer
+    for parsed in _parse_messages([Path(p) for p in sys.argv[1:]]):
+        pickle.dump(parsed, out, protocol=pickle.HIGHEST_PROTOCOL)
+    pickle.dump(None, out)
+    out.flush()

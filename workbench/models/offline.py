@@ -19,7 +19,7 @@ from workbench.prompts import Prompt
 from workbench.schema import Evidence, Summary
 
 # Bump when the rules change, so new suggestions do not hide behind cached old ones.
-RULES_VERSION = "1"
+RULES_VERSION = "2"
 
 _ABBREVIATIONS = ("e.g", "i.e", "al", "vs", "etc", "fig", "eq", "approx", "resp", "cf", "ca", "no", "ie", "eg")
 _SENTENCE_BREAK = re.compile(r"[.!?]\s+(?=[A-Z0-9(\[\"'])")
@@ -41,6 +41,8 @@ _TECHNIQUE_STOP = re.compile(
     r"|[;:]|\s+-{1,2}\s+|\.\s*$"
 )
 _LEADING_FLUFF = re.compile(r"^(?:to use |to |the use of |using |here |here, |hereby |herein )", re.I)
+_DANGLING = {"the", "a", "an", "of", "in", "on", "for", "to", "with", "and", "or", "by", "from", "as", "at", "its",
+             "their", "that", "which"}
 _NOT_A_START = re.compile(r"^(?:and|or|but|of|on|in|with|for|from|as|at|by|that|which|it|this|these|them)\b", re.I)
 MAX_TECHNIQUE_WORDS = 18
 
@@ -177,6 +179,8 @@ def _technique_phrase(rest: str) -> str | None:
     words = phrase.split()
     if len(words) > MAX_TECHNIQUE_WORDS:
         words = words[:MAX_TECHNIQUE_WORDS]
+        while words and words[-1].lower().strip(",") in _DANGLING:  # do not end on "... inside the"
+            words.pop()
     phrase = " ".join(words).strip(" ,.;")
     # a bare article or pronoun is not a technique
     if len(phrase) < 3 or phrase.lower() in ("a", "an", "the", "it", "this", "that", "them", "two", "three"):

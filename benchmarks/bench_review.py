@@ -1,0 +1,104 @@
+"""Review TUI responsiveness, measured on the real process in a pseudo-terminal.
+
+    python benchmarks/bench_review.py
+
+On a store of 20,000 synthetic papers (made from the seeds):
+- launch -> first paper on screen (target <= 1.0 s), from spawning the process
+  until the first paper's title is written to the terminal;
+- accept -> next paper rendered, over 200 accepts: from sending `a` until the
+  progress line with the new count reaches the terminal (target p95 <= 33 ms);
+and at 100,000 papers, the process's peak resident memory (VmHWM, target < 250 MB).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pexpect
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.synthetic import write_corpus  # noqa: E402
+from workbench.db import open_db  # noqa: E402
+from workbench.ingest import ingest  # noqa: E402
+
+ACCEPTS = 200
+
+
+def build_store(folder: Path, papers: int) -> tuple[Path, str]:
+    write_corpus(folder / "corpus", papers)
+    db_path = folder / f"review_{papers}.db"
+    db = open_db(db_path)
+    ingest(db, [folder / "corpus"])
+    first_title = db.execute("SELECT title FROM papers ORDER BY seq LIMIT 1").fetchone()[0]
+    db.close()
+    return db_path, first_title
+
+
+def spawn(db_path: Path) -> pexpect.spawn:
+    env = dict(os.environ, WORKBENCH_DB=str(db_path), TERM="xterm-256color", WORKBENCH_ANNOTATOR="bench",
+               TEXTUAL_ANIMATIONS="none")
+    child = pexpect.spawn(sys.executable, ["-m", "workbench", "review"], env=env, dimensions=(30, 100),
+                          encoding="utf-8", timeout=30, cwd=str(db_path.parent), maxread=65536)
+    child.delaybeforesend = None  # pexpect sleeps 50 ms before every send by default
+    return child
+
+
+def peak_rss_mb(pid: int) -> float:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1)) / 1024
+
+
+def bench_20k(db_path: Path, first_title: str) -> None:
+    started = time.perf_counter()
+    child = spawn(db_path)
+    child.expect(re.escape(first_title[:40]))
+    launch = time.perf_counter() - started
+    child.expect(pexpect.TIMEOUT, timeout=1.0)  # let the first suggestions settle
+    latencies = []
+    for count in range(1, ACCEPTS + 1):
+        sent = time.perf_counter()
+        child.send("a")
+        child.expect(f" {count}/20000 decided")
+        latencies.append((time.perf_counter() - sent) * 1000)
+    peak = peak_rss_mb(child.pid)
+    child.kill(signal.SIGKILL)
+    p50 = statistics.median(latencies)
+    p95 = statistics.quantiles(latencies, n=20)[18]
+    print(f"20,000 papers: launch -> first paper on screen {launch:.2f} s (target <= 1.0 s)")
+    print(f"accept -> next paper rendered over {ACCEPTS} accepts: p50 {p50:.1f} ms, p95 {p95:.1f} ms, "
+          f"max {max(latencies):.1f} ms (target p95 <= 33 ms); peak memory {peak:.0f} MB")
+
+
+def bench_100k(db_path: Path, first_title: str) -> None:
+    child = spawn(db_path)
+    started = time.perf_counter()
+    child.expect(re.escape(first_title[:40]), timeout=60)
+    launch = time.perf_counter() - started
+    for count in range(1, 21):
+        child.send("a")
+        child.expect(f" {count}/100000 decided")
+    peak = peak_rss_mb(child.pid)
+    child.kill(signal.SIGKILL)
+    print(f"100,000 papers: launch {launch:.2f} s, peak memory after 20 accepts {peak:.0f} MB (target < 250 MB)")
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        small = build_store(folder / "small", 20_000)
+        bench_20k(*small)
+        large = build_store(folder / "large", 100_000)
+        bench_100k(*large)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,346 @@
+"""The review TUI driven by Textual's Pilot; every assertion is on the screen state or the store."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+from textual.widgets import TextArea
+
+from tests.tui_helpers import DeadKeyModel, FailingModel, SlowModel, make_app, settle
+from workbench.store import get_annotation, paper_order
+from workbench.tui.screens.dialogs import HelpScreen, SearchScreen
+from workbench.tui.widgets.form import FieldArea, SuggestionForm
+
+SIZE = (100, 30)
+
+
+@pytest.fixture(autouse=True)
+def no_blink(monkeypatch):
+    monkeypatch.setattr(FieldArea, "BLINK", False)
+
+
+@pytest.fixture
+def ids(seeded_db):
+    return [pid for _, pid in paper_order(seeded_db)]
+
+
+def annotation(db_path, pid, who="ana"):
+    db = sqlite3.connect(db_path)
+    db.row_factory = sqlite3.Row
+    row = db.execute("SELECT * FROM annotations WHERE paper_id = ? AND annotator = ?", [pid, who]).fetchone()
+    db.close()
+    return dict(row) if row else None
+
+
+def form_values(app) -> dict:
+    return app.screen.query_one(SuggestionForm).values()
+
+
+def text_of(app, selector: str) -> str:
+    return str(app.screen.query_one(selector).render())
+
+
+async def test_launch_shows_the_first_paper_and_prefetches_suggestions(seeded_db, db_path, ids):
+    app = make_app(db_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        assert "A Multigrid Method" in text_of(app, "#title")
+        assert "0/504 decided" in text_of(app, "#progress") and "#1 of 504 in 'todo'" in text_of(app, "#progress")
+        assert "4.5x faster" in form_values(app)["claimed_gain"]
+        assert "✓ exact" in text_of(app, "#label-claimed_gain")
+        stored = {r[0] for r in seeded_db.execute("SELECT paper_id FROM suggestions")}
+        assert stored == set(ids[:5])  # the current paper and the next four
+        assert app.focused is None
+
+
+async def test_accept_stores_the_suggestion_as_is_and_moves_on(db_path, ids):
+    app = make_app(db_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        shown = form_values(app)
+        await pilot.press("a")
+        await settle(app, pilot)
+        row = annotation(db_path, ids[0])
+        assert row["status"] == "accepted" and row["claimed_gain"] == shown["claimed_gain"]
+        assert row["suggestion_id"] is not None and row["seconds_spent"] >= 0
+        assert app.session.current_id == ids[1] and "1/504 decided" in text_of(app, "#progress")
+        assert "BIOptimus" in text_of(app, "#title")
+
+
+async def test_edit_tab_and_ctrl_s_save_an_edited_decision(db_path, ids):
+    app = make_app(db_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("e")
+        assert app.focused.id == "field-technique"
+        await pilot.press("ctrl+a", *"multigrid", "tab")  # replace the value, next field
+        assert app.focused.id == "field-claimed_gain"
+        await pilot.press("tab", "tab", *"check table 3", "ctrl+s")
+        await settle(app, pilot)
+        row = annotation(db_path, ids[0])
+        assert row["status"] == "edited" and row["technique"] == "multigrid" and row["notes"] == "check table 3"
+        assert "4.5x faster" in row["claimed_gain"]
+        assert app.focused is None and app.session.current_id == ids[1]
+
+
+async def test_enter_moves_to_the_next_field_instead_of_a_newline(db_path, ids):
+    app = make_app(db_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("e", "enter")
+        assert app.focused.id == "field-claimed_gain"
+        assert "\n" not in app.screen.query_one("#field-technique", TextArea).text
+
+
+async def test_keys_typed_in_a_field_go_to_the_field_not_the_bindings(db_path, ids):
+    app = make_app(db_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("e", "ctrl+a", "a", "r", "s", "u", "f", "n", "q", "1", "space", "slash")
+        assert app.screen.query_one("#field-technique", TextArea).text == "arsufnq1 /"
+        assert annotation(db_path, ids[0]) is None and app.session.current_id == ids[0]
+        assert app.is_running
+
+
+async def test_escape_leaves_the_form_without_saving(db_path, ids):
+    app = make_app(db_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        before = form_values(app)
+        await pilot.press("e", *"junk", "escape")
+        await pilot.pause()
+        assert app.focused is None and form_values(app) == before
+        assert annotation(db_path, ids[0]) is None
+
+
+async def test_reject_skip_next_and_previous(db_path, ids):
+    app = make_app(db_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("r")
+        assert annotation(db_path, ids[0])["status"] == "rejected"
+        await pilot.press("s")
+        assert annotation(db_path, ids[1]) is None and app.session.current_id == ids[2]
+        await pilot.press("n", "right")
+        assert app.session.current_id == ids[4]
+        await pilot.press("p", "left", "left")
+        assert app.session.current_id == ids[1]
+        await pilot.press("left")  # already at the start: stays
+        assert app.session.current_id == ids[0]
+        await settle(app, pilot)
+        assert "Your decision: rejected" in text_of(app, "#decision")
+
+
+async def test_undo_goes_back_and_restores_what_was_there(db_path, ids):
+    app = make_app(db_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("a", "a")
+        await settle(app, pilot)
+        assert app.session.current_id == ids[2]
+        await pilot.press("u")
+        await settle(app, pilot)
+        assert app.session.current_id == ids[1] and annotation(db_path, ids[1]) is None
+        assert annotation(db_path, ids[0])["status"] == "accepted"
+        await pilot.press("r", "u", "u")
+        await settle(app, pilot)
+        assert app.session.current_id == ids[0] and annotation(db_path, ids[0]) is None
+        assert "0/504 decided" in text_of(app, "#progress")
+
+
+async def test_flag_and_unflag(db_path, ids):
+    app = make_app(db_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("f")
+        await pilot.pause()
+        assert annotation(db_path, ids[0])["flagged"] == 1 and annotation(db_path, ids[0])["status"] is None
+        assert "⚑ flagged" in text_of(app, "#decision")
+        await pilot.press("f")
+        assert annotation(db_path, ids[0])["flagged"] == 0
+
+
+async def test_goto_by_position_and_by_id(db_path, ids):
+    app = make_app(db_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("g", "4", "2", "enter")
+        assert app.session.current_id == ids[41]
+        await pilot.press("g", *ids[7][:8], "enter")
+        assert app.session.current_id == ids[7]
+        await pilot.press("g", "9", "9", "9", "9", "enter")
+        await pilot.pause()
+        assert app.session.current_id == ids[7]  # out of range: stays, says so
+
+
+async def test_search_titles(db_path, ids):
+    app = make_app(db_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("slash")
+        assert isinstance(app.screen, SearchScreen)
+        await pilot.press(*"galore")
+        await pilot.pause()
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert text_of(app, "#title").startswith("GaLore: Memory-Efficient LLM Training")
+
+
+async def test_number_keys_switch_between_suggestions_and_accept_the_shown_one(db_path, ids, seeded_db):
+    other = make_app(db_path, prompt="gains")  # a second prompt's suggestions for the first papers
+    async with other.run_test(size=SIZE) as pilot:
+        await settle(other, pilot)
+    app = make_app(db_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        assert "[" in text_of(app, "#source") and "1-2" in text_of(app, "#source")
+        suggestions = app.screen.view.suggestions
+        assert app.screen.view.suggestion["prompt_name"] == "summary"  # the active prompt's is shown first
+        await pilot.press(str(1 + next(i for i, s in enumerate(suggestions) if s["prompt_name"] == "gains")))
+        await pilot.pause()
+        assert app.screen.view.suggestion["prompt_name"] == "gains"
+        await pilot.press("a")
+        row = annotation(db_path, ids[0])
+        assert row["suggestion_id"] == seeded_db.execute(
+            "SELECT s.id FROM suggestions s JOIN prompts p ON p.id = s.prompt_id "
+            "WHERE s.paper_id = ? AND p.name = 'gains'", [ids[0]]).fetchone()[0]
+
+
+async def test_ctrl_r_resuggests_the_current_paper(db_path, ids, seeded_db):
+    model = SlowModel(0.01)
+    app = make_app(db_path, model=model)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        calls = model.calls
+        await pilot.press("ctrl+r")
+        await settle(app, pilot)
+        assert model.calls == calls + 1
+        assert seeded_db.execute("SELECT count(*) FROM suggestions WHERE paper_id = ?", [ids[0]]).fetchone()[0] == 1
+
+
+async def test_quit(db_path, ids):
+    app = make_app(db_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("q")
+        await pilot.pause()
+        assert not app.is_running
+
+
+async def test_help_lists_the_keys_and_closes(db_path, ids):
+    app = make_app(db_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        keys = dict(app.key_help())
+        assert keys["a"] == "Accept" and keys["^s"] == "Save edit" and keys["u, ⌫"] == "Undo"
+        assert keys["/"] == "Search" and keys["?"] == "Help"
+        await pilot.press("a")  # bindings of the review screen are not active under the help
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HelpScreen) and app.session.decided == 0
+
+
+async def test_the_reviewer_never_waits_on_a_slow_model(db_path, ids):
+    model = SlowModel(1.0)
+    app = make_app(db_path, model=model)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert "suggesting…" in text_of(app, "#source")
+        await pilot.press("n", "n")  # moving on while suggestions are under way
+        assert app.session.current_id == ids[2] and "suggesting…" in text_of(app, "#source")
+        await pilot.press("e", *"by hand", "ctrl+s")  # and deciding without one
+        assert annotation(db_path, ids[2])["technique"] == "by hand"
+        await settle(app, pilot)
+        assert "A Multigrid" not in text_of(app, "#title")
+        assert form_values(app)["technique"]  # the current paper's suggestion arrived and filled the form
+
+
+async def test_a_failed_suggestion_shows_its_outcome_and_hand_written_fields_save(db_path, ids):
+    app = make_app(db_path, model=FailingModel())
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await settle(app, pilot)
+        assert "error: HTTP 500: upstream exploded" in text_of(app, "#source")
+        await pilot.press("a")  # nothing to accept: a warning, no decision
+        assert annotation(db_path, ids[0]) is None and app.session.current_id == ids[0]
+        await pilot.press("e", *"hand-made", "ctrl+s")
+        row = annotation(db_path, ids[0])
+        assert (row["status"], row["technique"]) == ("edited", "hand-made")
+
+
+async def test_a_bad_key_stops_suggestions_but_not_the_reviewer(db_path, ids):
+    app = make_app(db_path, model=DeadKeyModel())
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await settle(app, pilot)
+        assert "rejected the API key" in text_of(app, "#source")
+        assert any("check OPENAI_API_KEY" in n.message for n in app._notifications)
+        await pilot.press("r", "e", *"manual", "ctrl+s")
+        assert annotation(db_path, ids[0])["status"] == "rejected"
+        assert annotation(db_path, ids[1])["technique"] == "manual"
+
+
+async def test_a_locked_store_is_reported_and_nothing_is_lost(db_path, ids):
+    app = make_app(db_path)
+    app.session.db.execute("PRAGMA busy_timeout = 100")
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await settle(app, pilot)
+        blocker = sqlite3.connect(db_path)
+        blocker.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+        await pilot.press("a")
+        await pilot.pause()
+        assert app.session.current_id == ids[0] and annotation(db_path, ids[0]) is None
+        assert any("nothing was saved" in n.message for n in app._notifications)
+        blocker.rollback()
+        blocker.close()
+        await pilot.press("a")
+        assert annotation(db_path, ids[0])["status"] == "accepted" and app.session.current_id == ids[1]
+
+
+async def test_queues_and_resume_after_restart(db_path, ids):
+    first = make_app(db_path)
+    async with first.run_test(size=SIZE) as pilot:
+        await settle(first, pilot)
+        await pilot.press("a", "r", "f")
+    resumed = make_app(db_path)
+    async with resumed.run_test(size=SIZE) as pilot:
+        await settle(resumed, pilot)
+        assert resumed.session.current_id == ids[2] and "2/504 decided" in text_of(resumed, "#progress")
+    flagged = make_app(db_path, queue="flagged")
+    async with flagged.run_test(size=SIZE) as pilot:
+        await settle(flagged, pilot)
+        assert flagged.session.current_id == ids[2] and "#1 of 1 in 'flagged'" in text_of(flagged, "#progress")
+    empty = make_app(db_path, queue="edited")
+    async with empty.run_test(size=SIZE) as pilot:
+        await settle(empty, pilot)
+        assert "Nothing to review in the 'edited' queue" in text_of(empty, "#title")
+        await pilot.press("a", "e", "r")  # nothing happens, nothing breaks
+        assert empty.is_running
+
+
+async def test_keys_can_be_remapped(db_path, ids):
+    app = make_app(db_path, keymap={"accept": "y", "reject": "x"})
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("a")
+        assert annotation(db_path, ids[0]) is None
+        await pilot.press("y", "x")
+        assert annotation(db_path, ids[0])["status"] == "accepted"
+        assert annotation(db_path, ids[1])["status"] == "rejected"
+        assert dict(app.key_help())["y"] == "Accept" and dict(app.key_help())["x"] == "Reject"
+
+
+def test_unknown_binding_id_in_the_config_is_a_clear_error(db_path, seeded_db):
+    from workbench.errors import InputError
+
+    with pytest.raises(InputError, match="config \\[keys\\]: unknown binding id 'acept'"):
+        make_app(db_path, keymap={"acept": "y"})
+
+
+async def test_command_palette_offers_the_review_actions(db_path, ids):
+    app = make_app(db_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        for title in ("Accept", "Reject", "Undo", "Flag", "Go to", "Search", "Re-suggest"):
+            assert title in titles

@@ -1,0 +1,1 @@
+"""The review TUI (Textual). Everything Textual lives under this package."""
