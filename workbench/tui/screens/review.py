@@ -11,15 +11,16 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Footer
 
 from workbench.errors import AbortedRun
 from workbench.review import PaperView, ReviewSession
 from workbench.schema import FIELDS
 from workbench.store import save_suggestion
 from workbench.suggest import suggest_paper
-from workbench.tui.widgets.abstract import AbstractPane
-from workbench.tui.widgets.form import FORM_FIELDS, FieldArea, SuggestionForm
+from workbench.tui.widgets.abstract import message_text, paper_text
+from workbench.tui.widgets.form import FORM_FIELDS, SuggestionForm
+from workbench.tui.widgets.panel import TextPanel
 
 PREFETCH = 5  # the current paper and the next four always have a suggestion under way
 
@@ -74,9 +75,9 @@ class ReviewScreen(Screen):
         self.form_from_suggestion = True
 
     def compose(self) -> ComposeResult:
-        yield Static(id="progress")
+        yield TextPanel(id="progress")
         with Horizontal(id="main"):
-            yield AbstractPane(id="left")
+            yield TextPanel(id="paper")
             yield SuggestionForm(id="right")
         yield Footer()
 
@@ -89,35 +90,31 @@ class ReviewScreen(Screen):
             return self.editing
         return True
 
-    def on_descendant_focus(self) -> None:
-        self.refresh_bindings()
-
-    def on_descendant_blur(self) -> None:
-        self.refresh_bindings()
 
     # ------------------------------------------------------------------ showing
 
     @property
     def editing(self) -> bool:
-        return isinstance(self.focused, FieldArea)
+        return self.query_one(SuggestionForm).editing
 
     def show_current(self, *, from_suggestion: bool | None = None) -> None:
         """Render the current paper from the store and keep suggestions coming."""
         self.view = self.session.view()
         view = self.view
+        if self.editing:
+            self.call_after_refresh(self.refresh_bindings)  # ctrl+s / esc leave the footer
         self.set_focus(None)
         self._render_progress()
         form = self.query_one(SuggestionForm)
+        paper_panel = self.query_one("#paper", TextPanel)
         if view is None:
-            self.query_one(AbstractPane).show_message(
+            paper_panel.set_text(message_text(
                 f"Nothing to review in the '{self.session.queue_name}' queue",
-                "Every paper here is decided. Start with --queue all to revisit, or press q to quit.")
-            form.set_source(Text(""))
-            form.fill({}, None)
-            form.set_decision(Text(""))
+                "Every paper here is decided. Start with --queue all to revisit, or press q to quit."))
+            form.fill({}, None, Text(""), Text(""))
             return
         suggestion = view.suggestion
-        self.query_one(AbstractPane).show(view.paper, suggestion.get("evidence") if suggestion else None)
+        paper_panel.set_text(paper_text(view.paper, suggestion.get("evidence") if suggestion else None))
         decided = view.annotation is not None and view.annotation["status"] is not None
         self.form_from_suggestion = not decided if from_suggestion is None else from_suggestion
         if self.form_from_suggestion:
@@ -125,9 +122,7 @@ class ReviewScreen(Screen):
             values["notes"] = (view.annotation or {}).get("notes")
         else:
             values = {f: view.annotation.get(f) for f in FORM_FIELDS}
-        form.fill(values, suggestion)
-        form.set_source(self._source_line(view))
-        form.set_decision(self._decision_line(view))
+        form.fill(values, suggestion, self._source_line(view), self._decision_line(view))
         self._prefetch()
 
     def _render_progress(self) -> None:
@@ -142,7 +137,7 @@ class ReviewScreen(Screen):
         text.append(f"  ✗ {c['rejected']}", style="red")
         text.append(f"   {position}   ")
         text.append(f"{s.annotator}", style="dim")
-        self.query_one("#progress", Static).update(text)
+        self.query_one("#progress", TextPanel).set_text(text)
 
     def _source_line(self, view: PaperView) -> Text:
         app = self.app
@@ -266,10 +261,9 @@ class ReviewScreen(Screen):
             self._advance()
 
     def action_edit(self) -> None:
-        if self.view is not None:
-            area = self.query_one(SuggestionForm).field("technique")
-            area.focus()
-            area.move_cursor(area.document.end)  # edits usually extend or fix the end
+        if self.view is not None and not self.editing:
+            self.query_one(SuggestionForm).begin_edit()
+            self.refresh_bindings()
 
     def action_save(self) -> None:
         if self.view is None:
@@ -332,7 +326,7 @@ class ReviewScreen(Screen):
         self.show_current(from_suggestion=True)
 
     def action_scroll(self, lines: int) -> None:
-        self.query_one(AbstractPane).scroll_relative(y=lines, animate=False)
+        self.query_one("#paper", TextPanel).scroll_lines(lines)
 
     def action_goto(self) -> None:
         from workbench.tui.screens.dialogs import GotoScreen

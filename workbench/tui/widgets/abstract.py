@@ -1,13 +1,12 @@
-"""The left pane: title, metadata and the abstract with each field's evidence highlighted."""
+"""The left pane's text: title, metadata and the abstract with each field's evidence highlighted."""
 
 from __future__ import annotations
 
 from rich.text import Text
-from textual.app import ComposeResult
-from textual.containers import VerticalScroll
-from textual.widgets import Static
 
-from workbench.tui.widgets.style import FIELD_COLOURS, HIGHLIGHTS
+from workbench.tui.widgets.style import HIGHLIGHTS
+
+LEGEND = (("technique", "technique"), ("claimed_gain", "claimed gain"), ("compute", "compute"))
 
 
 def metadata_line(paper: dict) -> str:
@@ -33,32 +32,20 @@ def highlighted_abstract(abstract: str, evidence: dict | None) -> Text:
     return text
 
 
-class AbstractPane(VerticalScroll, can_focus=False):
-    """Scrolled with the screen's up/down/page keys, so it never takes the arrow keys."""
-
-    def compose(self) -> ComposeResult:
-        yield Static(id="title")
-        yield Static(id="meta")
-        yield Static(id="legend")
-        yield Static(id="abstract")
-
-    def show(self, paper: dict, evidence: dict | None) -> None:
-        self.query_one("#title", Static).update(Text(paper["title"], style="bold"))
-        self.query_one("#meta", Static).update(Text(metadata_line(paper), style="dim"))
-        legend = Text()
-        for field, label in (("technique", "technique"), ("claimed_gain", "claimed gain"), ("compute", "compute")):
-            style = HIGHLIGHTS[field] if (evidence or {}).get(field) else "dim"
-            legend.append(f" {label} ", style=style)
-            legend.append("  ")
-        self.query_one("#legend", Static).update(legend)
-        self.query_one("#abstract", Static).update(highlighted_abstract(paper["abstract"], evidence))
-        self.scroll_home(animate=False)
-
-    def show_message(self, title: str, body: str) -> None:
-        self.query_one("#title", Static).update(Text(title, style="bold"))
-        self.query_one("#meta", Static).update("")
-        self.query_one("#legend", Static).update("")
-        self.query_one("#abstract", Static).update(body)
+def paper_text(paper: dict, evidence: dict | None) -> Text:
+    # Styles go on spans, never on the Text itself: a base style leaks into
+    # every wrapped line when the panel renders them one by one.
+    text = Text()
+    text.append(paper["title"], style="bold")
+    text.append("\n" + metadata_line(paper), style="dim")
+    text.append("\n\n")
+    for field, label in LEGEND:
+        text.append(f" {label} ", style=HIGHLIGHTS[field] if (evidence or {}).get(field) else "dim")
+        text.append("  ")
+    text.append("\n\n")
+    text.append_text(highlighted_abstract(paper["abstract"], evidence))
+    return text
 
 
-__all__ = ["AbstractPane", "FIELD_COLOURS", "highlighted_abstract", "metadata_line"]
+def message_text(title: str, body: str) -> Text:
+    return Text.assemble((title, "bold"), "\n\n", body)
