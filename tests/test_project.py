@@ -29,7 +29,8 @@ def test_seeds_are_a_byte_for_byte_copy_of_the_shared_seeds():
 
 def test_core_modules_do_not_import_textual():
     core = ["corpus", "db", "migrations", "store", "ingest", "jsonl", "analytics", "cli", "schema", "grounding",
-            "prompts", "config", "models", "models.offline", "models.openai_compat", "suggest", "progress", "review"]
+            "prompts", "config", "models", "models.offline", "models.openai_compat", "suggest", "progress", "review",
+            "metrics", "compare", "agreement", "report"]
     code = "import sys\n" + "".join(f"import workbench.{m}\n" for m in core) + "print('textual' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     assert result.stdout.strip() == "False"

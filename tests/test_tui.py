@@ -363,3 +363,79 @@ def test_panel_keeps_each_line_its_own_style():
     assert lines[0] == ("A Title", {"bold"})
     assert lines[1][0].startswith("3 authors") and lines[1][1] == {"dim"}
     assert lines[-1] == ("Plain words here.", {"None"})
+
+
+async def _two_prompts(db_path):
+    other = make_app(db_path, prompt="gains", model=SlowModel(0))  # a second model's suggestions
+    async with other.run_test(size=SIZE) as pilot:
+        await settle(other, pilot)
+
+
+async def test_compare_screen_picks_another_suggestion_and_accepts_it(db_path, ids, seeded_db):
+    from workbench.tui.screens.compare import CompareScreen
+
+    await _two_prompts(db_path)
+    app = make_app(db_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("c")
+        assert isinstance(app.screen, CompareScreen)
+        from workbench.tui.screens.compare import comparison_table
+
+        headers = " ".join(str(column.header) for column in comparison_table(app.screen.view, 1).columns)
+        assert "summary@" in headers and "gains@" in headers and "slow-model" in headers and "yours: not decided" in headers
+        other = 1 + next(i for i, s in enumerate(app.screen.view.suggestions) if s["model"] == "slow-model")
+        await pilot.press(str(other), "a")
+        await settle(app, pilot)
+        row = annotation(db_path, ids[0])
+        chosen = seeded_db.execute("SELECT model FROM suggestions WHERE id = ?", [row["suggestion_id"]]).fetchone()[0]
+        assert (row["status"], chosen) == ("accepted", "slow-model") and app.session.current_id == ids[1]
+
+
+async def test_compare_screen_edit_opens_the_form_with_that_suggestion(db_path, ids):
+    await _two_prompts(db_path)
+    app = make_app(db_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("c", "1", "e")
+        await pilot.pause()
+        assert app.screen.editing and app.focused.id == "field-technique"
+        await pilot.press("escape", "c", "escape")
+        assert annotation(db_path, ids[0]) is None and not app.screen.editing
+
+
+async def test_stats_screen_shows_progress_pace_and_rates(db_path, ids):
+    from workbench.tui.screens.stats import StatsScreen, stats_renderable
+
+    app = make_app(db_path)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        await pilot.press("a", "r", "t")
+        assert isinstance(app.screen, StatsScreen)
+        from rich.console import Console
+
+        console = Console(width=120, record=True)
+        console.print(stats_renderable(app.session))
+        text = console.export_text()
+        assert "ana: 2 of 504 papers decided" in text and "✓ 1 accepted" in text and "✗ 1 rejected" in text
+        assert "this session │         2" in text and "summary@" in text and "50.0%" in text
+        await pilot.press("escape")
+        assert not isinstance(app.screen, StatsScreen)
+
+
+async def test_disagreements_queue_shows_both_decisions_and_stores_the_adjudicators(db_path, ids, seeded_db):
+    from workbench.store import Decision, decide
+
+    decide(seeded_db, Decision(ids[3], "ana", "accepted", {"technique": "x"}))
+    decide(seeded_db, Decision(ids[3], "ben", "rejected", {}))
+    decide(seeded_db, Decision(ids[5], "ana", "accepted", {"technique": "same"}))
+    decide(seeded_db, Decision(ids[5], "ben", "accepted", {"technique": "same"}))
+    app = make_app(db_path, annotator="cleo", queue="disagreements", others=("ana", "ben"))
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        assert len(app.session) == 1 and app.session.current_id == ids[3]
+        summary = text_of(app, "#summary")
+        assert "ana: accepted" in summary and "ben: rejected" in summary
+        await pilot.press("r")
+        assert annotation(db_path, ids[3], "cleo")["status"] == "rejected"
+        assert annotation(db_path, ids[3], "ana")["status"] == "accepted"

@@ -11,9 +11,9 @@ from workbench.prompts import resolve_prompt
 from workbench.tui.app import create_app
 
 
-def make_app(db_path, *, model=None, annotator="ana", queue="todo", prompt="summary", keymap=None):
+def make_app(db_path, *, model=None, annotator="ana", queue="todo", prompt="summary", keymap=None, others=None):
     return create_app(db_path, prompt=resolve_prompt(prompt), model=model or OfflineModel(), annotator=annotator,
-                      queue=queue, keymap=keymap)
+                      queue=queue, keymap=keymap, others=others)
 
 
 async def settle(app, pilot) -> None:

@@ -268,10 +268,12 @@ def _counts_text(counts: dict[str, int] | None) -> str:
 @cli.command()
 @model_options
 @click.option("--annotator", default=None, help="Whose decisions these are (default: $WORKBENCH_ANNOTATOR or login name).")
-@click.option("--queue", type=click.Choice(["todo", "all", "flagged", "rejected", "edited"]), default="todo",
-              show_default=True, help="Which papers to step through.")
+@click.option("--queue", type=click.Choice(["todo", "all", "flagged", "rejected", "edited", "disagreements"]),
+              default="todo", show_default=True, help="Which papers to step through.")
+@click.option("--annotators", "pair", default=None,
+              help="With --queue disagreements: the two annotators A,B (default: the only two besides you).")
 @click.pass_context
-def review(ctx, prompt_ref, model_name, response_format, timeout, rpm, annotator, queue) -> None:
+def review(ctx, prompt_ref, model_name, response_format, timeout, rpm, annotator, queue, pair) -> None:
     """Review suggestions paper by paper in the terminal (ingests seeds/ into an empty store)."""
     from workbench.config import load_config, section
     from workbench.ingest import ingest as run_ingest
@@ -288,30 +290,102 @@ def review(ctx, prompt_ref, model_name, response_format, timeout, rpm, annotator
             if report.new == 0:
                 raise InputError("the store is empty and nothing could be ingested; run `workbench ingest PATH`")
     prompt = resolve_prompt(prompt_ref)
+    annotator = annotator or os.environ.get("WORKBENCH_ANNOTATOR") or default_annotator()
+    others = None
+    if queue == "disagreements":
+        from workbench.agreement import choose_pair
+
+        others = choose_pair(db, pair, exclude=annotator)
+    elif pair:
+        raise InputError("--annotators goes with --queue disagreements")
     model = make_model(model_name, response_format, timeout, rpm)
     from workbench.tui.app import create_app
 
-    app = create_app(ctx.obj["db_path"], prompt=prompt, model=model,
-                     annotator=annotator or os.environ.get("WORKBENCH_ANNOTATOR") or default_annotator(),
-                     queue=queue, keymap=section(load_config(), "keys"))
+    app = create_app(ctx.obj["db_path"], prompt=prompt, model=model, annotator=annotator, queue=queue,
+                     keymap=section(load_config(), "keys"), others=others)
     app.run()
 
 
 # --------------------------------------------------------------------------- stats
 
 
+def _console():
+    from rich.console import Console
+
+    return Console(soft_wrap=False)
+
+
 @cli.command()
+@click.option("--annotator", default=None, help="Only this annotator's decisions.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 @click.pass_context
-def stats(ctx, as_json: bool) -> None:
-    """Papers, decisions, throughput and suggestion outcomes."""
-    from workbench import analytics
+def stats(ctx, annotator: str | None, as_json: bool) -> None:
+    """Progress, decisions, throughput, accept and edit rates by prompt and model."""
+    from workbench import analytics, report
 
-    report = analytics.store_stats(_db(ctx))
+    result = analytics.store_stats(_db(ctx), annotator)
     if as_json:
-        click.echo(json.dumps(report, indent=2))
+        click.echo(json.dumps(result, indent=2))
     else:
-        click.echo(analytics.format_stats(report))
+        _console().print(report.stats_report(result))
+
+
+@cli.command()
+@click.option("--prompt", "prompt_refs", multiple=True, help="Only this prompt: name (every version), name@hash or path. Repeatable.")
+@click.option("--model", "models", multiple=True, help="Only this model. Repeatable.")
+@click.option("--annotator", default=None, help="Only this annotator's decisions as the reference.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list, one object per (prompt version, model).")
+@click.option("--diff", "diff_count", type=click.IntRange(min=0), default=0, help="Also show the N papers where the suggestions differ most.")
+@click.pass_context
+def compare(ctx, prompt_refs, models, annotator, as_json, diff_count) -> None:
+    """Compare prompts and models against the human decisions."""
+    from workbench import compare as comparison
+    from workbench import report
+    from workbench.config import load_config, section
+    from workbench.prompts import resolve_prompt_versions
+
+    db = _db(ctx)
+    prompt_ids = [pid for ref in prompt_refs for pid in resolve_prompt_versions(db, ref)] or None
+    prices = {}
+    for model, table in section(load_config(), "prices").items():
+        try:
+            prices[model] = (float(table["input"]), float(table["output"]))
+        except (KeyError, TypeError, ValueError):
+            raise InputError(f"config [prices.\"{model}\"] needs numbers 'input' and 'output'") from None
+    results = comparison.compare(db, prompt_ids=prompt_ids, models=list(models) or None, annotator=annotator,
+                                 prices=prices)
+    if not results:
+        raise InputError("no suggestions match; run `workbench suggest` first (or check --prompt/--model)")
+    differing = comparison.differing_papers(db, comparison.groups(db, prompt_ids, list(models) or None),
+                                            diff_count, annotator) if diff_count else []
+    if as_json:
+        for item in results:
+            item.pop("label")
+        click.echo(json.dumps(results if not diff_count else {"groups": results, "diff": differing}, indent=2))
+        return
+    console = _console()
+    console.print(report.compare_table(results))
+    for table in report.diff_tables(differing):
+        console.print(table)
+
+
+@cli.command()
+@click.option("--annotators", "pair", default=None, help="The two annotators, A,B (default: the only two in the store).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True, help="Disagreements to list.")
+@click.pass_context
+def agreement(ctx, pair, as_json, limit) -> None:
+    """Agreement between two annotators: Cohen's kappa, per-field agreement, disagreements."""
+    from workbench import report
+    from workbench.agreement import agreement as measure, choose_pair
+
+    db = _db(ctx)
+    a, b = choose_pair(db, pair)
+    result = measure(db, a, b)
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+    else:
+        _console().print(report.agreement_report(result, limit))
 
 
 def main() -> None:

@@ -11,7 +11,7 @@ import bisect
 import time
 import uuid
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlite_utils import Database
 
@@ -21,7 +21,7 @@ from workbench.store import (
     set_flag, suggestions_for_paper, undo_last,
 )
 
-QUEUES = ("todo", "all", "flagged", "rejected", "edited")
+QUEUES = ("todo", "all", "flagged", "rejected", "edited", "disagreements")
 # A visit longer than this is someone who walked away: count at most this much.
 MAX_SECONDS_PER_VISIT = 900.0
 
@@ -42,6 +42,7 @@ class PaperView:
     annotation: dict | None
     suggestions: list[dict]  # every stored suggestion of the paper, oldest first
     shown: int | None  # index in `suggestions` of the one on screen
+    others: list[dict] = field(default_factory=list)  # the decisions being adjudicated
 
     @property
     def suggestion(self) -> dict | None:
@@ -50,10 +51,13 @@ class PaperView:
 
 class ReviewSession:
     def __init__(self, db: Database, annotator: str, active: ActiveKey, queue: str = "todo",
-                 clock=time.monotonic):
+                 clock=time.monotonic, others: tuple[str, str] | None = None):
         if queue not in QUEUES:
             raise ValueError(f"unknown queue {queue!r}")
+        if queue == "disagreements" and not others:
+            raise ValueError("the disagreements queue needs the two annotators to adjudicate")
         self.db, self.annotator, self.active, self.queue_name = db, annotator, active, queue
+        self.others = others
         self.session_id = uuid.uuid4().hex[:12]
         self.clock = clock
         self.statuses = annotation_statuses(db, annotator)  # paper id -> status (None: only flagged)
@@ -72,6 +76,11 @@ class ReviewSession:
             return [(seq, pid) for seq, pid in order if not self.statuses.get(pid)]
         if self.queue_name == "all":
             return order
+        if self.queue_name == "disagreements":
+            from workbench.agreement import disagreement_ids
+
+            disputed = set(disagreement_ids(self.db, *self.others))
+            return [(seq, pid) for seq, pid in order if pid in disputed]
         if self.queue_name == "flagged":
             flagged = flagged_ids(self.db, self.annotator)
             return [(seq, pid) for seq, pid in order if pid in flagged]
@@ -79,7 +88,7 @@ class ReviewSession:
         return [(seq, pid) for seq, pid in order if self.statuses.get(pid) == wanted]
 
     def _start_index(self) -> int:
-        if self.queue_name == "all":  # resume at the first paper not decided yet
+        if self.queue_name in ("all", "disagreements"):  # resume at the first paper not decided yet
             return next((i for i, (_, pid) in enumerate(self.order) if not self.statuses.get(pid)), 0)
         return 0
 
@@ -130,8 +139,9 @@ class ReviewSession:
         if pid is None:
             return None
         suggestions = suggestions_for_paper(self.db, pid)
+        others = [a for a in (get_annotation(self.db, pid, who) for who in self.others or ()) if a]
         return PaperView(get_paper(self.db, pid), self.index + 1, get_annotation(self.db, pid, self.annotator),
-                         suggestions, self._shown(pid, suggestions))
+                         suggestions, self._shown(pid, suggestions), others)
 
     def _shown(self, pid: str, suggestions: list[dict]) -> int | None:
         """The suggestion picked with 1-9, else the active prompt/model's, else the latest ok."""

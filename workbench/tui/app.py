@@ -63,6 +63,7 @@ class ReviewApp(App):
                 rows.append((shown, binding.description))
         rows.append(("1-9", "Show this paper's suggestion from another prompt or model"))
         rows.append(("↑ ↓, pgup, pgdn", "Scroll the abstract"))
+        rows.append(("shift+↑ shift+↓", "Scroll the suggestion pane"))
         rows.append(("^p", "Command palette"))
         return rows
 
@@ -88,9 +89,9 @@ def validate_keymap(keymap: dict) -> dict[str, str]:
 
 
 def create_app(db_path: str | Path, *, prompt: Prompt, model: Model, annotator: str, queue: str = "todo",
-               keymap: dict | None = None) -> ReviewApp:
+               keymap: dict | None = None, others: tuple[str, str] | None = None) -> ReviewApp:
     db = open_db(db_path, busy_timeout=TUI_BUSY_TIMEOUT)
     remember_prompt(db, prompt)
     active = ActiveKey(prompt.id, model.name, canonical_params(model, prompt))
-    session = ReviewSession(db, annotator, active, queue)
+    session = ReviewSession(db, annotator, active, queue, others=others)
     return ReviewApp(session, prompt, model, validate_keymap(keymap or {}))

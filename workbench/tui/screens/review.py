@@ -14,6 +14,7 @@ from textual.screen import Screen
 from textual.widgets import Footer
 
 from workbench.errors import AbortedRun
+from workbench.metrics import exact
 from workbench.review import PaperView, ReviewSession
 from workbench.schema import FIELDS
 from workbench.store import save_suggestion
@@ -51,12 +52,16 @@ BINDINGS = [
     Binding("g", "goto", "Go to", id="goto", show=False),
     Binding("slash", "search", "Search", id="search", show=False),
     Binding("ctrl+r", "resuggest", "Re-suggest", id="resuggest", show=False, priority=True),
+    Binding("c", "compare", "Compare", id="compare"),
+    Binding("t", "stats", "Stats", id="stats"),
     Binding("question_mark", "help", "Help", id="help"),
     Binding("q", "quit", "Quit", id="quit"),
     Binding("up", "scroll(-1)", "Scroll up", show=False),
     Binding("down", "scroll(1)", "Scroll down", show=False),
     Binding("pageup", "scroll(-10)", "Page up", show=False),
     Binding("pagedown", "scroll(10)", "Page down", show=False),
+    Binding("shift+up", "scroll_summary(-1)", "Scroll summary up", show=False),
+    Binding("shift+down", "scroll_summary(1)", "Scroll summary down", show=False),
     *[Binding(str(n), f"pick({n})", f"Suggestion {n}", id=f"pick_{n}", show=False) for n in range(1, 10)],
 ]
 
@@ -179,6 +184,19 @@ class ReviewScreen(Screen):
             text.append("Not decided yet", style="dim")
         if annotation and annotation["flagged"]:
             text.append("   ⚑ flagged", style="bold magenta")
+        shown = view.suggestion if view.suggestion and view.suggestion["outcome"] == "ok" else None
+        for other in view.others:  # --queue disagreements: the decisions to adjudicate
+            style = {"accepted": "green", "edited": "yellow", "rejected": "red"}[other["status"]]
+            text.append(f"\n\n{other['annotator']}: ", style="bold")
+            text.append(other["status"], style=style)
+            if other["status"] == "rejected":
+                continue
+            differing = [f for f in FIELDS if shown is None or not exact(other[f], shown.get(f))]
+            if not differing:
+                text.append(" (as suggested above)", style="dim")
+            for name in differing:  # only what differs from the suggestion on screen
+                text.append(f"\n  {name.replace('_', ' ')}: ", style="dim")
+                text.append(other[name] or "—")
         return text
 
     # ------------------------------------------------------------------ suggestions in the background
@@ -328,6 +346,9 @@ class ReviewScreen(Screen):
     def action_scroll(self, lines: int) -> None:
         self.query_one("#paper", TextPanel).scroll_lines(lines)
 
+    def action_scroll_summary(self, lines: int) -> None:
+        self.query_one("#summary", TextPanel).scroll_lines(lines)
+
     def action_goto(self) -> None:
         from workbench.tui.screens.dialogs import GotoScreen
 
@@ -361,6 +382,30 @@ class ReviewScreen(Screen):
         from workbench.tui.screens.dialogs import HelpScreen
 
         self.app.push_screen(HelpScreen(self.app.key_help()))
+
+    def action_compare(self) -> None:
+        from workbench.tui.screens.compare import CompareScreen
+
+        view = self.view
+        if view is None or not view.suggestions:
+            self.notify("This paper has no suggestions to compare yet.", severity="warning")
+            return
+
+        def done(choice: tuple[str, int] | None) -> None:
+            if not choice or not self.session.pick(choice[1]):
+                return
+            self.show_current(from_suggestion=True)
+            if choice[0] == "accept":
+                self.action_accept()
+            else:
+                self.action_edit()
+
+        self.app.push_screen(CompareScreen(view), done)
+
+    def action_stats(self) -> None:
+        from workbench.tui.screens.stats import StatsScreen
+
+        self.app.push_screen(StatsScreen(self.session))
 
     def action_quit(self) -> None:
         self.app.exit()

@@ -1,0 +1,178 @@
+"""Terminal rendering (rich) of the compare, stats and agreement reports."""
+
+from __future__ import annotations
+
+from rich.console import Group as RenderGroup
+from rich.table import Table
+from rich.text import Text
+
+from workbench.schema import FIELDS
+
+FIELD_NAMES = {"technique": "technique", "claimed_gain": "claimed gain", "compute": "compute"}
+
+
+def _pct(value) -> str:
+    return "—" if value is None else f"{value * 100:.1f}%"
+
+
+def _num(value, digits=0) -> str:
+    return "—" if value is None else f"{value:,.{digits}f}"
+
+
+def bar(share: float | None, width: int = 20) -> Text:
+    if share is None:
+        return Text("—", style="dim")
+    filled = round(share * width)
+    return Text("█" * filled + "░" * (width - filled) + f" {share * 100:5.1f}%")
+
+
+# --------------------------------------------------------------------------- compare
+
+def _compare_rows(results: list[dict]):
+    """(label, values, formatter, best) per row; best is 'max', 'min' or None."""
+    get = lambda *path: [_dig(r, path) for r in results]  # noqa: E731
+    yield "papers with suggestions", get("papers"), _num, None
+    yield "coverage of decided papers", get("coverage"), _pct, "max"
+    yield "accept rate (as is)", get("accept_rate"), _pct, "max"
+    for field in FIELDS:
+        name = FIELD_NAMES[field]
+        yield f"{name}: exact", get("fields", field, "exact"), _pct, "max"
+        yield f"{name}: token F1", get("fields", field, "token_f1"), lambda v: _num(v, 3), "max"
+        if field != "technique":
+            yield f"{name}: number recall", get("fields", field, "number_recall"), _pct, "max"
+        yield f"{name}: null agreement", get("fields", field, "null_agreement"), _pct, "max"
+    yield "quotes exact", get("grounding", "exact"), _pct, "max"
+    yield "quotes fuzzy", get("grounding", "fuzzy"), _pct, None
+    yield "quotes ungrounded", get("grounding", "ungrounded"), _pct, "min"
+    yield "numbers not in abstract", get("grounding", "numbers_not_in_abstract"), _num, "min"
+    yield "failed suggestions", get("failed"), _num, "min"
+    yield "rejected papers (suggested)", get("rejected"), _num, None
+    yield "median latency (ms)", get("median_latency_ms"), _num, "min"
+    yield "tokens in / out", [f"{r['input_tokens']:,} / {r['output_tokens']:,}" for r in results], str, None
+    yield "estimated cost (USD)", get("cost"), lambda v: "—" if v is None else f"${v:.4f}", "min"
+
+
+def _dig(record: dict, path: tuple):
+    value = record
+    for key in path:
+        value = value.get(key) if isinstance(value, dict) else None
+    return value
+
+
+def compare_table(results: list[dict]) -> Table:
+    decided = results[0]["decided"] if results else 0
+    table = Table(title=f"Suggestions against {decided} human decisions (accepted + edited)", title_justify="left")
+    table.add_column("metric", style="bold")
+    for r in results:
+        table.add_column(f"{r['prompt']}@{r['prompt_hash'][:8]}\n{r['model']}", justify="right")
+    for label, values, fmt, best in _compare_rows(results):
+        numeric = [v for v in values if isinstance(v, (int, float))]
+        target = (max(numeric) if best == "max" else min(numeric)) if best and len(numeric) > 1 and \
+            len(set(numeric)) > 1 else None
+        cells = []
+        for value in values:
+            text = fmt(value)
+            cells.append(Text(f"★ {text}", style="bold green") if target is not None and value == target else Text(text))
+        table.add_row(label, *cells)
+    table.caption = "★ best in the row · accept rate: human fields equal the suggestion's after normalising"
+    return table
+
+
+def diff_tables(papers: list[dict]) -> list[Table]:
+    tables = []
+    for paper in papers:
+        table = Table(title=f"{paper['title']}  ({paper['paper_id']}, distance {paper['distance']:.2f})",
+                      title_justify="left", show_lines=True)
+        table.add_column("field", style="bold")
+        labels = list(paper["suggestions"])
+        for label in labels:
+            table.add_column(label)
+        human = paper["human"]
+        table.add_column(f"human: {human['annotator']} ({human['status']})" if human else "human: none")
+        for field in FIELDS:
+            table.add_row(FIELD_NAMES[field], *[(paper["suggestions"][l] or {}).get(field) or "—" for l in labels],
+                          (human or {}).get(field) or "—")
+        tables.append(table)
+    return tables
+
+
+# --------------------------------------------------------------------------- stats
+
+def stats_report(report: dict) -> RenderGroup:
+    parts = []
+    progress = report["progress"]
+    head = Text()
+    head.append(f"papers: {report['papers']} ({report['sightings']} sightings in {report['sources']} files)\n")
+    head.append(f"decided: {progress['decided_papers']} papers  ")
+    head.append_text(bar(progress["share"]))
+    parts.append(head)
+    if report["annotations"]:
+        table = Table(title="Decisions by annotator", title_justify="left")
+        for column in ("annotator", "accepted", "edited", "rejected", "flagged only", "per hour", "median s/paper"):
+            table.add_column(column, justify="right" if column != "annotator" else "left")
+        for who, counts in report["annotations"].items():
+            t = report["throughput"]["by_annotator"][who]
+            table.add_row(who, *[str(counts.get(k, 0)) for k in ("accepted", "edited", "rejected", "flagged only")],
+                          _num(t["decisions_per_hour"], 1), _num(t["median_seconds_per_paper"], 1))
+        parts.append(table)
+        overall = report["throughput"]["overall"]
+        parts.append(Text(f"overall: {overall['decisions']} decisions, {_num(overall['decisions_per_hour'], 1)} per hour, "
+                          f"median {_num(overall['median_seconds_per_paper'], 1)} s per paper"))
+    if report["rates"]:
+        parts.append(rates_table(report["rates"]))
+    if report["suggestions"]:
+        table = Table(title="Suggestions by prompt, model and outcome", title_justify="left")
+        for column in ("prompt", "model", "outcome", "count"):
+            table.add_column(column, justify="right" if column == "count" else "left")
+        for row in report["suggestions"]:
+            table.add_row(row["prompt"], row["model"], row["outcome"], str(row["count"]))
+        parts.append(table)
+    else:
+        parts.append(Text("suggestions: none yet", style="dim"))
+    return RenderGroup(*parts)
+
+
+def rates_table(rates: list[dict]) -> Table:
+    table = Table(title="Decisions by the suggestion they started from", title_justify="left")
+    table.add_column("prompt · model")
+    table.add_column("n", justify="right")
+    table.add_column("accepted", no_wrap=True)
+    table.add_column("edited", justify="right")
+    table.add_column("rejected", justify="right")
+    table.add_column("fields edited\ntech / gain / comp", justify="right", no_wrap=True)
+    for row in rates:
+        edits = row["field_edit_rates"]
+        table.add_row(f"{row['prompt']}\n{row['model']}", str(row["decided"]), bar(row["accepted_rate"], 8),
+                      _pct(row["edited_rate"]), _pct(row["rejected_rate"]),
+                      " / ".join("—" if edits[f] is None else f"{edits[f] * 100:.0f}%" for f in FIELDS))
+    return table
+
+
+# --------------------------------------------------------------------------- agreement
+
+def agreement_report(result: dict, limit: int = 50) -> RenderGroup:
+    a, b = result["annotators"]
+    head = Text()
+    head.append(f"{a} and {b} both decided {result['papers']} papers\n", style="bold")
+    head.append(f"status agreement {_pct(result['status_agreement'])}, Cohen's kappa {_num(result['kappa'], 3)}\n")
+    for field in FIELDS:
+        scores = result["fields"][field]
+        head.append(f"{FIELD_NAMES[field]}: exact {_pct(scores['exact'])}, token F1 {_num(scores['token_f1'], 3)}\n")
+    parts = [head]
+    disagreements = result["disagreements"]
+    if disagreements:
+        table = Table(title=f"{len(disagreements)} disagreements" + (f" (first {limit})" if len(disagreements) > limit else ""),
+                      title_justify="left", show_lines=True)
+        table.add_column("paper")
+        table.add_column(a)
+        table.add_column(b)
+        for item in disagreements[:limit]:
+            cells = []
+            for who in (a, b):
+                decision = item[who]
+                cells.append("\n".join([decision["status"]] + [f"{FIELD_NAMES[f]}: {decision[f] or '—'}" for f in FIELDS]))
+            table.add_row(f"{item['title']}\n{item['paper_id']}", *cells)
+        parts.append(table)
+    else:
+        parts.append(Text("no disagreements", style="green"))
+    return RenderGroup(*parts)
