@@ -439,3 +439,24 @@ async def test_disagreements_queue_shows_both_decisions_and_stores_the_adjudicat
         await pilot.press("r")
         assert annotation(db_path, ids[3], "cleo")["status"] == "rejected"
         assert annotation(db_path, ids[3], "ana")["status"] == "accepted"
+
+
+async def test_an_unexpected_exception_is_reported_once_not_requested_in_a_loop(db_path, ids):
+    class BrokenModel(FailingModel):
+        name = "broken"
+        calls = 0
+
+        async def summarise(self, title, abstract, prompt):
+            BrokenModel.calls += 1
+            raise RuntimeError("a bug in a provider")
+
+    app = make_app(db_path, model=BrokenModel())
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await settle(app, pilot)
+        await pilot.pause(0.2)
+        await settle(app, pilot)
+        assert BrokenModel.calls == 5  # the current paper and the next four, once each
+        assert any("a bug in a provider" in n.message for n in app._notifications)
+        await pilot.press("ctrl+r")
+        await settle(app, pilot)
+        assert BrokenModel.calls == 6 and app.is_running

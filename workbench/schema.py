@@ -64,8 +64,3 @@ class Summary(BaseModel):
 def summary_json_schema() -> dict:
     """Built once: pydantic takes ~2 ms per call, and every request sends it. Do not mutate."""
     return Summary.model_json_schema()
-
-
-def empty_summary() -> Summary:
-    return Summary(technique=None, claimed_gain=None, compute=None,
-                   evidence=Evidence(technique=None, claimed_gain=None, compute=None))

@@ -145,7 +145,7 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
 
 
 def _technique(title: str, abstract: str, sentences: list[tuple[int, int]]) -> tuple[str | None, str | None]:
-    for pattern in _PROPOSAL:
+    for pattern in (*_PROPOSAL, _OUR_PROPOSAL):
         for start, end in sentences:
             sentence = abstract[start:end]
             match = pattern.search(sentence)
@@ -153,13 +153,6 @@ def _technique(title: str, abstract: str, sentences: list[tuple[int, int]]) -> t
                 phrase = _technique_phrase(sentence[match.end():])
                 if phrase:
                     return phrase, sentence
-    for start, end in sentences:
-        sentence = abstract[start:end]
-        match = _OUR_PROPOSAL.search(sentence)
-        if match:
-            phrase = _technique_phrase(sentence[match.end():])
-            if phrase:
-                return phrase, sentence
     # "NAME: what it is" titles name the technique; quote the abstract where it appears.
     if ":" in title:
         name = title.split(":", 1)[0].strip()

@@ -17,7 +17,7 @@ from workbench.errors import AbortedRun
 from workbench.metrics import exact
 from workbench.review import PaperView, ReviewSession
 from workbench.schema import FIELDS
-from workbench.store import save_suggestion
+from workbench.store import get_paper, save_suggestion
 from workbench.suggest import suggest_paper
 from workbench.tui.widgets.abstract import message_text, paper_text
 from workbench.tui.widgets.form import FORM_FIELDS, SuggestionForm
@@ -75,6 +75,7 @@ class ReviewScreen(Screen):
         super().__init__()
         self.session = session
         self.in_flight: set[str] = set()
+        self.gave_up: set[str] = set()  # requests that raised (not model faults, which are stored)
         self.model_error: str | None = None  # a run-stopping fault: no more requests this session
         self.view: PaperView | None = None
         self.form_from_suggestion = True
@@ -94,7 +95,6 @@ class ReviewScreen(Screen):
         if action in ("save", "cancel_edit"):
             return self.editing
         return True
-
 
     # ------------------------------------------------------------------ showing
 
@@ -205,13 +205,13 @@ class ReviewScreen(Screen):
         if self.model_error:
             return
         for pid in self.session.upcoming(PREFETCH):
-            if pid not in self.in_flight and not self.session.has_active_suggestion(pid):
+            if pid not in self.in_flight and pid not in self.gave_up and not self.session.has_active_suggestion(pid):
                 self._request(pid)
 
     def _request(self, pid: str) -> None:
-        paper = self.session.db.execute("SELECT id, title, abstract FROM papers WHERE id = ?", [pid]).fetchone()
         self.in_flight.add(pid)
-        self.suggest({"id": paper[0], "title": paper[1], "abstract": paper[2]})
+        self.gave_up.discard(pid)
+        self.suggest(get_paper(self.session.db, pid))
 
     @work(group="suggest", exit_on_error=False)
     async def suggest(self, paper: dict) -> None:
@@ -245,7 +245,9 @@ class ReviewScreen(Screen):
             self.workers.cancel_group(self, "suggest")
             self.in_flight.clear()
         else:
-            self.notify(f"Suggestion failed: {message.error}", severity="warning")
+            # Nothing was stored, so prefetching would ask again at once: wait for ctrl+r.
+            self.gave_up.add(message.paper_id)
+            self.notify(f"Suggestion failed: {message.error} (ctrl+r retries)", severity="warning")
         if message.paper_id == self.session.current_id and not self.editing:
             self.show_current(from_suggestion=self.form_from_suggestion)
 
