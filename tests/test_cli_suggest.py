@@ -111,3 +111,17 @@ def test_official_endpoint_without_a_key_is_a_usage_error(run_cli, ingested):
     assert result.exit_code == 2
     assert result.stderr == ("workbench: model 'gpt-4o-mini' needs OPENAI_API_KEY for https://api.openai.com/v1 "
                              "(or set OPENAI_BASE_URL to a local server)\n")
+
+
+def test_prices_from_the_config_give_a_cost_and_bad_prices_a_clear_error(run_cli, ingested, monkeypatch, tmp_path):
+    from workbench.config import prices
+
+    config = write(tmp_path / "config.toml", '[prices."gpt-test"]\ninput = 1.0\noutput = 2.0\n')
+    monkeypatch.setenv("WORKBENCH_CONFIG", str(config))
+    from workbench.config import load_config
+
+    assert prices(load_config()) == {"offline": (0.0, 0.0), "gpt-test": (1.0, 2.0)}
+    write(config, '[prices."gpt-test"]\ninput = "cheap"\n')
+    result = run_cli("suggest", "--limit", "1")
+    assert result.exit_code == 2
+    assert result.stderr == f"workbench: {config}: [prices.\"gpt-test\"] needs numbers 'input' and 'output'\n"

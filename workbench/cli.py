@@ -7,6 +7,7 @@ import json
 import os
 import sqlite3
 import sys
+import time
 from pathlib import Path
 
 import click
@@ -197,7 +198,7 @@ def suggest(ctx, prompt_ref, model_name, response_format, timeout, rpm, concurre
     """Suggest summaries for the papers that lack an ok one (this prompt version and model)."""
     import asyncio
 
-    from workbench.config import load_config, prices_for
+    from workbench.config import load_config, prices
     from workbench.progress import SuggestProgress
     from workbench.prompts import resolve_prompt
     from workbench.suggest import RunReport, run_suggestions
@@ -205,8 +206,10 @@ def suggest(ctx, prompt_ref, model_name, response_format, timeout, rpm, concurre
     db = _db(ctx)
     prompt = resolve_prompt(prompt_ref)
     model = make_model(model_name, response_format, timeout, rpm)
-    prices = (price_in or 0.0, price_out or 0.0) if price_in is not None or price_out is not None \
-        else (0.0, 0.0) if model_name == "offline" else prices_for(load_config(), model_name)
+    if price_in is not None or price_out is not None:
+        price = (price_in or 0.0, price_out or 0.0)
+    else:
+        price = prices(load_config()).get(model_name)
     missing = [pid for pid in paper_ids if not db.execute("SELECT 1 FROM papers WHERE id = ?", [pid]).fetchone()]
     if missing:
         raise InputError(f"--paper {missing[0]}: no such paper in {ctx.obj['db_path']}")
@@ -226,8 +229,8 @@ def suggest(ctx, prompt_ref, model_name, response_format, timeout, rpm, concurre
             asyncio.run(run())
         except KeyboardInterrupt:
             report.interrupted = True
-            report.finished = report.finished or __import__("time").perf_counter()
-    click.echo(f"{prompt.label} · {model.name}: {report.summary(prices)}")
+            report.finished = report.finished or time.perf_counter()
+    click.echo(f"{prompt.label} · {model.name}: {report.summary(price)}")
     if report.aborted:
         click.echo(f"workbench: {report.aborted}", err=True)
     if report.aborted or report.interrupted:
@@ -341,19 +344,13 @@ def compare(ctx, prompt_refs, models, annotator, as_json, diff_count) -> None:
     """Compare prompts and models against the human decisions."""
     from workbench import compare as comparison
     from workbench import report
-    from workbench.config import load_config, section
+    from workbench.config import load_config, prices
     from workbench.prompts import resolve_prompt_versions
 
     db = _db(ctx)
     prompt_ids = [pid for ref in prompt_refs for pid in resolve_prompt_versions(db, ref)] or None
-    prices = {}
-    for model, table in section(load_config(), "prices").items():
-        try:
-            prices[model] = (float(table["input"]), float(table["output"]))
-        except (KeyError, TypeError, ValueError):
-            raise InputError(f"config [prices.\"{model}\"] needs numbers 'input' and 'output'") from None
     results = comparison.compare(db, prompt_ids=prompt_ids, models=list(models) or None, annotator=annotator,
-                                 prices=prices)
+                                 prices=prices(load_config()))
     if not results:
         raise InputError("no suggestions match; run `workbench suggest` first (or check --prompt/--model)")
     differing = comparison.differing_papers(db, comparison.groups(db, prompt_ids, list(models) or None),

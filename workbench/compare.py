@@ -106,7 +106,7 @@ def _measure(db: Database, group: Group, references: dict, decided_total: int, r
     latencies = [r[0] for r in db.execute(
         "SELECT latency_ms FROM suggestions WHERE prompt_id = ? AND model = ? AND outcome = 'ok' "
         "AND latency_ms IS NOT NULL", key)]
-    price = (0.0, 0.0) if group.model == "offline" else prices.get(group.model)
+    price = prices.get(group.model)
     ratio = lambda a, b: round(a / b, 4) if b else None  # noqa: E731
     return {
         "prompt": group.prompt,

@@ -53,12 +53,12 @@ def section(config: dict, name: str) -> dict:
     return value
 
 
-def prices_for(config: dict, model: str) -> tuple[float, float] | None:
-    """(input, output) USD per million tokens, if configured for this model."""
-    table = section(config, "prices").get(model)
-    if table is None:
-        return None
-    try:
-        return float(table["input"]), float(table["output"])
-    except (KeyError, TypeError, ValueError):
-        raise InputError(f"{config_path()}: [prices.\"{model}\"] needs numbers 'input' and 'output'") from None
+def prices(config: dict) -> dict[str, tuple[float, float]]:
+    """model -> (input, output) USD per million tokens; the offline model costs nothing."""
+    result = {"offline": (0.0, 0.0)}
+    for model, table in section(config, "prices").items():
+        try:
+            result[model] = float(table["input"]), float(table["output"])
+        except (KeyError, TypeError, ValueError):
+            raise InputError(f"{config_path()}: [prices.\"{model}\"] needs numbers 'input' and 'output'") from None
+    return result
