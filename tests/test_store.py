@@ -100,3 +100,23 @@ def test_two_processes_write_at_once_without_a_locked_error(seeded_db, db_path):
     counts = dict(seeded_db.execute("SELECT annotator, count(*) FROM annotations GROUP BY annotator").fetchall())
     assert counts == {"ana": 150, "ben": 150}
     assert seeded_db["events"].count == 300
+
+
+def test_a_store_from_an_older_version_is_upgraded_in_place(db_path):
+    import sqlite3
+
+    from sqlite_utils import Database
+
+    from tests.conftest import fixture_path
+    from workbench.ingest import ingest
+
+    old = Database(sqlite3.connect(db_path))
+    migrations.apply(old, stop_before="m002_paper_order_index")  # the store as the first release left it
+    assert [m.name for m in migrations.applied(old)] == ["m001_initial"]
+    ingest(old, [fixture_path("layout_metadata.txt")])
+    old.close()
+    upgraded = open_db(db_path)
+    assert [m.name for m in migrations.applied(upgraded)] == ["m001_initial", "m002_paper_order_index"]
+    assert upgraded["papers"].count == 5
+    plan = " ".join(str(r) for r in upgraded.execute("EXPLAIN QUERY PLAN SELECT seq, id FROM papers ORDER BY seq"))
+    assert "COVERING INDEX papers_order" in plan

@@ -103,3 +103,10 @@ def m001_initial(db: Database) -> None:
         CREATE INDEX events_annotator ON events(annotator, id);
         """
     )
+
+
+@migrations()
+def m002_paper_order_index(db: Database) -> None:
+    # Paper order with ids and titles, without touching the rows (each holds a ~2 KB
+    # abstract): export, the review queue and compare's titles read only this index.
+    db.execute("CREATE INDEX papers_order ON papers(seq, id, title)")
