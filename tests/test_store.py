@@ -110,6 +110,7 @@ def test_a_store_from_an_older_version_is_upgraded_in_place(db_path):
     from tests.conftest import fixture_path
     from workbench.ingest import ingest
 
+    db_path.parent.mkdir(parents=True, exist_ok=True)
     old = Database(sqlite3.connect(db_path))
     migrations.apply(old, stop_before="m002_paper_order_index")  # the store as the first release left it
     assert [m.name for m in migrations.applied(old)] == ["m001_initial"]
