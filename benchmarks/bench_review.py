@@ -8,6 +8,9 @@ On a store of 20,000 synthetic papers (made from the seeds):
 - accept -> next paper rendered, over 200 accepts: from sending `a` until the
   progress line with the new count reaches the terminal (target p95 <= 33 ms);
 and at 100,000 papers, the process's peak resident memory (VmHWM, target < 250 MB).
+
+Building a store writes ~200 MB; the benchmark syncs it to disk before measuring,
+so the kernel flushing the setup's writes does not land in the review's commits.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ def build_store(folder: Path, papers: int) -> tuple[Path, str]:
     ingest(db, [folder / "corpus"])
     first_title = db.execute("SELECT title FROM papers ORDER BY seq LIMIT 1").fetchone()[0]
     db.close()
+    os.sync()
     return db_path, first_title
 
 
