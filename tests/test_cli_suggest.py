@@ -125,3 +125,38 @@ def test_prices_from_the_config_give_a_cost_and_bad_prices_a_clear_error(run_cli
     result = run_cli("suggest", "--limit", "1")
     assert result.exit_code == 2
     assert result.stderr == f"workbench: {config}: [prices.\"gpt-test\"] needs numbers 'input' and 'output'\n"
+
+
+def test_ctrl_c_stops_promptly_and_keeps_what_finished(seeds_copy, run_cli, db_path, monkeypatch):
+    import os
+    import signal
+    import sqlite3
+    import subprocess
+    import sys
+    import time
+
+    run_cli("ingest")
+    fake = FakeOpenAI(latency=0.3).start()
+    env = dict(os.environ, OPENAI_BASE_URL=fake.base_url, OPENAI_API_KEY=KEY, WORKBENCH_DB=str(db_path))
+    proc = subprocess.Popen([sys.executable, "-m", "workbench", "suggest", "--model", "gpt-test", "--concurrency", "2"],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        stored = 0
+        while stored < 4 and time.monotonic() < deadline:
+            time.sleep(0.1)
+            with sqlite3.connect(db_path, timeout=5) as db:
+                stored = db.execute("SELECT count(*) FROM suggestions").fetchone()[0]
+        interrupted_at = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=10)
+    finally:
+        fake.stop()
+        if proc.poll() is None:
+            proc.kill()
+    assert time.monotonic() - interrupted_at < 5  # promptly
+    assert proc.returncode == 1 and "interrupted; finished suggestions are kept" in out
+    with sqlite3.connect(db_path) as db:
+        rows = db.execute("SELECT outcome, technique FROM suggestions").fetchall()
+    assert 4 <= len(rows) < 504 and all(outcome == "ok" for outcome, _ in rows)
+    assert "Traceback" not in err
