@@ -7,6 +7,9 @@
    efficiency against the ideal 500 x 0.2 s / 16 = 6.25 s (target >= 0.85).
 2. The offline model's throughput, the model alone and the whole `suggest`
    pipeline with grounding and store writes (target >= 2,000 abstracts/s).
+3. The offline model's quality on the hand-annotated samples in tests/fixtures
+   (targets: >= 80% of gain figures carried, >= 70% null when no gain is stated;
+   every quote grounds exactly). The tests assert the thresholds; this prints the figures.
 """
 
 from __future__ import annotations
@@ -86,12 +89,27 @@ def bench_offline(db) -> None:
           f"whole suggest pipeline with store writes: {pipeline_rate:,.0f} abstracts/s ({report.done} papers)")
 
 
+def offline_quality(db) -> None:
+    from tests import offline_quality as quality
+
+    papers = {r[0]: (r[1], r[2]) for r in db.execute("SELECT id, title, abstract FROM papers")}
+    for sample in ("heldout", "blind"):
+        quality.GOLD = ROOT / "tests" / "fixtures" / f"offline_gold_{sample}.jsonl"
+        q = quality.measure(papers, [])
+        print(f"offline quality, {sample} sample: gain figures carried {q.carried}/{q.figures} = "
+              f"{q.figure_recall:.0%} (target >= 80%); null on abstracts with no gain {q.null_on_no_gain}/{q.no_gain} "
+              f"= {q.null_rate:.0%} (target >= 70%)")
+    q = quality.measure({}, list(papers.values()))
+    print(f"offline quotes on the {len(papers)} seed abstracts grounding exactly: {q.exact_quotes}/{q.quotes}")
+
+
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         db = open_db(Path(tmp) / "bench.db")
         ingest(db, [ROOT / "seeds"])
         bench_openai(db)
         bench_offline(db)
+        offline_quality(db)
 
 
 if __name__ == "__main__":

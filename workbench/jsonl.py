@@ -19,7 +19,8 @@ from workbench.corpus import paper_id as title_to_id
 from workbench.db import write_transaction
 from workbench.errors import InputError, WorkbenchError
 from workbench.migrations import STATUSES
-from workbench.store import FIELDS, import_annotation, iter_annotations, utc_now
+from workbench.schema import FIELDS
+from workbench.store import import_annotation, iter_annotations, utc_now
 
 
 def _dumps(record: dict) -> str:

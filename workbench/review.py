@@ -17,7 +17,7 @@ from sqlite_utils import Database
 
 from workbench.schema import FIELDS
 from workbench.store import (
-    Decision, annotation_statuses, decide, find_papers, flagged_ids, get_annotation, get_paper, paper_order,
+    Decision, annotation_statuses, clean_value, decide, find_papers, flagged_ids, get_annotation, get_paper, paper_order,
     set_flag, suggestions_for_paper, undo_last,
 )
 
@@ -38,7 +38,6 @@ class ActiveKey:
 @dataclass
 class PaperView:
     paper: dict
-    position: int  # 1-based, in the queue
     annotation: dict | None
     suggestions: list[dict]  # every stored suggestion of the paper, oldest first
     shown: int | None  # index in `suggestions` of the one on screen
@@ -140,7 +139,7 @@ class ReviewSession:
             return None
         suggestions = suggestions_for_paper(self.db, pid)
         others = [a for a in (get_annotation(self.db, pid, who) for who in self.others or ()) if a]
-        return PaperView(get_paper(self.db, pid), self.index + 1, get_annotation(self.db, pid, self.annotator),
+        return PaperView(get_paper(self.db, pid), get_annotation(self.db, pid, self.annotator),
                          suggestions, self._shown(pid, suggestions), others)
 
     def _shown(self, pid: str, suggestions: list[dict]) -> int | None:
@@ -192,7 +191,7 @@ class ReviewSession:
 
     def save_fields(self, fields: dict[str, str | None], suggestion: dict | None, notes: str | None) -> dict:
         """`edited`, unless the fields are exactly the suggestion's (then it was accepted as is)."""
-        cleaned = {f: (" ".join((fields.get(f) or "").split()) or None) for f in FIELDS}
+        cleaned = {f: clean_value(fields.get(f)) for f in FIELDS}  # as decide() will store them
         unchanged = suggestion is not None and suggestion["outcome"] == "ok" and all(
             cleaned[f] == suggestion.get(f) for f in FIELDS)
         return self.decide("accepted" if unchanged else "edited", cleaned, suggestion, notes)

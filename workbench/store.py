@@ -16,9 +16,7 @@ from sqlite_utils import Database
 
 from workbench.db import write_transaction
 from workbench.migrations import STATUSES
-
-FIELDS = ("technique", "claimed_gain", "compute")
-DECISION_ACTIONS = STATUSES  # events whose action is a status are decisions
+from workbench.schema import FIELDS
 _ANNOTATION_COLUMNS = (
     "paper_id", "annotator", "status", "flagged", "technique", "claimed_gain", "compute",
     "notes", "suggestion_id", "suggested", "seconds_spent", "created_at", "updated_at",
@@ -218,8 +216,8 @@ def decide(db: Database, decision: Decision) -> dict:
             "annotator": decision.annotator,
             "status": decision.status,
             "flagged": before["flagged"] if before else False,
-            **{f: _clean_value(decision.fields.get(f)) for f in FIELDS},
-            "notes": _clean_value(decision.notes) if decision.notes is not None else (before or {}).get("notes"),
+            **{f: clean_value(decision.fields.get(f)) for f in FIELDS},
+            "notes": clean_value(decision.notes) if decision.notes is not None else (before or {}).get("notes"),
             "suggestion_id": suggestion_id,
             "suggested": suggested,
             "seconds_spent": round((before["seconds_spent"] if before else 0.0) + decision.seconds, 1),
@@ -234,7 +232,7 @@ def decide(db: Database, decision: Decision) -> dict:
     return after
 
 
-def _clean_value(value: str | None) -> str | None:
+def clean_value(value: str | None) -> str | None:
     """Form values are single-line; empty means "not stated"."""
     if value is None:
         return None

@@ -90,8 +90,9 @@ def validate_keymap(keymap: dict) -> dict[str, str]:
 
 def create_app(db_path: str | Path, *, prompt: Prompt, model: Model, annotator: str, queue: str = "todo",
                keymap: dict | None = None, others: tuple[str, str] | None = None) -> ReviewApp:
+    keymap = validate_keymap(keymap or {})  # a config error should not wait for the store
     db = open_db(db_path, busy_timeout=TUI_BUSY_TIMEOUT)
     remember_prompt(db, prompt)
     active = ActiveKey(prompt.id, model.name, canonical_params(model, prompt))
     session = ReviewSession(db, annotator, active, queue, others=others)
-    return ReviewApp(session, prompt, model, validate_keymap(keymap or {}))
+    return ReviewApp(session, prompt, model, keymap)
