@@ -79,4 +79,12 @@ def write(path: Path, data: str | bytes) -> Path:
     return path
 
 
+@pytest.fixture(autouse=True)
+def steady_cursor(monkeypatch):
+    """A text cursor that does not blink, so screens and snapshots are the same every run."""
+    from textual.widgets import TextArea
+
+    monkeypatch.setattr(TextArea, "_toggle_cursor_blink_visible", lambda self: None)
+
+
 os.environ.setdefault("TEXTUAL_ANIMATIONS", "none")

@@ -18,6 +18,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from workbench.models.offline import extract
 
 _TITLE = re.compile(r"Title: (.*)")
+# A model that returns hostile text in every field: markup, action links, escape sequences.
+HOSTILE_SUMMARY = {
+    "technique": "[@click=app.quit]Quit[/] \x1b]0;PWNED-TITLE\x07 \x1b[2J",
+    "claimed_gain": "[link=https://evil.example]99x faster[/link] \x1b]52;c;cHduZWQ=\x07",
+    "compute": "[/] [bold]\u202eGPUs 8\u202c",
+    "evidence": {"technique": "[@click=app.quit]Quit[/]", "claimed_gain": "\x1b]52;c;cHduZWQ=\x07",
+                 "compute": "[/]"},
+}
 _ABSTRACT = re.compile(r"<<<\n(.*)\n>>>", re.S)
 
 
@@ -69,7 +77,8 @@ class FakeOpenAI:
 
         self.server = _QuietServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        # A short poll: shutdown() waits up to one poll interval (0.5 s by default) per test.
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
         return self
 
     def stop(self) -> None:
@@ -120,6 +129,19 @@ class FakeOpenAI:
         if fault == "slow":
             time.sleep(3.0)
             return self._completion(handler, body, json.dumps(extract(title, abstract).model_dump()))
+        if fault == "trickle":  # one byte every 0.2 s: a read timeout never fires, a deadline does
+            return self._completion(handler, body, json.dumps(extract(title, abstract).model_dump()), trickle=0.2)
+        if fault == "hang":  # accepts the request and never answers
+            time.sleep(30)
+            return None
+        if fault == "huge":  # a 50 MB reply
+            return self._completion(handler, body, '{"technique": "' + "x" * 50_000_000 + '"}')
+        if fault == "nomessage":
+            reply = {"id": "x", "object": "chat.completion", "created": 0, "model": body["model"],
+                     "choices": [{"index": 0, "finish_reason": "stop"}]}
+            return self._send(handler, 200, json.dumps(reply).encode(), "application/json")
+        if fault == "hostile":  # every field a hostile string, each quoted verbatim from nowhere
+            return self._completion(handler, body, json.dumps(HOSTILE_SUMMARY))
         if fault == "429":
             return self._error(handler, 429, "Rate limit reached", "rate_limit_exceeded", {"Retry-After": self.retry_after})
         if fault == "quota":
@@ -134,7 +156,7 @@ class FakeOpenAI:
             return self._error(handler, 401, f"Incorrect API key provided: {key}", "invalid_api_key")
         raise AssertionError(f"unknown fault {fault!r}")
 
-    def _completion(self, handler, body, content, finish_reason="stop", refusal=None) -> None:
+    def _completion(self, handler, body, content, finish_reason="stop", refusal=None, trickle=0.0) -> None:
         reply = {
             "id": f"chatcmpl-{len(self.requests)}", "object": "chat.completion", "created": 0, "model": body["model"],
             "choices": [{"index": 0, "finish_reason": finish_reason,
@@ -143,18 +165,24 @@ class FakeOpenAI:
                       "completion_tokens": len(content or "") // 4 + 1,
                       "total_tokens": 0},
         }
-        self._send(handler, 200, json.dumps(reply).encode(), "application/json")
+        self._send(handler, 200, json.dumps(reply).encode(), "application/json", trickle=trickle)
 
     def _error(self, handler, status, message, code, headers=None) -> None:
         body = json.dumps({"error": {"message": message, "type": code, "code": code}}).encode()
         self._send(handler, status, body, "application/json", headers)
 
     @staticmethod
-    def _send(handler, status, payload: bytes, content_type: str, headers=None) -> None:
+    def _send(handler, status, payload: bytes, content_type: str, headers=None, trickle: float = 0.0) -> None:
         handler.send_response(status)
         handler.send_header("Content-Type", content_type)
         handler.send_header("Content-Length", str(len(payload)))
         for name, value in (headers or {}).items():
             handler.send_header(name, value)
         handler.end_headers()
-        handler.wfile.write(payload)
+        if not trickle:
+            handler.wfile.write(payload)
+            return
+        for byte in payload:
+            handler.wfile.write(bytes([byte]))
+            handler.wfile.flush()
+            time.sleep(trickle)

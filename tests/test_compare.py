@@ -8,29 +8,15 @@ import pytest
 
 from workbench.compare import compare
 from workbench.prompts import resolve_prompt
-from workbench.store import Decision, decide, ensure_prompt, paper_order, save_suggestion
+from tests.factories import add_suggestion
+from workbench.store import Decision, decide, get_suggestion, paper_order
 from workbench.suggest import suggestion_id
 
 FIELDS = ("technique", "claimed_gain", "compute")
 
 
-def add_suggestion(db, pid, prompt_id, prompt_name, model, values, outcome="ok", evidence=None, warnings=None,
-                   latency=100, tokens=(10, 5)):
-    ensure_prompt(db, prompt_id, prompt_name, "test prompt", "body")
-    save_suggestion(db, {
-        "id": suggestion_id(pid, prompt_id, model, "{}"), "paper_id": pid, "prompt_id": prompt_id, "model": model,
-        "params": "{}", "outcome": outcome, "error": None if outcome == "ok" else "HTTP 500",
-        **(values if outcome == "ok" else {f: None for f in FIELDS}),
-        "evidence": evidence or {}, "warnings": warnings or [], "raw": None,
-        "input_tokens": tokens[0], "output_tokens": tokens[1], "latency_ms": latency, "attempts": 1,
-        "created_at": "2026-11-23T10:00:00Z",
-    })
-
-
 def suggestion_row(db, pid, prompt_id, model):
-    row = next(db.query("SELECT s.*, p.name AS prompt_name FROM suggestions s JOIN prompts p ON p.id = s.prompt_id "
-                        "WHERE s.paper_id = ? AND s.prompt_id = ? AND s.model = ?", [pid, prompt_id, model]))
-    return row
+    return get_suggestion(db, suggestion_id(pid, prompt_id, model, "{}"))
 
 
 A, B, FAILING = "a" * 64, "b" * 64, "c" * 64

@@ -35,8 +35,8 @@ def test_the_same_paper_in_two_files_is_one_paper_with_two_sightings(db, tmp_pat
     assert db["papers"].count == 2
     sightings = list(db.query("SELECT paper_id, source, position FROM sightings ORDER BY source, position"))
     pid = paper_id("A Multigrid Method for Efficiently Training Video Models")
-    assert {"paper_id": pid, "source": "windows.txt", "position": 1} in sightings
-    assert {"paper_id": pid, "source": "layout_blank_lines.txt", "position": 1} in sightings
+    assert {"paper_id": pid, "source": str(copy), "position": 1} in sightings
+    assert {"paper_id": pid, "source": str(fixture_path("layout_blank_lines.txt")), "position": 1} in sightings
 
 
 def test_differing_abstracts_keep_the_longer_and_say_so(db, tmp_path):
@@ -83,3 +83,52 @@ def test_large_inputs_parse_in_a_worker_process_with_the_same_result(db, tmp_pat
     assert report.errors == [f"{broken}:5: title has no abstract: 'Orphan title'"]
     assert db["papers"].count == 504 and db["sightings"].count == 583
     assert not db.conn.in_transaction
+
+
+def test_ingesting_the_seeds_keeps_every_papers_metadata(db):
+    """End to end: the store after ingesting the seeds, not the parser's list."""
+    ingest(db, [SEEDS])
+    with_authors = db.execute("SELECT count(*) FROM papers WHERE authors_count IS NOT NULL").fetchone()[0]
+    assert with_authors == 119
+    row = next(db.query("SELECT authors_count, published, published_iso, upvotes FROM papers "
+                        "WHERE title LIKE 'SPDF: Sparse Pre-training%'"))
+    assert row == {"authors_count": 8, "published": "Mar 18, 2023", "published_iso": "2023-03-18", "upvotes": None}
+    assert db.execute("SELECT count(*) FROM papers WHERE organization IS NOT NULL").fetchone()[0] > 0
+
+
+def test_files_with_the_same_name_in_two_folders_keep_their_own_sightings(db, tmp_path):
+    first = write(tmp_path / "d1" / "papers.jsonl", '{"title": "Paper X", "abstract": "Text."}\n'
+                                                     '{"title": "Paper Y", "abstract": "Text."}\n')
+    second = write(tmp_path / "d2" / "papers.jsonl", '{"title": "Paper Z", "abstract": "Text."}\n'
+                                                      '{"title": "Paper X", "abstract": "Text."}\n')
+    report = ingest(db, [first, second])
+    assert (report.found, report.new, report.merged, report.already) == (4, 3, 1, 0)
+    assert "1 duplicate merged" in report.summary() and "-" not in report.summary()
+    sources = [r[0] for r in db.execute("SELECT source FROM sightings ORDER BY id")]
+    assert sources == [str(first), str(first), str(second), str(second)]
+    again = ingest(db, [tmp_path / "d2" / ".." / "d1" / "papers.jsonl"])  # the same file by another path
+    assert (again.new, again.merged, again.already) == (0, 0, 2)
+
+
+def test_a_bad_value_fails_its_file_and_the_other_files_still_go_in(db, tmp_path):
+    bad_lines = {
+        "huge.jsonl": '{"title": "T", "abstract": "A", "upvotes": 123456789012345678901234567890}\n',
+        "surrogate.jsonl": '{"title": "T\\ud800", "abstract": "A"}\n',
+        "nested.jsonl": '{"title": "T", "abstract": "A", "x": ' + "[" * 100_000 + "]" * 100_000 + "}\n",
+        "long.jsonl": '{"title": "T", "abstract": "' + "a" * 100_001 + '"}\n',
+    }
+    files = [write(tmp_path / name, text) for name, text in bad_lines.items()]
+    report = ingest(db, [*files, fixture_path("layout_metadata.txt")])
+    assert report.new == 5 and len(report.errors) == 4
+    assert report.errors[0] == f"{files[0]}:1: 'upvotes' 123456789012345678901234567890 is out of range (0 to 1,000,000,000)"
+    assert report.errors[1] == f"{files[1]}:1: 'title' contains an invalid Unicode character (a lone surrogate)"
+    assert report.errors[2] == f"{files[2]}:1: not valid JSON (nested too deeply)"
+    assert report.errors[3] == f"{files[3]}:1: 'abstract' has 100,001 characters (the limit is 100,000)"
+
+
+def test_jsonl_is_recognised_by_its_content_and_a_json_array_is_refused(db, tmp_path):
+    as_text = write(tmp_path / "papers.txt", '{"title": "Paper X", "abstract": "Text of X."}\n')
+    as_json = write(tmp_path / "papers.json", '[{"title": "Paper Y", "abstract": "Text of Y."}]\n')
+    report = ingest(db, [as_text, as_json])
+    assert db.execute("SELECT title, abstract FROM papers").fetchall() == [("Paper X", "Text of X.")]
+    assert report.errors == [f"{as_json}:1: a JSON array; expected one JSON object a line (JSONL) or a text dump"]

@@ -12,20 +12,16 @@ from workbench.db import open_db
 from workbench.errors import InputError
 from workbench.ingest import ingest
 from workbench.jsonl import export_annotation_lines, import_annotations, write_lines
-from workbench.store import Decision, decide, ensure_prompt, get_suggestion, paper_order, save_suggestion, set_flag
+from tests.factories import add_suggestion
+from workbench.store import Decision, decide, paper_order, set_flag
 
 KEYS = ["paper_id", "title", "annotator", "status", "flagged", "annotation", "edited_fields", "notes",
         "suggestion", "seconds_spent", "created_at", "updated_at"]
 
 
 def _suggestion(db, pid: str, technique="multigrid training", gain="4.5x faster"):
-    ensure_prompt(db, "p" * 64, "summary", "default", "body")
-    save_suggestion(db, {
-        "id": f"s-{pid}", "paper_id": pid, "prompt_id": "p" * 64, "model": "offline", "params": "{}",
-        "outcome": "ok", "technique": technique, "claimed_gain": gain, "compute": None,
-        "evidence": {}, "created_at": "2026-01-01T00:00:00Z",
-    })
-    return get_suggestion(db, f"s-{pid}")
+    return add_suggestion(db, pid, "p" * 64, "summary", "offline", {"technique": technique, "claimed_gain": gain},
+                          suggestion_id=f"s-{pid}", created_at="2026-01-01T00:00:00Z")
 
 
 @pytest.fixture
@@ -33,7 +29,7 @@ def decided(seeded_db):
     ids = [pid for _, pid in paper_order(seeded_db)]
     s0, s1 = _suggestion(seeded_db, ids[0]), _suggestion(seeded_db, ids[1])
     decide(seeded_db, Decision(ids[2], "ben", "rejected", {}, seconds=1.5))
-    decide(seeded_db, Decision(ids[0], "ana", "accepted", {f: s0[f] for f in ("technique", "claimed_gain", "compute")},
+    decide(seeded_db, Decision(ids[0], "ana", "accepted", dict(s0.values),
                                suggestion=s0, seconds=3.14))
     decide(seeded_db, Decision(ids[1], "ana", "edited", {"technique": "multigrid training", "claimed_gain": "4.5x",
                                                          "compute": "128 GPUs"}, suggestion=s1, notes="check table 2"))

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from workbench.metrics import FieldScore, cohen_kappa, exact, normalise, number_counts, token_f1
+from workbench.metrics import FieldScore, cohen_kappa, exact, number_counts, token_f1
+from workbench.metrics import normalise_for_comparison as normalise
 
 
 def test_normalise_case_space_and_punctuation_but_not_decimals():

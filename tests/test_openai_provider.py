@@ -98,7 +98,7 @@ def test_timeouts_every_time_record_an_error(seeded_db, fake):
     fake.script = {MULTIGRID: ["slow"] * 5}
     run(seeded_db, fake, first_ids(seeded_db, 1), timeout=0.5, retry=RetryPolicy(2, 30, 0.01, 0.02))
     row = suggestion(seeded_db, MULTIGRID)
-    assert (row["outcome"], row["error"], row["attempts"]) == ("error", "timed out", 2)
+    assert (row["outcome"], row["error"], row["attempts"]) == ("error", "timed out after 0.5 s", 2)
 
 
 def test_malformed_json_is_reasked_once_then_recorded_invalid(seeded_db, fake):
@@ -192,3 +192,84 @@ def test_rate_limit_spaces_requests(seeded_db, fake):
     started = time.monotonic()
     run(seeded_db, fake, first_ids(seeded_db, 3), rpm=120)  # one every 0.5 s
     assert time.monotonic() - started >= 0.95
+
+
+def attempts(db, title_start: str = "") -> list[dict]:
+    return list(db.query("SELECT a.* FROM attempts a JOIN papers p ON p.id = a.paper_id WHERE p.title LIKE ? "
+                         "ORDER BY a.id", [title_start + "%"]))
+
+
+def test_timeout_bounds_a_request_that_trickles_its_reply(seeded_db, fake):
+    """One byte every 0.2 s never trips a read timeout; the deadline is on the whole request."""
+    fake.script = {MULTIGRID: ["trickle", "trickle"]}
+    started = time.monotonic()
+    report = run(seeded_db, fake, first_ids(seeded_db, 1), timeout=1.0, retry=RetryPolicy(2, 30, 0.01, 0.02))
+    elapsed = time.monotonic() - started
+    row = suggestion(seeded_db, MULTIGRID)
+    assert (row["outcome"], row["error"], row["attempts"]) == ("error", "timed out after 1 s", 2)
+    assert report.failed == 1 and elapsed < 20  # two deadlines, not the ~400 s the reply would take
+
+
+def test_a_server_that_never_answers_stops_the_run_early(seeded_db, fake):
+    fake.default = "hang"
+    report = run(seeded_db, fake, first_ids(seeded_db, 40), timeout=0.3, retry=RetryPolicy(3, 30, 0.01, 0.02))
+    assert report.aborted is not None and "is not answering: 8 requests in a row failed" in report.aborted
+    assert fake.count() < 16  # it gave up long before asking for all 40 papers
+    stored = seeded_db.execute("SELECT count(*) FROM attempts").fetchone()[0]
+    assert stored == fake.count()  # every request on record, the one that stopped the run included
+
+
+def test_a_huge_reply_is_capped_in_the_store_and_in_the_reask(seeded_db, fake):
+    from workbench.models.base import MAX_RAW_CHARS, MAX_REASK_CHARS
+
+    fake.script = {MULTIGRID: ["huge", "huge"]}
+    run(seeded_db, fake, first_ids(seeded_db, 1))
+    row = suggestion(seeded_db, MULTIGRID)
+    assert row["outcome"] == "invalid" and len(row["raw"]) < MAX_RAW_CHARS + 100
+    reask = fake.requests[-1].body["messages"][-2]
+    assert reask["role"] == "assistant" and len(reask["content"]) < MAX_REASK_CHARS + 100
+    logged = attempts(seeded_db, MULTIGRID)
+    assert [a["raw_chars"] for a in logged] == [50_000_017, 50_000_017]
+    assert all(len(a["raw"]) < MAX_RAW_CHARS + 100 for a in logged)
+
+
+def test_a_reply_without_a_message_is_invalid_and_the_run_goes_on(seeded_db, fake):
+    fake.script = {MULTIGRID: ["nomessage"]}
+    report = run(seeded_db, fake, first_ids(seeded_db, 3))
+    assert report.outcomes == {"ok": 2, "invalid": 1}
+    assert suggestion(seeded_db, MULTIGRID)["error"] == "the response has no message in its first choice"
+
+
+def test_every_request_in_a_faults_run_is_on_record(seeded_db, fake):
+    ids = first_ids(seeded_db, 6)
+    titles = [next(seeded_db.query("SELECT title FROM papers WHERE id = ?", [pid]))["title"] for pid in ids]
+    fake.script = {titles[0]: ["429", "ok"], titles[1]: ["500", "500", "ok"], titles[2]: ["malformed", "ok"],
+                   titles[3]: ["length"], titles[4]: ["400-schema"]}
+    run(seeded_db, fake, ids, prompt="gains")
+    logged = attempts(seeded_db)
+    assert len(logged) == fake.count() == 2 + 3 + 2 + 1 + 1 + 1
+    by_paper = {}
+    for a in logged:
+        by_paper.setdefault(a["paper_id"], []).append((a["ask"], a["attempt"], a["outcome"], a["http_status"]))
+    assert by_paper[ids[0]] == [(1, 1, "error", 429), (1, 2, "ok", 200)]
+    assert by_paper[ids[1]] == [(1, 1, "error", 500), (1, 2, "error", 500), (1, 3, "ok", 200)]
+    assert by_paper[ids[2]] == [(1, 1, "invalid", 200), (2, 1, "ok", 200)]
+    assert by_paper[ids[3]] == [(1, 1, "truncated", 200)]
+    assert by_paper[ids[4]] == [(1, 1, "error", 400)]
+    assert all(KEY not in (a["raw"] or "") + (a["error"] or "") for a in logged)
+
+
+def test_a_rerun_adds_attempts_and_keeps_the_earlier_replies(seeded_db, fake):
+    ids = first_ids(seeded_db, 1)
+    run(seeded_db, fake, ids)
+
+    async def forced():
+        m = model(fake)
+        try:
+            return await run_suggestions(seeded_db, resolve_prompt("summary"), m, paper_ids=ids, force=True)
+        finally:
+            await m.aclose()
+    asyncio.run(forced())
+    logged = attempts(seeded_db, MULTIGRID)
+    assert len(logged) == 2 and all(a["raw"] and a["outcome"] == "ok" for a in logged)
+    assert seeded_db.execute("SELECT count(*) FROM suggestions").fetchone()[0] == 1  # the current view

@@ -1,14 +1,17 @@
-"""Project hygiene that a fresh machine depends on."""
+"""Project hygiene that a fresh machine depends on, and the module boundaries."""
 
 from __future__ import annotations
 
+import ast
+import hashlib
 import re
 import subprocess
 import sys
+from pathlib import Path
 
-import pytest
+from tests.conftest import FIXTURES, ROOT
 
-from tests.conftest import ROOT
+PACKAGE = ROOT / "workbench"
 
 
 def test_ci_runs_exactly_the_readme_test_command():
@@ -18,19 +21,61 @@ def test_ci_runs_exactly_the_readme_test_command():
     assert test_command in (ROOT / ".ci" / "run").read_text()
 
 
-def test_seeds_are_a_byte_for_byte_copy_of_the_shared_seeds():
+def test_seeds_are_the_shared_seeds_byte_for_byte():
+    """Checked against the recorded checksums everywhere, and against ../shared/seeds where it exists."""
+    recorded = dict(line.split()[::-1] for line in (FIXTURES / "seeds.sha256").read_text().splitlines())
+    present = {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in (ROOT / "seeds").iterdir()}
+    assert present == recorded
     shared = ROOT.parent / "shared" / "seeds"
-    if not shared.is_dir():
-        pytest.skip("../shared/seeds is not beside this checkout")
-    assert sorted(p.name for p in (ROOT / "seeds").iterdir()) == sorted(p.name for p in shared.iterdir())
-    for path in shared.iterdir():
-        assert (ROOT / "seeds" / path.name).read_bytes() == path.read_bytes()
+    if shared.is_dir():
+        assert {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in shared.iterdir()} == recorded
 
 
-def test_core_modules_do_not_import_textual():
-    core = ["corpus", "db", "migrations", "store", "ingest", "jsonl", "analytics", "cli", "schema", "grounding",
-            "prompts", "config", "models", "models.offline", "models.openai_compat", "suggest", "progress", "review",
-            "metrics", "compare", "agreement", "report"]
-    code = "import sys\n" + "".join(f"import workbench.{m}\n" for m in core) + "print('textual' in sys.modules)"
+def _modules() -> dict[str, Path]:
+    """Every module of the package, found by walking it (a new module cannot escape the checks)."""
+    found = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        parts = path.relative_to(ROOT).with_suffix("").parts
+        found[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    return found
+
+
+def _imports(module: str, path: Path) -> set[str]:
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:  # relative: resolve against the package
+                base = module.split(".")[: -node.level] if not path.name == "__init__.py" else module.split(".")
+                names.add(".".join(base + ([node.module] if node.module else [])))
+            else:
+                names.add(node.module)
+    return names
+
+
+def _is_under(name: str, packages: tuple[str, ...]) -> bool:
+    return any(name == p or name.startswith(p + ".") for p in packages)
+
+
+def test_module_boundaries():
+    """Core modules never import Textual; the TUI talks to the review session, never to the store."""
+    modules = _modules()
+    assert len(modules) > 30 and "workbench.tui.screens.review" in modules
+    forbidden_in_tui = ("workbench.store", "workbench.db", "workbench.suggest", "workbench.ingest",
+                        "workbench.jsonl", "workbench.migrations")
+    problems = []
+    for module, path in modules.items():
+        imported = _imports(module, path)
+        if _is_under(module, ("workbench.tui",)):
+            problems += [f"{module} imports {name}" for name in imported if _is_under(name, forbidden_in_tui)]
+        else:
+            problems += [f"{module} imports {name}" for name in imported if _is_under(name, ("textual",))]
+    assert problems == []
+
+
+def test_importing_every_core_module_loads_no_textual():
+    core = [m for m in _modules() if not _is_under(m, ("workbench.tui",)) and m != "workbench.__main__"]
+    code = "import sys\n" + "".join(f"import {m}\n" for m in core) + "print('textual' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     assert result.stdout.strip() == "False"

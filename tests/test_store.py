@@ -34,8 +34,9 @@ def test_a_decision_writes_the_annotation_and_an_event(seeded_db):
     decide(seeded_db, Decision(pid, "ana", "edited", {"technique": "  multigrid\n schedule ", "claimed_gain": "",
                                                       "compute": None}, seconds=4.25))
     row = get_annotation(seeded_db, pid, "ana")
-    assert (row["status"], row["technique"], row["claimed_gain"], row["seconds_spent"]) == ("edited", "multigrid schedule", None, 4.2)
-    assert row["created_at"].endswith("Z") and row["created_at"] == row["updated_at"]
+    assert (row.status, row.values["technique"], row.values["claimed_gain"], row.seconds_spent) == (
+        "edited", "multigrid schedule", None, 4.2)
+    assert row.created_at.endswith("Z") and row.created_at == row.updated_at
     event = next(seeded_db.query("SELECT * FROM events"))
     assert (event["action"], event["before"], json.loads(event["after"])["technique"]) == ("edited", None, "multigrid schedule")
 
@@ -44,8 +45,8 @@ def test_seconds_accumulate_and_created_at_is_kept(seeded_db):
     pid = _first_paper(seeded_db)
     first = decide(seeded_db, Decision(pid, "ana", "accepted", {}, seconds=2.0))
     second = decide(seeded_db, Decision(pid, "ana", "rejected", {}, seconds=3.0))
-    assert second["seconds_spent"] == 5.0
-    assert second["created_at"] == first["created_at"]
+    assert second.seconds_spent == 5.0
+    assert second.created_at == first.created_at
 
 
 def test_undo_restores_what_was_there_before_step_by_step(seeded_db):
@@ -55,9 +56,9 @@ def test_undo_restores_what_was_there_before_step_by_step(seeded_db):
     decide(seeded_db, Decision(pid, "ana", "rejected", {}))
     assert undo_last(seeded_db, "ana") == pid
     row = get_annotation(seeded_db, pid, "ana")
-    assert (row["status"], row["flagged"], row["technique"]) == ("accepted", True, "A")
+    assert (row.status, row.flagged, row.values["technique"]) == ("accepted", True, "A")
     assert undo_last(seeded_db, "ana") == pid
-    assert get_annotation(seeded_db, pid, "ana")["flagged"] is False
+    assert get_annotation(seeded_db, pid, "ana").flagged is False
     assert undo_last(seeded_db, "ana") == pid
     assert get_annotation(seeded_db, pid, "ana") is None
     assert undo_last(seeded_db, "ana") is None  # nothing left to undo
@@ -71,7 +72,7 @@ def test_undo_only_touches_the_annotators_own_decisions(seeded_db):
     decide(seeded_db, Decision(pid, "ben", "rejected", {}))
     undo_last(seeded_db, "ana")
     assert get_annotation(seeded_db, pid, "ana") is None
-    assert get_annotation(seeded_db, pid, "ben")["status"] == "rejected"
+    assert get_annotation(seeded_db, pid, "ben").status == "rejected"
 
 
 WRITER = textwrap.dedent(
@@ -107,17 +108,38 @@ def test_a_store_from_an_older_version_is_upgraded_in_place(db_path):
 
     from sqlite_utils import Database
 
-    from tests.conftest import fixture_path
-    from workbench.ingest import ingest
-
     db_path.parent.mkdir(parents=True, exist_ok=True)
     old = Database(sqlite3.connect(db_path))
     migrations.apply(old, stop_before="m002_paper_order_index")  # the store as the first release left it
     assert [m.name for m in migrations.applied(old)] == ["m001_initial"]
-    ingest(old, [fixture_path("layout_metadata.txt")])
+    old.execute("INSERT INTO papers (id, seq, title, abstract, content_hash, added_at) "
+                "VALUES ('p1', 1, 'A paper', 'Its abstract.', 'h1', '2026-01-01T00:00:00Z')")
+    old.execute("INSERT INTO sightings (paper_id, source, position, line, content_hash) "
+                "VALUES ('p1', 'papers.jsonl', 1, 1, 'h1')")
+    old.conn.commit()
     old.close()
     upgraded = open_db(db_path)
-    assert [m.name for m in migrations.applied(upgraded)] == ["m001_initial", "m002_paper_order_index"]
-    assert upgraded["papers"].count == 5
+    assert [m.name for m in migrations.applied(upgraded)] == [m.name for m in migrations._migrations]
+    assert upgraded["papers"].count == 1
+    sighting = next(upgraded.query("SELECT source, source_hash, position FROM sightings"))
+    assert sighting == {"source": "papers.jsonl", "source_hash": "name:papers.jsonl", "position": 1}
+    assert {"attempts"} <= set(upgraded.table_names())
     plan = " ".join(str(r) for r in upgraded.execute("EXPLAIN QUERY PLAN SELECT seq, id FROM papers ORDER BY seq"))
     assert "COVERING INDEX papers_order" in plan
+
+
+def test_shipped_migrations_hold_literal_ddl():
+    """A shipped migration must build the same tables forever: its SQL is literal text, not built
+    from names that live elsewhere (a new status would otherwise change old migrations silently)."""
+    import ast
+    import inspect
+
+    from workbench import migrations as module
+
+    tree = ast.parse(inspect.getsource(module))
+    imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) for alias in node.names}
+    assert imported <= {"Database", "Migrations"}
+    assert not any(isinstance(node, ast.JoinedStr) for node in ast.walk(tree))
+    for function in (n for n in tree.body if isinstance(n, ast.FunctionDef)):
+        for call in (n for n in ast.walk(function) if isinstance(n, ast.Call)):
+            assert all(isinstance(arg, ast.Constant) for arg in call.args), function.name

@@ -7,18 +7,11 @@ import sqlite3
 import pytest
 from textual.widgets import TextArea
 
-from tests.tui_helpers import DeadKeyModel, FailingModel, SlowModel, make_app, settle
-from workbench.store import get_annotation, paper_order
+from tests.tui_helpers import SIZE, DeadKeyModel, FailingModel, SlowModel, make_app, running, settle
+from workbench.store import paper_order
 from workbench.tui.screens.dialogs import HelpScreen, SearchScreen
-from workbench.tui.widgets.form import FieldArea, SuggestionForm
+from workbench.tui.widgets.form import SuggestionForm
 from workbench.tui.widgets.panel import TextPanel
-
-SIZE = (100, 30)
-
-
-@pytest.fixture(autouse=True)
-def no_blink(monkeypatch):
-    monkeypatch.setattr(FieldArea, "BLINK", False)
 
 
 @pytest.fixture
@@ -44,9 +37,7 @@ def text_of(app, selector: str) -> str:
 
 
 async def test_launch_shows_the_first_paper_and_prefetches_suggestions(seeded_db, db_path, ids):
-    app = make_app(db_path)
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(app, pilot)
+    async with running(db_path) as (app, pilot):
         assert "A Multigrid Method" in text_of(app, "#paper")
         assert "0/504 decided" in text_of(app, "#progress") and "#1 of 504 in 'todo'" in text_of(app, "#progress")
         assert "4.5x faster" in form_values(app)["claimed_gain"]
@@ -57,9 +48,7 @@ async def test_launch_shows_the_first_paper_and_prefetches_suggestions(seeded_db
 
 
 async def test_accept_stores_the_suggestion_as_is_and_moves_on(db_path, ids):
-    app = make_app(db_path)
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(app, pilot)
+    async with running(db_path) as (app, pilot):
         shown = form_values(app)
         await pilot.press("a")
         await settle(app, pilot)
@@ -71,9 +60,7 @@ async def test_accept_stores_the_suggestion_as_is_and_moves_on(db_path, ids):
 
 
 async def test_edit_tab_and_ctrl_s_save_an_edited_decision(db_path, ids):
-    app = make_app(db_path)
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(app, pilot)
+    async with running(db_path) as (app, pilot):
         await pilot.press("e")
         assert app.focused.id == "field-technique"
         await pilot.press("ctrl+a", *"multigrid", "tab")  # replace the value, next field
@@ -87,39 +74,42 @@ async def test_edit_tab_and_ctrl_s_save_an_edited_decision(db_path, ids):
 
 
 async def test_enter_moves_to_the_next_field_instead_of_a_newline(db_path, ids):
-    app = make_app(db_path)
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(app, pilot)
+    async with running(db_path) as (app, pilot):
         await pilot.press("e", "enter")
         assert app.focused.id == "field-claimed_gain"
         assert "\n" not in app.screen.query_one("#field-technique", TextArea).text
 
 
 async def test_keys_typed_in_a_field_go_to_the_field_not_the_bindings(db_path, ids):
-    app = make_app(db_path)
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(app, pilot)
+    async with running(db_path) as (app, pilot):
         await pilot.press("e", "ctrl+a", "a", "r", "s", "u", "f", "n", "q", "1", "space", "slash")
         assert app.screen.query_one("#field-technique", TextArea).text == "arsufnq1 /"
         assert annotation(db_path, ids[0]) is None and app.session.current_id == ids[0]
         assert app.is_running
 
 
-async def test_escape_leaves_the_form_without_saving(db_path, ids):
-    app = make_app(db_path)
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(app, pilot)
+async def test_escape_asks_before_discarding_typed_edits(db_path, ids):
+    from workbench.tui.screens.dialogs import ConfirmScreen
+
+    async with running(db_path) as (app, pilot):
         before = form_values(app)
+        await pilot.press("e", "escape")  # nothing typed: leaves at once
+        await pilot.pause()
+        assert not app.screen.editing and app.focused is None
         await pilot.press("e", *"junk", "escape")
         await pilot.pause()
-        assert app.focused is None and form_values(app) == before
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("n")  # no: back to the form, the typing still there
+        await pilot.pause()
+        assert app.screen.editing and app.screen.query_one("#field-technique", TextArea).text.endswith("junk")
+        await pilot.press("escape", "y")  # yes: discarded
+        await pilot.pause()
+        assert not app.screen.editing and app.focused is None and form_values(app) == before
         assert annotation(db_path, ids[0]) is None
 
 
 async def test_reject_skip_next_and_previous(db_path, ids):
-    app = make_app(db_path)
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(app, pilot)
+    async with running(db_path) as (app, pilot):
         await pilot.press("r")
         assert annotation(db_path, ids[0])["status"] == "rejected"
         await pilot.press("s")
@@ -135,9 +125,7 @@ async def test_reject_skip_next_and_previous(db_path, ids):
 
 
 async def test_undo_goes_back_and_restores_what_was_there(db_path, ids):
-    app = make_app(db_path)
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(app, pilot)
+    async with running(db_path) as (app, pilot):
         await pilot.press("a", "a")
         await settle(app, pilot)
         assert app.session.current_id == ids[2]
@@ -152,9 +140,7 @@ async def test_undo_goes_back_and_restores_what_was_there(db_path, ids):
 
 
 async def test_flag_and_unflag(db_path, ids):
-    app = make_app(db_path)
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(app, pilot)
+    async with running(db_path) as (app, pilot):
         await pilot.press("f")
         await pilot.pause()
         assert annotation(db_path, ids[0])["flagged"] == 1 and annotation(db_path, ids[0])["status"] is None
@@ -164,9 +150,7 @@ async def test_flag_and_unflag(db_path, ids):
 
 
 async def test_goto_by_position_and_by_id(db_path, ids):
-    app = make_app(db_path)
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(app, pilot)
+    async with running(db_path) as (app, pilot):
         await pilot.press("g", "4", "2", "enter")
         assert app.session.current_id == ids[41]
         await pilot.press("g", *ids[7][:8], "enter")
@@ -177,9 +161,7 @@ async def test_goto_by_position_and_by_id(db_path, ids):
 
 
 async def test_search_titles(db_path, ids):
-    app = make_app(db_path)
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(app, pilot)
+    async with running(db_path) as (app, pilot):
         await pilot.press("slash")
         assert isinstance(app.screen, SearchScreen)
         await pilot.press(*"galore")
@@ -193,15 +175,13 @@ async def test_number_keys_switch_between_suggestions_and_accept_the_shown_one(d
     other = make_app(db_path, prompt="gains")  # a second prompt's suggestions for the first papers
     async with other.run_test(size=SIZE) as pilot:
         await settle(other, pilot)
-    app = make_app(db_path)
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(app, pilot)
-        assert "[" in text_of(app, "#summary") and "1-2" in text_of(app, "#summary")
+    async with running(db_path) as (app, pilot):
+        assert "of 2 (1-2, c)" in text_of(app, "#summary")
         suggestions = app.screen.view.suggestions
-        assert app.screen.view.suggestion["prompt_name"] == "summary"  # the active prompt's is shown first
-        await pilot.press(str(1 + next(i for i, s in enumerate(suggestions) if s["prompt_name"] == "gains")))
+        assert app.screen.view.suggestion.prompt_name == "summary"  # the active prompt's is shown first
+        await pilot.press(str(1 + next(i for i, s in enumerate(suggestions) if s.prompt_name == "gains")))
         await pilot.pause()
-        assert app.screen.view.suggestion["prompt_name"] == "gains"
+        assert app.screen.view.suggestion.prompt_name == "gains"
         await pilot.press("a")
         row = annotation(db_path, ids[0])
         assert row["suggestion_id"] == seeded_db.execute(
@@ -211,9 +191,7 @@ async def test_number_keys_switch_between_suggestions_and_accept_the_shown_one(d
 
 async def test_ctrl_r_resuggests_the_current_paper(db_path, ids, seeded_db):
     model = SlowModel(0.01)
-    app = make_app(db_path, model=model)
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(app, pilot)
+    async with running(db_path, model=model) as (app, pilot):
         calls = model.calls
         await pilot.press("ctrl+r")
         await settle(app, pilot)
@@ -222,22 +200,18 @@ async def test_ctrl_r_resuggests_the_current_paper(db_path, ids, seeded_db):
 
 
 async def test_quit(db_path, ids):
-    app = make_app(db_path)
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(app, pilot)
+    async with running(db_path) as (app, pilot):
         await pilot.press("q")
         await pilot.pause()
         assert not app.is_running
 
 
 async def test_help_lists_the_keys_and_closes(db_path, ids):
-    app = make_app(db_path)
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(app, pilot)
+    async with running(db_path) as (app, pilot):
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
         keys = dict(app.key_help())
-        assert keys["a"] == "Accept" and keys["^s"] == "Save edit" and keys["u, ⌫"] == "Undo"
+        assert keys["a"] == "Accept" and keys["^s"] == "Save" and keys["u, ⌫"] == "Undo"
         assert keys["/"] == "Search" and keys["?"] == "Help"
         await pilot.press("a")  # bindings of the review screen are not active under the help
         await pilot.press("escape")
@@ -260,9 +234,7 @@ async def test_the_reviewer_never_waits_on_a_slow_model(db_path, ids):
 
 
 async def test_a_failed_suggestion_shows_its_outcome_and_hand_written_fields_save(db_path, ids):
-    app = make_app(db_path, model=FailingModel())
-    async with app.run_test(size=SIZE, notifications=True) as pilot:
-        await settle(app, pilot)
+    async with running(db_path, model=FailingModel()) as (app, pilot):
         assert "error: HTTP 500: upstream exploded" in text_of(app, "#summary")
         await pilot.press("a")  # nothing to accept: a warning, no decision
         assert annotation(db_path, ids[0]) is None and app.session.current_id == ids[0]
@@ -272,9 +244,7 @@ async def test_a_failed_suggestion_shows_its_outcome_and_hand_written_fields_sav
 
 
 async def test_a_bad_key_stops_suggestions_but_not_the_reviewer(db_path, ids):
-    app = make_app(db_path, model=DeadKeyModel())
-    async with app.run_test(size=SIZE, notifications=True) as pilot:
-        await settle(app, pilot)
+    async with running(db_path, model=DeadKeyModel()) as (app, pilot):
         assert "rejected the API key" in text_of(app, "#summary")
         assert any("check OPENAI_API_KEY" in n.message for n in app._notifications)
         await pilot.press("r", "e", *"manual", "ctrl+s")
@@ -321,9 +291,7 @@ async def test_queues_and_resume_after_restart(db_path, ids):
 
 
 async def test_keys_can_be_remapped(db_path, ids):
-    app = make_app(db_path, keymap={"accept": "y", "reject": "x"})
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(app, pilot)
+    async with running(db_path, keymap={"accept": "y", "reject": "x"}) as (app, pilot):
         await pilot.press("a")
         assert annotation(db_path, ids[0]) is None
         await pilot.press("y", "x")
@@ -340,9 +308,7 @@ def test_unknown_binding_id_in_the_config_is_a_clear_error(db_path, seeded_db):
 
 
 async def test_command_palette_offers_the_review_actions(db_path, ids):
-    app = make_app(db_path)
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(app, pilot)
+    async with running(db_path) as (app, pilot):
         titles = [c.title for c in app.get_system_commands(app.screen)]
         for title in ("Accept", "Reject", "Undo", "Flag", "Go to", "Search", "Re-suggest"):
             assert title in titles
@@ -353,10 +319,10 @@ def test_panel_keeps_each_line_its_own_style():
     from rich.console import Console
     from rich.text import Text
 
+    from workbench.records import PaperRow
     from workbench.tui.widgets.abstract import paper_text
 
-    text = paper_text({"id": "x1", "title": "A Title", "abstract": "Plain words here.", "authors_count": 3,
-                       "organization": None, "published": None, "published_iso": None, "upvotes": None}, None)
+    text = paper_text(PaperRow("x1", 1, "A Title", "Plain words here.", authors_count=3), {})
     console = Console()
     lines = [(line.plain, {str(s.style) for s in line.render(console) if s.text.strip()})
              for line in text.wrap(console, 40)]
@@ -375,16 +341,14 @@ async def test_compare_screen_picks_another_suggestion_and_accepts_it(db_path, i
     from workbench.tui.screens.compare import CompareScreen
 
     await _two_prompts(db_path)
-    app = make_app(db_path)
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(app, pilot)
+    async with running(db_path) as (app, pilot):
         await pilot.press("c")
         assert isinstance(app.screen, CompareScreen)
         from workbench.tui.screens.compare import comparison_table
 
         headers = " ".join(str(column.header) for column in comparison_table(app.screen.view, 1).columns)
         assert "summary@" in headers and "gains@" in headers and "slow-model" in headers and "yours: not decided" in headers
-        other = 1 + next(i for i, s in enumerate(app.screen.view.suggestions) if s["model"] == "slow-model")
+        other = 1 + next(i for i, s in enumerate(app.screen.view.suggestions) if s.model == "slow-model")
         await pilot.press(str(other), "a")
         await settle(app, pilot)
         row = annotation(db_path, ids[0])
@@ -394,9 +358,7 @@ async def test_compare_screen_picks_another_suggestion_and_accepts_it(db_path, i
 
 async def test_compare_screen_edit_opens_the_form_with_that_suggestion(db_path, ids):
     await _two_prompts(db_path)
-    app = make_app(db_path)
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(app, pilot)
+    async with running(db_path) as (app, pilot):
         await pilot.press("c", "1", "e")
         await pilot.pause()
         assert app.screen.editing and app.focused.id == "field-technique"
@@ -407,15 +369,13 @@ async def test_compare_screen_edit_opens_the_form_with_that_suggestion(db_path, 
 async def test_stats_screen_shows_progress_pace_and_rates(db_path, ids):
     from workbench.tui.screens.stats import StatsScreen, stats_renderable
 
-    app = make_app(db_path)
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(app, pilot)
+    async with running(db_path) as (app, pilot):
         await pilot.press("a", "r", "t")
         assert isinstance(app.screen, StatsScreen)
         from rich.console import Console
 
         console = Console(width=120, record=True)
-        console.print(stats_renderable(app.session))
+        console.print(stats_renderable(app.session.stats()))
         text = console.export_text()
         assert "ana: 2 of 504 papers decided" in text and "✓ 1 accepted" in text and "✗ 1 rejected" in text
         assert "this session │         2" in text and "summary@" in text and "50.0%" in text
@@ -430,9 +390,7 @@ async def test_disagreements_queue_shows_both_decisions_and_stores_the_adjudicat
     decide(seeded_db, Decision(ids[3], "ben", "rejected", {}))
     decide(seeded_db, Decision(ids[5], "ana", "accepted", {"technique": "same"}))
     decide(seeded_db, Decision(ids[5], "ben", "accepted", {"technique": "same"}))
-    app = make_app(db_path, annotator="cleo", queue="disagreements", others=("ana", "ben"))
-    async with app.run_test(size=SIZE) as pilot:
-        await settle(app, pilot)
+    async with running(db_path, annotator="cleo", queue="disagreements", others=("ana", "ben")) as (app, pilot):
         assert len(app.session) == 1 and app.session.current_id == ids[3]
         summary = text_of(app, "#summary")
         assert "ana: accepted" in summary and "ben: rejected" in summary
@@ -441,7 +399,7 @@ async def test_disagreements_queue_shows_both_decisions_and_stores_the_adjudicat
         assert annotation(db_path, ids[3], "ana")["status"] == "accepted"
 
 
-async def test_an_unexpected_exception_is_reported_once_not_requested_in_a_loop(db_path, ids):
+async def test_a_model_that_raises_fails_that_paper_once_not_in_a_loop(db_path, ids):
     class BrokenModel(FailingModel):
         name = "broken"
         calls = 0
@@ -450,13 +408,12 @@ async def test_an_unexpected_exception_is_reported_once_not_requested_in_a_loop(
             BrokenModel.calls += 1
             raise RuntimeError("a bug in a provider")
 
-    app = make_app(db_path, model=BrokenModel())
-    async with app.run_test(size=SIZE, notifications=True) as pilot:
-        await settle(app, pilot)
+    async with running(db_path, model=BrokenModel()) as (app, pilot):
         await pilot.pause(0.2)
         await settle(app, pilot)
         assert BrokenModel.calls == 5  # the current paper and the next four, once each
-        assert any("a bug in a provider" in n.message for n in app._notifications)
+        assert "error: RuntimeError: a bug in a provider" in text_of(app, "#summary")
         await pilot.press("ctrl+r")
         await settle(app, pilot)
         assert BrokenModel.calls == 6 and app.is_running
+        assert any(n.message.startswith("Asking summary@") and "broken again" in n.message for n in app._notifications)

@@ -4,15 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.tui_helpers import FailingModel, make_app, settle
-from workbench.tui.widgets.form import FieldArea
-
-SIZE = (100, 30)
-
-
-@pytest.fixture(autouse=True)
-def no_blink(monkeypatch):
-    monkeypatch.setattr(FieldArea, "BLINK", False)
+from tests.tui_helpers import SIZE, FailingModel, make_app, settle
 
 
 def _settled(app):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from contextlib import asynccontextmanager
 
 from workbench.errors import AbortedRun
 from workbench.models.base import Reply
@@ -16,6 +17,18 @@ def make_app(db_path, *, model=None, annotator="ana", queue="todo", prompt="summ
                       queue=queue, keymap=keymap, others=others)
 
 
+SIZE = (100, 30)
+
+
+@asynccontextmanager
+async def running(db_path, *, size=SIZE, **options):
+    """The review app on the store, its first suggestions arrived: `async with running(db_path) as (app, pilot):`."""
+    app = make_app(db_path, **options)
+    async with app.run_test(size=size, notifications=True) as pilot:
+        await settle(app, pilot)
+        yield app, pilot
+
+
 async def settle(app, pilot) -> None:
     """Let background suggestions finish and their messages be handled."""
     await pilot.pause()
@@ -25,6 +38,7 @@ async def settle(app, pilot) -> None:
 
 class FailingModel:
     name = "flaky-model"
+    instant = False
 
     def params(self, prompt):
         return {"endpoint": "http://127.0.0.1:9/v1"}
@@ -46,6 +60,7 @@ class DeadKeyModel(FailingModel):
 
 class SlowModel(OfflineModel):
     name = "slow-model"
+    instant = False  # answers through the background path, like a remote model
 
     def __init__(self, delay: float):
         self.delay = delay

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from sqlite_utils import Database
 
 from workbench.errors import InputError
 from workbench.metrics import FieldScore, cohen_kappa, exact
-from workbench.schema import FIELDS
-
-
-def annotators(db: Database) -> list[str]:
-    return [r[0] for r in db.execute(
-        "SELECT DISTINCT annotator FROM annotations WHERE status IS NOT NULL ORDER BY annotator")]
+from workbench.store import annotators
+from workbench.vocab import FIELDS, REJECTED
 
 
 def choose_pair(db: Database, pair: str | None, *, exclude: str | None = None) -> tuple[str, str]:
@@ -33,35 +31,58 @@ def choose_pair(db: Database, pair: str | None, *, exclude: str | None = None) -
     return candidates[0], candidates[1]
 
 
-def _pairs(db: Database, a: str, b: str) -> list[tuple]:
-    return db.execute(
-        "SELECT x.paper_id, p.title, p.seq, x.status, x.technique, x.claimed_gain, x.compute, "
+class Decided(NamedTuple):
+    status: str
+    values: dict[str, str | None]
+
+
+class PairedDecision(NamedTuple):
+    """One paper both annotators decided."""
+
+    paper_id: str
+    title: str
+    first: Decided
+    second: Decided
+
+    @property
+    def disagree(self) -> bool:
+        return self.first.status != self.second.status or any(
+            not exact(self.first.values[f], self.second.values[f]) for f in FIELDS)
+
+    @property
+    def both_kept(self) -> bool:
+        """Fields mean something only when neither rejected the paper."""
+        return REJECTED not in (self.first.status, self.second.status)
+
+
+def _pairs(db: Database, a: str, b: str) -> list[PairedDecision]:
+    rows = db.execute(
+        "SELECT x.paper_id, p.title, x.status, x.technique, x.claimed_gain, x.compute, "
         "y.status, y.technique, y.claimed_gain, y.compute FROM annotations x "
         "JOIN annotations y ON y.paper_id = x.paper_id AND y.annotator = ? "
         "JOIN papers p ON p.id = x.paper_id "
-        "WHERE x.annotator = ? AND x.status IS NOT NULL AND y.status IS NOT NULL ORDER BY p.seq", [b, a]).fetchall()
-
-
-def _disagree(row: tuple) -> bool:
-    return row[3] != row[7] or any(not exact(row[4 + i], row[8 + i]) for i in range(3))
+        "WHERE x.annotator = ? AND x.status IS NOT NULL AND y.status IS NOT NULL ORDER BY p.seq", [b, a])
+    return [PairedDecision(pid, title, Decided(s1, dict(zip(FIELDS, (t1, g1, c1)))),
+                           Decided(s2, dict(zip(FIELDS, (t2, g2, c2)))))
+            for pid, title, s1, t1, g1, c1, s2, t2, g2, c2 in rows]
 
 
 def agreement(db: Database, a: str, b: str) -> dict:
-    rows = _pairs(db, a, b)
-    statuses = [(r[3], r[7]) for r in rows]
+    pairs = _pairs(db, a, b)
+    statuses = [(p.first.status, p.second.status) for p in pairs]
     scores = {f: FieldScore() for f in FIELDS}
-    for r in rows:
-        if r[3] != "rejected" and r[7] != "rejected":  # fields mean something only when both kept them
-            for i, f in enumerate(FIELDS):
-                scores[f].add(r[4 + i], r[8 + i])
+    for pair in pairs:
+        if pair.both_kept:
+            for f in FIELDS:
+                scores[f].add(pair.first.values[f], pair.second.values[f])
     disagreements = [{
-        "paper_id": r[0], "title": r[1],
-        a: {"status": r[3], **dict(zip(FIELDS, r[4:7]))},
-        b: {"status": r[7], **dict(zip(FIELDS, r[8:11]))},
-    } for r in rows if _disagree(r)]
+        "paper_id": p.paper_id, "title": p.title,
+        a: {"status": p.first.status, **p.first.values},
+        b: {"status": p.second.status, **p.second.values},
+    } for p in pairs if p.disagree]
     return {
         "annotators": [a, b],
-        "papers": len(rows),
+        "papers": len(pairs),
         "status_agreement": round(sum(x == y for x, y in statuses) / len(statuses), 4) if statuses else None,
         "kappa": None if not statuses else round(cohen_kappa(statuses), 4),
         "fields": {f: {k: v for k, v in scores[f].as_dict(False).items() if k in ("exact", "token_f1")}
@@ -71,4 +92,4 @@ def agreement(db: Database, a: str, b: str) -> dict:
 
 
 def disagreement_ids(db: Database, a: str, b: str) -> list[str]:
-    return [r[0] for r in _pairs(db, a, b) if _disagree(r)]
+    return [p.paper_id for p in _pairs(db, a, b) if p.disagree]

@@ -2,29 +2,29 @@
 
 Pace: decisions per hour = decisions / the seconds spent on them; median seconds
 per paper. Overall it uses each decided annotation's seconds_spent (so imported
-decisions count); for one review session it uses that session's decision events.
-Rates by prompt and model use the suggestion snapshot each annotation keeps
-(what the reviewer actually saw).
+decisions count); for one review session it uses that session's decision events,
+leaving out decisions that were undone. Rates by prompt and model use the
+suggestion snapshot each annotation keeps (what the reviewer actually saw).
 """
 
 from __future__ import annotations
 
 import json
 from collections import Counter
+from dataclasses import dataclass
 from statistics import median
 
 from sqlite_utils import Database
 
-from workbench.jsonl import edited_fields
-from workbench.schema import FIELDS
-
-DECISIONS = ("accepted", "edited", "rejected")
+from workbench.records import edited_fields
+from workbench.vocab import FIELDS, STATUSES, prompt_label
 
 
 def throughput(db: Database, *, annotator: str | None = None, session: str | None = None) -> dict:
     if session:
-        where = [f"action IN ({', '.join('?' for _ in DECISIONS)})", "session = ?"]
-        params = [*DECISIONS, session]
+        where = [f"action IN ({', '.join('?' for _ in STATUSES)})", "session = ?",
+                 "id NOT IN (SELECT undoes FROM events WHERE undoes IS NOT NULL)"]
+        params = [*STATUSES, session]
         table, column = "events", "seconds"
     else:
         where, params, table, column = ["status IS NOT NULL"], [], "annotations", "seconds_spent"
@@ -55,17 +55,17 @@ def rates_by_suggestion(db: Database, annotator: str | None = None) -> list[dict
         group["statuses"][status] += 1
         if status != "rejected":
             group["kept"] += 1
-            for field in edited_fields({**dict(zip(FIELDS, values)), "suggested": snapshot}):
+            for field in edited_fields(dict(zip(FIELDS, values)), snapshot["fields"] if snapshot else None):
                 group["edits"][field] += 1
     rows = []
     for (prompt, prompt_hash, model), group in sorted(groups.items()):
         decided = sum(group["statuses"].values())
         kept = group["kept"]
         rows.append({
-            "prompt": prompt if not prompt_hash else f"{prompt}@{prompt_hash[:8]}",
+            "prompt": prompt if not prompt_hash else prompt_label(prompt, prompt_hash),
             "model": model or "(none)",
             "decided": decided,
-            **{f"{s}_rate": round(group["statuses"][s] / decided, 4) for s in DECISIONS},
+            **{f"{s}_rate": round(group["statuses"][s] / decided, 4) for s in STATUSES},
             "field_edit_rates": {f: (round(group["edits"][f] / kept, 4) if kept else None) for f in FIELDS},
         })
     return rows
@@ -80,7 +80,7 @@ def store_stats(db: Database, annotator: str | None = None) -> dict:
             [annotator] if annotator else []):
         by_status.setdefault(who, {})[status] = count
     suggestions = [
-        {"prompt": f"{name}@{pid[:8]}", "model": model, "outcome": outcome, "count": count}
+        {"prompt": prompt_label(name, pid), "model": model, "outcome": outcome, "count": count}
         for name, pid, model, outcome, count in db.execute(
             "SELECT p.name, s.prompt_id, s.model, s.outcome, count(*) FROM suggestions s "
             "JOIN prompts p ON p.id = s.prompt_id GROUP BY 1, 2, 3, 4 ORDER BY 1, 2, 3, 4")
@@ -91,7 +91,7 @@ def store_stats(db: Database, annotator: str | None = None) -> dict:
     return {
         "papers": papers,
         "sightings": one("SELECT count(*) FROM sightings"),
-        "sources": one("SELECT count(DISTINCT source) FROM sightings"),
+        "sources": one("SELECT count(DISTINCT source_hash) FROM sightings"),
         "progress": {"decided_papers": decided, "share": round(decided / papers, 4) if papers else None},
         "annotations": by_status,
         "flagged": one("SELECT count(*) FROM annotations WHERE flagged" + (" AND annotator = ?" if annotator else ""),
@@ -103,3 +103,23 @@ def store_stats(db: Database, annotator: str | None = None) -> dict:
         "rates": rates_by_suggestion(db, annotator),
         "suggestions": suggestions,
     }
+
+
+@dataclass(frozen=True)
+class SessionStats:
+    """What the review screen's statistics show for one annotator."""
+
+    annotator: str
+    decided: int
+    total: int
+    counts: dict[str, int]
+    this_session: dict
+    overall: dict
+    rates: list[dict]
+
+
+def session_stats(db: Database, annotator: str, session_id: str, decided: int, total: int,
+                  counts: Counter) -> SessionStats:
+    return SessionStats(annotator, decided, total, {s: counts.get(s, 0) for s in STATUSES},
+                        throughput(db, annotator=annotator, session=session_id),
+                        throughput(db, annotator=annotator), rates_by_suggestion(db, annotator))

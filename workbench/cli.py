@@ -1,4 +1,9 @@
-"""The `workbench` command line. Thin: parse options, call the modules, report."""
+"""The `workbench` command line. Thin: parse options, call the modules, report.
+
+Every line printed goes through `_echo` (or a Rich table of `safe_text.plain`
+cells): text from the store, a file or a server is cleaned of control
+characters before it reaches the terminal.
+"""
 
 from __future__ import annotations
 
@@ -13,9 +18,10 @@ from pathlib import Path
 import click
 
 from workbench import __version__
-from workbench.db import default_db_path, open_db
+from workbench.db import close_db, default_db_path, open_db
 from workbench.errors import InputError, WorkbenchError
-from workbench.migrations import STATUSES
+from workbench.safe_text import clean
+from workbench.vocab import OFFLINE, QUEUES, STATUSES
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -35,6 +41,15 @@ def default_seeds() -> Path:
     return PROJECT_ROOT / "seeds"
 
 
+def _echo(text: str = "", *, err: bool = False) -> None:
+    click.echo(clean(text), err=err)
+
+
+def _fail(ctx: click.Context, message: str, code: int) -> None:
+    _echo(f"workbench: {message}", err=True)
+    ctx.exit(code)
+
+
 class _Group(click.Group):
     """Turn expected failures into one line on stderr and the contract's exit code."""
 
@@ -48,38 +63,51 @@ class _Group(click.Group):
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             ctx.exit(1)
         except WorkbenchError as exc:
-            if ctx.params.get("debug"):
+            if ctx.obj.get("debug"):
                 raise
-            click.echo(f"workbench: {exc}", err=True)
-            ctx.exit(exc.exit_code)
+            _fail(ctx, str(exc), exc.exit_code)
         except sqlite3.OperationalError as exc:
-            if ctx.params.get("debug"):
+            if ctx.obj.get("debug"):
                 raise
-            click.echo(f"workbench: the store at {ctx.obj['db_path']} failed: {exc}", err=True)
-            ctx.exit(1)
+            _fail(ctx, f"the store at {ctx.obj['db_path']} failed: {exc}", 1)
         except Exception as exc:  # a bug: say so in one line, keep the traceback for --debug
-            if ctx.params.get("debug"):
+            if ctx.obj.get("debug"):
                 raise
-            click.echo(f"workbench: internal error: {type(exc).__name__}: {exc} (rerun with --debug)", err=True)
-            ctx.exit(1)
+            _fail(ctx, f"internal error: {type(exc).__name__}: {exc} (rerun with --debug)", 1)
+
+
+def _remember_db(ctx: click.Context, param, value: Path | None) -> None:
+    if value is not None:
+        ctx.obj["db_path"] = value
+
+
+_DB_HELP = "Store path (default: $WORKBENCH_DB or annotations/workbench.db)."
+db_option = click.option("--db", "db_here", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                         expose_value=False, callback=_remember_db, help=_DB_HELP)
 
 
 @click.group(cls=_Group)
-@click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Store path (default: $WORKBENCH_DB or annotations/workbench.db).")
+@click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=Path), default=None, help=_DB_HELP)
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 @click.version_option(__version__)
 @click.pass_context
 def cli(ctx: click.Context, db_path: Path | None, debug: bool) -> None:
-    """LLM-assisted review and annotation of research-paper abstracts."""
+    """LLM-assisted review and annotation of research-paper abstracts.
+
+    --db is accepted before the command or after it.
+    """
     ctx.ensure_object(dict)
     ctx.obj["db_path"] = db_path or default_db_path()
     ctx.obj["debug"] = debug
 
 
-def _db(ctx: click.Context):
+def _db(ctx: click.Context, *, create: bool = True):
+    """The store, opened once per command and closed (checkpointed into the one file) at exit.
+    Read-only commands pass create=False: no store there is an error, not a new empty store."""
     if "db" not in ctx.obj:
-        ctx.obj["db"] = open_db(ctx.obj["db_path"])
+        db = open_db(ctx.obj["db_path"], create=create)
+        ctx.obj["db"] = db
+        ctx.find_root().call_on_close(lambda: close_db(db))
     return ctx.obj["db"]
 
 
@@ -88,6 +116,7 @@ def _db(ctx: click.Context):
 
 @cli.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@db_option
 @click.pass_context
 def ingest(ctx: click.Context, paths: tuple[Path, ...]) -> None:
     """Add papers from dumps or JSONL files (default: seeds/)."""
@@ -95,10 +124,10 @@ def ingest(ctx: click.Context, paths: tuple[Path, ...]) -> None:
 
     report = run_ingest(_db(ctx), list(paths) or [default_seeds()])
     for warning in report.warnings:
-        click.echo(f"workbench: warning: {warning}", err=True)
+        _echo(f"workbench: warning: {warning}", err=True)
     for error in report.errors:
-        click.echo(f"workbench: {error}", err=True)
-    click.echo(report.summary())
+        _echo(f"workbench: {error}", err=True)
+    _echo(report.summary())
     if report.errors:
         ctx.exit(2)
 
@@ -114,17 +143,17 @@ def ingest(ctx: click.Context, paths: tuple[Path, ...]) -> None:
 @click.option("--suggestions", is_flag=True, help="Export stored suggestions instead of annotations.")
 @click.option("--prompt", "prompt_ref", help="With --suggestions: only this prompt (name, name@hash or path).")
 @click.option("--model", help="With --suggestions: only this model.")
+@db_option
 @click.pass_context
 def export(ctx, output, status, annotator, flagged, suggestions, prompt_ref, model) -> None:
     """Write annotations (or suggestions) as JSONL, in paper order."""
     from workbench import jsonl
+    from workbench.store import resolve_prompt_versions
 
-    db = _db(ctx)
+    db = _db(ctx, create=False)
     if suggestions:
         if status or annotator or flagged:
             raise InputError("--status, --annotator and --flagged apply to annotations, not to --suggestions")
-        from workbench.prompts import resolve_prompt_versions
-
         prompt_ids = resolve_prompt_versions(db, prompt_ref) if prompt_ref else None
         lines = jsonl.export_suggestion_lines(db, prompt_ids=prompt_ids, model=model)
     else:
@@ -133,19 +162,20 @@ def export(ctx, output, status, annotator, flagged, suggestions, prompt_ref, mod
         lines = jsonl.export_annotation_lines(db, status=status, annotator=annotator, flagged=flagged)
     count = jsonl.write_lines(lines, output, sys.stdout)
     if output:
-        click.echo(f"exported {count} {'suggestions' if suggestions else 'annotations'} to {output}", err=True)
+        _echo(f"exported {count} {'suggestions' if suggestions else 'annotations'} to {output}", err=True)
 
 
 @cli.command("import")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--annotator", default=None, help="Annotator for records that name none (default: login name).")
+@db_option
 @click.pass_context
 def import_(ctx, file: Path, annotator: str | None) -> None:
     """Read annotations back from JSONL (the export format)."""
     from workbench.jsonl import import_annotations
 
     count = import_annotations(_db(ctx), file, annotator or default_annotator())
-    click.echo(f"imported {count} annotations from {file}")
+    _echo(f"imported {count} annotations from {file}")
 
 
 # --------------------------------------------------------------------------- suggestions
@@ -155,12 +185,14 @@ def model_options(func):
     """Options shared by `suggest` and `review` for choosing and reaching a model."""
     options = [
         click.option("--prompt", "prompt_ref", default=None, help="Prompt name in prompts/ or a path (default: summary)."),
-        click.option("--model", "model_name", default="offline", show_default=True,
+        click.option("--model", "model_name", default=OFFLINE, show_default=True,
                      help="'offline' (built in) or a model at OPENAI_BASE_URL."),
         click.option("--response-format", type=click.Choice(["json_schema", "json_object", "text"]), default=None,
                      help="How to ask for JSON: strict schema (default), json_object, or text for servers without either."),
-        click.option("--timeout", type=click.FloatRange(min=1), default=None, help="Seconds per request (default 60)."),
+        click.option("--timeout", type=click.FloatRange(min=1), default=None,
+                     help="Seconds a request may take in all (default 60)."),
         click.option("--rpm", type=click.FloatRange(min=0.1), default=None, help="At most this many requests a minute."),
+        db_option,
     ]
     for option in reversed(options):
         func = option(func)
@@ -168,20 +200,13 @@ def model_options(func):
 
 
 def make_model(model_name: str, response_format: str | None, timeout: float | None, rpm: float | None):
-    from workbench.config import load_config, section
+    from workbench.config import endpoint_settings, load_config
     from workbench.models import get_model
 
-    if model_name == "offline":
-        return get_model("offline")
-    settings = section(load_config(), "openai")
-    return get_model(
-        model_name,
-        base_url=settings.get("base_url") if not os.environ.get("OPENAI_BASE_URL") else None,
-        api_key=settings.get("api_key") if not os.environ.get("OPENAI_API_KEY") else None,
-        timeout=timeout or float(settings.get("timeout", 60)),
-        response_format=response_format or settings.get("response_format", "json_schema"),
-        rpm=rpm,
-    )
+    if model_name == OFFLINE:
+        return get_model(OFFLINE)
+    settings = endpoint_settings(load_config(), timeout=timeout, response_format=response_format)
+    return get_model(model_name, settings, rpm=rpm)
 
 
 @cli.command()
@@ -201,16 +226,19 @@ def suggest(ctx, prompt_ref, model_name, response_format, timeout, rpm, concurre
     from workbench.config import load_config, prices
     from workbench.progress import SuggestProgress
     from workbench.prompts import resolve_prompt
+    from workbench.store import count_papers, unknown_paper_ids
     from workbench.suggest import RunReport, run_suggestions
 
     db = _db(ctx)
+    if count_papers(db) == 0:
+        raise InputError(f"the store at {ctx.obj['db_path']} has no papers yet; add some with `workbench ingest`")
     prompt = resolve_prompt(prompt_ref)
     model = make_model(model_name, response_format, timeout, rpm)
     if price_in is not None or price_out is not None:
         price = (price_in or 0.0, price_out or 0.0)
     else:
         price = prices(load_config()).get(model_name)
-    missing = [pid for pid in paper_ids if not db.execute("SELECT 1 FROM papers WHERE id = ?", [pid]).fetchone()]
+    missing = unknown_paper_ids(db, paper_ids)
     if missing:
         raise InputError(f"--paper {missing[0]}: no such paper in {ctx.obj['db_path']}")
     report = RunReport()
@@ -230,32 +258,34 @@ def suggest(ctx, prompt_ref, model_name, response_format, timeout, rpm, concurre
         except KeyboardInterrupt:
             report.interrupted = True
             report.finished = report.finished or time.perf_counter()
-    click.echo(f"{prompt.label} · {model.name}: {report.summary(price)}")
+    _echo(f"{prompt.label} · {model.name}: {report.summary(price)}")
     if report.aborted:
-        click.echo(f"workbench: {report.aborted}", err=True)
-    if report.aborted or report.interrupted:
+        _fail(ctx, report.aborted, 1)
+    if report.interrupted:
         ctx.exit(1)
+    if report.all_failed:
+        _fail(ctx, report.why_all_failed(), 1)
 
 
 @cli.command("prompts")
+@db_option
 @click.pass_context
 def prompts_(ctx) -> None:
     """List prompts: name, short hash, description, stored suggestions."""
     from workbench.prompts import list_prompts, prompts_dir
+    from workbench.store import stored_prompts, suggestion_counts_by_prompt
 
-    db = _db(ctx)
-    counts: dict[str, dict[str, int]] = {}
-    for pid, outcome, count in db.execute("SELECT prompt_id, outcome, count(*) FROM suggestions GROUP BY 1, 2"):
-        counts.setdefault(pid, {})[outcome] = count
+    db = _db(ctx, create=False) if Path(ctx.obj["db_path"]).is_file() else None
+    counts = suggestion_counts_by_prompt(db) if db else {}
     current = list_prompts()
     current_ids = {p.id for p in current}
     if not current:
-        click.echo(f"no prompt files in {prompts_dir()}")
+        _echo(f"no prompt files in {prompts_dir()}")
     for prompt in current:
-        click.echo(f"{prompt.label:<20} {prompt.description}  [{_counts_text(counts.get(prompt.id))}]")
-    for pid, name, description in db.execute("SELECT id, name, description FROM prompts ORDER BY name, created_at"):
-        if pid not in current_ids:
-            click.echo(f"{name + '@' + pid[:8]:<20} (older version) {description or ''}  [{_counts_text(counts.get(pid))}]")
+        _echo(f"{prompt.label:<20} {prompt.description}  [{_counts_text(counts.get(prompt.id))}]")
+    for stored in stored_prompts(db) if db else []:
+        if stored.id not in current_ids:
+            _echo(f"{stored.label:<20} (older version) {stored.description or ''}  [{_counts_text(counts.get(stored.id))}]")
 
 
 def _counts_text(counts: dict[str, int] | None) -> str:
@@ -265,14 +295,37 @@ def _counts_text(counts: dict[str, int] | None) -> str:
     return f"{total} suggestions: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
 
 
+@cli.command("log")
+@click.option("--paper", "paper_id", default=None, help="Only this paper's model calls.")
+@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True, help="How many, newest first.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object a line, for scripts.")
+@db_option
+@click.pass_context
+def log(ctx, paper_id: str | None, limit: int, as_json: bool) -> None:
+    """Every model call on record (retries, re-asks, reruns), newest first."""
+    from dataclasses import asdict
+
+    from workbench import report
+    from workbench.jsonl import dumps
+    from workbench.store import recent_attempts
+
+    attempts = recent_attempts(_db(ctx, create=False), paper_id=paper_id, limit=limit)
+    if as_json:
+        for attempt in attempts:
+            click.echo(dumps(asdict(attempt)))
+    elif attempts:
+        _console().print(report.log_table(attempts))
+    else:
+        _echo("no model calls on record" + (f" for paper {paper_id}" if paper_id else ""))
+
+
 # --------------------------------------------------------------------------- review
 
 
 @cli.command()
 @model_options
 @click.option("--annotator", default=None, help="Whose decisions these are (default: $WORKBENCH_ANNOTATOR or login name).")
-@click.option("--queue", type=click.Choice(["todo", "all", "flagged", "rejected", "edited", "disagreements"]),
-              default="todo", show_default=True, help="Which papers to step through.")
+@click.option("--queue", type=click.Choice(QUEUES), default="todo", show_default=True, help="Which papers to step through.")
 @click.option("--annotators", "pair", default=None,
               help="With --queue disagreements: the two annotators A,B (default: the only two besides you).")
 @click.pass_context
@@ -286,10 +339,10 @@ def review(ctx, prompt_ref, model_name, response_format, timeout, rpm, annotator
     db = _db(ctx)
     if count_papers(db) == 0:
         report = run_ingest(db, [default_seeds()])
-        click.echo(report.summary(), err=True)
+        _echo(report.summary(), err=True)
         if report.errors:
             for error in report.errors:
-                click.echo(f"workbench: {error}", err=True)
+                _echo(f"workbench: {error}", err=True)
             if report.new == 0:
                 raise InputError("the store is empty and nothing could be ingested; run `workbench ingest PATH`")
     prompt = resolve_prompt(prompt_ref)
@@ -302,11 +355,15 @@ def review(ctx, prompt_ref, model_name, response_format, timeout, rpm, annotator
     elif pair:
         raise InputError("--annotators goes with --queue disagreements")
     model = make_model(model_name, response_format, timeout, rpm)
+    keymap = section(load_config(), "keys")
+    close_db(ctx.obj.pop("db"))  # the session opens its own connection
     from workbench.tui.app import create_app
 
     app = create_app(ctx.obj["db_path"], prompt=prompt, model=model, annotator=annotator, queue=queue,
-                     keymap=section(load_config(), "keys"), others=others)
+                     keymap=keymap, others=others)
     app.run()
+    if app.return_code:  # the app crashed (Textual printed why)
+        ctx.exit(1)
 
 
 # --------------------------------------------------------------------------- stats
@@ -321,12 +378,13 @@ def _console():
 @cli.command()
 @click.option("--annotator", default=None, help="Only this annotator's decisions.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+@db_option
 @click.pass_context
 def stats(ctx, annotator: str | None, as_json: bool) -> None:
     """Progress, decisions, throughput, accept and edit rates by prompt and model."""
     from workbench import analytics, report
 
-    result = analytics.store_stats(_db(ctx), annotator)
+    result = analytics.store_stats(_db(ctx, create=False), annotator)
     if as_json:
         click.echo(json.dumps(result, indent=2))
     else:
@@ -337,17 +395,18 @@ def stats(ctx, annotator: str | None, as_json: bool) -> None:
 @click.option("--prompt", "prompt_refs", multiple=True, help="Only this prompt: name (every version), name@hash or path. Repeatable.")
 @click.option("--model", "models", multiple=True, help="Only this model. Repeatable.")
 @click.option("--annotator", default=None, help="Only this annotator's decisions as the reference.")
-@click.option("--json", "as_json", is_flag=True, help="Print a JSON list, one object per (prompt version, model).")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list, one object per (prompt version, model, parameters).")
 @click.option("--diff", "diff_count", type=click.IntRange(min=0), default=0, help="Also show the N papers where the suggestions differ most.")
+@db_option
 @click.pass_context
 def compare(ctx, prompt_refs, models, annotator, as_json, diff_count) -> None:
     """Compare prompts and models against the human decisions."""
     from workbench import compare as comparison
     from workbench import report
     from workbench.config import load_config, prices
-    from workbench.prompts import resolve_prompt_versions
+    from workbench.store import resolve_prompt_versions
 
-    db = _db(ctx)
+    db = _db(ctx, create=False)
     prompt_ids = [pid for ref in prompt_refs for pid in resolve_prompt_versions(db, ref)] or None
     results = comparison.compare(db, prompt_ids=prompt_ids, models=list(models) or None, annotator=annotator,
                                  prices=prices(load_config()))
@@ -364,19 +423,23 @@ def compare(ctx, prompt_refs, models, annotator, as_json, diff_count) -> None:
     console.print(report.compare_table(results))
     for table in report.diff_tables(differing):
         console.print(table)
+    if diff_count and not differing:
+        _echo("--diff: the suggestions do not differ on any paper" if len(results) > 1 else
+              "--diff: there is only one group of suggestions; nothing to compare it with")
 
 
 @cli.command()
 @click.option("--annotators", "pair", default=None, help="The two annotators, A,B (default: the only two in the store).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 @click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True, help="Disagreements to list.")
+@db_option
 @click.pass_context
 def agreement(ctx, pair, as_json, limit) -> None:
     """Agreement between two annotators: Cohen's kappa, per-field agreement, disagreements."""
     from workbench import report
     from workbench.agreement import agreement as measure, choose_pair
 
-    db = _db(ctx)
+    db = _db(ctx, create=False)
     a, b = choose_pair(db, pair)
     result = measure(db, a, b)
     if as_json:

@@ -14,25 +14,48 @@ Aggregates over all suggestions run in SQL; only decided pairs come to Python.
 from __future__ import annotations
 
 import itertools
+import json
 from dataclasses import dataclass
 
 from sqlite_utils import Database
 
 from workbench.metrics import FieldScore, exact, median_or_none, token_f1
-from workbench.schema import FIELDS
-
-NUMBER_FIELDS = ("claimed_gain", "compute")
+from workbench.vocab import FIELDS, NUMBER_FIELDS, NUMBER_NOT_IN_ABSTRACT, estimated_cost, source_label
 
 
 @dataclass(frozen=True)
 class Group:
+    """Suggestions of one prompt version and model made with one set of request parameters."""
+
     prompt_id: str
     prompt: str
     model: str
+    params: str
+    distinct: str = ""  # the parameters that set it apart from its siblings (same prompt and model), if any
 
     @property
     def label(self) -> str:
-        return f"{self.prompt}@{self.prompt_id[:8]} · {self.model}"
+        return source_label(self.prompt, self.prompt_id, self.model) + (f" [{self.distinct}]" if self.distinct else "")
+
+    @property
+    def key(self) -> list[str]:
+        return [self.prompt_id, self.model, self.params]
+
+
+def _distinct_params(rows: list[tuple[str, str, str, str]]) -> dict[tuple, str]:
+    """For groups sharing a prompt version and model: the parameter values that differ, as k=v."""
+    by_pair: dict[tuple[str, str], list[dict]] = {}
+    for prompt_id, _, model, params in rows:
+        by_pair.setdefault((prompt_id, model), []).append(json.loads(params))
+    labels = {}
+    for prompt_id, _, model, params in rows:
+        siblings = by_pair[(prompt_id, model)]
+        if len(siblings) < 2:
+            continue
+        mine = json.loads(params)
+        differing = sorted(k for k in set().union(*siblings) if len({json.dumps(s.get(k)) for s in siblings}) > 1)
+        labels[(prompt_id, model, params)] = ", ".join(f"{k}={mine.get(k)}" for k in differing)
+    return labels
 
 
 def groups(db: Database, prompt_ids: list[str] | None = None, models: list[str] | None = None) -> list[Group]:
@@ -44,10 +67,11 @@ def groups(db: Database, prompt_ids: list[str] | None = None, models: list[str] 
         where.append(f"s.model IN ({', '.join('?' for _ in models)})")
         params += models
     rows = db.execute(
-        "SELECT DISTINCT s.prompt_id, p.name, s.model FROM suggestions s JOIN prompts p ON p.id = s.prompt_id "
+        "SELECT DISTINCT s.prompt_id, p.name, s.model, s.params FROM suggestions s JOIN prompts p ON p.id = s.prompt_id "
         + (f"WHERE {' AND '.join(where)} " if where else "")
-        + "ORDER BY p.name, p.created_at, s.model", params)
-    return [Group(*row) for row in rows]
+        + "ORDER BY p.name, p.created_at, s.model, s.params", params).fetchall()
+    distinct = _distinct_params(rows)
+    return [Group(*row, distinct=distinct.get(tuple((row[0], row[2], row[3])), "")) for row in rows]
 
 
 def _decided(db: Database, annotator: str | None) -> tuple[dict, int]:
@@ -79,12 +103,11 @@ def compare(db: Database, *, prompt_ids: list[str] | None = None, models: list[s
 
 def _measure(db: Database, group: Group, references: dict, decided_total: int, rejected_total: int,
              annotator: str | None, prices: dict) -> dict:
-    key = [group.prompt_id, group.model]
-    # The latest ok suggestion per paper (a group can hold several parameter sets).
+    key = group.key
     ok = {}
     for pid, *values in db.execute(
-            "SELECT paper_id, technique, claimed_gain, compute FROM suggestions "
-            "WHERE prompt_id = ? AND model = ? AND outcome = 'ok' ORDER BY created_at", key):
+            f"SELECT paper_id, technique, claimed_gain, compute FROM suggestions WHERE {_IN_GROUP} AND outcome = 'ok'",
+            key):
         ok[pid] = dict(zip(FIELDS, values))
     scores = {f: FieldScore() for f in FIELDS}
     paired = accepted_as_is = 0
@@ -98,21 +121,21 @@ def _measure(db: Database, group: Group, references: dict, decided_total: int, r
             for f in FIELDS:
                 scores[f].add(suggestion[f], ref[f])
     rejected = _rejected_with_suggestion(db, key, annotator)
-    outcomes = dict(db.execute("SELECT outcome, count(*) FROM suggestions WHERE prompt_id = ? AND model = ? "
-                               "GROUP BY outcome", key).fetchall())
+    outcomes = dict(db.execute(f"SELECT outcome, count(*) FROM suggestions WHERE {_IN_GROUP} GROUP BY outcome",
+                               key).fetchall())
     papers, tokens_in, tokens_out = db.execute(
         "SELECT count(DISTINCT paper_id), coalesce(sum(input_tokens), 0), coalesce(sum(output_tokens), 0) "
-        "FROM suggestions WHERE prompt_id = ? AND model = ?", key).fetchone()
+        f"FROM suggestions WHERE {_IN_GROUP}", key).fetchone()
     latencies = [r[0] for r in db.execute(
-        "SELECT latency_ms FROM suggestions WHERE prompt_id = ? AND model = ? AND outcome = 'ok' "
-        "AND latency_ms IS NOT NULL", key)]
-    price = prices.get(group.model)
+        f"SELECT latency_ms FROM suggestions WHERE {_IN_GROUP} AND outcome = 'ok' AND latency_ms IS NOT NULL", key)]
+    cost = estimated_cost(tokens_in, tokens_out, prices.get(group.model))
     ratio = lambda a, b: round(a / b, 4) if b else None  # noqa: E731
     return {
         "prompt": group.prompt,
         "prompt_hash": group.prompt_id,
         "label": group.label,
         "model": group.model,
+        "params": json.loads(group.params),
         "papers": papers,
         "decided": decided_total,
         "coverage": ratio(paired, decided_total),
@@ -126,8 +149,11 @@ def _measure(db: Database, group: Group, references: dict, decided_total: int, r
         "median_latency_ms": median_or_none(latencies),
         "input_tokens": tokens_in,
         "output_tokens": tokens_out,
-        "cost": None if price is None else round(tokens_in / 1e6 * price[0] + tokens_out / 1e6 * price[1], 4),
+        "cost": None if cost is None else round(cost, 4),
     }
+
+
+_IN_GROUP = "prompt_id = ? AND model = ? AND params = ?"
 
 
 def _rejected_with_suggestion(db: Database, key: list, annotator: str | None) -> int:
@@ -137,11 +163,12 @@ def _rejected_with_suggestion(db: Database, key: list, annotator: str | None) ->
         where, params = " AND a.annotator = ?", params + [annotator]
     return db.execute(
         "SELECT count(*) FROM annotations a WHERE a.status = 'rejected' AND EXISTS (SELECT 1 FROM suggestions s "
-        f"WHERE s.paper_id = a.paper_id AND s.prompt_id = ? AND s.model = ? AND s.outcome = 'ok'){where}",
+        f"WHERE s.paper_id = a.paper_id AND s.prompt_id = ? AND s.model = ? AND s.params = ? AND s.outcome = 'ok')"
+        f"{where}",
         params).fetchone()[0]
 
 
-_WARNING = "number_not_in_abstract"
+_WARNING = NUMBER_NOT_IN_ABSTRACT
 
 
 def _grounding(db: Database, key: list) -> dict:
@@ -155,7 +182,7 @@ def _grounding(db: Database, key: list) -> dict:
     exact_n, fuzzy_n, ungrounded_n, total, numbers = db.execute(
         f"SELECT {count('exact')}, {count('fuzzy')}, {count('ungrounded')}, count(s0) + count(s1) + count(s2), "
         f"coalesce(sum((length(warnings) - length(replace(warnings, '{_WARNING}', ''))) / {len(_WARNING)}), 0) "
-        f"FROM (SELECT {statuses}, warnings FROM suggestions WHERE prompt_id = ? AND model = ? AND outcome = 'ok')",
+        f"FROM (SELECT {statuses}, warnings FROM suggestions WHERE {_IN_GROUP} AND outcome = 'ok')",
         key).fetchone()
     share = lambda n: round(n / total, 4) if total else None  # noqa: E731
     return {"quotes": total, "exact": share(exact_n), "fuzzy": share(fuzzy_n), "ungrounded": share(ungrounded_n),
@@ -172,9 +199,8 @@ def differing_papers(db: Database, chosen: list[Group], n: int, annotator: str |
     values: dict[str, dict[Group, dict]] = {}
     for group in chosen:
         for pid, *fields in db.execute(
-                "SELECT paper_id, technique, claimed_gain, compute FROM suggestions "
-                "WHERE prompt_id = ? AND model = ? AND outcome = 'ok' ORDER BY created_at",
-                [group.prompt_id, group.model]):
+                f"SELECT paper_id, technique, claimed_gain, compute FROM suggestions WHERE {_IN_GROUP} "
+                "AND outcome = 'ok'", group.key):
             values.setdefault(pid, {})[group] = dict(zip(FIELDS, fields))
     scored = []
     for pid, by_group in values.items():

@@ -21,9 +21,14 @@ from __future__ import annotations
 
 import os
 import tomllib
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from workbench.errors import InputError
+
+OFFICIAL_BASE_URL = "https://api.openai.com/v1"
+DEFAULT_TIMEOUT = 60.0
+DEFAULT_RESPONSE_FORMAT = "json_schema"
 
 
 def config_path() -> Path:
@@ -62,3 +67,29 @@ def prices(config: dict) -> dict[str, tuple[float, float]]:
         except (KeyError, TypeError, ValueError):
             raise InputError(f"{config_path()}: [prices.\"{model}\"] needs numbers 'input' and 'output'") from None
     return result
+
+
+@dataclass(frozen=True)
+class EndpointSettings:
+    """Where and how to reach an OpenAI-compatible endpoint: the one place env and config meet."""
+
+    base_url: str
+    api_key: str | None = field(default=None, repr=False)  # never printed
+    timeout: float = DEFAULT_TIMEOUT
+    response_format: str = DEFAULT_RESPONSE_FORMAT
+
+
+def endpoint_settings(config: dict, *, timeout: float | None = None,
+                      response_format: str | None = None) -> EndpointSettings:
+    """Command-line option, else environment (OPENAI_BASE_URL, OPENAI_API_KEY), else [openai] in the
+    config file, else the default."""
+    table = section(config, "openai")
+    timeout = timeout if timeout is not None else table.get("timeout", DEFAULT_TIMEOUT)
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
+        raise InputError(f"{config_path()}: [openai] timeout must be a number of seconds above 0")
+    return EndpointSettings(
+        base_url=os.environ.get("OPENAI_BASE_URL") or table.get("base_url") or OFFICIAL_BASE_URL,
+        api_key=os.environ.get("OPENAI_API_KEY") or table.get("api_key") or None,
+        timeout=float(timeout),
+        response_format=response_format or table.get("response_format") or DEFAULT_RESPONSE_FORMAT,
+    )

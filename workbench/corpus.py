@@ -17,15 +17,17 @@ from __future__ import annotations
 
 import codecs
 import hashlib
+import itertools
 import json
 import re
 import unicodedata
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Iterator
 
 from workbench.errors import InputError
+from workbench.vocab import collapse_whitespace
 
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _MONTH = "|".join(MONTHS)
@@ -39,8 +41,14 @@ _SEPARATOR = "·"
 _DATE_RE = re.compile(rf"^(?P<date>(?P<mon>{_MONTH}) (?P<day>\d{{1,2}})(?:, (?P<year>\d{{4}}))?)(?: (?P<up>\d+))?$")
 _GLUED_SUBSCRIBE_RE = re.compile(r"^Subscribe(?=\S)")
 
-# A title longer than this is almost certainly an abstract whose title is missing.
-MAX_TITLE_CHARS = 400
+# Input limits: an entry over them is rejected with a line naming file:line.
+MAX_TITLE_CHARS = 1_000
+MAX_ABSTRACT_CHARS = 100_000
+MAX_META_CHARS = 300  # organisation, date as written
+MAX_AUTHORS = 100_000
+MAX_COUNT = 1_000_000_000  # upvotes
+# In a dump, a "title" longer than this is almost certainly an abstract whose title is missing.
+DUMP_TITLE_CHARS = 400
 _BINARY_SNIFF_BYTES = 8192
 
 
@@ -56,7 +64,6 @@ class Paper:
     published_iso: str | None = None  # only when the year is given
     upvotes: int | None = None
     organization: str | None = None
-    extra: dict = field(default_factory=dict)
 
     @property
     def id(self) -> str:
@@ -70,7 +77,7 @@ class Paper:
 
 def normalise_title(title: str) -> str:
     """Unicode-, case- and white-space-insensitive form of a title."""
-    return " ".join(unicodedata.normalize("NFKC", title).casefold().split())
+    return collapse_whitespace(unicodedata.normalize("NFKC", title).casefold())
 
 
 def _digest(text: str) -> str:
@@ -89,7 +96,7 @@ def clean_text(text: str) -> str:
     # regex, which cost two thirds of parse time). Any white space other than
     # a single space (tab, NBSP, thin space) is not printable.
     if "  " in text or not text.isprintable():
-        text = " ".join(text.split())
+        text = collapse_whitespace(text)
     return text
 
 
@@ -99,6 +106,7 @@ def clean_text(text: str) -> str:
 @dataclass(slots=True)
 class Decoded:
     lines: Iterator[tuple[int, str]]
+    digest: str  # of the file's bytes: the same file seen again (by any path) is known
     warning: str | None = None
 
 
@@ -127,17 +135,18 @@ def _read_lines(path: Path) -> Decoded:
     """
     _sniff(path)
     try:
-        return Decoded(_utf8_lines(path))
+        return _utf8_lines(path)
     except _NotUtf8 as exc:
+        data = path.read_bytes()
         try:
-            text = path.read_bytes().decode("cp1252")
+            text = data.decode("cp1252")
         except UnicodeDecodeError:
             raise InputError(f"{path}:{exc.line}: not UTF-8 text ({exc.reason})") from None
         bad = next((c for c in text if ord(c) < 32 and c not in "\t\r\n"), None)
         if bad is not None:
             raise InputError(f"{path}:{exc.line}: not UTF-8 text ({exc.reason})") from None
         lines = enumerate(text.splitlines(), start=1)
-        return Decoded(iter(lines), f"{path}: not UTF-8 (line {exc.line}); read it as cp1252")
+        return Decoded(iter(lines), _digest_bytes(data), f"{path}: not UTF-8 (line {exc.line}); read it as cp1252")
 
 
 class _NotUtf8(Exception):
@@ -145,13 +154,19 @@ class _NotUtf8(Exception):
         self.line, self.reason = line, reason
 
 
-def _utf8_lines(path: Path) -> Iterator[tuple[int, str]]:
+def _digest_bytes(data: bytes) -> str:
+    return hashlib.sha1(data).hexdigest()[:20]
+
+
+def _utf8_lines(path: Path) -> Decoded:
     # Validate the whole file first (in 1 MB chunks): a decode error half-way
     # through must not surface after papers were already handed to the store.
     decoder = codecs.getincrementaldecoder("utf-8")()
+    digest = hashlib.sha1()
     newlines = 0
     with open(path, "rb") as handle:
         while chunk := handle.read(1 << 20):
+            digest.update(chunk)
             try:
                 decoder.decode(chunk)
             except UnicodeDecodeError as exc:
@@ -163,7 +178,7 @@ def _utf8_lines(path: Path) -> Iterator[tuple[int, str]]:
             decoder.decode(b"", final=True)
         except UnicodeDecodeError:
             raise _NotUtf8(newlines + 1, "the file ends inside a character")
-    return _iter_text(path)
+    return Decoded(_iter_text(path), digest.hexdigest()[:20])
 
 
 def _iter_text(path: Path) -> Iterator[tuple[int, str]]:
@@ -179,15 +194,19 @@ def _nonblank(lines: Iterator[tuple[int, str]]) -> Iterator[tuple[int, str]]:
     for number, raw in lines:
         if text := raw.strip():
             if "  " in text or not text.isprintable():
-                text = " ".join(text.split())
+                text = collapse_whitespace(text)
             yield number, text
 
 
 def parse_dump(path: Path, lines: Iterator[tuple[int, str]]) -> Iterator[Paper]:
-    """Parse a paper-listing dump (any of the three layouts)."""
-    source = path.name
+    """Parse a paper-listing dump (any of the three layouts).
+
+    A paper is handed on only once its metadata block (if any) has been read:
+    at the next title or at the end of the file.
+    """
+    source = str(path)
     stream = _nonblank(lines)
-    paper: Paper | None = None
+    paper: Paper | None = None  # the latest paper, still collecting its metadata
     title: tuple[int, str] | None = None  # a title waiting for its abstract
     after_separator = False
     count = 0
@@ -201,9 +220,13 @@ def parse_dump(path: Path, lines: Iterator[tuple[int, str]]) -> Iterator[Paper]:
             # unless it is plainly metadata (then the abstract is missing).
             if text == _SEPARATOR or _AUTHORS_RE.match(text):
                 raise InputError(f"{path}:{title[0]}: title has no abstract: {title[1][:60]!r}")
+            if len(text) > MAX_ABSTRACT_CHARS:
+                raise InputError(f"{path}:{number}: abstract of {len(text):,} characters "
+                                 f"(the limit is {MAX_ABSTRACT_CHARS:,})")
+            if paper is not None:
+                yield paper
             count += 1
             paper = Paper(title[1], text, source, count, title[0])
-            yield paper
             title = None
             continue
 
@@ -214,32 +237,40 @@ def parse_dump(path: Path, lines: Iterator[tuple[int, str]]) -> Iterator[Paper]:
                 text = text[len("Subscribe"):]
         else:
             if m := _AUTHORS_RE.match(text):
-                paper.authors_count = int(m.group(1))
+                paper.authors_count = _bounded(path, number, "authors", int(m.group(1)), MAX_AUTHORS)
                 continue
             if text == _SEPARATOR:
                 after_separator = True
                 continue
             if after_separator and (m := _DATE_RE.match(text)):
                 after_separator = False
-                _apply_date(paper, m)
+                _apply_date(path, number, paper, m)
                 continue
             after_separator = False
             if following is not None and following[1] == _SEPARATOR:
-                paper.organization = _organisation(text)
+                paper.organization = _organisation(text)[:MAX_META_CHARS]
                 continue
 
-        if len(text) > MAX_TITLE_CHARS:
+        if len(text) > DUMP_TITLE_CHARS:
             raise InputError(
-                f"{path}:{number}: expected a title, found a {len(text)}-character paragraph "
+                f"{path}:{number}: expected a title, found a {len(text):,}-character paragraph "
                 "(is a title missing above it?)"
             )
         title = (number, text)
 
     if title is not None:
         raise InputError(f"{path}:{title[0]}: title has no abstract: {title[1][:60]!r}")
+    if paper is not None:
+        yield paper
 
 
-def _apply_date(paper: Paper, m: re.Match) -> None:
+def _bounded(path: Path, number: int, what: str, value: int, limit: int) -> int:
+    if not 0 <= value <= limit:
+        raise InputError(f"{path}:{number}: {what} {value} is out of range (0 to {limit:,})")
+    return value
+
+
+def _apply_date(path: Path, number: int, paper: Paper, m: re.Match) -> None:
     paper.published = m.group("date")
     if m.group("year"):
         try:
@@ -249,7 +280,7 @@ def _apply_date(paper: Paper, m: re.Match) -> None:
         except ValueError:
             paper.published_iso = None
     if m.group("up"):
-        paper.upvotes = int(m.group("up"))
+        paper.upvotes = _bounded(path, number, "upvotes", int(m.group("up")), MAX_COUNT)
 
 
 def _organisation(line: str) -> str:
@@ -260,13 +291,31 @@ def _organisation(line: str) -> str:
 
 # --------------------------------------------------------------------------- JSONL
 
-_JSONL_META = {
-    "authors_count": int,
-    "published": str,
-    "published_iso": str,
-    "upvotes": int,
-    "organization": str,
+_JSONL_META = {  # key -> (type, limit: the largest whole number or the longest string)
+    "authors_count": (int, MAX_AUTHORS),
+    "published": (str, MAX_META_CHARS),
+    "published_iso": (str, MAX_META_CHARS),
+    "upvotes": (int, MAX_COUNT),
+    "organization": (str, MAX_META_CHARS),
 }
+_TEXT_LIMITS = {"title": MAX_TITLE_CHARS, "abstract": MAX_ABSTRACT_CHARS}
+
+
+def _loads_line(path: Path, number: int, text: str):
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{path}:{number}: not valid JSON ({exc.msg} at column {exc.colno})") from None
+    except RecursionError:
+        raise InputError(f"{path}:{number}: not valid JSON (nested too deeply)") from None
+
+
+def _string(path: Path, number: int, key: str, value: str, limit: int) -> str:
+    if len(value) > limit:
+        raise InputError(f"{path}:{number}: '{key}' has {len(value):,} characters (the limit is {limit:,})")
+    if any("\ud800" <= c <= "\udfff" for c in value):
+        raise InputError(f"{path}:{number}: '{key}' contains an invalid Unicode character (a lone surrogate)")
+    return value
 
 
 def parse_jsonl(path: Path, lines: Iterator[tuple[int, str]]) -> Iterator[Paper]:
@@ -275,28 +324,29 @@ def parse_jsonl(path: Path, lines: Iterator[tuple[int, str]]) -> Iterator[Paper]
     for number, text in lines:
         if not text.strip():
             continue
-        try:
-            record = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{path}:{number}: not valid JSON ({exc.msg} at column {exc.colno})") from None
+        record = _loads_line(path, number, text)
         if not isinstance(record, dict):
             raise InputError(f"{path}:{number}: expected a JSON object, got {type(record).__name__}")
         values = {}
-        for key in ("title", "abstract"):
+        for key, limit in _TEXT_LIMITS.items():
             value = record.get(key)
             if not isinstance(value, str) or not value.strip():
                 raise InputError(f"{path}:{number}: '{key}' must be a non-empty string")
-            values[key] = clean_text(value)
+            values[key] = clean_text(_string(path, number, key, value, limit))
         count += 1
-        paper = Paper(values["title"], values["abstract"], path.name, count, number)
-        for key, kind in _JSONL_META.items():
+        paper = Paper(values["title"], values["abstract"], str(path), count, number)
+        for key, (kind, limit) in _JSONL_META.items():
             value = record.get(key)
             if value is None:
                 continue
-            if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
-                raise InputError(f"{path}:{number}: '{key}' must be a whole number")
-            if kind is str and not isinstance(value, str):
+            if kind is int:
+                if isinstance(value, bool) or not isinstance(value, int):
+                    raise InputError(f"{path}:{number}: '{key}' must be a whole number")
+                value = _bounded(path, number, f"'{key}'", value, limit)
+            elif not isinstance(value, str):
                 raise InputError(f"{path}:{number}: '{key}' must be a string")
+            else:
+                value = _string(path, number, key, value, limit)
             setattr(paper, key, value)
         yield paper
 
@@ -308,14 +358,54 @@ def parse_jsonl(path: Path, lines: Iterator[tuple[int, str]]) -> Iterator[Paper]
 class Source:
     path: Path
     papers: Iterator[Paper]
+    digest: str
     warning: str | None
 
 
 def read_source(path: Path) -> Source:
-    """Open one input file. Errors on reading or parsing raise InputError."""
+    """Open one input file. Errors on reading or parsing raise InputError.
+
+    The content decides the format, not the extension: lines that are JSON
+    objects are JSONL (whatever the file is called), a JSON array is an error,
+    anything else is a dump.
+    """
     decoded = _read_lines(path)
-    parse = parse_jsonl if path.suffix.lower() == ".jsonl" else parse_dump
-    return Source(path, _require_papers(path, parse(path, decoded.lines)), decoded.warning)
+    first, lines = _peek_first_nonblank(decoded.lines)
+    parse = parse_jsonl if _looks_like_jsonl(path, first) else parse_dump
+    return Source(path, _require_papers(path, parse(path, lines)), decoded.digest, decoded.warning)
+
+
+def _peek_first_nonblank(lines: Iterator[tuple[int, str]]) -> tuple[tuple[int, str] | None, Iterator[tuple[int, str]]]:
+    seen: list[tuple[int, str]] = []
+    for item in lines:
+        seen.append(item)
+        if item[1].strip():
+            return item, itertools.chain(seen, lines)
+    return None, iter(seen)
+
+
+def _looks_like_jsonl(path: Path, first: tuple[int, str] | None) -> bool:
+    if path.suffix.lower() == ".jsonl":
+        return True
+    if first is None:
+        return False
+    number, text = first
+    text = text.strip()
+    if text.startswith("["):
+        try:
+            json.loads(text)
+        except (ValueError, RecursionError):
+            pass
+        else:
+            raise InputError(f"{path}:{number}: a JSON array; expected one JSON object a line (JSONL) or a text dump")
+        if text == "[" or text.startswith("[{"):
+            raise InputError(f"{path}:{number}: looks like a JSON array; expected one JSON object a line (JSONL)")
+    if text.startswith("{"):
+        try:
+            return isinstance(json.loads(text), dict)
+        except (ValueError, RecursionError):
+            return False
+    return False
 
 
 def _require_papers(path: Path, papers: Iterator[Paper]) -> Iterator[Paper]:

@@ -10,7 +10,7 @@ from typing import Iterator
 
 from sqlite_utils import Database
 
-from workbench.errors import WorkbenchError
+from workbench.errors import InputError, WorkbenchError
 from workbench.migrations import migrations
 
 DEFAULT_DB = Path("annotations") / "workbench.db"
@@ -23,9 +23,12 @@ def default_db_path() -> Path:
     return Path(os.environ.get("WORKBENCH_DB") or DEFAULT_DB)
 
 
-def open_db(path: str | Path, *, busy_timeout: float = BUSY_TIMEOUT_SECONDS) -> Database:
-    """Open (creating if needed) the store: WAL, busy timeout, foreign keys, migrations."""
+def open_db(path: str | Path, *, busy_timeout: float = BUSY_TIMEOUT_SECONDS, create: bool = True) -> Database:
+    """Open the store: WAL, busy timeout, foreign keys, migrations. `create=False` (the read-only
+    commands) refuses a path with no store instead of making an empty one there."""
     path = Path(path)
+    if not create and not path.is_file():
+        raise InputError(f"{path}: there is no store here (create one with `workbench ingest`, or check --db)")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(path, timeout=busy_timeout, check_same_thread=False)
@@ -68,3 +71,15 @@ def write_transaction(db: Database) -> Iterator[Database]:
         db.rollback()
         raise
     db.execute("COMMIT")
+
+
+def close_db(db: Database) -> None:
+    """Fold the write-ahead log into the store file and close it, so the file alone holds
+    everything (copying just the .db is safe after this)."""
+    try:
+        if db.conn.in_transaction:
+            db.conn.rollback()
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    except sqlite3.Error:
+        pass  # another process still reading: SQLite checkpoints when the last one closes
+    db.close()

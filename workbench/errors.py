@@ -14,6 +14,12 @@ class InputError(WorkbenchError):
 
 
 class AbortedRun(WorkbenchError):
-    """A run stopped as a whole, e.g. the endpoint rejected the API key (exit code 1)."""
+    """A run stopped as a whole, e.g. the endpoint rejected the API key (exit code 1).
+
+    `reply` carries what the request that stopped it got, and `record` that reply
+    made into a suggestion, so the calls it made are still logged.
+    """
 
     exit_code = 1
+    reply = None
+    record = None

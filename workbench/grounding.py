@@ -1,10 +1,17 @@
-"""Align evidence quotes to character spans of the abstract, and check numbers.
+"""Tie every field to the abstract: align quotes to character spans, check values and numbers.
 
-Three tries, in order: the exact quote; a normalised match (case, white space,
-Unicode forms, typographic quotes and dashes), with offsets mapped back to the
-original text; a fuzzy match of most of the quote's tokens, in order, in a
-tight window. The status is `exact` for the first, `fuzzy` for the other two
-(the `method` says which), `ungrounded` when none holds.
+Alignment of a quote, three tries in order: the exact quote; a match after
+`fold_for_matching` (case, white space, Unicode forms, typographic quotes and
+dashes), with offsets mapped back to the original text; a fuzzy match of most
+of the quote's tokens, in order, in a tight window. Status `exact` for the
+first, `fuzzy` for the other two (`method` says which), `ungrounded` otherwise.
+
+A quote found in the abstract is not enough: the field's value must be
+supported by its quote (its numbers appear in the quote, most of its words
+too), or the field is marked `value_not_in_quote`. A value without a quote (a
+human's edit, a reply whose evidence is missing) is grounded by aligning the
+value itself. Numbers that appear nowhere in the abstract, and text that reads
+as instructions to a model, are flagged.
 """
 
 from __future__ import annotations
@@ -13,12 +20,32 @@ import re
 import unicodedata
 from dataclasses import asdict, dataclass
 
+from workbench.vocab import (
+    EVIDENCE_MISSING, EXACT, FUZZY, INSTRUCTION_IN_TEXT, NUMBER_FIELDS, NUMBER_NOT_IN_ABSTRACT, UNGROUNDED,
+    UNGROUNDED_QUOTE, VALUE_NOT_IN_QUOTE,
+)
+
 _PUNCT = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u2013": "-",
                         "\u2014": "-", "\u2212": "-", "\u2010": "-", "\u2011": "-", "\u00d7": "x"})
 _TOKEN_RE = re.compile(r"\w+")
 _NUMBER_RE = re.compile(r"\d+(?:,\d{3})*(?:\.\d+)?")
 # Share of the quote's tokens that must appear, in order, for a fuzzy match.
 MIN_TOKEN_SHARE = 0.75
+# Share of a value's content words its quote must contain to support it.
+MIN_SUPPORT_SHARE = 0.5
+# Longest quote or value aligned token by token (the dynamic programme is quadratic).
+MAX_FUZZY_TOKENS = 200
+_STOPWORDS = frozenset(
+    "a an the of in on for to with and or by from as at is are be we our this that which its their it than "
+    "over vs via using based into up".split())
+_INSTRUCTION = re.compile(
+    r"\b(?:ignore|disregard|forget|override)\s+(?:all\s+|any\s+|the\s+|your\s+)*"
+    r"(?:previous|prior|above|earlier|preceding|system|original)\s+(?:instructions?|prompts?|directions?|rules?)"
+    r"|\b(?:you are now|new instructions|system prompt|act as an?|pretend to be)\b"
+    r"|\b(?:output|respond with|reply with|return|answer with|set)\s+(?:the\s+)?"
+    r"(?:technique|claimed[_ ]gain|compute|json|summary)\s*(?:=|:|as\b)",
+    re.I,
+)
 
 
 @dataclass(slots=True, frozen=True)
@@ -27,14 +54,21 @@ class Span:
     start: int | None
     end: int | None
     status: str  # exact | fuzzy | ungrounded
-    method: str | None = None  # exact | normalized | tokens
+    method: str | None = None  # exact | normalized | tokens | value (the value itself was aligned)
 
     def as_dict(self) -> dict:
         return asdict(self)
 
+    @property
+    def located(self) -> bool:
+        return self.start is not None
 
-def _normalise_with_map(text: str) -> tuple[str, list[int]]:
-    """Normalised text and, for each of its characters, the index in `text`."""
+
+# --------------------------------------------------------------------------- alignment
+
+
+def _fold_with_map(text: str) -> tuple[str, list[int]]:
+    """Folded text and, for each of its characters, the index in `text`."""
     out: list[str] = []
     where: list[int] = []
     pending_space = False
@@ -53,43 +87,44 @@ def _normalise_with_map(text: str) -> tuple[str, list[int]]:
     return "".join(out), where
 
 
-def normalise(text: str) -> str:
-    return _normalise_with_map(text)[0]
+def fold_for_matching(text: str) -> str:
+    """Case, Unicode form, typographic quotes/dashes and white space folded; punctuation kept."""
+    return _fold_with_map(text)[0]
 
 
-def align(quote: str | None, abstract: str) -> Span:
+def align(quote: str | None, abstract: str, *, method_if_exact: str = "exact") -> Span:
     if not quote or not quote.strip():
-        return Span(None, None, None, "ungrounded")
+        return Span(None, None, None, UNGROUNDED)
     quote = quote.strip()
     start = abstract.find(quote)
     if start >= 0:
-        return Span(quote, start, start + len(quote), "exact", "exact")
-    norm_abstract, where = _normalise_with_map(abstract)
-    norm_quote = normalise(quote).strip(" .")
-    if norm_quote:
-        found = norm_abstract.find(norm_quote)
+        return Span(quote, start, start + len(quote), EXACT, method_if_exact)
+    folded_abstract, where = _fold_with_map(abstract)
+    folded_quote = fold_for_matching(quote).strip(" .")
+    if folded_quote:
+        found = folded_abstract.find(folded_quote)
         if found >= 0:
-            last = where[found + len(norm_quote) - 1]
-            return Span(quote, where[found], last + 1, "fuzzy", "normalized")
+            last = where[found + len(folded_quote) - 1]
+            return Span(quote, where[found], last + 1, FUZZY, "normalized")
     span = _token_match(quote, abstract)
     if span is not None:
-        return Span(quote, span[0], span[1], "fuzzy", "tokens")
-    return Span(quote, None, None, "ungrounded")
+        return Span(quote, span[0], span[1], FUZZY, "tokens")
+    return Span(quote, None, None, UNGROUNDED)
 
 
 def _tokens(text: str) -> list[tuple[str, int, int]]:
-    return [(normalise(m.group()), m.start(), m.end()) for m in _TOKEN_RE.finditer(text)]
+    return [(fold_for_matching(m.group()), m.start(), m.end()) for m in _TOKEN_RE.finditer(text)]
 
 
 def _token_match(quote: str, abstract: str) -> tuple[int, int] | None:
     """Most of the quote's tokens, in order, within a window not much longer than the quote."""
     wanted = [t for t, _, _ in _tokens(quote)]
-    if len(wanted) < 3:
-        return None  # too short to match loosely without false hits
+    if len(wanted) < 3 or len(wanted) > MAX_FUZZY_TOKENS:
+        return None  # too short to match loosely without false hits; too long to align affordably
     have = _tokens(abstract)
     window = int(len(wanted) * 1.5) + 2
     need = MIN_TOKEN_SHARE * len(wanted)
-    starts = {t for t in wanted[:3]}
+    starts = set(wanted[:3])
     best: tuple[int, int, int] | None = None  # (matched, start index, end index)
     for i, (token, _, _) in enumerate(have):
         if token not in starts:
@@ -121,7 +156,7 @@ def _lcs_in_window(wanted: list[str], have: list[tuple[str, int, int]], start: i
     return length, start + max(first, 0), start + max(last, 0)
 
 
-# --------------------------------------------------------------------------- numbers
+# --------------------------------------------------------------------------- numbers and words
 
 
 def numbers_in(text: str | None) -> set[str]:
@@ -130,25 +165,78 @@ def numbers_in(text: str | None) -> set[str]:
         return set()
     found = set()
     for raw in _NUMBER_RE.findall(text):
-        value = float(raw.replace(",", ""))
-        found.add(f"{value:g}" if value < 1e15 else raw)
+        digits = raw.replace(",", "")
+        found.add(f"{float(digits):g}" if len(digits) < 16 else digits)
     return found
 
 
-def numbers_not_in_abstract(value: str | None, abstract: str) -> list[str]:
-    """Numbers of a field value that appear nowhere in the abstract (likely hallucinated)."""
-    missing = numbers_in(value) - numbers_in(abstract)
+def numbers_not_in(value: str | None, text: str) -> list[str]:
+    """Numbers of a value that appear nowhere in `text` (in the abstract: likely invented)."""
+    missing = numbers_in(value) - numbers_in(text)
     return sorted(missing, key=lambda n: (len(n), n))
 
 
-def ground_summary(quotes: dict[str, str | None], values: dict[str, str | None], abstract: str) -> tuple[dict, list[dict]]:
-    """Evidence spans for every field, and warnings for numbers not in the abstract."""
-    evidence = {field: align(quote, abstract).as_dict() if quote else None for field, quote in quotes.items()}
-    warnings = []
-    for field in ("claimed_gain", "compute"):
-        for number in numbers_not_in_abstract(values.get(field), abstract):
-            warnings.append({"field": field, "kind": "number_not_in_abstract", "number": number})
-    for field, span in evidence.items():
-        if span is not None and span["status"] == "ungrounded":
-            warnings.append({"field": field, "kind": "ungrounded_quote"})
+def _content_words(text: str) -> set[str]:
+    return {w for w in (fold_for_matching(m.group()) for m in _TOKEN_RE.finditer(text))
+            if len(w) > 2 and w not in _STOPWORDS and not w.isdigit()}
+
+
+def supports(quote: str, value: str) -> bool:
+    """Does the quote back the value: all of its numbers, and most of its words?"""
+    if numbers_not_in(value, quote):
+        return False
+    words = _content_words(value)
+    if not words:
+        return True
+    return len(words & _content_words(quote)) >= MIN_SUPPORT_SHARE * len(words)
+
+
+def reads_as_instruction(text: str | None) -> bool:
+    """Text that addresses a model ("ignore previous instructions", "output technique=")."""
+    return bool(text) and _INSTRUCTION.search(text) is not None
+
+
+# --------------------------------------------------------------------------- one field, a summary
+
+
+def ground_field(field: str, value: str | None, quote: str | None, abstract: str, *,
+                 quote_expected: bool = True) -> tuple[Span | None, list[dict]]:
+    """The span to highlight for one field and its warnings.
+
+    With a quote, the quote is aligned and must support the value. Without one
+    (a human's value, or a reply that left its evidence out when
+    `quote_expected`), the value itself is aligned to the abstract.
+    """
+    if value is None:
+        return None, []
+    warnings: list[dict] = []
+    if quote:
+        span = align(quote, abstract)
+        if span.status == UNGROUNDED:
+            warnings.append({"field": field, "kind": UNGROUNDED_QUOTE})
+        elif not supports(quote, value):
+            warnings.append({"field": field, "kind": VALUE_NOT_IN_QUOTE})
+    else:
+        span = align(value, abstract, method_if_exact="value")
+        if span.located:
+            span = Span(span.quote, span.start, span.end, span.status, "value")
+        if quote_expected:
+            warnings.append({"field": field, "kind": EVIDENCE_MISSING})
+    if field in NUMBER_FIELDS:
+        for number in numbers_not_in(value, abstract):
+            warnings.append({"field": field, "kind": NUMBER_NOT_IN_ABSTRACT, "number": number})
+    if reads_as_instruction(quote) or reads_as_instruction(value):
+        warnings.append({"field": field, "kind": INSTRUCTION_IN_TEXT})
+    return span, warnings
+
+
+def ground_summary(values: dict[str, str | None], quotes: dict[str, str | None] | None,
+                   abstract: str) -> tuple[dict[str, Span | None], list[dict]]:
+    """Evidence spans and warnings for every field. `quotes` None: the reply had no usable evidence."""
+    evidence: dict[str, Span | None] = {}
+    warnings: list[dict] = []
+    for field, value in values.items():
+        quote = quotes.get(field) if quotes is not None else None
+        evidence[field], found = ground_field(field, value, quote, abstract)
+        warnings.extend(found)
     return evidence, warnings

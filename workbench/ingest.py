@@ -8,17 +8,18 @@ from __future__ import annotations
 
 import os
 import pickle
+import sqlite3
 import subprocess
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Iterator, NamedTuple
 
 from sqlite_utils import Database
 
 from workbench.corpus import expand_paths, read_source
 from workbench.errors import InputError, WorkbenchError
-from workbench.store import utc_now
+from workbench.vocab import utc_now
 
 _META = ("authors_count", "published", "published_iso", "upvotes", "organization")
 
@@ -69,23 +70,43 @@ class _Known:
         self.version = version
 
 
-# Rows travel as plain tuples: cheap to pickle when a worker process parses.
-Row = tuple  # (id, content_hash, title, abstract, *META, position, line)
+class ParsedRow(NamedTuple):
+    """One parsed paper on its way to the store (a tuple: cheap to pickle from the parser process)."""
+
+    id: str
+    content_hash: str
+    title: str
+    abstract: str
+    authors_count: int | None
+    published: str | None
+    published_iso: str | None
+    upvotes: int | None
+    organization: str | None
+    position: int
+    line: int
+
+    @property
+    def metadata(self) -> tuple:
+        return self.authors_count, self.published, self.published_iso, self.upvotes, self.organization
+
+
 _CHUNK = 2000
 # Below this many input bytes, spawning a parser process costs more than it saves.
 _WORKER_THRESHOLD_BYTES = 8 << 20
 
 
 def _parse_messages(files: list[Path]) -> Iterator[tuple]:
-    """("rows", path, [Row]) chunks, then ("end", path, warning) or ("error", path, message)."""
+    """("begin", path, file digest), ("rows", path, [ParsedRow]) chunks, then ("end", path, warning)
+    or ("error", path, message)."""
     for path in files:
         try:
             source = read_source(path)
-            chunk: list[Row] = []
+            yield ("begin", path, source.digest)
+            chunk: list[ParsedRow] = []
             for paper in source.papers:
                 pid, chash = paper.keys()
-                chunk.append((pid, chash, paper.title, paper.abstract, *(getattr(paper, k) for k in _META),
-                              paper.position, paper.line))
+                chunk.append(ParsedRow(pid, chash, paper.title, paper.abstract, *(getattr(paper, k) for k in _META),
+                                       paper.position, paper.line))
                 if len(chunk) >= _CHUNK:
                     yield ("rows", path, chunk)
                     chunk = []
@@ -137,18 +158,28 @@ def ingest(db: Database, paths: list[Path]) -> IngestReport:
     big = sum(f.stat().st_size for f in files) > _WORKER_THRESHOLD_BYTES
     messages = _parsed_elsewhere(files) if big else _parse_messages(files)
     batch = _FileBatch(db, _Known(db))
+    failed: Path | None = None  # a file whose rows the store refused: skip the rest of its messages
     try:
         for kind, path, payload in messages:
             if kind == "error":
                 batch.rollback()
                 report.errors.append(payload)
                 continue
-            if batch.path != path:
-                batch.begin(path)
-            if kind == "rows":
-                batch.add(payload)
-            else:
-                batch.commit(report, payload)
+            if kind == "begin":
+                failed = None
+                batch.begin(path, payload)
+                continue
+            if path == failed:
+                continue
+            try:
+                if kind == "rows":
+                    batch.add(payload)
+                else:
+                    batch.commit(report, payload)
+            except (sqlite3.IntegrityError, sqlite3.InterfaceError, OverflowError, UnicodeError, ValueError) as exc:
+                batch.rollback()  # one bad value fails its file, not the call
+                failed = path
+                report.errors.append(f"{path}: could not store it ({type(exc).__name__}: {exc}); nothing from it was kept")
     except BaseException:
         batch.rollback()  # Ctrl-C or a store error: the files committed so far stay
         raise
@@ -164,8 +195,8 @@ class _FileBatch:
         self.db, self.known = db, known
         self.path: Path | None = None
 
-    def begin(self, path: Path) -> None:
-        self.path = path
+    def begin(self, path: Path, digest: str) -> None:
+        self.path, self.digest = path, digest
         self.db.execute("BEGIN IMMEDIATE")  # waits for another writer (busy timeout)
         self.known.refresh()  # another process may have ingested meanwhile
         self.seq = self.known.next_seq
@@ -173,16 +204,17 @@ class _FileBatch:
         self.counts = IngestReport()
         self.now = utc_now()
 
-    def add(self, rows: list[Row]) -> None:
+    def add(self, rows: list[ParsedRow]) -> None:
         papers: list[tuple] = []
         sightings: list[tuple] = []
         counts, added, known = self.counts, self.added, self.known.papers
+        source = str(self.path)
         for row in rows:
-            pid, chash, abstract = row[0], row[1], row[3]
+            pid, chash, abstract = row.id, row.content_hash, row.abstract
             counts.found += 1
             stored = added.get(pid) or known.get(pid)
             if stored is None:
-                papers.append((pid, self.seq, row[2], abstract, *row[4:9], chash, self.now))
+                papers.append((pid, self.seq, row.title, abstract, *row.metadata, chash, self.now))
                 added[pid] = (chash, len(abstract))
                 self.seq += 1
                 counts.new += 1
@@ -193,11 +225,11 @@ class _FileBatch:
                         self._write(papers, sightings)
                         self.db.execute("UPDATE papers SET abstract = ?, content_hash = ? WHERE id = ?", [abstract, chash, pid])
                         added[pid] = (chash, len(abstract))
-                if any(v is not None for v in row[4:9]):
+                if any(v is not None for v in row.metadata):
                     self._write(papers, sightings)
                     # A later sighting may carry metadata the first one lacked: fill the gaps only.
-                    self.db.execute(_FILL_METADATA, [*row[4:9], pid])
-            sightings.append((pid, self.path.name, row[9], row[10], chash))
+                    self.db.execute(_FILL_METADATA, [*row.metadata, pid])
+            sightings.append((pid, source, self.digest, row.position, row.line, chash))
         self._write(papers, sightings)
 
     def _write(self, papers: list[tuple], sightings: list[tuple]) -> None:
@@ -234,7 +266,8 @@ class _FileBatch:
 
 
 _INSERT_SIGHTING = (
-    "INSERT OR IGNORE INTO sightings (paper_id, source, position, line, content_hash) VALUES (?, ?, ?, ?, ?)"
+    "INSERT OR IGNORE INTO sightings (paper_id, source, source_hash, position, line, content_hash) "
+    "VALUES (?, ?, ?, ?, ?, ?)"
 )
 _FILL_METADATA = (
     "UPDATE papers SET " + ", ".join(f"{k} = coalesce({k}, ?)" for k in _META) + " WHERE id = ?"
@@ -246,8 +279,11 @@ _INSERT_PAPER = (
 
 
 if __name__ == "__main__":  # the parser process of _parsed_elsewhere
+    # Parse through the module imported by its real name, so rows unpickle as workbench.ingest.ParsedRow.
+    from workbench import ingest as by_name
+
     out = sys.stdout.buffer
-    for parsed in _parse_messages([Path(p) for p in sys.argv[1:]]):
+    for parsed in by_name._parse_messages([Path(p) for p in sys.argv[1:]]):
         pickle.dump(parsed, out, protocol=pickle.HIGHEST_PROTOCOL)
     pickle.dump(None, out)
     out.flush()

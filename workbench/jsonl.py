@@ -1,15 +1,26 @@
 """The JSONL contract: annotation export/import and suggestion export.
 
 Key order and line order are stable (paper order, then annotator), so
-export -> import into a fresh store -> export is byte-identical.
+export -> import into a fresh store -> export is byte-identical. Lines are
+UTF-8 JSON with every character a terminal could act on escaped (\\u001b,
+\\u009b, BIDI overrides), so `workbench export` on a terminal is safe and the
+JSON still reads back to the same text.
+
+Import checks the whole file before anything is written, and rejects what the
+export never produces: duplicate records, NaN, impossible times, unknown keys,
+names with blanks around them, text no UTF-8 file can hold, oversized values.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
+import re
+import stat
 import tempfile
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import IO, Iterable, Iterator
 
@@ -18,61 +29,64 @@ from sqlite_utils import Database
 from workbench.corpus import paper_id as title_to_id
 from workbench.db import write_transaction
 from workbench.errors import InputError, WorkbenchError
-from workbench.migrations import STATUSES
-from workbench.schema import FIELDS
-from workbench.store import import_annotation, iter_annotations, utc_now
+from workbench.records import AnnotationRow, TitledAnnotation
+from workbench.store import import_annotation, iter_annotations, known_paper_ids, suggestion_from_row
+from workbench.vocab import FIELDS, STATUSES, utc_now
+
+# Limits on what an import may carry (an export never comes near them).
+MAX_LINE_CHARS = 1_000_000
+MAX_VALUE_CHARS = 2_000
+MAX_NOTES_CHARS = 10_000
+MAX_NAME_CHARS = 100
+MAX_SECONDS = 10 * 365 * 24 * 3600.0
+
+# Characters json.dumps(ensure_ascii=False) leaves raw but a terminal may act on.
+_ESCAPE = re.compile("[\u007f-\u009f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029\ud800-\udfff]")
 
 
-def _dumps(record: dict) -> str:
-    return json.dumps(record, ensure_ascii=False)
+def dumps(record: dict) -> str:
+    text = json.dumps(record, ensure_ascii=False)
+    return _ESCAPE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
-def edited_fields(row: dict) -> list[str]:
-    """Fields whose final value differs from the suggestion (all filled ones if none)."""
-    suggested = (row.get("suggested") or {}).get("fields")
-    if suggested is None:
-        return [f for f in FIELDS if row.get(f) is not None]
-    return [f for f in FIELDS if row.get(f) != suggested.get(f)]
-
-
-def annotation_record(row: dict) -> dict:
-    suggested = row.get("suggested")
-    return {
-        "paper_id": row["paper_id"],
-        "title": row["title"],
-        "annotator": row["annotator"],
-        "status": row["status"],
-        "flagged": bool(row["flagged"]),
-        "annotation": {f: row.get(f) for f in FIELDS},
-        "edited_fields": edited_fields(row),
-        "notes": row.get("notes"),
-        "suggestion": None if suggested is None else {"id": row["suggestion_id"], **suggested},
-        "seconds_spent": row["seconds_spent"],
-        "created_at": row["created_at"],
-        "updated_at": row["updated_at"],
+def annotation_record(item: TitledAnnotation) -> dict:
+    row = item.annotation
+    record = {
+        "paper_id": row.paper_id,
+        "title": item.title,
+        "annotator": row.annotator,
+        "status": row.status,
+        "flagged": bool(row.flagged),
+        "annotation": {f: row.values.get(f) for f in FIELDS},
+        "edited_fields": row.edited_fields(),
+        "notes": row.notes,
+        "suggestion": None if row.suggested is None else {"id": row.suggestion_id, **row.suggested},
     }
+    if row.field_sources:
+        record["field_sources"] = row.field_sources
+    record.update(seconds_spent=row.seconds_spent, created_at=row.created_at, updated_at=row.updated_at)
+    return record
 
 
 def export_annotation_lines(db: Database, **filters) -> Iterator[str]:
-    for row in iter_annotations(db, **filters):
-        yield _dumps(annotation_record(row)) + "\n"
+    for item in iter_annotations(db, **filters):
+        yield dumps(annotation_record(item)) + "\n"
 
 
-def suggestion_record(row: dict) -> dict:
-    evidence = row.get("evidence") or {}
+def suggestion_record(title: str, row) -> dict:
     return {
-        "paper_id": row["paper_id"],
-        "title": row["title"],
-        "prompt": row["prompt_name"],
-        "prompt_hash": row["prompt_id"],
-        "model": row["model"],
-        "outcome": row["outcome"],
-        "error": row["error"],
-        "fields": {f: row.get(f) for f in FIELDS},
-        "evidence": {f: evidence.get(f) for f in FIELDS},
-        "usage": {"input_tokens": row["input_tokens"], "output_tokens": row["output_tokens"]},
-        "latency_ms": row["latency_ms"],
-        "created_at": row["created_at"],
+        "paper_id": row.paper_id,
+        "title": title,
+        "prompt": row.prompt_name,
+        "prompt_hash": row.prompt_id,
+        "model": row.model,
+        "outcome": row.outcome,
+        "error": row.error,
+        "fields": {f: row.values.get(f) for f in FIELDS},
+        "evidence": {f: (span.as_dict() if span else None) for f, span in row.evidence.items()},
+        "usage": {"input_tokens": row.input_tokens, "output_tokens": row.output_tokens},
+        "latency_ms": row.latency_ms,
+        "created_at": row.created_at,
     }
 
 
@@ -85,39 +99,78 @@ def export_suggestion_lines(db: Database, *, prompt_ids: list[str] | None = None
         where.append("s.model = ?")
         params.append(model)
     sql = (
-        "SELECT s.*, p.title, pr.name AS prompt_name FROM suggestions s "
-        "JOIN papers p ON p.id = s.paper_id JOIN prompts pr ON pr.id = s.prompt_id "
+        "SELECT pa.title, s.id, s.paper_id, s.prompt_id, pr.name, s.model, s.params, s.outcome, s.error, "
+        "s.technique, s.claimed_gain, s.compute, s.evidence, s.warnings, s.raw, s.input_tokens, s.output_tokens, "
+        "s.latency_ms, s.attempts, s.created_at FROM suggestions s "
+        "JOIN papers pa ON pa.id = s.paper_id JOIN prompts pr ON pr.id = s.prompt_id "
         + (f"WHERE {' AND '.join(where)} " if where else "")
-        + "ORDER BY p.seq, pr.name, s.prompt_id, s.model, s.params"
+        + "ORDER BY pa.seq, pr.name, s.prompt_id, s.model, s.params"
     )
-    for row in db.query(sql, params):
-        row["evidence"] = json.loads(row["evidence"]) if row["evidence"] else None
-        yield _dumps(suggestion_record(row)) + "\n"
+    for title, *columns in db.execute(sql, params):
+        yield dumps(suggestion_record(title, suggestion_from_row(columns))) + "\n"
+
+
+# --------------------------------------------------------------------------- writing a file
+
+
+def _cannot_write(path: Path, exc: OSError) -> WorkbenchError:
+    return WorkbenchError(f"{path}: cannot write ({exc.strerror or exc})")
 
 
 @contextmanager
-def atomic_output(path: Path | None, stdout: IO[str]) -> Iterator[IO[str]]:
-    """Write to a temp file beside `path` and rename it in place on success."""
+def output_file(path: Path | None, stdout: IO[str]) -> Iterator[IO[str]]:
+    """Where an export goes, without replacing what the path is.
+
+    A regular file (or a symlink to one) is written to a temporary file beside
+    the real target and renamed over it, so a failed export never leaves half a
+    file; it keeps the old file's permissions (a new one gets the umask's). A
+    FIFO, a device or /dev/stdout is written directly.
+    """
     if path is None:
         yield stdout
         return
     path = Path(path)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or Path("."))
+        info = os.stat(path)  # follows symlinks
+    except FileNotFoundError:
+        info = None
     except OSError as exc:
-        raise WorkbenchError(f"{path}: cannot write ({exc.strerror})") from None
+        raise _cannot_write(path, exc) from None
+    if info is not None and not stat.S_ISREG(info.st_mode):
+        try:
+            with open(path, "w", encoding="utf-8", newline="\n") as handle:
+                yield handle
+        except OSError as exc:
+            raise _cannot_write(path, exc) from None
+        return
+    target = Path(os.path.realpath(path))
+    mode = stat.S_IMODE(info.st_mode) if info is not None else 0o666 & ~_umask()
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as exc:
+        raise _cannot_write(path, exc) from None
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
             yield handle
-        os.replace(tmp, path)
+        os.chmod(tmp, mode)
+        os.replace(tmp, target)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise _cannot_write(path, exc) from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def write_lines(lines: Iterable[str], path: Path | None, stdout: IO[str]) -> int:
     count = 0
-    with atomic_output(path, stdout) as out:
+    with output_file(path, stdout) as out:
         for line in lines:
             out.write(line)
             count += 1
@@ -126,16 +179,58 @@ def write_lines(lines: Iterable[str], path: Path | None, stdout: IO[str]) -> int
 
 # --------------------------------------------------------------------------- import
 
-
-def _field_value(value, where: str, key: str) -> str | None:
-    if value is None or isinstance(value, str):
-        return value
-    raise InputError(f"{where}: '{key}' must be a string or null")
+_RECORD_KEYS = ("paper_id", "title", "annotator", "status", "flagged", "annotation", "edited_fields", "notes",
+                "suggestion", "field_sources", "seconds_spent", "created_at", "updated_at")
+_SUGGESTION_KEYS = ("id", "prompt", "prompt_hash", "model", "fields")
 
 
-def _parse_record(record, where: str, default_annotator: str, known_ids) -> dict:
+def _reject_constant(name: str):
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def _text(value, where: str, key: str, limit: int, *, nullable: bool = True) -> str | None:
+    if value is None and nullable:
+        return None
+    if not isinstance(value, str):
+        raise InputError(f"{where}: '{key}' must be a string{' or null' if nullable else ''}")
+    if len(value) > limit:
+        raise InputError(f"{where}: '{key}' is longer than {limit:,} characters")
+    return value
+
+
+def _name(value, where: str, key: str) -> str:
+    name = _text(value, where, key, MAX_NAME_CHARS, nullable=False)
+    if not name.strip():
+        raise InputError(f"{where}: '{key}' must be a non-empty string")
+    if name != name.strip():
+        raise InputError(f"{where}: '{key}' {name!r} has blanks around it")
+    if not name.isprintable():
+        raise InputError(f"{where}: '{key}' {name!r} contains control characters")
+    return name
+
+
+def _timestamp(value, where: str, key: str) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, str) and len(value) <= 40:
+        try:
+            datetime.fromisoformat(value.replace("Z", "+00:00"))
+            return value
+        except ValueError:
+            pass
+    raise InputError(f"{where}: '{key}' must be an ISO 8601 time such as 2026-11-23T12:00:00Z, got {value!r}")
+
+
+def _unknown(keys: Iterable[str], known: tuple[str, ...], where: str, what: str) -> None:
+    unknown = sorted(set(keys) - set(known))
+    if unknown:
+        raise InputError(f"{where}: unknown {what} {unknown[0]!r} (expected {', '.join(known)})")
+
+
+def _parse_record(record, where: str, default_annotator: str, known_ids: set[str]) -> AnnotationRow:
     if not isinstance(record, dict):
         raise InputError(f"{where}: expected a JSON object")
+    _unknown(record, _RECORD_KEYS, where, "key")
     pid = record.get("paper_id")
     title = record.get("title")
     if not isinstance(pid, str) or not pid:
@@ -144,95 +239,123 @@ def _parse_record(record, where: str, default_annotator: str, known_ids) -> dict
         pid = title_to_id(title)
     if pid not in known_ids:
         label = record.get("paper_id") or title
-        raise InputError(f"{where}: unknown paper {label!r} (ingest its abstract first)")
+        raise InputError(f"{where}: unknown paper {str(label)[:80]!r} (ingest its abstract first)")
     status = record.get("status")
     if status not in STATUSES:
-        raise InputError(f"{where}: 'status' must be one of {', '.join(STATUSES)}, got {status!r}")
+        raise InputError(f"{where}: 'status' must be one of {', '.join(STATUSES)}, got {str(status)[:40]!r}")
     annotation = record.get("annotation")
     if not isinstance(annotation, dict):
         raise InputError(f"{where}: 'annotation' must be an object with {', '.join(FIELDS)}")
-    unknown = set(annotation) - set(FIELDS)
-    if unknown:
-        raise InputError(f"{where}: unknown annotation field {sorted(unknown)[0]!r}")
-    annotator = record.get("annotator", default_annotator)
-    if not isinstance(annotator, str) or not annotator.strip():
-        raise InputError(f"{where}: 'annotator' must be a non-empty string")
+    _unknown(annotation, FIELDS, where, "annotation field")
     flagged = record.get("flagged", False)
     if not isinstance(flagged, bool):
         raise InputError(f"{where}: 'flagged' must be true or false")
     seconds = record.get("seconds_spent", 0.0)
-    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds < 0:
-        raise InputError(f"{where}: 'seconds_spent' must be a number of seconds")
+    if (isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not math.isfinite(seconds)
+            or not 0 <= seconds <= MAX_SECONDS):
+        raise InputError(f"{where}: 'seconds_spent' must be a number of seconds from 0 to {MAX_SECONDS:,.0f}")
     now = utc_now()
-    row = {
-        "paper_id": pid,
-        "annotator": annotator,
-        "status": status,
-        "flagged": flagged,
-        **{f: _field_value(annotation.get(f), where, f) for f in FIELDS},
-        "notes": _field_value(record.get("notes"), where, "notes"),
-        "suggestion_id": None,
-        "suggested": None,
-        "seconds_spent": float(seconds),
-        "created_at": _timestamp(record.get("created_at"), where, "created_at") or now,
-        "updated_at": _timestamp(record.get("updated_at"), where, "updated_at") or now,
-    }
+    row = AnnotationRow(
+        paper_id=pid, annotator=_name(record.get("annotator", default_annotator), where, "annotator"),
+        status=status, flagged=flagged,
+        values={f: _text(annotation.get(f), where, f, MAX_VALUE_CHARS) for f in FIELDS},
+        notes=_text(record.get("notes"), where, "notes", MAX_NOTES_CHARS),
+        seconds_spent=float(seconds),
+        created_at=_timestamp(record.get("created_at"), where, "created_at") or now,
+        updated_at=_timestamp(record.get("updated_at"), where, "updated_at") or now,
+        field_sources=_field_sources(record.get("field_sources"), where),
+    )
     suggestion = record.get("suggestion")
     if suggestion is not None:
-        row["suggestion_id"], row["suggested"] = _parse_suggestion(suggestion, where)
+        row.suggestion_id, row.suggested = _parse_suggestion(suggestion, where)
     return row
 
 
-def _timestamp(value, where: str, key: str) -> str | None:
+def _field_sources(value, where: str) -> dict[str, str] | None:
     if value is None:
         return None
-    if not isinstance(value, str) or len(value) < 10:
-        raise InputError(f"{where}: '{key}' must be an ISO 8601 time")
-    return value
+    if not isinstance(value, dict):
+        raise InputError(f"{where}: 'field_sources' must be an object or null")
+    _unknown(value, FIELDS, where, "field in 'field_sources'")
+    return {f: _text(v, where, f"field_sources.{f}", MAX_NAME_CHARS * 2, nullable=False) for f, v in value.items()}
 
 
 def _parse_suggestion(suggestion, where: str) -> tuple[str, dict]:
     if not isinstance(suggestion, dict):
         raise InputError(f"{where}: 'suggestion' must be an object or null")
+    _unknown(suggestion, _SUGGESTION_KEYS, where, "key in 'suggestion'")
     for key in ("id", "prompt", "prompt_hash", "model"):
-        if not isinstance(suggestion.get(key), str):
-            raise InputError(f"{where}: 'suggestion.{key}' must be a string")
+        _text(suggestion.get(key), where, f"suggestion.{key}", MAX_NAME_CHARS * 2, nullable=False)
     fields = suggestion.get("fields")
     if not isinstance(fields, dict):
         raise InputError(f"{where}: 'suggestion.fields' must be an object")
+    _unknown(fields, FIELDS, where, "field in 'suggestion.fields'")
     snapshot = {
         "prompt": suggestion["prompt"],
         "prompt_hash": suggestion["prompt_hash"],
         "model": suggestion["model"],
-        "fields": {f: _field_value(fields.get(f), where, f"suggestion.fields.{f}") for f in FIELDS},
+        "fields": {f: _text(fields.get(f), where, f"suggestion.fields.{f}", MAX_VALUE_CHARS) for f in FIELDS},
     }
     return suggestion["id"], snapshot
 
 
-def import_annotations(db: Database, path: Path, default_annotator: str) -> int:
-    """Import one JSONL file in one transaction: every line is checked before any is written."""
-    path = Path(path)
+def _loads(text: str, where: str):
+    try:
+        return json.loads(text, parse_constant=_reject_constant)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno})") from None
+    except ValueError as exc:  # NaN / Infinity
+        raise InputError(f"{where}: not valid JSON ({exc})") from None
+    except RecursionError:
+        raise InputError(f"{where}: not valid JSON (nested too deeply)") from None
+
+
+def _has_surrogate(value) -> bool:
+    if isinstance(value, str):
+        return any("\ud800" <= c <= "\udfff" for c in value)
+    if isinstance(value, dict):
+        return any(_has_surrogate(k) or _has_surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_surrogate(v) for v in value)
+    return False
+
+
+def read_annotation_file(path: Path, default_annotator: str, known_ids: set[str]) -> list[AnnotationRow]:
+    """Every record of the file, checked; InputError naming the first bad line."""
     try:
         handle = open(path, encoding="utf-8-sig")
     except OSError as exc:
         raise InputError(f"{path}: cannot read ({exc.strerror})") from None
-    known_ids = {r[0] for r in db.execute("SELECT id FROM papers")}
-    rows = []
+    rows: list[AnnotationRow] = []
+    first_line: dict[tuple[str, str], int] = {}
     with handle:
         try:
             for number, text in enumerate(handle, start=1):
                 if not text.strip():
                     continue
                 where = f"{path}:{number}"
-                try:
-                    record = json.loads(text)
-                except json.JSONDecodeError as exc:
-                    raise InputError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno})") from None
-                rows.append(_parse_record(record, where, default_annotator, known_ids))
+                if len(text) > MAX_LINE_CHARS:
+                    raise InputError(f"{where}: line longer than {MAX_LINE_CHARS:,} characters")
+                record = _loads(text, where)
+                if _has_surrogate(record):
+                    raise InputError(f"{where}: contains an invalid Unicode character (a lone surrogate)")
+                row = _parse_record(record, where, default_annotator, known_ids)
+                key = (row.paper_id, row.annotator)
+                if key in first_line:
+                    raise InputError(f"{where}: a second record for paper {row.paper_id} by {row.annotator!r} "
+                                     f"(the first is on line {first_line[key]})")
+                first_line[key] = number
+                rows.append(row)
         except UnicodeDecodeError:
             raise InputError(f"{path}: not UTF-8 text") from None
     if not rows:
         raise InputError(f"{path}: no annotations found")
+    return rows
+
+
+def import_annotations(db: Database, path: Path, default_annotator: str) -> int:
+    """Import one JSONL file in one transaction: every line is checked before any is written."""
+    rows = read_annotation_file(Path(path), default_annotator, known_paper_ids(db))
     with write_transaction(db):
         for row in rows:
             import_annotation(db, row)

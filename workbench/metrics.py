@@ -1,7 +1,8 @@
 """Agreement metrics between two values of a field, and between two annotators. Stdlib only.
 
 Definitions (the README repeats them):
-- normalise: case-folded, punctuation removed, white space collapsed; None stays None.
+- normalise_for_comparison: case-folded, punctuation removed, white space collapsed; None stays None.
+  (Grounding's fold_for_matching keeps punctuation: it must find quotes verbatim.)
 - exact: normalised values equal (two nulls are equal).
 - token F1: F1 of the normalised token multisets; two nulls 1.0, one null 0.0.
 - number recall: share of the numbers in the human value that the suggestion also has.
@@ -19,25 +20,26 @@ from statistics import median
 from typing import Iterable
 
 from workbench.grounding import numbers_in
+from workbench.vocab import collapse_whitespace
 
 _PUNCT = re.compile(r"[^\w\s.%]|(?<!\d)\.|\.(?!\d)")  # keep decimal points and % with numbers
 
 
 @lru_cache(maxsize=1 << 16)  # compare normalises each human value once per prompt/model
-def normalise(value: str | None) -> str | None:
+def normalise_for_comparison(value: str | None) -> str | None:
     if value is None:
         return None
     text = unicodedata.normalize("NFKC", value).casefold()
-    text = " ".join(_PUNCT.sub(" ", text).split())
+    text = collapse_whitespace(_PUNCT.sub(" ", text))
     return text or None
 
 
 def exact(a: str | None, b: str | None) -> bool:
-    return normalise(a) == normalise(b)
+    return normalise_for_comparison(a) == normalise_for_comparison(b)
 
 
 def token_f1(predicted: str | None, reference: str | None) -> float:
-    return _f1_of_normalised(normalise(predicted), normalise(reference))
+    return _f1_of_normalised(normalise_for_comparison(predicted), normalise_for_comparison(reference))
 
 
 def _f1_of_normalised(predicted: str | None, reference: str | None) -> float:
@@ -90,7 +92,7 @@ class FieldScore:
         self.f1 = 0.0
 
     def add(self, suggested: str | None, human: str | None) -> None:
-        ns, nh = normalise(suggested), normalise(human)  # once per pair, shared by every measure
+        ns, nh = normalise_for_comparison(suggested), normalise_for_comparison(human)  # once per pair, shared by every measure
         self.pairs += 1
         self.exact += ns == nh
         self.f1 += _f1_of_normalised(ns, nh)

@@ -1,24 +1,20 @@
 """Schema migrations. Each one runs in a transaction and is recorded once.
 
-Add new migrations at the end; never edit one that has shipped.
+Add new migrations at the end; never edit one that has shipped. Each holds
+literal DDL (no names imported from elsewhere), so a shipped migration builds
+the same tables forever; a change of vocabulary (a new status or outcome) is a
+new migration.
 """
 
 from sqlite_utils import Database, Migrations
 
 migrations = Migrations("workbench")
 
-OUTCOMES = ("ok", "invalid", "refused", "truncated", "error")
-STATUSES = ("accepted", "edited", "rejected")
-
-
-def _in(values: tuple[str, ...]) -> str:
-    return ", ".join(f"'{v}'" for v in values)
-
 
 @migrations()
 def m001_initial(db: Database) -> None:
     db.executescript(
-        f"""
+        """
         CREATE TABLE papers (
             id TEXT PRIMARY KEY,
             seq INTEGER NOT NULL UNIQUE,          -- paper order: first ingest wins
@@ -55,7 +51,7 @@ def m001_initial(db: Database) -> None:
             prompt_id TEXT NOT NULL REFERENCES prompts(id),
             model TEXT NOT NULL,
             params TEXT NOT NULL,                 -- canonical JSON of the request parameters
-            outcome TEXT NOT NULL CHECK (outcome IN ({_in(OUTCOMES)})),
+            outcome TEXT NOT NULL CHECK (outcome IN ('ok', 'invalid', 'refused', 'truncated', 'error')),
             error TEXT,
             technique TEXT,
             claimed_gain TEXT,
@@ -74,7 +70,7 @@ def m001_initial(db: Database) -> None:
         CREATE TABLE annotations (
             paper_id TEXT NOT NULL REFERENCES papers(id),
             annotator TEXT NOT NULL,
-            status TEXT CHECK (status IS NULL OR status IN ({_in(STATUSES)})),
+            status TEXT CHECK (status IS NULL OR status IN ('accepted', 'edited', 'rejected')),
             flagged INTEGER NOT NULL DEFAULT 0,
             technique TEXT,
             claimed_gain TEXT,
@@ -110,3 +106,69 @@ def m002_paper_order_index(db: Database) -> None:
     # Paper order with ids and titles, without touching the rows (each holds a ~2 KB
     # abstract): export, the review queue and compare's titles read only this index.
     db.execute("CREATE INDEX papers_order ON papers(seq, id, title)")
+
+
+@migrations()
+def m003_attempts(db: Database) -> None:
+    # Every model call, append-only (like llm's logs): retries, re-asks, --force and
+    # ctrl+r add rows; `suggestions` stays the current view of each key.
+    db.executescript(
+        """
+        CREATE TABLE attempts (
+            id INTEGER PRIMARY KEY,
+            suggestion_id TEXT NOT NULL,          -- the key: paper, prompt version, model, params
+            paper_id TEXT NOT NULL REFERENCES papers(id),
+            prompt_id TEXT NOT NULL REFERENCES prompts(id),
+            model TEXT NOT NULL,
+            params TEXT NOT NULL,
+            request_hash TEXT,                    -- sha256 of the messages; the prompt version holds the text
+            ask INTEGER NOT NULL,                 -- 1, or 2 for the re-ask after an invalid reply
+            attempt INTEGER NOT NULL,             -- the HTTP call within that ask (retries)
+            outcome TEXT NOT NULL CHECK (outcome IN ('ok', 'invalid', 'refused', 'truncated', 'error')),
+            http_status INTEGER,
+            error TEXT,
+            raw TEXT,                             -- the reply as received, capped
+            raw_chars INTEGER,                    -- its length before capping
+            input_tokens INTEGER,
+            output_tokens INTEGER,
+            latency_ms INTEGER,
+            batch_id TEXT,                        -- set when the reply came from a batch job
+            at TEXT NOT NULL
+        );
+        CREATE INDEX attempts_paper ON attempts(paper_id, id);
+        CREATE INDEX attempts_suggestion ON attempts(suggestion_id, id);
+        """
+    )
+
+
+@migrations()
+def m004_annotation_field_sources(db: Database) -> None:
+    # JSON {field: source} when a decision takes fields from different sources
+    # (a suggestion, another annotator); NULL when they all come from one.
+    db.execute("ALTER TABLE annotations ADD COLUMN field_sources TEXT")
+
+
+@migrations()
+def m005_sightings_by_file(db: Database) -> None:
+    # Sightings were keyed by file name: d1/papers.jsonl and d2/papers.jsonl collided.
+    # Now by a hash of the file's bytes (the same file by any path is known), keeping
+    # the path as given for people. Older rows get their name as a stand-in hash.
+    db.executescript(
+        """
+        CREATE TABLE sightings_by_file (
+            id INTEGER PRIMARY KEY,
+            paper_id TEXT NOT NULL REFERENCES papers(id),
+            source TEXT NOT NULL,                 -- the file's path as given
+            source_hash TEXT NOT NULL,            -- sha1 of the file's bytes
+            position INTEGER NOT NULL,            -- order within that file
+            line INTEGER,
+            content_hash TEXT NOT NULL,
+            UNIQUE (source_hash, position)
+        );
+        INSERT INTO sightings_by_file (id, paper_id, source, source_hash, position, line, content_hash)
+            SELECT id, paper_id, source, 'name:' || source, position, line, content_hash FROM sightings;
+        DROP TABLE sightings;
+        ALTER TABLE sightings_by_file RENAME TO sightings;
+        CREATE INDEX sightings_paper ON sightings(paper_id);
+        """
+    )

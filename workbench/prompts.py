@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from workbench.errors import InputError
-from workbench.schema import FIELDS, Summary, summary_json_schema
+from workbench.schema import Summary, summary_json_schema
+from workbench.vocab import FIELDS, prompt_label
 
 DEFAULT_PROMPT = "summary"
 _REQUIRED = {"name": str, "description": str, "system": str, "user": str}
@@ -47,7 +48,7 @@ class Prompt:
 
     @property
     def label(self) -> str:
-        return f"{self.name}@{self.id[:8]}"
+        return prompt_label(self.name, self.id)
 
     def render(self, title: str, abstract: str, *, schema_in_prompt: bool = False) -> list[dict]:
         """Chat messages for one paper. The abstract is data: it is only ever substituted
@@ -69,6 +70,11 @@ class Prompt:
 def _fill(template: str, title: str, abstract: str) -> str:
     # str.replace, not str.format: braces in an abstract must not be read as fields.
     return template.replace("{title}", title).replace("{abstract}", abstract)
+
+
+def is_prompt_path(ref: str) -> bool:
+    """A prompt reference that names a file rather than a prompt in prompts/."""
+    return ref.endswith(".toml") or os.sep in ref
 
 
 def prompts_dir() -> Path:
@@ -157,7 +163,7 @@ def resolve_prompt(ref: str | None) -> Prompt:
     """A prompt by name (a file in prompts/) or by path."""
     ref = ref or DEFAULT_PROMPT
     candidate = Path(ref)
-    if candidate.suffix == ".toml" or os.sep in ref:
+    if is_prompt_path(ref):
         if not candidate.is_file():
             raise InputError(f"{ref}: no such prompt file")
         return load_prompt_file(candidate)
@@ -169,17 +175,3 @@ def resolve_prompt(ref: str | None) -> Prompt:
             return prompt
     known = ", ".join(p.name for p in list_prompts()) or "none"
     raise InputError(f"unknown prompt '{ref}' (prompts in {prompts_dir()}: {known})")
-
-
-def resolve_prompt_versions(db, ref: str) -> list[str]:
-    """Stored prompt ids matching `ref`: a name (every version), name@hash prefix, or a file path."""
-    if "@" in ref:
-        name, prefix = ref.split("@", 1)
-        rows = db.execute("SELECT id FROM prompts WHERE name = ? AND id LIKE ?", [name, prefix + "%"]).fetchall()
-    elif ref.endswith(".toml") or os.sep in ref:
-        return [resolve_prompt(ref).id]
-    else:
-        rows = db.execute("SELECT id FROM prompts WHERE name = ?", [ref]).fetchall()
-    if not rows:
-        raise InputError(f"no stored suggestions come from a prompt '{ref}'")
-    return [r[0] for r in rows]

@@ -1,4 +1,9 @@
-"""Terminal rendering (rich) of the compare, stats and agreement reports."""
+"""Terminal rendering (rich) of the compare, stats, agreement and log reports.
+
+Every value that came from data (titles, annotator, prompt and model names,
+field values, error messages) enters a table as `safe_text.plain(...)`: a Rich
+Text, never a markup string, with control characters made visible.
+"""
 
 from __future__ import annotations
 
@@ -6,24 +11,29 @@ from rich.console import Group as RenderGroup
 from rich.table import Table
 from rich.text import Text
 
-from workbench.schema import FIELDS
+from workbench.safe_text import one_line, plain
+from workbench.vocab import FIELDS, field_name
 
-FIELD_NAMES = {"technique": "technique", "claimed_gain": "claimed gain", "compute": "compute"}
+DASH = "—"
 
 
 def _pct(value) -> str:
-    return "—" if value is None else f"{value * 100:.1f}%"
+    return DASH if value is None else f"{value * 100:.1f}%"
 
 
 def _num(value, digits=0) -> str:
-    return "—" if value is None else f"{value:,.{digits}f}"
+    return DASH if value is None else f"{value:,.{digits}f}"
 
 
 def bar(share: float | None, width: int = 20) -> Text:
     if share is None:
-        return Text("—", style="dim")
+        return Text(DASH, style="dim")
     filled = round(share * width)
     return Text("█" * filled + "░" * (width - filled) + f" {share * 100:5.1f}%")
+
+
+def _or_dash(value: str | None) -> Text:
+    return plain(value) if value else Text(DASH, style="dim")
 
 
 # --------------------------------------------------------------------------- compare
@@ -35,7 +45,7 @@ def _compare_rows(results: list[dict]):
     yield "coverage of decided papers", get("coverage"), _pct, "max"
     yield "accept rate (as is)", get("accept_rate"), _pct, "max"
     for field in FIELDS:
-        name = FIELD_NAMES[field]
+        name = field_name(field)
         yield f"{name}: exact", get("fields", field, "exact"), _pct, "max"
         yield f"{name}: token F1", get("fields", field, "token_f1"), lambda v: _num(v, 3), "max"
         if field != "technique":
@@ -49,7 +59,7 @@ def _compare_rows(results: list[dict]):
     yield "rejected papers (suggested)", get("rejected"), _num, None
     yield "median latency (ms)", get("median_latency_ms"), _num, "min"
     yield "tokens in / out", [f"{r['input_tokens']:,} / {r['output_tokens']:,}" for r in results], str, None
-    yield "estimated cost (USD)", get("cost"), lambda v: "—" if v is None else f"${v:.4f}", "min"
+    yield "estimated cost (USD)", get("cost"), lambda v: DASH if v is None else f"${v:.4f}", "min"
 
 
 def _dig(record: dict, path: tuple):
@@ -64,7 +74,7 @@ def compare_table(results: list[dict]) -> Table:
     table = Table(title=f"Suggestions against {decided} human decisions (accepted + edited)", title_justify="left")
     table.add_column("metric", style="bold")
     for r in results:
-        table.add_column(f"{r['prompt']}@{r['prompt_hash'][:8]}\n{r['model']}", justify="right")
+        table.add_column(plain(r["label"].replace(" · ", "\n", 1)), justify="right")
     for label, values, fmt, best in _compare_rows(results):
         numeric = [v for v in values if isinstance(v, (int, float))]
         target = (max(numeric) if best == "max" else min(numeric)) if best and len(numeric) > 1 and \
@@ -81,17 +91,18 @@ def compare_table(results: list[dict]) -> Table:
 def diff_tables(papers: list[dict]) -> list[Table]:
     tables = []
     for paper in papers:
-        table = Table(title=f"{paper['title']}  ({paper['paper_id']}, distance {paper['distance']:.2f})",
-                      title_justify="left", show_lines=True)
+        title = plain(one_line(paper["title"], 200))
+        title.append(f"  ({paper['paper_id']}, distance {paper['distance']:.2f})", style="dim")
+        table = Table(title=title, title_justify="left", show_lines=True)
         table.add_column("field", style="bold")
         labels = list(paper["suggestions"])
         for label in labels:
-            table.add_column(label)
+            table.add_column(plain(label))
         human = paper["human"]
-        table.add_column(f"human: {human['annotator']} ({human['status']})" if human else "human: none")
+        table.add_column(plain(f"human: {human['annotator']} ({human['status']})") if human else "human: none")
         for field in FIELDS:
-            table.add_row(FIELD_NAMES[field], *[(paper["suggestions"][l] or {}).get(field) or "—" for l in labels],
-                          (human or {}).get(field) or "—")
+            table.add_row(field_name(field), *[_or_dash((paper["suggestions"][label] or {}).get(field)) for label in labels],
+                          _or_dash((human or {}).get(field)))
         tables.append(table)
     return tables
 
@@ -112,7 +123,7 @@ def stats_report(report: dict) -> RenderGroup:
             table.add_column(column, justify="right" if column != "annotator" else "left")
         for who, counts in report["annotations"].items():
             t = report["throughput"]["by_annotator"][who]
-            table.add_row(who, *[str(counts.get(k, 0)) for k in ("accepted", "edited", "rejected", "flagged only")],
+            table.add_row(plain(who), *[str(counts.get(k, 0)) for k in ("accepted", "edited", "rejected", "flagged only")],
                           _num(t["decisions_per_hour"], 1), _num(t["median_seconds_per_paper"], 1))
         parts.append(table)
         overall = report["throughput"]["overall"]
@@ -125,26 +136,33 @@ def stats_report(report: dict) -> RenderGroup:
         for column in ("prompt", "model", "outcome", "count"):
             table.add_column(column, justify="right" if column == "count" else "left")
         for row in report["suggestions"]:
-            table.add_row(row["prompt"], row["model"], row["outcome"], str(row["count"]))
+            table.add_row(plain(row["prompt"]), plain(row["model"]), row["outcome"], str(row["count"]))
         parts.append(table)
     else:
         parts.append(Text("suggestions: none yet", style="dim"))
     return RenderGroup(*parts)
 
 
-def rates_table(rates: list[dict]) -> Table:
+def rates_table(rates: list[dict], width: int = 120) -> Table:
+    """Decisions by the suggestion they started from. Below 100 columns the bar and the
+    per-field column go, so the numbers keep their full width."""
+    narrow = width < 100
     table = Table(title="Decisions by the suggestion they started from", title_justify="left")
-    table.add_column("prompt · model")
-    table.add_column("n", justify="right")
-    table.add_column("accepted", no_wrap=True)
-    table.add_column("edited", justify="right")
-    table.add_column("rejected", justify="right")
-    table.add_column("fields edited\ntech / gain / comp", justify="right", no_wrap=True)
+    table.add_column("prompt · model", overflow="fold")
+    table.add_column("n", justify="right", no_wrap=True)
+    table.add_column("accepted", justify="right", no_wrap=True)
+    table.add_column("edited", justify="right", no_wrap=True)
+    table.add_column("rejected", justify="right", no_wrap=True)
+    if not narrow:
+        table.add_column("fields edited\ntech / gain / comp", justify="right", no_wrap=True)
     for row in rates:
         edits = row["field_edit_rates"]
-        table.add_row(f"{row['prompt']}\n{row['model']}", str(row["decided"]), bar(row["accepted_rate"], 8),
-                      _pct(row["edited_rate"]), _pct(row["rejected_rate"]),
-                      " / ".join("—" if edits[f] is None else f"{edits[f] * 100:.0f}%" for f in FIELDS))
+        cells = [plain(f"{row['prompt']}\n{row['model']}"), str(row["decided"]),
+                 _pct(row["accepted_rate"]) if narrow else bar(row["accepted_rate"], 8),
+                 _pct(row["edited_rate"]), _pct(row["rejected_rate"])]
+        if not narrow:
+            cells.append(" / ".join(DASH if edits[f] is None else f"{edits[f] * 100:.0f}%" for f in FIELDS))
+        table.add_row(*cells)
     return table
 
 
@@ -153,26 +171,46 @@ def rates_table(rates: list[dict]) -> Table:
 def agreement_report(result: dict, limit: int = 50) -> RenderGroup:
     a, b = result["annotators"]
     head = Text()
-    head.append(f"{a} and {b} both decided {result['papers']} papers\n", style="bold")
+    head.append_text(plain(f"{a} and {b} both decided {result['papers']} papers\n", style="bold"))
     head.append(f"status agreement {_pct(result['status_agreement'])}, Cohen's kappa {_num(result['kappa'], 3)}\n")
     for field in FIELDS:
         scores = result["fields"][field]
-        head.append(f"{FIELD_NAMES[field]}: exact {_pct(scores['exact'])}, token F1 {_num(scores['token_f1'], 3)}\n")
+        head.append(f"{field_name(field)}: exact {_pct(scores['exact'])}, token F1 {_num(scores['token_f1'], 3)}\n")
     parts = [head]
     disagreements = result["disagreements"]
     if disagreements:
         table = Table(title=f"{len(disagreements)} disagreements" + (f" (first {limit})" if len(disagreements) > limit else ""),
                       title_justify="left", show_lines=True)
         table.add_column("paper")
-        table.add_column(a)
-        table.add_column(b)
+        table.add_column(plain(a))
+        table.add_column(plain(b))
         for item in disagreements[:limit]:
             cells = []
             for who in (a, b):
                 decision = item[who]
-                cells.append("\n".join([decision["status"]] + [f"{FIELD_NAMES[f]}: {decision[f] or '—'}" for f in FIELDS]))
-            table.add_row(f"{item['title']}\n{item['paper_id']}", *cells)
+                cells.append(plain("\n".join([decision["status"]] + [f"{field_name(f)}: {decision[f] or DASH}"
+                                                                      for f in FIELDS])))
+            table.add_row(plain(f"{item['title']}\n{item['paper_id']}"), *cells)
         parts.append(table)
     else:
         parts.append(Text("no disagreements", style="green"))
     return RenderGroup(*parts)
+
+
+# --------------------------------------------------------------------------- log
+
+def log_table(attempts: list) -> Table:
+    """`workbench log`: the attempts log, newest first."""
+    table = Table(title=f"{len(attempts)} model calls, newest first", title_justify="left")
+    for column in ("time", "paper", "prompt · model", "call", "outcome", "http", "tokens", "ms", "error or reply"):
+        table.add_column(column, justify="right" if column in ("http", "tokens", "ms") else "left",
+                         overflow="fold", no_wrap=column in ("time", "call"))
+    for a in attempts:
+        tokens = DASH if a.input_tokens is None and a.output_tokens is None else \
+            f"{a.input_tokens or 0}/{a.output_tokens or 0}"
+        detail = a.error or a.raw
+        table.add_row(a.at.replace("T", " ").rstrip("Z"), plain(f"{one_line(a.title, 40)}\n{a.paper_id}"),
+                      plain(f"{a.prompt_label}\n{a.model}"), f"ask {a.ask}.{a.attempt}" + (" (batch)" if a.batch_id else ""),
+                      a.outcome, DASH if a.http_status is None else str(a.http_status), tokens,
+                      _num(a.latency_ms), _or_dash(one_line(detail, 120) if detail else None))
+    return table

@@ -1,29 +1,45 @@
-"""A review session: the queue, the position in it, and every decision. No Textual here.
+"""A review session: the queue, the position in it, every decision, and the suggestions the
+reviewer needs next. No Textual here: the TUI renders a `PaperView` and calls these methods.
 
-The TUI renders a `PaperView` and calls these methods; each decision is
-committed (with its event) before the method returns, so what the reviewer
-has seen decided is on disk.
+Each decision is committed (with its event) before the method returns, so what
+the reviewer has seen decided is on disk. Suggestions come from a
+`SuggestionFeed`: an instant model's (the offline rules) are made with the
+paper, so one is never pending; a remote model's are fetched in the background
+by the screen (`feed.fetch` in a worker) and stored here, on the app's thread.
 """
 
 from __future__ import annotations
 
 import bisect
+import sqlite3
 import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from sqlite_utils import Database
 
-from workbench.schema import FIELDS
+from workbench.db import close_db, open_db, write_transaction
+from workbench.errors import AbortedRun, WorkbenchError
+from workbench.grounding import Span, ground_field
+from workbench.models.base import Model
+from workbench.prompts import Prompt
+from workbench.records import AnnotationRow, PaperRow, SearchHit, SuggestionRow, Values, no_values
 from workbench.store import (
-    Decision, annotation_statuses, clean_value, decide, find_papers, flagged_ids, get_annotation, get_paper, paper_order,
-    set_flag, suggestions_for_paper, undo_last,
+    Decision, annotation_statuses, annotations_of, clean_value, decide, find_papers, flagged_ids, get_annotation,
+    get_paper, get_papers, paper_order, paper_seq, papers_with_suggestion, save_suggestions, set_flag,
+    suggestions_for_paper, undo_last,
 )
+from workbench.suggest import NewSuggestion, canonical_params, remember_prompt, suggest_paper, suggest_paper_now
+from workbench.vocab import ACCEPTED, EDITED, FIELDS, QUEUES, REJECTED, source_label
 
-QUEUES = ("todo", "all", "flagged", "rejected", "edited", "disagreements")
 # A visit longer than this is someone who walked away: count at most this much.
 MAX_SECONDS_PER_VISIT = 900.0
+# The current paper and the next ones always have a suggestion made or under way.
+PREFETCH = 5
+# The TUI waits at most this long for a store lock, then says so instead of freezing.
+TUI_BUSY_TIMEOUT = 3.0
 
 
 @dataclass(frozen=True)
@@ -35,28 +51,196 @@ class ActiveKey:
     params: str
 
 
+@dataclass(slots=True, frozen=True)
+class Notice:
+    """Something the reviewer should be told (the TUI shows it as a notification)."""
+
+    message: str
+    severity: str = "information"  # information | warning | error
+    title: str = ""
+
+
+@dataclass(slots=True)
+class FeedResult:
+    """What one background request produced: a suggestion to store, or why there is none."""
+
+    paper_id: str
+    new: NewSuggestion | None = None
+    error: str | None = None
+    fatal: bool = False  # the endpoint refuses every request: stop asking this session
+
+
+@dataclass(slots=True, frozen=True)
+class FieldView:
+    """One field as the pane shows it: its value and how it is grounded in the abstract."""
+
+    value: str | None
+    span: Span | None
+    warnings: tuple[dict, ...] = ()
+
+
 @dataclass
 class PaperView:
-    paper: dict
-    annotation: dict | None
-    suggestions: list[dict]  # every stored suggestion of the paper, oldest first
+    paper: PaperRow
+    annotation: AnnotationRow | None
+    suggestions: list[SuggestionRow]  # every stored suggestion of the paper, oldest first
     shown: int | None  # index in `suggestions` of the one on screen
-    others: list[dict] = field(default_factory=list)  # the decisions being adjudicated
+    others: list[AnnotationRow] = field(default_factory=list)  # the decisions being adjudicated
+    pending: bool = False  # the active prompt/model's suggestion is under way
+    picked: bool = False  # the reviewer chose the suggestion on screen with 1-9
 
     @property
-    def suggestion(self) -> dict | None:
+    def suggestion(self) -> SuggestionRow | None:
         return None if self.shown is None else self.suggestions[self.shown]
+
+    @property
+    def decided(self) -> bool:
+        return self.annotation is not None and self.annotation.decided
+
+    @property
+    def shows_decision(self) -> bool:
+        """The pane shows the reviewer's own values (an accepted or edited decision), unless a
+        suggestion was picked with 1-9: `a` then confirms what is shown, never replaces it."""
+        return self.decided and self.annotation.status in (ACCEPTED, EDITED) and not self.picked
+
+    def values(self) -> Values:
+        if self.shows_decision:
+            return dict(self.annotation.values)
+        suggestion = self.suggestion
+        return dict(suggestion.values) if suggestion is not None and suggestion.ok else no_values()
+
+    def fields(self) -> dict[str, FieldView]:
+        """What the pane shows for each field, grounded: the suggestion's evidence where the value is
+        the suggestion's, else the value itself aligned to the abstract."""
+        return {f: self.field_view(f, value) for f, value in self.values().items()}
+
+    def field_view(self, name: str, value: str | None) -> FieldView:
+        suggestion = self.suggestion
+        if value is None:
+            return FieldView(None, None)
+        if suggestion is not None and suggestion.ok and suggestion.values.get(name) == value:
+            return FieldView(value, suggestion.evidence.get(name), tuple(w for w in suggestion.warnings
+                                                                        if w.get("field") == name))
+        span, warnings = ground_field(name, value, None, self.paper.abstract, quote_expected=False)
+        return FieldView(value, span, tuple(warnings))
+
+    def evidence(self) -> dict[str, Span | None]:
+        """The spans to highlight: the evidence of what the pane shows (and would be stored)."""
+        return {f: view.span for f, view in self.fields().items()}
+
+
+class SuggestionFeed:
+    """Which papers need a suggestion from the active prompt and model, which are under way,
+    which gave up, and storing what comes back."""
+
+    def __init__(self, db: Database, prompt: Prompt, model: Model):
+        self.db, self.prompt, self.model = db, prompt, model
+        self.key = ActiveKey(prompt.id, model.name, canonical_params(model, prompt))
+        self.in_flight: set[str] = set()
+        self.gave_up: dict[str, str] = {}  # paper id -> why (a request that raised): asked again only on ctrl+r
+        self.again: set[str] = set()  # ctrl+r: request these even though they have a suggestion
+        self.stopped: str | None = None  # a run-stopping fault: no more requests this session
+
+    @property
+    def label(self) -> str:
+        return source_label(self.prompt.name, self.prompt.id, self.model.name)
+
+    @property
+    def instant(self) -> bool:
+        return bool(getattr(self.model, "instant", False))
+
+    def pending(self, paper_id: str) -> bool:
+        return paper_id in self.in_flight
+
+    def missing(self, paper_ids: list[str]) -> list[str]:
+        if not paper_ids:
+            return []
+        have = papers_with_suggestion(self.db, paper_ids, *self._key_values())
+        return [pid for pid in paper_ids if pid not in have]
+
+    def _key_values(self) -> tuple[str, str, str]:
+        return self.key.prompt_id, self.key.model, self.key.params
+
+    def fill_now(self, paper_ids: list[str]) -> None:
+        """An instant model's suggestions for these papers, made and stored at once (one transaction)."""
+        todo = [pid for pid in self.missing(paper_ids) if pid not in self.gave_up]
+        if not todo:
+            return
+        papers = get_papers(self.db, todo)
+        made = [suggest_paper_now(papers[pid], self.prompt, self.model) for pid in todo if pid in papers]
+        try:
+            save_suggestions(self.db, [(new.suggestion, new.calls) for new in made])
+        except sqlite3.OperationalError as exc:
+            for pid in todo:
+                self.gave_up[pid] = f"could not store its suggestion ({exc})"
+
+    def claim(self, paper_ids: list[str]) -> list[PaperRow]:
+        """The papers to request in the background now; they count as under way from here."""
+        if self.stopped or self.instant:
+            return []
+        wanted = self.missing(paper_ids) + [pid for pid in paper_ids if pid in self.again]
+        todo = [pid for pid in dict.fromkeys(wanted) if pid not in self.in_flight and pid not in self.gave_up]
+        self.again.difference_update(todo)
+        papers = get_papers(self.db, todo) if todo else {}
+        self.in_flight.update(papers)
+        return [papers[pid] for pid in todo if pid in papers]
+
+    async def fetch(self, paper: PaperRow) -> FeedResult:
+        """Ask the model (in a worker); never touches the store, never raises for a model fault."""
+        try:
+            return FeedResult(paper.id, new=await suggest_paper(paper, self.prompt, self.model))
+        except AbortedRun as exc:
+            return FeedResult(paper.id, new=exc.record, error=str(exc), fatal=True)
+        except Exception as exc:  # a bug or an unexpected fault: report it, keep reviewing
+            return FeedResult(paper.id, error=f"{type(exc).__name__}: {exc}")
+
+    def receive(self, result: FeedResult) -> Notice | None:
+        """Store a fetched suggestion (on the app's thread) and say what the reviewer should know."""
+        self.in_flight.discard(result.paper_id)
+        if result.new is not None:
+            try:
+                save_suggestions(self.db, [(result.new.suggestion, result.new.calls)])
+            except sqlite3.OperationalError as exc:
+                return Notice(f"Could not store a suggestion ({exc}); it will be requested again.", "warning")
+        if result.fatal:
+            first = self.stopped is None
+            self.stopped = result.error
+            self.in_flight.clear()
+            return Notice(result.error or "", "error", "Suggestions stopped") if first else None
+        if result.error is not None and result.new is None:
+            # Nothing was stored, so prefetching would ask again at once: wait for ctrl+r.
+            self.gave_up[result.paper_id] = result.error
+            return Notice(f"Suggestion failed: {result.error} (ctrl+r retries)", "warning")
+        return None
+
+    def retry(self, paper_id: str) -> Notice | None:
+        """ctrl+r: ask again for this paper (its current suggestion stays until the new one lands)."""
+        if self.stopped:
+            return Notice(f"Suggestions are stopped: {self.stopped}", "error")
+        self.gave_up.pop(paper_id, None)
+        if self.instant:
+            paper = get_paper(self.db, paper_id)
+            new = suggest_paper_now(paper, self.prompt, self.model)
+            save_suggestions(self.db, [(new.suggestion, new.calls)])
+            return Notice(f"Suggested again with {self.label}.")
+        self.again.add(paper_id)
+        return Notice(f"Asking {self.label} again…")
+
+
+class ReadOnlyStore(WorkbenchError):
+    """The store was opened read-only: browsing works, decisions cannot be saved."""
 
 
 class ReviewSession:
-    def __init__(self, db: Database, annotator: str, active: ActiveKey, queue: str = "todo",
-                 clock=time.monotonic, others: tuple[str, str] | None = None):
+    def __init__(self, db: Database, annotator: str, feed: SuggestionFeed, queue: str = "todo",
+                 clock=time.monotonic, others: tuple[str, str] | None = None, read_only: bool = False):
         if queue not in QUEUES:
             raise ValueError(f"unknown queue {queue!r}")
         if queue == "disagreements" and not others:
             raise ValueError("the disagreements queue needs the two annotators to adjudicate")
-        self.db, self.annotator, self.active, self.queue_name = db, annotator, active, queue
+        self.db, self.annotator, self.feed, self.queue_name = db, annotator, feed, queue
         self.others = others
+        self.read_only = read_only
         self.session_id = uuid.uuid4().hex[:12]
         self.clock = clock
         self.statuses = annotation_statuses(db, annotator)  # paper id -> status (None: only flagged)
@@ -64,9 +248,15 @@ class ReviewSession:
         order = paper_order(db)
         self.total_papers = len(order)
         self.order: list[tuple[int, str]] = self._select(order)
+        self._queued = {pid for _, pid in self.order}
+        self._undecided = sum(1 for pid in self._queued if not self.statuses.get(pid))  # kept live
         self.index = self._start_index()
         self.shown_at = clock()
         self.preferred: dict[str, str] = {}  # paper id -> suggestion id picked with 1-9
+
+    @property
+    def active(self) -> ActiveKey:
+        return self.feed.key
 
     # ------------------------------------------------------------------ queue
 
@@ -98,8 +288,8 @@ class ReviewSession:
     def current_id(self) -> str | None:
         return self.order[self.index][1] if self.order else None
 
-    def upcoming(self, count: int) -> list[str]:
-        """The current paper and the next ones: what to prefetch suggestions for."""
+    def upcoming(self, count: int = PREFETCH) -> list[str]:
+        """The current paper and the next ones: what suggestions are made for ahead of time."""
         return [pid for _, pid in self.order[self.index:self.index + count]]
 
     def move(self, delta: int) -> bool:
@@ -114,21 +304,58 @@ class ReviewSession:
 
     def go_to_paper(self, paper_id: str) -> bool:
         """Go to a paper, adding it to the queue (in paper order) if this queue lacks it."""
-        row = self.db.execute("SELECT seq FROM papers WHERE id = ?", [paper_id]).fetchone()
-        if row is None:
+        seq = paper_seq(self.db, paper_id)
+        if seq is None:
             return False
-        entry = (row[0], paper_id)
+        entry = (seq, paper_id)
         at = bisect.bisect_left(self.order, entry)
         if at == len(self.order) or self.order[at] != entry:
             self.order.insert(at, entry)
+            self._queued.add(paper_id)
+            self._undecided += not self.statuses.get(paper_id)
         self._arrive(at)
         return True
+
+    def go_to_id(self, text: str) -> bool:
+        """Go to the one paper whose id is or starts with `text`."""
+        matches = [hit for hit in find_papers(self.db, text, limit=2) if hit.id.startswith(text.lower())]
+        return len(matches) == 1 and self.go_to_paper(matches[0].id)
+
+    def advance(self) -> bool:
+        """After a decision: the next paper of the queue; in `todo`, the next one still undecided
+        (a paper reached with g or / may sit among decided ones)."""
+        if self.queue_name != "todo":
+            return self.move(1)
+        for index in range(self.index + 1, len(self.order)):
+            if not self.statuses.get(self.order[index][1]):
+                self._arrive(index)
+                return True
+        return False
+
+    def undecided_left(self) -> int:
+        return self._undecided
+
+    def end_of_queue_text(self) -> str:
+        left = self.undecided_left()
+        text = "End of the queue."
+        if left:
+            text += f" {left} paper{'s' if left != 1 else ''} before this one are still undecided (skipped)."
+        return text + " g or / goes elsewhere, q quits."
+
+    def position_text(self) -> str:
+        """'#12 of 504 in todo · 490 to do', counted live."""
+        if not self.order:
+            return f"'{self.queue_name}' is empty"
+        text = f"#{self.index + 1} of {len(self.order)} in '{self.queue_name}'"
+        if self.queue_name == "todo":
+            text += f" · {self.undecided_left()} to do"
+        return text
 
     def _arrive(self, index: int) -> None:
         self.index = index
         self.shown_at = self.clock()
 
-    def find(self, text: str, limit: int = 50) -> list[dict]:
+    def find(self, text: str, limit: int = 50) -> list[SearchHit]:
         return find_papers(self.db, text, limit)
 
     # ------------------------------------------------------------------ what is on screen
@@ -137,30 +364,27 @@ class ReviewSession:
         pid = self.current_id
         if pid is None:
             return None
+        if self.feed.instant:
+            self.feed.fill_now(self.upcoming())
         suggestions = suggestions_for_paper(self.db, pid)
-        others = [a for a in (get_annotation(self.db, pid, who) for who in self.others or ()) if a]
-        return PaperView(get_paper(self.db, pid), get_annotation(self.db, pid, self.annotator),
-                         suggestions, self._shown(pid, suggestions), others)
+        shown, picked = self._shown(pid, suggestions)
+        return PaperView(get_paper(self.db, pid), get_annotation(self.db, pid, self.annotator), suggestions, shown,
+                         annotations_of(self.db, pid, self.others or ()), self.feed.pending(pid), picked)
 
-    def _shown(self, pid: str, suggestions: list[dict]) -> int | None:
-        """The suggestion picked with 1-9, else the active prompt/model's, else the latest ok."""
+    def _shown(self, pid: str, suggestions: list[SuggestionRow]) -> tuple[int | None, bool]:
+        """(index, picked): the suggestion picked with 1-9, else the active prompt/model's, else the latest ok."""
         if not suggestions:
-            return None
+            return None, False
         picked = self.preferred.get(pid)
         for i, s in enumerate(suggestions):
-            if s["id"] == picked:
-                return i
+            if s.id == picked:
+                return i, True
+        key = self.active
         for i, s in enumerate(suggestions):
-            if (s["prompt_id"], s["model"], s["params"]) == (self.active.prompt_id, self.active.model, self.active.params):
-                return i
-        ok = [i for i, s in enumerate(suggestions) if s["outcome"] == "ok"]
-        return ok[-1] if ok else len(suggestions) - 1
-
-    def has_active_suggestion(self, pid: str) -> bool:
-        return self.db.execute(
-            "SELECT 1 FROM suggestions WHERE paper_id = ? AND prompt_id = ? AND model = ? AND params = ?",
-            [pid, self.active.prompt_id, self.active.model, self.active.params],
-        ).fetchone() is not None
+            if (s.prompt_id, s.model, s.params) == (key.prompt_id, key.model, key.params):
+                return i, False
+        ok = [i for i, s in enumerate(suggestions) if s.ok]
+        return (ok[-1] if ok else len(suggestions) - 1), False
 
     def pick(self, number: int) -> bool:
         """Show the paper's suggestion number `number` (1-based, oldest first)."""
@@ -168,41 +392,56 @@ class ReviewSession:
         suggestions = suggestions_for_paper(self.db, pid) if pid else []
         if not 1 <= number <= len(suggestions):
             return False
-        self.preferred[pid] = suggestions[number - 1]["id"]
+        self.preferred[pid] = suggestions[number - 1].id
         return True
+
+    def prefetch(self) -> list[PaperRow]:
+        """Papers whose suggestion the screen should now request in the background."""
+        return self.feed.claim(self.upcoming())
+
+    def resuggest(self) -> Notice | None:
+        pid = self.current_id
+        if pid is None:
+            return None
+        self.preferred.pop(pid, None)
+        return self.feed.retry(pid)
 
     # ------------------------------------------------------------------ decisions
 
     def seconds_here(self) -> float:
         return min(self.clock() - self.shown_at, MAX_SECONDS_PER_VISIT)
 
-    def decide(self, status: str, fields: dict[str, str | None], suggestion: dict | None,
-               notes: str | None = None) -> dict:
+    def decide(self, status: str, values: Values, suggestion: SuggestionRow | None,
+               notes: str | None = None) -> AnnotationRow:
         """Commit a decision on the current paper (and its event). Does not move."""
+        if self.read_only:
+            raise ReadOnlyStore("this store is open read-only: decisions cannot be saved")
         pid = self.current_id
-        row = decide(self.db, Decision(pid, self.annotator, status, fields, suggestion, self.seconds_here(),
+        row = decide(self.db, Decision(pid, self.annotator, status, values, suggestion, self.seconds_here(),
                                        notes, self.session_id))
         self._record_status(pid, status)
         self.shown_at = self.clock()  # time on a paper counts once
         return row
 
-    def accept(self, suggestion: dict, notes: str | None = None) -> dict:
-        return self.decide("accepted", {f: suggestion.get(f) for f in FIELDS}, suggestion, notes)
+    def accept(self, suggestion: SuggestionRow, notes: str | None = None) -> AnnotationRow:
+        return self.decide(ACCEPTED, dict(suggestion.values), suggestion, notes)
 
-    def save_fields(self, fields: dict[str, str | None], suggestion: dict | None, notes: str | None) -> dict:
+    def save_fields(self, values: Values, suggestion: SuggestionRow | None, notes: str | None) -> AnnotationRow:
         """`edited`, unless the fields are exactly the suggestion's (then it was accepted as is)."""
-        cleaned = {f: clean_value(fields.get(f)) for f in FIELDS}  # as decide() will store them
-        unchanged = suggestion is not None and suggestion["outcome"] == "ok" and all(
-            cleaned[f] == suggestion.get(f) for f in FIELDS)
-        return self.decide("accepted" if unchanged else "edited", cleaned, suggestion, notes)
+        cleaned = {f: clean_value(values.get(f)) for f in FIELDS}  # as decide() will store them
+        unchanged = suggestion is not None and suggestion.ok and all(
+            cleaned[f] == suggestion.values.get(f) for f in FIELDS)
+        return self.decide(ACCEPTED if unchanged else EDITED, cleaned, suggestion, notes)
 
-    def reject(self, suggestion: dict | None, notes: str | None = None) -> dict:
-        return self.decide("rejected", {f: None for f in FIELDS}, suggestion, notes)
+    def reject(self, suggestion: SuggestionRow | None, notes: str | None = None) -> AnnotationRow:
+        return self.decide(REJECTED, no_values(), suggestion, notes)
 
     def toggle_flag(self) -> bool:
+        if self.read_only:
+            raise ReadOnlyStore("this store is open read-only: flags cannot be saved")
         pid = self.current_id
         current = get_annotation(self.db, pid, self.annotator)
-        flagged = not (current and current["flagged"])
+        flagged = not (current and current.flagged)
         set_flag(self.db, pid, self.annotator, flagged, session=self.session_id)
         if pid not in self.statuses:
             self.statuses[pid] = None
@@ -210,16 +449,20 @@ class ReviewSession:
 
     def undo(self) -> str | None:
         """Undo the annotator's last change and go to that paper."""
+        if self.read_only:
+            raise ReadOnlyStore("this store is open read-only: nothing to undo")
         pid = undo_last(self.db, self.annotator, session=self.session_id)
         if pid is None:
             return None
         restored = get_annotation(self.db, pid, self.annotator)
-        self._record_status(pid, restored["status"] if restored else None, forget=restored is None)
+        self._record_status(pid, restored.status if restored else None, forget=restored is None)
         self.go_to_paper(pid)
         return pid
 
     def _record_status(self, pid: str, status: str | None, forget: bool = False) -> None:
         old = self.statuses.get(pid)
+        if pid in self._queued and bool(old) != bool(status):
+            self._undecided += 1 if old else -1
         if old:
             self.counts[old] -= 1
         if forget:
@@ -234,3 +477,22 @@ class ReviewSession:
     @property
     def decided(self) -> int:
         return sum(self.counts.values())
+
+    def stats(self):
+        """This annotator's progress, pace (this session and overall) and rates (for the stats screen)."""
+        from workbench.analytics import session_stats
+
+        return session_stats(self.db, self.annotator, self.session_id, self.decided, self.total_papers, self.counts)
+
+    def close(self) -> None:
+        """Write everything into the store file itself (checkpoint) and close it."""
+        close_db(self.db)
+
+
+def open_session(db_path: str | Path, *, prompt: Prompt, model: Model, annotator: str, queue: str = "todo",
+                 others: tuple[str, str] | None = None) -> ReviewSession:
+    """Open the store, record the prompt version, and start a session on the queue."""
+    db = open_db(db_path, busy_timeout=TUI_BUSY_TIMEOUT)
+    with write_transaction(db):
+        remember_prompt(db, prompt)
+    return ReviewSession(db, annotator, SuggestionFeed(db, prompt, model), queue, others=others)

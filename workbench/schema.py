@@ -12,7 +12,8 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict
 
-FIELDS = ("technique", "claimed_gain", "compute")
+from workbench.vocab import FIELDS, collapse_whitespace
+
 MAX_VALUE_CHARS = 600
 MAX_QUOTE_CHARS = 1500
 
@@ -21,7 +22,7 @@ def _tidy(limit: int):
     def check(value: str | None) -> str | None:
         if value is None:
             return None
-        value = " ".join(value.split())
+        value = collapse_whitespace(value)
         if not value or value.lower() in ("null", "none", "n/a", "not stated", "not mentioned"):
             return None
         if len(value) > limit:

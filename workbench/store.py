@@ -1,45 +1,53 @@
-"""Queries and writes on the store: papers, prompts, suggestions, annotations, events.
+"""Queries and writes on the store: papers, prompts, suggestions, attempts, annotations, events.
 
-Every function takes the `Database` from `open_db()`. Multi-row units of work
-(a decision and its event, an undo) run in one `write_transaction()`, so a crash
-leaves either all of it or none of it.
+Every function takes the `Database` from `open_db()`. Rows leave this module as
+the named records of `workbench.records`. Multi-row units of work (a decision
+and its event, a suggestion and its attempts, an undo) run in one
+`write_transaction()`, so a crash leaves either all of it or none of it.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Any, Iterator
+from dataclasses import dataclass, replace
+from typing import Any, Iterable, Iterator, NamedTuple
 
 from sqlite_utils import Database
 
 from workbench.db import write_transaction
-from workbench.migrations import STATUSES
-from workbench.schema import FIELDS
-_ANNOTATION_COLUMNS = (
-    "paper_id", "annotator", "status", "flagged", "technique", "claimed_gain", "compute",
-    "notes", "suggestion_id", "suggested", "seconds_spent", "created_at", "updated_at",
+from workbench.errors import InputError
+from workbench.grounding import Span
+from workbench.records import (
+    AnnotationRow, AttemptRow, Call, PaperRow, SearchHit, SuggestionRow, TitledAnnotation, Values, no_values,
 )
-
-
-def utc_now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+from workbench.vocab import FIELDS, STATUSES, collapse_whitespace, prompt_label, utc_now
 
 
 def _one(db: Database, sql: str, params: tuple | list = ()) -> dict | None:
     return next(db.query(sql, params), None)
 
 
+def _marks(values: Iterable) -> str:
+    return ", ".join("?" for _ in values)
+
+
 # --------------------------------------------------------------------------- papers
+
+_PAPER_COLUMNS = "id, seq, title, abstract, authors_count, published, published_iso, upvotes, organization"
 
 
 def count_papers(db: Database) -> int:
     return db.execute("SELECT count(*) FROM papers").fetchone()[0]
 
 
-def get_paper(db: Database, paper_id: str) -> dict | None:
-    return _one(db, "SELECT * FROM papers WHERE id = ?", [paper_id])
+def get_paper(db: Database, paper_id: str) -> PaperRow | None:
+    row = db.execute(f"SELECT {_PAPER_COLUMNS} FROM papers WHERE id = ?", [paper_id]).fetchone()
+    return PaperRow(*row) if row else None
+
+
+def get_papers(db: Database, paper_ids: list[str]) -> dict[str, PaperRow]:
+    rows = db.execute(f"SELECT {_PAPER_COLUMNS} FROM papers WHERE id IN ({_marks(paper_ids)})", paper_ids)
+    return {r[0]: PaperRow(*r) for r in rows}
 
 
 def paper_order(db: Database) -> list[tuple[int, str]]:
@@ -47,22 +55,46 @@ def paper_order(db: Database) -> list[tuple[int, str]]:
     return db.execute("SELECT seq, id FROM papers ORDER BY seq").fetchall()
 
 
-def find_papers(db: Database, text: str, limit: int = 50) -> list[dict]:
+def paper_seq(db: Database, paper_id: str) -> int | None:
+    row = db.execute("SELECT seq FROM papers WHERE id = ?", [paper_id]).fetchone()
+    return row[0] if row else None
+
+
+def paper_ids_in_order(db: Database, only: list[str] | None = None) -> list[str]:
+    if only:
+        return [r[0] for r in db.execute(f"SELECT id FROM papers WHERE id IN ({_marks(only)}) ORDER BY seq", only)]
+    return [r[0] for r in db.execute("SELECT id FROM papers ORDER BY seq")]
+
+
+def unknown_paper_ids(db: Database, paper_ids: Iterable[str]) -> list[str]:
+    return [pid for pid in paper_ids if paper_seq(db, pid) is None]
+
+
+def find_papers(db: Database, text: str, limit: int = 50) -> list[SearchHit]:
     """Papers whose title contains `text` (case-insensitive), or whose id starts with it."""
     text = text.strip()
     if not text:
         return []
     pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-    return list(
-        db.query(
-            "SELECT id, seq, title FROM papers WHERE id LIKE ? ESCAPE '\\' OR title LIKE ? ESCAPE '\\' "
-            "ORDER BY (id LIKE ? ESCAPE '\\') DESC, seq LIMIT ?",
-            [text.lower() + "%", pattern, text.lower() + "%", limit],
-        )
+    rows = db.execute(
+        "SELECT id, seq, title FROM papers WHERE id LIKE ? ESCAPE '\\' OR title LIKE ? ESCAPE '\\' "
+        "ORDER BY (id LIKE ? ESCAPE '\\') DESC, seq LIMIT ?",
+        [text.lower() + "%", pattern, text.lower() + "%", limit],
     )
+    return [SearchHit(*r) for r in rows]
 
 
 # --------------------------------------------------------------------------- prompts
+
+
+class StoredPrompt(NamedTuple):
+    id: str
+    name: str
+    description: str | None
+
+    @property
+    def label(self) -> str:
+        return prompt_label(self.name, self.id)
 
 
 def ensure_prompt(db: Database, prompt_id: str, name: str, description: str | None, body: str | None) -> None:
@@ -75,44 +107,99 @@ def ensure_prompt(db: Database, prompt_id: str, name: str, description: str | No
     )
 
 
+def stored_prompts(db: Database) -> list[StoredPrompt]:
+    return [StoredPrompt(*r) for r in db.execute("SELECT id, name, description FROM prompts ORDER BY name, created_at")]
+
+
+def suggestion_counts_by_prompt(db: Database) -> dict[str, dict[str, int]]:
+    """prompt id -> outcome -> stored suggestions."""
+    counts: dict[str, dict[str, int]] = {}
+    for pid, outcome, count in db.execute("SELECT prompt_id, outcome, count(*) FROM suggestions GROUP BY 1, 2"):
+        counts.setdefault(pid, {})[outcome] = count
+    return counts
+
+
+def prompt_versions(db: Database, name: str, hash_prefix: str = "") -> list[str]:
+    """Stored prompt ids with this name (and hash prefix)."""
+    rows = db.execute("SELECT id FROM prompts WHERE name = ? AND id LIKE ? ORDER BY created_at",
+                      [name, hash_prefix + "%"])
+    return [r[0] for r in rows]
+
+
 # --------------------------------------------------------------------------- suggestions
 
-_SUGGESTION_JSON = ("evidence", "warnings")
+_SUGGESTION_COLUMNS = (
+    "id", "paper_id", "prompt_id", "model", "params", "outcome", "error", *FIELDS, "evidence", "warnings", "raw",
+    "input_tokens", "output_tokens", "latency_ms", "attempts", "created_at",
+)
+_INSERT_SUGGESTION = (
+    f"INSERT OR REPLACE INTO suggestions ({', '.join(_SUGGESTION_COLUMNS)}) VALUES ({_marks(_SUGGESTION_COLUMNS)})"
+)
+_ATTEMPT_COLUMNS = (
+    "suggestion_id", "paper_id", "prompt_id", "model", "params", "request_hash", "ask", "attempt", "outcome",
+    "http_status", "error", "raw", "raw_chars", "input_tokens", "output_tokens", "latency_ms", "batch_id", "at",
+)
+_INSERT_ATTEMPT = f"INSERT INTO attempts ({', '.join(_ATTEMPT_COLUMNS)}) VALUES ({_marks(_ATTEMPT_COLUMNS)})"
 
 
-def _decode_suggestion(row: dict | None) -> dict | None:
-    if row is None:
-        return None
-    for key in _SUGGESTION_JSON:
-        if row.get(key) is not None:
-            row[key] = json.loads(row[key])
-    return row
+def _evidence_json(evidence: dict[str, Span | None]) -> str:
+    return json.dumps({f: (span.as_dict() if span else None) for f, span in evidence.items()}, ensure_ascii=False)
 
 
-def save_suggestion(db: Database, record: dict[str, Any]) -> None:
-    """Insert or replace the one suggestion of its (paper, prompt, model, params)."""
-    row = dict(record)
-    for key in _SUGGESTION_JSON:
-        if row.get(key) is not None:
-            row[key] = json.dumps(row[key], ensure_ascii=False)
-    columns = ", ".join(row)
-    marks = ", ".join("?" for _ in row)
-    db.execute(f"INSERT OR REPLACE INTO suggestions ({columns}) VALUES ({marks})", list(row.values()))
+def _suggestion_values(s: SuggestionRow) -> list:
+    return [s.id, s.paper_id, s.prompt_id, s.model, s.params, s.outcome, s.error, *(s.values.get(f) for f in FIELDS),
+            _evidence_json(s.evidence), json.dumps(s.warnings, ensure_ascii=False), s.raw, s.input_tokens,
+            s.output_tokens, s.latency_ms, s.attempts, s.created_at]
+
+
+def _attempt_values(s: SuggestionRow, call: Call) -> list:
+    return [s.id, s.paper_id, s.prompt_id, s.model, s.params, call.request_hash, call.ask, call.attempt, call.outcome,
+            call.http_status, call.error, call.raw, call.raw_chars, call.input_tokens, call.output_tokens,
+            call.latency_ms, call.batch_id, call.at or s.created_at]
+
+
+def save_suggestion(db: Database, suggestion: SuggestionRow, calls: list[Call]) -> None:
+    """Make this the current suggestion of its key and append its calls to the attempts log."""
+    save_suggestions(db, [(suggestion, calls)])
+
+
+def save_suggestions(db: Database, items: list[tuple[SuggestionRow, list[Call]]]) -> None:
+    """Several suggestions in one transaction (a run commits in small groups, not one by one)."""
+    with write_transaction(db):
+        db.conn.executemany(_INSERT_SUGGESTION, [_suggestion_values(s) for s, _ in items])
+        db.conn.executemany(_INSERT_ATTEMPT, [_attempt_values(s, c) for s, calls in items for c in calls])
 
 
 _SUGGESTION_SELECT = (
-    "SELECT s.*, p.name AS prompt_name FROM suggestions s JOIN prompts p ON p.id = s.prompt_id"
+    "SELECT s.id, s.paper_id, s.prompt_id, p.name, s.model, s.params, s.outcome, s.error, "
+    "s.technique, s.claimed_gain, s.compute, s.evidence, s.warnings, s.raw, s.input_tokens, s.output_tokens, "
+    "s.latency_ms, s.attempts, s.created_at FROM suggestions s JOIN prompts p ON p.id = s.prompt_id"
 )
 
 
-def get_suggestion(db: Database, suggestion_id: str) -> dict | None:
-    return _decode_suggestion(_one(db, f"{_SUGGESTION_SELECT} WHERE s.id = ?", [suggestion_id]))
+def suggestion_from_row(row: tuple | list) -> SuggestionRow:
+    """A SuggestionRow from the columns of _SUGGESTION_SELECT (in that order)."""
+    (sid, pid, prompt_id, prompt_name, model, params, outcome, error, technique, gain, compute, evidence, warnings,
+     raw, tokens_in, tokens_out, latency, attempts, created) = row
+    spans = json.loads(evidence) if evidence else {}
+    return SuggestionRow(
+        id=sid, paper_id=pid, prompt_id=prompt_id, prompt_name=prompt_name, model=model, params=params,
+        outcome=outcome, error=error, values={"technique": technique, "claimed_gain": gain, "compute": compute},
+        evidence={f: (Span(**spans[f]) if spans.get(f) else None) for f in FIELDS},
+        warnings=json.loads(warnings) if warnings else [], raw=raw, input_tokens=tokens_in,
+        output_tokens=tokens_out, latency_ms=latency, attempts=attempts, created_at=created,
+    )
 
 
-def suggestions_for_paper(db: Database, paper_id: str) -> list[dict]:
+def get_suggestion(db: Database, suggestion_id: str) -> SuggestionRow | None:
+    row = db.execute(f"{_SUGGESTION_SELECT} WHERE s.id = ?", [suggestion_id]).fetchone()
+    return suggestion_from_row(row) if row else None
+
+
+def suggestions_for_paper(db: Database, paper_id: str) -> list[SuggestionRow]:
     """All suggestions of one paper, oldest first (the order keys 1-9 follow)."""
-    rows = db.query(f"{_SUGGESTION_SELECT} WHERE s.paper_id = ? ORDER BY s.created_at, s.rowid", [paper_id])
-    return [_decode_suggestion(r) for r in rows]
+    rows = db.execute(f"{_SUGGESTION_SELECT} WHERE s.paper_id = ? ORDER BY s.created_at, s.rowid", [paper_id])
+    return [suggestion_from_row(r) for r in rows]
 
 
 def ok_suggestion_ids(db: Database, prompt_id: str, model: str, params: str) -> set[str]:
@@ -124,19 +211,90 @@ def ok_suggestion_ids(db: Database, prompt_id: str, model: str, params: str) -> 
     return {r[0] for r in rows}
 
 
+def has_suggestion(db: Database, paper_id: str, prompt_id: str, model: str, params: str) -> bool:
+    return db.execute(
+        "SELECT 1 FROM suggestions WHERE paper_id = ? AND prompt_id = ? AND model = ? AND params = ?",
+        [paper_id, prompt_id, model, params],
+    ).fetchone() is not None
+
+
+def papers_with_suggestion(db: Database, paper_ids: list[str], prompt_id: str, model: str, params: str) -> set[str]:
+    rows = db.execute(
+        f"SELECT paper_id FROM suggestions WHERE prompt_id = ? AND model = ? AND params = ? "
+        f"AND paper_id IN ({_marks(paper_ids)})", [prompt_id, model, params, *paper_ids])
+    return {r[0] for r in rows}
+
+
+# --------------------------------------------------------------------------- attempts
+
+
+def recent_attempts(db: Database, *, paper_id: str | None = None, limit: int = 50) -> list[AttemptRow]:
+    """The attempts log, newest first."""
+    where, params = ("WHERE a.paper_id = ? ", [paper_id]) if paper_id else ("", [])
+    rows = db.execute(
+        "SELECT a.id, a.suggestion_id, a.paper_id, p.title, pr.name, a.prompt_id, a.model, a.ask, a.attempt, "
+        "a.outcome, a.http_status, a.error, a.raw, a.raw_chars, a.input_tokens, a.output_tokens, a.latency_ms, "
+        "a.batch_id, a.at FROM attempts a JOIN papers p ON p.id = a.paper_id JOIN prompts pr ON pr.id = a.prompt_id "
+        f"{where}ORDER BY a.id DESC LIMIT ?", [*params, limit])
+    return [AttemptRow(r[0], r[1], r[2], r[3], prompt_label(r[4], r[5]), *r[6:]) for r in rows]
+
+
+def count_attempts(db: Database, suggestion_id: str | None = None) -> int:
+    if suggestion_id:
+        return db.execute("SELECT count(*) FROM attempts WHERE suggestion_id = ?", [suggestion_id]).fetchone()[0]
+    return db.execute("SELECT count(*) FROM attempts").fetchone()[0]
+
+
 # --------------------------------------------------------------------------- annotations
 
+_ANNOTATION_COLUMNS = (
+    "paper_id", "annotator", "status", "flagged", *FIELDS, "notes", "suggestion_id", "suggested", "seconds_spent",
+    "created_at", "updated_at", "field_sources",
+)
+_ANNOTATION_SELECT = f"SELECT {', '.join(_ANNOTATION_COLUMNS)} FROM annotations"
 
-def get_annotation(db: Database, paper_id: str, annotator: str) -> dict | None:
-    row = _one(db, "SELECT * FROM annotations WHERE paper_id = ? AND annotator = ?", [paper_id, annotator])
-    return _decode_annotation(row)
+
+def _annotation_from(values: tuple | list) -> AnnotationRow:
+    (pid, who, status, flagged, technique, gain, compute, notes, suggestion_id, suggested, seconds, created, updated,
+     sources) = values
+    return AnnotationRow(
+        paper_id=pid, annotator=who, status=status, flagged=bool(flagged),
+        values={"technique": technique, "claimed_gain": gain, "compute": compute}, notes=notes,
+        suggestion_id=suggestion_id, suggested=json.loads(suggested) if suggested else None,
+        seconds_spent=seconds, created_at=created, updated_at=updated,
+        field_sources=json.loads(sources) if sources else None,
+    )
 
 
-def _decode_annotation(row: dict | None) -> dict | None:
-    if row is not None:
-        row["flagged"] = bool(row["flagged"])
-        row["suggested"] = json.loads(row["suggested"]) if row["suggested"] else None
-    return row
+def _as_columns(row: AnnotationRow) -> dict[str, Any]:
+    """The row as the events log keeps it (before/after JSON)."""
+    return {
+        "paper_id": row.paper_id, "annotator": row.annotator, "status": row.status, "flagged": row.flagged,
+        **{f: row.values.get(f) for f in FIELDS}, "notes": row.notes, "suggestion_id": row.suggestion_id,
+        "suggested": row.suggested, "seconds_spent": row.seconds_spent, "created_at": row.created_at,
+        "updated_at": row.updated_at, "field_sources": row.field_sources,
+    }
+
+
+def _from_columns(c: dict) -> AnnotationRow:
+    """An events log before/after JSON back as a row (older events lack field_sources)."""
+    return AnnotationRow(
+        paper_id=c["paper_id"], annotator=c["annotator"], status=c["status"], flagged=bool(c["flagged"]),
+        values={f: c.get(f) for f in FIELDS}, notes=c.get("notes"), suggestion_id=c.get("suggestion_id"),
+        suggested=c.get("suggested"), seconds_spent=c.get("seconds_spent") or 0.0, created_at=c["created_at"],
+        updated_at=c["updated_at"], field_sources=c.get("field_sources"),
+    )
+
+
+def get_annotation(db: Database, paper_id: str, annotator: str) -> AnnotationRow | None:
+    row = db.execute(f"{_ANNOTATION_SELECT} WHERE paper_id = ? AND annotator = ?", [paper_id, annotator]).fetchone()
+    return _annotation_from(row) if row else None
+
+
+def annotations_of(db: Database, paper_id: str, annotators: Iterable[str]) -> list[AnnotationRow]:
+    """The decided annotations of these annotators on one paper, in the order given."""
+    rows = [get_annotation(db, paper_id, who) for who in annotators]
+    return [r for r in rows if r is not None and r.decided]
 
 
 def annotation_statuses(db: Database, annotator: str) -> dict[str, str | None]:
@@ -150,45 +308,34 @@ def flagged_ids(db: Database, annotator: str) -> set[str]:
     return {r[0] for r in rows}
 
 
-def _write_annotation(db: Database, row: dict) -> None:
-    values = dict(row)
-    values["flagged"] = int(bool(values["flagged"]))
-    if values.get("suggested") is not None:
-        values["suggested"] = json.dumps(values["suggested"], ensure_ascii=False)
-    marks = ", ".join("?" for _ in _ANNOTATION_COLUMNS)
+def _write_annotation(db: Database, row: AnnotationRow) -> None:
+    columns = _as_columns(row)
+    columns["flagged"] = int(bool(row.flagged))
+    for key in ("suggested", "field_sources"):
+        if columns[key] is not None:
+            columns[key] = json.dumps(columns[key], ensure_ascii=False)
     db.execute(
-        f"INSERT OR REPLACE INTO annotations ({', '.join(_ANNOTATION_COLUMNS)}) VALUES ({marks})",
-        [values.get(c) for c in _ANNOTATION_COLUMNS],
+        f"INSERT OR REPLACE INTO annotations ({', '.join(_ANNOTATION_COLUMNS)}) VALUES ({_marks(_ANNOTATION_COLUMNS)})",
+        [columns[c] for c in _ANNOTATION_COLUMNS],
     )
 
 
 def _append_event(
-    db: Database, paper_id: str, annotator: str, action: str, before: dict | None, after: dict | None,
-    *, seconds: float | None = None, session: str | None = None, undoes: int | None = None, at: str | None = None,
+    db: Database, paper_id: str, annotator: str, action: str, before: AnnotationRow | None,
+    after: AnnotationRow | None, *, seconds: float | None = None, session: str | None = None,
+    undoes: int | None = None, at: str | None = None,
 ) -> int:
     cursor = db.execute(
         "INSERT INTO events (paper_id, annotator, action, before, after, seconds, session, undoes, at) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             paper_id, annotator, action,
-            json.dumps(before, ensure_ascii=False) if before is not None else None,
-            json.dumps(after, ensure_ascii=False) if after is not None else None,
+            json.dumps(_as_columns(before), ensure_ascii=False) if before is not None else None,
+            json.dumps(_as_columns(after), ensure_ascii=False) if after is not None else None,
             seconds, session, undoes, at or utc_now(),
         ],
     )
     return cursor.lastrowid
-
-
-def suggestion_snapshot(suggestion: dict | None) -> tuple[str | None, dict | None]:
-    """(id, snapshot) of the suggestion a decision started from, as the reviewer saw it."""
-    if suggestion is None:
-        return None, None
-    return suggestion["id"], {
-        "prompt": suggestion["prompt_name"],
-        "prompt_hash": suggestion["prompt_id"],
-        "model": suggestion["model"],
-        "fields": {f: suggestion.get(f) for f in FIELDS},
-    }
 
 
 @dataclass(slots=True)
@@ -196,61 +343,53 @@ class Decision:
     paper_id: str
     annotator: str
     status: str
-    fields: dict[str, str | None]
-    suggestion: dict | None = None  # the stored suggestion row it started from
+    values: Values
+    suggestion: SuggestionRow | None = None  # the suggestion it started from
     seconds: float = 0.0
     notes: str | None = None
     session: str | None = None
-
-
-def decide(db: Database, decision: Decision) -> dict:
-    """Record a decision and its event in one transaction; returns the new row."""
-    if decision.status not in STATUSES:
-        raise ValueError(f"unknown status {decision.status!r}")
-    now = utc_now()
-    with write_transaction(db):
-        before = get_annotation(db, decision.paper_id, decision.annotator)
-        suggestion_id, suggested = suggestion_snapshot(decision.suggestion)
-        after = {
-            "paper_id": decision.paper_id,
-            "annotator": decision.annotator,
-            "status": decision.status,
-            "flagged": before["flagged"] if before else False,
-            **{f: clean_value(decision.fields.get(f)) for f in FIELDS},
-            "notes": clean_value(decision.notes) if decision.notes is not None else (before or {}).get("notes"),
-            "suggestion_id": suggestion_id,
-            "suggested": suggested,
-            "seconds_spent": round((before["seconds_spent"] if before else 0.0) + decision.seconds, 1),
-            "created_at": before["created_at"] if before else now,
-            "updated_at": now,
-        }
-        _write_annotation(db, after)
-        _append_event(
-            db, decision.paper_id, decision.annotator, decision.status, before, after,
-            seconds=round(decision.seconds, 2), session=decision.session, at=now,
-        )
-    return after
+    field_sources: dict[str, str] | None = None
 
 
 def clean_value(value: str | None) -> str | None:
     """Form values are single-line; empty means "not stated"."""
     if value is None:
         return None
-    value = " ".join(value.split())
-    return value or None
+    return collapse_whitespace(value) or None
 
 
-def set_flag(db: Database, paper_id: str, annotator: str, flagged: bool, *, session: str | None = None) -> dict:
+def decide(db: Database, decision: Decision) -> AnnotationRow:
+    """Record a decision and its event in one transaction; returns the new row."""
+    if decision.status not in STATUSES:
+        raise ValueError(f"unknown status {decision.status!r}")
+    now = utc_now()
+    with write_transaction(db):
+        before = get_annotation(db, decision.paper_id, decision.annotator)
+        suggestion = decision.suggestion
+        after = AnnotationRow(
+            paper_id=decision.paper_id, annotator=decision.annotator, status=decision.status,
+            flagged=before.flagged if before else False,
+            values={f: clean_value(decision.values.get(f)) for f in FIELDS},
+            notes=clean_value(decision.notes) if decision.notes is not None else (before.notes if before else None),
+            suggestion_id=suggestion.id if suggestion else None,
+            suggested=suggestion.snapshot() if suggestion else None,
+            seconds_spent=round((before.seconds_spent if before else 0.0) + decision.seconds, 1),
+            created_at=before.created_at if before else now, updated_at=now,
+            field_sources=decision.field_sources or None,
+        )
+        _write_annotation(db, after)
+        _append_event(db, decision.paper_id, decision.annotator, decision.status, before, after,
+                      seconds=round(decision.seconds, 2), session=decision.session, at=now)
+    return after
+
+
+def set_flag(db: Database, paper_id: str, annotator: str, flagged: bool, *, session: str | None = None) -> AnnotationRow:
     now = utc_now()
     with write_transaction(db):
         before = get_annotation(db, paper_id, annotator)
-        after = dict(before) if before else {
-            "paper_id": paper_id, "annotator": annotator, "status": None,
-            **{f: None for f in FIELDS}, "notes": None, "suggestion_id": None, "suggested": None,
-            "seconds_spent": 0.0, "created_at": now,
-        }
-        after["flagged"] = flagged
-        after["updated_at"] = now
+        after = replace(before, flagged=flagged, updated_at=now) if before else AnnotationRow(
+            paper_id=paper_id, annotator=annotator, status=None, flagged=flagged, values=no_values(),
+            created_at=now, updated_at=now)
         _write_annotation(db, after)
         _append_event(db, paper_id, annotator, "flag" if flagged else "unflag", before, after, session=session, at=now)
     return after
@@ -270,7 +409,7 @@ def undo_last(db: Database, annotator: str, *, session: str | None = None) -> st
             return None
         paper_id = event["paper_id"]
         current = get_annotation(db, paper_id, annotator)
-        restored = json.loads(event["before"]) if event["before"] else None
+        restored = _from_columns(json.loads(event["before"])) if event["before"] else None
         if restored is None:
             db.execute("DELETE FROM annotations WHERE paper_id = ? AND annotator = ?", [paper_id, annotator])
         else:
@@ -279,16 +418,16 @@ def undo_last(db: Database, annotator: str, *, session: str | None = None) -> st
     return paper_id
 
 
-def import_annotation(db: Database, row: dict) -> None:
+def import_annotation(db: Database, row: AnnotationRow) -> None:
     """Write one imported annotation row and its event (caller holds the transaction)."""
-    before = get_annotation(db, row["paper_id"], row["annotator"])
+    before = get_annotation(db, row.paper_id, row.annotator)
     _write_annotation(db, row)
-    _append_event(db, row["paper_id"], row["annotator"], "import", before, row)
+    _append_event(db, row.paper_id, row.annotator, "import", before, row)
 
 
 def iter_annotations(
     db: Database, *, status: str | None = None, annotator: str | None = None, flagged: bool = False,
-) -> Iterator[dict]:
+) -> Iterator[TitledAnnotation]:
     """Decided annotations in paper order, with the paper title."""
     where, params = ["a.status IS NOT NULL"], []
     if status:
@@ -299,11 +438,33 @@ def iter_annotations(
         params.append(annotator)
     if flagged:
         where.append("a.flagged")
-    sql = (
-        "SELECT a.*, p.title FROM annotations a JOIN papers p ON p.id = a.paper_id "
-        f"WHERE {' AND '.join(where)} ORDER BY p.seq, a.annotator"
-    )
-    cursor = db.execute(sql, params)
-    names = [d[0] for d in cursor.description]
-    for values in cursor:
-        yield _decode_annotation(dict(zip(names, values)))
+    columns = ", ".join(f"a.{c}" for c in _ANNOTATION_COLUMNS)
+    sql = (f"SELECT p.title, {columns} FROM annotations a JOIN papers p ON p.id = a.paper_id "
+           f"WHERE {' AND '.join(where)} ORDER BY p.seq, a.annotator")
+    for title, *values in db.execute(sql, params):
+        yield TitledAnnotation(title, _annotation_from(values))
+
+
+def annotators(db: Database) -> list[str]:
+    return [r[0] for r in db.execute(
+        "SELECT DISTINCT annotator FROM annotations WHERE status IS NOT NULL ORDER BY annotator")]
+
+
+def known_paper_ids(db: Database) -> set[str]:
+    return {r[0] for r in db.execute("SELECT id FROM papers")}
+
+
+def resolve_prompt_versions(db: Database, ref: str) -> list[str]:
+    """Stored prompt ids matching `ref`: a name (every version), name@hash prefix, or a prompt file path."""
+    from workbench.prompts import is_prompt_path, resolve_prompt
+
+    if "@" in ref:
+        name, prefix = ref.split("@", 1)
+        found = prompt_versions(db, name, prefix)
+    elif is_prompt_path(ref):
+        return [resolve_prompt(ref).id]
+    else:
+        found = prompt_versions(db, ref)
+    if not found:
+        raise InputError(f"no stored suggestions come from a prompt '{ref}'")
+    return found

@@ -1,8 +1,15 @@
-"""Suggestion runs: one paper (the TUI's entry point) or a batch (`workbench suggest`).
+"""Suggestion runs: one paper (the review session's entry point) or many (`workbench suggest`).
 
 A suggestion is identified by (paper, prompt version, model, parameters); a
-rerun requests only what is missing or not `ok`. Results are written as they
-complete, from the event loop's thread, so Ctrl-C keeps everything finished.
+rerun requests only what is missing or not `ok`. Every model call is appended
+to the attempts log. A model that raises for one paper records a failed
+suggestion for that paper; only a run-stopping fault (a bad key, an endpoint
+that is down) ends a run.
+
+Results are written from the event loop's thread in small groups (every 64
+results or 0.2 s, and whatever is pending when the run ends, Ctrl-C included),
+so the store is not the bottleneck against a fast server and an interrupted run
+keeps everything it finished.
 """
 
 from __future__ import annotations
@@ -19,10 +26,16 @@ from sqlite_utils import Database
 
 from workbench.errors import AbortedRun
 from workbench.grounding import ground_summary
-from workbench.models.base import Model, Reply
+from workbench.models.base import MAX_ERROR_CHARS, Model, Reply
 from workbench.prompts import Prompt
-from workbench.schema import FIELDS
-from workbench.store import ensure_prompt, get_paper, ok_suggestion_ids, save_suggestion, utc_now
+from workbench.records import Call, PaperRow, SuggestionRow, no_values
+from workbench.store import (
+    ensure_prompt, get_paper, ok_suggestion_ids, paper_ids_in_order, save_suggestion, save_suggestions,
+)
+from workbench.vocab import ERROR, OK, estimated_cost, utc_now
+
+FLUSH_EVERY_RESULTS = 64
+FLUSH_EVERY_SECONDS = 0.2
 
 
 def canonical_params(model: Model, prompt: Prompt) -> str:
@@ -34,40 +47,65 @@ def suggestion_id(paper_id: str, prompt_id: str, model_name: str, params: str) -
     return hashlib.sha1(key.encode()).hexdigest()[:16]
 
 
-def build_record(paper: dict, prompt: Prompt, model: Model, reply: Reply) -> dict:
-    """The store row for one reply, with evidence grounded in the abstract."""
-    params = canonical_params(model, prompt)
-    fields = reply.summary.fields() if reply.summary else {f: None for f in FIELDS}
-    evidence, warnings = (
-        ground_summary(reply.summary.quotes(), fields, paper["abstract"]) if reply.summary else ({}, [])
+@dataclass(slots=True)
+class NewSuggestion:
+    """A suggestion to store, with the calls that made it."""
+
+    suggestion: SuggestionRow
+    calls: list[Call]
+
+
+def build_record(paper: PaperRow, prompt: Prompt, model: Model, reply: Reply, params: str | None = None) -> NewSuggestion:
+    """The store row for one reply, with its fields grounded in the abstract."""
+    params = params or canonical_params(model, prompt)
+    if reply.summary is not None:
+        values = reply.summary.fields()
+        quotes = reply.summary.quotes() if reply.evidence_given else None
+        evidence, warnings = ground_summary(values, quotes, paper.abstract)
+    else:
+        values, evidence, warnings = no_values(), {}, []
+    row = SuggestionRow(
+        id=suggestion_id(paper.id, prompt.id, model.name, params), paper_id=paper.id, prompt_id=prompt.id,
+        prompt_name=prompt.name, model=model.name, params=params, outcome=reply.outcome, error=reply.error,
+        values=values, evidence=evidence, warnings=warnings, raw=reply.raw, input_tokens=reply.input_tokens,
+        output_tokens=reply.output_tokens, latency_ms=reply.latency_ms, attempts=reply.attempts,
+        created_at=utc_now(),
     )
-    return {
-        "id": suggestion_id(paper["id"], prompt.id, model.name, params),
-        "paper_id": paper["id"],
-        "prompt_id": prompt.id,
-        "model": model.name,
-        "params": params,
-        "outcome": reply.outcome,
-        "error": reply.error,
-        **fields,
-        "evidence": evidence,
-        "warnings": warnings,
-        "raw": reply.raw,
-        "input_tokens": reply.input_tokens,
-        "output_tokens": reply.output_tokens,
-        "latency_ms": reply.latency_ms,
-        "attempts": reply.attempts,
-        "created_at": utc_now(),
-    }
+    return NewSuggestion(row, reply.calls)
 
 
-async def suggest_paper(paper: dict, prompt: Prompt, model: Model) -> dict:
-    """Suggest for one paper; returns the record to store (the caller stores it).
+def crash_reply(exc: BaseException) -> Reply:
+    """A model that raised (a bug, a hostile abstract it could not handle): one failed paper."""
+    text = " ".join(f"{type(exc).__name__}: {exc}".split())[:MAX_ERROR_CHARS]
+    return Reply(outcome=ERROR, error=text, calls=[Call(ask=1, attempt=1, outcome=ERROR, error=text, at=utc_now())])
 
-    Model faults come back as outcomes; only a run-stopping fault (bad key)
-    raises AbortedRun.
+
+async def suggest_paper(paper: PaperRow, prompt: Prompt, model: Model) -> NewSuggestion:
+    """Suggest for one paper; returns what to store (the caller stores it, on its thread).
+
+    Model faults come back as outcomes, and so does an exception from the model
+    (it fails this paper, not the run); only AbortedRun propagates, carrying
+    the record of the request that stopped the run as `exc.record`.
     """
-    reply = await model.summarise(paper["title"], paper["abstract"], prompt)
+    try:
+        reply = await model.summarise(paper.title, paper.abstract, prompt)
+    except AbortedRun as exc:
+        if exc.reply is not None:
+            exc.record = build_record(paper, prompt, model, exc.reply)
+        raise
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:
+        reply = crash_reply(exc)
+    return build_record(paper, prompt, model, reply)
+
+
+def suggest_paper_now(paper: PaperRow, prompt: Prompt, model) -> NewSuggestion:
+    """The same for an instant model (it has `summarise_now`), without an event loop."""
+    try:
+        reply = model.summarise_now(paper.title, paper.abstract, prompt)
+    except Exception as exc:
+        reply = crash_reply(exc)
     return build_record(paper, prompt, model, reply)
 
 
@@ -75,15 +113,19 @@ def remember_prompt(db: Database, prompt: Prompt) -> None:
     ensure_prompt(db, prompt.id, prompt.name, prompt.description, prompt.body)
 
 
-# --------------------------------------------------------------------------- batch
+def store_suggestion(db: Database, new: NewSuggestion) -> None:
+    save_suggestion(db, new.suggestion, new.calls)
+
+
+# --------------------------------------------------------------------------- runs
 
 
 @dataclass
 class RunReport:
-    total: int = 0  # papers in scope
     cached: int = 0  # already `ok`, no request
     to_request: int = 0
     outcomes: Counter = field(default_factory=Counter)
+    errors: Counter = field(default_factory=Counter)  # failure message -> papers
     input_tokens: int = 0
     output_tokens: int = 0
     started: float = field(default_factory=time.perf_counter)
@@ -97,26 +139,32 @@ class RunReport:
 
     @property
     def failed(self) -> int:
-        return self.done - self.outcomes["ok"]
+        return self.done - self.outcomes[OK]
+
+    @property
+    def all_failed(self) -> bool:
+        return self.done > 0 and self.outcomes[OK] == 0
 
     @property
     def wall_seconds(self) -> float:
         return (self.finished or time.perf_counter()) - self.started
 
-    def cost(self, prices: tuple[float, float] | None) -> float | None:
-        if prices is None:
-            return None
-        return self.input_tokens / 1e6 * prices[0] + self.output_tokens / 1e6 * prices[1]
+    def add(self, row: SuggestionRow) -> None:
+        self.outcomes[row.outcome] += 1
+        if row.outcome != OK and row.error:
+            self.errors[row.error] += 1
+        self.input_tokens += row.input_tokens or 0
+        self.output_tokens += row.output_tokens or 0
 
-    def summary(self, prices: tuple[float, float] | None = None) -> str:
-        failures = ", ".join(f"{k} {v}" for k, v in sorted(self.outcomes.items()) if k != "ok")
-        text = f"suggested {self.done} (ok {self.outcomes['ok']}"
+    def summary(self, price: tuple[float, float] | None = None) -> str:
+        failures = ", ".join(f"{k} {v}" for k, v in sorted(self.outcomes.items()) if k != OK)
+        text = f"suggested {self.done} (ok {self.outcomes[OK]}"
         text += f"; failed: {failures})" if failures else ")"
         text += f", cached {self.cached}"
         if self.done < self.to_request:
             text += f", not run {self.to_request - self.done}"
         text += f", tokens {self.input_tokens:,} in / {self.output_tokens:,} out"
-        cost = self.cost(prices)
+        cost = estimated_cost(self.input_tokens, self.output_tokens, price)
         text += f", est. cost ${cost:.4f}" if cost is not None else ", est. cost n/a (no prices)"
         text += f", wall {self.wall_seconds:.1f} s"
         if self.aborted:
@@ -125,21 +173,42 @@ class RunReport:
             text += " — interrupted; finished suggestions are kept"
         return text
 
+    def why_all_failed(self) -> str:
+        message, count = self.errors.most_common(1)[0] if self.errors else ("no error message", self.done)
+        return f"every request failed ({count} of {self.done}: {message})"
+
 
 def papers_to_request(db: Database, prompt: Prompt, model: Model, *, paper_ids: list[str] | None = None,
-                      limit: int | None = None, force: bool = False) -> tuple[list[str], int, int]:
-    """(ids to request in paper order, papers in scope, cached) for a run."""
-    if paper_ids:
-        scope = [r[0] for r in db.execute(
-            f"SELECT id FROM papers WHERE id IN ({', '.join('?' for _ in paper_ids)}) ORDER BY seq", paper_ids)]
-    else:
-        scope = [r[0] for r in db.execute("SELECT id FROM papers ORDER BY seq")]
+                      limit: int | None = None, force: bool = False) -> tuple[list[str], int]:
+    """(ids to request in paper order, cached) for a run."""
+    scope = paper_ids_in_order(db, paper_ids)
     done = set() if force else ok_suggestion_ids(db, prompt.id, model.name, canonical_params(model, prompt))
     todo = [pid for pid in scope if pid not in done]
     cached = len(scope) - len(todo)
     if limit is not None:
         todo = todo[:limit]
-    return todo, len(scope), cached
+    return todo, cached
+
+
+class _GroupWriter:
+    """Store results in small transactions: every FLUSH_EVERY_RESULTS or FLUSH_EVERY_SECONDS."""
+
+    def __init__(self, db: Database):
+        self.db = db
+        self.pending: list[tuple[SuggestionRow, list[Call]]] = []
+        self.oldest = 0.0
+
+    def add(self, new: NewSuggestion) -> None:
+        if not self.pending:
+            self.oldest = time.monotonic()
+        self.pending.append((new.suggestion, new.calls))
+        if len(self.pending) >= FLUSH_EVERY_RESULTS or time.monotonic() - self.oldest >= FLUSH_EVERY_SECONDS:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.pending:
+            save_suggestions(self.db, self.pending)
+            self.pending = []
 
 
 async def run_suggestions(
@@ -155,32 +224,43 @@ async def run_suggestions(
     raises KeyboardInterrupt instead of returning).
     """
     remember_prompt(db, prompt)
-    todo, total, cached = papers_to_request(db, prompt, model, paper_ids=paper_ids, limit=limit, force=force)
+    todo, cached = papers_to_request(db, prompt, model, paper_ids=paper_ids, limit=limit, force=force)
     report = report or RunReport()
-    report.total, report.cached, report.to_request = total, cached, len(todo)
+    report.cached, report.to_request = cached, len(todo)
     pending = iter(todo)
+    writer = _GroupWriter(db)
+
+    def finish(new: NewSuggestion) -> None:
+        writer.add(new)  # same thread as the loop: one writer
+        report.add(new.suggestion)
+        if on_progress:
+            on_progress(report)
 
     async def worker() -> None:
         for pid in pending:
+            if report.aborted:
+                return
             paper = get_paper(db, pid)
-            record = await suggest_paper(paper, prompt, model)
-            save_suggestion(db, record)  # same thread as the loop: one writer
-            report.outcomes[record["outcome"]] += 1
-            report.input_tokens += record["input_tokens"] or 0
-            report.output_tokens += record["output_tokens"] or 0
-            if on_progress:
-                on_progress(report)
+            try:
+                new = await suggest_paper(paper, prompt, model)
+            except AbortedRun as exc:
+                # The run stops: no new papers; requests already under way end (quickly:
+                # the model refuses further calls) and are stored with the rest.
+                report.aborted = report.aborted or str(exc)
+                if exc.record is not None:
+                    finish(exc.record)
+                return
+            finish(new)
 
     workers = [asyncio.create_task(worker()) for _ in range(max(1, min(concurrency, len(todo) or 1)))]
     try:
         await asyncio.gather(*workers)
-    except AbortedRun as exc:
-        report.aborted = str(exc)
     except asyncio.CancelledError:
         report.interrupted = True
     finally:
         for task in workers:
             task.cancel()
         await asyncio.gather(*workers, return_exceptions=True)
+        writer.flush()
         report.finished = time.perf_counter()
     return report

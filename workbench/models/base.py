@@ -2,31 +2,50 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from workbench.prompts import Prompt
+from workbench.records import Call
 from workbench.schema import Summary
 
-OUTCOMES = ("ok", "invalid", "refused", "truncated", "error")
+# What is kept of a model's reply (in the store and the attempts log): a summary
+# is ~1 KB, so this only bites on a runaway or hostile reply.
+MAX_RAW_CHARS = 20_000
+# What is sent back to the model of an invalid reply when asking again.
+MAX_REASK_CHARS = 4_000
+MAX_ERROR_CHARS = 300
+
+
+def capped(text: str | None, limit: int = MAX_RAW_CHARS) -> str | None:
+    """The first `limit` characters, marked when cut."""
+    if text is None or len(text) <= limit:
+        return text
+    return text[:limit] + f"… [{len(text) - limit:,} more characters not kept]"
 
 
 @dataclass(slots=True)
 class Reply:
-    """What one request produced. Never raises for model faults: they are outcomes."""
+    """What one suggestion request produced. Never raises for model faults: they are outcomes."""
 
     outcome: str
     summary: Summary | None = None
     error: str | None = None  # short, never contains the API key
-    raw: str | None = None  # the model's reply text as received
+    raw: str | None = None  # the model's final reply text as received (capped)
     input_tokens: int | None = None
     output_tokens: int | None = None
     attempts: int = 1
     latency_ms: int = 0
+    evidence_given: bool = True  # False: the values were kept but the reply's evidence was missing or malformed
+    calls: list[Call] = field(default_factory=list)  # every model call made, for the attempts log
 
 
 class Model(Protocol):
     name: str
+    # True for a model that answers in well under a millisecond without I/O (the
+    # offline rules): the review screen computes its suggestion with the paper
+    # instead of in the background, so one is never pending.
+    instant: bool
 
     def params(self, prompt: Prompt) -> dict:
         """The request parameters that shape the output: part of a suggestion's identity."""

@@ -16,7 +16,9 @@ import time
 
 from workbench.models.base import Reply
 from workbench.prompts import Prompt
+from workbench.records import Call
 from workbench.schema import Evidence, Summary
+from workbench.vocab import OFFLINE, OK, utc_now
 
 # Bump when the rules change, so new suggestions do not hide behind cached old ones.
 RULES_VERSION = "2"
@@ -97,20 +99,23 @@ MAX_EVIDENCE_CHARS = 700
 
 
 class OfflineModel:
-    name = "offline"
+    name = OFFLINE
+    instant = True
 
     def params(self, prompt: Prompt) -> dict:
         return {"rules": RULES_VERSION}
 
     async def summarise(self, title: str, abstract: str, prompt: Prompt) -> Reply:
-        started = time.perf_counter()
+        return self.summarise_now(title, abstract, prompt)
+
+    def summarise_now(self, title: str, abstract: str, prompt: Prompt) -> Reply:
+        """The same, synchronously: the review screen shows it with the paper, never pending."""
+        started, at = time.perf_counter(), utc_now()
         summary = extract(title, abstract)
-        return Reply(
-            outcome="ok",
-            summary=summary,
-            raw=json.dumps(summary.model_dump(), ensure_ascii=False),
-            latency_ms=int((time.perf_counter() - started) * 1000),
-        )
+        raw = json.dumps(summary.model_dump(), ensure_ascii=False)
+        latency = int((time.perf_counter() - started) * 1000)
+        return Reply(outcome=OK, summary=summary, raw=raw, latency_ms=latency,
+                     calls=[Call(ask=1, attempt=1, outcome=OK, latency_ms=latency, at=at)])  # raw: derivable
 
     async def aclose(self) -> None:
         return None

@@ -4,19 +4,25 @@ Retries belong to tenacity alone (the client has max_retries=0): 408/409/429
 (not insufficient_quota), 5xx, timeouts and connection errors, honouring
 Retry-After (capped at 120 s), otherwise exponential backoff with jitter, within
 a bounded number of attempts and total time. 401/403/404 and an exhausted quota
-stop the whole run: every other request would fail the same way.
+stop the whole run: every other request would fail the same way. So does an
+endpoint that is plainly down: a run of connection failures and time-outs with
+no reply in between.
+
+`timeout` bounds each request's whole duration (a server that trickles its
+reply a byte at a time restarts a read timeout forever, not this deadline).
 
 We call `chat.completions.create` with a strict JSON-Schema response_format and
 validate locally, rather than `.parse()`: `.parse()` raises on an invalid reply
-and the raw text and token usage are lost, and both must be recorded.
+and the raw text and token usage are lost, and both must be recorded. Every
+HTTP call becomes a `Call` for the attempts log.
 """
 
 from __future__ import annotations
 
 import asyncio
 import email.utils
+import hashlib
 import json
-import os
 import random
 import re
 import time
@@ -28,14 +34,19 @@ from openai import AsyncOpenAI
 from pydantic import ValidationError
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt, stop_after_delay
 
+from workbench.config import OFFICIAL_BASE_URL
 from workbench.errors import AbortedRun, InputError
-from workbench.models.base import Reply
+from workbench.models.base import MAX_ERROR_CHARS, MAX_REASK_CHARS, Reply, capped
 from workbench.prompts import Prompt
+from workbench.records import Call
 from workbench.schema import Summary, summary_json_schema
+from workbench.vocab import ERROR, INVALID, OK, REFUSED, TRUNCATED, utc_now
 
-OFFICIAL_BASE_URL = "https://api.openai.com/v1"
 RESPONSE_FORMATS = ("json_schema", "json_object", "text")
 MAX_RETRY_AFTER_SECONDS = 120.0
+# This many requests in a row that got no HTTP answer at all (refused, reset,
+# timed out) mean the endpoint is down: the run stops instead of trying every paper.
+DOWN_AFTER_FAILURES = 8
 _KEYLIKE = re.compile(r"\b(?:sk|pk|rk)-[A-Za-z0-9_*\-]{6,}")
 
 
@@ -51,27 +62,44 @@ class _Invalid(Exception):
     """The reply text did not match the schema."""
 
 
+class _Deadline(openai.APITimeoutError):
+    """The whole request took longer than `timeout` (asyncio's deadline, not a read timeout)."""
+
+
+@dataclass(slots=True)
+class _Answer:
+    """The parts of a completion we use, read defensively (a malformed body is an `invalid` reply)."""
+
+    content: str | None
+    finish_reason: str | None
+    refusal: str | None
+
+
 class OpenAICompatibleModel:
+    instant = False
+
     def __init__(
-        self, name: str, *, base_url: str | None = None, api_key: str | None = None, timeout: float = 60.0,
+        self, name: str, *, base_url: str = OFFICIAL_BASE_URL, api_key: str | None = None, timeout: float = 60.0,
         response_format: str = "json_schema", retry: RetryPolicy = RetryPolicy(), rpm: float | None = None,
     ):
         if response_format not in RESPONSE_FORMATS:
             raise InputError(f"--response-format must be one of {', '.join(RESPONSE_FORMATS)}")
         self.name = name
-        self.base_url = (base_url or os.environ.get("OPENAI_BASE_URL") or OFFICIAL_BASE_URL).rstrip("/")
-        key = api_key or os.environ.get("OPENAI_API_KEY")
-        if not key:
+        self.base_url = base_url.rstrip("/")
+        if not api_key:
             if self.base_url == OFFICIAL_BASE_URL:
                 raise InputError(f"model '{name}' needs OPENAI_API_KEY for {OFFICIAL_BASE_URL} "
                                  "(or set OPENAI_BASE_URL to a local server)")
-            key = "no-key"  # local servers (Ollama, llama.cpp) ignore it, the client wants one
-        self._key = key
-        self.endpoint = _public_url(self.base_url)
+            api_key = "no-key"  # local servers (Ollama, llama.cpp) ignore it, the client wants one
+        self._key = api_key
+        self.endpoint = public_url(self.base_url)
         self.response_format = response_format
+        self.timeout = timeout
         self.retry = retry
         self._limiter = _RateLimiter(rpm) if rpm else None
-        self.client = AsyncOpenAI(base_url=self.base_url, api_key=key, max_retries=0, timeout=timeout)
+        self._unanswered = 0  # requests in a row with no HTTP answer
+        self._stopped: str | None = None  # why the run stopped: no further calls are made
+        self.client = AsyncOpenAI(base_url=self.base_url, api_key=api_key, max_retries=0, timeout=timeout)
 
     def params(self, prompt: Prompt) -> dict:
         return {"temperature": prompt.temperature, "max_tokens": prompt.max_tokens,
@@ -85,40 +113,43 @@ class OpenAICompatibleModel:
     async def summarise(self, title: str, abstract: str, prompt: Prompt) -> Reply:
         started = time.perf_counter()
         messages = prompt.render(title, abstract, schema_in_prompt=self.response_format != "json_schema")
-        reply = Reply(outcome="error", attempts=0)
+        reply = Reply(outcome=ERROR, attempts=0)
         for ask in (1, 2):  # one re-ask on an invalid reply, with the validation error
-            completion = await self._complete(messages, prompt, reply)
-            if completion is None:
-                break
-            choice = completion.choices[0]
-            message = choice.message
-            reply.raw = self.redact(message.content) if message.content is not None else None
-            if choice.finish_reason == "length":
-                reply.outcome, reply.error = "truncated", f"the reply hit max_tokens ({prompt.max_tokens})"
-                break
-            refusal = getattr(message, "refusal", None)
-            if refusal or choice.finish_reason == "content_filter":
-                reply.outcome = "refused"
-                reply.error = self.redact(refusal or "the endpoint's content filter stopped the reply")[:300]
-                reply.raw = reply.raw or (self.redact(refusal) if refusal else None)
-                break
             try:
-                reply.summary = parse_summary(message.content)
-                reply.outcome, reply.error = "ok", None
+                answer = await self._complete(messages, prompt, reply, ask)
+            except AbortedRun as exc:  # the run stops; what was asked so far still goes in the log
+                reply.outcome, reply.error = ERROR, self._short(str(exc))
+                reply.latency_ms = int((time.perf_counter() - started) * 1000)
+                exc.reply = reply
+                raise
+            if answer is None:
                 break
-            except _Invalid as exc:
-                reply.outcome, reply.error = "invalid", str(exc)[:300]
-                if ask == 1:
-                    messages = messages + [
-                        {"role": "assistant", "content": message.content or ""},
-                        {"role": "user", "content": f"That reply is not valid: {exc}. Reply again with only "
-                                                    "the JSON object, matching the schema exactly."},
-                    ]
+            call = reply.calls[-1]
+            reply.raw = capped(self.redact(answer.content))
+            if answer.finish_reason == "length":
+                reply.outcome, reply.error = TRUNCATED, f"the reply hit max_tokens ({prompt.max_tokens})"
+            elif answer.refusal or answer.finish_reason == "content_filter":
+                reply.outcome = REFUSED
+                reply.error = self._short(answer.refusal or "the endpoint's content filter stopped the reply")
+                reply.raw = reply.raw or capped(self.redact(answer.refusal))
+            else:
+                try:
+                    reply.summary = parse_summary(answer.content)
+                    reply.outcome, reply.error = OK, None
+                except _Invalid as exc:
+                    reply.outcome, reply.error = INVALID, self._short(str(exc))
+            call.outcome, call.error = reply.outcome, reply.error
+            if reply.outcome != INVALID or ask == 2:
+                break
+            messages = messages + [
+                {"role": "assistant", "content": capped(answer.content or "", MAX_REASK_CHARS)},
+                {"role": "user", "content": f"That reply is not valid: {reply.error}. Reply again with only "
+                                            "the JSON object, matching the schema exactly."},
+            ]
         reply.latency_ms = int((time.perf_counter() - started) * 1000)
         return reply
 
-    async def _complete(self, messages: list[dict], prompt: Prompt, reply: Reply):
-        """One completion with retries; on a final transient failure, fill `reply` and return None."""
+    def _request(self, messages: list[dict], prompt: Prompt) -> dict:
         kwargs = {"model": self.name, "messages": messages, "temperature": prompt.temperature,
                   "max_tokens": prompt.max_tokens}
         if self.response_format == "json_schema":
@@ -126,6 +157,12 @@ class OpenAICompatibleModel:
                 "name": "summary", "strict": True, "schema": summary_json_schema()}}
         elif self.response_format == "json_object":
             kwargs["response_format"] = {"type": "json_object"}
+        return kwargs
+
+    async def _complete(self, messages: list[dict], prompt: Prompt, reply: Reply, ask: int) -> _Answer | None:
+        """One completion with retries, each call logged; None when it ended without a usable reply."""
+        kwargs = self._request(messages, prompt)
+        request_hash = hashlib.sha256(json.dumps(messages, sort_keys=True).encode()).hexdigest()[:16]
         retrying = AsyncRetrying(
             retry=retry_if_exception(_is_transient),
             wait=self._wait,
@@ -135,57 +172,111 @@ class OpenAICompatibleModel:
         try:
             async for attempt in retrying:
                 with attempt:
+                    if self._stopped:
+                        raise AbortedRun(self._stopped)
                     reply.attempts += 1
-                    if self._limiter:
-                        await self._limiter.wait()
-                    completion = await self.client.chat.completions.create(**kwargs)
+                    call = Call(ask=ask, attempt=attempt.retry_state.attempt_number, outcome=ERROR,
+                                request_hash=request_hash, at=utc_now())
+                    reply.calls.append(call)
+                    completion = await self._call(kwargs, call)
         except asyncio.CancelledError:
             raise
         except openai.APIStatusError as exc:
-            self._raise_if_fatal(exc)
-            reply.outcome, reply.error = "error", self._describe(exc)
+            self._stop_if_fatal(exc)
+            reply.outcome, reply.error = ERROR, self._describe(exc)
             return None
         except (openai.APIConnectionError, openai.APIResponseValidationError) as exc:
-            reply.outcome, reply.error = "error", self._describe(exc)
+            reply.outcome, reply.error = ERROR, self._describe(exc)
+            reply.calls[-1].error = reply.calls[-1].error or reply.error
             return None
+        except AbortedRun:
+            raise
         except Exception as exc:  # a malformed HTTP body, or anything else the client raises
-            reply.outcome, reply.error = "invalid", self.redact(f"unreadable response: {type(exc).__name__}: {exc}")[:300]
+            reply.outcome, reply.error = INVALID, self._short(f"unreadable response: {type(exc).__name__}: {exc}")
+            reply.calls[-1].outcome, reply.calls[-1].error = reply.outcome, reply.error
             return None
         usage = getattr(completion, "usage", None)
-        if usage is not None:
-            reply.input_tokens = (reply.input_tokens or 0) + (usage.prompt_tokens or 0)
-            reply.output_tokens = (reply.output_tokens or 0) + (usage.completion_tokens or 0)
-        if not getattr(completion, "choices", None):
-            reply.outcome, reply.error = "invalid", "the response has no choices"
+        tokens_in, tokens_out = _int(getattr(usage, "prompt_tokens", None)), _int(getattr(usage, "completion_tokens", None))
+        call.input_tokens, call.output_tokens = tokens_in, tokens_out
+        if tokens_in is not None or tokens_out is not None:
+            reply.input_tokens = (reply.input_tokens or 0) + (tokens_in or 0)
+            reply.output_tokens = (reply.output_tokens or 0) + (tokens_out or 0)
+        answer = _read_answer(completion)
+        if answer is None:
+            reply.outcome, reply.error = INVALID, "the response has no message in its first choice"
+            call.outcome, call.error = reply.outcome, reply.error
             return None
+        call.raw = capped(self.redact(answer.content))
+        call.raw_chars = len(answer.content) if answer.content is not None else None
+        return answer
+
+    async def _call(self, kwargs: dict, call: Call):
+        """One HTTP request under the total deadline; fills `call` with what happened."""
+        if self._limiter:
+            await self._limiter.wait()
+        started = time.perf_counter()
+        try:
+            async with asyncio.timeout(self.timeout):
+                completion = await self.client.chat.completions.create(**kwargs)
+        except TimeoutError:
+            exc = _Deadline(request=None)  # type: ignore[arg-type]
+            self._note_unanswered(call, exc, started)
+            raise exc from None
+        except openai.APIStatusError as exc:
+            self._unanswered = 0  # the server answered, even if with an error
+            call.http_status, call.error = exc.status_code, self._describe(exc)
+            call.latency_ms = int((time.perf_counter() - started) * 1000)
+            raise
+        except openai.APIConnectionError as exc:
+            self._note_unanswered(call, exc, started)
+            raise
+        self._unanswered = 0
+        call.http_status = 200
+        call.latency_ms = int((time.perf_counter() - started) * 1000)
         return completion
+
+    def _note_unanswered(self, call: Call, exc: Exception, started: float) -> None:
+        call.error = self._describe(exc)
+        call.latency_ms = int((time.perf_counter() - started) * 1000)
+        self._unanswered += 1
+        if self._unanswered >= DOWN_AFTER_FAILURES:
+            self._stop(f"the endpoint {self.endpoint} is not answering: {self._unanswered} requests in a row "
+                       f"failed (last: {call.error}); is the server running? (check OPENAI_BASE_URL)")
 
     # ------------------------------------------------------------------ failures
 
-    def _raise_if_fatal(self, exc: openai.APIStatusError) -> None:
+    def _stop(self, reason: str) -> None:
+        """Every further request would fail the same way: stop the run (and refuse new calls)."""
+        self._stopped = self._stopped or reason
+        raise AbortedRun(reason)
+
+    def _stop_if_fatal(self, exc: openai.APIStatusError) -> None:
         status = exc.status_code
         if status == 401:
-            raise AbortedRun(f"the endpoint {self.endpoint} rejected the API key (401 Unauthorized); check OPENAI_API_KEY")
+            self._stop(f"the endpoint {self.endpoint} rejected the API key (401 Unauthorized); check OPENAI_API_KEY")
         if status == 403:
-            raise AbortedRun(f"the endpoint {self.endpoint} refused access to model '{self.name}' (403 Forbidden); "
-                             "check OPENAI_API_KEY and the model's access")
+            self._stop(f"the endpoint {self.endpoint} refused access to model '{self.name}' (403 Forbidden); "
+                       "check OPENAI_API_KEY and the model's access")
         if status == 404:
-            raise AbortedRun(f"the endpoint {self.endpoint} has no model '{self.name}' (404 Not Found); "
-                             "check --model and OPENAI_BASE_URL")
+            self._stop(f"the endpoint {self.endpoint} has no model '{self.name}' (404 Not Found); "
+                       "check --model and OPENAI_BASE_URL")
         if _is_quota(exc):
-            raise AbortedRun(f"the account behind OPENAI_API_KEY has no quota left at {self.endpoint} "
-                             "(429 insufficient_quota)")
+            self._stop(f"the account behind OPENAI_API_KEY has no quota left at {self.endpoint} "
+                       "(429 insufficient_quota)")
 
     def _describe(self, exc: Exception) -> str:
         if isinstance(exc, openai.APITimeoutError):
-            text = "timed out"
+            text = f"timed out after {self.timeout:g} s"
         elif isinstance(exc, openai.APIConnectionError):
             text = f"cannot connect to {self.endpoint}"
         elif isinstance(exc, openai.APIStatusError):
             text = f"HTTP {exc.status_code}: {_error_message(exc)}"
         else:
             text = f"{type(exc).__name__}: {exc}"
-        return self.redact(text)[:300]
+        return self._short(text)
+
+    def _short(self, text: str) -> str:
+        return (self.redact(" ".join(text.split())) or "")[:MAX_ERROR_CHARS]
 
     def redact(self, text: str | None) -> str | None:
         """Remove the API key (and anything key-shaped) from text we keep or show."""
@@ -204,6 +295,28 @@ class OpenAICompatibleModel:
         return min(self.retry.backoff_max, backoff) * random.uniform(0.5, 1.5)
 
 
+def _int(value) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _read_answer(completion) -> _Answer | None:
+    """The first choice's message, or None when the body does not have one."""
+    try:
+        choice = completion.choices[0]
+        message = choice.message
+        if message is None:
+            return None
+        content = message.content
+        refusal = getattr(message, "refusal", None)
+        return _Answer(
+            content=content if content is None or isinstance(content, str) else json.dumps(content, default=str),
+            finish_reason=choice.finish_reason if isinstance(choice.finish_reason, str) else None,
+            refusal=refusal if isinstance(refusal, str) else None,
+        )
+    except (AttributeError, IndexError, KeyError, TypeError):
+        return None
+
+
 def _is_quota(exc: BaseException) -> bool:
     if not isinstance(exc, openai.APIStatusError) or exc.status_code != 429:
         return False
@@ -213,7 +326,7 @@ def _is_quota(exc: BaseException) -> bool:
 
 
 def _is_transient(exc: BaseException) -> bool:
-    if isinstance(exc, openai.APIConnectionError):  # includes APITimeoutError
+    if isinstance(exc, openai.APIConnectionError):  # includes APITimeoutError and our deadline
         return True
     if isinstance(exc, openai.APIStatusError):
         status = exc.status_code
@@ -236,7 +349,7 @@ def _retry_after_seconds(exc: BaseException | None) -> float | None:
             except ValueError:
                 when = email.utils.parsedate_to_datetime(value)
                 return max(0.0, when.timestamp() - time.time())
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
     return None
 
@@ -250,7 +363,7 @@ def _error_message(exc: openai.APIStatusError) -> str:
     return str(exc.message)
 
 
-def _public_url(url: str) -> str:
+def public_url(url: str) -> str:
     """The endpoint without credentials or query string, safe to store and print."""
     parts = urlsplit(url)
     host = parts.hostname or ""
@@ -277,6 +390,8 @@ def parse_summary(text: str | None) -> Summary:
             data = json.loads(body[start:end + 1])
         except json.JSONDecodeError as exc:
             raise _Invalid(f"the reply is not valid JSON ({exc.msg})") from None
+    except RecursionError:
+        raise _Invalid("the reply is not valid JSON (nested too deeply)") from None
     try:
         return Summary.model_validate(data)
     except ValidationError as exc:

@@ -4,34 +4,32 @@ from __future__ import annotations
 
 import gc
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Sequence
 
 from textual.app import App, SystemCommand
-from textual.binding import Binding
+from textual.filter import LineFilter
 from textual.screen import Screen
 
-from workbench.db import open_db
 from workbench.errors import InputError
 from workbench.models.base import Model
 from workbench.prompts import Prompt
-from workbench.review import ActiveKey, ReviewSession
-from workbench.suggest import canonical_params, remember_prompt
-from workbench.tui.screens.review import BINDINGS, ReviewScreen
-
-# The TUI waits at most this long for a store lock, then says so instead of freezing.
-TUI_BUSY_TIMEOUT = 3.0
+from workbench.review import ReviewSession, open_session
+from workbench.tui.filters import DropControlCharacters
+from workbench.tui.screens.review import BINDINGS, ReviewScreen, key_help
 
 
 class ReviewApp(App):
     TITLE = "workbench review"
     CSS_PATH = "app.tcss"
 
-    def __init__(self, session: ReviewSession, prompt: Prompt, model: Model, keymap: dict[str, str] | None = None):
+    def __init__(self, session: ReviewSession, keymap: dict[str, str] | None = None):
         super().__init__()
         self.session = session
-        self.prompt = prompt
-        self.model = model
         self.keymap_overrides = dict(keymap or {})
+        self._guard = DropControlCharacters()
+
+    def get_line_filters(self) -> Sequence[LineFilter]:
+        return [*super().get_line_filters(), self._guard]
 
     def on_mount(self) -> None:
         if self.keymap_overrides:
@@ -51,31 +49,21 @@ class ReviewApp(App):
         gc.freeze()
 
     async def on_unmount(self) -> None:
-        await self.model.aclose()
+        await self.session.feed.model.aclose()
+        self.session.close()
 
     def key_help(self) -> list[tuple[str, str]]:
-        """(keys, description) of every review binding, as remapped by the config."""
-        rows = []
-        for binding in BINDINGS:
-            if binding.id and not binding.id.startswith("pick_"):
-                keys = self.keymap_overrides.get(binding.id, binding.key)
-                shown = ", ".join(self.get_key_display(Binding(k.strip(), "")) for k in keys.split(","))
-                rows.append((shown, binding.description))
-        rows.append(("1-9", "Show this paper's suggestion from another prompt or model"))
-        rows.append(("↑ ↓, pgup, pgdn", "Scroll the abstract"))
-        rows.append(("shift+↑ shift+↓", "Scroll the suggestion pane"))
-        rows.append(("^p", "Command palette"))
-        return rows
+        """(keys, description) of the review screen's bindings as they are now (remapped keys included)."""
+        return key_help(self)
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
+        # Textual's own commands, less its Quit (the review screen's "Quit" is the same thing).
+        for command in super().get_system_commands(screen):
+            if command.title != "Quit":
+                yield command
         if isinstance(screen, ReviewScreen):
-            for binding in BINDINGS:
-                if binding.id and not binding.id.startswith("pick_"):
-                    action = getattr(screen, f"action_{binding.action}", None)
-                    if action is not None:
-                        yield SystemCommand(binding.description, f"Review: {binding.description} ({binding.key})",
-                                            action)
+            for keys, description, action in screen.palette_entries():
+                yield SystemCommand(description, f"Review: {description} ({keys})", action)
 
 
 def validate_keymap(keymap: dict) -> dict[str, str]:
@@ -91,8 +79,5 @@ def validate_keymap(keymap: dict) -> dict[str, str]:
 def create_app(db_path: str | Path, *, prompt: Prompt, model: Model, annotator: str, queue: str = "todo",
                keymap: dict | None = None, others: tuple[str, str] | None = None) -> ReviewApp:
     keymap = validate_keymap(keymap or {})  # a config error should not wait for the store
-    db = open_db(db_path, busy_timeout=TUI_BUSY_TIMEOUT)
-    remember_prompt(db, prompt)
-    active = ActiveKey(prompt.id, model.name, canonical_params(model, prompt))
-    session = ReviewSession(db, annotator, active, queue, others=others)
-    return ReviewApp(session, prompt, model, keymap)
+    session = open_session(db_path, prompt=prompt, model=model, annotator=annotator, queue=queue, others=others)
+    return ReviewApp(session, keymap)

@@ -12,11 +12,11 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from workbench.metrics import normalise
+from workbench.metrics import normalise_for_comparison
 from workbench.review import PaperView
-from workbench.schema import FIELDS
-
-FIELD_NAMES = {"technique": "Technique", "claimed_gain": "Claimed gain", "compute": "Compute"}
+from workbench.safe_text import plain
+from workbench.tui.notices import tell
+from workbench.vocab import FIELDS, field_label
 
 
 def comparison_table(view: PaperView, selected: int) -> Table:
@@ -25,23 +25,23 @@ def comparison_table(view: PaperView, selected: int) -> Table:
     table = Table(show_lines=True, expand=True)
     table.add_column("", style="bold", no_wrap=True)
     for number, s in enumerate(suggestions, start=1):
-        header = Text(f"{number}. {s['prompt_name']}@{s['prompt_id'][:8]}\n{s['model']} · {s['outcome']}")
+        header = plain(f"{number}. {s.prompt_label}\n{s.model} · {s.outcome}")
         if number == selected:
             header.stylize("reverse")
         table.add_column(header)
-    decision = view.annotation if view.annotation and view.annotation["status"] else None
-    table.add_column(Text(f"yours: {decision['status']}" if decision else "yours: not decided", style="bold"))
+    decision = view.annotation if view.decided else None
+    table.add_column(Text(f"yours: {decision.status}" if decision else "yours: not decided", style="bold"))
     for field in FIELDS:
-        values = [s.get(field) if s["outcome"] == "ok" else None for s in suggestions]
-        common = Counter(normalise(v) for v in values).most_common(1)[0][0]
+        values = [s.values.get(field) if s.ok else None for s in suggestions]
+        common = Counter(normalise_for_comparison(v) for v in values).most_common(1)[0][0]
         cells = []
         for value in values:
-            text = Text(value or "—", style="" if value else "dim")
-            if normalise(value) != common:
+            text = plain(value or "—", style="" if value else "dim")
+            if normalise_for_comparison(value) != common:
                 text.stylize("bold yellow")
             cells.append(text)
-        mine = decision.get(field) if decision else None
-        table.add_row(FIELD_NAMES[field], *cells, Text(mine or "—", style="" if mine else "dim"))
+        mine = decision.values.get(field) if decision else None
+        table.add_row(field_label(field), *cells, plain(mine or "—", style="" if mine else "dim"))
     return table
 
 
@@ -60,7 +60,7 @@ class CompareScreen(ModalScreen[tuple[str, int] | None]):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(classes="dialog wide", id="compare"):
-            yield Static(Text(self.view.paper["title"], style="bold"))
+            yield Static(plain(self.view.paper.title, style="bold"))
             yield Static(id="compare-table")
             yield Static(Text("1-9 select a suggestion · a accept it · e edit it · esc close. "
                               "Yellow: differs from the most common value.", style="dim"))
@@ -78,7 +78,7 @@ class CompareScreen(ModalScreen[tuple[str, int] | None]):
 
     def action_choose(self, what: str) -> None:
         suggestion = self.view.suggestions[self.selected - 1]
-        if what == "accept" and suggestion["outcome"] != "ok":
-            self.notify("That suggestion failed; choose another or edit it.", severity="warning")
+        if what == "accept" and not suggestion.ok:
+            tell(self, "That suggestion failed; choose another or edit it.", severity="warning")
             return
         self.dismiss((what, self.selected))

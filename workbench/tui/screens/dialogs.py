@@ -1,4 +1,4 @@
-"""Modal dialogs: go to a paper, search titles, help."""
+"""Modal dialogs: go to a paper, search, help, and a yes/no question."""
 
 from __future__ import annotations
 
@@ -13,6 +13,10 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
+
+from workbench.records import SearchHit
+from workbench.safe_text import one_line
+from workbench.vocab import STATUS_MARKS, STATUS_STYLES
 
 
 class GotoScreen(ModalScreen[str | None]):
@@ -34,29 +38,45 @@ class GotoScreen(ModalScreen[str | None]):
         self.dismiss(event.value)
 
 
+def hit_label(hit: SearchHit) -> Text:
+    """One search result: position, decision mark, title (as plain text: a title is never markup)."""
+    label = Text(f"#{hit.seq:<6} ", style="dim")
+    if hit.status:
+        label.append(f"{STATUS_MARKS[hit.status]} ", style=STATUS_STYLES[hit.status])
+    else:
+        label.append("  ")
+    label.append(one_line(hit.title, 300))
+    return label
+
+
 class SearchScreen(ModalScreen[str | None]):
-    """Type to filter titles; Enter or a click opens the highlighted paper."""
+    """Type to search; Enter or a click opens the highlighted paper."""
 
     BINDINGS = [Binding("escape", "dismiss(None)", "Close"), Binding("down", "focus_results", show=False)]
 
-    def __init__(self, find: Callable[[str], list[dict]]) -> None:
+    def __init__(self, find: Callable[[str], list[SearchHit]], hint: str = "words from the title, or an id") -> None:
         super().__init__()
         self.find = find
+        self.hint = hint
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide"):
-            yield Static(Text("Search titles", style="bold"))
-            yield Input(placeholder="words from the title, or an id", id="search-input")
+            yield Static(Text("Search", style="bold"))
+            yield Input(placeholder=self.hint, id="search-input")
+            yield Static(id="search-status", classes="dim")
             yield OptionList(id="search-results")
 
     @on(Input.Changed)
     def changed(self, event: Input.Changed) -> None:
         results = self.query_one(OptionList)
         results.clear_options()
-        for row in self.find(event.value):
-            results.add_option(Option(f"#{row['seq']:<6} {row['title']}", id=row["id"]))
+        hits = self.find(event.value)
+        results.add_options([Option(hit_label(hit), id=hit.id) for hit in hits])
         if results.option_count:
             results.highlighted = 0
+        status = "" if not event.value.strip() else (
+            "No paper matches." if not hits else f"{len(hits)} papers" + (" (the first 50)" if len(hits) >= 50 else ""))
+        self.query_one("#search-status", Static).update(Text(status, style="dim"))
 
     @on(Input.Submitted)
     def submitted(self) -> None:
@@ -84,14 +104,30 @@ class HelpScreen(ModalScreen[None]):
         table.add_column(style="bold cyan", no_wrap=True)
         table.add_column()
         for key, description in self.keys:
-            table.add_row(key, description)
+            table.add_row(Text(key), Text(description))
         with VerticalScroll(classes="dialog wide", id="help"):
             yield Static(Text("Keys", style="bold"))
             yield Static(table)
             yield Static(Text(
-                "\nWhile a form field has focus, letters and digits go into the field: ctrl+s saves, "
-                "escape leaves the form without saving, Tab and Enter move between fields, "
-                "ctrl+a selects a whole field so typing replaces it.\n"
+                "\na confirms what the pane shows: on a paper you accepted or edited, your values stay; "
+                "a suggestion replaces them only when you pick it (1-9 or c).\n"
+                "While a form field has focus, letters and digits go into the field: ctrl+s saves, "
+                "escape leaves the form (asking first if you changed something), Tab and Enter move between "
+                "fields, ctrl+a selects a whole field so typing replaces it.\n"
                 "Highlights in the abstract: technique (blue), claimed gain (green), compute (underlined).\n"
-                "Keys can be remapped in the config file's [keys] table (binding id = \"keys\").\n"
-                "ctrl+p opens the command palette. Press escape to close this help.", style="dim"))
+                "Keys can be remapped in the config file's [keys] table (binding id = \"keys\").", style="dim"))
+
+
+class ConfirmScreen(ModalScreen[bool]):
+    """A yes/no question: y answers yes; n or escape answers no."""
+
+    BINDINGS = [Binding("y", "dismiss(True)", "Yes"), Binding("n,escape", "dismiss(False)", "No")]
+
+    def __init__(self, question: str, hint: str) -> None:
+        super().__init__()
+        self.question, self.hint = question, hint
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Static(Text(self.question, style="bold"))
+            yield Static(Text(self.hint, style="dim"))

@@ -11,41 +11,41 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from workbench.analytics import rates_by_suggestion, throughput
+from workbench.analytics import SessionStats
 from workbench.report import bar, rates_table
-from workbench.review import ReviewSession
+from workbench.safe_text import one_line, plain
+from workbench.vocab import STATUS_MARKS
 
 
-def stats_renderable(session: ReviewSession) -> Group:
-    db, who = session.db, session.annotator
-    decided, total = session.decided, session.total_papers
+def _pace_cell(value: float | None) -> str:
+    return "—" if value is None else f"{value:.1f}"
+
+
+def stats_renderable(stats: SessionStats, width: int = 120) -> Group:
     head = Text()
-    head.append(f"{who}: {decided} of {total} papers decided  ", style="bold")
-    head.append_text(bar(decided / total if total else None, 30))
-    counts = session.counts
-    head.append(f"\n✓ {counts['accepted']} accepted   ✎ {counts['edited']} edited   ✗ {counts['rejected']} rejected")
+    head.append_text(plain(f"{one_line(stats.annotator, 40)}: {stats.decided} of {stats.total} papers decided  ",
+                           style="bold"))
+    head.append_text(bar(stats.decided / stats.total if stats.total else None, 30 if width >= 100 else 16))
+    head.append("\n" + "   ".join(f"{STATUS_MARKS[s]} {n} {s}" for s, n in stats.counts.items()))
     pace = Table(title="Pace", title_justify="left")
     for column in ("", "decisions", "per hour", "median s/paper"):
-        pace.add_column(column, justify="right" if column else "left")
-    for label, numbers in (("this session", throughput(db, annotator=who, session=session.session_id)),
-                           ("overall", throughput(db, annotator=who))):
-        pace.add_row(label, str(numbers["decisions"]),
-                     "—" if numbers["decisions_per_hour"] is None else f"{numbers['decisions_per_hour']:.1f}",
-                     "—" if numbers["median_seconds_per_paper"] is None else f"{numbers['median_seconds_per_paper']:.1f}")
-    rates = rates_by_suggestion(db, who)
-    parts = [head, pace, rates_table(rates) if rates else Text("No decisions yet.", style="dim")]
-    return Group(*parts)
+        pace.add_column(column, justify="right" if column else "left", no_wrap=True)
+    for label, numbers in (("this session", stats.this_session), ("overall", stats.overall)):
+        pace.add_row(label, str(numbers["decisions"]), _pace_cell(numbers["decisions_per_hour"]),
+                     _pace_cell(numbers["median_seconds_per_paper"]))
+    rates = rates_table(stats.rates, width) if stats.rates else Text("No decisions yet.", style="dim")
+    return Group(head, pace, rates)
 
 
 class StatsScreen(ModalScreen[None]):
     BINDINGS = [Binding("escape,t,q", "dismiss(None)", "Close")]
 
-    def __init__(self, session: ReviewSession) -> None:
+    def __init__(self, stats: SessionStats) -> None:
         super().__init__()
-        self.session = session
+        self.stats = stats
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(classes="dialog wide", id="stats"):
             yield Static(Text("Statistics", style="bold"))
-            yield Static(stats_renderable(self.session))
+            yield Static(stats_renderable(self.stats, self.app.size.width), id="stats-body")
             yield Static(Text("esc close", style="dim"))

@@ -4,46 +4,50 @@ from __future__ import annotations
 
 from rich.text import Text
 
+from workbench.grounding import Span
+from workbench.records import PaperRow
+from workbench.safe_text import clean, one_line, plain
 from workbench.tui.widgets.style import HIGHLIGHTS
+from workbench.vocab import FIELDS, field_name
 
-LEGEND = (("technique", "technique"), ("claimed_gain", "claimed gain"), ("compute", "compute"))
 
-
-def metadata_line(paper: dict) -> str:
+def metadata_line(paper: PaperRow) -> str:
     parts = []
-    if paper.get("authors_count"):
-        parts.append(f"{paper['authors_count']} authors")
-    if paper.get("organization"):
-        parts.append(paper["organization"])
-    if paper.get("published"):
-        parts.append(paper["published_iso"] or paper["published"])
-    if paper.get("upvotes") is not None:
-        parts.append(f"▲ {paper['upvotes']}")
-    parts.append(f"id {paper['id']}")
+    if paper.authors_count:
+        parts.append(f"{paper.authors_count} authors")
+    if paper.organization:
+        parts.append(one_line(paper.organization, 80))
+    if paper.published:
+        parts.append(one_line(paper.published_iso or paper.published, 40))
+    if paper.upvotes is not None:
+        parts.append(f"▲ {paper.upvotes}")
+    parts.append(f"id {paper.id}")
     return "  ·  ".join(parts)
 
 
-def highlighted_abstract(abstract: str, evidence: dict | None) -> Text:
-    text = Text(abstract)
-    for field in ("technique", "claimed_gain", "compute"):
-        span = (evidence or {}).get(field)
-        if span and span.get("start") is not None:
-            text.stylize(HIGHLIGHTS[field], span["start"], span["end"])
+def highlighted_abstract(abstract: str, evidence: dict[str, Span | None]) -> Text:
+    text = Text(clean(abstract))  # clean() keeps the length: the spans still fit
+    for field in FIELDS:
+        span = evidence.get(field)
+        if span is not None and span.located:
+            text.stylize(HIGHLIGHTS[field], span.start, span.end)
     return text
 
 
-def paper_text(paper: dict, evidence: dict | None) -> Text:
+def paper_text(paper: PaperRow, evidence: dict[str, Span | None]) -> Text:
     # Styles go on spans, never on the Text itself: a base style leaks into
     # every wrapped line when the panel renders them one by one.
     text = Text()
-    text.append(paper["title"], style="bold")
-    text.append("\n" + metadata_line(paper), style="dim")
+    text.append_text(plain(paper.title, style="bold"))
+    text.append("\n")
+    text.append_text(plain(metadata_line(paper), style="dim"))
     text.append("\n\n")
-    for field, label in LEGEND:
-        text.append(f" {label} ", style=HIGHLIGHTS[field] if (evidence or {}).get(field) else "dim")
+    for field in FIELDS:
+        span = evidence.get(field)
+        text.append(f" {field_name(field)} ", style=HIGHLIGHTS[field] if span is not None and span.located else "dim")
         text.append("  ")
     text.append("\n\n")
-    text.append_text(highlighted_abstract(paper["abstract"], evidence))
+    text.append_text(highlighted_abstract(paper.abstract, evidence))
     return text
 
 

@@ -1,19 +1,30 @@
-"""The right pane: the suggestion as an editable form, with grounding status per field."""
+"""The right pane: the decision, the suggestion's source, and each field with its grounding.
+
+While reviewing it is one fixed-size text panel (a new paper is a repaint);
+`e` shows editable areas whose badges follow what the reviewer types.
+"""
 
 from __future__ import annotations
 
+from typing import Callable
+
 from rich.text import Text
-from textual import events
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import Static, TextArea
 
-from workbench.schema import FIELDS
+from workbench.review import FieldView
+from workbench.safe_text import plain
 from workbench.tui.widgets.panel import TextPanel
-from workbench.tui.widgets.style import FIELD_COLOURS, FIELD_LABELS
+from workbench.tui.widgets.style import FIELD_COLOURS
+from workbench.vocab import (
+    EVIDENCE_MISSING, EXACT, FIELDS, FUZZY, INSTRUCTION_IN_TEXT, NOTES, NUMBER_NOT_IN_ABSTRACT, UNGROUNDED_QUOTE,
+    VALUE_NOT_IN_QUOTE, collapse_whitespace, field_label,
+)
 
-FORM_FIELDS = (*FIELDS, "notes")
+FORM_FIELDS = (*FIELDS, NOTES)
 
 
 class FieldArea(TextArea):
@@ -21,10 +32,6 @@ class FieldArea(TextArea):
     ctrl+a selects the whole value (so typing replaces it; Home still goes to the line start)."""
 
     BINDINGS = [Binding("ctrl+a", "select_all", "Select all", show=False)]
-    BLINK = True  # tests turn this off for stable snapshots
-
-    def on_mount(self) -> None:
-        self.cursor_blink = self.BLINK
 
     async def _on_key(self, event: events.Key) -> None:
         if event.key == "enter":
@@ -36,46 +43,68 @@ class FieldArea(TextArea):
 
     @property
     def value(self) -> str | None:
-        text = " ".join(self.text.split())
-        return text or None
+        return collapse_whitespace(self.text) or None
 
 
-def grounding_badge(field: str, suggestion: dict | None) -> Text:
-    if suggestion is None or suggestion["outcome"] != "ok":
+def grounding_badge(view: FieldView | None) -> Text:
+    """`✓ exact`, `≈ fuzzy`, `✗ ungrounded`, `— not stated`, with warnings; a reviewer's own
+    words not found in the abstract are `✎ own words`, not an error."""
+    if view is None:
         return Text("")
-    if suggestion.get(field) is None:
+    if view.value is None:
         return Text("— not stated", style="dim")
     badge = Text()
-    span = (suggestion.get("evidence") or {}).get(field)
-    status = span["status"] if span else "ungrounded"
-    if status == "exact":
-        badge.append("✓ exact", style="green")
-    elif status == "fuzzy":
-        badge.append("≈ fuzzy", style="yellow")
+    span = view.span
+    status = span.status if span is not None else None
+    own = span is not None and span.method == "value" and not any(w.get("kind") == EVIDENCE_MISSING
+                                                                  for w in view.warnings)
+    if status == EXACT:
+        badge.append("✓ in abstract" if own else "✓ exact", style="green")
+    elif status == FUZZY:
+        badge.append("≈ close to abstract" if own else "≈ fuzzy", style="yellow")
+    elif own or span is None or span.method == "value":
+        badge.append("✎ own words" if own else "✗ not in abstract", style="yellow" if own else "bold red")
     else:
         badge.append("✗ ungrounded", style="bold red")
-    missing = [w["number"] for w in suggestion.get("warnings") or []
-               if w.get("field") == field and w.get("kind") == "number_not_in_abstract"]
+    kinds = {w.get("kind") for w in view.warnings}
+    if EVIDENCE_MISSING in kinds:
+        badge.append("  no quote", style="yellow")
+    if VALUE_NOT_IN_QUOTE in kinds and UNGROUNDED_QUOTE not in kinds:
+        badge.append("  ! not in its quote", style="bold red")
+    missing = [str(w.get("number")) for w in view.warnings if w.get("kind") == NUMBER_NOT_IN_ABSTRACT]
     if missing:
-        badge.append(f"  ! {', '.join(missing)} not in abstract", style="bold red")
+        badge.append_text(plain(f"  ! {', '.join(missing)} not in abstract", style="bold red"))
+    if INSTRUCTION_IN_TEXT in kinds:
+        badge.append("  ⚠ reads as an instruction to the model", style="bold red")
     return badge
 
 
-def summary_text(values: dict[str, str | None], suggestion: dict | None, source: Text, decision: Text) -> Text:
-    """The right pane while reviewing: where the suggestion came from, each field, the decision."""
+def field_heading(name: str, view: FieldView | None) -> Text:
+    heading = Text(field_label(name), style=f"bold {FIELD_COLOURS.get(name, '')}".strip())
+    if name in FIELDS:
+        heading.append("  ")
+        heading.append_text(grounding_badge(view))
+    return heading
+
+
+def summary_text(decision: Text, source: Text, fields: dict[str, FieldView], notes: str | None,
+                 others: Text) -> Text:
+    """The right pane while reviewing: the decision first (visible without scrolling), the
+    suggestion's source, each field, the notes, then any decisions being adjudicated."""
     text = Text()
+    text.append_text(decision)
+    text.append("\n")
     text.append_text(source)
     for name in FORM_FIELDS:
+        view = fields.get(name)
+        value = view.value if view is not None else notes if name == NOTES else None
         text.append("\n\n")
-        text.append(FIELD_LABELS.get(name, "Notes"), style=f"bold {FIELD_COLOURS.get(name, '')}".strip())
-        if name in FIELDS:
-            text.append("  ")
-            text.append_text(grounding_badge(name, suggestion))
-        value = values.get(name)
+        text.append_text(field_heading(name, view))
         text.append("\n")
-        text.append(value if value else "—", style="" if value else "dim")
-    text.append("\n\n")
-    text.append_text(decision)
+        text.append_text(plain(value) if value else Text("—", style="dim"))
+    if others.plain:
+        text.append("\n")
+        text.append_text(others)
     return text
 
 
@@ -86,6 +115,14 @@ class SuggestionForm(Vertical):
     in #editor, shown only after `e` (they size themselves a layout pass late).
     """
 
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self._fields: dict[str, FieldView] = {}
+        self._notes: str | None = None
+        self._source = Text()
+        self._ground: Callable[[str, str | None], FieldView] | None = None
+        self._loaded: dict[str, str | None] = {}
+
     def compose(self) -> ComposeResult:
         yield TextPanel(id="summary")
         with Vertical(id="editor"):
@@ -95,11 +132,6 @@ class SuggestionForm(Vertical):
                 yield FieldArea(id=f"field-{field}", soft_wrap=True, tab_behavior="focus", compact=True,
                                 show_line_numbers=False, classes="field")
 
-    def on_mount(self) -> None:
-        self._values: dict[str, str | None] = {}
-        self._suggestion: dict | None = None
-        self._source = Text()
-
     @property
     def editing(self) -> bool:
         return self.has_class("-editing")
@@ -107,33 +139,47 @@ class SuggestionForm(Vertical):
     def field(self, name: str) -> FieldArea:
         return self.query_one(f"#field-{name}", FieldArea)
 
-    def fill(self, values: dict[str, str | None], suggestion: dict | None, source: Text, decision: Text) -> None:
+    def fill(self, decision: Text, source: Text, fields: dict[str, FieldView], notes: str | None, others: Text,
+             ground: Callable[[str, str | None], FieldView] | None = None) -> None:
         self.end_edit()
-        self._values = {name: values.get(name) for name in FORM_FIELDS}
-        self._suggestion, self._source = suggestion, source
-        self.query_one("#summary", TextPanel).set_text(summary_text(self._values, suggestion, source, decision))
+        self._fields, self._notes, self._source, self._ground = fields, notes, source, ground
+        self.query_one("#summary", TextPanel).set_text(summary_text(decision, source, fields, notes, others))
 
     def begin_edit(self, first: str = "technique") -> FieldArea:
-        """Load the shown values into the editable areas and focus `first`."""
+        """Load the shown values into the editable areas and focus `first` at once, so keys
+        typed right after `e` land in the field."""
         self.query_one("#editor-source", Static).update(self._source)
+        self._loaded = {}
         for name in FORM_FIELDS:
-            label = Text(FIELD_LABELS.get(name, "Notes"), style=f"bold {FIELD_COLOURS.get(name, '')}".strip())
-            if name in FIELDS:
-                label.append("  ")
-                label.append_text(grounding_badge(name, self._suggestion))
-            self.query_one(f"#label-{name}", Static).update(label)
-            self.field(name).load_text(self._values.get(name) or "")
+            value = self._notes if name == NOTES else (self._fields.get(name).value if self._fields.get(name) else None)
+            self._loaded[name] = value
+            self.query_one(f"#label-{name}", Static).update(field_heading(name, self._fields.get(name)))
+            self.field(name).load_text(value or "")
         self.add_class("-editing")
         area = self.field(first)
-        area.focus()
+        self.screen.set_focus(area)
         area.move_cursor(area.document.end)  # edits usually extend or fix the end
         return area
+
+    @on(TextArea.Changed)
+    def _regrounded(self, event: TextArea.Changed) -> None:
+        """Badges describe what is typed, not what was suggested."""
+        name = (event.text_area.id or "").removeprefix("field-")
+        if self.editing and name in FIELDS and self._ground is not None:
+            view = self._ground(name, event.text_area.value if isinstance(event.text_area, FieldArea) else None)
+            self.query_one(f"#label-{name}", Static).update(field_heading(name, view))
 
     def end_edit(self) -> None:
         if self.editing:
             self.remove_class("-editing")
 
+    def changed(self) -> bool:
+        """Has the reviewer changed anything in the form since `e`?"""
+        return self.editing and any(
+            collapse_whitespace(self.field(n).text) != collapse_whitespace(self._loaded.get(n) or "")
+            for n in FORM_FIELDS)
+
     def values(self) -> dict[str, str | None]:
         if self.editing:
             return {name: self.field(name).value for name in FORM_FIELDS}
-        return dict(self._values)
+        return {**{f: (v.value if v else None) for f, v in self._fields.items()}, NOTES: self._notes}

@@ -1,0 +1,159 @@
+"""Rows as they travel between modules: named fields, not dict keys every reader spells out.
+
+The store builds these; the review session, the exports and the TUI read them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from workbench.grounding import Span
+from workbench.vocab import FIELDS, OK, prompt_label, source_label
+
+Values = dict[str, "str | None"]  # field -> value (None: not stated)
+
+
+def no_values() -> Values:
+    return {f: None for f in FIELDS}
+
+
+def edited_fields(values: Values, suggested: Values | None) -> list[str]:
+    """Fields whose final value differs from the suggestion (every filled one if there was none)."""
+    if suggested is None:
+        return [f for f in FIELDS if values.get(f) is not None]
+    return [f for f in FIELDS if values.get(f) != suggested.get(f)]
+
+
+@dataclass(slots=True, frozen=True)
+class PaperRow:
+    id: str
+    seq: int
+    title: str
+    abstract: str
+    authors_count: int | None = None
+    published: str | None = None
+    published_iso: str | None = None
+    upvotes: int | None = None
+    organization: str | None = None
+
+
+@dataclass(slots=True, frozen=True)
+class SearchHit:
+    id: str
+    seq: int
+    title: str
+    status: str | None = None  # the annotator's decision, when the search knows who asks
+
+
+@dataclass(slots=True)
+class SuggestionRow:
+    id: str
+    paper_id: str
+    prompt_id: str
+    prompt_name: str
+    model: str
+    params: str
+    outcome: str
+    error: str | None
+    values: Values
+    evidence: dict[str, Span | None]
+    warnings: list[dict]
+    raw: str | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    latency_ms: int | None = None
+    attempts: int | None = None
+    created_at: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome == OK
+
+    @property
+    def prompt_label(self) -> str:
+        return prompt_label(self.prompt_name, self.prompt_id)
+
+    @property
+    def label(self) -> str:
+        return source_label(self.prompt_name, self.prompt_id, self.model)
+
+    def warnings_for(self, field_name: str, kind: str) -> list[dict]:
+        return [w for w in self.warnings if w.get("field") == field_name and w.get("kind") == kind]
+
+    def snapshot(self) -> dict:
+        """What an annotation keeps of the suggestion it started from, as the reviewer saw it."""
+        return {"prompt": self.prompt_name, "prompt_hash": self.prompt_id, "model": self.model,
+                "fields": dict(self.values)}
+
+
+@dataclass(slots=True)
+class AnnotationRow:
+    paper_id: str
+    annotator: str
+    status: str | None  # None: only flagged, not decided
+    flagged: bool
+    values: Values
+    notes: str | None = None
+    suggestion_id: str | None = None
+    suggested: dict | None = None  # snapshot of the suggestion it started from (see SuggestionRow.snapshot)
+    seconds_spent: float = 0.0
+    created_at: str = ""
+    updated_at: str = ""
+    field_sources: dict[str, str] | None = None  # field -> where its value came from, when picked per field
+
+    @property
+    def decided(self) -> bool:
+        return self.status is not None
+
+    def suggested_values(self) -> Values | None:
+        return None if self.suggested is None else self.suggested.get("fields")
+
+    def edited_fields(self) -> list[str]:
+        return edited_fields(self.values, self.suggested_values())
+
+
+@dataclass(slots=True, frozen=True)
+class TitledAnnotation:
+    title: str
+    annotation: AnnotationRow
+
+
+@dataclass(slots=True, frozen=True)
+class AttemptRow:
+    id: int
+    suggestion_id: str
+    paper_id: str
+    title: str
+    prompt_label: str
+    model: str
+    ask: int
+    attempt: int
+    outcome: str
+    http_status: int | None
+    error: str | None
+    raw: str | None
+    raw_chars: int | None
+    input_tokens: int | None
+    output_tokens: int | None
+    latency_ms: int | None
+    batch_id: str | None
+    at: str
+
+
+@dataclass(slots=True)
+class Call:
+    """One model call as the attempts log keeps it (an HTTP request, or one offline run)."""
+
+    ask: int
+    attempt: int
+    outcome: str
+    http_status: int | None = None
+    error: str | None = None
+    raw: str | None = None
+    raw_chars: int | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    latency_ms: int | None = None
+    request_hash: str | None = None
+    batch_id: str | None = None
+    at: str = ""

@@ -1,0 +1,62 @@
+"""Untrusted text made safe to show: the one way data reaches a screen.
+
+Titles, abstracts, organisation lines, annotator names, model replies and
+servers' error messages are data. Shown anywhere (a TUI widget, a dialog, a
+notification, an option list, a CLI table or line) they go through here:
+
+- `clean()` replaces every control character except newline and tab with a
+  visible stand-in (ESC becomes "␛", so `\\x1b[2J` shows as text instead of
+  clearing the screen), and neutralises BIDI overrides and lone surrogates.
+  It keeps the length, so evidence spans still index the cleaned text.
+- `plain()` makes a Rich `Text` of it: Text is never parsed as markup, so
+  `[@click=app.quit]` in a title stays those characters.
+- `one_line()` is `clean()` for a single line of limited length.
+
+Markup strings are for text we write ourselves; data never goes into one.
+`tests/test_untrusted_text.py` walks the source to keep it that way.
+"""
+
+from __future__ import annotations
+
+import re
+
+from rich.text import Text
+
+_REPLACEMENT = "\ufffd"
+_BIDI = (0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A))
+
+_TABLE: dict[int, str] = {code: chr(0x2400 + code) for code in range(0x20) if code not in (0x09, 0x0A)}
+_TABLE[0x7F] = "\u2421"  # ␡
+_TABLE.update({code: _REPLACEMENT for code in range(0x80, 0xA0)})  # C1 controls (8-bit CSI, OSC, ...)
+_TABLE.update({code: _REPLACEMENT for code in _BIDI})
+_TABLE.update({code: _REPLACEMENT for code in range(0xD800, 0xE000)})  # lone surrogates cannot be encoded
+_TABLE.update({0x2028: " ", 0x2029: " "})  # line and paragraph separators
+
+_UNSAFE = re.compile("[" + "".join(re.escape(chr(code)) for code in sorted(_TABLE)) + "]")
+_LINE_BREAKS = re.compile(r"[\t\n]+")
+
+
+def clean(text: str | None) -> str:
+    """`text` with every character a terminal would act on replaced, same length."""
+    if not text:
+        return ""
+    if _UNSAFE.search(text) is None:  # the common case: one C-speed scan
+        return text
+    return text.translate(_TABLE)
+
+
+def plain(text: str | None, style: str = "") -> Text:
+    """A Rich Text of untrusted text: cleaned, never parsed as markup."""
+    return Text(clean(text), style=style)
+
+
+def one_line(text: str | None, limit: int | None = None) -> str:
+    """Cleaned text on one line (tabs and newlines become spaces), cut to `limit` with "…"."""
+    line = _LINE_BREAKS.sub(" ", clean(text))
+    if limit is not None and len(line) > limit:
+        line = line[: max(0, limit - 1)] + "…"
+    return line
+
+
+def is_clean(text: str) -> bool:
+    return _UNSAFE.search(text) is None

@@ -1,0 +1,87 @@
+"""The domain's words, defined once: fields, statuses, outcomes, queues, warning kinds, labels.
+
+Every module takes these names from here. A change of vocabulary that reaches
+the store (a new status or outcome) also needs a new migration: shipped
+migrations hold their own literal copies.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+# --------------------------------------------------------------------------- the summary's fields
+
+FIELDS = ("technique", "claimed_gain", "compute")
+FIELD_LABELS = {"technique": "Technique", "claimed_gain": "Claimed gain", "compute": "Compute"}
+NOTES = "notes"
+NOTES_LABEL = "Notes"
+# Fields whose numbers are checked against the abstract (a number not in it is likely invented).
+NUMBER_FIELDS = ("claimed_gain", "compute")
+
+
+def field_label(field: str) -> str:
+    """"Claimed gain", or "Notes" for the form's notes field."""
+    return FIELD_LABELS.get(field, NOTES_LABEL)
+
+
+def field_name(field: str) -> str:
+    """Lower-case label for running text and reports: "claimed gain"."""
+    return field_label(field).lower()
+
+
+# --------------------------------------------------------------------------- decisions
+
+ACCEPTED, EDITED, REJECTED = "accepted", "edited", "rejected"
+STATUSES = (ACCEPTED, EDITED, REJECTED)
+STATUS_STYLES = {ACCEPTED: "green", EDITED: "yellow", REJECTED: "red"}
+STATUS_MARKS = {ACCEPTED: "✓", EDITED: "✎", REJECTED: "✗"}
+
+# --------------------------------------------------------------------------- suggestions
+
+OK, INVALID, REFUSED, TRUNCATED, ERROR = "ok", "invalid", "refused", "truncated", "error"
+OUTCOMES = (OK, INVALID, REFUSED, TRUNCATED, ERROR)
+
+# Grounding of one field's evidence in the abstract.
+EXACT, FUZZY, UNGROUNDED, MISSING = "exact", "fuzzy", "ungrounded", "missing"
+
+# Warning kinds stored with a suggestion (JSON list of {"field", "kind", ...}).
+NUMBER_NOT_IN_ABSTRACT = "number_not_in_abstract"
+UNGROUNDED_QUOTE = "ungrounded_quote"
+VALUE_NOT_IN_QUOTE = "value_not_in_quote"
+INSTRUCTION_IN_TEXT = "instruction_in_text"
+EVIDENCE_MISSING = "evidence_missing"
+
+# --------------------------------------------------------------------------- review queues
+
+QUEUES = ("todo", "all", "flagged", "rejected", "edited", "disagreements", "doubt")
+SEARCH_QUEUE_PREFIX = "search:"
+
+# --------------------------------------------------------------------------- models
+
+OFFLINE = "offline"
+
+
+def prompt_label(name: str, prompt_id: str) -> str:
+    """A prompt version as people read it: name@first-8-of-hash."""
+    return f"{name}@{prompt_id[:8]}"
+
+
+def source_label(prompt_name: str, prompt_id: str, model: str) -> str:
+    return f"{prompt_label(prompt_name, prompt_id)} · {model}"
+
+
+def estimated_cost(input_tokens: int, output_tokens: int, price: tuple[float, float] | None) -> float | None:
+    """USD for the tokens at (input, output) USD per million; None without a price."""
+    if price is None:
+        return None
+    return input_tokens / 1e6 * price[0] + output_tokens / 1e6 * price[1]
+
+
+def collapse_whitespace(text: str) -> str:
+    """Runs of any white space (tabs, newlines, NBSP) become one space; ends trimmed."""
+    return " ".join(text.split())
+
+
+def utc_now() -> str:
+    """The one time format of the store and the exports: UTC to the second, ISO 8601."""
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
