@@ -29,6 +29,13 @@ HOSTILE_SUMMARY = {
 _ABSTRACT = re.compile(r"<<<\n(.*)\n>>>", re.S)
 
 
+def _mode(body: dict) -> str:
+    """The response format a request asks for, named as workbench names them."""
+    response_format = body.get("response_format") or {}
+    kind = response_format.get("type", "text")
+    return "json_object_schema" if kind == "json_object" and "schema" in response_format else kind
+
+
 class _QuietServer(ThreadingHTTPServer):
     def handle_error(self, request, client_address) -> None:
         # A client that gave up (timeout, aborted run) hangs up mid-reply: expected here.
@@ -49,6 +56,9 @@ class FakeOpenAI:
     latency: float = 0.0  # seconds added to every reply
     retry_after: str = "1"
     script: dict[str, list[str]] = field(default_factory=dict)
+    # response format -> HTTP status with which it is refused (llama-cpp-python: {"json_schema": 500})
+    reject_formats: dict[str, int] = field(default_factory=dict)
+    omit_evidence: bool = False  # replies with good values and no evidence (a small model in json_object mode)
     requests: list[Request] = field(default_factory=list)
     server: ThreadingHTTPServer | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -105,6 +115,10 @@ class FakeOpenAI:
         title = title_match.group(1).strip() if title_match else ""
         with self.lock:
             self.requests.append(Request(title, body, {k.lower(): v for k, v in handler.headers.items()}, time.monotonic()))
+        mode = _mode(body)
+        if mode in self.reject_formats:
+            return self._error(handler, self.reject_formats[mode], f"response_format {mode} is not supported",
+                               "invalid_request_error")
         fault = self._next_fault(title)
         if self.latency:
             time.sleep(self.latency)
@@ -112,7 +126,10 @@ class FakeOpenAI:
         abstract = abstract_match.group(1) if abstract_match else ""
 
         if fault == "ok":
-            content = json.dumps(extract(title, abstract).model_dump())
+            summary = extract(title, abstract).model_dump()
+            if self.omit_evidence:
+                summary.pop("evidence")
+            content = json.dumps(summary)
             if body.get("response_format", {}).get("type") not in ("json_schema", "json_object"):
                 content = f"Here is the summary:\n```json\n{content}\n```"
             return self._completion(handler, body, content)
@@ -150,6 +167,8 @@ class FakeOpenAI:
             return self._error(handler, 500, "The server had an error", "server_error")
         if fault == "400-schema":
             return self._error(handler, 400, "response_format json_schema is not supported", "invalid_request_error")
+        if fault == "400":
+            return self._error(handler, 400, "max_tokens is too large for this model", "invalid_request_error")
         if fault == "401":
             key = handler.headers.get("Authorization", "").removeprefix("Bearer ")
             # Real servers echo part of the key; this one echoes all of it, to prove we never keep it.

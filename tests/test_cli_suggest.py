@@ -95,7 +95,7 @@ def test_bad_key_exits_1_with_one_line_and_the_key_is_nowhere(run_cli, ingested,
 
 def test_server_errors_are_recorded_and_the_run_still_exits_0(run_cli, ingested, monkeypatch):
     fake = FakeOpenAI().start()
-    fake.script = {"A Multigrid Method": ["400-schema"]}
+    fake.script = {"A Multigrid Method": ["400"]}
     try:
         monkeypatch.setenv("OPENAI_BASE_URL", fake.base_url)
         monkeypatch.setenv("OPENAI_API_KEY", KEY)

@@ -30,6 +30,7 @@ def fake():
 def model(fake, **options) -> OpenAICompatibleModel:
     options.setdefault("retry", FAST)
     options.setdefault("timeout", 5.0)
+    options.setdefault("response_format", "json_schema")
     return OpenAICompatibleModel("test-model", base_url=fake.base_url, api_key=KEY, **options)
 
 
@@ -130,7 +131,7 @@ def test_length_refusal_and_bad_body_outcomes(seeded_db, fake):
 
 
 def test_400_is_not_retried(seeded_db, fake):
-    fake.script = {MULTIGRID: ["400-schema"]}
+    fake.script = {MULTIGRID: ["400"]}
     run(seeded_db, fake, first_ids(seeded_db, 1))
     row = suggestion(seeded_db, MULTIGRID)
     assert fake.count(MULTIGRID) == 1 and row["outcome"] == "error" and row["error"].startswith("HTTP 400")
@@ -244,7 +245,7 @@ def test_every_request_in_a_faults_run_is_on_record(seeded_db, fake):
     ids = first_ids(seeded_db, 6)
     titles = [next(seeded_db.query("SELECT title FROM papers WHERE id = ?", [pid]))["title"] for pid in ids]
     fake.script = {titles[0]: ["429", "ok"], titles[1]: ["500", "500", "ok"], titles[2]: ["malformed", "ok"],
-                   titles[3]: ["length"], titles[4]: ["400-schema"]}
+                   titles[3]: ["length"], titles[4]: ["400"]}
     run(seeded_db, fake, ids, prompt="gains")
     logged = attempts(seeded_db)
     assert len(logged) == fake.count() == 2 + 3 + 2 + 1 + 1 + 1
@@ -273,3 +274,49 @@ def test_a_rerun_adds_attempts_and_keeps_the_earlier_replies(seeded_db, fake):
     logged = attempts(seeded_db, MULTIGRID)
     assert len(logged) == 2 and all(a["raw"] and a["outcome"] == "ok" for a in logged)
     assert seeded_db.execute("SELECT count(*) FROM suggestions").fetchone()[0] == 1  # the current view
+
+
+@pytest.mark.parametrize("status", [400, 500])
+def test_auto_falls_back_once_when_the_server_rejects_json_schema_and_remembers(seeded_db, fake, status):
+    from workbench.store import remembered_format
+
+    fake.reject_formats = {"json_schema": status}
+    report = run(seeded_db, fake, first_ids(seeded_db, 4), response_format="auto")
+    assert report.outcomes == {"ok": 4} and report.learned_format == "json_object_schema"
+    modes = [r.body.get("response_format", {}) for r in fake.requests]
+    assert sum(m.get("type") == "json_schema" for m in modes) <= 4  # each at most once, never retried
+    assert modes[-1] == {"type": "json_object", "schema": modes[-1]["schema"]}
+    assert remembered_format(seeded_db, fake.base_url, "test-model").response_format == "json_object_schema"
+    params = {json.loads(r["params"])["response_format"] for r in seeded_db.query("SELECT params FROM suggestions")}
+    assert params == {"json_object_schema"}
+    fake.requests.clear()
+    run(seeded_db, fake, first_ids(seeded_db, 6), response_format="auto")  # the next run starts there
+    assert [r.body["response_format"]["type"] for r in fake.requests] == ["json_object", "json_object"]
+
+
+def test_an_explicit_format_the_server_rejects_is_an_error_not_a_switch(seeded_db, fake):
+    fake.reject_formats = {"json_schema": 400}
+    report = run(seeded_db, fake, first_ids(seeded_db, 2), response_format="json_schema")
+    assert report.outcomes == {"error": 2} and fake.count() == 2
+    assert suggestion(seeded_db, MULTIGRID)["error"] == "HTTP 400: response_format json_schema is not supported"
+
+
+def test_json_object_mode_spells_out_the_shape_and_keeps_values_without_evidence(seeded_db, fake):
+    fake.omit_evidence = True
+    report = run(seeded_db, fake, first_ids(seeded_db, 3), response_format="json_object")
+    assert report.outcomes == {"ok": 3}
+    system = fake.requests[0].body["messages"][0]["content"]
+    assert '"evidence": {"technique": <quote or null>' in system and "JSON Schema" in system
+    row = suggestion(seeded_db, MULTIGRID)
+    assert "4.5x faster" in row["claimed_gain"]
+    evidence, warnings = json.loads(row["evidence"]), json.loads(row["warnings"])
+    assert (evidence["technique"]["method"], evidence["technique"]["status"]) == ("value", "exact")
+    assert (evidence["compute"]["method"], evidence["compute"]["status"]) == ("value", "fuzzy")  # "128 GPUs or 1 GPU"
+    assert {"field": "claimed_gain", "kind": "evidence_missing"} in warnings
+
+
+def test_strict_schema_replies_without_evidence_are_still_invalid_only_when_values_are_bad(seeded_db, fake):
+    fake.script = {MULTIGRID: ["injected", "injected"]}  # extra keys, missing fields: nothing to keep
+    run(seeded_db, fake, first_ids(seeded_db, 1))
+    row = suggestion(seeded_db, MULTIGRID)
+    assert row["outcome"] == "invalid" and row["technique"] is None

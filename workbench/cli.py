@@ -187,8 +187,10 @@ def model_options(func):
         click.option("--prompt", "prompt_ref", default=None, help="Prompt name in prompts/ or a path (default: summary)."),
         click.option("--model", "model_name", default=OFFLINE, show_default=True,
                      help="'offline' (built in) or a model at OPENAI_BASE_URL."),
-        click.option("--response-format", type=click.Choice(["json_schema", "json_object", "text"]), default=None,
-                     help="How to ask for JSON: strict schema (default), json_object, or text for servers without either."),
+        click.option("--response-format", type=click.Choice(["auto", "json_schema", "json_object_schema", "json_object",
+                                                             "text"]), default=None,
+                     help="How to ask for JSON. auto (default): the best mode the endpoint supports, learned by "
+                          "`workbench models` or by falling back once and remembered."),
         click.option("--timeout", type=click.FloatRange(min=1), default=None,
                      help="Seconds a request may take in all (default 60)."),
         click.option("--rpm", type=click.FloatRange(min=0.1), default=None, help="At most this many requests a minute."),

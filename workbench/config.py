@@ -7,7 +7,7 @@ Location: $WORKBENCH_CONFIG, else $XDG_CONFIG_HOME/workbench/config.toml
     base_url = "http://localhost:11434/v1"   # OPENAI_BASE_URL wins over this
     api_key = "..."                          # OPENAI_API_KEY wins over this
     timeout = 60
-    response_format = "json_schema"          # or json_object, text
+    response_format = "auto"                 # or json_schema, json_object_schema, json_object, text
 
     [prices."gpt-4o-mini"]                   # USD per million tokens
     input = 0.15
@@ -28,7 +28,7 @@ from workbench.errors import InputError
 
 OFFICIAL_BASE_URL = "https://api.openai.com/v1"
 DEFAULT_TIMEOUT = 60.0
-DEFAULT_RESPONSE_FORMAT = "json_schema"
+DEFAULT_RESPONSE_FORMAT = "auto"
 
 
 def config_path() -> Path:

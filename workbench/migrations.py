@@ -172,3 +172,23 @@ def m005_sightings_by_file(db: Database) -> None:
         CREATE INDEX sightings_paper ON sightings(paper_id);
         """
     )
+
+
+@migrations()
+def m006_endpoint_formats(db: Database) -> None:
+    # What each (endpoint, model) supports, learned by `workbench models` or by a fallback
+    # during a run, so --response-format auto asks the right way from the first request.
+    db.executescript(
+        """
+        CREATE TABLE endpoint_formats (
+            endpoint TEXT NOT NULL,               -- base URL without credentials
+            model TEXT NOT NULL,
+            response_format TEXT NOT NULL,        -- the best mode that worked
+            concurrency INTEGER,                  -- requests the server serves at once, when it says
+            source TEXT NOT NULL,                 -- probe | fallback
+            detail TEXT,                          -- JSON: per-mode results of the probe
+            learned_at TEXT NOT NULL,
+            PRIMARY KEY (endpoint, model)
+        );
+        """
+    )

@@ -54,17 +54,22 @@ class Prompt:
         """Chat messages for one paper. The abstract is data: it is only ever substituted
         into the user message, never into the instructions."""
         system = self.system
-        if schema_in_prompt:
-            system += (
-                "\n\nReply with one JSON object and nothing else. It must match this JSON Schema:\n"
-                + json.dumps(summary_json_schema())
-            )
+        if schema_in_prompt:  # a server without constrained decoding: spell out the shape
+            system += "\n\n" + JSON_SHAPE_INSTRUCTIONS + json.dumps(summary_json_schema())
         messages = [{"role": "system", "content": system}]
         for example in self.examples:
             messages.append({"role": "user", "content": _fill(self.user, example["title"], example["abstract"])})
             messages.append({"role": "assistant", "content": json.dumps(example["output"])})
         messages.append({"role": "user", "content": _fill(self.user, title, abstract)})
         return messages
+
+
+JSON_SHAPE_INSTRUCTIONS = (
+    "Reply with one JSON object and nothing else, with exactly these keys:\n"
+    '{"technique": <string or null>, "claimed_gain": <string or null>, "compute": <string or null>, '
+    '"evidence": {"technique": <quote or null>, "claimed_gain": <quote or null>, "compute": <quote or null>}}\n'
+    "Every quote is copied character for character from the abstract. The object must match this JSON Schema:\n"
+)
 
 
 def _fill(template: str, title: str, abstract: str) -> str:

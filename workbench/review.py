@@ -31,7 +31,10 @@ from workbench.store import (
     get_paper, get_papers, paper_order, paper_seq, papers_with_suggestion, save_suggestions, set_flag,
     suggestions_for_paper, undo_last,
 )
-from workbench.suggest import NewSuggestion, canonical_params, remember_prompt, suggest_paper, suggest_paper_now
+from workbench.suggest import (
+    NewSuggestion, canonical_params, keep_learned_format, recall_format, remember_prompt, suggest_paper,
+    suggest_paper_now,
+)
 from workbench.vocab import ACCEPTED, EDITED, FIELDS, QUEUES, REJECTED, source_label
 
 # A visit longer than this is someone who walked away: count at most this much.
@@ -135,11 +138,15 @@ class SuggestionFeed:
 
     def __init__(self, db: Database, prompt: Prompt, model: Model):
         self.db, self.prompt, self.model = db, prompt, model
-        self.key = ActiveKey(prompt.id, model.name, canonical_params(model, prompt))
         self.in_flight: set[str] = set()
         self.gave_up: dict[str, str] = {}  # paper id -> why (a request that raised): asked again only on ctrl+r
         self.again: set[str] = set()  # ctrl+r: request these even though they have a suggestion
         self.stopped: str | None = None  # a run-stopping fault: no more requests this session
+
+    @property
+    def key(self) -> ActiveKey:
+        """Computed each time: a response-format fallback changes the parameters mid-session."""
+        return ActiveKey(self.prompt.id, self.model.name, canonical_params(self.model, self.prompt))
 
     @property
     def label(self) -> str:
@@ -159,7 +166,8 @@ class SuggestionFeed:
         return [pid for pid in paper_ids if pid not in have]
 
     def _key_values(self) -> tuple[str, str, str]:
-        return self.key.prompt_id, self.key.model, self.key.params
+        key = self.key
+        return key.prompt_id, key.model, key.params
 
     def fill_now(self, paper_ids: list[str]) -> None:
         """An instant model's suggestions for these papers, made and stored at once (one transaction)."""
@@ -200,8 +208,12 @@ class SuggestionFeed:
         if result.new is not None:
             try:
                 save_suggestions(self.db, [(result.new.suggestion, result.new.calls)])
+                learned = keep_learned_format(self.db, self.model)
             except sqlite3.OperationalError as exc:
                 return Notice(f"Could not store a suggestion ({exc}); it will be requested again.", "warning")
+            if learned:
+                return Notice(f"The endpoint does not take this response format; using {learned} from now on "
+                              "(remembered for this endpoint and model).", "warning")
         if result.fatal:
             first = self.stopped is None
             self.stopped = result.error
@@ -495,4 +507,5 @@ def open_session(db_path: str | Path, *, prompt: Prompt, model: Model, annotator
     db = open_db(db_path, busy_timeout=TUI_BUSY_TIMEOUT)
     with write_transaction(db):
         remember_prompt(db, prompt)
+    recall_format(db, model)
     return ReviewSession(db, annotator, SuggestionFeed(db, prompt, model), queue, others=others)

@@ -225,6 +225,37 @@ def papers_with_suggestion(db: Database, paper_ids: list[str], prompt_id: str, m
     return {r[0] for r in rows}
 
 
+# --------------------------------------------------------------------------- endpoint formats
+
+
+class EndpointFormat(NamedTuple):
+    endpoint: str
+    model: str
+    response_format: str
+    concurrency: int | None
+    source: str
+    detail: dict | None
+    learned_at: str
+
+
+def remembered_format(db: Database, endpoint: str, model: str) -> EndpointFormat | None:
+    row = db.execute("SELECT endpoint, model, response_format, concurrency, source, detail, learned_at "
+                     "FROM endpoint_formats WHERE endpoint = ? AND model = ?", [endpoint, model]).fetchone()
+    if row is None:
+        return None
+    return EndpointFormat(*row[:5], json.loads(row[5]) if row[5] else None, row[6])
+
+
+def remember_format(db: Database, endpoint: str, model: str, response_format: str, *, source: str,
+                    concurrency: int | None = None, detail: dict | None = None) -> None:
+    with write_transaction(db):
+        db.execute(
+            "INSERT OR REPLACE INTO endpoint_formats (endpoint, model, response_format, concurrency, source, detail, "
+            "learned_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [endpoint, model, response_format, concurrency, source,
+             json.dumps(detail, ensure_ascii=False) if detail is not None else None, utc_now()])
+
+
 # --------------------------------------------------------------------------- attempts
 
 

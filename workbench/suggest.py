@@ -30,7 +30,8 @@ from workbench.models.base import MAX_ERROR_CHARS, Model, Reply
 from workbench.prompts import Prompt
 from workbench.records import Call, PaperRow, SuggestionRow, no_values
 from workbench.store import (
-    ensure_prompt, get_paper, ok_suggestion_ids, paper_ids_in_order, save_suggestion, save_suggestions,
+    ensure_prompt, get_paper, ok_suggestion_ids, paper_ids_in_order, remember_format, remembered_format,
+    save_suggestion, save_suggestions,
 )
 from workbench.vocab import ERROR, OK, estimated_cost, utc_now
 
@@ -57,7 +58,9 @@ class NewSuggestion:
 
 def build_record(paper: PaperRow, prompt: Prompt, model: Model, reply: Reply, params: str | None = None) -> NewSuggestion:
     """The store row for one reply, with its fields grounded in the abstract."""
-    params = params or canonical_params(model, prompt)
+    if params is None:
+        params = json.dumps(reply.params, sort_keys=True, separators=(",", ":")) if reply.params \
+            else canonical_params(model, prompt)
     if reply.summary is not None:
         values = reply.summary.fields()
         quotes = reply.summary.quotes() if reply.evidence_given else None
@@ -113,6 +116,24 @@ def remember_prompt(db: Database, prompt: Prompt) -> None:
     ensure_prompt(db, prompt.id, prompt.name, prompt.description, prompt.body)
 
 
+def recall_format(db: Database, model: Model) -> None:
+    """--response-format auto: start from the mode this endpoint and model are known to support."""
+    use = getattr(model, "use_format", None)
+    if use is not None:
+        known = remembered_format(db, model.endpoint, model.name)
+        if known is not None:
+            use(known.response_format)
+
+
+def keep_learned_format(db: Database, model: Model) -> str | None:
+    """A fallback found during a run is remembered for the next one; returns it (to say so)."""
+    learned = getattr(model, "learned_format", None)
+    if learned:
+        remember_format(db, model.endpoint, model.name, learned, source="fallback")
+        model.learned_format = None
+    return learned
+
+
 def store_suggestion(db: Database, new: NewSuggestion) -> None:
     save_suggestion(db, new.suggestion, new.calls)
 
@@ -132,6 +153,7 @@ class RunReport:
     finished: float | None = None
     aborted: str | None = None
     interrupted: bool = False
+    learned_format: str | None = None  # the endpoint rejected the asked-for response format; this one worked
 
     @property
     def done(self) -> int:
@@ -167,6 +189,8 @@ class RunReport:
         cost = estimated_cost(self.input_tokens, self.output_tokens, price)
         text += f", est. cost ${cost:.4f}" if cost is not None else ", est. cost n/a (no prices)"
         text += f", wall {self.wall_seconds:.1f} s"
+        if self.learned_format:
+            text += f"; the endpoint needed --response-format {self.learned_format} (remembered)"
         if self.aborted:
             text += f" — aborted: {self.aborted}"
         elif self.interrupted:
@@ -224,6 +248,7 @@ async def run_suggestions(
     raises KeyboardInterrupt instead of returning).
     """
     remember_prompt(db, prompt)
+    recall_format(db, model)
     todo, cached = papers_to_request(db, prompt, model, paper_ids=paper_ids, limit=limit, force=force)
     report = report or RunReport()
     report.cached, report.to_request = cached, len(todo)
@@ -262,5 +287,6 @@ async def run_suggestions(
             task.cancel()
         await asyncio.gather(*workers, return_exceptions=True)
         writer.flush()
+        report.learned_format = keep_learned_format(db, model)
         report.finished = time.perf_counter()
     return report

@@ -38,6 +38,7 @@ class Reply:
     latency_ms: int = 0
     evidence_given: bool = True  # False: the values were kept but the reply's evidence was missing or malformed
     calls: list[Call] = field(default_factory=list)  # every model call made, for the attempts log
+    params: dict | None = None  # the request parameters actually used (a fallback may change them)
 
 
 class Model(Protocol):

@@ -40,9 +40,12 @@ from workbench.models.base import MAX_ERROR_CHARS, MAX_REASK_CHARS, Reply, cappe
 from workbench.prompts import Prompt
 from workbench.records import Call
 from workbench.schema import Summary, summary_json_schema
-from workbench.vocab import ERROR, INVALID, OK, REFUSED, TRUNCATED, utc_now
+from workbench.vocab import ERROR, FIELDS, INVALID, OK, REFUSED, TRUNCATED, utc_now
 
-RESPONSE_FORMATS = ("json_schema", "json_object", "text")
+# How to ask for JSON, best first. json_object_schema is llama-cpp-python's form
+# ({"type": "json_object", "schema": ...}); json_object and text put the shape in the prompt.
+RESPONSE_FORMATS = ("json_schema", "json_object_schema", "json_object", "text")
+AUTO = "auto"
 MAX_RETRY_AFTER_SECONDS = 120.0
 # This many requests in a row that got no HTTP answer at all (refused, reset,
 # timed out) mean the endpoint is down: the run stops instead of trying every paper.
@@ -60,6 +63,13 @@ class RetryPolicy:
 
 class _Invalid(Exception):
     """The reply text did not match the schema."""
+
+
+class _Unsupported(Exception):
+    """The server rejected the response format (400/422/500 saying so): not a fault to retry."""
+
+    def __init__(self, reason: str):
+        self.reason = reason
 
 
 class _Deadline(openai.APITimeoutError):
@@ -82,8 +92,8 @@ class OpenAICompatibleModel:
         self, name: str, *, base_url: str = OFFICIAL_BASE_URL, api_key: str | None = None, timeout: float = 60.0,
         response_format: str = "json_schema", retry: RetryPolicy = RetryPolicy(), rpm: float | None = None,
     ):
-        if response_format not in RESPONSE_FORMATS:
-            raise InputError(f"--response-format must be one of {', '.join(RESPONSE_FORMATS)}")
+        if response_format != AUTO and response_format not in RESPONSE_FORMATS:
+            raise InputError(f"--response-format must be one of {', '.join((AUTO, *RESPONSE_FORMATS))}")
         self.name = name
         self.base_url = base_url.rstrip("/")
         if not api_key:
@@ -93,7 +103,10 @@ class OpenAICompatibleModel:
             api_key = "no-key"  # local servers (Ollama, llama.cpp) ignore it, the client wants one
         self._key = api_key
         self.endpoint = public_url(self.base_url)
-        self.response_format = response_format
+        self.requested_format = response_format
+        # auto: the mode remembered for this endpoint and model (see learned()), else the best one.
+        self.response_format = RESPONSE_FORMATS[0] if response_format == AUTO else response_format
+        self.learned_format: str | None = None  # a fallback found during this run, for the caller to remember
         self.timeout = timeout
         self.retry = retry
         self._limiter = _RateLimiter(rpm) if rpm else None
@@ -101,9 +114,14 @@ class OpenAICompatibleModel:
         self._stopped: str | None = None  # why the run stopped: no further calls are made
         self.client = AsyncOpenAI(base_url=self.base_url, api_key=api_key, max_retries=0, timeout=timeout)
 
-    def params(self, prompt: Prompt) -> dict:
+    def use_format(self, response_format: str) -> None:
+        """With --response-format auto: start from the mode this endpoint is known to support."""
+        if self.requested_format == AUTO and response_format in RESPONSE_FORMATS:
+            self.response_format = response_format
+
+    def params(self, prompt: Prompt, response_format: str | None = None) -> dict:
         return {"temperature": prompt.temperature, "max_tokens": prompt.max_tokens,
-                "response_format": self.response_format, "endpoint": self.endpoint}
+                "response_format": response_format or self.response_format, "endpoint": self.endpoint}
 
     async def aclose(self) -> None:
         await self.client.close()
@@ -112,56 +130,71 @@ class OpenAICompatibleModel:
 
     async def summarise(self, title: str, abstract: str, prompt: Prompt) -> Reply:
         started = time.perf_counter()
-        messages = prompt.render(title, abstract, schema_in_prompt=self.response_format != "json_schema")
         reply = Reply(outcome=ERROR, attempts=0)
-        for ask in (1, 2):  # one re-ask on an invalid reply, with the validation error
+        mode = self.response_format
+        messages = self.messages(prompt, title, abstract, mode)
+        ask = 1
+        while ask <= 2:  # one re-ask on an invalid reply, with the validation error
             try:
-                answer = await self._complete(messages, prompt, reply, ask)
+                answer = await self._complete(messages, prompt, reply, ask, mode)
             except AbortedRun as exc:  # the run stops; what was asked so far still goes in the log
                 reply.outcome, reply.error = ERROR, self._short(str(exc))
                 reply.latency_ms = int((time.perf_counter() - started) * 1000)
                 exc.reply = reply
                 raise
+            except _Unsupported as exc:  # the server cannot do this mode: the next one, at once
+                fallback = self._fall_back(mode, exc.reason)
+                if fallback is None:
+                    reply.outcome, reply.error = ERROR, self._short(exc.reason)
+                    break
+                mode = fallback
+                messages = self.messages(prompt, title, abstract, mode)
+                continue
             if answer is None:
                 break
-            call = reply.calls[-1]
-            reply.raw = capped(self.redact(answer.content))
-            if answer.finish_reason == "length":
-                reply.outcome, reply.error = TRUNCATED, f"the reply hit max_tokens ({prompt.max_tokens})"
-            elif answer.refusal or answer.finish_reason == "content_filter":
-                reply.outcome = REFUSED
-                reply.error = self._short(answer.refusal or "the endpoint's content filter stopped the reply")
-                reply.raw = reply.raw or capped(self.redact(answer.refusal))
-            else:
-                try:
-                    reply.summary = parse_summary(answer.content)
-                    reply.outcome, reply.error = OK, None
-                except _Invalid as exc:
-                    reply.outcome, reply.error = INVALID, self._short(str(exc))
-            call.outcome, call.error = reply.outcome, reply.error
+            interpret(answer, prompt, reply, self.redact)
+            reply.calls[-1].outcome, reply.calls[-1].error = reply.outcome, reply.error
             if reply.outcome != INVALID or ask == 2:
                 break
-            messages = messages + [
-                {"role": "assistant", "content": capped(answer.content or "", MAX_REASK_CHARS)},
-                {"role": "user", "content": f"That reply is not valid: {reply.error}. Reply again with only "
-                                            "the JSON object, matching the schema exactly."},
-            ]
+            messages = messages + reask_messages(answer.content, reply.error)
+            ask += 1
+        reply.params = self.params(prompt, mode)
         reply.latency_ms = int((time.perf_counter() - started) * 1000)
         return reply
 
-    def _request(self, messages: list[dict], prompt: Prompt) -> dict:
-        kwargs = {"model": self.name, "messages": messages, "temperature": prompt.temperature,
-                  "max_tokens": prompt.max_tokens}
-        if self.response_format == "json_schema":
-            kwargs["response_format"] = {"type": "json_schema", "json_schema": {
-                "name": "summary", "strict": True, "schema": summary_json_schema()}}
-        elif self.response_format == "json_object":
-            kwargs["response_format"] = {"type": "json_object"}
-        return kwargs
+    def messages(self, prompt: Prompt, title: str, abstract: str, mode: str | None = None) -> list[dict]:
+        return prompt.render(title, abstract, schema_in_prompt=(mode or self.response_format) in ("json_object", "text"))
 
-    async def _complete(self, messages: list[dict], prompt: Prompt, reply: Reply, ask: int) -> _Answer | None:
+    def request_body(self, prompt: Prompt, messages: list[dict], mode: str | None = None) -> dict:
+        """The Chat Completions body for these messages: what the live path sends, and a batch line carries."""
+        mode = mode or self.response_format
+        body = {"model": self.name, "messages": messages, "temperature": prompt.temperature,
+                "max_tokens": prompt.max_tokens}
+        if mode == "json_schema":
+            body["response_format"] = {"type": "json_schema", "json_schema": {
+                "name": "summary", "strict": True, "schema": summary_json_schema()}}
+        elif mode == "json_object_schema":
+            body["response_format"] = {"type": "json_object", "schema": summary_json_schema()}
+        elif mode == "json_object":
+            body["response_format"] = {"type": "json_object"}
+        return body
+
+    def _fall_back(self, mode: str, reason: str) -> str | None:
+        """The next mode after one the server rejected; remembered for the rest of the run and by the caller."""
+        if self.requested_format != AUTO:
+            return None  # the user asked for this mode: say it failed, do not switch behind their back
+        position = RESPONSE_FORMATS.index(mode)
+        if position + 1 >= len(RESPONSE_FORMATS):
+            return None
+        fallback = RESPONSE_FORMATS[position + 1]
+        if RESPONSE_FORMATS.index(self.response_format) < position + 1:
+            self.response_format = self.learned_format = fallback
+        return fallback
+
+    async def _complete(self, messages: list[dict], prompt: Prompt, reply: Reply, ask: int,
+                        mode: str) -> _Answer | None:
         """One completion with retries, each call logged; None when it ended without a usable reply."""
-        kwargs = self._request(messages, prompt)
+        kwargs = self.request_body(prompt, messages, mode)
         request_hash = hashlib.sha256(json.dumps(messages, sort_keys=True).encode()).hexdigest()[:16]
         retrying = AsyncRetrying(
             retry=retry_if_exception(_is_transient),
@@ -183,6 +216,8 @@ class OpenAICompatibleModel:
             raise
         except openai.APIStatusError as exc:
             self._stop_if_fatal(exc)
+            if _format_unsupported(exc):
+                raise _Unsupported(self._describe(exc)) from None
             reply.outcome, reply.error = ERROR, self._describe(exc)
             return None
         except (openai.APIConnectionError, openai.APIResponseValidationError) as exc:
@@ -330,8 +365,23 @@ def _is_transient(exc: BaseException) -> bool:
         return True
     if isinstance(exc, openai.APIStatusError):
         status = exc.status_code
-        return (status in (408, 409) or status >= 500 or status == 429) and not _is_quota(exc)
+        return (status in (408, 409) or status >= 500 or status == 429) and not _is_quota(exc) \
+            and not _format_unsupported(exc)
     return False
+
+
+_FORMAT_WORDS = re.compile(r"response[_ ]format|json[_ ]schema|json_object|structured output|grammar", re.I)
+_UNSUPPORTED_WORDS = re.compile(r"not (?:be )?supported|unsupported|not implemented|unknown|invalid|unrecognized"
+                                r"|not allowed|cannot|can't|does not support|failed to", re.I)
+
+
+def _format_unsupported(exc: openai.APIStatusError) -> bool:
+    """A 400/422/500 whose message says the response format is the problem (llama-cpp-python answers
+    a json_schema request with 500; others with 400): falling back to another mode is the fix."""
+    if exc.status_code not in (400, 422, 500, 501):
+        return False
+    message = _error_message(exc)
+    return bool(_FORMAT_WORDS.search(message) and _UNSUPPORTED_WORDS.search(message))
 
 
 def _retry_after_seconds(exc: BaseException | None) -> float | None:
@@ -372,11 +422,64 @@ def public_url(url: str) -> str:
     return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
+def interpret(answer: _Answer, prompt: Prompt, reply: Reply, redact=lambda text: text) -> None:
+    """Fill `reply` from one answer: truncated, refused, ok (values kept even if the evidence is not) or invalid."""
+    reply.raw = capped(redact(answer.content))
+    if answer.finish_reason == "length":
+        reply.outcome, reply.error = TRUNCATED, f"the reply hit max_tokens ({prompt.max_tokens})"
+    elif answer.refusal or answer.finish_reason == "content_filter":
+        reply.outcome = REFUSED
+        reply.error = _shorten(redact(answer.refusal or "the endpoint's content filter stopped the reply"))
+        reply.raw = reply.raw or capped(redact(answer.refusal))
+    else:
+        try:
+            reply.summary, reply.evidence_given = parse_summary(answer.content)
+            reply.outcome, reply.error = OK, None
+        except _Invalid as exc:
+            reply.summary, reply.outcome, reply.error = None, INVALID, _shorten(redact(str(exc)))
+
+
+def reask_messages(content: str | None, error: str | None) -> list[dict]:
+    """What goes back to the model after an invalid reply: its reply (capped) and what was wrong."""
+    return [
+        {"role": "assistant", "content": capped(content or "", MAX_REASK_CHARS)},
+        {"role": "user", "content": f"That reply is not valid: {error}. Reply again with only the JSON object, "
+                                    "with every key of the shape above and a verbatim quote for each non-null field."},
+    ]
+
+
+def _shorten(text: str | None) -> str:
+    return " ".join((text or "").split())[:MAX_ERROR_CHARS]
+
+
+def answer_from_body(body: dict) -> _Answer | None:
+    """The first choice of a Chat Completions JSON body (a batch result line's response body)."""
+    try:
+        choice = body["choices"][0]
+        message = choice.get("message")
+        if not isinstance(message, dict):
+            return None
+        content, refusal = message.get("content"), message.get("refusal")
+        return _Answer(
+            content=content if content is None or isinstance(content, str) else json.dumps(content, default=str),
+            finish_reason=choice.get("finish_reason") if isinstance(choice.get("finish_reason"), str) else None,
+            refusal=refusal if isinstance(refusal, str) else None,
+        )
+    except (AttributeError, IndexError, KeyError, TypeError):
+        return None
+
+
 _FENCE = re.compile(r"^```(?:json)?\s*|\s*```$", re.S)
 
 
-def parse_summary(text: str | None) -> Summary:
-    """Validate a reply against the schema; for text mode, find the JSON object in it."""
+def parse_summary(text: str | None) -> tuple[Summary, bool]:
+    """(summary, evidence given) from a reply; for text mode, find the JSON object in it.
+
+    Lenient where it costs no truth: a reply whose values are good but whose
+    evidence is missing or malformed keeps its values (evidence given: False;
+    grounding then aligns the values themselves). Anything else that does not
+    match the schema is invalid.
+    """
     if not text or not text.strip():
         raise _Invalid("the reply is empty")
     body = _FENCE.sub("", text.strip())
@@ -390,12 +493,21 @@ def parse_summary(text: str | None) -> Summary:
             data = json.loads(body[start:end + 1])
         except json.JSONDecodeError as exc:
             raise _Invalid(f"the reply is not valid JSON ({exc.msg})") from None
+        except RecursionError:
+            raise _Invalid("the reply is not valid JSON (nested too deeply)") from None
     except RecursionError:
         raise _Invalid("the reply is not valid JSON (nested too deeply)") from None
     try:
-        return Summary.model_validate(data)
+        return Summary.model_validate(data), True
     except ValidationError as exc:
-        first = exc.errors()[0]
+        errors = exc.errors()
+        if isinstance(data, dict) and all(e["loc"] and e["loc"][0] == "evidence" for e in errors):
+            values = {f: data.get(f) for f in FIELDS} | {"evidence": {f: None for f in FIELDS}}
+            try:
+                return Summary.model_validate(values), False
+            except ValidationError:
+                pass
+        first = errors[0]
         where = ".".join(str(p) for p in first["loc"]) or "reply"
         raise _Invalid(f"{where}: {first['msg']}") from None
 
