@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.conftest import fixture_path, write
 
 
@@ -65,3 +67,40 @@ def test_unusable_store_path_is_one_line_exit_1(run_cli, tmp_path):
     assert result.exit_code == 1
     assert result.stderr.startswith(f"workbench: {tmp_path / 'notadb.db'}: cannot open the store")
     assert result.stderr.count("\n") == 1
+
+
+def test_db_is_accepted_after_the_command_name_too(run_cli, tmp_path):
+    store = tmp_path / "after.db"
+    assert run_cli("ingest", str(fixture_path("layout_metadata.txt")), "--db", str(store)).exit_code == 0
+    result = run_cli("stats", "--json", "--db", str(store))
+    assert result.exit_code == 0 and json.loads(result.stdout)["papers"] == 5
+    assert not (tmp_path / "annotations" / "workbench.db").exists()
+
+
+@pytest.mark.parametrize("command", [["stats"], ["export"], ["compare"], ["agreement"], ["log"], ["export", "--suggestions"]])
+def test_a_read_only_command_on_a_path_with_no_store_says_so_and_creates_nothing(run_cli, tmp_path, command):
+    missing = tmp_path / "nowhere" / "none.db"
+    result = run_cli(*command, "--db", str(missing))
+    assert result.exit_code == 2
+    assert result.stderr == (f"workbench: {missing}: there is no store here "
+                             "(create one with `workbench ingest`, or check --db)\n")
+    assert not missing.exists() and not missing.parent.exists()
+
+
+def test_the_store_file_alone_holds_everything_after_a_command(run_cli, tmp_path):
+    store = tmp_path / "alone.db"
+    run_cli("--db", str(store), "ingest", str(fixture_path("layout_metadata.txt")))
+    line = '{"title": "SPDF: Sparse Pre-training and Dense Fine-tuning for Large Language Models", "annotator": "ana", "status": "accepted", "annotation": {}}\n'
+    run_cli("--db", str(store), "import", str(write(tmp_path / "in.jsonl", line)))
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("alone.db")) == ["alone.db"]
+    import shutil
+    import sqlite3
+
+    copy = shutil.copy(store, tmp_path / "copy.db")
+    with sqlite3.connect(copy) as db:
+        assert db.execute("SELECT count(*) FROM annotations").fetchone()[0] == 1
+
+
+def test_suggest_on_an_empty_store_points_to_ingest(run_cli, tmp_path):
+    result = run_cli("--db", str(tmp_path / "empty.db"), "suggest")
+    assert result.exit_code == 2 and "has no papers yet; add some with `workbench ingest`" in result.stderr

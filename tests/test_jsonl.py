@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 
 import pytest
 
@@ -15,6 +16,7 @@ from workbench.jsonl import export_annotation_lines, import_annotations, write_l
 from tests.factories import add_suggestion
 from workbench.store import Decision, decide, paper_order, set_flag
 
+MULTIGRID_REF = '{"title": "A Multigrid Method for Efficiently Training Video Models"'
 KEYS = ["paper_id", "title", "annotator", "status", "flagged", "annotation", "edited_fields", "notes",
         "suggestion", "seconds_spent", "created_at", "updated_at"]
 
@@ -99,10 +101,27 @@ def test_export_import_export_is_byte_identical(decided, tmp_path):
         ('{"status": "accepted", "annotation": {}}', "a record needs 'paper_id' or 'title'"),
         ('{"title": "A Multigrid Method for Efficiently Training Video Models", "status": "accepted", "annotation": {"speed": "x"}}',
          "unknown annotation field 'speed'"),
+        (MULTIGRID_REF + ', "annotator": "ana", "status": "accepted", "annotation": {}}',
+         "a second record for paper 8237d2d0084122b4 by 'ana' (the first is on line 1)"),
+        (MULTIGRID_REF + ', "annotator": "zoe", "status": "accepted", "annotation": {}, "seconds_spent": NaN}',
+         "NaN is not a number JSON allows"),
+        (MULTIGRID_REF + ', "annotator": "zoe", "status": "accepted", "annotation": {}, "seconds_spent": 1e400}',
+         "'seconds_spent' must be a number of seconds"),
+        (MULTIGRID_REF + ', "annotator": "zoe", "status": "accepted", "annotation": {}, "created_at": "yesterday"}',
+         "'created_at' must be an ISO 8601 time such as 2026-11-23T12:00:00Z, got 'yesterday'"),
+        (MULTIGRID_REF + ', "annotator": " zoe ", "status": "accepted", "annotation": {}}',
+         "'annotator' ' zoe ' has blanks around it"),
+        (MULTIGRID_REF + ', "annotator": "zoe", "status": "accepted", "annotation": {}, "score": 3}',
+         "unknown key 'score'"),
+        (MULTIGRID_REF + ', "annotator": "zoe", "status": "accepted", "annotation": {"technique": "\\ud800"}}',
+         "contains an invalid Unicode character (a lone surrogate)"),
+        (MULTIGRID_REF + ', "annotator": "zoe", "status": "accepted", "annotation": {"technique": "' + "x" * 2001 + '"}}',
+         "'technique' is longer than 2,000 characters"),
+        ('[' * 100_000 + ']' * 100_000, "not valid JSON (nested too deeply)"),
     ],
 )
 def test_import_rejects_a_bad_line_and_imports_nothing(seeded_db, tmp_path, bad_line, message):
-    good = '{"title": "A Multigrid Method for Efficiently Training Video Models", "status": "accepted", "annotation": {"technique": "x"}}'
+    good = MULTIGRID_REF + ', "status": "accepted", "annotation": {"technique": "x"}}'
     path = write(tmp_path / "in.jsonl", good + "\n" + bad_line + "\n")
     with pytest.raises(InputError) as caught:
         import_annotations(seeded_db, path, "ana")
@@ -118,3 +137,67 @@ def test_import_by_title_uses_the_default_annotator_and_keeps_others(seeded_db, 
     import_annotations(seeded_db, path, "ana")
     rows = dict(seeded_db.execute("SELECT annotator, status FROM annotations").fetchall())
     assert rows == {"ana": "accepted", "zoe": "rejected"}
+
+
+# --------------------------------------------------------------------------- export -o: what is at the path stays what it is
+
+
+def test_export_through_a_symlink_writes_its_target_and_keeps_the_link(decided, tmp_path):
+    db, _ = decided
+    target = write(tmp_path / "real" / "target.jsonl", "old\n")
+    link = tmp_path / "link.jsonl"
+    link.symlink_to(target)
+    write_lines(export_annotation_lines(db), link, io.StringIO())
+    assert link.is_symlink() and len(target.read_text().splitlines()) == 3
+
+
+def test_export_keeps_an_existing_files_mode_and_a_new_one_gets_the_umask(decided, tmp_path):
+    import stat
+
+    db, _ = decided
+    shared = write(tmp_path / "shared.jsonl", "old\n")
+    shared.chmod(0o644)
+    write_lines(export_annotation_lines(db), shared, io.StringIO())
+    assert stat.S_IMODE(shared.stat().st_mode) == 0o644
+    old = os.umask(0o022)
+    try:
+        write_lines(export_annotation_lines(db), tmp_path / "new.jsonl", io.StringIO())
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "new.jsonl").stat().st_mode) == 0o644
+
+
+def test_export_to_a_fifo_streams_to_its_reader(decided, tmp_path):
+    import threading
+
+    db, _ = decided
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    received = []
+    reader = threading.Thread(target=lambda: received.append(open(fifo, encoding="utf-8").read()))
+    reader.start()
+    write_lines(export_annotation_lines(db), fifo, io.StringIO())
+    reader.join(timeout=30)
+    assert len(received[0].splitlines()) == 3 and fifo.exists() and stat_is_fifo(fifo)
+
+
+def stat_is_fifo(path) -> bool:
+    import stat
+
+    return stat.S_ISFIFO(os.stat(path).st_mode)
+
+
+def test_a_full_disk_is_one_line_naming_the_file(decided, run_cli):
+    result = run_cli("export", "-o", "/dev/full")
+    assert result.exit_code == 1
+    assert result.stderr == "workbench: /dev/full: cannot write (No space left on device)\n"
+
+
+def test_export_to_dev_stdout_writes_the_lines(decided, run_cli, tmp_path):
+    import subprocess
+    import sys
+
+    env = dict(os.environ)
+    result = subprocess.run([sys.executable, "-m", "workbench", "export", "-o", "/dev/stdout"],
+                            capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert result.returncode == 0 and len(result.stdout.splitlines()) == 3

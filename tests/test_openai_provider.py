@@ -213,11 +213,13 @@ def test_timeout_bounds_a_request_that_trickles_its_reply(seeded_db, fake):
 
 def test_a_server_that_never_answers_stops_the_run_early(seeded_db, fake):
     fake.default = "hang"
-    report = run(seeded_db, fake, first_ids(seeded_db, 40), timeout=0.3, retry=RetryPolicy(3, 30, 0.01, 0.02))
+    report = run(seeded_db, fake, first_ids(seeded_db, 40), timeout=1.0, retry=RetryPolicy(3, 30, 0.01, 0.02))
     assert report.aborted is not None and "is not answering: 8 requests in a row failed" in report.aborted
-    assert fake.count() < 16  # it gave up long before asking for all 40 papers
     stored = seeded_db.execute("SELECT count(*) FROM attempts").fetchone()[0]
-    assert stored == fake.count()  # every request on record, the one that stopped the run included
+    assert 8 <= stored < 16  # it gave up long before asking for all 40 papers
+    # Every request is on record, the one that stopped the run included (on a loaded machine a
+    # request can time out before the server has even read it: on record here, unseen there).
+    assert stored >= fake.count()
 
 
 def test_a_huge_reply_is_capped_in_the_store_and_in_the_reask(seeded_db, fake):

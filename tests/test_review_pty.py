@@ -61,3 +61,51 @@ def test_accept_three_then_sigkill_keeps_all_three(tmp_path):
     first = db.execute("SELECT id FROM papers ORDER BY seq LIMIT 1").fetchone()[0]
     assert first in {pid for pid, _ in decisions}
     db.close()
+
+
+def _spawn(args: list[str], tmp_path, db_path, **env_extra) -> pexpect.spawn:
+    env = dict(os.environ, WORKBENCH_DB=str(db_path), TERM="xterm-256color", WORKBENCH_ANNOTATOR="pty",
+               TEXTUAL_ANIMATIONS="none", **env_extra)
+    return pexpect.spawn(sys.executable, args, cwd=str(tmp_path), env=env, dimensions=(30, 100), encoding="utf-8",
+                         timeout=30, codec_errors="replace")
+
+
+def test_a_crash_inside_the_tui_exits_1(tmp_path):
+    """The contract: a runtime failure is exit code 1, even when Textual catches it and shuts down."""
+    db_path = tmp_path / "annotations" / "workbench.db"
+    crash = ("import sys\nfrom workbench.tui.screens.review import ReviewScreen\n"
+             "def broken(self):\n    raise RuntimeError('a bug on the review screen')\n"
+             "ReviewScreen.on_mount = broken\nfrom workbench.cli import main\n"
+             "sys.argv = ['workbench', 'review']\nmain()\n")
+    child = _spawn(["-c", crash], tmp_path, db_path)
+    child.expect(pexpect.EOF, timeout=60)
+    child.close()
+    assert child.exitstatus == 1
+    assert "a bug on the review screen" in child.before
+
+
+def test_a_read_only_store_opens_for_browsing_and_says_decisions_cannot_be_saved(tmp_path):
+    import shutil
+    import subprocess
+
+    db_path = tmp_path / "annotations" / "workbench.db"
+    shutil.copytree(os.path.dirname(__file__) + "/../seeds", tmp_path / "seeds")
+    subprocess.run([sys.executable, "-m", "workbench", "--db", str(db_path), "ingest"], check=True, cwd=tmp_path,
+                   capture_output=True)
+    if subprocess.run(["chattr", "+i", str(db_path)], capture_output=True).returncode != 0:
+        import pytest
+
+        pytest.skip("this file system cannot make a file read-only for root (chattr +i)")
+    try:
+        child = _spawn(["-m", "workbench", "review"], tmp_path, db_path)
+        child.expect("read-only", timeout=60)
+        child.expect("Multigrid", timeout=15)  # the first paper, to browse
+        child.send("r")
+        child.expect("Not saved", timeout=15)
+        child.send("q")
+        child.expect(pexpect.EOF, timeout=15)
+        child.close()
+        assert child.exitstatus == 0
+    finally:
+        subprocess.run(["chattr", "-i", str(db_path)], capture_output=True)
+    assert _decisions(db_path) == []

@@ -18,8 +18,9 @@ from pathlib import Path
 import click
 
 from workbench import __version__
-from workbench.db import close_db, default_db_path, open_db
+from workbench.db import ReadOnlyStore, close_db, default_db_path, open_db, open_for_reading
 from workbench.errors import InputError, WorkbenchError
+from workbench.records import annotator_problem
 from workbench.safe_text import clean
 from workbench.vocab import OFFLINE, QUEUES, STATUSES
 
@@ -103,9 +104,10 @@ def cli(ctx: click.Context, db_path: Path | None, debug: bool) -> None:
 
 def _db(ctx: click.Context, *, create: bool = True):
     """The store, opened once per command and closed (checkpointed into the one file) at exit.
-    Read-only commands pass create=False: no store there is an error, not a new empty store."""
+    Read-only commands pass create=False: no store there is an error, not a new empty store,
+    and a store that cannot be written is read as it is."""
     if "db" not in ctx.obj:
-        db = open_db(ctx.obj["db_path"], create=create)
+        db = open_db(ctx.obj["db_path"]) if create else open_for_reading(ctx.obj["db_path"])
         ctx.obj["db"] = db
         ctx.find_root().call_on_close(lambda: close_db(db))
     return ctx.obj["db"]
@@ -338,7 +340,10 @@ def review(ctx, prompt_ref, model_name, response_format, timeout, rpm, annotator
     from workbench.prompts import resolve_prompt
     from workbench.store import count_papers
 
-    db = _db(ctx)
+    try:
+        db = _db(ctx)
+    except ReadOnlyStore:
+        db = _db(ctx, create=False)  # browse it: the session opens it read-only and says so
     if count_papers(db) == 0:
         report = run_ingest(db, [default_seeds()])
         _echo(report.summary(), err=True)
@@ -349,6 +354,9 @@ def review(ctx, prompt_ref, model_name, response_format, timeout, rpm, annotator
                 raise InputError("the store is empty and nothing could be ingested; run `workbench ingest PATH`")
     prompt = resolve_prompt(prompt_ref)
     annotator = annotator or os.environ.get("WORKBENCH_ANNOTATOR") or default_annotator()
+    problem = annotator_problem(annotator)
+    if problem:
+        raise InputError(f"--annotator {annotator!r} {problem}")
     others = None
     if queue == "disagreements":
         from workbench.agreement import choose_pair
@@ -372,9 +380,9 @@ def review(ctx, prompt_ref, model_name, response_format, timeout, rpm, annotator
 
 
 def _console():
-    from rich.console import Console
+    from workbench.safe_text import safe_console
 
-    return Console(soft_wrap=False)
+    return safe_console(soft_wrap=False)
 
 
 @cli.command()

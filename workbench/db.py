@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from urllib.parse import quote
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -23,12 +24,20 @@ def default_db_path() -> Path:
     return Path(os.environ.get("WORKBENCH_DB") or DEFAULT_DB)
 
 
-def open_db(path: str | Path, *, busy_timeout: float = BUSY_TIMEOUT_SECONDS, create: bool = True) -> Database:
+class ReadOnlyStore(WorkbenchError):
+    """The store file (or its folder) cannot be written."""
+
+
+def open_db(path: str | Path, *, busy_timeout: float = BUSY_TIMEOUT_SECONDS, create: bool = True,
+            read_only: bool = False) -> Database:
     """Open the store: WAL, busy timeout, foreign keys, migrations. `create=False` (the read-only
-    commands) refuses a path with no store instead of making an empty one there."""
+    commands) refuses a path with no store instead of making an empty one there; `read_only`
+    opens it without writing anything (for a store on read-only media or without permission)."""
     path = Path(path)
     if not create and not path.is_file():
         raise InputError(f"{path}: there is no store here (create one with `workbench ingest`, or check --db)")
+    if read_only:
+        return _open_read_only(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(path, timeout=busy_timeout, check_same_thread=False)
@@ -44,10 +53,42 @@ def open_db(path: str | Path, *, busy_timeout: float = BUSY_TIMEOUT_SECONDS, cre
             # store cannot both try to create the tables.
             with write_transaction(db):
                 migrations.apply(db)
+    except sqlite3.OperationalError as exc:
+        if "readonly" in str(exc) or "read-only" in str(exc):
+            raise ReadOnlyStore(f"{path}: the store is read-only ({exc})") from None
+        raise WorkbenchError(f"{path}: cannot open the store ({exc})") from None
     except sqlite3.DatabaseError as exc:
         raise WorkbenchError(f"{path}: cannot open the store ({exc})") from None
     except OSError as exc:
         raise WorkbenchError(f"{path}: cannot open the store ({exc.strerror})") from None
+    return db
+
+
+def open_for_reading(path: str | Path) -> Database:
+    """For commands that only read: the store as it is, read-only if it cannot be written."""
+    try:
+        return open_db(path, create=False)
+    except ReadOnlyStore:
+        return open_db(path, read_only=True)
+
+
+def _open_read_only(path: Path) -> Database:
+    # mode=ro still wants to create the WAL's -shm file beside it; immutable=1 (nothing can
+    # change it while we read: it is read-only) does not.
+    uri = "file:" + quote(str(path.resolve()))
+    for flags in ("?mode=ro", "?mode=ro&immutable=1"):
+        try:
+            conn = sqlite3.connect(uri + flags, uri=True, check_same_thread=False)
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            break
+        except sqlite3.OperationalError:
+            continue
+    else:
+        raise WorkbenchError(f"{path}: cannot open the store, even read-only")
+    db = Database(conn)
+    if migrations.pending(db):
+        raise ReadOnlyStore(f"{path}: the store is read-only and needs an upgrade to this version of workbench; "
+                            "open it once where it can be written")
     return db
 
 

@@ -29,7 +29,7 @@ from sqlite_utils import Database
 from workbench.corpus import paper_id as title_to_id
 from workbench.db import write_transaction
 from workbench.errors import InputError, WorkbenchError
-from workbench.records import AnnotationRow, TitledAnnotation
+from workbench.records import AnnotationRow, TitledAnnotation, annotator_problem
 from workbench.store import import_annotation, iter_annotations, known_paper_ids, suggestion_from_row
 from workbench.vocab import FIELDS, STATUSES, utc_now
 
@@ -198,15 +198,12 @@ def _text(value, where: str, key: str, limit: int, *, nullable: bool = True) -> 
     return value
 
 
-def _name(value, where: str, key: str) -> str:
-    name = _text(value, where, key, MAX_NAME_CHARS, nullable=False)
-    if not name.strip():
-        raise InputError(f"{where}: '{key}' must be a non-empty string")
-    if name != name.strip():
-        raise InputError(f"{where}: '{key}' {name!r} has blanks around it")
-    if not name.isprintable():
-        raise InputError(f"{where}: '{key}' {name!r} contains control characters")
-    return name
+def _annotator(value, where: str) -> str:
+    problem = annotator_problem(value)
+    if problem:
+        shown = f" {value[:MAX_NAME_CHARS]!r}" if isinstance(value, str) and value.strip() else ""
+        raise InputError(f"{where}: 'annotator'{shown} {problem}")
+    return value
 
 
 def _timestamp(value, where: str, key: str) -> str | None:
@@ -256,7 +253,7 @@ def _parse_record(record, where: str, default_annotator: str, known_ids: set[str
         raise InputError(f"{where}: 'seconds_spent' must be a number of seconds from 0 to {MAX_SECONDS:,.0f}")
     now = utc_now()
     row = AnnotationRow(
-        paper_id=pid, annotator=_name(record.get("annotator", default_annotator), where, "annotator"),
+        paper_id=pid, annotator=_annotator(record.get("annotator", default_annotator), where),
         status=status, flagged=flagged,
         values={f: _text(annotation.get(f), where, f, MAX_VALUE_CHARS) for f in FIELDS},
         notes=_text(record.get("notes"), where, "notes", MAX_NOTES_CHARS),

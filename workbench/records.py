@@ -8,7 +8,24 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from workbench.grounding import Span
+from workbench.safe_text import is_clean
 from workbench.vocab import FIELDS, OK, prompt_label, source_label
+
+MAX_ANNOTATOR_CHARS = 100
+
+
+def annotator_problem(name: object) -> str | None:
+    """Why a string cannot be an annotator's name (None when it can): the same rule for
+    `review --annotator` and for imported records."""
+    if not isinstance(name, str) or not name.strip():
+        return "must be a non-empty string"
+    if name != name.strip():
+        return "has blanks around it"
+    if len(name) > MAX_ANNOTATOR_CHARS:
+        return f"is longer than {MAX_ANNOTATOR_CHARS} characters"
+    if not is_clean(name):
+        return "contains control characters"
+    return None
 
 Values = dict[str, "str | None"]  # field -> value (None: not stated)
 

@@ -71,7 +71,7 @@ def _dig(record: dict, path: tuple):
 
 def compare_table(results: list[dict]) -> Table:
     decided = results[0]["decided"] if results else 0
-    table = Table(title=f"Suggestions against {decided} human decisions (accepted + edited)", title_justify="left")
+    table = Table(title=f"Suggestions against {decided:,} human decisions (accepted + edited)", title_justify="left")
     table.add_column("metric", style="bold")
     for r in results:
         table.add_column(plain(r["label"].replace(" · ", "\n", 1)), justify="right")
@@ -136,7 +136,7 @@ def stats_report(report: dict) -> RenderGroup:
         for column in ("prompt", "model", "outcome", "count"):
             table.add_column(column, justify="right" if column == "count" else "left")
         for row in report["suggestions"]:
-            table.add_row(plain(row["prompt"]), plain(row["model"]), row["outcome"], str(row["count"]))
+            table.add_row(plain(row["prompt"]), plain(row["model"]), plain(row["outcome"]), str(row["count"]))
         parts.append(table)
     else:
         parts.append(Text("suggestions: none yet", style="dim"))
@@ -179,8 +179,9 @@ def agreement_report(result: dict, limit: int = 50) -> RenderGroup:
     parts = [head]
     disagreements = result["disagreements"]
     if disagreements:
-        table = Table(title=f"{len(disagreements)} disagreements" + (f" (first {limit})" if len(disagreements) > limit else ""),
-                      title_justify="left", show_lines=True)
+        title = f"{len(disagreements):,} disagreements" if len(disagreements) <= limit else \
+            f"{len(disagreements):,} disagreements (first {limit:,})"
+        table = Table(title=title, title_justify="left", show_lines=True)
         table.add_column("paper")
         table.add_column(plain(a))
         table.add_column(plain(b))
@@ -209,8 +210,9 @@ def log_table(attempts: list) -> Table:
         tokens = DASH if a.input_tokens is None and a.output_tokens is None else \
             f"{a.input_tokens or 0}/{a.output_tokens or 0}"
         detail = a.error or a.raw
-        table.add_row(a.at.replace("T", " ").rstrip("Z"), plain(f"{one_line(a.title, 40)}\n{a.paper_id}"),
-                      plain(f"{a.prompt_label}\n{a.model}"), f"ask {a.ask}.{a.attempt}" + (" (batch)" if a.batch_id else ""),
-                      a.outcome, DASH if a.http_status is None else str(a.http_status), tokens,
+        call = f"ask {a.ask:d}.{a.attempt:d}{' (batch)' if a.batch_id else ''}"
+        table.add_row(plain(a.at.replace("T", " ").rstrip("Z")), plain(f"{one_line(a.title, 40)}\n{a.paper_id}"),
+                      plain(f"{a.prompt_label}\n{a.model}"), call, plain(a.outcome),
+                      DASH if a.http_status is None else str(a.http_status), tokens,
                       _num(a.latency_ms), _or_dash(one_line(detail, 120) if detail else None))
     return table

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
-from workbench.db import close_db, open_db, write_transaction
+from workbench.db import ReadOnlyStore, close_db, open_db, write_transaction
 from workbench.errors import AbortedRun, WorkbenchError
 from workbench.grounding import Span, ground_field
 from workbench.models.base import Model
@@ -171,6 +171,8 @@ class SuggestionFeed:
 
     def fill_now(self, paper_ids: list[str]) -> None:
         """An instant model's suggestions for these papers, made and stored at once (one transaction)."""
+        if self.stopped:
+            return
         todo = [pid for pid in self.missing(paper_ids) if pid not in self.gave_up]
         if not todo:
             return
@@ -239,10 +241,6 @@ class SuggestionFeed:
         return Notice(f"Asking {self.label} again…")
 
 
-class ReadOnlyStore(WorkbenchError):
-    """The store was opened read-only: browsing works, decisions cannot be saved."""
-
-
 class ReviewSession:
     def __init__(self, db: Database, annotator: str, feed: SuggestionFeed, queue: str = "todo",
                  clock=time.monotonic, others: tuple[str, str] | None = None, read_only: bool = False):
@@ -265,6 +263,12 @@ class ReviewSession:
         self.index = self._start_index()
         self.shown_at = clock()
         self.preferred: dict[str, str] = {}  # paper id -> suggestion id picked with 1-9
+        self.notices_at_start: list[Notice] = []  # shown once when the screen opens
+        if read_only:
+            feed.stopped = "the store is read-only: new suggestions cannot be stored"
+            self.notices_at_start.append(Notice(
+                "This store is read-only: you can browse papers and stored suggestions, but decisions, flags "
+                "and new suggestions cannot be saved.", "warning", "Read-only"))
 
     @property
     def active(self) -> ActiveKey:
@@ -503,9 +507,16 @@ class ReviewSession:
 
 def open_session(db_path: str | Path, *, prompt: Prompt, model: Model, annotator: str, queue: str = "todo",
                  others: tuple[str, str] | None = None) -> ReviewSession:
-    """Open the store, record the prompt version, and start a session on the queue."""
-    db = open_db(db_path, busy_timeout=TUI_BUSY_TIMEOUT)
-    with write_transaction(db):
-        remember_prompt(db, prompt)
+    """Open the store, record the prompt version, and start a session on the queue. A store that
+    cannot be written opens read-only, for browsing."""
+    try:
+        db = open_db(db_path, busy_timeout=TUI_BUSY_TIMEOUT)
+        with write_transaction(db):
+            remember_prompt(db, prompt)
+        read_only = False
+    except (ReadOnlyStore, sqlite3.OperationalError) as exc:
+        if not isinstance(exc, ReadOnlyStore) and "readonly" not in str(exc):
+            raise
+        db, read_only = open_db(db_path, read_only=True), True
     recall_format(db, model)
-    return ReviewSession(db, annotator, SuggestionFeed(db, prompt, model), queue, others=others)
+    return ReviewSession(db, annotator, SuggestionFeed(db, prompt, model), queue, others=others, read_only=read_only)

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import re
 
+from rich.console import Console
+from rich.segment import Segment
 from rich.text import Text
 
 _REPLACEMENT = "\ufffd"
@@ -60,3 +62,18 @@ def one_line(text: str | None, limit: int | None = None) -> str:
 
 def is_clean(text: str) -> bool:
     return _UNSAFE.search(text) is None
+
+
+class _SafeConsole(Console):
+    """A console whose every painted segment is cleaned: the last guard for CLI tables."""
+
+    def _render_buffer(self, buffer) -> str:
+        return super()._render_buffer(
+            segment if segment.control else Segment(clean(segment.text), segment.style, segment.control)
+            for segment in buffer)
+
+
+def safe_console(**options) -> Console:
+    """The console for CLI reports: nothing printed is parsed as markup, and control
+    characters in any segment are made visible before they reach the terminal."""
+    return _SafeConsole(markup=False, emoji=False, highlight=False, **options)

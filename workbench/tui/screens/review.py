@@ -114,6 +114,8 @@ class ReviewScreen(Screen):
 
     def on_mount(self) -> None:
         self.show_current()
+        for notice in self.session.notices_at_start:
+            show(self, notice, timeout=8)
 
     def check_action(self, action: str, parameters: tuple) -> bool | None:
         """Save and leave-form exist only in edit mode (hidden from the footer otherwise)."""
