@@ -109,3 +109,33 @@ def test_a_read_only_store_opens_for_browsing_and_says_decisions_cannot_be_saved
     finally:
         subprocess.run(["chattr", "-i", str(db_path)], capture_output=True)
     assert _decisions(db_path) == []
+
+
+def test_a_burst_of_keys_is_acted_on_every_one(tmp_path):
+    """Ten `a` sent at once record ten decisions; `e`, text and ctrl+s sent at once save the text.
+    Then `q`: the store file alone holds every decision (no -wal left to copy along)."""
+    import shutil
+
+    db_path = tmp_path / "annotations" / "workbench.db"
+    child = _spawn(["-m", "workbench", "review"], tmp_path, db_path)
+    try:
+        child.expect("Multigrid", timeout=60)
+        child.send("a" * 10)
+        assert _wait_for(child, lambda: len(_decisions(db_path)) == 10, 30), f"{len(_decisions(db_path))} of 10"
+        child.send("e\x01typed in one burst\x13")  # e, ctrl+a, the text, ctrl+s
+        assert _wait_for(child, lambda: len(_decisions(db_path)) == 11, 30)
+        child.send("q")
+        child.expect(pexpect.EOF, timeout=30)
+        child.close()
+    finally:
+        if child.isalive():
+            child.kill(signal.SIGKILL)
+    assert child.exitstatus == 0
+    assert sorted(p.name for p in db_path.parent.iterdir()) == ["workbench.db"]
+    copy = shutil.copy(db_path, tmp_path / "copy.db")
+    db = sqlite3.connect(copy)
+    rows = db.execute("SELECT status, technique FROM annotations a JOIN papers p ON p.id = a.paper_id "
+                      "WHERE annotator = 'pty' ORDER BY p.seq").fetchall()
+    db.close()
+    assert [s for s, _ in rows] == ["accepted"] * 10 + ["edited"]
+    assert rows[-1][1] == "typed in one burst"

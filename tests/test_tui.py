@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 
 import pytest
@@ -211,8 +212,9 @@ async def test_help_lists_the_keys_and_closes(db_path, ids):
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
         keys = dict(app.key_help())
-        assert keys["a"] == "Accept" and keys["^s"] == "Save" and keys["u, ⌫"] == "Undo"
-        assert keys["/"] == "Search" and keys["?"] == "Help"
+        assert keys["a"].startswith("Accept what the pane shows") and keys["^s"].startswith("Save the form")
+        assert keys["u, ⌫"].startswith("Undo your last change")
+        assert keys["/"].startswith("Search titles and abstracts") and keys["?"] == "These keys"
         await pilot.press("a")  # bindings of the review screen are not active under the help
         await pilot.press("escape")
         assert not isinstance(app.screen, HelpScreen) and app.session.decided == 0
@@ -297,7 +299,7 @@ async def test_keys_can_be_remapped(db_path, ids):
         await pilot.press("y", "x")
         assert annotation(db_path, ids[0])["status"] == "accepted"
         assert annotation(db_path, ids[1])["status"] == "rejected"
-        assert dict(app.key_help())["y"] == "Accept" and dict(app.key_help())["x"] == "Reject"
+        assert dict(app.key_help())["y"].startswith("Accept") and dict(app.key_help())["x"] == "Reject this paper"
 
 
 def test_unknown_binding_id_in_the_config_is_a_clear_error(db_path, seeded_db):
@@ -338,22 +340,48 @@ async def _two_prompts(db_path):
 
 
 async def test_compare_screen_picks_another_suggestion_and_accepts_it(db_path, ids, seeded_db):
-    from workbench.tui.screens.compare import CompareScreen
+    from workbench.tui.screens.compare import CompareScreen, comparison_table
 
     await _two_prompts(db_path)
     async with running(db_path) as (app, pilot):
         await pilot.press("c")
         assert isinstance(app.screen, CompareScreen)
-        from workbench.tui.screens.compare import comparison_table
-
-        headers = " ".join(str(column.header) for column in comparison_table(app.screen.view, 1).columns)
-        assert "summary@" in headers and "gains@" in headers and "slow-model" in headers and "yours: not decided" in headers
-        other = 1 + next(i for i, s in enumerate(app.screen.view.suggestions) if s.model == "slow-model")
+        screen = app.screen
+        table = comparison_table(screen.view, screen.columns, screen.choice, screen.row)
+        headers = " ".join(str(column.header) for column in table.columns)
+        assert "summary@" in headers and "gains@" in headers and "slow-model" in headers
+        assert "→ your decision" in headers
+        other = 1 + next(i for i, s in enumerate(screen.columns) if s.suggestion and s.suggestion.model == "slow-model")
         await pilot.press(str(other), "a")
         await settle(app, pilot)
         row = annotation(db_path, ids[0])
         chosen = seeded_db.execute("SELECT model FROM suggestions WHERE id = ?", [row["suggestion_id"]]).fetchone()[0]
-        assert (row["status"], chosen) == ("accepted", "slow-model") and app.session.current_id == ids[1]
+        assert (row["status"], chosen, row["field_sources"]) == ("accepted", "slow-model", None)
+        assert app.session.current_id == ids[1]
+
+
+async def test_compare_screen_takes_each_field_from_another_source_and_records_which(db_path, ids, seeded_db):
+    from workbench.tui.screens.compare import CompareScreen
+
+    await _two_prompts(db_path)
+    async with running(db_path) as (app, pilot):
+        await pilot.press("c")
+        screen = app.screen
+        assert isinstance(screen, CompareScreen)
+        summary = 1 + next(i for i, s in enumerate(screen.columns) if s.suggestion and s.suggestion.model == "offline")
+        slow = 1 + next(i for i, s in enumerate(screen.columns) if s.suggestion and s.suggestion.model == "slow-model")
+        slow_gain = screen.columns[slow - 1].values["claimed_gain"]
+        await pilot.press(str(summary), "down", "down", str(slow))  # all from summary, then the gain from the other
+        await pilot.press("e")
+        await pilot.pause()
+        assert app.screen.editing and form_values(app)["claimed_gain"] == slow_gain
+        await pilot.press("ctrl+a", *"by hand", "ctrl+s")  # technique typed over
+        await settle(app, pilot)
+        row = annotation(db_path, ids[0])
+        sources = json.loads(row["field_sources"])
+        assert row["status"] == "edited" and row["technique"] == "by hand" and row["claimed_gain"] == slow_gain
+        assert sources["technique"] == "you" and sources["claimed_gain"].endswith("· slow-model")
+        assert sources["compute"].startswith("suggestion:summary@") and sources["compute"].endswith("· offline")
 
 
 async def test_compare_screen_edit_opens_the_form_with_that_suggestion(db_path, ids):
@@ -364,6 +392,28 @@ async def test_compare_screen_edit_opens_the_form_with_that_suggestion(db_path, 
         assert app.screen.editing and app.focused.id == "field-technique"
         await pilot.press("escape", "c", "escape")
         assert annotation(db_path, ids[0]) is None and not app.screen.editing
+
+
+async def test_adjudication_takes_a_reviewers_answer_as_the_starting_point(db_path, ids, seeded_db):
+    from workbench.store import Decision, decide
+    from workbench.tui.screens.compare import CompareScreen
+
+    decide(seeded_db, Decision(ids[3], "ana", "edited", {"technique": "ana's technique", "claimed_gain": "2x"}))
+    decide(seeded_db, Decision(ids[3], "ben", "edited", {"technique": "ben's technique", "compute": "8 GPUs"}))
+    async with running(db_path, annotator="cleo", queue="disagreements", others=("ana", "ben")) as (app, pilot):
+        await pilot.press("c")
+        screen = app.screen
+        assert isinstance(screen, CompareScreen)
+        labels = [c.label for c in screen.columns]
+        assert labels[-2:] == ["ana (edited)", "ben (edited)"]
+        ben = len(labels)
+        await pilot.press(str(ben), "down", "down", str(ben - 1), "a")  # ben's, with ana's gain
+        await settle(app, pilot)
+        row = annotation(db_path, ids[3], "cleo")
+        assert (row["status"], row["technique"], row["claimed_gain"], row["compute"]) == (
+            "edited", "ben's technique", "2x", "8 GPUs")
+        assert json.loads(row["field_sources"]) == {"technique": "annotator:ben", "claimed_gain": "annotator:ana",
+                                                    "compute": "annotator:ben"}
 
 
 async def test_stats_screen_shows_progress_pace_and_rates(db_path, ids):
@@ -417,3 +467,167 @@ async def test_a_model_that_raises_fails_that_paper_once_not_in_a_loop(db_path, 
         await settle(app, pilot)
         assert BrokenModel.calls == 6 and app.is_running
         assert any(n.message.startswith("Asking summary@") and "broken again" in n.message for n in app._notifications)
+
+
+def test_long_texts_are_cut_at_sentences_into_pieces_that_keep_their_styles():
+    from rich.text import Text
+
+    from workbench.tui.widgets.panel import PIECE_CHARS, pieces
+
+    short = Text("A short abstract. It fits.")
+    assert pieces(short) == [short]
+    sentence = "This sentence is about forty characters. "
+    long = Text(sentence * 500)  # 20,500 characters
+    long.stylize("bold", 10, 20)
+    parts = pieces(long)
+    assert "".join(p.plain for p in parts) == long.plain
+    assert all(len(p.plain) <= PIECE_CHARS for p in parts) and all(p.plain.endswith(". ") for p in parts[:-1])
+    assert parts[0].spans[0].start == 10 and parts[0].spans[0].end == 20
+    word = Text("x" * (3 * PIECE_CHARS))  # one unbroken word is folded anywhere
+    assert [len(p.plain) for p in pieces(word)] == [PIECE_CHARS] * 3
+
+
+async def test_an_abstract_at_the_size_limit_is_wrapped_only_as_far_as_the_view(db_path, tmp_path):
+    from tests.conftest import write
+    from workbench.db import open_db
+    from workbench.ingest import ingest
+
+    abstract = "We propose MaxNet. " + "It is a long abstract sentence. " * 3124
+    source = write(tmp_path / "big.jsonl", json.dumps({"title": "Big", "abstract": abstract[:100_000]}) + "\n")
+    db = open_db(db_path)
+    ingest(db, [source])
+    db.close()
+    async with running(db_path) as (app, pilot):
+        panel = app.screen.query_one("#paper", TextPanel)
+        assert panel._wrapped_pieces == 1 and len(panel._pieces) > 20
+        assert "It is a long abstract sentence." in text_of(app, "#paper")
+        await pilot.press("pagedown", "pagedown", "pagedown")
+        assert panel._offset == 30 and panel._wrapped_pieces <= 3
+
+
+async def test_guidelines_open_beside_the_task(db_path, ids, tmp_path):
+    from textual.widgets import Markdown
+
+    from workbench.config import guidelines, load_config
+    from workbench.prompts import prompts_dir
+    from workbench.tui.screens.guidelines import GuidelinesScreen
+
+    notes = guidelines(load_config(), prompts_dir())
+    assert notes is not None and notes.path.name == "guidelines.md"
+    async with running(db_path, guidelines=notes) as (app, pilot):
+        await pilot.press("h")
+        await pilot.pause()
+        assert isinstance(app.screen, GuidelinesScreen)
+        assert "No figure, no gain" in app.screen.query_one(Markdown).source
+        await pilot.press("escape", "a")
+        assert annotation(db_path, ids[0])["status"] == "accepted"
+    async with running(db_path, guidelines=None) as (app, pilot):
+        await pilot.press("h")
+        await pilot.pause()
+        assert not isinstance(app.screen, GuidelinesScreen)
+        assert any("No guidelines" in n.message for n in app._notifications)
+
+
+def test_a_guidelines_path_in_the_config_that_is_missing_is_a_clear_error(tmp_path, monkeypatch):
+    from tests.conftest import write
+    from workbench.config import guidelines, load_config
+    from workbench.errors import InputError
+
+    config = write(tmp_path / "config.toml", '[review]\nguidelines = "nope.md"\n')
+    monkeypatch.setenv("WORKBENCH_CONFIG", str(config))
+    with pytest.raises(InputError, match=r"\[review\] guidelines: no such file nope.md"):
+        guidelines(load_config(), tmp_path)
+
+
+# --------------------------------------------------------------------------- the review loop's traps
+
+
+async def test_a_key_on_a_suggestion_still_coming_says_so_and_decides_nothing(db_path, ids):
+    model = SlowModel(1.5)
+    app = make_app(db_path, model=model)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await pilot.pause()
+        await pilot.press("a")
+        await pilot.pause()
+        assert annotation(db_path, ids[0]) is None and app.session.current_id == ids[0]
+        assert any("still coming" in n.message for n in app._notifications)
+        await settle(app, pilot)
+        await pilot.press("a")  # shown now: accepted
+        assert annotation(db_path, ids[0])["status"] == "accepted"
+
+
+async def test_a_on_an_edited_paper_keeps_the_edit_and_a_pick_is_needed_to_replace_it(db_path, ids):
+    async with running(db_path, queue="all") as (app, pilot):
+        suggested = form_values(app)["technique"]
+        await pilot.press("e", "ctrl+a", *"my own words", "ctrl+s")
+        await settle(app, pilot)
+        await pilot.press("p")  # back to the edited paper
+        await settle(app, pilot)
+        assert form_values(app)["technique"] == "my own words" and "a keeps them" in text_of(app, "#summary")
+        await pilot.press("a")  # confirms what is shown
+        await settle(app, pilot)
+        row = annotation(db_path, ids[0])
+        assert (row["status"], row["technique"]) == ("edited", "my own words")
+        assert app.session.current_id == ids[1]
+        await pilot.press("p", "1")  # an explicit pick shows the suggestion instead
+        await settle(app, pilot)
+        assert form_values(app)["technique"] == suggested and "a accepts it in place" in text_of(app, "#summary")
+        await pilot.press("a")
+        row = annotation(db_path, ids[0])
+        assert (row["status"], row["technique"]) == ("accepted", suggested)
+
+
+async def test_badges_and_highlights_describe_what_is_stored_not_the_old_suggestion(db_path, ids):
+    async with running(db_path, queue="all") as (app, pilot):
+        await pilot.press("e", "ctrl+a", *"my own paraphrase here", "tab", "tab", "ctrl+a", *"128 GPUs")
+        await pilot.pause()
+        labels = {name: str(app.screen.query_one(f"#label-{name}").render()) for name in ("technique", "compute")}
+        assert "✎ own words" in labels["technique"] and "✓ in abstract" in labels["compute"]
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+        await pilot.press("p")
+        await settle(app, pilot)
+        summary = text_of(app, "#summary")
+        assert "✎ own words" in summary and "✓ in abstract" in summary and "✓ exact" in summary  # gain kept
+        view = app.screen.view
+        evidence = view.evidence()
+        assert evidence["technique"] is None or evidence["technique"].status == "ungrounded"
+        assert view.paper.abstract[evidence["compute"].start:evidence["compute"].end] == "128 GPUs"
+
+
+async def test_after_a_jump_the_todo_queue_goes_on_to_the_next_undecided_paper(db_path, ids):
+    async with running(db_path) as (app, pilot):
+        await pilot.press("a", "a", "a")  # papers 1-3 decided
+        await settle(app, pilot)
+        assert "#4 of 504 in 'todo' · 501 to do" in text_of(app, "#progress")
+        await pilot.press("g", *ids[0][:10], "enter")  # back to a decided paper (it joins the queue)
+        await settle(app, pilot)
+        assert app.session.current_id == ids[0] and "#1 of 504 in 'todo' · 501 to do" in text_of(app, "#progress")
+        await pilot.press("r")  # re-decided: on to the next undecided, not to paper 2
+        await settle(app, pilot)
+        assert app.session.current_id == ids[3] and "501 to do" in text_of(app, "#progress")
+        await pilot.press("s", "a")
+        await settle(app, pilot)
+        assert "500 to do" in text_of(app, "#progress")
+
+
+async def test_session_pace_leaves_out_undone_decisions(db_path, ids):
+    async with running(db_path) as (app, pilot):
+        await pilot.press("a", "u", "a")
+        await settle(app, pilot)
+        stats = app.session.stats()
+        assert stats.this_session["decisions"] == stats.overall["decisions"] == 1
+
+
+async def test_small_print_palette_search_and_resuggest(db_path, ids):
+    async with running(db_path) as (app, pilot):
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        assert titles.count("Quit") == 1
+        helps = {c.title: c.help for c in app.get_system_commands(app.screen)}
+        assert helps["Save"] == "Review: Save (^s)" and helps["Undo"] == "Review: Undo (u, ⌫)"
+        await pilot.press("slash", *"zzqqxx")
+        await pilot.pause()
+        assert "No paper matches." in str(app.screen.query_one("#search-status").render())
+        await pilot.press("escape", "ctrl+r")
+        await pilot.pause()
+        assert any(n.message.startswith("Suggested again with summary@") for n in app._notifications)

@@ -1,10 +1,20 @@
-"""Snapshots of the review screen (pytest-textual-snapshot). Update with --snapshot-update."""
+"""Snapshots of every screen at 80x24 (the smallest supported terminal) and at 100x30
+(pytest-textual-snapshot). Update with --snapshot-update after looking at the report."""
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
-from tests.tui_helpers import SIZE, FailingModel, make_app, settle
+from tests.tui_helpers import FailingModel, SlowModel, make_app, settle
+
+SIZES = {"80x24": (80, 24), "100x30": (100, 30)}
+
+
+@pytest.fixture(params=list(SIZES))
+def size(request):
+    return SIZES[request.param]
 
 
 def _settled(app):
@@ -13,45 +23,68 @@ def _settled(app):
     return run_before
 
 
-def test_main_screen(snap_compare, seeded_db, db_path):
-    app = make_app(db_path)
-    assert snap_compare(app, terminal_size=SIZE, run_before=_settled(app))
-
-
-def test_edit_mode(snap_compare, seeded_db, db_path):
-    app = make_app(db_path)
-    assert snap_compare(app, press=["e", "ctrl+a", *"multigrid training", "tab"], terminal_size=SIZE,
-                        run_before=_settled(app))
-
-
-def test_failed_suggestion(snap_compare, seeded_db, db_path):
-    app = make_app(db_path, model=FailingModel())
-    assert snap_compare(app, terminal_size=SIZE, run_before=_settled(app))
-
-
-def test_help(snap_compare, seeded_db, db_path):
-    app = make_app(db_path)
-    assert snap_compare(app, press=["question_mark"], terminal_size=SIZE, run_before=_settled(app))
-
-
-def test_compare_screen(snap_compare, seeded_db, db_path):
-    import asyncio
-
-    from tests.tui_helpers import SlowModel
-
+def _second_source(db_path):
     other = make_app(db_path, prompt="gains", model=SlowModel(0))
 
     async def prepare():
-        async with other.run_test(size=SIZE) as pilot:
+        async with other.run_test(size=(100, 30)) as pilot:
             await settle(other, pilot)
 
     asyncio.run(prepare())
+
+
+def test_main_screen(snap_compare, seeded_db, db_path, size):
     app = make_app(db_path)
-    assert snap_compare(app, press=["c"], terminal_size=SIZE, run_before=_settled(app))
+    assert snap_compare(app, terminal_size=size, run_before=_settled(app))
 
 
-def test_stats_screen(snap_compare, seeded_db, db_path):
+def test_edit_mode(snap_compare, seeded_db, db_path, size):
+    app = make_app(db_path)
+    assert snap_compare(app, press=["e", "ctrl+a", *"multigrid training", "tab"], terminal_size=size,
+                        run_before=_settled(app))
+
+
+def test_discard_question(snap_compare, seeded_db, db_path, size):
+    app = make_app(db_path)
+    assert snap_compare(app, press=["e", *"typed", "escape"], terminal_size=size, run_before=_settled(app))
+
+
+def test_failed_suggestion(snap_compare, seeded_db, db_path, size):
+    app = make_app(db_path, model=FailingModel())
+    assert snap_compare(app, terminal_size=size, run_before=_settled(app))
+
+
+def test_help(snap_compare, seeded_db, db_path, size):
+    app = make_app(db_path)
+    assert snap_compare(app, press=["question_mark"], terminal_size=size, run_before=_settled(app))
+
+
+def test_compare_screen(snap_compare, seeded_db, db_path, size):
+    _second_source(db_path)
+    app = make_app(db_path)
+    assert snap_compare(app, press=["c", "down", "down"], terminal_size=size, run_before=_settled(app))
+
+
+def test_stats_screen(snap_compare, seeded_db, db_path, size):
     app = make_app(db_path)
     app.session.clock = lambda: 0.0  # decisions take 0 s: the pace columns stay stable
     app.session.shown_at = 0.0
-    assert snap_compare(app, press=["a", "r", "t"], terminal_size=SIZE, run_before=_settled(app))
+    assert snap_compare(app, press=["a", "r", "t"], terminal_size=size, run_before=_settled(app))
+
+
+def test_search(snap_compare, seeded_db, db_path, size):
+    app = make_app(db_path)
+    assert snap_compare(app, press=["a", "slash", *"data selection"], terminal_size=size, run_before=_settled(app))
+
+
+def test_goto(snap_compare, seeded_db, db_path, size):
+    app = make_app(db_path)
+    assert snap_compare(app, press=["g", "4", "2"], terminal_size=size, run_before=_settled(app))
+
+
+def test_guidelines(snap_compare, seeded_db, db_path, size):
+    from workbench.config import guidelines, load_config
+    from workbench.prompts import prompts_dir
+
+    app = make_app(db_path, guidelines=guidelines(load_config(), prompts_dir()))
+    assert snap_compare(app, press=["h"], terminal_size=size, run_before=_settled(app))

@@ -12,9 +12,10 @@ from workbench.prompts import resolve_prompt
 from workbench.tui.app import create_app
 
 
-def make_app(db_path, *, model=None, annotator="ana", queue="todo", prompt="summary", keymap=None, others=None):
+def make_app(db_path, *, model=None, annotator="ana", queue="todo", prompt="summary", keymap=None, others=None,
+             guidelines=None):
     return create_app(db_path, prompt=resolve_prompt(prompt), model=model or OfflineModel(), annotator=annotator,
-                      queue=queue, keymap=keymap, others=others)
+                      queue=queue, keymap=keymap, others=others, guidelines=guidelines)
 
 
 SIZE = (100, 30)

@@ -22,7 +22,7 @@ from workbench.db import ReadOnlyStore, close_db, default_db_path, open_db, open
 from workbench.errors import InputError, WorkbenchError
 from workbench.records import annotator_problem
 from workbench.safe_text import clean
-from workbench.vocab import OFFLINE, QUEUES, STATUSES
+from workbench.vocab import OFFLINE, QUEUES, SEARCH_QUEUE_PREFIX, STATUSES
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -75,6 +75,12 @@ class _Group(click.Group):
             if ctx.obj.get("debug"):
                 raise
             _fail(ctx, f"internal error: {type(exc).__name__}: {exc} (rerun with --debug)", 1)
+
+
+def _queue(value: str) -> str:
+    if value in QUEUES or (value.startswith(SEARCH_QUEUE_PREFIX) and value[len(SEARCH_QUEUE_PREFIX):].strip()):
+        return value
+    raise click.BadParameter(f"{value!r} is not one of {', '.join(QUEUES)}, or search:\"QUERY\"")
 
 
 def _remember_db(ctx: click.Context, param, value: Path | None) -> None:
@@ -329,15 +335,16 @@ def log(ctx, paper_id: str | None, limit: int, as_json: bool) -> None:
 @cli.command()
 @model_options
 @click.option("--annotator", default=None, help="Whose decisions these are (default: $WORKBENCH_ANNOTATOR or login name).")
-@click.option("--queue", type=click.Choice(QUEUES), default="todo", show_default=True, help="Which papers to step through.")
+@click.option("--queue", default="todo", show_default=True, callback=lambda ctx, param, value: _queue(value),
+              help=f"Which papers to step through: {', '.join(QUEUES)}, or search:\"QUERY\" (the / dialog's syntax).")
 @click.option("--annotators", "pair", default=None,
               help="With --queue disagreements: the two annotators A,B (default: the only two besides you).")
 @click.pass_context
 def review(ctx, prompt_ref, model_name, response_format, timeout, rpm, annotator, queue, pair) -> None:
     """Review suggestions paper by paper in the terminal (ingests seeds/ into an empty store)."""
-    from workbench.config import load_config, section
+    from workbench.config import guidelines, load_config, section
     from workbench.ingest import ingest as run_ingest
-    from workbench.prompts import resolve_prompt
+    from workbench.prompts import prompts_dir, resolve_prompt
     from workbench.store import count_papers
 
     try:
@@ -365,12 +372,14 @@ def review(ctx, prompt_ref, model_name, response_format, timeout, rpm, annotator
     elif pair:
         raise InputError("--annotators goes with --queue disagreements")
     model = make_model(model_name, response_format, timeout, rpm)
-    keymap = section(load_config(), "keys")
+    config = load_config()
+    keymap = section(config, "keys")
+    notes = guidelines(config, prompts_dir())
     close_db(ctx.obj.pop("db"))  # the session opens its own connection
     from workbench.tui.app import create_app
 
     app = create_app(ctx.obj["db_path"], prompt=prompt, model=model, annotator=annotator, queue=queue,
-                     keymap=keymap, others=others)
+                     keymap=keymap, others=others, guidelines=notes)
     app.run()
     if app.return_code:  # the app crashed (Textual printed why)
         ctx.exit(1)

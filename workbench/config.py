@@ -15,6 +15,9 @@ Location: $WORKBENCH_CONFIG, else $XDG_CONFIG_HOME/workbench/config.toml
 
     [keys]                                   # binding id = "keys"
     accept = "a,enter"
+
+    [review]
+    guidelines = "docs/guidelines.md"        # default: guidelines.md beside the prompts
 """
 
 from __future__ import annotations
@@ -93,3 +96,30 @@ def endpoint_settings(config: dict, *, timeout: float | None = None,
         timeout=float(timeout),
         response_format=response_format or table.get("response_format") or DEFAULT_RESPONSE_FORMAT,
     )
+
+
+MAX_GUIDELINES_BYTES = 200_000
+
+
+@dataclass(frozen=True)
+class Guidelines:
+    path: Path
+    text: str
+
+
+def guidelines(config: dict, prompts_folder: Path) -> Guidelines | None:
+    """The annotation guidelines shown beside the task: [review] guidelines in the config,
+    else guidelines.md in the prompts folder; None when there are none."""
+    configured = section(config, "review").get("guidelines")
+    if configured is not None and not isinstance(configured, str):
+        raise InputError(f"{config_path()}: [review] guidelines must be a path")
+    path = Path(configured).expanduser() if configured else prompts_folder / "guidelines.md"
+    if not path.is_file():
+        if configured:
+            raise InputError(f"{config_path()}: [review] guidelines: no such file {path}")
+        return None
+    try:
+        data = path.read_bytes()[:MAX_GUIDELINES_BYTES]
+        return Guidelines(path, data.decode("utf-8", errors="replace"))
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read the guidelines ({exc.strerror})") from None

@@ -217,9 +217,8 @@ def ground_field(field: str, value: str | None, quote: str | None, abstract: str
         elif not supports(quote, value):
             warnings.append({"field": field, "kind": VALUE_NOT_IN_QUOTE})
     else:
-        span = align(value, abstract, method_if_exact="value")
-        if span.located:
-            span = Span(span.quote, span.start, span.end, span.status, "value")
+        found = align(value, abstract)
+        span = Span(found.quote, found.start, found.end, found.status, "value")
         if quote_expected:
             warnings.append({"field": field, "kind": EVIDENCE_MISSING})
     if field in NUMBER_FIELDS:

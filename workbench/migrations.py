@@ -192,3 +192,26 @@ def m006_endpoint_formats(db: Database) -> None:
         );
         """
     )
+
+
+@migrations()
+def m007_papers_fts(db: Database) -> None:
+    # Full-text search over titles and abstracts (FTS5, external content: the text stays in
+    # papers). The DDL is what sqlite-utils' enable_fts(fts_version="FTS5") makes, frozen here.
+    # Ingest adds each file's new papers in one bulk insert (per-row triggers cost 5x more);
+    # the update trigger keeps a replaced abstract in step.
+    db.executescript(
+        """
+        CREATE VIRTUAL TABLE papers_fts USING FTS5 (title, abstract, content="papers");
+        CREATE TRIGGER papers_au AFTER UPDATE OF title, abstract ON papers BEGIN
+          INSERT INTO papers_fts (papers_fts, rowid, title, abstract)
+            VALUES ('delete', old.rowid, old.title, old.abstract);
+          INSERT INTO papers_fts (rowid, title, abstract) VALUES (new.rowid, new.title, new.abstract);
+        END;
+        CREATE TRIGGER papers_ad AFTER DELETE ON papers BEGIN
+          INSERT INTO papers_fts (papers_fts, rowid, title, abstract)
+            VALUES ('delete', old.rowid, old.title, old.abstract);
+        END;
+        INSERT INTO papers_fts (rowid, title, abstract) SELECT rowid, title, abstract FROM papers;
+        """
+    )

@@ -21,7 +21,7 @@ from pathlib import Path
 from sqlite_utils import Database
 
 from workbench.db import ReadOnlyStore, close_db, open_db, write_transaction
-from workbench.errors import AbortedRun, WorkbenchError
+from workbench.errors import AbortedRun, InputError
 from workbench.grounding import Span, ground_field
 from workbench.models.base import Model
 from workbench.prompts import Prompt
@@ -35,7 +35,8 @@ from workbench.suggest import (
     NewSuggestion, canonical_params, keep_learned_format, recall_format, remember_prompt, suggest_paper,
     suggest_paper_now,
 )
-from workbench.vocab import ACCEPTED, EDITED, FIELDS, QUEUES, REJECTED, source_label
+from workbench.search import ActiveSuggestion, search
+from workbench.vocab import ACCEPTED, EDITED, FIELDS, QUEUES, REJECTED, SEARCH_QUEUE_PREFIX, source_label
 
 # A visit longer than this is someone who walked away: count at most this much.
 MAX_SECONDS_PER_VISIT = 900.0
@@ -80,6 +81,8 @@ class FieldView:
     value: str | None
     span: Span | None
     warnings: tuple[dict, ...] = ()
+    own: bool = False  # the reviewer's value (not the suggestion's): grounded by itself
+    absent: bool = False  # nothing to show: no decision and no usable suggestion (yet)
 
 
 @dataclass
@@ -115,6 +118,8 @@ class PaperView:
     def fields(self) -> dict[str, FieldView]:
         """What the pane shows for each field, grounded: the suggestion's evidence where the value is
         the suggestion's, else the value itself aligned to the abstract."""
+        if not self.shows_decision and (self.suggestion is None or not self.suggestion.ok):
+            return {f: FieldView(None, None, absent=True) for f in FIELDS}
         return {f: self.field_view(f, value) for f, value in self.values().items()}
 
     def field_view(self, name: str, value: str | None) -> FieldView:
@@ -125,11 +130,60 @@ class PaperView:
             return FieldView(value, suggestion.evidence.get(name), tuple(w for w in suggestion.warnings
                                                                         if w.get("field") == name))
         span, warnings = ground_field(name, value, None, self.paper.abstract, quote_expected=False)
-        return FieldView(value, span, tuple(warnings))
+        return FieldView(value, span, tuple(warnings), own=True)
 
     def evidence(self) -> dict[str, Span | None]:
         """The spans to highlight: the evidence of what the pane shows (and would be stored)."""
         return {f: view.span for f, view in self.fields().items()}
+
+
+@dataclass(frozen=True)
+class Source:
+    """One column of the compare screen: a suggestion, or another annotator's decision."""
+
+    label: str
+    values: Values
+    usable: bool  # an ok suggestion, or a decision that kept values (not rejected)
+    suggestion: SuggestionRow | None = None
+    annotator: str | None = None
+
+    @property
+    def key(self) -> str:
+        """How an annotation records where a field came from."""
+        return f"annotator:{self.annotator}" if self.annotator else f"suggestion:{self.label}"
+
+
+def sources(view: PaperView, limit: int = 9) -> list[Source]:
+    """The paper's suggestions (oldest first) and other annotators' decisions, at most `limit`:
+    the decisions always (adjudication is what they are there for), as many suggestions as fit."""
+    decisions = [Source(f"{other.annotator} ({other.status})", dict(other.values), other.status != REJECTED,
+                        annotator=other.annotator) for other in view.others][:limit]
+    suggestions = [Source(s.label, dict(s.values) if s.ok else no_values(), s.ok, suggestion=s)
+                   for s in view.suggestions][:limit - len(decisions)]
+    return suggestions + decisions
+
+
+YOU = "you"
+
+
+@dataclass
+class Composition:
+    """A decision put together in the compare screen: each field from a chosen source."""
+
+    values: Values
+    field_sources: dict[str, str]
+    suggestion: SuggestionRow | None  # the suggestion it started from (the first one it takes a field from)
+
+    @classmethod
+    def of(cls, columns: list[Source], choice: dict[str, int]) -> "Composition":
+        picked = {f: columns[choice[f]] for f in FIELDS}
+        suggestion = next((picked[f].suggestion for f in FIELDS if picked[f].suggestion is not None), None)
+        return cls({f: picked[f].values.get(f) for f in FIELDS}, {f: picked[f].key for f in FIELDS}, suggestion)
+
+    def typed_over(self, values: Values) -> dict[str, str]:
+        """The sources after the reviewer edited the composed values: changed fields are theirs."""
+        return {f: (self.field_sources[f] if clean_value(values.get(f)) == self.values.get(f) else YOU)
+                for f in FIELDS}
 
 
 class SuggestionFeed:
@@ -244,7 +298,7 @@ class SuggestionFeed:
 class ReviewSession:
     def __init__(self, db: Database, annotator: str, feed: SuggestionFeed, queue: str = "todo",
                  clock=time.monotonic, others: tuple[str, str] | None = None, read_only: bool = False):
-        if queue not in QUEUES:
+        if queue not in QUEUES and not queue.startswith(SEARCH_QUEUE_PREFIX):
             raise ValueError(f"unknown queue {queue!r}")
         if queue == "disagreements" and not others:
             raise ValueError("the disagreements queue needs the two annotators to adjudicate")
@@ -289,6 +343,11 @@ class ReviewSession:
         if self.queue_name == "flagged":
             flagged = flagged_ids(self.db, self.annotator)
             return [(seq, pid) for seq, pid in order if pid in flagged]
+        if self.queue_name.startswith(SEARCH_QUEUE_PREFIX):
+            hits, problem = self._search(self.queue_name[len(SEARCH_QUEUE_PREFIX):], limit=None, ranked=False)
+            if problem:
+                raise InputError(f"--queue {self.queue_name}: {problem}")
+            return [(hit.seq, hit.id) for hit in hits]
         wanted = self.queue_name  # rejected | edited
         return [(seq, pid) for seq, pid in order if self.statuses.get(pid) == wanted]
 
@@ -371,8 +430,14 @@ class ReviewSession:
         self.index = index
         self.shown_at = self.clock()
 
-    def find(self, text: str, limit: int = 50) -> list[SearchHit]:
-        return find_papers(self.db, text, limit)
+    def find(self, text: str, limit: int = 50) -> tuple[list[SearchHit], str | None]:
+        """The `/` dialog: ranked hits for `text` (words, phrases, filters) and what was not understood."""
+        return self._search(text, limit=limit, ranked=True)
+
+    def _search(self, text: str, *, limit: int | None, ranked: bool) -> tuple[list[SearchHit], str | None]:
+        key = self.active
+        return search(self.db, text, annotator=self.annotator, limit=limit, ranked=ranked,
+                      active=ActiveSuggestion(key.prompt_id, key.model, key.params))
 
     # ------------------------------------------------------------------ what is on screen
 
@@ -385,7 +450,12 @@ class ReviewSession:
         suggestions = suggestions_for_paper(self.db, pid)
         shown, picked = self._shown(pid, suggestions)
         return PaperView(get_paper(self.db, pid), get_annotation(self.db, pid, self.annotator), suggestions, shown,
-                         annotations_of(self.db, pid, self.others or ()), self.feed.pending(pid), picked)
+                         self._others_on(pid), self.feed.pending(pid), picked)
+
+    def _others_on(self, pid: str) -> list[AnnotationRow]:
+        """The decisions to adjudicate (the disagreements queue). Elsewhere none: a reviewer who sees
+        a colleague's answer first is anchored by it, and agreement stops meaning anything."""
+        return annotations_of(self.db, pid, self.others) if self.others else []
 
     def _shown(self, pid: str, suggestions: list[SuggestionRow]) -> tuple[int | None, bool]:
         """(index, picked): the suggestion picked with 1-9, else the active prompt/model's, else the latest ok."""
@@ -428,13 +498,13 @@ class ReviewSession:
         return min(self.clock() - self.shown_at, MAX_SECONDS_PER_VISIT)
 
     def decide(self, status: str, values: Values, suggestion: SuggestionRow | None,
-               notes: str | None = None) -> AnnotationRow:
+               notes: str | None = None, field_sources: dict[str, str] | None = None) -> AnnotationRow:
         """Commit a decision on the current paper (and its event). Does not move."""
         if self.read_only:
             raise ReadOnlyStore("this store is open read-only: decisions cannot be saved")
         pid = self.current_id
         row = decide(self.db, Decision(pid, self.annotator, status, values, suggestion, self.seconds_here(),
-                                       notes, self.session_id))
+                                       notes, self.session_id, field_sources))
         self._record_status(pid, status)
         self.shown_at = self.clock()  # time on a paper counts once
         return row
@@ -442,12 +512,18 @@ class ReviewSession:
     def accept(self, suggestion: SuggestionRow, notes: str | None = None) -> AnnotationRow:
         return self.decide(ACCEPTED, dict(suggestion.values), suggestion, notes)
 
-    def save_fields(self, values: Values, suggestion: SuggestionRow | None, notes: str | None) -> AnnotationRow:
-        """`edited`, unless the fields are exactly the suggestion's (then it was accepted as is)."""
+    def save_fields(self, values: Values, suggestion: SuggestionRow | None, notes: str | None,
+                    field_sources: dict[str, str] | None = None) -> AnnotationRow:
+        """`edited`, unless the fields are exactly the suggestion's (then it was accepted as is).
+        `field_sources` (from the compare screen) is kept when the fields come from more than
+        the one suggestion."""
         cleaned = {f: clean_value(values.get(f)) for f in FIELDS}  # as decide() will store them
         unchanged = suggestion is not None and suggestion.ok and all(
             cleaned[f] == suggestion.values.get(f) for f in FIELDS)
-        return self.decide(ACCEPTED if unchanged else EDITED, cleaned, suggestion, notes)
+        if field_sources and suggestion is not None and unchanged and \
+                len(set(field_sources.values())) == 1 and next(iter(field_sources.values())).startswith("suggestion:"):
+            field_sources = None  # all of it is the suggestion: nothing to record beyond suggestion_id
+        return self.decide(ACCEPTED if unchanged else EDITED, cleaned, suggestion, notes, field_sources)
 
     def reject(self, suggestion: SuggestionRow | None, notes: str | None = None) -> AnnotationRow:
         return self.decide(REJECTED, no_values(), suggestion, notes)

@@ -10,6 +10,7 @@ from textual.app import App, SystemCommand
 from textual.filter import LineFilter
 from textual.screen import Screen
 
+from workbench.config import Guidelines
 from workbench.errors import InputError
 from workbench.models.base import Model
 from workbench.prompts import Prompt
@@ -22,10 +23,12 @@ class ReviewApp(App):
     TITLE = "workbench review"
     CSS_PATH = "app.tcss"
 
-    def __init__(self, session: ReviewSession, keymap: dict[str, str] | None = None):
+    def __init__(self, session: ReviewSession, keymap: dict[str, str] | None = None,
+                 guidelines: Guidelines | None = None):
         super().__init__()
         self.session = session
         self.keymap_overrides = dict(keymap or {})
+        self.guidelines = guidelines
         self._guard = DropControlCharacters()
 
     def get_line_filters(self) -> Sequence[LineFilter]:
@@ -77,7 +80,8 @@ def validate_keymap(keymap: dict) -> dict[str, str]:
 
 
 def create_app(db_path: str | Path, *, prompt: Prompt, model: Model, annotator: str, queue: str = "todo",
-               keymap: dict | None = None, others: tuple[str, str] | None = None) -> ReviewApp:
+               keymap: dict | None = None, others: tuple[str, str] | None = None,
+               guidelines: Guidelines | None = None) -> ReviewApp:
     keymap = validate_keymap(keymap or {})  # a config error should not wait for the store
     session = open_session(db_path, prompt=prompt, model=model, annotator=annotator, queue=queue, others=others)
-    return ReviewApp(session, keymap)
+    return ReviewApp(session, keymap, guidelines)

@@ -1,4 +1,11 @@
-"""`c`: this paper's suggestions from every prompt and model side by side, with the human decision."""
+"""`c`: this paper's suggestions (and, when adjudicating, each annotator's decision) side by side,
+and a decision composed from them.
+
+1-9 picks a source for the row under the cursor: on "all fields" every field takes it, on a
+field row only that field (technique from one prompt, gain from a reviewer...). The last
+column shows the result; `a` saves it, `e` opens it in the form. A value differing from
+the most common one is yellow.
+"""
 
 from __future__ import annotations
 
@@ -13,72 +20,97 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from workbench.metrics import normalise_for_comparison
-from workbench.review import PaperView
+from workbench.review import Composition, PaperView, Source, sources
 from workbench.safe_text import plain
 from workbench.tui.notices import tell
 from workbench.vocab import FIELDS, field_label
 
+ROWS = ("all fields", *FIELDS)
 
-def comparison_table(view: PaperView, selected: int) -> Table:
-    """Columns: suggestions 1-9 and the decision; a value differing from the most common one is yellow."""
-    suggestions = view.suggestions[:9]
+
+def comparison_table(view: PaperView, columns: list[Source], choice: dict[str, int], row: int) -> Table:
     table = Table(show_lines=True, expand=True)
     table.add_column("", style="bold", no_wrap=True)
-    for number, s in enumerate(suggestions, start=1):
-        header = plain(f"{number}. {s.prompt_label}\n{s.model} · {s.outcome}")
-        if number == selected:
+    for number, source in enumerate(columns, start=1):
+        header = plain(f"{number}. {source.label}" + ("" if source.usable else " · failed"))
+        if all(choice[f] == number - 1 for f in FIELDS):
             header.stylize("reverse")
         table.add_column(header)
+    table.add_column(Text("→ your decision", style="bold"))
+    marker = lambda index: "▸ " if index == row else "  "  # noqa: E731
+    heading = [Text(marker(0) + "all fields", style="bold")]
+    heading += [Text("") for _ in columns]
     decision = view.annotation if view.decided else None
-    table.add_column(Text(f"yours: {decision.status}" if decision else "yours: not decided", style="bold"))
-    for field in FIELDS:
-        values = [s.values.get(field) if s.ok else None for s in suggestions]
+    heading.append(Text(f"now: {decision.status}" if decision else "now: not decided", style="dim"))
+    table.add_row(*heading)
+    for index, field in enumerate(FIELDS, start=1):
+        values = [source.values.get(field) for source in columns]
         common = Counter(normalise_for_comparison(v) for v in values).most_common(1)[0][0]
-        cells = []
-        for value in values:
-            text = plain(value or "—", style="" if value else "dim")
+        cells = [Text(marker(index) + field_label(field), style="bold")]
+        for number, value in enumerate(values):
+            cell = plain(value or "—", style="" if value else "dim")
             if normalise_for_comparison(value) != common:
-                text.stylize("bold yellow")
-            cells.append(text)
-        mine = decision.values.get(field) if decision else None
-        table.add_row(field_label(field), *cells, plain(mine or "—", style="" if mine else "dim"))
+                cell.stylize("yellow")
+            if choice[field] == number:
+                cell.stylize("bold reverse")
+            cells.append(cell)
+        chosen = values[choice[field]]
+        result = plain(chosen or "—", style="bold" if chosen else "dim")
+        result.append(f"  ({choice[field] + 1})", style="dim")
+        cells.append(result)
+        table.add_row(*cells)
     return table
 
 
-class CompareScreen(ModalScreen[tuple[str, int] | None]):
+class CompareScreen(ModalScreen[tuple[str, Composition] | None]):
     BINDINGS = [
         Binding("escape,c,q", "dismiss(None)", "Close"),
-        Binding("a", "choose('accept')", "Accept selected"),
-        Binding("e", "choose('edit')", "Edit selected"),
+        Binding("a", "choose('accept')", "Save this decision"),
+        Binding("e", "choose('edit')", "Edit it"),
+        Binding("up,k", "row(-1)", "Field up", show=False, priority=True),  # not the scroll view's scrolling
+        Binding("down,j", "row(1)", "Field down", show=False, priority=True),
         *[Binding(str(n), f"select({n})", show=False) for n in range(1, 10)],
     ]
 
     def __init__(self, view: PaperView) -> None:
         super().__init__()
         self.view = view
-        self.selected = (view.shown or 0) + 1
+        self.columns = sources(view)
+        shown = view.suggestion
+        start = next((i for i, s in enumerate(self.columns) if shown is not None and s.suggestion is shown), 0)
+        self.choice = {f: start for f in FIELDS}
+        self.row = 0
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(classes="dialog wide", id="compare"):
             yield Static(plain(self.view.paper.title, style="bold"))
+            yield Static(Text("↑ ↓ a row · 1-9 take that column for the row (all fields, or one field) · "
+                              "a save · e edit · esc close · yellow: differs from the most common value",
+                              style="dim"))
             yield Static(id="compare-table")
-            yield Static(Text("1-9 select a suggestion · a accept it · e edit it · esc close. "
-                              "Yellow: differs from the most common value.", style="dim"))
 
     def on_mount(self) -> None:
         self._draw()
 
     def _draw(self) -> None:
-        self.query_one("#compare-table", Static).update(comparison_table(self.view, self.selected))
+        self.query_one("#compare-table", Static).update(
+            comparison_table(self.view, self.columns, self.choice, self.row))
+
+    def action_row(self, delta: int) -> None:
+        self.row = max(0, min(len(ROWS) - 1, self.row + delta))
+        self._draw()
 
     def action_select(self, number: int) -> None:
-        if number <= min(9, len(self.view.suggestions)):
-            self.selected = number
-            self._draw()
+        if number > len(self.columns):
+            return
+        fields = FIELDS if self.row == 0 else (FIELDS[self.row - 1],)
+        for field in fields:
+            self.choice[field] = number - 1
+        self._draw()
 
     def action_choose(self, what: str) -> None:
-        suggestion = self.view.suggestions[self.selected - 1]
-        if what == "accept" and not suggestion.ok:
-            tell(self, "That suggestion failed; choose another or edit it.", severity="warning")
+        if what == "accept" and any(not self.columns[i].usable for i in set(self.choice.values())):
+            tell(self, "That column has no values to take (a failed suggestion or a rejection); "
+                       "choose another, or e to edit.", severity="warning")
             return
-        self.dismiss((what, self.selected))
+        self.dismiss((what, Composition.of(self.columns, self.choice)))

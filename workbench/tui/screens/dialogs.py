@@ -15,7 +15,7 @@ from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from workbench.records import SearchHit
-from workbench.safe_text import one_line
+from workbench.safe_text import one_line, plain
 from workbench.vocab import STATUS_MARKS, STATUS_STYLES
 
 
@@ -54,15 +54,15 @@ class SearchScreen(ModalScreen[str | None]):
 
     BINDINGS = [Binding("escape", "dismiss(None)", "Close"), Binding("down", "focus_results", show=False)]
 
-    def __init__(self, find: Callable[[str], list[SearchHit]], hint: str = "words from the title, or an id") -> None:
+    def __init__(self, find: Callable[[str], tuple[list[SearchHit], str | None]]) -> None:
         super().__init__()
         self.find = find
-        self.hint = hint
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide"):
-            yield Static(Text("Search", style="bold"))
-            yield Input(placeholder=self.hint, id="search-input")
+            yield Static(Text("Search titles and abstracts", style="bold"))
+            yield Input(placeholder='words, "a phrase", status:todo, flagged, gain:none, grounding:ungrounded, id:…',
+                        id="search-input")
             yield Static(id="search-status", classes="dim")
             yield OptionList(id="search-results")
 
@@ -70,13 +70,21 @@ class SearchScreen(ModalScreen[str | None]):
     def changed(self, event: Input.Changed) -> None:
         results = self.query_one(OptionList)
         results.clear_options()
-        hits = self.find(event.value)
+        hits, problem = self.find(event.value)
         results.add_options([Option(hit_label(hit), id=hit.id) for hit in hits])
         if results.option_count:
             results.highlighted = 0
-        status = "" if not event.value.strip() else (
-            "No paper matches." if not hits else f"{len(hits)} papers" + (" (the first 50)" if len(hits) >= 50 else ""))
-        self.query_one("#search-status", Static).update(Text(status, style="dim"))
+        if not event.value.strip():
+            status = ""
+        elif not hits:
+            status = "No paper matches."
+        else:
+            status = f"{len(hits)} papers" + (" (the first 50)" if len(hits) >= 50 else "") + \
+                " · ✓ accepted ✎ edited ✗ rejected by you"
+        status_text = Text(status, style="dim")
+        if problem:
+            status_text.append_text(plain(f"  {problem}", style="yellow"))
+        self.query_one("#search-status", Static).update(status_text)
 
     @on(Input.Submitted)
     def submitted(self) -> None:

@@ -23,7 +23,7 @@ from textual.widgets import Footer
 
 from workbench.errors import WorkbenchError
 from workbench.metrics import exact
-from workbench.review import FeedResult, PaperView, ReviewSession
+from workbench.review import Composition, FeedResult, PaperView, ReviewSession
 from workbench.safe_text import one_line, plain
 from workbench.tui.notices import show, tell
 from workbench.tui.widgets.abstract import message_text, paper_text
@@ -38,32 +38,45 @@ class SuggestionDone(Message):
         self.result = result
 
 
-BINDINGS = [
-    Binding("a", "accept", "Accept", id="accept"),
-    Binding("e", "edit", "Edit", id="edit"),
-    Binding("ctrl+s", "save", "Save", id="save", priority=True),
-    Binding("escape", "cancel_edit", "Leave form", id="cancel_edit"),
-    Binding("r", "reject", "Reject", id="reject"),
-    Binding("s,space", "skip", "Skip", id="skip"),
-    Binding("n,right", "next", "Next", id="next", show=False),
-    Binding("p,left", "previous", "Previous", id="previous", show=False),
-    Binding("u,backspace", "undo", "Undo", id="undo"),
-    Binding("f", "flag", "Flag", id="flag"),
-    Binding("g", "goto", "Go to", id="goto", show=False),
-    Binding("slash", "search", "Search", id="search", show=False),
-    Binding("ctrl+r", "resuggest", "Re-suggest", id="resuggest", show=False, priority=True),
-    Binding("c", "compare", "Compare", id="compare", show=False),
-    Binding("t", "stats", "Stats", id="stats", show=False),
-    Binding("question_mark", "help", "Help", id="help"),
-    Binding("q", "quit", "Quit", id="quit"),
-    Binding("up", "scroll(-1)", "Scroll the abstract up", show=False),
-    Binding("down", "scroll(1)", "Scroll the abstract down", show=False),
-    Binding("pageup", "scroll(-10)", "Page the abstract up", show=False),
-    Binding("pagedown", "scroll(10)", "Page the abstract down", show=False),
-    Binding("shift+up", "scroll_summary(-1)", "Scroll the suggestion pane up", show=False),
-    Binding("shift+down", "scroll_summary(1)", "Scroll the suggestion pane down", show=False),
-    *[Binding(str(n), f"pick({n})", f"Show suggestion {n}", id=f"pick_{n}", show=False) for n in range(1, 10)],
+# Decision and movement keys are priority bindings: Textual routes each key to the widget
+# focused when it arrives, so after `e` in a burst the next keys went to the screen before the
+# form had focus, and were lost or taken as decisions. A priority binding runs as its key
+# arrives, in order, so `e` has focused the field before the next key is routed. While the
+# form is open these are off (check_action) and the keys go to the field; save and leave
+# are ordinary bindings, so they come after the text typed before them.
+_KEYS = [  # keys, action, footer label, in the footer, help text
+    ("a", "accept", "Accept", True, "Accept what the pane shows and go on (your own values stay yours)"),
+    ("e", "edit", "Edit", True, "Edit the fields: ctrl+s saves, esc leaves (asking if you typed)"),
+    ("r", "reject", "Reject", True, "Reject this paper"),
+    ("s,space", "skip", "Skip", True, "Skip it for now, no decision"),
+    ("n,right", "next", "Next", False, "Next paper"),
+    ("p,left", "previous", "Previous", False, "Previous paper"),
+    ("u,backspace", "undo", "Undo", True, "Undo your last change and go back to that paper"),
+    ("f", "flag", "Flag", True, "Flag or unflag this paper"),
+    ("g", "goto", "Go to", False, "Go to a position in the queue or a paper id"),
+    ("slash", "search", "Search", False, "Search titles and abstracts, with filters (status:, flagged, gain:none…)"),
+    ("ctrl+r", "resuggest", "Re-suggest", False, "Ask the model again for this paper"),
+    ("c", "compare", "Compare", False, "Every suggestion side by side; take a field from each; adjudicate"),
+    ("t", "stats", "Stats", False, "Statistics: progress, pace, accept and edit rates"),
+    ("h", "guidelines", "Guidelines", False, "The annotation guidelines"),
+    ("question_mark", "help", "Help", True, "These keys"),
+    ("q", "quit", "Quit", True, "Quit (every decision is already saved)"),
 ]
+BINDINGS = [
+    *[Binding(keys, action, label, id=action, show=show, priority=True, tooltip=tooltip)
+      for keys, action, label, show, tooltip in _KEYS],
+    Binding("ctrl+s", "save", "Save", id="save", tooltip="Save the form (edited, or accepted if unchanged)"),
+    Binding("escape", "cancel_edit", "Leave form", id="cancel_edit", tooltip="Leave the form"),
+    Binding("up", "scroll(-1)", "Scroll the abstract up", show=False, priority=True),
+    Binding("down", "scroll(1)", "Scroll the abstract down", show=False, priority=True),
+    Binding("pageup", "scroll(-10)", "Page the abstract up", show=False, priority=True),
+    Binding("pagedown", "scroll(10)", "Page the abstract down", show=False, priority=True),
+    Binding("shift+up", "scroll_summary(-1)", "Scroll the suggestion pane up", show=False, priority=True),
+    Binding("shift+down", "scroll_summary(1)", "Scroll the suggestion pane down", show=False, priority=True),
+    *[Binding(str(n), f"pick({n})", f"Show suggestion {n}", id=f"pick_{n}", show=False, priority=True)
+      for n in range(1, 10)],
+]
+_EDIT_ACTIONS = ("save", "cancel_edit")
 
 
 def _bindings_by_action(app: App) -> dict[str, tuple[Binding, list[str]]]:
@@ -87,7 +100,7 @@ def key_help(app: App) -> list[tuple[str, str]]:
         if action.startswith("pick("):
             picks.extend(keys)
         else:
-            rows.append((", ".join(keys), binding.description))
+            rows.append((", ".join(keys), binding.tooltip or binding.description))
     if picks:
         rows.append((f"{picks[0]}-{picks[-1]}" if len(picks) > 2 else ", ".join(picks),
                      "Show this paper's suggestion from another prompt or model"))
@@ -104,6 +117,7 @@ class ReviewScreen(Screen):
         super().__init__()
         self.session = session
         self.view: PaperView | None = None
+        self.composition: Composition | None = None  # the compare screen's result, while it is being edited
 
     def compose(self) -> ComposeResult:
         yield TextPanel(id="progress")
@@ -118,10 +132,9 @@ class ReviewScreen(Screen):
             show(self, notice, timeout=8)
 
     def check_action(self, action: str, parameters: tuple) -> bool | None:
-        """Save and leave-form exist only in edit mode (hidden from the footer otherwise)."""
-        if action in ("save", "cancel_edit"):
-            return self.editing
-        return True
+        """In the form only save and leave-form work (every other key is the field's);
+        outside it, those two are hidden from the footer."""
+        return self.editing if action in _EDIT_ACTIONS else not self.editing
 
     def palette_entries(self) -> list[tuple[str, str, Callable]]:
         """(keys, description, action) for the command palette: every decision and move."""
@@ -144,8 +157,11 @@ class ReviewScreen(Screen):
 
     def show_current(self) -> None:
         """Render the current paper from the session and keep suggestions coming."""
+        self.composition = None
         if self.editing:
             self.call_after_refresh(self.refresh_bindings)  # ctrl+s / esc leave the footer
+        for paper in self.session.prefetch():  # first, so the view knows what is under way
+            self.fetch(paper)
         self.view = view = self.session.view()
         self.set_focus(None)
         self._render_progress()
@@ -160,8 +176,6 @@ class ReviewScreen(Screen):
         paper_panel.set_text(paper_text(view.paper, {f: v.span for f, v in fields.items()}))
         self.form.fill(self._decision_line(view), self._source_line(view), fields,
                        view.annotation.notes if view.annotation else None, self._others(view), view.field_view)
-        for paper in self.session.prefetch():
-            self.fetch(paper)
 
     def _render_progress(self) -> None:
         s = self.session
@@ -285,7 +299,7 @@ class ReviewScreen(Screen):
             self._advance()  # `a` confirms what is shown: your decision stays as it is
             return
         suggestion = view.suggestion
-        if (suggestion is None or not suggestion.ok) and view.pending:
+        if (suggestion is None or not suggestion.ok) and self.session.feed.pending(view.paper.id):
             tell(self, "The suggestion for this paper is still coming: press a again when it shows, "
                        "or e to write the fields, r to reject, s to skip.", severity="warning")
             return
@@ -306,7 +320,13 @@ class ReviewScreen(Screen):
             return
         values = self.form.values()
         fields = {f: values[f] for f in FIELDS}
-        if self._commit(lambda: self.session.save_fields(fields, self.view.suggestion, values[NOTES])):
+        composition = self.composition
+        if composition is not None:  # started in the compare screen: keep where each field came from
+            save = lambda: self.session.save_fields(fields, composition.suggestion, values[NOTES],  # noqa: E731
+                                                    composition.typed_over(fields))
+        else:
+            save = lambda: self.session.save_fields(fields, self.view.suggestion, values[NOTES])  # noqa: E731
+        if self._commit(save):
             self._advance()
 
     def action_cancel_edit(self) -> None:
@@ -416,22 +436,36 @@ class ReviewScreen(Screen):
 
         self.app.push_screen(HelpScreen(key_help(self.app)))
 
+    def action_guidelines(self) -> None:
+        from workbench.tui.screens.guidelines import GuidelinesScreen
+
+        guidelines = getattr(self.app, "guidelines", None)
+        if guidelines is None:
+            tell(self, "No guidelines: write guidelines.md beside the prompts, or set [review] guidelines "
+                       "in the config file.", severity="warning", timeout=6)
+            return
+        self.app.push_screen(GuidelinesScreen(guidelines))
+
     def action_compare(self) -> None:
         from workbench.tui.screens.compare import CompareScreen
 
         view = self.view
-        if view is None or not view.suggestions:
+        if view is None or not (view.suggestions or view.others):
             tell(self, "This paper has no suggestions to compare yet.", severity="warning")
             return
 
-        def done(choice: tuple[str, int] | None) -> None:
-            if not choice or not self.session.pick(choice[1]):
+        def done(choice: tuple[str, Composition] | None) -> None:
+            if not choice:
                 return
-            self.show_current()
-            if choice[0] == "accept":
-                self.action_accept()
+            what, composition = choice
+            if what == "accept":
+                if self._commit(lambda: self.session.save_fields(composition.values, composition.suggestion,
+                                                                 self._notes(), composition.field_sources)):
+                    self._advance()
             else:
-                self.action_edit()
+                self.composition = composition
+                self.form.begin_edit(values=composition.values)
+                self.refresh_bindings()
 
         self.app.push_screen(CompareScreen(view), done)
 

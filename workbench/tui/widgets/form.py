@@ -11,7 +11,6 @@ from typing import Callable
 from rich.text import Text
 from textual import events, on
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import Static, TextArea
 
@@ -29,15 +28,19 @@ FORM_FIELDS = (*FIELDS, NOTES)
 
 class FieldArea(TextArea):
     """A wrapped single-value field: Enter moves to the next field instead of a newline,
-    ctrl+a selects the whole value (so typing replaces it; Home still goes to the line start)."""
+    ctrl+a selects the whole value (so typing replaces it; Home still goes to the line start).
 
-    BINDINGS = [Binding("ctrl+a", "select_all", "Select all", show=False)]
+    Both are handled here, in the field's own key queue, not as bindings: a binding runs when
+    the key has bubbled up to the app, after keys typed behind it were already inserted."""
 
     async def _on_key(self, event: events.Key) -> None:
-        if event.key == "enter":
+        if event.key in ("enter", "ctrl+a"):
             event.stop()
             event.prevent_default()
-            self.screen.focus_next()
+            if event.key == "enter":
+                self.screen.focus_next()
+            else:
+                self.select_all()
             return
         await super()._on_key(event)
 
@@ -47,23 +50,21 @@ class FieldArea(TextArea):
 
 
 def grounding_badge(view: FieldView | None) -> Text:
-    """`✓ exact`, `≈ fuzzy`, `✗ ungrounded`, `— not stated`, with warnings; a reviewer's own
-    words not found in the abstract are `✎ own words`, not an error."""
-    if view is None:
+    """`✓ exact`, `≈ fuzzy`, `✗ ungrounded`, `— not stated`, with warnings. A reviewer's own value
+    is grounded by itself: `✓ in abstract`, `≈ close to abstract`, or `✎ own words` (not an error)."""
+    if view is None or view.absent:
         return Text("")
     if view.value is None:
         return Text("— not stated", style="dim")
     badge = Text()
-    span = view.span
-    status = span.status if span is not None else None
-    own = span is not None and span.method == "value" and not any(w.get("kind") == EVIDENCE_MISSING
-                                                                  for w in view.warnings)
-    if status == EXACT:
-        badge.append("✓ in abstract" if own else "✓ exact", style="green")
+    status = view.span.status if view.span is not None else None
+    if view.own:
+        label = {EXACT: "✓ in abstract", FUZZY: "≈ close to abstract"}.get(status, "✎ own words")
+        badge.append(label, style="green" if status == EXACT else "yellow")
+    elif status == EXACT:
+        badge.append("✓ exact", style="green")
     elif status == FUZZY:
-        badge.append("≈ close to abstract" if own else "≈ fuzzy", style="yellow")
-    elif own or span is None or span.method == "value":
-        badge.append("✎ own words" if own else "✗ not in abstract", style="yellow" if own else "bold red")
+        badge.append("≈ fuzzy", style="yellow")
     else:
         badge.append("✗ ungrounded", style="bold red")
     kinds = {w.get("kind") for w in view.warnings}
@@ -145,15 +146,22 @@ class SuggestionForm(Vertical):
         self._fields, self._notes, self._source, self._ground = fields, notes, source, ground
         self.query_one("#summary", TextPanel).set_text(summary_text(decision, source, fields, notes, others))
 
-    def begin_edit(self, first: str = "technique") -> FieldArea:
-        """Load the shown values into the editable areas and focus `first` at once, so keys
-        typed right after `e` land in the field."""
+    def begin_edit(self, first: str = "technique", values: dict[str, str | None] | None = None) -> FieldArea:
+        """Load the shown values (or `values`, e.g. composed in the compare screen) into the editable
+        areas and focus `first` at once, so keys typed right after `e` land in the field."""
         self.query_one("#editor-source", Static).update(self._source)
         self._loaded = {}
         for name in FORM_FIELDS:
-            value = self._notes if name == NOTES else (self._fields.get(name).value if self._fields.get(name) else None)
+            if name == NOTES:
+                value = self._notes
+            elif values is not None:
+                value = values.get(name)
+            else:
+                value = self._fields.get(name).value if self._fields.get(name) else None
             self._loaded[name] = value
-            self.query_one(f"#label-{name}", Static).update(field_heading(name, self._fields.get(name)))
+            view = self._ground(name, value) if values is not None and self._ground and name != NOTES else \
+                self._fields.get(name)
+            self.query_one(f"#label-{name}", Static).update(field_heading(name, view))
             self.field(name).load_text(value or "")
         self.add_class("-editing")
         area = self.field(first)

@@ -1,0 +1,179 @@
+"""Search over titles and abstracts (SQLite FTS5), with filters, for the `/` dialog and
+`review --queue search:"…"`.
+
+Syntax: words (all must occur; the last one is a prefix while typing), "a phrase",
+and filters, combinable:
+  status:accepted|edited|rejected|decided|todo   your decision on the paper
+  flagged                                         papers you flagged
+  gain:none|any, compute:none|any                 the suggestion on screen states none / some
+  grounding:ungrounded|fuzzy                      a field of that suggestion is not found / only
+                                                  loosely found in the abstract (or has a number
+                                                  the abstract does not contain)
+  id:PREFIX                                       papers whose id starts with PREFIX
+Results are ranked by BM25 (title words count five times an abstract's) when the words
+match at most RANK_LIMIT papers, else listed in paper order: ranking every paper that
+contains "training" costs half a second on 100,000 papers, listing them does not.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from sqlite_utils import Database
+
+from workbench.records import SearchHit
+from workbench.vocab import NUMBER_NOT_IN_ABSTRACT, STATUSES, UNGROUNDED_QUOTE, VALUE_NOT_IN_QUOTE
+
+RANK_LIMIT = 3_000
+_TOKEN = re.compile(r'"([^"]*)"?|(\S+)')
+_WORD = re.compile(r"\w+", re.UNICODE)
+_HEX_ID = re.compile(r"^[0-9a-f]{6,16}$")
+FILTER_HELP = ("words, \"a phrase\", status:accepted|edited|rejected|decided|todo, flagged, gain:none|any, "
+               "compute:none|any, grounding:ungrounded|fuzzy, id:PREFIX")
+
+
+@dataclass
+class Query:
+    words: list[str] = field(default_factory=list)  # each an FTS5 string (a quoted word, phrase or prefix)
+    where: list[str] = field(default_factory=list)
+    params: list = field(default_factory=list)
+    needs_suggestion: bool = False
+    id_prefix: str | None = None
+    problem: str | None = None
+
+    @property
+    def empty(self) -> bool:
+        return not self.words and not self.where and self.id_prefix is None
+
+
+def parse(text: str, *, prefix_last: bool = True) -> Query:
+    """The query for `text`; a filter it does not know is a `problem`, not an exception."""
+    query = Query()
+    tokens = list(_TOKEN.finditer(text))
+    for index, match in enumerate(tokens):
+        phrase, word = match.group(1), match.group(2)
+        if phrase is not None:
+            terms = _WORD.findall(phrase)
+            if terms:
+                query.words.append('"' + " ".join(terms) + '"')
+            continue
+        key, _, value = word.partition(":")
+        if value and key.lower() in _FILTERS:
+            problem = _FILTERS[key.lower()](query, value.lower())
+            if problem:
+                query.problem = problem
+        elif word.lower() == "flagged":
+            query.where.append("a.flagged")
+        elif value and key.isalpha() and key.lower() not in ("http", "https"):
+            query.problem = f"unknown filter '{key}:' (try {FILTER_HELP})"
+        else:
+            if _HEX_ID.match(word.lower()) and len(tokens) == 1:
+                query.id_prefix = word.lower()
+            terms = _WORD.findall(word)
+            last = prefix_last and index == len(tokens) - 1 and not text.endswith((" ", '"'))
+            for n, term in enumerate(terms):
+                query.words.append(f'"{term}"' + ("*" if last and n == len(terms) - 1 else ""))
+    return query
+
+
+def _status(query: Query, value: str) -> str | None:
+    if value in STATUSES:
+        query.where.append("a.status = ?")
+        query.params.append(value)
+    elif value == "decided":
+        query.where.append("a.status IS NOT NULL")
+    elif value in ("todo", "undecided", "none"):
+        query.where.append("a.status IS NULL")
+    else:
+        return f"status:{value}? (accepted, edited, rejected, decided or todo)"
+    return None
+
+
+def _stated(column: str):
+    def apply(query: Query, value: str) -> str | None:
+        query.needs_suggestion = True
+        if value in ("none", "null", "no"):
+            query.where.append(f"s.outcome = 'ok' AND s.{column} IS NULL")
+        elif value in ("any", "some", "yes"):
+            query.where.append(f"s.{column} IS NOT NULL")
+        else:
+            return f"{column.replace('_', ' ')}:{value}? (none or any)"
+        return None
+    return apply
+
+
+def _grounding(query: Query, value: str) -> str | None:
+    query.needs_suggestion = True
+    if value in ("ungrounded", "none", "bad"):
+        kinds = " OR ".join(f"s.warnings LIKE '%{kind}%'" for kind in
+                            (UNGROUNDED_QUOTE, VALUE_NOT_IN_QUOTE, NUMBER_NOT_IN_ABSTRACT, '"ungrounded"'))
+        query.where.append(f"s.outcome = 'ok' AND ({kinds} OR s.evidence LIKE '%\"ungrounded\"%')")
+    elif value == "fuzzy":
+        query.where.append("s.outcome = 'ok' AND s.evidence LIKE '%\"fuzzy\"%'")
+    else:
+        return f"grounding:{value}? (ungrounded or fuzzy)"
+    return None
+
+
+def _id(query: Query, value: str) -> str | None:
+    query.id_prefix = value
+    return None
+
+
+_FILTERS = {"status": _status, "gain": _stated("claimed_gain"), "compute": _stated("compute"),
+            "grounding": _grounding, "id": _id}
+
+
+@dataclass(frozen=True)
+class ActiveSuggestion:
+    """Which suggestion the filters on suggestions look at: the one the review screen shows first."""
+
+    prompt_id: str
+    model: str
+    params: str
+
+
+def search(db: Database, text: str, *, annotator: str, active: ActiveSuggestion | None, limit: int | None = 50,
+           ranked: bool = True) -> tuple[list[SearchHit], str | None]:
+    """(hits, problem): matching papers, best first (or in paper order), and what was not understood."""
+    query = parse(text, prefix_last=ranked)
+    if query.empty:
+        return [], query.problem
+    joins = ["LEFT JOIN annotations a ON a.paper_id = p.id AND a.annotator = ?"]
+    params: list = [annotator]
+    if query.needs_suggestion:
+        if active is None:
+            return [], "filters on suggestions need a prompt and model"
+        joins.append("JOIN suggestions s ON s.paper_id = p.id AND s.prompt_id = ? AND s.model = ? AND s.params = ?")
+        params += [active.prompt_id, active.model, active.params]
+    where = list(query.where)
+    params_where = list(query.params)
+    if query.id_prefix is not None and not query.words:
+        where.append("p.id LIKE ?")
+        params_where.append(query.id_prefix + "%")
+    order = "p.seq"
+    source = "papers p"
+    if query.words:
+        match = " ".join(query.words)
+        source = "papers_fts f JOIN papers p ON p.rowid = f.rowid"
+        where.insert(0, "papers_fts MATCH ?")
+        params_where.insert(0, match)
+        if ranked and _matches_at_most(db, match, RANK_LIMIT):
+            order = "bm25(papers_fts, 5.0, 1.0), p.seq"
+    sql = (f"SELECT p.id, p.seq, p.title, a.status FROM {source} {' '.join(joins)} "
+           f"WHERE {' AND '.join(where) or '1'} ORDER BY {order}" + (" LIMIT ?" if limit else ""))
+    rows = db.execute(sql, params + params_where + ([limit] if limit else [])).fetchall()
+    hits = [SearchHit(*row) for row in rows]
+    if query.id_prefix is not None and query.words:  # a bare id prefix: its paper first
+        exact = [SearchHit(*r) for r in db.execute(
+            "SELECT p.id, p.seq, p.title, a.status FROM papers p LEFT JOIN annotations a ON a.paper_id = p.id "
+            "AND a.annotator = ? WHERE p.id LIKE ? ORDER BY p.seq LIMIT 5", [annotator, query.id_prefix + "%"])]
+        hits = exact + [h for h in hits if h.id not in {e.id for e in exact}]
+    return hits[:limit] if limit else hits, query.problem
+
+
+def _matches_at_most(db: Database, match: str, cap: int) -> bool:
+    found = db.execute("SELECT count(*) FROM (SELECT 1 FROM papers_fts WHERE papers_fts MATCH ? LIMIT ?)",
+                       [match, cap + 1]).fetchone()[0]
+    return found <= cap
