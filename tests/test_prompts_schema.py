@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from pydantic import ValidationError
 
 from tests.conftest import ROOT, write
 from workbench.errors import InputError
@@ -26,7 +27,7 @@ def test_schema_is_strict_compatible():
 
 
 def test_summary_rejects_extra_keys_and_tidies_values():
-    with pytest.raises(Exception):
+    with pytest.raises(ValidationError, match="Extra inputs are not permitted"):
         Summary.model_validate({"technique": "x", "claimed_gain": None, "compute": None, "hacked": True,
                                 "evidence": {"technique": None, "claimed_gain": None, "compute": None}})
     summary = Summary.model_validate({"technique": "  a   b ", "claimed_gain": "N/A", "compute": "",

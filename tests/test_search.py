@@ -7,6 +7,7 @@ import asyncio
 import pytest
 
 from tests.conftest import write
+from workbench.errors import InputError
 from workbench.ingest import ingest
 from workbench.models import get_model
 from workbench.prompts import resolve_prompt
@@ -85,7 +86,7 @@ def test_review_queue_search_steps_through_the_matches_in_paper_order(seeded_db)
     session = ReviewSession(seeded_db, "ana", SuggestionFeed(seeded_db, prompt, model), queue='search:"mixture of experts"')
     seqs = [seq for seq, _ in session.order]
     assert len(seqs) >= 3 and seqs == sorted(seqs)
-    with pytest.raises(Exception, match="unknown filter"):
+    with pytest.raises(InputError, match="unknown filter"):
         ReviewSession(seeded_db, "ana", SuggestionFeed(seeded_db, prompt, model), queue="search:colour:blue")
 
 

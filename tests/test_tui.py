@@ -288,8 +288,10 @@ async def test_queues_and_resume_after_restart(db_path, ids):
     async with empty.run_test(size=SIZE) as pilot:
         await settle(empty, pilot)
         assert "Nothing to review in the 'edited' queue" in text_of(empty, "#paper")
-        await pilot.press("a", "e", "r")  # nothing happens, nothing breaks
-        assert empty.is_running
+        await pilot.press("a", "e", "r")  # nothing to decide: nothing happens, nothing breaks
+        await pilot.pause()
+        assert empty.session.decided == 2 and empty.session.current_id is None and not empty.screen.editing
+        assert "Nothing to review in the 'edited' queue" in text_of(empty, "#paper")
 
 
 async def test_keys_can_be_remapped(db_path, ids):
