@@ -59,6 +59,8 @@ class FakeOpenAI:
     # response format -> HTTP status with which it is refused (llama-cpp-python: {"json_schema": 500})
     reject_formats: dict[str, int] = field(default_factory=dict)
     omit_evidence: bool = False  # replies with good values and no evidence (a small model in json_object mode)
+    slots: int | None = None  # like llama-server -np N: at most N requests worked on at once, the rest wait
+    models: list[str] = field(default_factory=lambda: ["test-model"])  # GET /v1/models
     requests: list[Request] = field(default_factory=list)
     server: ThreadingHTTPServer | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -70,6 +72,7 @@ class FakeOpenAI:
 
     def start(self) -> "FakeOpenAI":
         fake = self
+        self._slots = threading.BoundedSemaphore(self.slots) if self.slots else None
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
@@ -84,6 +87,15 @@ class FakeOpenAI:
                 length = int(self.headers.get("Content-Length", 0))
                 body = json.loads(self.rfile.read(length))
                 fake._answer(self, body)
+
+            def do_GET(self):
+                if self.path == "/v1/models" and fake.models:
+                    listing = {"object": "list", "data": [{"id": name, "object": "model", "created": 0,
+                                                           "owned_by": "test"} for name in fake.models]}
+                    return fake._send(self, 200, json.dumps(listing).encode(), "application/json")
+                if self.path == "/props" and fake.slots:  # llama-server tells its slots
+                    return fake._send(self, 200, json.dumps({"total_slots": fake.slots}).encode(), "application/json")
+                fake._error(self, 404, f"no route {self.path}", "not_found")
 
         self.server = _QuietServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
@@ -120,7 +132,10 @@ class FakeOpenAI:
             return self._error(handler, self.reject_formats[mode], f"response_format {mode} is not supported",
                                "invalid_request_error")
         fault = self._next_fault(title)
-        if self.latency:
+        if self._slots is not None:
+            with self._slots:  # the server's own queue: one at a time
+                time.sleep(self.latency)
+        elif self.latency:
             time.sleep(self.latency)
         abstract_match = _ABSTRACT.search(first_user)
         abstract = abstract_match.group(1) if abstract_match else ""

@@ -158,3 +158,42 @@ def test_ctrl_c_stops_promptly_and_keeps_what_finished(seeds_copy, run_cli, db_p
         rows = db.execute("SELECT outcome, technique FROM suggestions").fetchall()
     assert 4 <= len(rows) < 504 and all(outcome == "ok" for outcome, _ in rows)
     assert "Traceback" not in err
+
+
+def test_models_probes_each_response_format_and_remembers_the_best(run_cli, ingested, monkeypatch, db_path):
+    fake = FakeOpenAI(slots=1).start()
+    fake.reject_formats = {"json_schema": 400}  # a server without strict schemas
+    try:
+        monkeypatch.setenv("OPENAI_BASE_URL", fake.base_url)
+        result = run_cli("models")
+        assert result.exit_code == 0, result.stderr
+        lines = result.stdout.splitlines()
+        assert lines[:2] == [f"{fake.base_url}: 1 model", "  test-model"]
+        assert any(l.startswith("  json_schema ") and "error: HTTP 400" in l for l in lines)
+        assert any(l.startswith("  json_object_schema ") and l.split()[1] == "works" for l in lines)
+        assert "best: json_object_schema (remembered: --response-format auto uses it)" in lines
+        assert "the server works on 1 request at once: suggest runs 1 at a time by default here" in lines
+        fake.requests.clear()
+        run = run_cli("suggest", "--model", "test-model", "--limit", "3")  # auto, from the first request
+        assert "suggested 3 (ok 3)" in run.stdout
+        assert {r.body["response_format"]["type"] for r in fake.requests} == {"json_object"}
+        assert all("schema" in r.body["response_format"] for r in fake.requests)
+    finally:
+        fake.stop()
+    import sqlite3
+
+    with sqlite3.connect(db_path) as db:
+        row = db.execute("SELECT response_format, concurrency, source FROM endpoint_formats").fetchone()
+    assert row == ("json_object_schema", 1, "probe")
+
+
+def test_models_on_an_endpoint_that_serves_several_asks_which_to_probe(run_cli, ingested, monkeypatch):
+    fake = FakeOpenAI(models=["alpha", "beta"]).start()
+    try:
+        monkeypatch.setenv("OPENAI_BASE_URL", fake.base_url)
+        result = run_cli("models")
+    finally:
+        fake.stop()
+    assert result.exit_code == 0 and fake.count() == 0
+    assert result.stdout.splitlines() == [f"{fake.base_url}: 2 models", "  alpha", "  beta",
+                                          "name one with --model to find which response formats it takes"]

@@ -321,3 +321,17 @@ def test_strict_schema_replies_without_evidence_are_still_invalid_only_when_valu
     run(seeded_db, fake, first_ids(seeded_db, 1))
     row = suggestion(seeded_db, MULTIGRID)
     assert row["outcome"] == "invalid" and row["technique"] is None
+
+
+def test_time_outs_in_the_servers_queue_narrow_our_concurrency_and_are_not_failures(seeded_db):
+    """A one-slot server (llama-server -np 1) that takes 0.4 s a request, asked 4 at a time with a
+    1 s deadline: the 3rd and 4th wait too long in its queue. They are asked again, 2 then 1 at a
+    time, and every paper ends ok; the endpoint is not declared down."""
+    fake = FakeOpenAI(latency=0.4, slots=1).start()
+    try:
+        report = run(seeded_db, fake, first_ids(seeded_db, 8), timeout=1.0)
+    finally:
+        fake.stop()
+    assert report.outcomes == {"ok": 8} and report.aborted is None
+    queued = [r[0] for r in seeded_db.execute("SELECT error FROM attempts WHERE error LIKE '%server''s queue%'")]
+    assert queued and all("at a time" in e for e in queued)

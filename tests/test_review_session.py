@@ -100,3 +100,31 @@ def test_pick_and_the_default_shown_suggestion(suggested):
     other = 1 + next(i for i, s in enumerate(view.suggestions) if s.prompt_id != feed.key.prompt_id)
     assert session.pick(other) and session.view().suggestion.prompt_name == "gains"
     assert not session.pick(3)
+
+
+def test_the_doubt_queue_puts_the_most_doubtful_papers_first_with_their_reasons(seeded_db):
+    from tests.factories import add_suggestion
+    from workbench.store import paper_order
+
+    ids = [pid for _, pid in paper_order(seeded_db)[:6]]
+    same = {"technique": "multigrid training", "claimed_gain": "4.5x faster", "compute": "128 GPUs"}
+    for pid in ids:  # every paper: two sources that agree, exactly grounded
+        for prompt in ("a" * 64, "b" * 64):
+            add_suggestion(seeded_db, pid, prompt, prompt[0], "m", same,
+                           evidence={f: {"quote": "q", "start": 0, "end": 1, "status": "exact"} for f in same})
+    # paper 3: the sources disagree on the gain; paper 1: a number not in the abstract; paper 4: a failure
+    add_suggestion(seeded_db, ids[3], "b" * 64, "b", "m", dict(same, claimed_gain="33% less data"),
+                   evidence={f: {"quote": "q", "start": 0, "end": 1, "status": "exact"} for f in same})
+    add_suggestion(seeded_db, ids[1], "a" * 64, "a", "m", same, warnings=[
+        {"field": "claimed_gain", "kind": "number_not_in_abstract", "number": "4.5"}],
+        evidence={f: {"quote": "q", "start": 0, "end": 1, "status": "exact"} for f in same})
+    add_suggestion(seeded_db, ids[4], "c" * 64, "c", "m", {}, outcome="error")
+    feed = SuggestionFeed(seeded_db, resolve_prompt("summary"), get_model("offline"))
+    session = ReviewSession(seeded_db, "ana", feed, queue="doubt")
+    order = [pid for _, pid in session.order]
+    assert order[:3] == [ids[3], ids[1], ids[4]]
+    assert set(order[3:6]) == {ids[0], ids[2], ids[5]} and len(order) == 504
+    assert session.doubt_text(ids[3]).startswith("doubt 2.0: sources disagree on claimed gain")
+    assert session.doubt_text(ids[1]) == "doubt 1.0: 4.5 in claimed gain is not in the abstract"
+    assert session.doubt_text(ids[4]) == "doubt 0.5: 1 failed suggestion(s)"
+    assert session.doubt_text(ids[0]) == "no doubt found"

@@ -221,7 +221,8 @@ def make_model(model_name: str, response_format: str | None, timeout: float | No
 
 @cli.command()
 @model_options
-@click.option("--concurrency", type=click.IntRange(1, 256), default=8, show_default=True, help="Requests in flight.")
+@click.option("--concurrency", type=click.IntRange(1, 256), default=None,
+              help="Requests in flight (default: the server's slots when `workbench models` found them, else 8).")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Request at most N papers this run.")
 @click.option("--paper", "paper_ids", multiple=True, help="Only this paper id (repeatable).")
 @click.option("--force", is_flag=True, help="Redo suggestions that are already ok.")
@@ -237,7 +238,7 @@ def suggest(ctx, prompt_ref, model_name, response_format, timeout, rpm, concurre
     from workbench.progress import SuggestProgress
     from workbench.prompts import resolve_prompt
     from workbench.store import count_papers, unknown_paper_ids
-    from workbench.suggest import RunReport, run_suggestions
+    from workbench.suggest import RunReport, default_concurrency, run_suggestions
 
     db = _db(ctx)
     if count_papers(db) == 0:
@@ -253,6 +254,7 @@ def suggest(ctx, prompt_ref, model_name, response_format, timeout, rpm, concurre
         raise InputError(f"--paper {missing[0]}: no such paper in {ctx.obj['db_path']}")
     report = RunReport()
     progress = SuggestProgress(enabled=sys.stderr.isatty())
+    concurrency = concurrency or default_concurrency(db, model)
 
     async def run():
         try:
@@ -303,6 +305,56 @@ def _counts_text(counts: dict[str, int] | None) -> str:
         return "no suggestions"
     total = sum(counts.values())
     return f"{total} suggestions: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+
+
+@cli.command("models")
+@click.option("--model", "model_name", default=None, help="Probe this model (default: the endpoint's only model).")
+@click.option("--timeout", type=click.FloatRange(min=1), default=None, help="Seconds a probe request may take.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
+@db_option
+@click.pass_context
+def models(ctx, model_name: str | None, timeout: float | None, as_json: bool) -> None:
+    """List the endpoint's models and find which response formats work (remembered for auto)."""
+    import asyncio
+
+    from workbench.config import endpoint_settings, load_config
+    from workbench.endpoint import probe
+    from workbench.prompts import resolve_prompt
+    from workbench.store import remember_format
+
+    settings = endpoint_settings(load_config(), timeout=timeout)
+    result = asyncio.run(probe(settings, model_name, resolve_prompt(None)))
+    if result.model and result.best:
+        remember_format(_db(ctx), result.endpoint, result.model, result.best, source="probe",
+                        concurrency=result.slots, detail=result.detail())
+    if as_json:
+        click.echo(json.dumps({"endpoint": result.endpoint, "models": result.models, "model": result.model,
+                               "formats": result.detail(), "best": result.best, "slots": result.slots}, indent=2))
+    else:
+        for line in _probe_lines(result):
+            _echo(line)
+    if result.model and not result.best:
+        _fail(ctx, f"no response format worked for model '{result.model}' at {result.endpoint}", 1)
+
+
+def _probe_lines(result) -> list[str]:
+    if result.models is None:
+        lines = [f"{result.endpoint}: the model list is not available ({result.list_error})"]
+    else:
+        lines = [f"{result.endpoint}: {len(result.models)} model{'s' if len(result.models) != 1 else ''}"]
+        lines += [f"  {name}" for name in result.models[:50]]
+    if result.model is None:
+        return lines + ["name one with --model to find which response formats it takes"]
+    lines.append(f"response formats for {result.model} (one small request each):")
+    for r in result.results:
+        state = "works" if r.works and r.evidence else "works, without quotes" if r.works else f"{r.outcome}: {r.error}"
+        lines.append(f"  {r.mode:<20} {state}  ({r.seconds:.1f} s)")
+    if result.best:
+        lines.append(f"best: {result.best} (remembered: --response-format auto uses it)")
+    if result.slots:
+        lines.append(f"the server works on {result.slots} request{'s' if result.slots != 1 else ''} at once: "
+                     f"suggest runs {result.slots} at a time by default here")
+    return lines
 
 
 @cli.command("log")

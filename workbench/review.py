@@ -35,6 +35,7 @@ from workbench.suggest import (
     NewSuggestion, canonical_params, keep_learned_format, recall_format, remember_prompt, suggest_paper,
     suggest_paper_now,
 )
+from workbench.doubt import Doubt, doubts
 from workbench.search import ActiveSuggestion, search
 from workbench.vocab import ACCEPTED, EDITED, FIELDS, QUEUES, REJECTED, SEARCH_QUEUE_PREFIX, source_label
 
@@ -308,6 +309,7 @@ class ReviewSession:
         self.session_id = uuid.uuid4().hex[:12]
         self.clock = clock
         self.statuses = annotation_statuses(db, annotator)  # paper id -> status (None: only flagged)
+        self.doubts: dict[str, Doubt] = {}
         self.counts = Counter(s for s in self.statuses.values() if s)
         order = paper_order(db)
         self.total_papers = len(order)
@@ -343,6 +345,10 @@ class ReviewSession:
         if self.queue_name == "flagged":
             flagged = flagged_ids(self.db, self.annotator)
             return [(seq, pid) for seq, pid in order if pid in flagged]
+        if self.queue_name == "doubt":  # undecided papers, the most doubtful first (see workbench/doubt.py)
+            self.doubts = doubts(self.db)
+            todo = [(seq, pid) for seq, pid in order if not self.statuses.get(pid)]
+            return sorted(todo, key=lambda entry: (-self._doubt_of(entry[1]).score, entry[0]))
         if self.queue_name.startswith(SEARCH_QUEUE_PREFIX):
             hits, problem = self._search(self.queue_name[len(SEARCH_QUEUE_PREFIX):], limit=None, ranked=False)
             if problem:
@@ -350,6 +356,13 @@ class ReviewSession:
             return [(hit.seq, hit.id) for hit in hits]
         wanted = self.queue_name  # rejected | edited
         return [(seq, pid) for seq, pid in order if self.statuses.get(pid) == wanted]
+
+    def _doubt_of(self, pid: str) -> Doubt:
+        return self.doubts.get(pid) or Doubt(0.0, ["no suggestions yet"])
+
+    def doubt_text(self, pid: str) -> str | None:
+        """Why this paper is where it is in the doubt queue (None in other queues)."""
+        return self._doubt_of(pid).text() if self.queue_name == "doubt" else None
 
     def _start_index(self) -> int:
         if self.queue_name in ("all", "disagreements"):  # resume at the first paper not decided yet

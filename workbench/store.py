@@ -248,10 +248,13 @@ def remembered_format(db: Database, endpoint: str, model: str) -> EndpointFormat
 
 def remember_format(db: Database, endpoint: str, model: str, response_format: str, *, source: str,
                     concurrency: int | None = None, detail: dict | None = None) -> None:
-    with write_transaction(db):
+    with write_transaction(db):  # a fallback learned later keeps what a probe found about slots
         db.execute(
-            "INSERT OR REPLACE INTO endpoint_formats (endpoint, model, response_format, concurrency, source, detail, "
-            "learned_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO endpoint_formats (endpoint, model, response_format, concurrency, source, detail, learned_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(endpoint, model) DO UPDATE SET "
+            "response_format = excluded.response_format, source = excluded.source, learned_at = excluded.learned_at, "
+            "concurrency = coalesce(excluded.concurrency, endpoint_formats.concurrency), "
+            "detail = coalesce(excluded.detail, endpoint_formats.detail)",
             [endpoint, model, response_format, concurrency, source,
              json.dumps(detail, ensure_ascii=False) if detail is not None else None, utc_now()])
 

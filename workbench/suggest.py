@@ -125,6 +125,16 @@ def recall_format(db: Database, model: Model) -> None:
             use(known.response_format)
 
 
+DEFAULT_CONCURRENCY = 8
+
+
+def default_concurrency(db: Database, model: Model) -> int:
+    """The server's slots when `workbench models` found them (llama-server -np N), else 8."""
+    endpoint = getattr(model, "endpoint", None)
+    known = remembered_format(db, endpoint, model.name) if endpoint else None
+    return known.concurrency if known is not None and known.concurrency else DEFAULT_CONCURRENCY
+
+
 def keep_learned_format(db: Database, model: Model) -> str | None:
     """A fallback found during a run is remembered for the next one; returns it (to say so)."""
     learned = getattr(model, "learned_format", None)

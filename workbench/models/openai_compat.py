@@ -72,6 +72,33 @@ class _Unsupported(Exception):
         self.reason = reason
 
 
+class _Queued(Exception):
+    """A request timed out waiting behind our own other requests in the server's queue."""
+
+
+class _Gate:
+    """At most `width` requests at the server at once (no limit until narrowed or set)."""
+
+    def __init__(self, width: int | None = None):
+        self.width = width
+        self.in_flight = 0
+        self._changed = asyncio.Condition()
+
+    def narrow(self) -> int:
+        self.width = max(1, (self.width or self.in_flight) // 2)
+        return self.width
+
+    async def __aenter__(self) -> None:
+        async with self._changed:
+            await self._changed.wait_for(lambda: self.width is None or self.in_flight < self.width)
+            self.in_flight += 1
+
+    async def __aexit__(self, *exc) -> None:
+        async with self._changed:
+            self.in_flight -= 1
+            self._changed.notify_all()
+
+
 class _Deadline(openai.APITimeoutError):
     """The whole request took longer than `timeout` (asyncio's deadline, not a read timeout)."""
 
@@ -111,6 +138,8 @@ class OpenAICompatibleModel:
         self.retry = retry
         self._limiter = _RateLimiter(rpm) if rpm else None
         self._unanswered = 0  # requests in a row with no HTTP answer
+        self._answered = False  # some request got an HTTP answer: the server is alive
+        self.gate = _Gate()  # our own queue in front of the server's (see _call)
         self._stopped: str | None = None  # why the run stopped: no further calls are made
         self.client = AsyncOpenAI(base_url=self.base_url, api_key=api_key, max_retries=0, timeout=timeout)
 
@@ -205,13 +234,18 @@ class OpenAICompatibleModel:
         try:
             async for attempt in retrying:
                 with attempt:
-                    if self._stopped:
-                        raise AbortedRun(self._stopped)
-                    reply.attempts += 1
-                    call = Call(ask=ask, attempt=attempt.retry_state.attempt_number, outcome=ERROR,
-                                request_hash=request_hash, at=utc_now())
-                    reply.calls.append(call)
-                    completion = await self._call(kwargs, call)
+                    while True:  # a time-out in the server's queue is asked again, not counted as a failure
+                        if self._stopped:
+                            raise AbortedRun(self._stopped)
+                        reply.attempts += 1
+                        call = Call(ask=ask, attempt=attempt.retry_state.attempt_number, outcome=ERROR,
+                                    request_hash=request_hash, at=utc_now())
+                        reply.calls.append(call)
+                        try:
+                            completion = await self._call(kwargs, call)
+                            break
+                        except _Queued:
+                            continue
         except asyncio.CancelledError:
             raise
         except openai.APIStatusError as exc:
@@ -246,26 +280,40 @@ class OpenAICompatibleModel:
         return answer
 
     async def _call(self, kwargs: dict, call: Call):
-        """One HTTP request under the total deadline; fills `call` with what happened."""
+        """One HTTP request under the total deadline; fills `call` with what happened.
+
+        Requests first pass our own gate, whose waiting does not count against the
+        deadline. A time-out while other requests were in flight at a server that has
+        answered before is our own queueing at a server with fewer slots than our
+        concurrency: the gate narrows (halves) and the request is asked again; it is not
+        a failure of the model, nor a sign the endpoint is down.
+        """
         if self._limiter:
             await self._limiter.wait()
-        started = time.perf_counter()
-        try:
-            async with asyncio.timeout(self.timeout):
-                completion = await self.client.chat.completions.create(**kwargs)
-        except TimeoutError:
-            exc = _Deadline(request=None)  # type: ignore[arg-type]
-            self._note_unanswered(call, exc, started)
-            raise exc from None
-        except openai.APIStatusError as exc:
-            self._unanswered = 0  # the server answered, even if with an error
-            call.http_status, call.error = exc.status_code, self._describe(exc)
-            call.latency_ms = int((time.perf_counter() - started) * 1000)
-            raise
-        except openai.APIConnectionError as exc:
-            self._note_unanswered(call, exc, started)
-            raise
-        self._unanswered = 0
+        async with self.gate:
+            started = time.perf_counter()
+            try:
+                async with asyncio.timeout(self.timeout):
+                    completion = await self.client.chat.completions.create(**kwargs)
+            except TimeoutError:
+                if self.gate.in_flight > 1 and self._answered:
+                    width = self.gate.narrow()
+                    call.error = (f"timed out after {self.timeout:g} s in the server's queue; "
+                                  f"asking again with {width} request{'s' if width != 1 else ''} at a time")
+                    call.latency_ms = int((time.perf_counter() - started) * 1000)
+                    raise _Queued() from None
+                exc = _Deadline(request=None)  # type: ignore[arg-type]
+                self._note_unanswered(call, exc, started)
+                raise exc from None
+            except openai.APIStatusError as exc:
+                self._unanswered, self._answered = 0, True  # the server answered, even if with an error
+                call.http_status, call.error = exc.status_code, self._describe(exc)
+                call.latency_ms = int((time.perf_counter() - started) * 1000)
+                raise
+            except openai.APIConnectionError as exc:
+                self._note_unanswered(call, exc, started)
+                raise
+        self._unanswered, self._answered = 0, True
         call.http_status = 200
         call.latency_ms = int((time.perf_counter() - started) * 1000)
         return completion
@@ -276,7 +324,8 @@ class OpenAICompatibleModel:
         self._unanswered += 1
         if self._unanswered >= DOWN_AFTER_FAILURES:
             self._stop(f"the endpoint {self.endpoint} is not answering: {self._unanswered} requests in a row "
-                       f"failed (last: {call.error}); is the server running? (check OPENAI_BASE_URL)")
+                       f"failed (last: {call.error}); is the server running? (check OPENAI_BASE_URL; "
+                       "a server that is only slow needs a longer --timeout)")
 
     # ------------------------------------------------------------------ failures
 

@@ -224,6 +224,9 @@ class ReviewScreen(Screen):
 
     def _decision_line(self, view: PaperView) -> Text:
         text = Text()
+        doubt = self.session.doubt_text(view.paper.id)
+        if doubt:
+            text.append_text(plain(doubt + "\n", style="yellow"))
         annotation = view.annotation
         if view.decided:
             status = annotation.status

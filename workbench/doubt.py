@@ -1,0 +1,92 @@
+"""How much a paper's suggestions need a human: the order of `review --queue doubt`.
+
+A paper's doubt is the sum of:
+- for each field, how much its sources (prompt versions and models with an ok suggestion)
+  disagree: the mean of 1 - token F1 over every pair of them, times 2 (0 with one source);
+- 1 for each field whose evidence is not found in the abstract, or whose value is not
+  supported by its quote;
+- 1 for each number in a field that the abstract does not contain;
+- 3 for text that reads as instructions to a model (a prompt injection in the abstract);
+- 0.5 for each failed suggestion (invalid, refused, truncated, error);
+- 1 when the paper has no ok suggestion at all.
+Most doubtful first; the reasons are shown on the review screen.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from dataclasses import dataclass, field
+
+from sqlite_utils import Database
+
+from workbench.metrics import token_f1
+from workbench.vocab import (
+    FIELDS, INSTRUCTION_IN_TEXT, NUMBER_NOT_IN_ABSTRACT, OK, UNGROUNDED, UNGROUNDED_QUOTE, VALUE_NOT_IN_QUOTE,
+    field_name,
+)
+
+DISAGREEMENT_WEIGHT = 2.0
+FAILED_WEIGHT = 0.5
+INSTRUCTION_WEIGHT = 3.0
+
+
+@dataclass
+class Doubt:
+    score: float = 0.0
+    reasons: list[str] = field(default_factory=list)
+
+    def add(self, points: float, reason: str) -> None:
+        if points > 0:
+            self.score += points
+            if reason not in self.reasons:
+                self.reasons.append(reason)
+
+    def text(self) -> str:
+        return f"doubt {self.score:.1f}: " + "; ".join(self.reasons) if self.reasons else "no doubt found"
+
+
+def paper_doubt(rows: list[tuple]) -> Doubt:
+    """Doubt from one paper's suggestions: (outcome, technique, claimed_gain, compute, evidence, warnings) rows."""
+    doubt = Doubt()
+    ok = [r for r in rows if r[0] == OK]
+    doubt.add(FAILED_WEIGHT * (len(rows) - len(ok)), f"{len(rows) - len(ok)} failed suggestion(s)")
+    if not ok:
+        doubt.add(1.0, "no usable suggestion")
+        return doubt
+    for index, name in enumerate(FIELDS, start=1):
+        values = [r[index] for r in ok]
+        pairs = list(itertools.combinations(values, 2))
+        if pairs:
+            apart = sum(1 - token_f1(a, b) for a, b in pairs) / len(pairs)
+            doubt.add(DISAGREEMENT_WEIGHT * apart, f"sources disagree on {field_name(name)}")
+    for _, *values, evidence, warnings in ok:
+        spans = json.loads(evidence) if evidence else {}
+        for name in FIELDS:
+            span = spans.get(name)
+            if span and span.get("status") == UNGROUNDED:
+                doubt.add(1.0, f"{field_name(name)} not found in the abstract")
+        for warning in json.loads(warnings) if warnings else []:
+            kind, name = warning.get("kind"), field_name(warning.get("field", ""))
+            if kind == NUMBER_NOT_IN_ABSTRACT:
+                doubt.add(1.0, f"{warning.get('number')} in {name} is not in the abstract")
+            elif kind == VALUE_NOT_IN_QUOTE:
+                doubt.add(1.0, f"{name} not supported by its quote")
+            elif kind == INSTRUCTION_IN_TEXT:
+                doubt.add(INSTRUCTION_WEIGHT, "the abstract addresses the model")
+            elif kind == UNGROUNDED_QUOTE and not any(r.startswith(name) for r in doubt.reasons):
+                doubt.add(1.0, f"{name} not found in the abstract")
+    return doubt
+
+
+def doubts(db: Database, paper_ids: list[str] | None = None) -> dict[str, Doubt]:
+    """paper id -> Doubt, for every paper with suggestions (or the ones given)."""
+    where, params = "", []
+    if paper_ids is not None:
+        where, params = f"WHERE paper_id IN ({', '.join('?' for _ in paper_ids)})", list(paper_ids)
+    rows: dict[str, list[tuple]] = {}
+    for pid, *row in db.execute(
+            f"SELECT paper_id, outcome, technique, claimed_gain, compute, evidence, warnings FROM suggestions {where} "
+            "ORDER BY paper_id", params):
+        rows.setdefault(pid, []).append(tuple(row))
+    return {pid: paper_doubt(r) for pid, r in rows.items()}

@@ -1,0 +1,112 @@
+"""Knowing an endpoint: which models it serves, which response formats work, how many
+requests it serves at once (`workbench models`).
+
+Each response format is tried with one tiny request (a two-sentence abstract); the best
+one that works is remembered per (endpoint, model) in the store, so `--response-format
+auto` asks the right way from the first request. llama.cpp's server also says how many
+slots it has (GET /props): that becomes the default concurrency for the endpoint.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+import openai
+
+from workbench.config import EndpointSettings
+from workbench.models.openai_compat import RESPONSE_FORMATS, OpenAICompatibleModel, RetryPolicy
+from workbench.prompts import Prompt
+from workbench.vocab import OK
+
+PROBE_TITLE = "SparseProbe: Sparse Attention for Faster Pre-training"
+PROBE_ABSTRACT = ("We propose SparseProbe, a sparse attention scheme for pre-training language models. "
+                  "It trains 2.1x faster than dense attention on 8 GPUs with the same accuracy.")
+_ONE_TRY = RetryPolicy(max_attempts=1, max_total_seconds=600)
+
+
+@dataclass
+class ModeResult:
+    mode: str
+    works: bool
+    outcome: str
+    seconds: float
+    evidence: bool  # the reply carried its quotes
+    error: str | None = None
+
+
+@dataclass
+class Probe:
+    endpoint: str
+    model: str | None
+    models: list[str] | None = None  # what the endpoint lists (None: it would not say)
+    list_error: str | None = None
+    results: list[ModeResult] = field(default_factory=list)
+    slots: int | None = None
+
+    @property
+    def best(self) -> str | None:
+        """The first mode (best first) that worked with its evidence, else the first that worked at all."""
+        working = [r for r in self.results if r.works]
+        preferred = [r for r in working if r.evidence] or working
+        return preferred[0].mode if preferred else None
+
+    def detail(self) -> dict:
+        return {r.mode: {"works": r.works, "outcome": r.outcome, "seconds": round(r.seconds, 2),
+                         "evidence": r.evidence, "error": r.error} for r in self.results}
+
+
+async def list_models(settings: EndpointSettings) -> tuple[list[str] | None, str | None]:
+    client = openai.AsyncOpenAI(base_url=settings.base_url, api_key=settings.api_key or "no-key",
+                                max_retries=0, timeout=min(settings.timeout, 30))
+    try:
+        page = await client.models.list()
+        return sorted(m.id for m in page.data), None
+    except openai.APIStatusError as exc:
+        return None, f"HTTP {exc.status_code}"
+    except openai.APIConnectionError:
+        return None, "cannot connect"
+    finally:
+        await client.close()
+
+
+def server_slots(base_url: str, timeout: float = 3.0) -> int | None:
+    """llama.cpp's llama-server says how many requests it works on at once (GET /props)."""
+    parts = urlsplit(base_url)
+    try:
+        with urllib.request.urlopen(f"{parts.scheme}://{parts.netloc}/props", timeout=timeout) as response:
+            slots = json.loads(response.read(65536)).get("total_slots")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return slots if isinstance(slots, int) and slots > 0 else None
+
+
+async def probe_mode(settings: EndpointSettings, name: str, mode: str, prompt: Prompt) -> ModeResult:
+    model = OpenAICompatibleModel(name, base_url=settings.base_url, api_key=settings.api_key,
+                                  timeout=settings.timeout, response_format=mode, retry=_ONE_TRY)
+    started = time.perf_counter()
+    try:
+        reply = await model.summarise(PROBE_TITLE, PROBE_ABSTRACT, prompt)
+    finally:
+        await model.aclose()
+    seconds = time.perf_counter() - started
+    return ModeResult(mode, reply.outcome == OK, reply.outcome, seconds, reply.evidence_given, reply.error)
+
+
+async def probe(settings: EndpointSettings, name: str | None, prompt: Prompt) -> Probe:
+    """List the endpoint's models; with a model, try every response format, one request each."""
+    from workbench.models.openai_compat import public_url
+
+    result = Probe(public_url(settings.base_url), name)
+    result.models, result.list_error = await list_models(settings)
+    if name is None and result.models is not None and len(result.models) == 1:
+        result.model = name = result.models[0]  # the endpoint serves one model: probe it
+    if name is not None:
+        for mode in RESPONSE_FORMATS:
+            result.results.append(await probe_mode(settings, name, mode, prompt))
+        result.slots = await asyncio.to_thread(server_slots, settings.base_url)
+    return result
