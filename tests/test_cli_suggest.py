@@ -160,3 +160,12 @@ def test_ctrl_c_stops_promptly_and_keeps_what_finished(seeds_copy, run_cli, db_p
         rows = db.execute("SELECT outcome, technique FROM suggestions").fetchall()
     assert 4 <= len(rows) < 504 and all(outcome == "ok" for outcome, _ in rows)
     assert "Traceback" not in err
+
+
+def test_offline_suggest_says_once_when_it_ignores_the_prompt(run_cli, ingested, tmp_path):
+    bare = write(tmp_path / "bare.toml", 'name = "bare"\ndescription = "d"\nsystem = "Be brief."\n'
+                                         'user = "{title} {abstract}"\n')
+    result = run_cli("suggest", "--prompt", str(bare), "--limit", "3")
+    assert result.exit_code == 0 and "suggested 3 (ok 3)" in result.stdout
+    assert result.stderr.count("ignores the text of prompt 'bare'") == 1
+    assert "ignores" not in run_cli("suggest", "--limit", "3").stderr  # summary has an [offline] table

@@ -39,7 +39,7 @@ def test_shipped_prompts_load_with_distinct_versions():
     assert {"summary", "gains"} <= set(prompts)
     assert prompts["summary"].id != prompts["gains"].id
     messages = prompts["gains"].render("T", "An abstract with {braces} and {title}.")
-    assert messages[0]["role"] == "system" and len(messages) == 4  # system, one example, the paper
+    assert messages[0]["role"] == "system" and len(messages) == 6  # system, two example turns, the paper
     assert "An abstract with {braces} and {title}." in messages[-1]["content"]
 
 

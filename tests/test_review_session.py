@@ -100,3 +100,19 @@ def test_pick_and_the_default_shown_suggestion(suggested):
     other = 1 + next(i for i, s in enumerate(view.suggestions) if s.prompt_id != feed.key.prompt_id)
     assert session.pick(other) and session.view().suggestion.prompt_name == "gains"
     assert not session.pick(3)
+
+
+def test_the_session_says_once_that_the_offline_model_ignores_a_prompt_without_its_table(seeded_db, db_path,
+                                                                                         tmp_path):
+    from tests.conftest import write
+    from workbench.prompts import load_prompt_file
+    from workbench.review import open_session
+
+    bare = load_prompt_file(write(tmp_path / "bare.toml", 'name = "bare"\ndescription = "d"\nsystem = "s"\n'
+                                                          'user = "{title} {abstract}"\n'))
+    session = open_session(db_path, prompt=bare, model=get_model("offline"), annotator="ana")
+    assert session.notice.severity == "warning" and "ignores the text of prompt 'bare'" in session.notice.message
+    session.close()
+    session = open_session(db_path, prompt=resolve_prompt("summary"), model=get_model("offline"), annotator="ana")
+    assert session.notice is None
+    session.close()

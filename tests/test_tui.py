@@ -417,3 +417,13 @@ async def test_a_model_that_raises_fails_that_paper_once_not_in_a_loop(db_path, 
         await settle(app, pilot)
         assert BrokenModel.calls == 6 and app.is_running
         assert any(n.message.startswith("Asking summary@") and "broken again" in n.message for n in app._notifications)
+
+
+async def test_the_screen_shows_the_sessions_notice_once(seeded_db, db_path, tmp_path):
+    from tests.conftest import write
+
+    bare = write(tmp_path / "bare.toml", 'name = "bare"\ndescription = "d"\nsystem = "s"\nuser = "{title} {abstract}"\n')
+    async with running(db_path, prompt=str(bare)) as (app, pilot):
+        await pilot.press("n")
+        await settle(app, pilot)
+        assert sum("ignores the text of prompt 'bare'" in n.message for n in app._notifications) == 1

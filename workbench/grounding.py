@@ -179,8 +179,9 @@ def numbers_not_in(value: str | None, text: str) -> list[str]:
 
 
 def _content_words(text: str) -> set[str]:
-    return {w for w in (fold_for_matching(m.group()) for m in _TOKEN_RE.finditer(text))
-            if len(w) > 2 and w not in _STOPWORDS and not w.isdigit()}
+    # ASCII tokens fold to their lower case (see fold_for_matching): one call for the whole text
+    words = _TOKEN_RE.findall(text.lower()) if text.isascii() else map(fold_for_matching, _TOKEN_RE.findall(text))
+    return {w for w in words if len(w) > 2 and w not in _STOPWORDS and not w.isdigit()}
 
 
 def supports(quote: str, value: str) -> bool:

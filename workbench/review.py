@@ -265,6 +265,7 @@ class ReviewSession:
         self.index = self._start_index()
         self.shown_at = clock()
         self.preferred: dict[str, str] = {}  # paper id -> suggestion id picked with 1-9
+        self.notice: Notice | None = None  # told once when the screen opens (the offline model ignores a prompt)
 
     @property
     def active(self) -> ActiveKey:
@@ -508,4 +509,7 @@ def open_session(db_path: str | Path, *, prompt: Prompt, model: Model, annotator
     with write_transaction(db):
         remember_prompt(db, prompt)
     recall_format(db, model)
-    return ReviewSession(db, annotator, SuggestionFeed(db, prompt, model), queue, others=others)
+    session = ReviewSession(db, annotator, SuggestionFeed(db, prompt, model), queue, others=others)
+    note = model.note(prompt) if hasattr(model, "note") else None
+    session.notice = Notice(note[:1].upper() + note[1:] + ".", "warning") if note else None
+    return session

@@ -114,6 +114,7 @@ class ReviewScreen(Screen):
 
     def on_mount(self) -> None:
         self.show_current()
+        show(self, self.session.notice)
 
     def check_action(self, action: str, parameters: tuple) -> bool | None:
         """Save and leave-form exist only in edit mode (hidden from the footer otherwise)."""
