@@ -229,6 +229,9 @@ HOSTILE = {
                "by 5\\% over $\\sim$3.2x baselines; TL;DR. [@click=quit]" * 300),
     "punctuation runs": "improves " + "-" * 30_000 + " by 5% " + "%" * 30_000 + "(" * 30_000,
     "figures everywhere": ("3.7x vs. " + "(" * 50 + "by 4% faster 1-2% +1 " * 40) * 60,
+    "colons": "It is 2x faster than X: " + "word: " * 16_000 + "and 3x faster than Y.",
+    "far-apart figures": "It is 2x faster. " + " ".join(f"only 1/10 while 2x from {i} to 9 by a factor of 3"
+                                                        for i in range(2_000)),
 }
 
 
@@ -249,7 +252,8 @@ def test_hostile_abstracts_give_valid_grounded_summaries_fast(name):
 
 def test_work_grows_linearly_with_the_abstract():
     """Ten times the text, about ten times the work (a quadratic pattern would take a hundred)."""
-    unit = "It is " + "1." * 300 + "1x faster than before by 50% and " + "9," * 300 + "9% over it. " + "+" * 300
+    unit = ("It is " + "1." * 300 + "1x faster than before by 50% and " + "9," * 300 + "9% over it. " + "+" * 300
+            + " word: only 1/10 while 2x from 1 to 2 by a factor of 3 (3x faster")
 
     def cost(copies: int) -> float:
         text = unit * copies

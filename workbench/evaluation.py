@@ -74,36 +74,18 @@ class Quality:
     human_lengths: list[int] = field(default_factory=list)
     misses: list[str] = field(default_factory=list)  # one line per miss, for a failing assertion
 
-    @property
-    def figure_recall(self) -> float:
-        return self.carried / self.figures if self.figures else 1.0
-
-    @property
-    def figure_precision(self) -> float:
-        return self.right_figures / self.suggested_figures if self.suggested_figures else 1.0
-
-    @property
-    def null_rate(self) -> float:
-        return self.null_on_no_gain / self.no_gain if self.no_gain else 1.0
-
-    @property
-    def technique_f1(self) -> float:
-        return self.technique_f1_sum / self.papers if self.papers else 0.0
-
-    @property
-    def title_f1(self) -> float:
-        """The baseline: the title alone as the technique."""
-        return self.title_f1_sum / self.papers if self.papers else 0.0
-
-    @property
-    def length_ratio(self) -> float | None:
-        return median(self.length_ratios) if self.length_ratios else None
+    # The measures: a share of what was counted (1.0 with nothing to count: no figure was missed), a median.
+    figure_recall = property(lambda self: _share(self.carried, self.figures))
+    figure_precision = property(lambda self: _share(self.right_figures, self.suggested_figures))
+    null_rate = property(lambda self: _share(self.null_on_no_gain, self.no_gain))
+    technique_f1 = property(lambda self: _share(self.technique_f1_sum, self.papers, 0.0))
+    title_f1 = property(lambda self: _share(self.title_f1_sum, self.papers, 0.0))  # the title alone as technique
+    length_ratio = property(lambda self: _median(self.length_ratios))
 
     @property
     def median_lengths(self) -> tuple[float | None, float | None]:
         """(suggested, human) median claimed-gain length in characters, over the non-null values of each."""
-        return (median(self.suggested_lengths) if self.suggested_lengths else None,
-                median(self.human_lengths) if self.human_lengths else None)
+        return _median(self.suggested_lengths), _median(self.human_lengths)
 
     def as_dict(self) -> dict:
         return {
@@ -115,6 +97,14 @@ class Quality:
             "length_ratio": self.length_ratio and round(self.length_ratio, 3),
             "median_lengths": self.median_lengths,
         }
+
+
+def _share(part: float, whole: int, empty: float = 1.0) -> float:
+    return part / whole if whole else empty
+
+
+def _median(values: list) -> float | None:
+    return median(values) if values else None
 
 
 def load_gold(path: Path) -> list[Gold]:

@@ -199,6 +199,7 @@ _PROPOSAL_SUBJECT = re.compile(rf"{_SUBJECT}[^.;]{{0,60}}$", re.I)
 _OUR_PROPOSAL = re.compile(r"\bOur (?:proposal|method|approach|framework|model), ")
 # How much of the text after the verb is read: a technique is a phrase, not a paragraph.
 REST_CHARS = 400
+MAX_PROPOSALS = 20  # "we propose" candidates read before giving up (a hostile text can hold thousands)
 _TECHNIQUE_STOP = re.compile(
     r" (?:that|which|where|whereby|capable|to (?!\w+-)|in order to|so that|by which|because|when|while"
     r"|(?:specifically |especially |carefully )?(?:designed|tailored|aimed|intended|able|built) (?:to|for)"
@@ -308,7 +309,7 @@ def _proposal(text: Text) -> _Proposal | None:
     if "Our " in abstract:
         found.extend((len(_VERBS), m.start(), m.end(), text.sentence_at(m.start()))
                      for m in _OUR_PROPOSAL.finditer(abstract))
-    for _, _, rest, index in sorted(found):
+    for _, _, rest, index in sorted(found)[:MAX_PROPOSALS]:
         read = _read_proposal(abstract[rest:min(text.sentences[index][1], rest + REST_CHARS)])
         if read:
             return _Proposal(*read, index)
@@ -577,10 +578,11 @@ _COORDINATED = re.compile(r"(?:,|\band|\bor|\badditional|\bfurther)\W{0,3}(?:an?
 # A relative clause hanging on a competitor: "outperforms MoE-8, which achieves 3x ..." are its figures.
 _THEIRS = re.compile(r"\b(?:outperform\w*|surpass\w*|beat\w*|exceed\w*)\b[^;]{0,120}?,? which\b", re.I)
 WINDOW = 80  # characters looked at on each side of a number
+MAX_FIGURES = 100  # figures read in one sentence
 
 # Where a gain phrase ends and the next begins.
 _CLAUSE_BREAK = re.compile(
-    r";(?= )|: (?=[^\d]*$)|,? while |, whereas |,? (?:al)?though |, (?:and|but) (?=(?:\w+ ){0,3}(?:\w+s|\w+ed)\b)|, which |"
+    r";(?= )|: (?![^\d;]{0,80}\d)|,? while |, whereas |,? (?:al)?though |, (?:and|but) (?=(?:\w+ ){0,3}(?:\w+s|\w+ed)\b)|, which |"
     r", (?=(?:resulting|leading|achieving|yielding|making|reducing|improving|enabling|allowing|demonstrating|"
     r"showing|bringing|delivering|thereby)\b)| and (?:also )?(?=(?:achiev|improv|reduc|yield|outperform|obtain|"
     r"deliver|boost|increas|surpass|exceed|cut)\w*)|, (?:and )?(?=an additional|a further)"
@@ -632,6 +634,8 @@ def _figures(sentence: str) -> list[_Figure]:
     """Every figure in a sentence: a number with a unit or multiplier, or a gain word ("doubles")."""
     found: list[_Figure] = []
     for number in _NUMBER.finditer(sentence):
+        if len(found) == MAX_FIGURES:
+            break  # a "sentence" with more figures than this is a table or noise, not a claim
         start, end = number.span()
         if found and start < found[-1].end:
             continue  # the second half of a range or pair
@@ -662,6 +666,9 @@ def _figures(sentence: str) -> list[_Figure]:
     return found
 
 
+_MEASURE_WORD = re.compile(r"\b(?:performance|gains?|speed|efficiency|throughput|accuracy|compression)\b", re.I)
+
+
 def _unit_class(text: str) -> str:
     """"%", "x" or "pt": figures of one class can be listed together ("3.25x on A100 and 4.5x on A6000")."""
     lowered = text.lower()
@@ -679,8 +686,7 @@ def _is_gain(sentence: str, figure: _Figure, previous: _Figure | None) -> bool:
     if figure.kind in ("plus", "versus"):
         return True
     if figure.kind == "word":
-        return bool(re.search(r"\b(?:performance|gains?|speed|efficiency|throughput|accuracy|compression)\b",
-                              before[-40:] + after[:60], re.I)) or "than" in after[:30] or "relative" in after[:40]
+        return bool(_MEASURE_WORD.search(before[-40:] + after[:60])) or "than" in after[:30] or "relative" in after[:40]
     if _THEIRS.search(sentence, max(0, start - 200), start):
         return False
     if figure.kind == "absolute" and not _COMPARISON.search(before[-60:] + after[:60]):
@@ -693,12 +699,19 @@ def _is_gain(sentence: str, figure: _Figure, previous: _Figure | None) -> bool:
     if _CUE_BEFORE.search(" ".join(sentence[max(0, start - 160):start].split()[-far:])) \
             and not _SCORE_BEFORE.search(before):
         return True
-    if previous is not None and re.search(r"\d\S{0,3} ?\((?:\\?sim|~|≈|about |i\.e\., )?$", sentence[previous.end - 1:start]):
+    if previous is not None and _RESTATED.search(sentence, max(previous.end - 1, start - 20), start):
         return True  # "from 2.82M to 0.67M (sim24\%)": the same gain restated
-    if previous is not None and previous.unit == figure.unit and figure.unit and _COORDINATED.search(before) \
-            and len(sentence[previous.end:start].split()) <= 20 and not re.search(r";|\bwhile\b", sentence[previous.end:start]):
-        return True  # "3.25x on A100 and 4.5x on A6000"
+    if previous is not None and start - previous.end <= COORDINATION_CHARS and previous.unit == figure.unit \
+            and figure.unit and _COORDINATED.search(before):
+        between = sentence[previous.end:start]
+        if len(between.split()) <= 20 and not _NEW_CLAUSE.search(between):
+            return True  # "3.25x on A100 and 4.5x on A6000"
     return figure.kind == "fraction" and bool(_WEAK_CONTEXT.search(before + after))
+
+
+_RESTATED = re.compile(r"\d\S{0,3} ?\((?:\\?sim|~|≈|about |i\.e\., )?$")
+_NEW_CLAUSE = re.compile(r";|\bwhile\b")
+COORDINATION_CHARS = 200  # a figure listed with the gain before it stands this close to it
 
 
 def _gains(text: Text, settings: OfflineSettings) -> tuple[str | None, str | None]:
@@ -752,11 +765,12 @@ def _clauses(sentence: str, figures: list[_Figure]) -> list[list[tuple[_Figure, 
         position = cut.end()
     bounds.append((position, len(sentence)))
     groups: dict[tuple[int, int], list] = {}
-    for figure in figures:
-        for clause_start, clause_end in bounds:
-            if figure.start < clause_end:
-                groups.setdefault((clause_start, clause_end), []).append((figure, clause_start, clause_end))
-                break
+    clause = 0
+    for figure in figures:  # both in order: one walk
+        while figure.start >= bounds[clause][1] and clause < len(bounds) - 1:
+            clause += 1
+        clause_start, clause_end = bounds[clause]
+        groups.setdefault((clause_start, clause_end), []).append((figure, clause_start, clause_end))
     return list(groups.values())
 
 
