@@ -179,7 +179,7 @@ def test_summary_and_gains_differ_on_at_least_100_seed_papers(seed_papers):
 # --------------------------------------------------------------------------- measured on the gold samples
 
 # The targets. Dev was tuned on; held-out was read while tuning; blind was measured once, after
-# the rules were frozen (see BLIND below).
+# the rules were frozen (see BLIND below, the fair figure).
 TARGETS = {"figure_recall": 0.85, "figure_precision": 0.90, "null_rate": 0.90, "technique_f1": 0.45}
 MAX_LENGTH_RATIO = 2.0
 
@@ -196,6 +196,26 @@ def test_quality_on_the_samples_tuned_on(seed_papers, sample, papers_in_sample, 
         assert getattr(quality, measure) >= target, (measure, quality.as_dict(), quality.misses)
     assert quality.length_ratio <= MAX_LENGTH_RATIO
     assert quality.technique_f1 > quality.title_f1  # better than copying the title
+
+
+# The blind sample, measured once after the rules were frozen (commit b518a29), with the summary prompt.
+# Two measures fall short of the targets: gain-figure recall 26/31 = 0.84 (target 0.85) and
+# precision 24/35 = 0.69 (target 0.90). They are recorded here as measured, not tuned away: the blind
+# sample's misses were never looked at. A rule change that moves these figures must be re-measured
+# once and re-recorded (README, Benchmarks), not fitted to this sample.
+BLIND = {"carried": 26, "figures": 31, "right_figures": 24, "suggested_figures": 35, "null_on_no_gain": 30,
+         "no_gain": 31}
+BLIND_TECHNIQUE_F1, BLIND_LENGTH_RATIO = 0.4989, 1.077
+
+
+def test_the_blind_sample_scores_what_was_measured_once(seed_papers):
+    quality = _quality("blind", seed_papers)
+    assert {key: getattr(quality, key) for key in BLIND} == BLIND
+    assert quality.technique_f1 == pytest.approx(BLIND_TECHNIQUE_F1, abs=5e-4)
+    assert quality.length_ratio == pytest.approx(BLIND_LENGTH_RATIO, abs=5e-4)
+    # the measures that meet the targets on blind too
+    assert quality.null_rate >= TARGETS["null_rate"] and quality.technique_f1 >= TARGETS["technique_f1"]
+    assert quality.length_ratio <= MAX_LENGTH_RATIO
 
 
 def test_the_scoring_rules():
