@@ -35,7 +35,7 @@ from typing import Callable, Iterable
 from workbench.grounding import align, numbers_in
 from workbench.metrics import token_f1
 from workbench.schema import Summary
-from workbench.vocab import EXACT
+from workbench.vocab import EXACT, FIELDS
 
 # A figure in a claimed gain: a number with a unit or multiplier.
 _FIGURE_RE = re.compile(
@@ -51,6 +51,7 @@ class Gold:
     paper_id: str
     title: str
     gain_figures: tuple[str, ...]
+    # the annotator's values, in vocab.FIELDS order
     technique: str | None
     claimed_gain: str | None
     compute: str | None
@@ -112,8 +113,8 @@ def load_gold(path: Path) -> list[Gold]:
     for line in Path(path).read_text(encoding="utf-8").splitlines():
         if line.strip():
             data = json.loads(line)
-            records.append(Gold(data["paper_id"], data["title"], tuple(data["gain_figures"]), data.get("technique"),
-                                data.get("claimed_gain"), data.get("compute")))
+            records.append(Gold(data["paper_id"], data["title"], tuple(data["gain_figures"]),
+                                *(data.get(field_) for field_ in FIELDS)))
     return records
 
 
