@@ -129,10 +129,6 @@ class Text:
         self.abstract = abstract
         self.sentences = split_sentences(abstract)
 
-    def sentence(self, index: int) -> str:
-        start, end = self.sentences[index]
-        return self.abstract[start:end]
-
     def sentence_at(self, position: int) -> int:
         """The index of the sentence holding this character (or the one before it, between two)."""
         return max(0, bisect_right(self.sentences, (position, len(self.abstract) + 1)) - 1)
@@ -582,7 +578,8 @@ MAX_FIGURES = 100  # figures read in one sentence
 
 # Where a gain phrase ends and the next begins.
 _CLAUSE_BREAK = re.compile(
-    r";(?= )|: (?![^\d;]{0,80}\d)|,? while |, whereas |,? (?:al)?though |, (?:and|but) (?=(?:\w+ ){0,3}(?:\w+s|\w+ed)\b)|, which |"
+    r";(?= )|: (?![^\d;]{0,80}\d)|,? while |, whereas |,? (?:al)?though |, which |"
+    r", (?:and|but) (?=(?:\w+ ){0,3}(?:\w+s|\w+ed)\b)|"
     r", (?=(?:resulting|leading|achieving|yielding|making|reducing|improving|enabling|allowing|demonstrating|"
     r"showing|bringing|delivering|thereby)\b)| and (?:also )?(?=(?:achiev|improv|reduc|yield|outperform|obtain|"
     r"deliver|boost|increas|surpass|exceed|cut)\w*)|, (?:and )?(?=an additional|a further)"
@@ -600,7 +597,8 @@ _LEAD_DROP = re.compile(
 _QUALIFIER = re.compile(r"(?:\b(?:up to|over|more than|approximately|about|nearly|around|roughly|at least|almost|"
                         r"only|just|an additional|additional|a further|further|an?)\s|(?<![A-Za-z])~)+$", re.I)
 _FIGURE_FIRST = re.compile(  # "4.5x faster", "10x reduction": the figure opens the phrase
-    r"\W{0,3}(?:(?!(?:over|on|in|for|with|than|of|to|from|at|by|and|or)\b)[\w-]+ )?(?:faster|slower|smaller|fewer|less|lower|higher|better|worse|cheaper|more|larger|"
+    r"\W{0,3}(?:(?!(?:over|on|in|for|with|than|of|to|from|at|by|and|or)\b)[\w-]+ )?"
+    r"(?:faster|slower|smaller|fewer|less|lower|higher|better|worse|cheaper|more|larger|"
     r"reductions?|improvements?|speed-?ups?|gains?|increases?|decreases?|savings?|accelerations?|boosts?|"
     r"relative|absolute|lift|drop)\b", re.I)
 _NOUN_OF = re.compile(r"\b(accelerations?|speed-?ups?|improvements?|reductions?|gains?|savings|increases?|boosts?) of\s"
