@@ -122,8 +122,9 @@ class FakeOpenAI:
 
     def _answer(self, handler: BaseHTTPRequestHandler, body: dict) -> None:
         user = next(m["content"] for m in reversed(body["messages"]) if m["role"] == "user")
-        first_user = next(m["content"] for m in body["messages"] if m["role"] == "user" and "Title:" in m["content"])
-        title_match = _TITLE.search(user) or _TITLE.search(first_user)
+        # The paper's own message: the last one with a title (few-shot example turns come before it, a re-ask after)
+        paper_user = next(m["content"] for m in reversed(body["messages"]) if m["role"] == "user" and "Title:" in m["content"])
+        title_match = _TITLE.search(user) or _TITLE.search(paper_user)
         title = title_match.group(1).strip() if title_match else ""
         with self.lock:
             self.requests.append(Request(title, body, {k.lower(): v for k, v in handler.headers.items()}, time.monotonic()))
@@ -137,7 +138,7 @@ class FakeOpenAI:
                 time.sleep(self.latency)
         elif self.latency:
             time.sleep(self.latency)
-        abstract_match = _ABSTRACT.search(first_user)
+        abstract_match = _ABSTRACT.search(paper_user)
         abstract = abstract_match.group(1) if abstract_match else ""
 
         if fault == "ok":

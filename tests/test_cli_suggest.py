@@ -197,3 +197,12 @@ def test_models_on_an_endpoint_that_serves_several_asks_which_to_probe(run_cli, 
     assert result.exit_code == 0 and fake.count() == 0
     assert result.stdout.splitlines() == [f"{fake.base_url}: 2 models", "  alpha", "  beta",
                                           "name one with --model to find which response formats it takes"]
+
+
+def test_offline_suggest_says_once_when_it_ignores_the_prompt(run_cli, ingested, tmp_path):
+    bare = write(tmp_path / "bare.toml", 'name = "bare"\ndescription = "d"\nsystem = "Be brief."\n'
+                                         'user = "{title} {abstract}"\n')
+    result = run_cli("suggest", "--prompt", str(bare), "--limit", "3")
+    assert result.exit_code == 0 and "suggested 3 (ok 3)" in result.stdout
+    assert result.stderr.count("ignores the text of prompt 'bare'") == 1
+    assert "ignores" not in run_cli("suggest", "--limit", "3").stderr  # summary has an [offline] table

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from hypothesis import given
+from hypothesis import strategies as st
+
 from tests.conftest import fixture_path
 from workbench.corpus import read_source
-from workbench.grounding import align, ground_field, ground_summary, numbers_in, numbers_not_in, supports
+from workbench.grounding import (
+    _fold_with_map, align, fold_for_matching, ground_field, ground_summary, numbers_in, numbers_not_in, supports,
+)
 
 GALORE = ("Our approach reduces memory usage by up to 65.5% in optimizer states while maintaining both "
           "efficiency and performance for pre-training on LLaMA 1B and 7B architectures with C4 dataset "
@@ -85,3 +90,8 @@ def test_a_value_without_a_quote_is_grounded_by_itself():
     span, warnings = ground_field("compute", "512 TPUs", None, GALORE)
     assert span.status == "ungrounded"
     assert {w["kind"] for w in warnings} == {"evidence_missing", "number_not_in_abstract"}
+
+
+@given(st.text(st.characters(max_codepoint=127), max_size=200))
+def test_the_ascii_fast_fold_is_the_full_fold(text):
+    assert fold_for_matching(text) == _fold_with_map(text)[0]

@@ -1,27 +1,32 @@
-"""The offline model: deterministic rules that read the abstract, measured on hand-annotated samples."""
+"""The offline model: deterministic rules that read the abstract, worded by the prompt's [offline] table,
+measured on hand-annotated samples, and safe on hostile text."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+import time
+from dataclasses import replace
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from tests import offline_quality
-from tests.conftest import FIXTURES, SEEDS, fixture_path
-from workbench.corpus import expand_paths, read_source
-from workbench.grounding import align
-from workbench.models.offline import OfflineModel, extract, split_sentences
-from workbench.prompts import resolve_prompt
+from tests.conftest import FIXTURES, ROOT, SEEDS, fixture_path, write
+from workbench.corpus import read_source
+from workbench.evaluation import carries, figures_in, load_gold, quote_grounding, read_abstracts, score
+from workbench.grounding import align, ground_summary
+from workbench.models.offline import DEFAULT_SETTINGS, OfflineModel, extract, offline_note, split_sentences
+from workbench.prompts import OfflineSettings, load_prompt_file, resolve_prompt
+from workbench.schema import MAX_QUOTE_CHARS, MAX_VALUE_CHARS, Summary
+from workbench.vocab import EXACT, OK
+
+SUMMARY, GAINS = resolve_prompt("summary").offline, resolve_prompt("gains").offline
 
 
 @pytest.fixture(scope="module")
 def seed_papers():
-    papers = {}
-    for path in expand_paths([SEEDS]):
-        for paper in read_source(path).papers:
-            papers.setdefault(paper.id, (paper.title, paper.abstract))
-    return papers
+    return read_abstracts([SEEDS])
 
 
 def _paper(title_start: str):
@@ -32,29 +37,95 @@ def _paper(title_start: str):
     raise KeyError(title_start)
 
 
-def test_multigrid_summary_reads_the_abstract():
+def _grounds_exactly(summary: Summary, abstract: str) -> bool:
+    return all(align(quote, abstract).status == EXACT for quote in summary.quotes().values() if quote)
+
+
+# --------------------------------------------------------------------------- what it reads
+
+
+def test_multigrid_reads_like_a_reviewer():
     paper = _paper("A Multigrid Method")
-    summary = extract(paper.title, paper.abstract)
+    summary = extract(paper.title, paper.abstract, SUMMARY)
     assert summary.technique == "variable mini-batch shapes with different spatial-temporal resolutions"
-    assert "4.5x faster" in summary.claimed_gain and "+0.8% absolute" in summary.claimed_gain
+    assert summary.claimed_gain == ("4.5x faster; +0.8% absolute accuracy on Kinetics-400 vs. the baseline "
+                                    "training method")
     assert summary.compute == "128 GPUs; 1 GPU"
-    for quote in summary.quotes().values():
-        assert align(quote, paper.abstract).status == "exact"
+    assert _grounds_exactly(summary, paper.abstract)
 
 
-def test_moma_gains_and_compute():
+def test_moma_name_phrase_gains_without_the_baselines_figures():
     paper = _paper("MoMa")
-    summary = extract(paper.title, paper.abstract)
-    assert summary.technique.startswith("MoMa, a novel modality-aware mixture-of-experts (MoE) architecture")
+    summary = extract(paper.title, paper.abstract, SUMMARY)
+    assert summary.technique == "MoMa: modality-aware mixture-of-experts architecture"
     for figure in ("3.7x", "2.6x", "5.2x", "4.2x"):
         assert figure in summary.claimed_gain
-    assert "1-trillion-token" in summary.compute and "1.4B model" in summary.compute
+    # "outperforms the standard expert-choice MoE ..., which achieves 3x": the competitor's figures
+    assert "2.8x" not in summary.claimed_gain and "3x overall" not in summary.claimed_gain
+    assert "(text: 3.4x" not in summary.claimed_gain  # a breakdown in brackets stays in the quote
+    assert summary.compute == "1-trillion-token; 1.4B model"
+    assert _grounds_exactly(summary, paper.abstract)
 
 
 def test_no_quantified_gain_gives_null_with_null_evidence():
     paper = _paper("BIOptimus")
-    summary = extract(paper.title, paper.abstract)
+    summary = extract(paper.title, paper.abstract, SUMMARY)
     assert summary.claimed_gain is None and summary.evidence.claimed_gain is None
+
+
+def test_absolute_scores_are_not_gains_but_comparisons_are():
+    scores = "Our model achieves 23.29 mAP on HICO-DET and reaches 85.2% accuracy on ImageNet."
+    assert extract("X", scores).claimed_gain is None
+    compared = "MetaCLIP achieves 70.8% accuracy, surpassing CLIP's 68.3% on ViT-B models."
+    gain = extract("X", compared).claimed_gain
+    assert "70.8%" in gain and "68.3%" in gain
+
+
+@pytest.mark.parametrize("abstract, wanted", [
+    ("Our method reduces memory usage by up to 65.5% in optimizer states.",
+     "memory usage reduced by up to 65.5% in optimizer states"),
+    ("It outperforms GPT-3 in-context learning by 33% on few-shot NLU tasks.",
+     "33% on few-shot NLU tasks over GPT-3 in-context learning"),
+    ("We demonstrate accelerations of 65.08% with 1D parallelism at the 128-GPU scale.",
+     "65.08% acceleration with 1D parallelism at the 128-GPU scale"),
+    ("Models trained on 30B tokens match a baseline, achieving a 10x reduction in compute requirements.",
+     "10x reduction in compute requirements"),
+    ("Our approach can speed up the training of vision-language models by a factor times 5 without loss.",
+     "training of vision-language models sped up by a factor times 5"),
+])
+def test_a_gain_is_the_figure_with_what_it_measures_not_a_fragment(abstract, wanted):
+    assert extract("A Paper", abstract, SUMMARY).claimed_gain == wanted
+
+
+@pytest.mark.parametrize("title, abstract, wanted", [
+    ("Thinking Augmented Pre-training", "To address this, we propose Thinking augmented Pre-Training (TPT), "
+     "a universal methodology that augments text with generated thinking trajectories.",
+     "TPT: Thinking augmented Pre-Training"),
+    ("GPTQ: Accurate Post-Training Quantization for Generative Pre-trained Transformers",
+     "In this paper, we propose GPTQ, a new one-shot weight quantization method based on approximate "
+     "second-order information, that is both highly-accurate and highly-efficient.",
+     "GPTQ: one-shot weight quantization method based on approximate second-order information"),
+    ("DDPM-CD: Denoising Diffusion Probabilistic Models as Feature Extractors for Change Detection",
+     "We propose a novel approach for change detection that uses a pre-trained diffusion model.",
+     "DDPM-CD: Denoising Diffusion Probabilistic Models as Feature Extractors for Change Detection"),
+    ("Too Large; Data Reduction for Vision-Language Pre-Training",
+     "This paper proposes an efficient and straightforward Vision-Language learning algorithm called TL;DR, "
+     "which aims to compress the existing large-scale VLP data into a small, high-quality set.",
+     "TL;DR: Too Large; Data Reduction for Vision-Language Pre-Training"),
+    ("Learning to Modulate pre-trained Models in RL", "We propose a novel method, Learning-to-Modulate (L2M), "
+     "that avoids the degradation of learned skills by modulating the information flow of the frozen model.",
+     "L2M: Learning to Modulate pre-trained Models in RL"),
+])
+def test_technique_is_the_methods_name_and_what_it_is(title, abstract, wanted):
+    summary = extract(title, abstract, SUMMARY)
+    assert summary.technique == wanted  # "a novel approach" is never a technique; ";" inside a name stays
+    assert _grounds_exactly(summary, abstract)
+
+
+def test_compute_figures_are_kept_once():
+    abstract = ("GPTQ can quantize GPT models with 175 billion parameters in approximately four GPU hours. "
+                "It runs an 175 billion-parameter model inside a single GPU.")
+    assert extract("GPTQ", abstract, SUMMARY).compute == "175 billion parameters"
 
 
 def test_sentence_split_keeps_abbreviations_and_decimals():
@@ -63,24 +134,176 @@ def test_sentence_split_keeps_abbreviations_and_decimals():
         "We use e.g. BERT and GPT vs. T5 with 2.5x gains.", "Next sentence here.", "(3) A third one."]
 
 
-def test_offline_model_is_deterministic_and_async():
+# --------------------------------------------------------------------------- the [offline] table
+
+
+def test_each_setting_changes_the_wording():
+    paper = _paper("MoMa")
+    base = extract(paper.title, paper.abstract, DEFAULT_SETTINGS)
+    assert extract(paper.title, paper.abstract, replace(DEFAULT_SETTINGS, technique="name")).technique == "MoMa"
+    assert extract(paper.title, paper.abstract, replace(DEFAULT_SETTINGS, technique="phrase")).technique == \
+        "modality-aware mixture-of-experts architecture"
+    headline = extract(paper.title, paper.abstract, replace(DEFAULT_SETTINGS, gains="headline")).claimed_gain
+    assert "3.7x" in headline and "4.2x" not in headline and "4.2x" in base.claimed_gain
+    clause = extract(paper.title, paper.abstract, replace(DEFAULT_SETTINGS, gain_style="clause")).claimed_gain
+    assert len(clause) > len(base.claimed_gain) and "3.7x" in clause
+    no_tokens = extract(paper.title, paper.abstract, replace(DEFAULT_SETTINGS, compute=("parameters",)))
+    assert no_tokens.compute == "1.4B model"
+    assert extract(paper.title, paper.abstract, replace(DEFAULT_SETTINGS, compute=())).compute is None
+
+
+def test_the_model_reads_the_prompts_table_and_its_params_name_the_settings(tmp_path):
     paper = _paper("MoMa")
     model = OfflineModel()
-    first = asyncio.run(model.summarise(paper.title, paper.abstract, resolve_prompt("summary")))
-    second = asyncio.run(model.summarise(paper.title, paper.abstract, resolve_prompt("gains")))
-    assert first.outcome == "ok" and first.summary == second.summary
+    summary_prompt, gains_prompt = resolve_prompt("summary"), resolve_prompt("gains")
+    first = asyncio.run(model.summarise(paper.title, paper.abstract, summary_prompt))
+    again = model.summarise_now(paper.title, paper.abstract, summary_prompt)
+    other = asyncio.run(model.summarise(paper.title, paper.abstract, gains_prompt))
+    assert first.outcome == OK and first.summary == again.summary  # deterministic
     assert json.loads(first.raw)["claimed_gain"] == first.summary.claimed_gain
+    assert other.summary.technique == "MoMa" and other.summary != first.summary
+    assert model.params(summary_prompt) != model.params(gains_prompt)
+    assert model.params(summary_prompt)["technique"] == "name_and_phrase"
+    assert offline_note(summary_prompt) is None and offline_note(gains_prompt) is None
+    bare = load_prompt_file(write(tmp_path / "bare.toml", 'name = "bare"\ndescription = "d"\n'
+                                  'system = "s"\nuser = "{title} {abstract}"\n'))
+    assert bare.offline is None and "ignores the text of prompt 'bare'" in offline_note(bare)
+    assert model.params(bare) == {"rules": model.params(bare)["rules"], **DEFAULT_SETTINGS.as_dict()}
 
 
-@pytest.mark.parametrize("sample", ["offline_gold_heldout.jsonl", "offline_gold_blind.jsonl"])
-def test_quality_on_hand_annotated_samples(seed_papers, monkeypatch, sample):
-    monkeypatch.setattr(offline_quality, "GOLD", FIXTURES / sample)
-    quality = offline_quality.measure(seed_papers, [])
-    assert quality.figures >= 30 and quality.no_gain >= 30  # the samples are what the note says
-    assert quality.figure_recall >= 0.80, quality.misses
-    assert quality.null_rate >= 0.70, quality.misses
+def test_summary_and_gains_differ_on_at_least_100_seed_papers(seed_papers):
+    differ = sum(extract(t, a, SUMMARY) != extract(t, a, GAINS) for t, a in seed_papers.values())
+    assert len(seed_papers) == 504 and differ >= 100, differ
+
+
+# --------------------------------------------------------------------------- measured on the gold samples
+
+# The issue's targets. Dev was tuned on; held-out was read while tuning; blind was measured once, after
+# the rules were frozen (see BLIND below, the fair figure).
+TARGETS = {"figure_recall": 0.85, "figure_precision": 0.90, "null_rate": 0.90, "technique_f1": 0.45}
+MAX_LENGTH_RATIO = 2.0
+
+
+def _quality(sample: str, papers):
+    return score(load_gold(FIXTURES / f"offline_gold_{sample}.jsonl"), papers, lambda t, a: extract(t, a, SUMMARY))
+
+
+@pytest.mark.parametrize("sample, papers_in_sample, figures", [("dev", 50, 44), ("heldout", 51, 31)])
+def test_quality_on_the_samples_tuned_on(seed_papers, sample, papers_in_sample, figures):
+    quality = _quality(sample, seed_papers)
+    assert (quality.papers, quality.figures) == (papers_in_sample, figures)  # the samples are what they say
+    for measure, target in TARGETS.items():
+        assert getattr(quality, measure) >= target, (measure, quality.as_dict(), quality.misses)
+    assert quality.length_ratio <= MAX_LENGTH_RATIO
+    assert quality.technique_f1 > quality.title_f1  # better than copying the title
+
+
+# The blind sample, measured once after the rules were frozen (commit b518a29), with the summary prompt.
+# Two measures fall short of the issue's targets: gain-figure recall 26/31 = 0.84 (target 0.85) and
+# precision 24/35 = 0.69 (target 0.90). They are recorded here as measured, not tuned away: the blind
+# sample's misses were never looked at. A rule change that moves these figures must be re-measured
+# once and re-recorded (README, Benchmarks), not fitted to this sample.
+BLIND = {"carried": 26, "figures": 31, "right_figures": 24, "suggested_figures": 35, "null_on_no_gain": 30,
+         "no_gain": 31}
+BLIND_TECHNIQUE_F1, BLIND_LENGTH_RATIO = 0.4989, 1.077
+
+
+def test_the_blind_sample_scores_what_was_measured_once(seed_papers):
+    quality = _quality("blind", seed_papers)
+    assert {key: getattr(quality, key) for key in BLIND} == BLIND
+    assert quality.technique_f1 == pytest.approx(BLIND_TECHNIQUE_F1, abs=5e-4)
+    assert quality.length_ratio == pytest.approx(BLIND_LENGTH_RATIO, abs=5e-4)
+    # the measures that meet the targets on blind too
+    assert quality.null_rate >= TARGETS["null_rate"] and quality.technique_f1 >= TARGETS["technique_f1"]
+    assert quality.length_ratio <= MAX_LENGTH_RATIO
+
+
+def test_the_scoring_rules():
+    assert carries("+0.8%", "4.5x faster; +0.8% accuracy") and not carries("3.25x", "4.5x faster")
+    assert carries("doubles", "more than doubles the gains") and not carries("doubles", "twice as fast")
+    assert figures_in("4.5x faster; +0.8% accuracy; 36.5 points; a factor of 3; 1.4B model") == \
+        ["4.5", "0.8", "36.5", "3"]
 
 
 def test_every_offline_quote_on_the_seeds_grounds_exactly(seed_papers):
-    quality = offline_quality.measure({}, list(seed_papers.values()))
-    assert quality.quotes > 600 and quality.exact_quotes == quality.quotes
+    for settings_ in (SUMMARY, GAINS):
+        quotes, exact = quote_grounding(seed_papers.values(), lambda t, a: extract(t, a, settings_))
+        assert quotes > 700 and exact == quotes
+
+
+# --------------------------------------------------------------------------- hostile text
+
+_LONG_SENTENCE = ("We propose LongNet, " + ", ".join(f"a component number {i} that helps" for i in range(120))
+                  + " and it is 3.5x faster than the baseline on 64 GPUs.")
+HOSTILE = {
+    "one sentence over the quote limit": _LONG_SENTENCE,
+    "100,000 characters": ("We propose FastNet, which reduces training time by 45% compared to dense baselines "
+                           "on 8 A100 GPUs with 1.3B parameters and 300B tokens. " * 700)[:100_000],
+    "one 100,000-character sentence": ("reduces time by 45% over the baseline with 8 GPUs and " * 2000)[:100_000],
+    "10,000-character words": "We propose " + "A" * 10_000 + " which is 2x faster. " + "b" * 10_000 + " 3% better.",
+    "dots": "It is " + "1." * 10_000 + "1x faster than before by 50%.",
+    "commas": "Gains of " + "9," * 10_000 + "9% over the baseline by " + "9," * 10_000 + "9x.",
+    "digits": "speedup " + "9" * 20_000 + "x faster " + "1" * 20_000 + "%",
+    "white space": "We propose X" + " " * 20_000 + "that is 2x faster" + "\n" * 5_000 + " than Y by 40%.",
+    "markup": ("[b]We[/b] propose <script>X</script> \x1b[2J\u202e, a method \\textsc{Y} that improves accuracy "
+               "by 5\\% over $\\sim$3.2x baselines; TL;DR. [@click=quit]" * 300),
+    "punctuation runs": "improves " + "-" * 30_000 + " by 5% " + "%" * 30_000 + "(" * 30_000,
+    "figures everywhere": ("3.7x vs. " + "(" * 50 + "by 4% faster 1-2% +1 " * 40) * 60,
+    "colons": "It is 2x faster than X: " + "word: " * 16_000 + "and 3x faster than Y.",
+    "far-apart figures": "It is 2x faster. " + " ".join(f"only 1/10 while 2x from {i} to 9 by a factor of 3"
+                                                        for i in range(2_000)),
+}
+
+
+@pytest.mark.parametrize("name", HOSTILE)
+def test_hostile_abstracts_give_valid_grounded_summaries_fast(name):
+    abstract = HOSTILE[name][:100_000]
+    for settings_ in (SUMMARY, GAINS):
+        started = time.process_time()
+        summary = extract("A: Hostile Paper", abstract, settings_)
+        ground_summary(summary.fields(), summary.quotes(), abstract)
+        elapsed = time.process_time() - started
+        assert elapsed < 2.0, (name, elapsed)  # well under a second on this machine; no quadratic regex
+        Summary.model_validate(summary.model_dump())
+        assert all(len(q) <= MAX_QUOTE_CHARS for q in summary.quotes().values() if q)
+        assert all(len(v) <= MAX_VALUE_CHARS for v in summary.fields().values() if v)
+        assert _grounds_exactly(summary, abstract)
+
+
+def test_work_grows_linearly_with_the_abstract():
+    """Ten times the text, about ten times the work (a quadratic pattern would take a hundred)."""
+    unit = ("It is " + "1." * 300 + "1x faster than before by 50% and " + "9," * 300 + "9% over it. " + "+" * 300
+            + " word: only 1/10 while 2x from 1 to 2 by a factor of 3 (3x faster")
+
+    def cost(copies: int) -> float:
+        text = unit * copies
+        best = float("inf")
+        for _ in range(3):
+            started = time.process_time()
+            extract("T", text, SUMMARY)
+            best = min(best, time.process_time() - started)
+        return best
+
+    assert cost(100) < 30 * cost(10) + 0.05
+
+
+_TEXT = st.text(st.characters(codec="utf-8"), max_size=600) | st.lists(
+    st.sampled_from(["We propose ", "FastNet", ", a ", "method", " reduces ", "by ", "up to ", "45", "%", "x",
+                     " faster", " than ", "the baseline", "(", ")", ". ", "; ", ": ", "TL;DR", "1.1.", "9,9", "+",
+                     " vs. ", "  ", "\n", "\t", "\u00a0", "GPUs", " 8 ", "B tokens", "~", "\\%", "A", "1"]),
+    max_size=80).map("".join)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(title=st.text(max_size=80), abstract=_TEXT)
+def test_any_text_gives_a_valid_summary_whose_quotes_ground_exactly(title, abstract):
+    for settings_ in (SUMMARY, GAINS, DEFAULT_SETTINGS):
+        summary = extract(title, abstract, settings_)
+        assert Summary.model_validate(summary.model_dump()) == summary
+        assert _grounds_exactly(summary, abstract)
+
+
+def test_settings_are_documented_in_the_readme():
+    readme = (ROOT / "README.md").read_text()
+    for name in OfflineSettings.__dataclass_fields__:
+        assert f"`{name}`" in readme

@@ -7,7 +7,7 @@ from pydantic import ValidationError
 
 from tests.conftest import ROOT, write
 from workbench.errors import InputError
-from workbench.prompts import list_prompts, load_prompt_file, resolve_prompt
+from workbench.prompts import OfflineSettings, list_prompts, load_prompt_file, resolve_prompt
 from workbench.schema import Summary, summary_json_schema
 
 
@@ -40,7 +40,7 @@ def test_shipped_prompts_load_with_distinct_versions():
     assert {"summary", "gains"} <= set(prompts)
     assert prompts["summary"].id != prompts["gains"].id
     messages = prompts["gains"].render("T", "An abstract with {braces} and {title}.")
-    assert messages[0]["role"] == "system" and len(messages) == 4  # system, one example, the paper
+    assert messages[0]["role"] == "system" and len(messages) == 6  # system, two example turns, the paper
     assert "An abstract with {braces} and {title}." in messages[-1]["content"]
 
 
@@ -50,6 +50,20 @@ def test_editing_a_prompt_makes_a_new_version_but_comments_do_not(tmp_path):
     commented = load_prompt_file(write(tmp_path / "b.toml", "# a comment\n" + text))
     edited = load_prompt_file(write(tmp_path / "c.toml", text.replace("short phrase", "few words")))
     assert original.id == commented.id != edited.id
+
+
+_BARE = 'name = "x"\ndescription = "d"\nsystem = "s"\nuser = "{title} {abstract}"\n'
+
+
+def test_the_offline_table_is_read_and_is_part_of_the_version(tmp_path):
+    bare = load_prompt_file(write(tmp_path / "bare.toml", _BARE))
+    table = load_prompt_file(write(tmp_path / "table.toml", _BARE + '[offline]\ntechnique = "name"\n'
+                                   'compute = ["tokens", "hardware"]\n'))
+    other = load_prompt_file(write(tmp_path / "other.toml", _BARE + '[offline]\ntechnique = "phrase"\n'))
+    assert bare.offline is None
+    assert table.offline == OfflineSettings(technique="name", compute=("hardware", "tokens"))  # defaults, kinds in order
+    assert other.offline.technique == "phrase" and other.offline.gains == "all"
+    assert len({bare.id, table.id, other.id}) == 3
 
 
 @pytest.mark.parametrize(
@@ -64,6 +78,12 @@ def test_editing_a_prompt_makes_a_new_version_but_comments_do_not(tmp_path):
         ('name = "x"\ndescription = "d"\nsystem = "s"\nuser = "{title} {abstract}"\n[[examples]]\ntitle = "t"\n'
          'abstract = "a"\n[examples.output]\ntechnique = 5\n', "key 'examples' [1]: 'output' does not match"),
         ('name = "x\n', "not valid TOML"),
+        (_BARE + 'offline = 3\n', "key 'offline' must be a table"),
+        (_BARE + '[offline]\nstyle = "terse"\n', "unknown key 'offline.style'"),
+        (_BARE + '[offline]\ntechnique = "title"\n', "key 'offline.technique' must be one of name_and_phrase, name, phrase"),
+        (_BARE + '[offline]\ngains = "some"\n', "key 'offline.gains' must be one of all, headline"),
+        (_BARE + '[offline]\ngain_style = "long"\n', "key 'offline.gain_style' must be one of short, clause"),
+        (_BARE + '[offline]\ncompute = ["gpus"]\n', "key 'offline.compute' must be a list of hardware, time"),
     ],
 )
 def test_malformed_prompt_files_name_the_file_and_key(tmp_path, content, message):

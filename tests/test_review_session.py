@@ -128,3 +128,20 @@ def test_the_doubt_queue_puts_the_most_doubtful_papers_first_with_their_reasons(
     assert session.doubt_text(ids[1]) == "doubt 1.0: 4.5 in claimed gain is not in the abstract"
     assert session.doubt_text(ids[4]) == "doubt 0.5: 1 failed suggestion(s)"
     assert session.doubt_text(ids[0]) == "no doubt found"
+
+
+def test_the_session_says_once_that_the_offline_model_ignores_a_prompt_without_its_table(seeded_db, db_path,
+                                                                                         tmp_path):
+    from tests.conftest import write
+    from workbench.prompts import load_prompt_file
+    from workbench.review import open_session
+
+    bare = load_prompt_file(write(tmp_path / "bare.toml", 'name = "bare"\ndescription = "d"\nsystem = "s"\n'
+                                                          'user = "{title} {abstract}"\n'))
+    session = open_session(db_path, prompt=bare, model=get_model("offline"), annotator="ana")
+    [notice] = session.notices_at_start
+    assert notice.severity == "warning" and "ignores the text of prompt 'bare'" in notice.message
+    session.close()
+    session = open_session(db_path, prompt=resolve_prompt("summary"), model=get_model("offline"), annotator="ana")
+    assert session.notices_at_start == []
+    session.close()

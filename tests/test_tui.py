@@ -633,3 +633,13 @@ async def test_small_print_palette_search_and_resuggest(db_path, ids):
         await pilot.press("escape", "ctrl+r")
         await pilot.pause()
         assert any(n.message.startswith("Suggested again with summary@") for n in app._notifications)
+
+
+async def test_the_screen_shows_the_sessions_notice_once(seeded_db, db_path, tmp_path):
+    from tests.conftest import write
+
+    bare = write(tmp_path / "bare.toml", 'name = "bare"\ndescription = "d"\nsystem = "s"\nuser = "{title} {abstract}"\n')
+    async with running(db_path, prompt=str(bare)) as (app, pilot):
+        await pilot.press("n")
+        await settle(app, pilot)
+        assert sum("ignores the text of prompt 'bare'" in n.message for n in app._notifications) == 1

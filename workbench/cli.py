@@ -252,6 +252,9 @@ def suggest(ctx, prompt_ref, model_name, response_format, timeout, rpm, concurre
     missing = unknown_paper_ids(db, paper_ids)
     if missing:
         raise InputError(f"--paper {missing[0]}: no such paper in {ctx.obj['db_path']}")
+    note = model.note(prompt) if hasattr(model, "note") else None  # the offline model and a prompt it ignores
+    if note:
+        _echo(f"workbench: note: {note}", err=True)
     report = RunReport()
     progress = SuggestProgress(enabled=sys.stderr.isatty())
     concurrency = concurrency or default_concurrency(db, model)

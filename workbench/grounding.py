@@ -89,6 +89,8 @@ def _fold_with_map(text: str) -> tuple[str, list[int]]:
 
 def fold_for_matching(text: str) -> str:
     """Case, Unicode form, typographic quotes/dashes and white space folded; punctuation kept."""
+    if text.isascii():  # the same result without the per-character walk (NFKC and the quote map touch no ASCII)
+        return " ".join(text.split()).lower()
     return _fold_with_map(text)[0]
 
 
@@ -177,8 +179,9 @@ def numbers_not_in(value: str | None, text: str) -> list[str]:
 
 
 def _content_words(text: str) -> set[str]:
-    return {w for w in (fold_for_matching(m.group()) for m in _TOKEN_RE.finditer(text))
-            if len(w) > 2 and w not in _STOPWORDS and not w.isdigit()}
+    # ASCII tokens fold to their lower case (see fold_for_matching): one call for the whole text
+    words = _TOKEN_RE.findall(text.lower()) if text.isascii() else map(fold_for_matching, _TOKEN_RE.findall(text))
+    return {w for w in words if len(w) > 2 and w not in _STOPWORDS and not w.isdigit()}
 
 
 def supports(quote: str, value: str) -> bool:

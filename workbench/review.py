@@ -608,4 +608,9 @@ def open_session(db_path: str | Path, *, prompt: Prompt, model: Model, annotator
             raise
         db, read_only = open_db(db_path, read_only=True), True
     recall_format(db, model)
-    return ReviewSession(db, annotator, SuggestionFeed(db, prompt, model), queue, others=others, read_only=read_only)
+    session = ReviewSession(db, annotator, SuggestionFeed(db, prompt, model), queue, others=others,
+                            read_only=read_only)
+    note = model.note(prompt) if hasattr(model, "note") else None
+    if note:
+        session.notices_at_start.append(Notice(note[:1].upper() + note[1:] + ".", "warning"))
+    return session

@@ -1,11 +1,29 @@
 """`offline`: a deterministic, rule-based extractor. No network, instant.
 
-It reads the abstract the way a skimming reviewer would:
-- technique: the sentence where the authors propose something ("we propose X");
-- claimed gain: sentences with quantified improvements (×, %, "times faster",
-  reductions, "N points", "A vs. B") next to a gain word;
-- compute: hardware, GPU/TPU counts and hours, FLOPs, tokens, parameter counts.
-Every value comes with a verbatim quote from the abstract.
+It reads the abstract the way a skimming reviewer would, and words each value
+the way a reviewer would write it:
+- technique: the method's name (a "NAME: what it is" title, a "(NAME)" after
+  its spelled-out form, "NAME, a ...", "called NAME") and what it is (the
+  phrase where the authors propose it, without "a novel"; the title when that
+  phrase is only "a new approach");
+- claimed gain: each quantified improvement (×, %, "times faster", reductions,
+  "N points", "A vs. B", "+N", "by a factor of N") next to a gain word, as the
+  figure with what it is measured against; absolute scores ("achieves 85%")
+  and the figures of a baseline are not gains;
+- compute: hardware, GPU/TPU counts and hours, FLOPs, tokens, parameter
+  counts and data sizes, each once.
+Every value comes with a verbatim evidence quote from the abstract, within the
+schema's limits.
+
+A prompt's `[offline]` table (`prompts.OfflineSettings`) chooses the wording:
+the technique as name, phrase or both, every gain or the headline one, each
+gain as a short phrase or as its clause, which kinds of compute figure to keep.
+A prompt without the table gets the defaults (see `offline_note`).
+
+Every pattern is bounded: numbers are scanned once and each is examined in a
+window of characters around it, so the work grows linearly with the abstract
+however hostile it is (100,000 characters, 10,000-character words, runs of
+digits and dots).
 """
 
 from __future__ import annotations
@@ -13,89 +31,31 @@ from __future__ import annotations
 import json
 import re
 import time
+from bisect import bisect_right
+from dataclasses import dataclass
 
+from workbench.grounding import supports
 from workbench.models.base import Reply
-from workbench.prompts import Prompt
+from workbench.prompts import OfflineSettings, Prompt
 from workbench.records import Call
-from workbench.schema import Evidence, Summary
-from workbench.vocab import OFFLINE, OK, utc_now
+from workbench.schema import MAX_QUOTE_CHARS, MAX_VALUE_CHARS, Evidence, Summary
+from workbench.vocab import OFFLINE, OK, collapse_whitespace, utc_now
 
 # Bump when the rules change, so new suggestions do not hide behind cached old ones.
-RULES_VERSION = "2"
+RULES_VERSION = "3"
+DEFAULT_SETTINGS = OfflineSettings()
 
-_ABBREVIATIONS = ("e.g", "i.e", "al", "vs", "etc", "fig", "eq", "approx", "resp", "cf", "ca", "no", "ie", "eg")
-_SENTENCE_BREAK = re.compile(r"[.!?]\s+(?=[A-Z0-9(\[\"'])")
 
-# --------------------------------------------------------------------------- technique
+def settings_for(prompt: Prompt | None) -> OfflineSettings:
+    return prompt.offline if prompt is not None and prompt.offline is not None else DEFAULT_SETTINGS
 
-_SUBJECT = r"(?:\bwe\b|\bthis (?:paper|work|study|article|report)\b|\bour (?:work|paper|study)\b)"
-_VERBS = (  # in order of preference: "propose" names the contribution most reliably
-    r"propos(?:e|es|ed)",
-    r"introduc(?:e|es|ed)",
-    r"present(?:s|ed)?",
-    r"develop(?:s|ed)?|design(?:s|ed)?|devis(?:e|es|ed)|put forward",
-)
-_PROPOSAL = [re.compile(rf"{_SUBJECT}[^.;]{{0,60}}?\b(?:{verb})\b\s+", re.I) for verb in _VERBS]
-_OUR_PROPOSAL = re.compile(r"\bOur (?:proposal|method|approach|framework|model), ", re.I)
-_TECHNIQUE_STOP = re.compile(
-    r"\s+(?:that|which|where|whereby|designed|tailored|capable|to (?!\w+-)|in order to|so that|by which)\b"
-    r"|,\s*(?:which|where|that|enabling|allowing|of which|each|both|and (?:show|demonstrate|evaluate))\b"
-    r"|[;:]|\s+-{1,2}\s+|\.\s*$"
-)
-_LEADING_FLUFF = re.compile(r"^(?:to use |to |the use of |using |here |here, |hereby |herein )", re.I)
-_DANGLING = {"the", "a", "an", "of", "in", "on", "for", "to", "with", "and", "or", "by", "from", "as", "at", "its",
-             "their", "that", "which"}
-_NOT_A_START = re.compile(r"^(?:and|or|but|of|on|in|with|for|from|as|at|by|that|which|it|this|these|them)\b", re.I)
-MAX_TECHNIQUE_WORDS = 18
 
-# --------------------------------------------------------------------------- gains
-
-_NUM = r"\d+(?:[.,]\d+)*"
-_FIGURE = re.compile(
-    rf"{_NUM}\s*(?:-|–|to)\s*{_NUM}\s*(?:%|\\%|[xX×]\b|times\b)"  # ranges: 5-16%, 20x-200x, 2-2.5x
-    rf"|{_NUM}\s*[xX×]\s*-\s*{_NUM}\s*[xX×]"
-    rf"|{_NUM}\s*(?:%|\\%|[xX×](?![\w-])|times\b|-fold|fold\b|percent\b)"
-    rf"|{_NUM}\s*(?:\w+\s)?(?:points?|pp|p\.p\.)\b"
-    rf"|{_NUM}\s*(?:dB|GB|MB|BLEU|mAP|FID|ms|seconds?|minutes?|hours?|days?)\b"
-    rf"|{_NUM}\s*(?:[BMKT]|billion|million|trillion)\s+(?:\w+\s)?(?:tokens|samples|examples|images|pairs)\b"
-    rf"|\b{_NUM}\s+(?:vs\.?|versus)\s+{_NUM}"
-    rf"|\b{_NUM}\s*(?:→|->|rightarrow)\s*{_NUM}"
-    rf"|\bfrom\s+{_NUM}\w*\s+to\s+{_NUM}\w*"
-    rf"|(?<![\w.])\+\s?{_NUM}"  # "+8.81 on C-Eval": a plus sign marks a gain
-    rf"|\b(?:by|improvements? of)\s+(?:up to\s+|about\s+|approximately\s+|nearly\s+|over\s+)?{_NUM}(?![\w.-])"
-)
-_SELF_CUED = re.compile(r"^\+|\bvs\.?\b|\bversus\b|-fold|\bfold\b|→|->|rightarrow|^improvements? of", re.I)
-_CUE_BEFORE = re.compile(
-    r"\b(?:faster|speed-?ups?|speeds? up|accelerat\w*|reduc\w*|fewer|less|lower\w*|sav(?:e|es|ed|ing|ings)|cuts?"
-    r"|improv\w*|outperform\w*|higher|better|boost\w*|gains?|increas\w*|surpass\w*|smaller|cheaper|compress\w*"
-    r"|efficien\w*|doubl\w*|tripl\w*|enhanc\w*|exceed\w*|beats?|only|just|decreas\w*|shrink\w*|drops?)\b",
-    re.I,
-)
-_CUE_AFTER = re.compile(
-    r"\b(?:faster|speed-?ups?|less|fewer|lower|higher|better|smaller|cheaper|reductions?|improvements?|gains?"
-    r"|savings?|more efficient|over|than|relative|compared|increase|decrease|boost)\b",
-    re.I,
-)
-_DIGIT = re.compile(r"\d")
-WORDS_BEFORE, WORDS_AFTER = 10, 5
-MAX_GAIN_SENTENCES = 3
-
-# --------------------------------------------------------------------------- compute
-
-_SCALE = r"(?:[BMKT]|billion|million|trillion)"
-_COMPUTE = re.compile(
-    rf"\b{_NUM}\s*[xX×]?\s*(?:NVIDIA\s+)?(?:[A-Z]?\d{{2,4}}[A-Za-z]?(?:-\d+G)?\s+)?"
-    rf"(?:GPUs?|TPUs?(?:\s*v\d\w*)?|TPUv\d\w*|A100s?(?:-\d+G)?|H100s?|V100s?|chips|accelerators)"
-    rf"(?:\s+(?:GPU[- ])?(?:hours|days))?\b"
-    rf"|\b{_NUM}\s*(?:GPU|TPU|A100|H100|V100)[- ]?(?:hours|days|years)\b"
-    rf"|\b{_NUM}\s+(?:GPU\s+|TPU\s+)?(?:hours|days|weeks)\s+on\s+(?:{_NUM}\s+|an?\s+|one\s+|a single\s+)?[\w-]+(?:\s+GPUs?)?"
-    rf"|\b{_NUM}\s*(?:[×x]\s*10\^?\d+\s*)?(?:[kMGTPEZY]|peta|exa|zetta|yotta)?-?FLOPs?\b"
-    rf"|\b{_NUM}[-\s]?{_SCALE}\b(?:[-\s][\w-]+){{0,2}}?[-\s]tokens?\b"
-    rf"|\b{_NUM}[-\s]?{_SCALE}[-\s]?(?:parameters?|params)\b"
-    rf"|\b{_NUM}\s?[BM]\s+(?:\w+\s)?(?:language\s)?models?\b",
-)
-MAX_COMPUTE_PHRASES = 6
-MAX_EVIDENCE_CHARS = 700
+def offline_note(prompt: Prompt) -> str | None:
+    """What to tell the user, once, when the offline model cannot follow this prompt."""
+    if prompt.offline is not None:
+        return None
+    return (f"the offline model ignores the text of prompt '{prompt.name}' (it has no [offline] table) "
+            f"and uses its default settings")
 
 
 class OfflineModel:
@@ -103,7 +63,11 @@ class OfflineModel:
     instant = True
 
     def params(self, prompt: Prompt) -> dict:
-        return {"rules": RULES_VERSION}
+        return {"rules": RULES_VERSION, **settings_for(prompt).as_dict()}
+
+    def note(self, prompt: Prompt) -> str | None:
+        """Said once by `suggest` and `review`: see `offline_note`."""
+        return offline_note(prompt)
 
     async def summarise(self, title: str, abstract: str, prompt: Prompt) -> Reply:
         return self.summarise_now(title, abstract, prompt)
@@ -111,7 +75,7 @@ class OfflineModel:
     def summarise_now(self, title: str, abstract: str, prompt: Prompt) -> Reply:
         """The same, synchronously: the review screen shows it with the paper, never pending."""
         started, at = time.perf_counter(), utc_now()
-        summary = extract(title, abstract)
+        summary = extract(title, abstract, settings_for(prompt))
         raw = json.dumps(summary.model_dump(), ensure_ascii=False)
         latency = int((time.perf_counter() - started) * 1000)
         return Reply(outcome=OK, summary=summary, raw=raw, latency_ms=latency,
@@ -121,15 +85,25 @@ class OfflineModel:
         return None
 
 
-def extract(title: str, abstract: str) -> Summary:
-    sentences = split_sentences(abstract)
-    technique, technique_quote = _technique(title, abstract, sentences)
-    gain, gain_quote = _gains(abstract, sentences)
-    compute, compute_quote = _compute(abstract, sentences)
+def extract(title: str, abstract: str, settings: OfflineSettings = DEFAULT_SETTINGS) -> Summary:
+    text = Text(abstract)
+    technique, technique_quote = _technique(title, text, settings)
+    gain, gain_quote = _gains(text, settings)
+    compute, compute_quote = _compute(text, settings)
     return Summary(
-        technique=technique, claimed_gain=gain, compute=compute,
+        technique=_value(technique), claimed_gain=_value(gain), compute=_value(compute),
         evidence=Evidence(technique=technique_quote, claimed_gain=gain_quote, compute=compute_quote),
     )
+
+
+# --------------------------------------------------------------------------- the abstract, its sentences, quotes
+
+_ABBREVIATIONS = ("e.g", "i.e", "al", "vs", "etc", "fig", "eq", "approx", "resp", "cf", "ca", "no", "ie", "eg")
+_SENTENCE_BREAK = re.compile(r"[.!?]\s+(?=[A-Z0-9(\[\"'])")
+_DIGIT = re.compile(r"\d")
+# Characters a stored quote keeps as they are: a quote with any other white space would be
+# changed by the schema's tidying (runs of white space become one space) and no longer match.
+_UNTIDY_SPACE = re.compile(r"[^\S ]| {2,}")
 
 
 def split_sentences(text: str) -> list[tuple[int, int]]:
@@ -146,123 +120,886 @@ def split_sentences(text: str) -> list[tuple[int, int]]:
     return spans
 
 
+class Text:
+    """The abstract and its sentences, split once."""
+
+    __slots__ = ("abstract", "sentences")
+
+    def __init__(self, abstract: str) -> None:
+        self.abstract = abstract
+        self.sentences = split_sentences(abstract)
+
+    def sentence_at(self, position: int) -> int:
+        """The index of the sentence holding this character (or the one before it, between two)."""
+        return max(0, bisect_right(self.sentences, (position, len(self.abstract) + 1)) - 1)
+
+    def quote(self, start: int, end: int, anchor: int | None = None) -> str | None:
+        """A verbatim quote of abstract[start:end] that the schema stores unchanged: at most
+        MAX_QUOTE_CHARS, no white space but single spaces, kept around `anchor` when cut."""
+        abstract = self.abstract
+        anchor = start if anchor is None else min(max(anchor, start), max(start, end - 1))
+        if end - start > MAX_QUOTE_CHARS:  # a window around the anchor, on word boundaries
+            start = max(start, min(anchor - MAX_QUOTE_CHARS // 3, end - MAX_QUOTE_CHARS))
+            end = start + MAX_QUOTE_CHARS
+        for bad in _UNTIDY_SPACE.finditer(abstract, start, end):  # keep the clean stretch holding the anchor
+            if bad.end() <= anchor:
+                start = bad.end()
+            elif bad.start() > anchor or bad.start() > start:
+                end = bad.start()
+                break
+        if end - start == MAX_QUOTE_CHARS:
+            if start > 0 and not abstract[start - 1].isspace():
+                cut = abstract.find(" ", start, anchor)
+                start = cut + 1 if cut >= 0 else start
+            if end < len(abstract) and not abstract[end].isspace():
+                cut = abstract.rfind(" ", max(start, anchor), end)
+                end = cut if cut > start else end
+        while start < end and abstract[start] == " ":
+            start += 1
+        while end > start and abstract[end - 1] == " ":
+            end -= 1
+        quote = abstract[start:end]
+        return quote if _tidy_equal(quote) else None
+
+
+def _tidy_equal(quote: str) -> bool:
+    """Does the schema store this quote as it is (not emptied as "null", "n/a" ...)?"""
+    if not quote or collapse_whitespace(quote) != quote:
+        return False
+    return quote.lower() not in ("null", "none", "n/a", "not stated", "not mentioned")
+
+
+def _value(value: str | None) -> str | None:
+    """A value within the schema's limit, cut on a word boundary."""
+    if value is None:
+        return None
+    value = collapse_whitespace(value)
+    if len(value) > MAX_VALUE_CHARS:
+        value = value[:MAX_VALUE_CHARS - 1].rsplit(" ", 1)[0].rstrip(" ,;:") + "…"
+    return value or None
+
+
 # --------------------------------------------------------------------------- technique
 
+_SUBJECT = r"(?:\bwe\b|\bthis (?:paper|work|study|article|report)\b|\bour (?:work|paper|study)\b)"
+_VERBS = (  # in order of preference: "propose" names the contribution most reliably
+    r"propos(?:e|es|ed)",
+    r"introduc(?:e|es|ed)",
+    r"present(?:s|ed)?",
+    r"develop(?:s|ed)?|design(?:s|ed)?|devis(?:e|es|ed)|put forward|build|release(?:s|d)?|offer(?:s|ed)?",
+)
+# The verbs, found in one pass (group name: the verb's rank), then the subject before each.
+_PROPOSAL_VERB = re.compile(
+    "(?=[pidbro])(?:" + "|".join(f"(?P<v{rank}>{verb})" for rank, verb in enumerate(_VERBS)) + r")\b\s")
+_PROPOSAL_SUBJECT = re.compile(rf"{_SUBJECT}[^.;]{{0,60}}$", re.I)
+_OUR_PROPOSAL = re.compile(r"\bOur (?:proposal|method|approach|framework|model), ")
+# How much of the text after the verb is read: a technique is a phrase, not a paragraph.
+REST_CHARS = 400
+MAX_PROPOSALS = 20  # "we propose" candidates read before giving up (a hostile text can hold thousands)
+_TECHNIQUE_STOP = re.compile(
+    r" (?:that|which|where|whereby|capable|to (?!\w+-)|in order to|so that|by which|because|when|while"
+    r"|(?:specifically |especially |carefully )?(?:designed|tailored|aimed|intended|able|built) (?:to|for)"
+    r"|by (?=\w+ing\b)| and (?:compare|show|demonstrate|evaluate|find|apply|use|analy[sz]e|study|release)\b"
+    r"|achiev\w*|outperform\w*|significantly|can|is|are|was|were|has|have)\b"
+    r"|, ?(?:which|where|that|enabling|allowing|of which|each|both|leveraging|using|achieving|resulting|with|"
+    r"as well as|called|dubbed|termed|named|and (?:show|demonstrate|evaluate|apply|use)|and we)\b"
+    r"|;(?= )|: | -{1,2} | — |\.(?: |$)"
+)
+_LEADING_FLUFF = re.compile(
+    r"^(?:(?:here|hereby|herein|thus|therefore|then|also|further|finally|first|instead|in this (?:paper|work))\b,? ?)*"
+    r"(?:to use |to |the use of |using )?", re.I)
+_ARTICLE = re.compile(r"^(?:an?|the|our|two|three|four|several|multiple|some)\s", re.I)
+_HYPE = frozenset(
+    "novel new simple efficient effective general generic universal lightweight light-weight straightforward "
+    "streamlined powerful flexible scalable principled alternative innovative comprehensive versatile practical "
+    "carefully designed elegant first fast easy easy-to-use plug-and-play intuitive promising strong "
+    "high-performing state-of-the-art cutting-edge dedicated highly very and , open-source unique "
+    "surprisingly remarkably conceptually extremely fully totally brand-new".split())
+_GENERIC_HEADS = frozenset(
+    "approach approaches method methods methodology framework frameworks technique techniques model models "
+    "algorithm algorithms strategy strategies pipeline paradigm system systems scheme solution solutions recipe "
+    "mechanism module tool procedure idea way variant family series suite platform objective paper work "
+    "study analysis".split())
+_NOT_A_START = re.compile(r"^(?:and|or|but|of|on|in|with|for|from|as|at|by|that|which|it|this|these|them|how|"
+                          r"whether|what|why|if)\b", re.I)
+_DANGLING = frozenset("the a an of in on for to with and or by from as at its their that which via into "
+                      "through using based such".split())
+MAX_PHRASE_WORDS = 12
+_ACRONYM_IN_PHRASE = re.compile(r" \([A-Za-z][\w.+^-]{0,15}\)|\s?\((?:abbreviated|dubbed|called|namely|termed|short|"
+                                r"denoted|referred to)\b[^()]{0,40}\)")
+# "we propose to investigate ...": an infinitive after the verb is an action ("to use X" names X).
+_TO_VERB = re.compile(r"\s*to (?!(?:use|the|a|an|our|this|these|its|their)\b)[a-z]")
+# A phrase with fewer words than this besides praise and kind ("a novel noise warping algorithm") says
+# less than the title does.
+MIN_PHRASE_WORDS = 4
+# A method's name: one token with a capital inside it or a digit (MoMa, GPTQ, w2v-BERT, TL;DR), or a
+# short run of capitalised words (Mixed Barlow Twins).
+_NAME_TOKEN = r"[A-Za-z0-9][\w'+.-]*(?:;[A-Za-z]\w*)?"
+_NAMEY = re.compile(r"^(?=.*(?:[A-Z].*[A-Z]|\d|[a-z][A-Z]))" + _NAME_TOKEN + "$")
+_ACRONYM_AT = re.compile(r" ?\(([A-Za-z][\w'+.;-]{1,24})\)")
+_CALLED = re.compile(r"\b(?:called|termed|dubbed|named|coined|namely|denoted)(?: as)?,? ", re.I)
+_NAME_AT = re.compile(_NAME_TOKEN + r"(?: [A-Z][\w'-]*| V\d+){0,3}")
+_MARKUP = re.compile(r"\\[a-zA-Z]+\{([^{}]{0,80})\}|``|''|[\"“”]")
+_TITLE_SPLIT = re.compile(r": | - | — ")  # not ";": "Too Large; Data Reduction ..." names no method
+_TITLE_NOT_A_NAME = re.compile(
+    r"^(?:the|a|an|on|towards?|beyond|why|how|when|what|is|are|do|does|can|revisiting|rethinking|learning|"
+    r"understanding|exploring|improving|scaling|training|making)\b|'s\b|,", re.I)
 
-def _technique(title: str, abstract: str, sentences: list[tuple[int, int]]) -> tuple[str | None, str | None]:
-    for pattern in (*_PROPOSAL, _OUR_PROPOSAL):
-        for start, end in sentences:
-            sentence = abstract[start:end]
-            match = pattern.search(sentence)
-            if match:
-                phrase = _technique_phrase(sentence[match.end():])
-                if phrase:
-                    return phrase, sentence
-    # "NAME: what it is" titles name the technique; quote the abstract where it appears.
-    if ":" in title:
-        name = title.split(":", 1)[0].strip()
-        if 1 < len(name) <= 40:
-            for start, end in sentences:
-                if re.search(rf"\b{re.escape(name)}\b", abstract[start:end]):
-                    return title, abstract[start:end]
-    return None, None
+
+@dataclass(slots=True)
+class _Proposal:
+    name: str | None
+    phrase: str | None
+    sentence: int  # index of the sentence it was read from
 
 
-def _technique_phrase(rest: str) -> str | None:
+def _technique(title: str, text: Text, settings: OfflineSettings) -> tuple[str | None, str | None]:
+    proposal = _proposal(text)
+    title_name, title_rest = _title_name(title, text.abstract)
+    name = title_name or (proposal.name if proposal else None) or _named_in_abstract(text.abstract)
+    phrase = proposal.phrase if proposal else None
+    if proposal and title_name and proposal.name and proposal.name.lower() not in title_name.lower():
+        # The title names the whole; the abstract names a part ("UL2: ... Mixture-of-Denoisers (MoD)").
+        phrase = f"{proposal.name} {phrase}" if phrase and _generic(phrase) else (phrase or proposal.name)
+    if phrase and name:  # "unified-modal SpeechT5 framework" -> "unified-modal framework"
+        phrase = _clean_phrase(" ".join(w for w in phrase.split() if w.strip(",.:;()") != name))
+    if phrase is None or _generic(phrase) or _content_words(phrase) < MIN_PHRASE_WORDS:
+        phrase = _clean_phrase(title_rest) if title_name else title
+    if phrase and name and name.lower() in phrase.lower() and settings.technique == "name_and_phrase":
+        name = None  # "Population Based Training of Neural Networks" says its name already
+    if settings.technique == "name":
+        value = name or phrase
+    elif settings.technique == "phrase":
+        value = phrase or name
+    else:
+        value = f"{name}: {phrase}" if name and phrase else (name or phrase)
+    if not value:
+        return None, None
+    return value, _supporting_quote(text, value, proposal.sentence if proposal else None)
+
+
+def _named_in_abstract(abstract: str) -> str | None:
+    """A name the abstract gives outside a proposal: "..., which we call NAME", "called NAME". (An acronym
+    it defines is as often a field's or a baseline's as its own: not a cue.)"""
+    for called in _CALLED.finditer(abstract):
+        named = _NAME_AT.match(abstract, called.end())
+        if named and _NAMEY.match(named.group().split()[0].strip(".,;)\"'")):
+            return named.group().split()[0].strip(".,;)\"'")
+    return None
+
+
+def _content_words(phrase: str) -> int:
+    """Words that say what a thing is ("Mixture-of-Denoisers" counts its parts)."""
+    return sum(1 for w in re.split(r"[\s-]+", phrase.lower())
+               if w and w not in _HYPE and w not in _DANGLING and w not in _GENERIC_HEADS)
+
+
+def _proposal(text: Text) -> _Proposal | None:
+    """The first sentence proposing something with the most telling verb ("propose" before "present")."""
+    abstract, found = text.abstract, []
+    for match in _verb_matches(abstract):
+        index = text.sentence_at(match.start())
+        window = max(text.sentences[index][0], match.start() - 80)
+        if _PROPOSAL_SUBJECT.search(abstract, window, match.start()):  # "we ... propose", not "the proposed"
+            found.append((int(match.lastgroup[1:]), match.start(), match.end(), index))
+    if "Our " in abstract:
+        found.extend((len(_VERBS), m.start(), m.end(), text.sentence_at(m.start()))
+                     for m in _OUR_PROPOSAL.finditer(abstract))
+    for _, _, rest, index in sorted(found)[:MAX_PROPOSALS]:
+        read = _read_proposal(abstract[rest:min(text.sentences[index][1], rest + REST_CHARS)])
+        if read:
+            return _Proposal(*read, index)
+    return None
+
+
+def _verb_matches(abstract: str):
+    """_PROPOSAL_VERB's matches, found with str.find (a scan in C) rather than the regex engine
+    stepping through every character."""
+    for stem in _VERB_STEMS:
+        at = abstract.find(stem)
+        while at >= 0:
+            if at == 0 or not abstract[at - 1].isalnum():
+                match = _PROPOSAL_VERB.match(abstract, at)
+                if match:
+                    yield match
+            at = abstract.find(stem, at + 1)
+
+
+_VERB_STEMS = ("propos", "introduc", "present", "develop", "design", "devis", "put forward", "build", "release",
+               "offer")
+
+
+def _read_proposal(rest: str) -> tuple[str | None, str | None] | None:
+    """(name, phrase) from the words after "we propose"."""
+    rest = _MARKUP.sub(lambda m: m.group(1) or "", rest)
+    if _TO_VERB.match(rest):
+        return None
     rest = _LEADING_FLUFF.sub("", rest.strip())
-    if _NOT_A_START.match(rest):
+    if not rest or _NOT_A_START.match(rest):
         return None  # the verb matched inside another clause ("we developed and tested ...")
-    stop = _TECHNIQUE_STOP.search(rest)
-    phrase = rest[:stop.start()] if stop else rest
+    name, candidates = None, []
+    called = _CALLED.search(rest, 0, 160)
+    if called and not _TECHNIQUE_STOP.search(rest, 0, called.start()):
+        before, after = rest[:called.start()].rstrip(" ,("), rest[called.end():]
+        candidates.append(before.rsplit(", ", 1)[-1])  # "the latest progress of X, a large model called Y"
+        acronym = _ACRONYM_AT.search(after, 0, 80)
+        if acronym and "," not in after[:acronym.start()] and _is_acronym_of(acronym.group(1), after[:acronym.start()]):
+            name = _acronym_name(after[:acronym.start()], acronym.group(1))
+            candidates.append(after[:acronym.start()])
+        elif (named := _NAME_AT.match(after)) and (_is_name(named.group()) or named.group()[:1].isupper()):
+            name = named.group().rstrip(".,;)")
+    else:
+        lead = _NAME_AT.match(rest)
+        if lead and _is_name(lead.group()) and rest[lead.end():lead.end() + 1] in (",", ":", " ", ""):
+            after_name = rest[lead.end():]
+            own = _ACRONYM_AT.match(after_name)
+            if after_name[:1] in (",", ":", "") or own:
+                name, rest = lead.group(), after_name[own.end() if own else 0:].lstrip(" ,:")
+        stop = _TECHNIQUE_STOP.search(rest)
+        for part in (rest[:stop.start()] if stop else rest).split(", "):
+            acronym = _ACRONYM_AT.search(part)
+            if acronym and _is_acronym_of(acronym.group(1), part[:acronym.start()]):
+                expansion = part[:acronym.start()]
+                name = name or _acronym_name(_clean_phrase(expansion), acronym.group(1))
+                tail = part[acronym.end():].strip()
+                part = f"{expansion} {tail}" if tail and len(tail.split()) <= 2 else expansion
+            if name is None and _is_name(part.strip()) and len(part.split()) <= 3:
+                name = part.strip()  # "an online data sampling algorithm, Skill-It, over ..."
+            elif not _NOT_A_START.match(part.strip()):
+                candidates.append(part)
+    phrases = [p for p in (_clean_phrase(c) for c in candidates) if p and (not name or p.lower() != name.lower())]
+    specific = [p for p in phrases if not _generic(p) and len(p.replace("-", " ").split()) > 1 and not _names_only(p)]
+    phrase = specific[0] if specific else (phrases[0] if phrases else None)
+    if not phrase and not name:
+        return None
+    return name, phrase
+
+
+def _names_only(phrase: str) -> bool:
+    """"InfiMed-Foundation-1.7B and InfiMed-Foundation-4B": names, not what they are."""
+    return all(_NAMEY.match(w) or w in ("and", "or", ",") for w in phrase.replace(",", " ").split())
+
+
+# Acronyms that name a field or a kind of model, never a paper's own method.
+_COMMON_ACRONYMS = frozenset(
+    "llm llms lm lms plm plms vlm vlms mllm mllms gpu gpus tpu tpus nlp nlu nlg cv rl il ai ml dnn dnns cnn cnns "
+    "rnn rnns vit vits asr tts qa moe sota gan gans vae vaes mlp mlps ssl lora bert gpt".split())
+
+
+def _is_acronym_of(acronym: str, expansion: str) -> bool:
+    """Does `acronym` abbreviate the words before it (Schwartz and Hearst's test: its letters, last
+    to first, found in order in the expansion, the first one opening a word)?"""
+    if not _NAMEY.match(acronym) or acronym.lower() in _COMMON_ACRONYMS:
+        return False
+    letters = [c.lower() for c in acronym if c.isalpha()]  # "L2M": Learning-to-Modulate
+    text = expansion.lower()[-120:]
+    position = len(text) - 1
+    for index in range(len(letters) - 1, -1, -1):
+        letter = letters[index]
+        while position >= 0 and (text[position] != letter or
+                                 (index == 0 and position > 0 and text[position - 1].isalnum())):
+            position -= 1
+        if position < 0:
+            return False
+        position -= 1
+    return True
+
+
+def _is_name(words: str) -> bool:
+    parts = words.split()
+    if not parts:
+        return False
+    if len(parts) == 1:
+        return bool(_NAMEY.match(parts[0]))
+    return all(p[:1].isupper() or p[:1].isdigit() for p in parts) and parts[0].lower() not in ("the", "a", "an", "our")
+
+
+def _acronym_name(expansion: str | None, acronym: str) -> str:
+    """The acronym, or the words it does not cover and the acronym ("Dynamic Rank-Selective LoRA")."""
+    if not expansion:
+        return acronym
+    words = expansion.replace("-", " ").split()
+    capitals = [c for c in acronym if c.isupper()] or [acronym[0].upper()]
+    if not words or words[0][:1].upper() == capitals[0]:
+        return acronym
+    for index in range(len(words) - 1, 0, -1):
+        if words[index][:1].upper() == capitals[0]:
+            covered = words[index:]
+            if len(covered) <= len(capitals) + 1 and all(w[:1].isupper() for w in words[:index]):
+                spaced = expansion.split()
+                keep = len(spaced) - len(" ".join(covered).split())
+                while keep > 0 and " ".join(spaced[keep:]).replace("-", " ").split() != covered:
+                    keep -= 1
+                return " ".join(expansion.split()[:keep] + [acronym]) if keep > 0 else acronym
+            break
+    return acronym
+
+
+def _clean_phrase(phrase: str | None) -> str | None:
+    """Without leading articles and praise, cut to a phrase; None when nothing specific is left."""
+    if not phrase:
+        return None
     words = phrase.split()
-    if len(words) > MAX_TECHNIQUE_WORDS:
-        words = words[:MAX_TECHNIQUE_WORDS]
-        while words and words[-1].lower().strip(",") in _DANGLING:  # do not end on "... inside the"
-            words.pop()
-    phrase = " ".join(words).strip(" ,.;")
-    # a bare article or pronoun is not a technique
-    if len(phrase) < 3 or phrase.lower() in ("a", "an", "the", "it", "this", "that", "them", "two", "three"):
+    while words and (_ARTICLE.match(words[0] + " ") or words[0].lower().strip(",") in _HYPE):
+        words.pop(0)
+    if len(words) > MAX_PHRASE_WORDS:
+        words = words[:MAX_PHRASE_WORDS]
+    while words and words[-1].lower().strip(",;") in _DANGLING:  # do not end on "... inside the"
+        words.pop()
+    phrase = _ACRONYM_IN_PHRASE.sub("", " ".join(words)).strip(" ,.;:")  # "(MoE)" says nothing new
+    if phrase.startswith("(") and phrase.endswith(")") and phrase.count("(") == 1:
+        phrase = phrase[1:-1]
+    if phrase.count("(") > phrase.count(")"):
+        phrase = phrase[:phrase.rfind("(")].rstrip(" ,")
+    if len(phrase) < 3 or phrase.lower() in ("it", "this", "that", "them"):
         return None
     return phrase
 
 
+def _generic(phrase: str) -> bool:
+    """"approach for change detection", "training strategy": a kind of thing, not a technique."""
+    words = [w.lower().strip(",") for w in phrase.split()]
+    words = [w for w in words if w not in _HYPE and not _ARTICLE.match(w + " ")]
+    if not words:
+        return True
+    head = next((i for i, w in enumerate(words) if w in _GENERIC_HEADS), None)
+    return head is not None and head <= 1
+
+
+def _title_name(title: str, abstract: str) -> tuple[str | None, str | None]:
+    """("GPTQ", "Accurate Post-Training Quantization for ...") for a "NAME: what it is" title."""
+    split = _TITLE_SPLIT.search(title)
+    if not split:
+        return None, None
+    name, rest = title[:split.start()].strip(), title[split.end():].strip()
+    if not name or len(name) > 40 or len(name.split()) > 4 or _TITLE_NOT_A_NAME.search(name):
+        return None, None
+    if not any(_NAMEY.match(word) for word in name.split()) and name.lower() not in abstract.lower():
+        return None, None  # "Selectivity Drives Productivity: ..." is a slogan, not a name
+    at = abstract.find(name)
+    if at >= 0 and (acronym := _ACRONYM_AT.match(abstract, at + len(name), at + len(name) + 30)):
+        if _is_acronym_of(acronym.group(1), name) and " " in name:
+            return acronym.group(1), name  # "Programming Every Example (ProX)"
+    return name, rest or None
+
+
+def _supporting_quote(text: Text, value: str, index: int | None) -> str | None:
+    """The proposal's sentence if it backs the value (most of its words); else the sentence, or run of
+    up to three, sharing most words with it (a phrase taken from the title is not in one sentence)."""
+    if index is not None:
+        quote = text.quote(*text.sentences[index])
+        if quote and supports(quote, value):
+            return quote
+    wanted = _words(value)
+    lowered = text.abstract.lower()
+    counts = [{w for w in wanted if w in lowered[start:min(end, start + MAX_EVIDENCE_CHARS)]}
+              for start, end in text.sentences[:MAX_QUOTE_SENTENCES]]
+    best, best_score = None, 0
+    for first in range(len(counts)):
+        covered: set[str] = set()
+        for last in range(first, min(first + 3, len(counts))):
+            if text.sentences[last][1] - text.sentences[first][0] > MAX_EVIDENCE_CHARS and last > first:
+                break
+            covered |= counts[last]
+            score = len(covered) - 0.1 * (last - first)  # a longer run only for more words
+            if score > best_score:
+                best, best_score = (first, last), score
+    if best is None:
+        return text.quote(*text.sentences[index]) if index is not None else None
+    return text.quote(text.sentences[best[0]][0], text.sentences[best[1]][1])
+
+
+_WORD = re.compile(r"[A-Za-z][\w-]{2,}")
+# Sentences looked at for a quote: a hostile abstract can have thousands.
+MAX_QUOTE_SENTENCES = 200
+
+
+def _words(text: str) -> set[str]:
+    return {w.lower() for w in _WORD.findall(text)} - _DANGLING
+
+
 # --------------------------------------------------------------------------- gains
 
+# A number as written: never starts inside another number, bounded in length.
+_NUMBER = re.compile(r"(?<![\d.,])\d{1,12}(?:[.,]\d{1,12}){0,4}(?![\d])")
+_NUM = r"\d{1,12}(?:[.,]\d{1,12}){0,4}"
+_RELATIVE_UNIT = r"(?:\\?%|percent\b|[xX×](?![A-Za-z0-9])|times\b|-?fold\b|(?:[A-Za-z]+ )?(?:points?|pp)\b|p\.p\.)"
+_ABSOLUTE_UNIT = r"(?:dB|GB|MB|TB|BLEU|mAP|AP|FID|FVD|Watts?|W|ms|seconds?|minutes?|hours?|days?)\b"
+# What may follow a number to make it a figure, matched at the number's end.
+_AFTER = re.compile(
+    rf"(?P<range>\s?(?:\\?%)?\s?(?:-|–|to|~|\\sim|\$\\sim\$)\s?~?{_NUM}\s?{_RELATIVE_UNIT})"
+    rf"|(?P<versus>(?:\s?{_RELATIVE_UNIT})?\s(?:vs\.?|versus|→|->)\s{_NUM}(?:\s?{_RELATIVE_UNIT})?)"
+    rf"|(?P<unit>\s?{_RELATIVE_UNIT})"
+    rf"|(?P<slash>(?:/{_NUM}){{1,4}}\s?(?:{_RELATIVE_UNIT}|{_ABSOLUTE_UNIT}))"
+    rf"|(?P<absolute>\s?{_ABSOLUTE_UNIT})"
+    rf"|(?P<pair>\s(?:and|to)\s{_NUM}\s?(?:{_RELATIVE_UNIT}|{_ABSOLUTE_UNIT})?)"
+)
+_BEFORE = re.compile(  # matched against the few characters before a number
+    r"(?P<factor>\bfactor (?:of )?(?:times )?)$"
+    r"|(?P<by>\b(?:by|improvements? of|gains? of)\s(?:an average of |on average |a margin of |a large margin of )?"
+    r"(?:up to |about |approximately |nearly |over |around |more than |~)?)$"
+    r"|(?P<from>\bfrom\s)$"
+    r"|(?P<fraction>\b(?:only|just) )$",
+)
+_BEFORE_HINT = re.compile(r"by|of|factor|from|only|just")
+_PLUS = re.compile(r"(?<![\w.])\+ ?$")
+_FRACTION = re.compile(r"/\d{1,4}\b")
+_WORD_HINT = re.compile(r"oubl|ripl|uadrupl|alv|alf")  # a cheap test before the case-blind pattern
+_WORD_FIGURE = re.compile(r"\b(?:(?:more than )?(?:doubl|tripl|quadrupl|halv)(?:es|ed|ing)|(?:by )?half)\b", re.I)
+_CUE_BEFORE = re.compile(
+    r"\b(?:faster|speed-?ups?|speeds? up|accelerat\w*|reduc\w*|fewer|less|lower\w*|sav(?:e|es|ed|ing|ings)|cuts?"
+    r"|improv\w*|outperform\w*|higher|better|boost\w*|gains?|increas\w*|surpass\w*|smaller|cheaper|compress\w*"
+    r"|efficien\w*|doubl\w*|tripl\w*|enhanc\w*|exceed\w*|beats?|decreas\w*|shrink\w*|drops?|recover\w*|advanc\w*"
+    r"|lift\w*|rais\w*|superior)\b",
+    re.I,
+)
+_CUE_AFTER = re.compile(
+    r"^\W{0,3}(?:[\w-]+ ){0,4}?(?:faster|speed-?ups?|less|fewer|lower|higher|better|worse|smaller|cheaper|reductions?"
+    r"|improvements?|gains?|savings?|more efficient|over|relative|compared|increase|decrease|boost|acceleration"
+    r"|drop|advantage|margin|lift|increment)\b"
+    r"|^\W{0,3}of (?:the )?(?:[\w-]+ ){0,2}?(?:performance|accuracy|quality)\b"  # "retains 95% of the performance"
+    r"|^[^.;\d]{0,30}?,? (?:surpassing|outperforming|beating|exceeding|compared|versus|vs\.?)\b",
+    re.I,
+)
+# "achieves 85.2%": a score, not a gain, unless a gain word stands right by it.
+_SCORE_BEFORE = re.compile(r"\b(?:achiev\w*|reach\w*|obtain\w*|attain\w*|scor\w*|yield\w*|get\w*|accuracy|F1|"
+                           r"(?:accuracy|score|F1|rate|precision|recall|BLEU|AP|mAP|performance) of)"
+                           r"\W{0,3}(?:an? |about |approximately |up to |over |nearly |around )?$", re.I)
+_COMPARISON = re.compile(r"\b(?:than|compared|relative|surpass\w*|outperform\w*|over|vs\.?|versus|beat\w*|exceed\w*|"
+                         r"improv\w*|reduc\w*|from)\b", re.I)
+_WEAK_CONTEXT = re.compile(r"\b(?:same|comparable|match\w*|peak|full|baseline|while maintaining|similar|equivalent)\b",
+                           re.I)
+_COORDINATED = re.compile(r"(?:,|\band|\bor|\badditional|\bfurther)\W{0,3}(?:an? )?(?:additional |further )?"
+                          r"(?:to |by )?(?:up to |about |over |nearly )?$", re.I)
+# A relative clause hanging on a competitor: "outperforms MoE-8, which achieves 3x ..." are its figures.
+_THEIRS = re.compile(r"\b(?:outperform\w*|surpass\w*|beat\w*|exceed\w*)\b[^;]{0,120}?,? which\b", re.I)
+WINDOW = 80  # characters looked at on each side of a number
+MAX_FIGURES = 100  # figures read in one sentence
 
-def _cued(sentence: str, figure: re.Match) -> bool:
-    if _SELF_CUED.search(figure.group()):
-        return True
-    before = " ".join(sentence[:figure.start()].split()[-WORDS_BEFORE:])
-    after = " ".join(sentence[figure.end():].split()[:WORDS_AFTER])
-    if sentence[:figure.start()].rstrip().endswith("+"):
-        return True
-    return bool(_CUE_BEFORE.search(before) or _CUE_AFTER.search(after))
+# Where a gain phrase ends and the next begins.
+_CLAUSE_BREAK = re.compile(
+    r";(?= )|: (?![^\d;]{0,80}\d)|,? while |, whereas |,? (?:al)?though |, which |"
+    r", (?:and|but) (?=(?:\w+ ){0,3}(?:\w+s|\w+ed)\b)|"
+    r", (?=(?:resulting|leading|achieving|yielding|making|reducing|improving|enabling|allowing|demonstrating|"
+    r"showing|bringing|delivering|thereby)\b)| and (?:also )?(?=(?:achiev|improv|reduc|yield|outperform|obtain|"
+    r"deliver|boost|increas|surpass|exceed|cut)\w*)|, (?:and )?(?=an additional|a further)"
+)
+_PHRASE_END = re.compile(
+    r",(?! \d)| \(| while | without | when | despite | whereas | which | thereby | by (?!\d)| as | if | so that "
+    r"| setting | across | making | demonstrating | showing | and (?!\d|[^,]{0,30}?\d)| after | through | due "
+)
+_LEAD_DROP = re.compile(
+    r"^(?:(?:we |it |they |this |our (?:method|model|approach|framework)s? )?"
+    r"(?:also |further |consistently |significantly |substantially |greatly |drastically |notably )?"
+    r"(?:achiev\w*|obtain\w*|yield\w*|show\w*|demonstrat\w*|deliver\w*|provid\w*|result\w* in|lead\w* to|"
+    r"observ\w*|report\w*|see|bring\w*|giv\w*|offer\w*|exhibit\w*|enabl\w*|allow\w*|representing|with|"
+    r"and|but|for|of|at|that|to|in|impressive|significant|substantial|remarkable|notable|an?|the)\s)+", re.I)
+_QUALIFIER = re.compile(r"(?:\b(?:up to|over|more than|approximately|about|nearly|around|roughly|at least|almost|"
+                        r"only|just|an additional|additional|a further|further|an?)\s|(?<![A-Za-z])~)+$", re.I)
+_FIGURE_FIRST = re.compile(  # "4.5x faster", "10x reduction": the figure opens the phrase
+    r"\W{0,3}(?:(?!(?:over|on|in|for|with|than|of|to|from|at|by|and|or)\b)[\w-]+ )?"
+    r"(?:faster|slower|smaller|fewer|less|lower|higher|better|worse|cheaper|more|larger|"
+    r"reductions?|improvements?|speed-?ups?|gains?|increases?|decreases?|savings?|accelerations?|boosts?|"
+    r"relative|absolute|lift|drop)\b", re.I)
+_NOUN_OF = re.compile(r"\b(accelerations?|speed-?ups?|improvements?|reductions?|gains?|savings|increases?|boosts?) of\s"
+                      r"(?P<qualifier>(?:up to |about |over |more than |nearly |approximately |around |~)?)$", re.I)
+_VERB_OBJECT = re.compile(
+    r"^(?:(?P<verb>reduc|improv|boost|increas|decreas|lower|rais|accelerat|enhanc|cut|lift)(?:es|s|ed|ing|e)?"
+    r"|(?P<speed>speed)(?:s|ing)? up)"
+    r" (?P<object>(?!(?:by|up|to|of|from|between)\b)[^,;()]{1,60}?) (?=(?:by|up to|to|from|between) )", re.I)
+_PARTICIPLE = {"reduc": "reduced", "improv": "improved", "boost": "boosted", "increas": "increased",
+               "decreas": "decreased", "lower": "lowered", "rais": "raised", "accelerat": "accelerated",
+               "enhanc": "enhanced", "cut": "cut", "lift": "lifted"}
+_GAIN_VERB = re.compile(r"^(?:reduc|improv|boost|increas|decreas|lower|rais|accelerat|enhanc|cut|lift|speed|"
+                        r"achiev|obtain|yield|gain|outperform|surpass|beat|exceed|prun)\w*$", re.I)
+_OUTPERFORM = re.compile(r"^(?:outperform|surpass|beat|exceed)\w* (?P<baseline>[^;()]{1,120}) by (?P<rest>.+)$", re.I)
+_COMPARED = re.compile(r"\b(?:compared (?:to|with)|relative to|in comparison (?:to|with)|as compared (?:to|with))\s",
+                       re.I)
+MAX_GAINS = 6
+SHORT_WORDS_BEFORE, SHORT_WORDS_AFTER, CLAUSE_WORDS = 6, 9, 40
 
 
-def _gains(abstract: str, sentences: list[tuple[int, int]]) -> tuple[str | None, str | None]:
-    values: list[str] = []
-    used: list[int] = []
-    for index, (start, end) in enumerate(sentences):
-        if not _DIGIT.search(abstract, start, end):
-            continue  # most sentences have no figure; the figure regex is the costly part
-        sentence = abstract[start:end]
-        figures = list(_FIGURE.finditer(sentence))
-        if not figures or not any(_cued(sentence, f) for f in figures):
+@dataclass(slots=True)
+class _Figure:
+    start: int  # within the sentence
+    end: int
+    kind: str  # which rule made it a figure (a group name of _AFTER or _BEFORE, "plus" or "word")
+    unit: str = ""  # "%", "x", "pt" or ""
+    prefix: str = ""  # the group name of _BEFORE that matched before it, if any
+
+
+def _figures(sentence: str) -> list[_Figure]:
+    """Every figure in a sentence: a number with a unit or multiplier, or a gain word ("doubles")."""
+    found: list[_Figure] = []
+    for number in _NUMBER.finditer(sentence):
+        if len(found) == MAX_FIGURES:
+            break  # a "sentence" with more figures than this is a table or noise, not a claim
+        start, end = number.span()
+        if found and start < found[-1].end:
+            continue  # the second half of a range or pair
+        after = _AFTER.match(sentence, end, end + WINDOW)
+        before = _BEFORE.search(sentence, max(0, start - 45), start) if _BEFORE_HINT.search(
+            sentence, max(0, start - 45), start) else None
+        plus = _PLUS.search(sentence, max(0, start - 2), start)
+        if after and after.lastgroup == "pair" and after.group().rstrip()[-1:].isdigit() and not before:
+            continue  # "k=2 and 3 skills", "160 and 80 epochs": numbers, not figures
+        if after:
+            figure = _Figure(start, after.end(), after.lastgroup, _unit_class(after.group()))
+        elif before and before.lastgroup == "fraction":
+            fraction = _FRACTION.match(sentence, end)
+            if not fraction:
+                continue
+            figure = _Figure(start, fraction.end(), "fraction")
+        elif before or plus:
+            figure = _Figure(start, end, before.lastgroup if before else "plus")
+        else:
             continue
-        values.append(_trim_around(sentence, figures[0].start(), figures[-1].end()))
-        used.append(index)
-        if len(used) == MAX_GAIN_SENTENCES:
-            break
-    if not values:
-        return None, None
-    return "; ".join(values), _evidence(abstract, sentences, used)
+        if plus:
+            figure.start, figure.kind = plus.start(), "plus" if figure.kind != "versus" else "versus"
+        figure.prefix = before.lastgroup if before else ""
+        found.append(figure)
+    for word in _WORD_FIGURE.finditer(sentence):
+        found.append(_Figure(word.start(), word.end(), "word"))
+    found.sort(key=lambda f: f.start)
+    return found
 
 
-def _trim_around(sentence: str, first: int, last: int) -> str:
-    """The sentence cut to the figures plus a few words of context on each side (verbatim)."""
-    left = sentence[:first]
-    words = left.split()
-    if len(words) > WORDS_BEFORE + 2:
-        keep = " ".join(words[-(WORDS_BEFORE + 2):])
-        left_start = left.rfind(keep)
-        comma = sentence.rfind(", ", 0, left_start + len(keep))
-        left_start = comma + 2 if comma >= left_start else left_start
-    else:
-        left_start = 0
-    right = sentence[last:]
-    words = right.split()
-    if len(words) > WORDS_AFTER + 6:
-        cut = re.search(r"[,;]\s", right)
-        right_end = last + (cut.start() if cut and cut.start() > 0 else len(" ".join(words[:WORDS_AFTER + 6])) + 1)
-    else:
-        right_end = len(sentence)
-    return sentence[left_start:right_end].strip(" ,;").rstrip(".")
+_MEASURE_WORD = re.compile(r"\b(?:performance|gains?|speed|efficiency|throughput|accuracy|compression)\b", re.I)
 
 
-# --------------------------------------------------------------------------- compute
+def _unit_class(text: str) -> str:
+    """"%", "x" or "pt": figures of one class can be listed together ("3.25x on A100 and 4.5x on A6000")."""
+    lowered = text.lower()
+    if "%" in lowered or "percent" in lowered:
+        return "%"
+    if re.search(r"[x×]|times|fold", lowered):
+        return "x"
+    return "pt" if re.search(r"points?|pp", lowered) else ""
 
 
-def _compute(abstract: str, sentences: list[tuple[int, int]]) -> tuple[str | None, str | None]:
+def _is_gain(sentence: str, figure: _Figure, previous: _Figure | None) -> bool:
+    start, end = figure.start, figure.end
+    before = sentence[max(0, start - WINDOW):start]
+    after = sentence[end:end + WINDOW]
+    if figure.kind in ("plus", "versus"):
+        return True
+    if figure.kind == "word":
+        return bool(_MEASURE_WORD.search(before[-40:] + after[:60])) or "than" in after[:30] or "relative" in after[:40]
+    if _THEIRS.search(sentence, max(0, start - 200), start):
+        return False
+    if figure.kind == "absolute" and not _COMPARISON.search(before[-60:] + after[:60]):
+        return False
+    words = before.split()
+    near = _CUE_BEFORE.search(" ".join(words[-4:])) or _CUE_AFTER.match(after)
+    if near or (figure.prefix == "by" and figure.unit):  # "pruned by up to 40%": "by" measures a change
+        return True
+    far = 14 if figure.kind in ("by", "factor") else 8  # "speed up the training of X by a factor of 5"
+    if _CUE_BEFORE.search(" ".join(sentence[max(0, start - 160):start].split()[-far:])) \
+            and not _SCORE_BEFORE.search(before):
+        return True
+    if previous is not None and _RESTATED.search(sentence, max(previous.end - 1, start - 20), start):
+        return True  # "from 2.82M to 0.67M (sim24\%)": the same gain restated
+    if previous is not None and start - previous.end <= COORDINATION_CHARS and previous.unit == figure.unit \
+            and figure.unit and _COORDINATED.search(before):
+        between = sentence[previous.end:start]
+        if len(between.split()) <= 20 and not _NEW_CLAUSE.search(between):
+            return True  # "3.25x on A100 and 4.5x on A6000"
+    return figure.kind == "fraction" and bool(_WEAK_CONTEXT.search(before + after))
+
+
+_RESTATED = re.compile(r"\d\S{0,3} ?\((?:\\?sim|~|≈|about |i\.e\., )?$")
+_NEW_CLAUSE = re.compile(r";|\bwhile\b")
+COORDINATION_CHARS = 200  # a figure listed with the gain before it stands this close to it
+
+
+def _gains(text: Text, settings: OfflineSettings) -> tuple[str | None, str | None]:
+    abstract = text.abstract
     phrases: list[str] = []
-    used: list[int] = []
-    for index, (start, end) in enumerate(sentences):
-        if not _DIGIT.search(abstract, start, end):
-            continue
-        found = [m.group().strip() for m in _COMPUTE.finditer(abstract, start, end)]
-        if found:
-            used.append(index)
-            phrases.extend(p for p in found if p not in phrases)
-        if len(phrases) >= MAX_COMPUTE_PHRASES:
+    used: list[tuple[int, int, int]] = []  # (sentence index, first figure, last figure) in the abstract
+    limit = 1 if settings.gains == "headline" else MAX_GAINS
+    short = settings.gain_style == "short"
+    for index, (start, end) in enumerate(text.sentences):
+        if not _DIGIT.search(abstract, start, end) and not (_WORD_HINT.search(abstract, start, end) and
+                                                             _WORD_FIGURE.search(abstract, start, end)):
+            continue  # most sentences have no figure; finding figures is the costly part
+        sentence = abstract[start:end]
+        gains: list[_Figure] = []
+        for figure in _figures(sentence):
+            if _is_gain(sentence, figure, gains[-1] if gains else None):
+                gains.append(figure)
+        if short:  # "4.2x overall (text: 3.4x, image: 5.3x)": the breakdown stays in the quote
+            gains = [f for f in gains if not _breakdown(sentence, f)]
+        for group in _clauses(sentence, gains):
+            phrase = (_short_phrase if short else _clause_phrase)(sentence, group)
+            if phrase and phrase not in phrases:
+                phrases.append(phrase)
+                used.append((index, start + group[0][0].start, start + group[-1][0].end))
+            if len(phrases) == limit:
+                break
+        if len(phrases) == limit:
             break
     if not phrases:
         return None, None
-    return "; ".join(phrases[:MAX_COMPUTE_PHRASES]), _evidence(abstract, sentences, used)
+    return "; ".join(phrases), _evidence(text, used)
 
 
-def _evidence(abstract: str, sentences: list[tuple[int, int]], used: list[int]) -> str:
-    """One verbatim quote: the run of sentences from the first to the last used one if
-    it is short enough, else the first used sentence."""
-    start, end = sentences[used[0]][0], sentences[used[-1]][1]
-    if end - start > MAX_EVIDENCE_CHARS:
-        end = sentences[used[0]][1]
-    return abstract[start:end].strip()
+def _breakdown(sentence: str, figure: _Figure) -> bool:
+    """A figure in brackets that break a figure down: "(text: 3.4x, image: 5.3x)", "(3x for text, ...)"."""
+    opening = sentence.rfind("(", max(0, figure.start - 60), figure.start)
+    if opening < 0 or ")" in sentence[opening:figure.start]:
+        return False
+    closing = sentence.find(")", figure.end, figure.end + 60)
+    inside = sentence[opening:closing if closing > 0 else figure.end + 20]
+    return bool(re.search(r"\d", sentence[max(0, opening - 30):opening])) and (":" in inside or " for " in inside)
+
+
+def _clauses(sentence: str, figures: list[_Figure]) -> list[list[tuple[_Figure, int, int]]]:
+    """The gain figures grouped by the clause they stand in: [(figure, clause start, clause end)]."""
+    if not figures:
+        return []
+    bounds, position = [], 0
+    for cut in _CLAUSE_BREAK.finditer(sentence, 0, figures[-1].end + 400):
+        bounds.append((position, cut.start()))
+        position = cut.end()
+    bounds.append((position, len(sentence)))
+    groups: dict[tuple[int, int], list] = {}
+    clause = 0
+    for figure in figures:  # both in order: one walk
+        while figure.start >= bounds[clause][1] and clause < len(bounds) - 1:
+            clause += 1
+        clause_start, clause_end = bounds[clause]
+        groups.setdefault((clause_start, clause_end), []).append((figure, clause_start, clause_end))
+    return list(groups.values())
+
+
+def _short_phrase(sentence: str, group: list[tuple[_Figure, int, int]]) -> str | None:
+    """The figures with a few words of what they measure and against what: "4.5x faster training"."""
+    first, clause_start, clause_end = group[0]
+    last = group[-1][0]
+    window = max(clause_start, first.start - 200)
+    left = sentence[window:first.start]
+    stop = _PHRASE_END.search(sentence, last.end, min(clause_end, last.end + 300))
+    tail_end = _after_words(sentence, last.end, stop.start() if stop else min(clause_end, last.end + 300),
+                            SHORT_WORDS_AFTER)
+    qualifier = _QUALIFIER.search(left)
+    if left.rstrip().endswith("(") and len(group) == 1:
+        # "improving accuracy (+0.8% absolute) on Kinetics-400": the figure, then what it measures
+        close = sentence.find(")", last.end, last.end + 40)
+        inside = sentence[first.start:close] if close > 0 else sentence[first.start:last.end]
+        measured = [w for w in left.rstrip(" (").split()[-3:] if not _GAIN_VERB.match(w) and w.lower() not in _ADVERBS]
+        measured = measured[next((i for i, w in enumerate(measured) if w.endswith((",", ";", ":"))), -1) + 1:]
+        rest = ""
+        if close > 0:
+            stop = _PHRASE_END.search(sentence, close + 1, min(clause_end, close + 300))
+            rest = sentence[close + 1:_after_words(sentence, close + 1, stop.start() if stop else clause_end,
+                                                   SHORT_WORDS_AFTER)]
+        phrase = " ".join([inside, *measured, rest.strip()])
+    elif noun := _NOUN_OF.search(left):  # "accelerations of 65.08%" -> "65.08% acceleration"
+        word = noun.group(1).lower()
+        phrase = " ".join([noun.group("qualifier") + sentence[first.start:last.end],
+                           word if word == "savings" else word.rstrip("s"),
+                           sentence[last.end:tail_end].strip()])
+    elif _FIGURE_FIRST.match(sentence, first.end):  # "4.5x faster", "a 10x reduction in compute"
+        phrase = sentence[window + qualifier.start() if qualifier else first.start:tail_end]
+    else:
+        phrase = sentence[_lead_start(sentence, window, first.start):tail_end]
+    if phrase.count("(") > phrase.count(")") and ")" in sentence[tail_end:tail_end + 3]:
+        phrase = phrase + sentence[tail_end:sentence.index(")", tail_end) + 1]
+    phrase = _LEAD_DROP.sub("", phrase.strip(" ,;:."))
+    phrase = re.sub(r"^(?:further|also|significantly|substantially|greatly|drastically|notably|consistently) ", "",
+                    phrase, flags=re.I)
+    if (verb := _VERB_OBJECT.match(phrase)) and not phrase[:1].isdigit():
+        obj = re.sub(r"^(?:the|its|their|our|an?) ", "", verb.group("object"), flags=re.I)
+        participle = "sped up" if verb.group("speed") else _PARTICIPLE[verb.group("verb").lower()]
+        phrase = f"{obj} {participle} {phrase[verb.end():]}"
+    elif outperform := _OUTPERFORM.match(phrase):
+        phrase = f"{outperform.group('rest')} over {outperform.group('baseline')}"
+    phrase = _COMPARED.sub("vs. ", phrase)
+    phrase = _LATEX_SPACE.sub(" ", phrase)
+    phrase = re.sub(r"\s*\([^()]*$", "", phrase).strip(" ,;:.")  # an unclosed bracket at the end
+    return _balanced(phrase) or None
+
+
+def _balanced(phrase: str) -> str:
+    """Without the brackets that open or close outside the phrase ("1.65x faster) and ...")."""
+    if "(" not in phrase and ")" not in phrase:
+        return phrase
+    keep, opened = [], []
+    for index, char in enumerate(phrase):
+        if char == "(":
+            opened.append(len(keep))
+        elif char == ")":
+            if not opened:
+                continue
+            opened.pop()
+        keep.append(char)
+    for index in reversed(opened):
+        del keep[index]
+    return " ".join("".join(keep).split()).strip(" ,;:.")
+
+
+_ADVERBS = frozenset("also further while significantly substantially greatly notably consistently even".split())
+_LATEX_SPACE = re.compile(r"(?<=[A-Za-z.])~(?=\S)|(?<=\S)~(?=\d)")
+_OUTPERFORM_VERB = re.compile(r"^(?:outperform|surpass|beat|exceed)\w*$", re.I)
+LEAD_VERB_WORDS = 14
+_NP_OPENERS = frozenset("the a an its their our that which of".split())
+
+
+def _lead_start(sentence: str, window: int, figure: int) -> int:
+    """Where the words leading to a figure begin: its gain verb ("reduces memory usage by"), else a few
+    words back, after the last comma or bracket."""
+    words = [(m.start(), m.group()) for m in re.finditer(r"\S+", sentence[window:figure])]
+    for index in range(len(words) - 1, max(-1, len(words) - LEAD_VERB_WORDS - 1), -1):
+        word = words[index][1]
+        listing = _OUTPERFORM_VERB.match(word)  # "outperforms A, B and C by 18/19/6 AP"
+        if _GAIN_VERB.match(word) or listing:
+            between = [w for _, w in words[index:]]
+            if not any(w.endswith((";", ":")) or (w.endswith((",", ")")) and not listing) for w in between):
+                return window + words[index][0]
+            break
+    lead = words[-SHORT_WORDS_BEFORE:]
+    if len(words) > SHORT_WORDS_BEFORE:  # "the memory usage in ... by": not from the middle of a noun phrase
+        wider = words[-SHORT_WORDS_BEFORE - 2:]
+        opening = next((i for i in range(1, len(wider) - 1) if wider[i - 1][1].lower() in _NP_OPENERS), None)
+        if opening is not None:
+            lead = wider[opening:]
+    for cut in range(len(lead) - 1, -1, -1):
+        word = lead[cut][1]
+        if word.endswith((",", ";", ")")) or word.startswith("("):
+            lead = lead[cut + 1:]
+            break
+        if word.endswith(":"):  # "FLOPs savings: 3.7x overall"
+            lead = lead[max(0, cut - 2):]
+            break
+    return window + lead[0][0] if lead else figure
+
+
+def _after_words(sentence: str, start: int, end: int, count: int) -> int:
+    """The end of the first `count` words of sentence[start:end], not ending on "the", "of" ..."""
+    words = [(m.end(), m.group()) for m in re.finditer(r"\S+", sentence[start:end])][:count]
+    while words and words[-1][1].lower().strip(",;.") in _DANGLING:
+        words.pop()
+    return start + words[-1][0] if words else start
+
+
+def _clause_phrase(sentence: str, group: list[tuple[_Figure, int, int]]) -> str | None:
+    """The clause that states the figures, as written (at most CLAUSE_WORDS words on either side)."""
+    first, clause_start, clause_end = group[0]
+    last = group[-1][0]
+    left = [m.start() for m in re.finditer(r"\S+", sentence[clause_start:first.start])][-CLAUSE_WORDS:]
+    start = clause_start + left[0] if left else first.start
+    phrase = sentence[start:_after_words(sentence, last.end, clause_end, CLAUSE_WORDS)].strip(" ,;:.")
+    return _balanced(_DISCOURSE.sub("", phrase)) or None
+
+
+# "As an illustrative example, ...": words that lead into a claim, not part of it.
+_DISCOURSE = re.compile(
+    r"^(?:as an? (?:\w+ )?example|for (?:example|instance)|notably|in particular|moreover|furthermore|additionally|"
+    r"in addition|specifically|remarkably|importantly|overall|finally|however|experimentally|empirically|"
+    r"as a result|consequently|surprisingly|interestingly|taken together|in summary|in short|concretely|"
+    r"in (?:our )?experiments|experimental results (?:show|demonstrate) that|results (?:show|demonstrate) that)"
+    r",? ", re.I)
+
+
+def _evidence(text: Text, used: list[tuple[int, int, int]]) -> str | None:
+    """One verbatim quote: the run of sentences from the first to the last used one if it fits in a
+    quote, else the longest run of used sentences that does (cut around its first figure when one
+    sentence alone is too long)."""
+    best = (0, 0)  # (first, last) positions in `used`
+    first = 0
+    for last in range(len(used)):
+        while text.sentences[used[last][0]][1] - text.sentences[used[first][0]][0] > MAX_QUOTE_CHARS and first < last:
+            first += 1
+        if last - first > best[1] - best[0]:
+            best = (first, last)
+    (index, anchor, _), (end_index, _, _) = used[best[0]], used[best[1]]
+    return text.quote(text.sentences[index][0], text.sentences[end_index][1], anchor)
+
+
+# A technique quote assembled from several sentences stays under this.
+MAX_EVIDENCE_CHARS = 700
+
+# --------------------------------------------------------------------------- compute
+
+_SCALE = r"(?:[BMKT]|billion|million|trillion)"
+_COMPUTE_KINDS = (
+    ("hardware", re.compile(
+        rf"(?<![\d.,]){_NUM}\s?[xX×]?\s?(?:NVIDIA\s)?(?:[A-Z]?\d{{2,4}}[A-Za-z]?(?:-\d+G)?\s)?"
+        rf"(?:GPUs?|TPUs?(?:\s?v\d\w*)?|TPUv\d\w*|A100s?(?:-\d+G)?|H100s?|V100s?|chips|accelerators)\b"
+        rf"(?!\s(?:GPU[- ])?(?:hours|days))")),
+    ("time", re.compile(
+        rf"(?<![\d.,]){_NUM}\s?(?:GPU|TPU|A100|H100|V100)[- ]?(?:hours|days|years)\b"
+        rf"|(?<![\d.,]){_NUM}\s?[xX×]?\s?(?:GPUs?|TPUs?)\s(?:GPU[- ])?(?:hours|days)\b"
+        rf"|(?<![\d.,]){_NUM}\s(?:GPU\s|TPU\s)?(?:hours|days|weeks)\son\s(?:{_NUM}\s|an?\s|one\s|a single\s)?"
+        rf"[\w-]{{1,30}}(?:\sGPUs?)?")),
+    ("flops", re.compile(
+        rf"(?<![\d.,]){_NUM}\s?(?:[×x]\s?10\^?\d{{1,3}}\s?)?(?:[kMGTPEZY]|peta|exa|zetta|yotta)?-?FLOPs?\b")),
+    ("tokens", re.compile(rf"(?<![\d.,]){_NUM}[-\s]?{_SCALE}\b(?:[-\s][\w-]{{1,30}}){{0,2}}?[-\s]tokens?\b")),
+    ("parameters", re.compile(
+        rf"(?<![\d.,]){_NUM}[-\s]?{_SCALE}[-\s]?(?:parameters?|params)\b"
+        rf"|(?<![\d.,]){_NUM}\s?[BM]\s(?:\w{{1,20}}\s)?(?:language\s)?models?\b")),
+    ("data", re.compile(
+        rf"(?<![\d.,]){_NUM}[-\s]?(?:{_SCALE}|k)?\s(?:image-text\s|text-image\s|video-text\s)?"
+        rf"(?:images|pairs|videos|hours of (?:speech|audio|video)|samples|documents|volumes|scans|clips)\b"
+        rf"(?! (?:per|a|each|every)\b|/)")),  # "139.90 samples per second" is a speed
+)
+# A cheap test before the kinds' patterns (substring tests run in C): which kinds a sentence may hold.
+_COMPUTE_HINTS = {
+    "hardware": ("GPU", "TPU", "100", "chips", "accelerators"),
+    "time": ("hours", "days", "weeks", "years"),
+    "flops": ("FLOP",),
+    "tokens": ("token",),
+    "parameters": ("param", "model"),
+    "data": ("images", "pairs", "videos", "hours of", "samples", "documents", "volumes", "scans", "clips"),
+}
+MAX_COMPUTE_PHRASES = 6
+
+
+def _compute(text: Text, settings: OfflineSettings) -> tuple[str | None, str | None]:
+    abstract = text.abstract
+    kinds = [(kind, pattern) for kind, pattern in _COMPUTE_KINDS if kind in settings.compute]
+    found: list[tuple[int, int, str]] = []  # (start, end, phrase) in the abstract
+    used: list[tuple[int, int, int]] = []
+    seen: set[str] = set()
+    for index, (start, end) in enumerate(text.sentences):
+        if not kinds or not _DIGIT.search(abstract, start, end):
+            continue
+        sentence = abstract[start:end]
+        hinted = {kind for kind, words in _COMPUTE_HINTS.items() if any(word in sentence for word in words)}
+        matches = sorted((m.start(), m.end(), m.group().strip(), kind) for kind, pattern in kinds
+                         if kind in hinted for m in pattern.finditer(abstract, start, end))
+        kept = False
+        for m_start, m_end, phrase, kind in matches:
+            if any(m_start < f_end and f_start < m_end for f_start, f_end, _ in found):
+                continue  # overlaps a figure already kept
+            key = _compute_key(kind, phrase)
+            if key in seen:
+                continue
+            seen.add(key)
+            found.append((m_start, m_end, phrase))
+            kept = True
+            if len(found) == MAX_COMPUTE_PHRASES:
+                break
+        if kept:
+            used.append((index, found[-1][0], found[-1][1]))
+        if len(found) >= MAX_COMPUTE_PHRASES:
+            break
+    if not found:
+        return None, None
+    return "; ".join(p for _, _, p in found), _evidence(text, used)
+
+
+def _compute_key(kind: str, phrase: str) -> str:
+    """The same figure however it is written: "175 billion parameters" = "175 billion-parameter model" =
+    "175B model"; tokens, parameters and data are one figure per number and scale."""
+    key = phrase.lower().replace("-", " ")
+    key = _SCALE_WORD.sub(lambda m: m.group()[0], key)
+    key = re.sub(r"(\d)\s+([bmkt])\b", r"\1\2", key)
+    if kind in ("tokens", "parameters", "data"):
+        number = _NUMBER.search(key)
+        scale = re.match(r"\s?([bmkt])\b", key[number.end():]) if number else None
+        return f"{kind} {number.group() if number else key}{scale.group(1) if scale else ''}"
+    return " ".join(re.sub(r"s\b", "", key).split())
+
+
+_SCALE_WORD = re.compile(r"\b(?:billion|million|trillion)\b")
