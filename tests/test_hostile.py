@@ -138,8 +138,7 @@ async def test_every_screen_shows_hostile_papers_as_text(hostile_db, tmp_path):
 
     from tests.tui_helpers import SlowModel
     from workbench.tui.screens.compare import CompareScreen
-    from workbench.tui.screens.dialogs import GotoScreen, HelpScreen, SearchScreen
-    from workbench.tui.screens.stats import StatsScreen
+    from workbench.tui.screens.dialogs import GotoScreen, ReadingScreen, SearchScreen
 
     other = make_app(hostile_db, prompt="gains", model=SlowModel(0))  # a second source for the compare screen
     async with other.run_test(size=SIZE) as pilot:
@@ -156,7 +155,7 @@ async def test_every_screen_shows_hostile_papers_as_text(hostile_db, tmp_path):
             await settle(app, pilot)
         await pilot.press("g", "1", "enter")
         await settle(app, pilot)
-        for key, screen in (("c", CompareScreen), ("t", StatsScreen), ("question_mark", HelpScreen)):
+        for key, screen in (("c", CompareScreen), ("t", ReadingScreen), ("question_mark", ReadingScreen)):
             await pilot.press(key)
             await pilot.pause()
             assert isinstance(app.screen, screen)

@@ -10,7 +10,7 @@ from textual.widgets import TextArea
 
 from tests.tui_helpers import SIZE, DeadKeyModel, FailingModel, SlowModel, make_app, running, settle
 from workbench.store import paper_order
-from workbench.tui.screens.dialogs import HelpScreen, SearchScreen
+from workbench.tui.screens.dialogs import ReadingScreen, SearchScreen
 from workbench.tui.widgets.form import SuggestionForm
 from workbench.tui.widgets.panel import TextPanel
 
@@ -26,6 +26,10 @@ def annotation(db_path, pid, who="ana"):
     row = db.execute("SELECT * FROM annotations WHERE paper_id = ? AND annotator = ?", [pid, who]).fetchone()
     db.close()
     return dict(row) if row else None
+
+
+def showing(app, dialog_id: str) -> bool:
+    return isinstance(app.screen, ReadingScreen) and app.screen.dialog_id == dialog_id
 
 
 def form_values(app) -> dict:
@@ -210,14 +214,14 @@ async def test_quit(db_path, ids):
 async def test_help_lists_the_keys_and_closes(db_path, ids):
     async with running(db_path) as (app, pilot):
         await pilot.press("question_mark")
-        assert isinstance(app.screen, HelpScreen)
+        assert showing(app, "help")
         keys = dict(app.key_help())
         assert keys["a"].startswith("Accept what the pane shows") and keys["^s"].startswith("Save the form")
         assert keys["u, ⌫"].startswith("Undo your last change")
         assert keys["/"].startswith("Search titles and abstracts") and keys["?"] == "These keys"
         await pilot.press("a")  # bindings of the review screen are not active under the help
         await pilot.press("escape")
-        assert not isinstance(app.screen, HelpScreen) and app.session.decided == 0
+        assert not showing(app, "help") and app.session.decided == 0
 
 
 async def test_the_reviewer_never_waits_on_a_slow_model(db_path, ids):
@@ -419,11 +423,11 @@ async def test_adjudication_takes_a_reviewers_answer_as_the_starting_point(db_pa
 
 
 async def test_stats_screen_shows_progress_pace_and_rates(db_path, ids):
-    from workbench.tui.screens.stats import StatsScreen, stats_renderable
+    from workbench.tui.screens.stats import stats_renderable
 
     async with running(db_path) as (app, pilot):
         await pilot.press("a", "r", "t")
-        assert isinstance(app.screen, StatsScreen)
+        assert showing(app, "stats")
         from rich.console import Console
 
         console = Console(width=120, record=True)
@@ -432,7 +436,7 @@ async def test_stats_screen_shows_progress_pace_and_rates(db_path, ids):
         assert "ana: 2 of 504 papers decided" in text and "✓ 1 accepted" in text and "✗ 1 rejected" in text
         assert "this session │         2" in text and "summary@" in text and "50.0%" in text
         await pilot.press("escape")
-        assert not isinstance(app.screen, StatsScreen)
+        assert not showing(app, "stats")
 
 
 async def test_disagreements_queue_shows_both_decisions_and_stores_the_adjudicators(db_path, ids, seeded_db):
@@ -512,21 +516,20 @@ async def test_guidelines_open_beside_the_task(db_path, ids, tmp_path):
 
     from workbench.config import guidelines, load_config
     from workbench.prompts import prompts_dir
-    from workbench.tui.screens.guidelines import GuidelinesScreen
 
     notes = guidelines(load_config(), prompts_dir())
     assert notes is not None and notes.path.name == "guidelines.md"
     async with running(db_path, guidelines=notes) as (app, pilot):
         await pilot.press("h")
         await pilot.pause()
-        assert isinstance(app.screen, GuidelinesScreen)
+        assert showing(app, "guidelines")
         assert "No figure, no gain" in app.screen.query_one(Markdown).source
         await pilot.press("escape", "a")
         assert annotation(db_path, ids[0])["status"] == "accepted"
     async with running(db_path, guidelines=None) as (app, pilot):
         await pilot.press("h")
         await pilot.pause()
-        assert not isinstance(app.screen, GuidelinesScreen)
+        assert not showing(app, "guidelines")
         assert any("No guidelines" in n.message for n in app._notifications)
 
 

@@ -6,17 +6,35 @@ from typing import Callable
 
 from rich.table import Table
 from rich.text import Text
-from textual import on
+from textual import events, on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
+from textual.widget import Widget
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from workbench.records import SearchHit
 from workbench.safe_text import one_line, plain
 from workbench.vocab import STATUS_MARKS, STATUS_STYLES
+
+
+class ReadingScreen(ModalScreen[None]):
+    """A scrollable page to read, closed by escape, q, or the key that opened it."""
+
+    def __init__(self, dialog_id: str, close_key: str, widgets: Callable[[], list[Widget]]) -> None:
+        super().__init__()
+        self.dialog_id, self.close_keys, self.widgets = dialog_id, ("escape", "q", close_key), widgets
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(classes="dialog wide", id=self.dialog_id):
+            yield from self.widgets()
+
+    def on_key(self, event: events.Key) -> None:
+        if event.key in self.close_keys:
+            event.stop()
+            self.dismiss(None)
 
 
 class GotoScreen(ModalScreen[str | None]):
@@ -100,30 +118,27 @@ class SearchScreen(ModalScreen[str | None]):
         self.query_one(OptionList).focus()
 
 
-class HelpScreen(ModalScreen[None]):
-    BINDINGS = [Binding("escape,question_mark,q", "dismiss(None)", "Close")]
-
-    def __init__(self, keys: list[tuple[str, str]]) -> None:
-        super().__init__()
-        self.keys = keys
-
-    def compose(self) -> ComposeResult:
+def help_screen(keys: list[tuple[str, str]]) -> ReadingScreen:
+    def widgets() -> list[Widget]:
         table = Table(box=None, show_header=False, padding=(0, 2))
         table.add_column(style="bold cyan", no_wrap=True)
         table.add_column()
-        for key, description in self.keys:
+        for key, description in keys:
             table.add_row(Text(key), Text(description))
-        with VerticalScroll(classes="dialog wide", id="help"):
-            yield Static(Text("Keys", style="bold"))
-            yield Static(table)
-            yield Static(Text(
-                "\na confirms what the pane shows: on a paper you accepted or edited, your values stay; "
-                "a suggestion replaces them only when you pick it (1-9 or c).\n"
-                "While a form field has focus, letters and digits go into the field: ctrl+s saves, "
-                "escape leaves the form (asking first if you changed something), Tab and Enter move between "
-                "fields, ctrl+a selects a whole field so typing replaces it.\n"
-                "Highlights in the abstract: technique (blue), claimed gain (green), compute (underlined).\n"
-                "Keys can be remapped in the config file's [keys] table (binding id = \"keys\").", style="dim"))
+        return [Static(Text("Keys", style="bold")), Static(table), Static(Text(HELP_NOTES, style="dim"))]
+
+    return ReadingScreen("help", "question_mark", widgets)
+
+
+HELP_NOTES = (
+    "\na confirms what the pane shows: on a paper you accepted or edited, your values stay; "
+    "a suggestion replaces them only when you pick it (1-9 or c).\n"
+    "While a form field has focus, letters and digits go into the field: ctrl+s saves, "
+    "escape leaves the form (asking first if you changed something), Tab and Enter move between "
+    "fields, ctrl+a selects a whole field so typing replaces it.\n"
+    "Highlights in the abstract: technique (blue), claimed gain (green), compute (underlined).\n"
+    "Keys can be remapped in the config file's [keys] table (binding id = \"keys\")."
+)
 
 
 class ConfirmScreen(ModalScreen[bool]):

@@ -435,19 +435,19 @@ class ReviewScreen(Screen):
         self.app.push_screen(SearchScreen(self.session.find), done)
 
     def action_help(self) -> None:
-        from workbench.tui.screens.dialogs import HelpScreen
+        from workbench.tui.screens.dialogs import help_screen
 
-        self.app.push_screen(HelpScreen(key_help(self.app)))
+        self.app.push_screen(help_screen(key_help(self.app)))
 
     def action_guidelines(self) -> None:
-        from workbench.tui.screens.guidelines import GuidelinesScreen
+        from workbench.tui.screens.guidelines import guidelines_screen
 
         guidelines = getattr(self.app, "guidelines", None)
         if guidelines is None:
             tell(self, "No guidelines: write guidelines.md beside the prompts, or set [review] guidelines "
                        "in the config file.", severity="warning", timeout=6)
             return
-        self.app.push_screen(GuidelinesScreen(guidelines))
+        self.app.push_screen(guidelines_screen(guidelines))
 
     def action_compare(self) -> None:
         from workbench.tui.screens.compare import CompareScreen
@@ -473,9 +473,9 @@ class ReviewScreen(Screen):
         self.app.push_screen(CompareScreen(view), done)
 
     def action_stats(self) -> None:
-        from workbench.tui.screens.stats import StatsScreen
+        from workbench.tui.screens.stats import stats_screen
 
-        self.app.push_screen(StatsScreen(self.session.stats()))
+        self.app.push_screen(stats_screen(self.session.stats(), self.app.size.width))
 
     def action_quit(self) -> None:
         self.app.exit()

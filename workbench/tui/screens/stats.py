@@ -5,15 +5,12 @@ from __future__ import annotations
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
-from textual.app import ComposeResult
-from textual.binding import Binding
-from textual.containers import VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from workbench.analytics import SessionStats
 from workbench.report import bar, rates_table
 from workbench.safe_text import one_line, plain
+from workbench.tui.screens.dialogs import ReadingScreen
 from workbench.vocab import STATUS_MARKS
 
 
@@ -37,15 +34,7 @@ def stats_renderable(stats: SessionStats, width: int = 120) -> Group:
     return Group(head, pace, rates)
 
 
-class StatsScreen(ModalScreen[None]):
-    BINDINGS = [Binding("escape,t,q", "dismiss(None)", "Close")]
-
-    def __init__(self, stats: SessionStats) -> None:
-        super().__init__()
-        self.stats = stats
-
-    def compose(self) -> ComposeResult:
-        with VerticalScroll(classes="dialog wide", id="stats"):
-            yield Static(Text("Statistics", style="bold"))
-            yield Static(stats_renderable(self.stats, self.app.size.width), id="stats-body")
-            yield Static(Text("esc close", style="dim"))
+def stats_screen(stats: SessionStats, width: int) -> ReadingScreen:
+    return ReadingScreen("stats", "t", lambda: [
+        Static(Text("Statistics", style="bold")), Static(stats_renderable(stats, width), id="stats-body"),
+        Static(Text("esc close", style="dim"))])
