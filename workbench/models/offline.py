@@ -42,7 +42,7 @@ from workbench.schema import MAX_QUOTE_CHARS, MAX_VALUE_CHARS, Evidence, Summary
 from workbench.vocab import OFFLINE, OK, collapse_whitespace, utc_now
 
 # Bump when the rules change, so new suggestions do not hide behind cached old ones.
-RULES_VERSION = "3"
+RULES_VERSION = "4"
 DEFAULT_SETTINGS = OfflineSettings()
 
 
@@ -523,12 +523,12 @@ def _words(text: str) -> set[str]:
 # A number as written: never starts inside another number, bounded in length.
 _NUMBER = re.compile(r"(?<![\d.,])\d{1,12}(?:[.,]\d{1,12}){0,4}(?![\d])")
 _NUM = r"\d{1,12}(?:[.,]\d{1,12}){0,4}"
-_RELATIVE_UNIT = r"(?:\\?%|percent\b|[xX×](?![A-Za-z0-9])|times\b|-?fold\b|(?:[A-Za-z]+ )?(?:points?|pp)\b|p\.p\.)"
+_RELATIVE_UNIT = r"(?:\\?%|percent\b|[xX×](?![A-Za-z0-9])|times\b|-?fold\b|(?:[A-Za-z][\w@-]{0,15} )?(?:points?|pp)\b|p\.p\.)"
 _ABSOLUTE_UNIT = r"(?:dB|GB|MB|TB|BLEU|mAP|AP|FID|FVD|Watts?|W|ms|seconds?|minutes?|hours?|days?)\b"
 # What may follow a number to make it a figure, matched at the number's end.
 _AFTER = re.compile(
-    rf"(?P<range>\s?(?:\\?%)?\s?(?:-|–|to|~|\\sim|\$\\sim\$)\s?~?{_NUM}\s?{_RELATIVE_UNIT})"
-    rf"|(?P<versus>(?:\s?{_RELATIVE_UNIT})?\s(?:vs\.?|versus|→|->)\s{_NUM}(?:\s?{_RELATIVE_UNIT})?)"
+    rf"(?P<range>\s?(?:\\?%|[xX×])?\s?(?:-|–|to|~|\\sim|\$\\sim\$)\s?~?{_NUM}\s?{_RELATIVE_UNIT})"
+    rf"|(?P<versus>(?:\s?{_RELATIVE_UNIT})?\s(?:vs\.?|versus|→|->|\\?rightarrow|\\to)\s{_NUM}(?:\s?{_RELATIVE_UNIT})?)"
     rf"|(?P<unit>\s?{_RELATIVE_UNIT})"
     rf"|(?P<slash>(?:/{_NUM}){{1,4}}\s?(?:{_RELATIVE_UNIT}|{_ABSOLUTE_UNIT}))"
     rf"|(?P<absolute>\s?{_ABSOLUTE_UNIT})"
@@ -536,16 +536,19 @@ _AFTER = re.compile(
 )
 _BEFORE = re.compile(  # matched against the few characters before a number
     r"(?P<factor>\bfactor (?:of )?(?:times )?)$"
-    r"|(?P<by>\b(?:by|improvements? of|gains? of)\s(?:an average of |on average |a margin of |a large margin of )?"
-    r"(?:up to |about |approximately |nearly |over |around |more than |~)?)$"
+    r"|(?P<by>\b(?:by|improvements? of|gains? of)\s(?:an average of |on average |a (?:large |wide |clear |significant )?margin "
+    r"(?:of |\(|ranging from )?)?(?:up to |about |approximately |nearly |over |around |more than |at least |~)?)$"
     r"|(?P<from>\bfrom\s)$"
-    r"|(?P<fraction>\b(?:only|just) )$",
+    r"|(?P<fraction>\b(?:only|just|a mere|merely) )$",
 )
-_BEFORE_HINT = re.compile(r"by|of|factor|from|only|just")
+_BEFORE_HINT = re.compile(r"by|of|factor|from|only|just|mere")
 _PLUS = re.compile(r"(?<![\w.])\+ ?$")
 _FRACTION = re.compile(r"/\d{1,4}\b")
-_WORD_HINT = re.compile(r"oubl|ripl|uadrupl|alv|alf")  # a cheap test before the case-blind pattern
-_WORD_FIGURE = re.compile(r"\b(?:(?:more than )?(?:doubl|tripl|quadrupl|halv)(?:es|ed|ing)|(?:by )?half)\b", re.I)
+# What stands right before a number that belongs to a name; "sim24%" is LaTeX's "\sim 24%" flattened.
+# Cheap tests (substring searches run in C) before the case-blind pattern.
+_WORD_HINTS = ("oubl", "ripl", "uadrupl", "alv", "alf", "of magnitude")
+_WORD_FIGURE = re.compile(r"\b(?:(?:more than )?(?:doubl|tripl|quadrupl|halv)(?:es|ed|ing)|(?:by )?half"
+                          r"|(?:an|one|two|three|four|five|six|several|many|\d{1,2}) orders? of magnitude)\b", re.I)
 _CUE_BEFORE = re.compile(
     r"\b(?:faster|speed-?ups?|speeds? up|accelerat\w*|reduc\w*|fewer|less|lower\w*|sav(?:e|es|ed|ing|ings)|cuts?"
     r"|improv\w*|outperform\w*|higher|better|boost\w*|gains?|increas\w*|surpass\w*|smaller|cheaper|compress\w*"
@@ -556,7 +559,8 @@ _CUE_BEFORE = re.compile(
 _CUE_AFTER = re.compile(
     r"^\W{0,3}(?:[\w-]+ ){0,4}?(?:faster|speed-?ups?|less|fewer|lower|higher|better|worse|smaller|cheaper|reductions?"
     r"|improvements?|gains?|savings?|more efficient|over|relative|compared|increase|decrease|boost|acceleration"
-    r"|drop|advantage|margin|lift|increment)\b"
+    r"|drop|advantage|margin|lift|increment|cut|shorter|above|absolute(?! (?:accuracy|score))"
+    r")\b"
     r"|^\W{0,3}of (?:the )?(?:[\w-]+ ){0,2}?(?:performance|accuracy|quality)\b"  # "retains 95% of the performance"
     r"|^[^.;\d]{0,30}?,? (?:surpassing|outperforming|beating|exceeding|compared|versus|vs\.?)\b",
     re.I,
@@ -567,12 +571,14 @@ _SCORE_BEFORE = re.compile(r"\b(?:achiev\w*|reach\w*|obtain\w*|attain\w*|scor\w*
                            r"\W{0,3}(?:an? |about |approximately |up to |over |nearly |around )?$", re.I)
 _COMPARISON = re.compile(r"\b(?:than|compared|relative|surpass\w*|outperform\w*|over|vs\.?|versus|beat\w*|exceed\w*|"
                          r"improv\w*|reduc\w*|from)\b", re.I)
-_WEAK_CONTEXT = re.compile(r"\b(?:same|comparable|match\w*|peak|full|baseline|while maintaining|similar|equivalent)\b",
-                           re.I)
+_WEAK_CONTEXT = re.compile(r"\b(?:same|comparable|match\w*|peak|full|baseline|while maintaining|similar|equivalent|"
+                           r"competitive|on par)\b", re.I)
+_USING = re.compile(r"\b(?:at|using|with|requir\w*|need\w*|consum\w*)\s(?:about |approximately |roughly |around |~)?$",
+                    re.I)
+_OF_RESOURCE = re.compile(r"^ of (?:the |its |their |an? )?(?:[\w'-]+ ){0,2}?(?:data|labels?|parameters|compute|"
+                          r"costs?|FLOPs|time|memory|tokens|examples|samples|resources|training|budget)\b", re.I)
 _COORDINATED = re.compile(r"(?:,|\band|\bor|\badditional|\bfurther)\W{0,3}(?:an? )?(?:additional |further )?"
                           r"(?:to |by )?(?:up to |about |over |nearly )?$", re.I)
-# A relative clause hanging on a competitor: "outperforms MoE-8, which achieves 3x ..." are its figures.
-_THEIRS = re.compile(r"\b(?:outperform\w*|surpass\w*|beat\w*|exceed\w*)\b[^;]{0,120}?,? which\b", re.I)
 WINDOW = 80  # characters looked at on each side of a number
 MAX_FIGURES = 100  # figures read in one sentence
 
@@ -587,6 +593,7 @@ _CLAUSE_BREAK = re.compile(
 _PHRASE_END = re.compile(
     r",(?! \d)| \(| while | without | when | despite | whereas | which | thereby | by (?!\d)| as | if | so that "
     r"| setting | across | making | demonstrating | showing | and (?!\d|[^,]{0,30}?\d)| after | through | due "
+    r"| at (?:the|a) (?:cost|expense) "
 )
 _LEAD_DROP = re.compile(
     r"^(?:(?:we |it |they |this |our (?:method|model|approach|framework)s? )?"
@@ -637,6 +644,8 @@ def _figures(sentence: str) -> list[_Figure]:
         start, end = number.span()
         if found and start < found[-1].end:
             continue  # the second half of a range or pair
+        if start and _in_a_name(sentence, start):
+            continue  # "BigEarthNet-10%", "F1 points", "Llama-2": part of a name, not a quantity
         after = _AFTER.match(sentence, end, end + WINDOW)
         before = _BEFORE.search(sentence, max(0, start - 45), start) if _BEFORE_HINT.search(
             sentence, max(0, start - 45), start) else None
@@ -658,13 +667,43 @@ def _figures(sentence: str) -> list[_Figure]:
             figure.start, figure.kind = plus.start(), "plus" if figure.kind != "versus" else "versus"
         figure.prefix = before.lastgroup if before else ""
         found.append(figure)
-    for word in _WORD_FIGURE.finditer(sentence):
-        found.append(_Figure(word.start(), word.end(), "word"))
+    if _has_word_figure(sentence):
+        found.extend(_Figure(word.start(), word.end(), "word") for word in _WORD_FIGURE.finditer(sentence))
     found.sort(key=lambda f: f.start)
     return found
 
 
+# "facilitates doubling the batch size": what the method makes possible
+_ENABLES = re.compile(r"\b(?:enabl|facilitat|allow|permit)\w*\s(?:\w+\s)?$", re.I)
+_SHRINKS = re.compile(r"\b(?:reduc|cut|sav|lower|decreas|shrink)\w*\s(?:\w+\s)?(?:by\s)?$", re.I)
+_BETTER_AFTER = re.compile(r"^ (?:faster|smaller|fewer|less|lower|cheaper|more efficient|higher|better|reductions?|"
+                           r"speed-?ups?|improvements?|savings?)\b", re.I)
+_WORD_COMPARED = re.compile(r"\b(?:than|relative|compared|over|vs\.?|versus)\b")
 _MEASURE_WORD = re.compile(r"\b(?:performance|gains?|speed|efficiency|throughput|accuracy|compression)\b", re.I)
+
+
+def _in_a_name(sentence: str, start: int) -> bool:
+    """Is the number at `start` part of a name: "BigEarthNet-10%", "F1 points", "Llama-2" (not "sim24%",
+    LaTeX's "\\sim 24%" flattened, nor the second half of "20x-200x")?"""
+    char = sentence[start - 1]
+    if char.isascii() and char.isalpha():
+        return not sentence.endswith(("sim", "approx"), 0, start)
+    if char in "-–" and start > 1 and sentence[start - 2].isascii() and sentence[start - 2].isalnum():
+        return not (sentence[start - 2] in "xX" and start > 2 and sentence[start - 3] in "0123456789.")
+    return False
+
+
+def _has_word_figure(text: str) -> bool:
+    return any(hint in text for hint in _WORD_HINTS) and _WORD_FIGURE.search(text) is not None
+
+
+def _number(text: str) -> float:
+    """The first number in a figure's text ("24.80%" -> 24.8); infinity when it has none that reads."""
+    match = _NUMBER.search(text)
+    try:
+        return float(match.group().replace(",", "")) if match else float("inf")
+    except ValueError:  # "1.2.3"
+        return float("inf")
 
 
 def _unit_class(text: str) -> str:
@@ -678,38 +717,172 @@ def _unit_class(text: str) -> str:
 
 
 def _is_gain(sentence: str, figure: _Figure, previous: _Figure | None) -> bool:
+    return bool(_gain_reason(sentence, figure, previous))
+
+
+def _gain_reason(sentence: str, figure: _Figure, previous: _Figure | None) -> str:
+    """Why a figure is a gain (the rule's name: "near", "by", "far", ...), or "" when it is not: a cue
+    says it measures a change, and nothing says it is what the annotation policy does not count."""
     start, end = figure.start, figure.end
     before = sentence[max(0, start - WINDOW):start]
     after = sentence[end:end + WINDOW]
     if figure.kind in ("plus", "versus"):
-        return True
+        return figure.kind
     if figure.kind == "word":
-        return bool(_MEASURE_WORD.search(before[-40:] + after[:60])) or "than" in after[:30] or "relative" in after[:40]
-    if _THEIRS.search(sentence, max(0, start - 200), start):
-        return False
+        return "word" if _word_is_gain(sentence, figure, before, after) else ""
+    reason = _cue(sentence, figure, previous, before, after)
+    if reason and _not_a_gain(sentence, figure, before, after, reason):
+        return ""
+    return reason
+
+
+def _word_is_gain(sentence: str, figure: _Figure, before: str, after: str) -> bool:
+    if sentence.endswith("magnitude", 0, figure.end):  # "three orders of magnitude smaller", not "... slower"
+        return bool(_BETTER_AFTER.match(after) or _SHRINKS.search(before[-30:]))
+    if sentence.startswith("by half", figure.start) and _CUE_BEFORE.search(" ".join(before.split()[-12:])):
+        return True  # "reduces the total FLOPs required ... by half"
+    return bool(_MEASURE_WORD.search(before[-40:] + after[:60]) or _WORD_COMPARED.search(after, 0, 40)
+                or _ENABLES.search(before[-30:]) or _SHRINKS.search(before[-30:]))
+
+
+def _cue(sentence: str, figure: _Figure, previous: _Figure | None, before: str, after: str) -> str:
+    """What makes the figure a change: a gain word by it, "by", the gain it is listed with ..."""
+    start, end = figure.start, figure.end
+    if figure.unit in ("%", "") and figure.kind == "unit" and _LEVEL_AFTER.match(after) \
+            and _LIST_BEFORE.search(before) and not _CUE_AFTER.match(after):
+        # "improves with scale (93% on CIFAR10, 79% on CIFAR100)": levels reached, listed by benchmark, and
+        # nothing says by how much anything changed (a level counts with the one it is compared with:
+        # "70.8% vs. 68.3%", "from 35.5% to 44.5%"), unless listed after a gain ("by 0.568% on CIFAR-10, ...")
+        return "coordinated" if _coordinated(sentence, figure, previous) else ""
     if figure.kind == "absolute" and not _COMPARISON.search(before[-60:] + after[:60]):
-        return False
-    words = before.split()
-    near = _CUE_BEFORE.search(" ".join(words[-4:])) or _CUE_AFTER.match(after)
+        return ""
+    near = _CUE_BEFORE.search(" ".join(before.split()[-4:])) or _CUE_AFTER.match(after)
     if near or (figure.prefix == "by" and figure.unit):  # "pruned by up to 40%": "by" measures a change
-        return True
-    far = 14 if figure.kind in ("by", "factor") else 8  # "speed up the training of X by a factor of 5"
+        return "near" if near else "by"
+    # "speed up the training of X by a factor of 5", "improve ... of the OpenLlama-3B model from 36.2% to 40.7%"
+    far = 14 if figure.kind in ("by", "factor") or (figure.prefix == "from" and figure.unit) else 8
     if _CUE_BEFORE.search(" ".join(sentence[max(0, start - 160):start].split()[-far:])) \
             and not _SCORE_BEFORE.search(before):
+        return "far"
+    if previous is not None and _RESTATED.search(sentence, max(previous.end - 2, start - 20), start):
+        return "restated"  # "from 2.82M to 0.67M (sim24\%)": the same gain restated
+    if _coordinated(sentence, figure, previous):
+        return "coordinated"  # "3.25x on A100 and 4.5x on A6000"
+    # Efficiency at equal quality: "comparable performance with only 1/10 of the data", "competitive
+    # performance with just 20% of training data", "matches speech loss at 24.80% of the FLOPs".
+    if figure.kind == "fraction" or (figure.unit == "%" and figure.kind == "unit" and _OF_RESOURCE.match(after)
+                                     and (figure.prefix == "fraction" or _USING.search(before))
+                                     and _number(sentence[start:end]) < 100):
+        return "fraction" if _WEAK_CONTEXT.search(before + after) else ""
+    return ""
+
+
+def _not_a_gain(sentence: str, figure: _Figure, before: str, after: str, reason: str) -> bool:
+    """What the annotation policy does not count, though a gain word stands by it: a competitor's or a
+    baseline's figure, a setting, more of what the method consumes, a share of something, a drop in
+    quality."""
+    if _THEIRS.search(sentence, max(0, figure.start - 200), figure.start):
         return True
-    if previous is not None and _RESTATED.search(sentence, max(previous.end - 1, start - 20), start):
-        return True  # "from 2.82M to 0.67M (sim24\%)": the same gain restated
-    if previous is not None and start - previous.end <= COORDINATION_CHARS and previous.unit == figure.unit \
-            and figure.unit and _COORDINATED.search(before):
-        between = sentence[previous.end:start]
-        if len(between.split()) <= 20 and not _NEW_CLAUSE.search(between):
-            return True  # "3.25x on A100 and 4.5x on A6000"
-    return figure.kind == "fraction" and bool(_WEAK_CONTEXT.search(before + after))
+    if _BASELINE_SUBJECT.search(before) and not _WITH_OURS.match(after):
+        return True
+    if _SETTING.search(before) or _MORE_OF_OURS.search(before):
+        return True
+    if figure.kind in ("range", "pair") and _SETTING_RANGE.search(before) and _OF_RESOURCE.match(after):
+        return True
+    if _MORE_RESOURCE.match(after) and not _OTHERS_USE.search(before):
+        return True
+    if reason != "fraction" and figure.unit == "%" and _SHARE_OF.match(after) \
+            and not _REMOVES.search(" ".join(before.split()[-3:])):
+        return True
+    return bool(_DROP_AFTER.match(after) or _DROP_BEFORE.search(before))
+
+
+# What a gain is not, in the annotation policy (see _not_a_gain):
+# - a figure of a competitor's, in a relative clause on it: "outperforms MoE-8, which achieves 3x ...";
+_THEIRS = re.compile(r"\b(?:outperform\w*|surpass\w*|beat\w*|exceed\w*)\b[^;]{0,120}?,? which\b", re.I)
+# - a baseline's own: "..., the fully-supervised model achieved an improvement <1%" (but not "the existing
+#   model gains 5% with our corpus");
+_BASELINE_SUBJECT = re.compile(
+    r"(?:^|[,;:(] |\b(?:while|whereas|but) )(?:(?:the|a|an|its|their) )?(?:[\w-]+ ){0,2}?(?:baselines?|fully[- ]supervised|"
+    r"supervised|competing|existing|prior|previous|other)(?: [\w-]+){0,2}? (?:only |also |still |merely |typically )?"
+    r"(?:achiev|obtain|reach|yield|show|gain|improv|attain|get|see|report)\w*\b[^,;:()]{0,40}$", re.I)
+_WITH_OURS = re.compile(r"^[^.;]{0,60}\b(?:with|using|by|after|from|via|through) (?:our|the proposed|this)\b", re.I)
+# - a setting: "across sparsity ratios from 50% to 90%", "when trained with 1% to 10% of the labels";
+_SETTING = re.compile(
+    r"\b(?:with|at|under|across|for|using|over|in|on)\s(?:(?:the|a|an|our|different|various|varying)\s)?(?:[\w-]+\s){0,2}?"
+    r"(?:ratios?|rates?|sparsit(?:y|ies)|sizes?|budgets?|fractions?|proportions?|percentages?|levels?|labels?|"
+    r"amounts?|settings?|lengths?|scales?|splits?|subsets?)\s(?:ranging\s)?(?:from\s|between\s|of\s)?$", re.I)
+_SETTING_RANGE = re.compile(r"\b(?:with|using|on|at|across|for)\s$", re.I)
+# - more of what the method consumes: "we scale the model up by 10x", "uses 8x more compute" (but "matches
+#   models trained on 10x more data" is the others' cost: a gain);
+_RESOURCE = r"(?:data|dataset|compute|parameters|params|tokens|GPUs|FLOPs|training(?: data| compute| steps| time)?|" \
+            r"samples|examples|labels|memory|budget|models?|model size|corpus|epochs)"
+_MORE_OF_OURS = re.compile(
+    rf"\b(?:scal|increas|grow|expand|enlarg|doubl)\w* (?:up )?(?:the |our |its )?(?:[\w-]+ )?{_RESOURCE}(?: size)?"
+    rf"(?: up)? (?:by|to) (?:about |up to |over |~)?$", re.I)
+_MORE_RESOURCE = re.compile(rf"^ (?:more|larger|bigger|the|as much|as many) (?:[\w-]+ )?{_RESOURCE}\b", re.I)
+_OTHERS_USE = re.compile(r"\b(?:than|outperform\w*|surpass\w*|match\w*|rival\w*|comparable to|on par with|beat\w*|"
+                         r"competitive with|exceed\w*|vs\.?|versus)\b", re.I)
+# - a share of something: "40% of web documents are duplicates" (but "pruning 40% of the classes" removes
+#   something, "95% of the performance" is the quality kept, and "only 20% of the data" a resource saved);
+_SHARE_OF = re.compile(r"^ of (?!(?:the |its |their |a )?(?:[\w-]+ ){0,2}?(?:performance|accuracy|quality|gap|scores?)\b)"
+                       r"(?:the |its |their |an? )?[\w'-]+")
+_REMOVES = re.compile(r"\b(?:prun|remov|reduc|sav|cut|skip|drop|discard|eliminat|compress|filter|only|just|mere|merely|"
+                      r"using|uses|use|with|at|requir|need|consum|less|fewer)\w*", re.I)
+# - a drop in quality: "a merely 0.6 point decrease in performance", "an accuracy loss of 0.56%".
+_QUALITY = r"(?:performance|accuracy|quality|scores?|F1|mAP|AP|BLEU|ROUGE|top-1|top-5)"
+_DROP_NOUN = r"(?:drops?|decreases?|loss|degradation|declines?|deterioration|penalty)"
+_DROP_AFTER = re.compile(
+    rf"^\W{{0,3}}(?:[\w-]+ ){{0,2}}?{_DROP_NOUN} (?:in|of) (?:the )?(?:[\w-]+ ){{0,2}}?{_QUALITY}\b"
+    rf"|^\W{{0,3}}(?:absolute |relative |average |top-1 )?{_QUALITY} {_DROP_NOUN}\b", re.I)
+_DROP_BEFORE = re.compile(
+    rf"\b(?:{_QUALITY} {_DROP_NOUN}|{_DROP_NOUN} (?:in|of) (?:the )?(?:[\w-]+ )?{_QUALITY}"
+    rf"|(?:reduc|lower|decreas|hurt|degrad|sacrific|cost)\w* (?:the |its |their )?(?:[\w-]+ )?{_QUALITY})"
+    rf" (?:of |by )?(?:only |just |merely |about |around |approximately |less than |up to |at most |~)?$", re.I)
+_LEVEL_AFTER = re.compile(
+    r"^ ?(?:(?!(?:gains?|improvements?|increases?|boosts?|higher|better|faster|lower|less|fewer|reductions?|relative|"
+    r"absolute|more|points?|over|than)\b)[\w@-]+ ){0,3}?(?:on|for|in) (?:the )?[A-Z0-9]")
+_LIST_BEFORE = re.compile(r"(?:\(|,|\band|\bor)\s?(?:e\.g\.,?\s?|i\.e\.,?\s?)?$")
+
+
+def _coordinated(sentence: str, figure: _Figure, previous: _Figure | None) -> bool:
+    """Is the figure listed with the gain before it ("3.25x on A100 and 4.5x on A6000")?"""
+    if previous is None or not figure.unit or previous.unit != figure.unit \
+            or figure.start - previous.end > COORDINATION_CHARS:
+        return False
+    if not _COORDINATED.search(sentence, max(0, figure.start - WINDOW), figure.start):
+        return False
+    between = sentence[previous.end:figure.start]
+    return len(between.split()) <= 20 and not _NEW_CLAUSE.search(between)
 
 
 _RESTATED = re.compile(r"\d\S{0,3} ?\((?:\\?sim|~|≈|about |i\.e\., )?$")
 _NEW_CLAUSE = re.compile(r";|\bwhile\b")
 COORDINATION_CHARS = 200  # a figure listed with the gain before it stands this close to it
+
+
+def _gain_figures(sentence: str) -> list[_Figure]:
+    """The sentence's figures that are gains, in order."""
+    figures = _figures(sentence)
+    gains: list[_Figure] = []
+    accepted = []
+    for figure in figures:
+        accepted.append(_is_gain(sentence, figure, gains[-1] if gains else None))
+        if accepted[-1]:
+            gains.append(figure)
+    for index in range(len(figures) - 2, -1, -1):  # "5.5% and 12.3% relative improvement": the cue after the list
+        figure, listed = figures[index], figures[index + 1]
+        if not accepted[index + 1] or accepted[index] or not figure.unit or figure.unit != listed.unit:
+            continue
+        after = sentence[listed.end:listed.end + WINDOW]
+        if _LISTED_WITH.fullmatch(sentence, figure.end, listed.start) and not _DROP_AFTER.match(after) \
+                and (accepted[index + 1] is _LISTED or _CUE_AFTER.match(after)):
+            accepted[index] = _LISTED
+    return [figure for figure, gain in zip(figures, accepted) if gain]
+
+
+_LISTED = "listed"  # a figure that takes the cue of the figure listed after it
+_LISTED_WITH = re.compile(r",? (?:and |or )?(?:up to |about |over |nearly )?")
 
 
 def _gains(text: Text, settings: OfflineSettings) -> tuple[str | None, str | None]:
@@ -719,14 +892,10 @@ def _gains(text: Text, settings: OfflineSettings) -> tuple[str | None, str | Non
     limit = 1 if settings.gains == "headline" else MAX_GAINS
     short = settings.gain_style == "short"
     for index, (start, end) in enumerate(text.sentences):
-        if not _DIGIT.search(abstract, start, end) and not (_WORD_HINT.search(abstract, start, end) and
-                                                             _WORD_FIGURE.search(abstract, start, end)):
+        if not _DIGIT.search(abstract, start, end) and not _has_word_figure(abstract[start:end]):
             continue  # most sentences have no figure; finding figures is the costly part
         sentence = abstract[start:end]
-        gains: list[_Figure] = []
-        for figure in _figures(sentence):
-            if _is_gain(sentence, figure, gains[-1] if gains else None):
-                gains.append(figure)
+        gains = _gain_figures(sentence)
         if short:  # "4.2x overall (text: 3.4x, image: 5.3x)": the breakdown stays in the quote
             gains = [f for f in gains if not _breakdown(sentence, f)]
         for group in _clauses(sentence, gains):
@@ -778,6 +947,7 @@ def _short_phrase(sentence: str, group: list[tuple[_Figure, int, int]]) -> str |
     last = group[-1][0]
     window = max(clause_start, first.start - 200)
     left = sentence[window:first.start]
+    clause_end = _before_other_figures(sentence, last.end, clause_end)
     stop = _PHRASE_END.search(sentence, last.end, min(clause_end, last.end + 300))
     tail_end = _after_words(sentence, last.end, stop.start() if stop else min(clause_end, last.end + 300),
                             SHORT_WORDS_AFTER)
@@ -874,12 +1044,25 @@ def _lead_start(sentence: str, window: int, figure: int) -> int:
     return window + lead[0][0] if lead else figure
 
 
+def _before_other_figures(sentence: str, start: int, end: int) -> int:
+    """Where the words after a group of gain figures must stop: before the next figure (a number with a
+    unit), which is not one of them ("3x faster, at the cost of a 1.2% drop")."""
+    other = _OTHER_FIGURE.search(sentence, start, min(end, start + 300))
+    return other.start() if other else end
+
+
+_OTHER_FIGURE = re.compile(rf"(?<![\w.,]){_NUM}\s?{_RELATIVE_UNIT}")
+
+
 def _after_words(sentence: str, start: int, end: int, count: int) -> int:
     """The end of the first `count` words of sentence[start:end], not ending on "the", "of" ..."""
     words = [(m.end(), m.group()) for m in re.finditer(r"\S+", sentence[start:end])][:count]
-    while words and words[-1][1].lower().strip(",;.") in _DANGLING:
+    while words and (words[-1][1].lower().strip(",;.") in _DANGLING or words[-1][1].lower() in _QUALIFYING):
         words.pop()
     return start + words[-1][0] if words else start
+
+
+_QUALIFYING = frozenset("only just merely mere about approximately nearly over around roughly".split())
 
 
 def _clause_phrase(sentence: str, group: list[tuple[_Figure, int, int]]) -> str | None:
@@ -888,7 +1071,8 @@ def _clause_phrase(sentence: str, group: list[tuple[_Figure, int, int]]) -> str 
     last = group[-1][0]
     left = [m.start() for m in re.finditer(r"\S+", sentence[clause_start:first.start])][-CLAUSE_WORDS:]
     start = clause_start + left[0] if left else first.start
-    phrase = sentence[start:_after_words(sentence, last.end, clause_end, CLAUSE_WORDS)].strip(" ,;:.")
+    end = _after_words(sentence, last.end, _before_other_figures(sentence, last.end, clause_end), CLAUSE_WORDS)
+    phrase = sentence[start:end].strip(" ,;:.")
     return _balanced(_DISCOURSE.sub("", phrase)) or None
 
 
