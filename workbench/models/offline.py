@@ -545,6 +545,7 @@ _BEFORE_HINT = re.compile(r"by|of|factor|from|only|just|mere")
 _PLUS = re.compile(r"(?<![\w.])\+ ?$")
 _FRACTION = re.compile(r"/\d{1,4}\b")
 # What stands right before a number that belongs to a name; "sim24%" is LaTeX's "\sim 24%" flattened.
+_DIMENSION = re.compile(r"(?<=[xX×s]) ?\d")
 # Cheap tests (substring searches run in C) before the case-blind pattern.
 _WORD_HINTS = ("oubl", "ripl", "uadrupl", "alv", "alf", "of magnitude")
 _WORD_FIGURE = re.compile(r"\b(?:(?:more than )?(?:doubl|tripl|quadrupl|halv)(?:es|ed|ing)|(?:by )?half"
@@ -556,15 +557,23 @@ _CUE_BEFORE = re.compile(
     r"|lift\w*|rais\w*|superior)\b",
     re.I,
 )
+_DELTA_WORDS = (r"faster|speed-?ups?|less|fewer|lower|higher|better|worse|smaller|cheaper|reductions?|improvements?|gains?"
+                r"|savings?|more efficient|relative|increase|decrease|boost|acceleration|drop|advantage|margin|lift"
+                r"|increment|cut|shorter|above|absolute(?! (?:accuracy|score))")
+_OF_QUALITY = r"^\W{0,3}of (?:the )?(?:[\w-]+ ){0,2}?(?:performance|accuracy|quality)\b"
 _CUE_AFTER = re.compile(
-    r"^\W{0,3}(?:[\w-]+ ){0,4}?(?:faster|speed-?ups?|less|fewer|lower|higher|better|worse|smaller|cheaper|reductions?"
-    r"|improvements?|gains?|savings?|more efficient|over|relative|compared|increase|decrease|boost|acceleration"
-    r"|drop|advantage|margin|lift|increment|cut|shorter|above|absolute(?! (?:accuracy|score))"
-    r")\b"
-    r"|^\W{0,3}of (?:the )?(?:[\w-]+ ){0,2}?(?:performance|accuracy|quality)\b"  # "retains 95% of the performance"
+    rf"^\W{{0,3}}(?:[\w-]+ ){{0,4}}?(?:{_DELTA_WORDS}|over|compared)\b"
+    rf"|{_OF_QUALITY}"  # "retains 95% of the performance"
     r"|^[^.;\d]{0,30}?,? (?:surpassing|outperforming|beating|exceeding|compared|versus|vs\.?)\b",
     re.I,
 )
+# A figure that says how much something changed, by the words right after it ("4.2% higher", "12% relative")
+_DELTA_AFTER = re.compile(rf"^\W{{0,3}}(?:[\w-]+ ){{0,4}}?(?:{_DELTA_WORDS})\b|{_OF_QUALITY}", re.I)
+# A score reached ("achieves 85.2%", "85.2% accuracy"): a gain only when compared with another figure
+# ("70.8% accuracy, surpassing CLIP's 68.3%"), not with a name alone ("..., outperforming all prior methods").
+_METRIC_AFTER = re.compile(r"^ (?:top-\d |zero-shot |average |mean )?(?:accuracy|acc|F1|mAP|AP\w*|AUC|BLEU|ROUGE\S*|"
+                           r"CIDEr|scores?|success rate|win rate|pass@\d+|mIoU|exact match)\b", re.I)
+_FIGURE_FOLLOWS = re.compile(r"[^.;]{0,50}?\d")
 # "achieves 85.2%": a score, not a gain, unless a gain word stands right by it.
 _SCORE_BEFORE = re.compile(r"\b(?:achiev\w*|reach\w*|obtain\w*|attain\w*|scor\w*|yield\w*|get\w*|accuracy|F1|"
                            r"(?:accuracy|score|F1|rate|precision|recall|BLEU|AP|mAP|performance) of)"
@@ -652,6 +661,8 @@ def _figures(sentence: str) -> list[_Figure]:
         plus = _PLUS.search(sentence, max(0, start - 2), start)
         if after and after.lastgroup == "pair" and after.group().rstrip()[-1:].isdigit() and not before:
             continue  # "k=2 and 3 skills", "160 and 80 epochs": numbers, not figures
+        if after and after.lastgroup == "unit" and _DIMENSION.match(sentence, after.end()):
+            continue  # "256 x 256", "64times 64": a size, not a multiplier
         if after:
             figure = _Figure(start, after.end(), after.lastgroup, _unit_class(after.group()))
         elif before and before.lastgroup == "fraction":
@@ -757,6 +768,9 @@ def _cue(sentence: str, figure: _Figure, previous: _Figure | None, before: str, 
     if figure.kind == "absolute" and not _COMPARISON.search(before[-60:] + after[:60]):
         return ""
     near = _CUE_BEFORE.search(" ".join(before.split()[-4:])) or _CUE_AFTER.match(after)
+    if near and near.re is _CUE_AFTER and (_SCORE_BEFORE.search(before) or _METRIC_AFTER.match(after)) \
+            and not _DELTA_AFTER.match(after) and not _FIGURE_FOLLOWS.match(after, near.end()):
+        near = None  # "achieves 85.2% accuracy, outperforming all prior methods": a score, compared with no figure
     if near or (figure.prefix == "by" and figure.unit):  # "pruned by up to 40%": "by" measures a change
         return "near" if near else "by"
     # "speed up the training of X by a factor of 5", "improve ... of the OpenLlama-3B model from 36.2% to 40.7%"
@@ -798,8 +812,10 @@ def _not_a_gain(sentence: str, figure: _Figure, before: str, after: str, reason:
 
 
 # What a gain is not, in the annotation policy (see _not_a_gain):
-# - a figure of a competitor's, in a relative clause on it: "outperforms MoE-8, which achieves 3x ...";
-_THEIRS = re.compile(r"\b(?:outperform\w*|surpass\w*|beat\w*|exceed\w*)\b[^;]{0,120}?,? which\b", re.I)
+# - a figure of a competitor's, in a relative clause on it: "outperforms MoE-8, which achieves 3x ...",
+#   "compared to FlashAttention, which reaches 1.5x ...";
+_THEIRS = re.compile(r"\b(?:outperform\w*|surpass\w*|beat\w*|exceed\w*|compared (?:to|with)|versus|vs\.?)\b"
+                     r"[^;]{0,120}?,? which\b", re.I)
 # - a baseline's own: "..., the fully-supervised model achieved an improvement <1%" (but not "the existing
 #   model gains 5% with our corpus");
 _BASELINE_SUBJECT = re.compile(
