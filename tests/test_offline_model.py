@@ -81,6 +81,46 @@ def test_absolute_scores_are_not_gains_but_comparisons_are():
     assert "70.8%" in gain and "68.3%" in gain
 
 
+# The annotation policy (tests/fixtures/offline_gold_*.jsonl): what is not a gain, though a gain word stands by it.
+@pytest.mark.parametrize("abstract", [
+    "The performance improves steadily with model size (71.2% on MMLU, 64.3% on GSM8K).",  # scores listed
+    "We improve results on several benchmarks, reaching 88.1% on SST-2 and 91.0% on QNLI.",
+    "Our model achieves 85.2% accuracy on ImageNet, outperforming all prior methods.",  # compared with no figure
+    "The method speeds up training with only a 0.5% accuracy drop.",  # drops in quality
+    "Our approach often shows a merely 0.6 point decrease in performance while pruning heavily.",
+    "Prior methods report gains of 5% on this benchmark, but ours is simpler.",  # a baseline's own
+    "Namely, for 16 times more data, the fully-supervised model achieved an improvement <1% in AUC.",
+    "Compared to FlashAttention, which reaches a 1.5x speedup over PyTorch, ours is simpler.",  # a competitor's
+    "We observe consistent improvements across sparsity ratios from 50% to 90%.",  # settings
+    "Our method improves robustness when trained with 1% to 10% of the labels.",
+    "Improving data quality matters: 40% of web documents are near-duplicates.",  # a share
+    "Our model, pre-trained on BigEarthNet-10%, outperforms the baseline.",  # a name
+    "A subset of parameters (0.01% of them) is responsible for (>95%) of the model's performance.",  # a finding
+    "Training competitive video models is an order of magnitude slower than image models.",  # a cost
+])
+def test_what_the_policy_does_not_count_is_not_a_gain(abstract):
+    assert extract("A Paper", abstract, SUMMARY).claimed_gain is None
+
+
+@pytest.mark.parametrize("abstract, figures", [
+    ("This leads to 5.5% and 12.3% relative improvements on the two benchmarks.", ["5.5%", "12.3%"]),
+    ("The resulting dataset is three orders of magnitude smaller than web-scale datasets.",
+     ["three orders of magnitude"]),
+    ("It facilitates doubling the batch size in distributed training.", ["doubling"]),
+    ("We achieve competitive performance with just 20% of training data.", ["20%"]),
+    ("It matches speech loss at 24.80% of the FLOPs at the 1.4B scale.", ["24.80%"]),
+    ("It also reduces compute, with a 14X cut in learnable parameters.", ["14X"]),
+    ("It improves over raw data by a wide margin (5.7% rightarrow 25.4% on MATH).", ["5.7%", "25.4%"]),
+    ("It is 3x faster at the cost of a 1.2% drop in accuracy.", ["3x"]),  # the drop is not carried along
+    ("It needs 20x-200x fewer modified parameters than LoRA.", ["20x-200x"]),
+    ("The pruned model retains 95% of the original model's accuracy with 50% sparsity.", ["95%"]),
+])
+def test_what_the_policy_counts_is_a_gain(abstract, figures):
+    gain = extract("A Paper", abstract, SUMMARY).claimed_gain
+    assert all(figure in gain for figure in figures), gain
+    assert "1.2%" not in gain and "50%" not in gain  # a drop, a setting
+
+
 @pytest.mark.parametrize("abstract, wanted", [
     ("Our method reduces memory usage by up to 65.5% in optimizer states.",
      "memory usage reduced by up to 65.5% in optimizer states"),
@@ -188,7 +228,7 @@ def _quality(sample: str, papers):
     return score(load_gold(FIXTURES / f"offline_gold_{sample}.jsonl"), papers, lambda t, a: extract(t, a, SUMMARY))
 
 
-@pytest.mark.parametrize("sample, papers_in_sample, figures", [("dev", 50, 44), ("heldout", 51, 31)])
+@pytest.mark.parametrize("sample, papers_in_sample, figures", [("dev", 50, 44), ("dev2", 50, 33), ("heldout", 51, 31)])
 def test_quality_on_the_samples_tuned_on(seed_papers, sample, papers_in_sample, figures):
     quality = _quality(sample, seed_papers)
     assert (quality.papers, quality.figures) == (papers_in_sample, figures)  # the samples are what they say

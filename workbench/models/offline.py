@@ -565,13 +565,16 @@ _CUE_BEFORE = re.compile(
 _DELTA_WORDS = (r"faster|speed-?ups?|less|fewer|lower|higher|better|worse|smaller|cheaper|reductions?|improvements?|gains?"
                 r"|savings?|more efficient|relative|increase|decrease|boost|acceleration|drop|advantage|margin|lift"
                 r"|increment|cut|shorter|above|absolute(?! (?:accuracy|score))")
-_OF_QUALITY = r"^\W{0,3}of (?:the )?(?:[\w-]+ ){0,2}?(?:performance|accuracy|quality)\b"
+_OF_QUALITY = r"^\W{0,3}of (?:the |its |their )?(?:[\w'’-]+ ){0,3}?(?:performance|accuracy|quality)\b"
 _CUE_AFTER = re.compile(
     rf"^\W{{0,3}}(?:[\w-]+ ){{0,4}}?(?:{_DELTA_WORDS}|over|compared)\b"
-    rf"|{_OF_QUALITY}"  # "retains 95% of the performance"
     r"|^[^.;\d]{0,30}?,? (?:surpassing|outperforming|beating|exceeding|compared|versus|vs\.?)\b",
     re.I,
 )
+# "attains 92.7-98.1% of the accuracy of ...", "recovers up to 91% of the performance gap" (not "a subset
+# responsible for 95% of the model's performance": a finding, not something the method keeps)
+_KEPT = re.compile(_OF_QUALITY, re.I)
+_KEEPS = re.compile(r"\b(?:achiev|attain|reach|recover|retain|preserv|maintain|keep|restor|match|clos|deliver)\w*\b", re.I)
 # A figure that says how much something changed, by the words right after it ("4.2% higher", "12% relative")
 _DELTA_AFTER = re.compile(rf"^\W{{0,3}}(?:[\w-]+ ){{0,4}}?(?:{_DELTA_WORDS})\b|{_OF_QUALITY}", re.I)
 # A score reached ("achieves 85.2%", "85.2% accuracy"): a gain only when compared with another figure
@@ -768,7 +771,8 @@ def _cue(sentence: str, figure: _Figure, previous: _Figure | None, before: str, 
         return "coordinated" if _coordinated(sentence, figure, previous) else ""
     if figure.kind == "absolute" and not _COMPARISON.search(before[-60:] + after[:60]):
         return ""
-    near = _CUE_BEFORE.search(" ".join(before.split()[-4:])) or _CUE_AFTER.match(after)
+    near = _CUE_BEFORE.search(" ".join(before.split()[-4:])) or _CUE_AFTER.match(after) or (
+        _KEPT.match(after) and _KEEPS.search(" ".join(before.split()[-4:])))
     if near and near.re is _CUE_AFTER and (_SCORE_BEFORE.search(before) or _METRIC_AFTER.match(after)) \
             and not _DELTA_AFTER.match(after) and not _FIGURE_FOLLOWS.match(after, near.end()):
         near = None  # "achieves 85.2% accuracy, outperforming all prior methods": a score, compared with no figure
@@ -802,6 +806,8 @@ def _not_a_gain(sentence: str, figure: _Figure, before: str, after: str, reason:
         return True
     if _SETTING.search(before) or _MORE_OF_OURS.search(before):
         return True
+    if _SETTING_AFTER.match(after) and _CONDITION.search(before[-12:]):
+        return True
     if figure.kind in ("range", "pair") and _SETTING_RANGE.search(before) and _OF_RESOURCE.match(after):
         return True
     if _MORE_RESOURCE.match(after) and not _OTHERS_USE.search(before):
@@ -830,6 +836,8 @@ _SETTING = re.compile(
     r"(?:ratios?|rates?|sparsit(?:y|ies)|sizes?|budgets?|fractions?|proportions?|percentages?|levels?|labels?|"
     r"amounts?|settings?|lengths?|scales?|splits?|subsets?)\s(?:ranging\s)?(?:from\s|between\s|of\s)?$", re.I)
 _SETTING_RANGE = re.compile(r"\b(?:with|using|on|at|across|for)\s$", re.I)
+_CONDITION = re.compile(r"\b(?:with|at|under|for)\s(?:an?\s)?$", re.I)  # "with 50% sparsity", "at a 75% masking ratio"
+_SETTING_AFTER = re.compile(r"^ (?:[\w-]+ )?(?:sparsity|ratio|rate|pruning|masking|compression|quantization)\b", re.I)
 # - more of what the method consumes: "we scale the model up by 10x", "uses 8x more compute" (but "matches
 #   models trained on 10x more data" is the others' cost: a gain);
 _RESOURCE = r"(?:data|dataset|compute|parameters|params|tokens|GPUs|FLOPs|training(?: data| compute| steps| time)?|" \
@@ -842,7 +850,7 @@ _OTHERS_USE = re.compile(r"\b(?:than|outperform\w*|surpass\w*|match\w*|rival\w*|
                          r"competitive with|exceed\w*|vs\.?|versus)\b", re.I)
 # - a share of something: "40% of web documents are duplicates" (but "pruning 40% of the classes" removes
 #   something, "95% of the performance" is the quality kept, and "only 20% of the data" a resource saved);
-_SHARE_OF = re.compile(r"^ of (?!(?:the |its |their |a )?(?:[\w-]+ ){0,2}?(?:performance|accuracy|quality|gap|scores?)\b)"
+_SHARE_OF = re.compile(r"^ of (?!(?:the |its |their |a )?(?:[\w'’-]+ ){0,3}?(?:performance|accuracy|quality|gap|scores?)\b)"
                        r"(?:the |its |their |an? )?[\w'-]+")
 _REMOVES = re.compile(r"\b(?:prun|remov|reduc|sav|cut|skip|drop|discard|eliminat|compress|filter|only|just|mere|merely|"
                       r"using|uses|use|with|at|requir|need|consum|less|fewer)\w*", re.I)
