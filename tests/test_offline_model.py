@@ -218,8 +218,8 @@ def test_summary_and_gains_differ_on_at_least_100_seed_papers(seed_papers):
 
 # --------------------------------------------------------------------------- measured on the gold samples
 
-# The targets. Dev was tuned on; held-out was read while tuning; blind was measured once, after
-# the rules were frozen (see BLIND below, the fair figure).
+# The targets. Dev and dev2 were tuned on; held-out was read while tuning; blind and blind2 were
+# measured after the rules were frozen (see MEASURED_ONCE below: the fair figures).
 TARGETS = {"figure_recall": 0.85, "figure_precision": 0.90, "null_rate": 0.90, "technique_f1": 0.45}
 MAX_LENGTH_RATIO = 2.0
 
@@ -238,23 +238,35 @@ def test_quality_on_the_samples_tuned_on(seed_papers, sample, papers_in_sample, 
     assert quality.technique_f1 > quality.title_f1  # better than copying the title
 
 
-# The blind sample, measured once after the rules were frozen (commit b518a29), with the summary prompt.
-# Two measures fall short of the targets: gain-figure recall 26/31 = 0.84 (target 0.85) and
-# precision 24/35 = 0.69 (target 0.90). They are recorded here as measured, not tuned away: the blind
-# sample's misses were never looked at. A rule change that moves these figures must be re-measured
-# once and re-recorded (README, Benchmarks), not fitted to this sample.
-BLIND = {"carried": 26, "figures": 31, "right_figures": 24, "suggested_figures": 35, "null_on_no_gain": 30,
-         "no_gain": 31}
-BLIND_TECHNIQUE_F1, BLIND_LENGTH_RATIO = 0.4989, 1.077
+# The blind samples with the summary prompt, each measured once with the rules frozen (RULES_VERSION 4,
+# commit 710817b), and recorded as measured, not tuned away; their misses were not looked at.
+# - blind2 (50 papers, annotated apart, never read before the measurement): precision 33/34 = 0.97, null
+#   rate 32/32 and the length ratio meet the targets; gain-figure recall 31/40 = 0.78 (target 0.85) and
+#   technique token-F1 0.447 (target 0.45) do not. The rules before this round scored the same recall,
+#   precision 34/36 = 0.94 and the same technique F1 on it.
+# - blind (50 papers): measured once before this round (rules 3: recall 26/31, precision 24/35) and now
+#   again; its aggregate figures were known while tuning, so it is no longer quite blind. Recall 26/31 =
+#   0.84 and precision 24/34 = 0.71 still miss the targets.
+# A rule change that moves these figures must be measured once more and re-recorded (README,
+# Benchmarks), not fitted to these samples.
+MEASURED_ONCE = {
+    "blind": ({"carried": 26, "figures": 31, "right_figures": 24, "suggested_figures": 34, "null_on_no_gain": 30,
+               "no_gain": 31}, 0.4989, 1.077),
+    "blind2": ({"carried": 31, "figures": 40, "right_figures": 33, "suggested_figures": 34, "null_on_no_gain": 32,
+                "no_gain": 32}, 0.4466, 0.731),
+}
+MEETS = {"blind": ("null_rate", "technique_f1"), "blind2": ("figure_precision", "null_rate")}
 
 
-def test_the_blind_sample_scores_what_was_measured_once(seed_papers):
-    quality = _quality("blind", seed_papers)
-    assert {key: getattr(quality, key) for key in BLIND} == BLIND
-    assert quality.technique_f1 == pytest.approx(BLIND_TECHNIQUE_F1, abs=5e-4)
-    assert quality.length_ratio == pytest.approx(BLIND_LENGTH_RATIO, abs=5e-4)
-    # the measures that meet the targets on blind too
-    assert quality.null_rate >= TARGETS["null_rate"] and quality.technique_f1 >= TARGETS["technique_f1"]
+@pytest.mark.parametrize("sample", MEASURED_ONCE)
+def test_the_blind_samples_score_what_was_measured_once(seed_papers, sample):
+    counts, technique_f1, length_ratio = MEASURED_ONCE[sample]
+    quality = _quality(sample, seed_papers)
+    assert {key: getattr(quality, key) for key in counts} == counts
+    assert quality.technique_f1 == pytest.approx(technique_f1, abs=5e-4)
+    assert quality.length_ratio == pytest.approx(length_ratio, abs=5e-4)
+    for measure in MEETS[sample]:  # the targets this sample meets; the others are recorded above
+        assert getattr(quality, measure) >= TARGETS[measure]
     assert quality.length_ratio <= MAX_LENGTH_RATIO
 
 
