@@ -99,7 +99,7 @@ def offline_quality(db) -> None:
     for name in ("summary", "gains"):
         settings = resolve_prompt(name).offline
         model = lambda title, abstract: extract(title, abstract, settings)  # noqa: E731
-        for sample in ("dev", "heldout", "blind"):
+        for sample in ("dev", "dev2", "heldout", "blind", "blind2"):
             q = score(load_gold(ROOT / "tests" / "fixtures" / f"offline_gold_{sample}.jsonl"), papers, model)
             lengths = q.median_lengths
             print(f"offline quality, {name} prompt, {sample} sample ({q.papers} abstracts): gain-figure recall "
