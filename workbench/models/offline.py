@@ -529,12 +529,14 @@ def _words(text: str) -> set[str]:
 # A number as written: never starts inside another number, bounded in length.
 _NUMBER = re.compile(r"(?<![\d.,])\d{1,12}(?:[.,]\d{1,12}){0,4}(?![\d])")
 _NUM = r"\d{1,12}(?:[.,]\d{1,12}){0,4}"
-_RELATIVE_UNIT = r"(?:\\?%|percent\b|[xX×](?![A-Za-z0-9])|times\b|-?fold\b|(?:[A-Za-z][\w@-]{0,15} )?(?:points?|pp)\b|p\.p\.)"
+_RELATIVE_UNIT = (r"(?:\\?%|percent\b|[xX×](?![A-Za-z0-9])|times\b|-?fold\b|(?:[A-Za-z][\w@-]{0,15} )?(?:points?|pp)\b"
+                  r"|p\.p\.)")
 _ABSOLUTE_UNIT = r"(?:dB|GB|MB|TB|BLEU|mAP|AP|FID|FVD|Watts?|W|ms|seconds?|minutes?|hours?|days?)\b"
 # What may follow a number to make it a figure, matched at the number's end.
 _AFTER = re.compile(
     rf"(?P<range>\s?(?:\\?%|[xX×])?\s?(?:-|–|to|~|\\sim|\$\\sim\$)\s?~?{_NUM}\s?{_RELATIVE_UNIT})"
-    rf"|(?P<versus>(?:\s?{_RELATIVE_UNIT})?\s(?:vs\.?|versus|→|->|\\?rightarrow|\\to)\s{_NUM}(?:\s?{_RELATIVE_UNIT})?)"
+    rf"|(?P<versus>(?:\s?{_RELATIVE_UNIT})?\s(?:vs\.?|versus|→|->|\\?rightarrow|\\to)\s{_NUM}"
+    rf"(?:\s?{_RELATIVE_UNIT})?)"
     rf"|(?P<unit>\s?{_RELATIVE_UNIT})"
     rf"|(?P<slash>(?:/{_NUM}){{1,4}}\s?(?:{_RELATIVE_UNIT}|{_ABSOLUTE_UNIT}))"
     rf"|(?P<absolute>\s?{_ABSOLUTE_UNIT})"
@@ -542,8 +544,9 @@ _AFTER = re.compile(
 )
 _BEFORE = re.compile(  # matched against the few characters before a number
     r"(?P<factor>\bfactor (?:of )?(?:times )?)$"
-    r"|(?P<by>\b(?:by|improvements? of|gains? of)\s(?:an average of |on average |a (?:large |wide |clear |significant )?margin "
-    r"(?:of |\(|ranging from )?)?(?:up to |about |approximately |nearly |over |around |more than |at least |~)?)$"
+    r"|(?P<by>\b(?:by|improvements? of|gains? of)\s(?:an average of |on average "
+    r"|a (?:large |wide |clear |significant )?margin (?:of |\(|ranging from )?)?"
+    r"(?:up to |about |approximately |nearly |over |around |more than |at least |~)?)$"
     r"|(?P<from>\bfrom\s)$"
     r"|(?P<fraction>\b(?:only|just|a mere|merely) )$",
 )
@@ -562,9 +565,9 @@ _CUE_BEFORE = re.compile(
     r"|lift\w*|rais\w*|superior)\b",
     re.I,
 )
-_DELTA_WORDS = (r"faster|speed-?ups?|less|fewer|lower|higher|better|worse|smaller|cheaper|reductions?|improvements?|gains?"
-                r"|savings?|more efficient|relative|increase|decrease|boost|acceleration|drop|advantage|margin|lift"
-                r"|increment|cut|shorter|above|absolute(?! (?:accuracy|score))")
+_DELTA_WORDS = (r"faster|speed-?ups?|less|fewer|lower|higher|better|worse|smaller|cheaper|reductions?|improvements?"
+                r"|gains?|savings?|more efficient|relative|increase|decrease|boost|acceleration|drop|advantage"
+                r"|margin|lift|increment|cut|shorter|above|absolute(?! (?:accuracy|score))")
 _OF_QUALITY = r"^\W{0,3}of (?:the |its |their )?(?:[\w'’-]+ ){0,3}?(?:performance|accuracy|quality)\b"
 _CUE_AFTER = re.compile(
     rf"^\W{{0,3}}(?:[\w-]+ ){{0,4}}?(?:{_DELTA_WORDS}|over|compared)\b"
@@ -574,7 +577,8 @@ _CUE_AFTER = re.compile(
 # "attains 92.7-98.1% of the accuracy of ...", "recovers up to 91% of the performance gap" (not "a subset
 # responsible for 95% of the model's performance": a finding, not something the method keeps)
 _KEPT = re.compile(_OF_QUALITY, re.I)
-_KEEPS = re.compile(r"\b(?:achiev|attain|reach|recover|retain|preserv|maintain|keep|restor|match|clos|deliver)\w*\b", re.I)
+_KEEPS = re.compile(r"\b(?:achiev|attain|reach|recover|retain|preserv|maintain|keep|restor|match|clos|deliver)\w*\b",
+                    re.I)
 # A figure that says how much something changed, by the words right after it ("4.2% higher", "12% relative")
 _DELTA_AFTER = re.compile(rf"^\W{{0,3}}(?:[\w-]+ ){{0,4}}?(?:{_DELTA_WORDS})\b|{_OF_QUALITY}", re.I)
 # A score reached ("achieves 85.2%", "85.2% accuracy"): a gain only when compared with another figure
@@ -826,15 +830,17 @@ _THEIRS = re.compile(r"\b(?:outperform\w*|surpass\w*|beat\w*|exceed\w*|compared 
 # - a baseline's own: "..., the fully-supervised model achieved an improvement <1%" (but not "the existing
 #   model gains 5% with our corpus");
 _BASELINE_SUBJECT = re.compile(
-    r"(?:^|[,;:(] |\b(?:while|whereas|but) )(?:(?:the|a|an|its|their) )?(?:[\w-]+ ){0,2}?(?:baselines?|fully[- ]supervised|"
-    r"supervised|competing|existing|prior|previous|other)(?: [\w-]+){0,2}? (?:only |also |still |merely |typically )?"
+    r"(?:^|[,;:(] |\b(?:while|whereas|but) )(?:(?:the|a|an|its|their) )?(?:[\w-]+ ){0,2}?"
+    r"(?:baselines?|fully[- ]supervised|supervised|competing|existing|prior|previous|other)(?: [\w-]+){0,2}? "
+    r"(?:only |also |still |merely |typically )?"
     r"(?:achiev|obtain|reach|yield|show|gain|improv|attain|get|see|report)\w*\b[^,;:()]{0,40}$", re.I)
 _WITH_OURS = re.compile(r"^[^.;]{0,60}\b(?:with|using|by|after|from|via|through) (?:our|the proposed|this)\b", re.I)
 # - a setting: "across sparsity ratios from 50% to 90%", "when trained with 1% to 10% of the labels";
 _SETTING = re.compile(
-    r"\b(?:with|at|under|across|for|using|over|in|on)\s(?:(?:the|a|an|our|different|various|varying)\s)?(?:[\w-]+\s){0,2}?"
-    r"(?:ratios?|rates?|sparsit(?:y|ies)|sizes?|budgets?|fractions?|proportions?|percentages?|levels?|labels?|"
-    r"amounts?|settings?|lengths?|scales?|splits?|subsets?)\s(?:ranging\s)?(?:from\s|between\s|of\s)?$", re.I)
+    r"\b(?:with|at|under|across|for|using|over|in|on)\s(?:(?:the|a|an|our|different|various|varying)\s)?"
+    r"(?:[\w-]+\s){0,2}?(?:ratios?|rates?|sparsit(?:y|ies)|sizes?|budgets?|fractions?|proportions?|percentages?|"
+    r"levels?|labels?|amounts?|settings?|lengths?|scales?|splits?|subsets?)\s(?:ranging\s)?(?:from\s|between\s|of\s)?$",
+    re.I)
 _SETTING_RANGE = re.compile(r"\b(?:with|using|on|at|across|for)\s$", re.I)
 _CONDITION = re.compile(r"\b(?:with|at|under|for)\s(?:an?\s)?$", re.I)  # "with 50% sparsity", "at a 75% masking ratio"
 _SETTING_AFTER = re.compile(r"^ (?:[\w-]+ )?(?:sparsity|ratio|rate|pruning|masking|compression|quantization)\b", re.I)
@@ -850,7 +856,8 @@ _OTHERS_USE = re.compile(r"\b(?:than|outperform\w*|surpass\w*|match\w*|rival\w*|
                          r"competitive with|exceed\w*|vs\.?|versus)\b", re.I)
 # - a share of something: "40% of web documents are duplicates" (but "pruning 40% of the classes" removes
 #   something, "95% of the performance" is the quality kept, and "only 20% of the data" a resource saved);
-_SHARE_OF = re.compile(r"^ of (?!(?:the |its |their |a )?(?:[\w'’-]+ ){0,3}?(?:performance|accuracy|quality|gap|scores?)\b)"
+_SHARE_OF = re.compile(r"^ of (?!(?:the |its |their |a )?(?:[\w'’-]+ ){0,3}?"
+                       r"(?:performance|accuracy|quality|gap|scores?)\b)"
                        r"(?:the |its |their |an? )?[\w'-]+")
 _REMOVES = re.compile(r"\b(?:prun|remov|reduc|sav|cut|skip|drop|discard|eliminat|compress|filter|only|just|mere|merely|"
                       r"using|uses|use|with|at|requir|need|consum|less|fewer)\w*", re.I)
