@@ -36,6 +36,27 @@ def _mode(body: dict) -> str:
     return "json_object_schema" if kind == "json_object" and "schema" in response_format else kind
 
 
+def paper_in(body: dict) -> tuple[str, str]:
+    """(title, abstract) of the paper a Chat Completions request asks about."""
+    user = next(m["content"] for m in reversed(body["messages"]) if m["role"] == "user")
+    first_user = next(m["content"] for m in body["messages"] if m["role"] == "user" and "Title:" in m["content"])
+    title_match = _TITLE.search(user) or _TITLE.search(first_user)
+    abstract_match = _ABSTRACT.search(first_user)
+    return (title_match.group(1).strip() if title_match else "", abstract_match.group(1) if abstract_match else "")
+
+
+def completion(body: dict, content: str | None, finish_reason: str = "stop", refusal: str | None = None,
+               completion_id: str = "chatcmpl-0") -> dict:
+    """A chat.completion object answering `body`, with usage."""
+    return {
+        "id": completion_id, "object": "chat.completion", "created": 0, "model": body["model"],
+        "choices": [{"index": 0, "finish_reason": finish_reason,
+                     "message": {"role": "assistant", "content": content, "refusal": refusal}}],
+        "usage": {"prompt_tokens": 100 + len(json.dumps(body["messages"])) // 4,
+                  "completion_tokens": len(content or "") // 4 + 1, "total_tokens": 0},
+    }
+
+
 class _QuietServer(ThreadingHTTPServer):
     def handle_error(self, request, client_address) -> None:
         # A client that gave up (timeout, aborted run) hangs up mid-reply: expected here.
@@ -109,10 +130,7 @@ class FakeOpenAI:
         return self.default
 
     def _answer(self, handler: BaseHTTPRequestHandler, body: dict) -> None:
-        user = next(m["content"] for m in reversed(body["messages"]) if m["role"] == "user")
-        first_user = next(m["content"] for m in body["messages"] if m["role"] == "user" and "Title:" in m["content"])
-        title_match = _TITLE.search(user) or _TITLE.search(first_user)
-        title = title_match.group(1).strip() if title_match else ""
+        title, abstract = paper_in(body)
         with self.lock:
             self.requests.append(Request(title, body, {k.lower(): v for k, v in handler.headers.items()}, time.monotonic()))
         mode = _mode(body)
@@ -122,8 +140,6 @@ class FakeOpenAI:
         fault = self._next_fault(title)
         if self.latency:
             time.sleep(self.latency)
-        abstract_match = _ABSTRACT.search(first_user)
-        abstract = abstract_match.group(1) if abstract_match else ""
 
         if fault == "ok":
             summary = extract(title, abstract).model_dump()
@@ -176,14 +192,7 @@ class FakeOpenAI:
         raise AssertionError(f"unknown fault {fault!r}")
 
     def _completion(self, handler, body, content, finish_reason="stop", refusal=None, trickle=0.0) -> None:
-        reply = {
-            "id": f"chatcmpl-{len(self.requests)}", "object": "chat.completion", "created": 0, "model": body["model"],
-            "choices": [{"index": 0, "finish_reason": finish_reason,
-                         "message": {"role": "assistant", "content": content, "refusal": refusal}}],
-            "usage": {"prompt_tokens": 100 + len(json.dumps(body["messages"])) // 4,
-                      "completion_tokens": len(content or "") // 4 + 1,
-                      "total_tokens": 0},
-        }
+        reply = completion(body, content, finish_reason, refusal, f"chatcmpl-{len(self.requests)}")
         self._send(handler, 200, json.dumps(reply).encode(), "application/json", trickle=trickle)
 
     def _error(self, handler, status, message, code, headers=None) -> None:

@@ -60,8 +60,12 @@ class Prompt:
         for example in self.examples:
             messages.append({"role": "user", "content": _fill(self.user, example["title"], example["abstract"])})
             messages.append({"role": "assistant", "content": json.dumps(example["output"])})
-        messages.append({"role": "user", "content": _fill(self.user, title, abstract)})
+        messages.append({"role": "user", "content": self.user_message(title, abstract)})
         return messages
+
+    def user_message(self, title: str, abstract: str) -> str:
+        """The last message of `render`: the only one that holds the paper."""
+        return _fill(self.user, title, abstract)
 
 
 JSON_SHAPE_INSTRUCTIONS = (
@@ -96,11 +100,16 @@ def load_prompt_file(path: Path) -> Prompt:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: cannot read prompt file ({getattr(exc, 'strerror', None) or exc})") from None
+    return prompt_from_text(text, path)
+
+
+def prompt_from_text(text: str, origin: Path | str) -> Prompt:
+    """A prompt from a prompt file's text (a file, or the copy the store keeps with each version)."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise InputError(f"{path}: not valid TOML ({exc})") from None
-    return _validate(path, data, text)
+        raise InputError(f"{origin}: not valid TOML ({exc})") from None
+    return _validate(Path(origin), data, text)
 
 
 def _validate(path: Path, data: dict, text: str) -> Prompt:

@@ -61,6 +61,12 @@ def build_record(paper: PaperRow, prompt: Prompt, model: Model, reply: Reply, pa
     if params is None:
         params = json.dumps(reply.params, sort_keys=True, separators=(",", ":")) if reply.params \
             else canonical_params(model, prompt)
+    return record_from_reply(paper, prompt, model.name, reply, params)
+
+
+def record_from_reply(paper: PaperRow, prompt: Prompt, model_name: str, reply: Reply, params: str,
+                      batch_id: str | None = None) -> NewSuggestion:
+    """`build_record` once the parameters are known (a batch line: from the batch, not a live model)."""
     if reply.summary is not None:
         values = reply.summary.fields()
         quotes = reply.summary.quotes() if reply.evidence_given else None
@@ -68,12 +74,14 @@ def build_record(paper: PaperRow, prompt: Prompt, model: Model, reply: Reply, pa
     else:
         values, evidence, warnings = no_values(), {}, []
     row = SuggestionRow(
-        id=suggestion_id(paper.id, prompt.id, model.name, params), paper_id=paper.id, prompt_id=prompt.id,
-        prompt_name=prompt.name, model=model.name, params=params, outcome=reply.outcome, error=reply.error,
+        id=suggestion_id(paper.id, prompt.id, model_name, params), paper_id=paper.id, prompt_id=prompt.id,
+        prompt_name=prompt.name, model=model_name, params=params, outcome=reply.outcome, error=reply.error,
         values=values, evidence=evidence, warnings=warnings, raw=reply.raw, input_tokens=reply.input_tokens,
         output_tokens=reply.output_tokens, latency_ms=reply.latency_ms, attempts=reply.attempts,
-        created_at=utc_now(),
+        created_at=utc_now(), batch_id=batch_id,
     )
+    for call in reply.calls:
+        call.batch_id = batch_id
     return NewSuggestion(row, reply.calls)
 
 

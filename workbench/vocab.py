@@ -77,6 +77,26 @@ def estimated_cost(input_tokens: int, output_tokens: int, price: tuple[float, fl
     return input_tokens / 1e6 * price[0] + output_tokens / 1e6 * price[1]
 
 
+# A batch engine (the OpenAI Batch API) charges this share of the live price.
+BATCH_PRICE_SHARE = 0.5
+
+
+def batch_price(price: tuple[float, float] | None) -> tuple[float, float] | None:
+    """The price of a request made in a batch, from the live (input, output) price."""
+    return None if price is None else (price[0] * BATCH_PRICE_SHARE, price[1] * BATCH_PRICE_SHARE)
+
+
+# --------------------------------------------------------------------------- batches
+
+# Where a batch runs: a Batch API endpoint (upload, create, poll, download) or files only
+# (request files for `vllm run-batch`, results files collected from it).
+ENGINE_API, ENGINE_FILE = "api", "file"
+# A batch's state: ours before the engine has it, then the engine's own status.
+WRITTEN, UPLOADED = "written", "uploaded"
+COMPLETED, FAILED, EXPIRED, CANCELLED = "completed", "failed", "expired", "cancelled"
+BATCH_ENDED = (COMPLETED, FAILED, EXPIRED, CANCELLED)  # the engine will not change it again
+
+
 def collapse_whitespace(text: str) -> str:
     """Runs of any white space (tabs, newlines, NBSP) become one space; ends trimmed."""
     return " ".join(text.split())
