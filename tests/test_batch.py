@@ -368,3 +368,17 @@ def test_result_lines_in_every_engines_shape():
                             prompt, redact=lambda text: text.replace(KEY, "[redacted]"))
     assert key.error == "HTTP 401: bad key [redacted]"
 
+
+
+def test_compare_costs_batch_made_suggestions_at_the_batch_price(seeded_db, monkeypatch, tmp_path):
+    from tests.factories import add_suggestion
+    from workbench.compare import compare
+
+    pids = [r[0] for r in seeded_db.execute("SELECT id FROM papers ORDER BY seq LIMIT 2")]
+    values = {"technique": "t", "claimed_gain": None, "compute": None}
+    add_suggestion(seeded_db, pids[0], "p" * 64, "alpha", MODEL, values, tokens=(1_000_000, 0))
+    add_suggestion(seeded_db, pids[1], "p" * 64, "alpha", MODEL, values, tokens=(1_000_000, 1_000_000),
+                   batch_id="batch_x")
+    (result,) = compare(seeded_db, prices={MODEL: (2.0, 4.0)})
+    assert result["cost"] == 2.0 + (1.0 + 2.0)  # live at 2 + 4, the batch's at half
+    assert (result["batch_input_tokens"], result["batch_output_tokens"]) == (1_000_000, 1_000_000)
