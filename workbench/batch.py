@@ -32,6 +32,7 @@ from typing import Callable, Iterable, Iterator
 
 from sqlite_utils import Database
 
+from workbench.db import bulk_writes
 from workbench.errors import InputError, WorkbenchError
 from workbench.models.openai_batch import CHAT_COMPLETIONS, BatchAPI
 from workbench.models.openai_compat import OpenAICompatibleModel, redact_key, reply_from_result
@@ -410,13 +411,14 @@ class ResultStore:
 
     def add_lines(self, lines: Iterable[str], first_number: int = 1) -> None:
         chunk: list[tuple[int, str]] = []
-        for number, text in enumerate(lines, start=first_number):
-            chunk.append((number, text))
-            if len(chunk) >= STORE_CHUNK:
+        with bulk_writes(self.db):
+            for number, text in enumerate(lines, start=first_number):
+                chunk.append((number, text))
+                if len(chunk) >= STORE_CHUNK:
+                    self._store(chunk)
+                    chunk = []
+            if chunk:
                 self._store(chunk)
-                chunk = []
-        if chunk:
-            self._store(chunk)
 
     def _store(self, chunk: list[tuple[int, str]]) -> None:
         report = self.report

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from functools import lru_cache
 
 from workbench.vocab import (
@@ -29,6 +29,8 @@ from workbench.vocab import (
 _PUNCT = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u2013": "-",
                         "\u2014": "-", "\u2212": "-", "\u2010": "-", "\u2011": "-", "\u00d7": "x"})
 _TOKEN_RE = re.compile(r"\w+")
+# A token of three or more characters that is not all digits (for ASCII text, where \d is 0-9).
+_CONTENT_WORD_RE = re.compile(r"\b(?!\d+\b)\w{3,}")
 _NUMBER_RE = re.compile(r"\d+(?:,\d{3})*(?:\.\d+)?")
 _NOT_NUMBER_CHARS = {code: " " for code in range(128) if chr(code) not in "0123456789,."}
 # Share of the quote's tokens that must appear, in order, for a fuzzy match.
@@ -62,7 +64,8 @@ class Span:
     method: str | None = None  # exact | normalized | tokens | value (the value itself was aligned)
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        # Not dataclasses.asdict: it deep-copies each value, and every stored suggestion calls this.
+        return {"quote": self.quote, "start": self.start, "end": self.end, "status": self.status, "method": self.method}
 
     @property
     def located(self) -> bool:
@@ -196,9 +199,9 @@ def numbers_not_in(value: str | None, text: str) -> list[str]:
 
 
 def _content_words(text: str) -> set[str]:
-    # An ASCII word folds to its lower case: fold the whole text once instead of word by word.
-    words = _TOKEN_RE.findall(text.lower()) if text.isascii() else \
-        [fold_for_matching(w) for w in _TOKEN_RE.findall(text)]
+    if text.isascii():  # an ASCII word folds to its lower case: fold the whole text once, filter in C
+        return set(_CONTENT_WORD_RE.findall(text.lower())) - _STOPWORDS
+    words = [fold_for_matching(w) for w in _TOKEN_RE.findall(text)]
     return {w for w in words if len(w) > 2 and w not in _STOPWORDS and not w.isdigit()}
 
 

@@ -13,6 +13,7 @@ import json
 import os
 import tomllib
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from workbench.errors import InputError
@@ -37,9 +38,9 @@ class Prompt:
     body: str = field(default="", repr=False)  # the file's text, stored with the version
     path: Path | None = None
 
-    @property
+    @cached_property
     def id(self) -> str:
-        """Content hash of everything that shapes the request (not comments or layout)."""
+        """Content hash of everything that shapes the request (not comments or layout); computed once."""
         content = {
             "name": self.name, "system": self.system, "user": self.user, "examples": list(self.examples),
             "temperature": self.temperature, "max_tokens": self.max_tokens,

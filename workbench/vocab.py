@@ -7,7 +7,7 @@ migrations hold their own literal copies.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+import time
 
 # --------------------------------------------------------------------------- the summary's fields
 
@@ -102,6 +102,13 @@ def collapse_whitespace(text: str) -> str:
     return " ".join(text.split())
 
 
+_NOW = [0, ""]  # the last second formatted, and its text: a run stores thousands of rows a second
+
+
 def utc_now() -> str:
     """The one time format of the store and the exports: UTC to the second, ISO 8601."""
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    second = int(time.time())
+    if second != _NOW[0]:
+        _NOW[1] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(second))
+        _NOW[0] = second
+    return _NOW[1]

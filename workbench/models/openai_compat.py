@@ -337,7 +337,7 @@ def redact_key(text: str | None, key: str | None = None) -> str | None:
         return None
     if key and len(key) >= 4:
         text = text.replace(key, "[redacted]")
-    return _KEYLIKE.sub("[redacted]", text)
+    return _KEYLIKE.sub("[redacted]", text) if "k-" in text else text  # every key-shaped match holds "k-"
 
 
 def _int(value) -> int | None:
@@ -492,7 +492,9 @@ def parse_summary(text: str | None) -> tuple[Summary, bool]:
     """
     if not text or not text.strip():
         raise _Invalid("the reply is empty")
-    body = _FENCE.sub("", text.strip())
+    body = text.strip()
+    if body.startswith("```") or body.endswith("```"):  # the pattern scans every position: only when it can match
+        body = _FENCE.sub("", body)
     try:
         data = json.loads(body)
     except json.JSONDecodeError:
