@@ -58,6 +58,9 @@ def completion(body: dict, content: str | None, finish_reason: str = "stop", ref
 
 
 class _QuietServer(ThreadingHTTPServer):
+    # A client opening 64 connections at once overflows the default backlog of 5 (connection errors).
+    request_queue_size = 256
+
     def handle_error(self, request, client_address) -> None:
         # A client that gave up (timeout, aborted run) hangs up mid-reply: expected here.
         pass

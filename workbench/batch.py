@@ -37,9 +37,9 @@ from workbench.errors import InputError, WorkbenchError
 from workbench.models.openai_batch import CHAT_COMPLETIONS, BatchAPI
 from workbench.models.openai_compat import OpenAICompatibleModel, redact_key, reply_from_result
 from workbench.prompts import Prompt, prompt_from_text
-from workbench.records import BatchRow, PaperRow
+from workbench.records import BatchRow
 from workbench.store import (
-    add_batch, batch_keys, batch_papers, collected_suggestion_ids, get_batch, get_papers, list_batches,
+    add_batch, batch_keys, batch_papers, collected_suggestion_ids, get_batch, get_papers, iter_paper_texts, list_batches,
     papers_in_flight, prompt_body, save_batch_suggestions, update_batch,
 )
 from workbench.suggest import canonical_params, papers_to_request, recall_format, record_from_reply, \
@@ -104,14 +104,14 @@ class RequestLines:
         self._template = (head, tail) if found and _PLACEHOLDER not in head + tail else None
         self._start = f', "method": "POST", "url": "{CHAT_COMPLETIONS}", "body": '
 
-    def line(self, paper: PaperRow, key: str) -> str:
+    def line(self, paper_id: str, title: str, abstract: str, key: str) -> str:
         """One line, newline included; ASCII only (json.dumps escapes the rest), so its length is its size."""
-        start = '{"custom_id": ' + json.dumps(custom_id(paper.id, key)) + self._start
+        start = '{"custom_id": ' + json.dumps(custom_id(paper_id, key)) + self._start
         if self._template is None:  # the prompt itself holds the placeholder text: build the body in full
-            body = self.model.request_body(self.prompt, self.model.messages(self.prompt, paper.title, paper.abstract))
+            body = self.model.request_body(self.prompt, self.model.messages(self.prompt, title, abstract))
             return start + json.dumps(body) + "}\n"
         head, tail = self._template
-        return start + head + json.dumps(self.prompt.user_message(paper.title, paper.abstract)) + tail + "}\n"
+        return start + head + json.dumps(self.prompt.user_message(title, abstract)) + tail + "}\n"
 
 
 @dataclass
@@ -121,18 +121,18 @@ class RequestFile:
     bytes: int = 0
 
 
-def write_request_files(papers: Iterable[PaperRow], lines: RequestLines, key: str, path_for: Callable[[int], Path], *,
-                        max_requests: int = MAX_REQUESTS_PER_FILE, max_bytes: int = MAX_BYTES_PER_FILE
-                        ) -> list[RequestFile]:
-    """Write request lines into numbered files within the limits. Each file is written under a
-    temporary name and renamed when complete, so a file that exists is whole."""
+def write_request_files(papers: Iterable[tuple[str, str, str]], lines: RequestLines, key: str,
+                        path_for: Callable[[int], Path], *, max_requests: int = MAX_REQUESTS_PER_FILE,
+                        max_bytes: int = MAX_BYTES_PER_FILE) -> list[RequestFile]:
+    """Write request lines for (id, title, abstract) into numbered files within the limits. Each file
+    is written under a temporary name and renamed when complete, so a file that exists is whole."""
     files: list[RequestFile] = []
     out = None
     try:
-        for paper in papers:
-            line = lines.line(paper, key)
+        for paper_id, title, abstract in papers:
+            line = lines.line(paper_id, title, abstract, key)
             if len(line) > max_bytes:
-                raise InputError(f"paper {paper.id}: its request alone is larger than {max_bytes:,} bytes")
+                raise InputError(f"paper {paper_id}: its request alone is larger than {max_bytes:,} bytes")
             current = files[-1] if files else None
             if current is None or len(current.papers) >= max_requests or current.bytes + len(line) > max_bytes:
                 if out is not None:
@@ -142,7 +142,7 @@ def write_request_files(papers: Iterable[PaperRow], lines: RequestLines, key: st
                 current.path.parent.mkdir(parents=True, exist_ok=True)
                 out = open(_part(current.path), "w", encoding="ascii", newline="\n")
             out.write(line)
-            current.papers.append(paper.id)
+            current.papers.append(paper_id)
             current.bytes += len(line)
         if out is not None:
             _finish(out, files[-1])
@@ -164,14 +164,6 @@ def _part(path: Path) -> Path:
 def _finish(out, request_file: RequestFile) -> None:
     out.close()
     Path(out.name).replace(request_file.path)
-
-
-def papers_in_order(db: Database, paper_ids: list[str]) -> Iterator[PaperRow]:
-    """The papers, in the order given, read from the store a few hundred at a time."""
-    for start in range(0, len(paper_ids), READ_CHUNK):
-        chunk = paper_ids[start:start + READ_CHUNK]
-        found = get_papers(db, chunk)
-        yield from (found[pid] for pid in chunk if pid in found)
 
 
 # --------------------------------------------------------------------------- planning and submitting
@@ -232,7 +224,7 @@ def write_files(db: Database, prompt: Prompt, model: OpenAICompatibleModel, targ
     key, todo, report = plan(db, prompt, model, paper_ids=paper_ids, limit=limit, force=force)
     suffix = target.suffix or ".jsonl"
     report.files = write_request_files(
-        papers_in_order(db, todo), RequestLines(model, prompt), key.hash,
+        iter_paper_texts(db, todo, READ_CHUNK), RequestLines(model, prompt), key.hash,
         lambda n: target.with_name(f"{target.stem}-{n}{suffix}"), max_requests=max_requests, max_bytes=max_bytes)
     for request_file in report.files:
         row = _new_row(key, request_file, row_id=f"file-{uuid.uuid4().hex[:16]}", engine=ENGINE_FILE,
@@ -252,7 +244,7 @@ def submit(db: Database, prompt: Prompt, model: OpenAICompatibleModel, api: Batc
     report.resumed = resumed
     stamp = time.strftime("%Y%m%d-%H%M%S")
     report.files = write_request_files(
-        papers_in_order(db, todo), RequestLines(model, prompt), key.hash,
+        iter_paper_texts(db, todo, READ_CHUNK), RequestLines(model, prompt), key.hash,
         lambda n: folder / f"{stamp}-{key.hash[:8]}-{n}.jsonl", max_requests=max_requests, max_bytes=max_bytes)
     rows = []
     for request_file in report.files:  # every file on record before the first upload

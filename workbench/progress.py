@@ -1,9 +1,7 @@
-"""The `workbench suggest` progress bar (rich, on a terminal only)."""
+"""Progress bars for `workbench suggest` and `workbench batch collect --wait` (rich, on a terminal only;
+rich is loaded only then)."""
 
 from __future__ import annotations
-
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from workbench.safe_text import one_line
 
@@ -11,11 +9,14 @@ from workbench.safe_text import one_line
 class SuggestProgress:
     def __init__(self, enabled: bool):
         self.enabled = enabled
-        self._progress: Progress | None = None
+        self._progress = None
         self._task = None
 
     def __enter__(self) -> "SuggestProgress":
         if self.enabled:
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
             self._progress = Progress(
                 TextColumn("suggesting"), BarColumn(), MofNCompleteColumn(),
                 TextColumn("ok {task.fields[ok]} · failed {task.fields[failed]} · cached {task.fields[cached]}"),
@@ -45,11 +46,14 @@ class BatchProgress:
 
     def __init__(self, enabled: bool):
         self.enabled = enabled
-        self._progress: Progress | None = None
+        self._progress = None
         self._tasks: dict[str, object] = {}
 
     def __enter__(self) -> "BatchProgress":
         if self.enabled:
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
             self._progress = Progress(
                 TextColumn("{task.fields[name]}", markup=False), TextColumn("{task.fields[state]}", markup=False), BarColumn(),
                 MofNCompleteColumn(), console=Console(stderr=True), transient=True,

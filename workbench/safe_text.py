@@ -19,8 +19,10 @@ Markup strings are for text we write ourselves; data never goes into one.
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
-from rich.text import Text
+if TYPE_CHECKING:
+    from rich.text import Text
 
 _REPLACEMENT = "\ufffd"
 _BIDI = (0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A))
@@ -47,6 +49,8 @@ def clean(text: str | None) -> str:
 
 def plain(text: str | None, style: str = "") -> Text:
     """A Rich Text of untrusted text: cleaned, never parsed as markup."""
+    from rich.text import Text  # here, not at the top: a command that prints lines never loads rich
+
     return Text(clean(text), style=style)
 
 

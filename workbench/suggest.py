@@ -30,7 +30,7 @@ from workbench.models.base import MAX_ERROR_CHARS, Model, Reply
 from workbench.prompts import Prompt
 from workbench.records import Call, PaperRow, SuggestionRow, no_values
 from workbench.store import (
-    ensure_prompt, get_paper, ok_suggestion_ids, paper_ids_in_order, remember_format, remembered_format,
+    ensure_prompt, iter_papers, ok_suggestion_ids, paper_ids_in_order, remember_format, remembered_format,
     save_suggestion, save_suggestions,
 )
 from workbench.vocab import ERROR, OK, estimated_cost, utc_now
@@ -260,7 +260,7 @@ async def run_suggestions(
     todo, cached = papers_to_request(db, prompt, model, paper_ids=paper_ids, limit=limit, force=force)
     report = report or RunReport()
     report.cached, report.to_request = cached, len(todo)
-    pending = iter(todo)
+    pending = iter_papers(db, todo)  # shared by the workers, read from the store a chunk at a time
     writer = _GroupWriter(db)
 
     def finish(new: NewSuggestion) -> None:
@@ -270,10 +270,9 @@ async def run_suggestions(
             on_progress(report)
 
     async def worker() -> None:
-        for pid in pending:
+        for paper in pending:
             if report.aborted:
                 return
-            paper = get_paper(db, pid)
             try:
                 new = await suggest_paper(paper, prompt, model)
             except AbortedRun as exc:
