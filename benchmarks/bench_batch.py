@@ -18,7 +18,6 @@ import json
 import random
 import resource
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -27,12 +26,19 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.bench_store import run_phase  # noqa: E402
 from benchmarks.synthetic import seed_papers, write_corpus  # noqa: E402
 
 MODEL = "bench-model"
 
 
 def peak_mb() -> float:
+    """This process's peak resident memory. Not ru_maxrss: Linux keeps it across exec, so a phase started
+    from the big parent process would report the parent's size."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
@@ -111,11 +117,6 @@ def build_store(db_path: Path, corpus: Path, papers: int) -> None:
     assert report.new == papers, report.summary()
 
 
-def run_phase(*args: str) -> dict:
-    done = subprocess.run([sys.executable, __file__, "--phase", *args], capture_output=True, text=True, check=True)
-    return json.loads(done.stdout.strip().splitlines()[-1])
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--papers", type=int, default=1_000_000)
@@ -136,13 +137,13 @@ def main() -> None:
         seed_papers()
         build_store(db_path, work / "corpus", args.papers)
         print(f"store with {args.papers:,} synthetic papers built in {time.perf_counter() - started:.0f} s")
-        wrote = run_phase("write", str(db_path), str(folder))
+        wrote = run_phase("write", str(db_path), str(folder), script=__file__)
         print(f"request files: {wrote['papers']:,} papers in {wrote['files']} files ({wrote['bytes'] / 1e9:.2f} GB) "
               f"in {wrote['seconds']:.1f} s = {wrote['papers'] / wrote['seconds']:,.0f} papers/s "
               f"(target >= 50,000); peak memory {wrote['peak_mb']:.0f} MB (target < 300)")
         lines = write_results(folder, results)
         shutil.rmtree(folder)
-        collected = run_phase("collect", str(db_path), str(results))
+        collected = run_phase("collect", str(db_path), str(results), script=__file__)
         print(f"collect --file: {collected['lines']:,} result lines ({collected['stored']:,} stored, "
               f"{collected['ok']:,} ok) in {collected['seconds']:.1f} s = "
               f"{collected['lines'] / collected['seconds']:,.0f} lines/s (target >= 20,000); "

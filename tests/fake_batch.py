@@ -22,7 +22,7 @@ from email.policy import HTTP
 from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlsplit
 
-from tests.fake_openai import _QuietServer, completion, paper_in
+from tests.fake_openai import QuietHandler, _QuietServer, completion, paper_in, serve
 from workbench.models.offline import extract
 
 
@@ -49,28 +49,19 @@ class FakeBatchAPI:
 
     @property
     def base_url(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}/v1"
+        return self.server.base_url
 
     def start(self) -> "FakeBatchAPI":
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True
-
-            def log_message(self, *args):
-                pass
-
+        class Handler(QuietHandler):
             def do_GET(self):
                 fake._route(self, "GET")
 
             def do_POST(self):
                 fake._route(self, "POST")
 
-        self.server = _QuietServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
+        self.server = serve(Handler)
         return self
 
     def stop(self) -> None:

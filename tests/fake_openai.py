@@ -60,10 +60,34 @@ def completion(body: dict, content: str | None, finish_reason: str = "stop", ref
 class _QuietServer(ThreadingHTTPServer):
     # A client opening 64 connections at once overflows the default backlog of 5 (connection errors).
     request_queue_size = 256
+    daemon_threads = True
 
     def handle_error(self, request, client_address) -> None:
         # A client that gave up (timeout, aborted run) hangs up mid-reply: expected here.
         pass
+
+    @property
+    def base_url(self) -> str:
+        host, port = self.server_address[:2]
+        return f"http://{host}:{port}/v1"
+
+
+class QuietHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    # Headers and body go out as two writes; with Nagle on, the client's
+    # delayed ACK adds ~40 ms to every reply. Real servers set TCP_NODELAY.
+    disable_nagle_algorithm = True
+
+    def log_message(self, *args):  # keep test output clean
+        pass
+
+
+def serve(handler: type[BaseHTTPRequestHandler]) -> _QuietServer:
+    """A server on a free port of 127.0.0.1, answering on a thread of its own."""
+    server = _QuietServer(("127.0.0.1", 0), handler)
+    # A short poll: shutdown() waits up to one poll interval (0.5 s by default) per test.
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
+    return server
 
 
 @dataclass
@@ -89,30 +113,18 @@ class FakeOpenAI:
 
     @property
     def base_url(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}/v1"
+        return self.server.base_url
 
     def start(self) -> "FakeOpenAI":
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            # Headers and body go out as two writes; with Nagle on, the client's
-            # delayed ACK adds ~40 ms to every reply. Real servers set TCP_NODELAY.
-            disable_nagle_algorithm = True
-
-            def log_message(self, *args):  # keep test output clean
-                pass
-
+        class Handler(QuietHandler):
             def do_POST(self):
                 length = int(self.headers.get("Content-Length", 0))
                 body = json.loads(self.rfile.read(length))
                 fake._answer(self, body)
 
-        self.server = _QuietServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        # A short poll: shutdown() waits up to one poll interval (0.5 s by default) per test.
-        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
+        self.server = serve(Handler)
         return self
 
     def stop(self) -> None:

@@ -138,20 +138,23 @@ def test_every_seed_paper_through_a_batch_then_nothing_twice(env, run_cli, db_pa
 
 def test_request_files_stay_within_the_limits(seeded_db, tmp_path):
     from workbench import batch
+    from workbench.store import batch_papers, paper_order
 
     model = OpenAICompatibleModel(MODEL, base_url="http://127.0.0.1:9/v1", api_key=KEY)
     prompt = resolve_prompt("summary")
     by_count = batch.write_files(seeded_db, prompt, model, tmp_path / "a" / "requests.jsonl", max_requests=100)
-    assert [len(f.papers) for f in by_count.files] == [100, 100, 100, 100, 100, 4]
+    assert [f.requests for f in by_count.files] == [100, 100, 100, 100, 100, 4]
     assert [f.path.name for f in by_count.files][:2] == ["requests-1.jsonl", "requests-2.jsonl"]
     limit = 60_000
     by_size = batch.write_files(seeded_db, prompt, model, tmp_path / "b" / "requests.jsonl", max_bytes=limit,
                                 force=True)
     sizes = [f.path.stat().st_size for f in by_size.files]
-    assert all(size <= limit for size in sizes) and sum(len(f.papers) for f in by_size.files) == 504
+    assert all(size <= limit for size in sizes) and sum(f.requests for f in by_size.files) == 504
     assert len(sizes) > 20 and sizes == [f.bytes for f in by_size.files]
     lines = [json.loads(line) for f in by_size.files for line in f.path.read_text().splitlines()]
-    assert [line["custom_id"].split(":")[0] for line in lines] == [pid for f in by_size.files for pid in f.papers]
+    recorded = [pid for row in by_size.batches for pid in batch_papers(seeded_db, row.id)]
+    assert [line["custom_id"].split(":")[0] for line in lines] == recorded
+    assert recorded == [pid for _, pid in paper_order(seeded_db)]  # paper order, each once
     assert not list(tmp_path.rglob("*.part"))
     recorded = seeded_db.execute("SELECT count(*), sum(requests) FROM batches WHERE engine = 'file'").fetchone()
     assert recorded == (len(by_count.files) + len(by_size.files), 1008)
@@ -209,16 +212,17 @@ def test_cancel_then_the_papers_can_be_asked_again(env, run_cli, db_path):
 
 
 def test_an_ok_suggestion_made_meanwhile_stays_and_the_line_is_history(env, run_cli, db_path):
+    from workbench.config import endpoint_settings, load_config
     from workbench.db import open_db
     from workbench.models import get_model
-    from workbench.config import endpoint_settings, load_config
     from workbench.review import ReviewSession, SuggestionFeed
 
     fake = env
     run_cli("suggest", "--batch", "--model", MODEL, "--limit", "5")
     first = db_rows(db_path, "SELECT id FROM papers ORDER BY seq LIMIT 1")[0][0]
     live = run_cli("suggest", "--model", MODEL, "--paper", first)  # the live path, while the batch runs
-    assert "suggested 1 (ok 1)" in live.stdout
+    assert "suggested 1 (ok 1)" in live.stdout and fake.count("POST", "/chat/completions") == 1
+    assert fake.batches["batch_0001"]["status"] == "validating"  # the batch has not run yet
     before = db_rows(db_path, "SELECT id, created_at, batch_id, raw FROM suggestions WHERE paper_id = ?", [first])
     result = run_cli("batch", "collect", "--wait", "--poll", "0.05")
     assert "stored 5 (ok 5), 1 kept as history (an ok suggestion was there already)" in result.stdout
@@ -382,3 +386,23 @@ def test_compare_costs_batch_made_suggestions_at_the_batch_price(seeded_db, monk
     (result,) = compare(seeded_db, prices={MODEL: (2.0, 4.0)})
     assert result["cost"] == 2.0 + (1.0 + 2.0)  # live at 2 + 4, the batch's at half
     assert (result["batch_input_tokens"], result["batch_output_tokens"]) == (1_000_000, 1_000_000)
+
+
+def test_a_results_file_with_repeats_and_junk_stores_each_answer_once(run_cli, seeds_copy, db_path, tmp_path,
+                                                                      monkeypatch):
+    from workbench import batch
+
+    monkeypatch.setattr(batch, "STORE_CHUNK", 2)  # repeats fall in other transactions than their first
+    assert run_cli("ingest").exit_code == 0
+    run_cli("suggest", "--batch", "--batch-file", str(tmp_path / "requests.jsonl"), "--model", "m", "--limit", "3")
+    subprocess.run([sys.executable, str(ROOT / "tests" / "run_batch_like.py"), "-i", str(tmp_path / "requests-1.jsonl"),
+                    "-o", str(tmp_path / "results.jsonl")], check=True, timeout=60)
+    first, second, third = (tmp_path / "results.jsonl").read_text().splitlines()
+    stranger = json.dumps({"custom_id": "0123456789abcdef:0000000000000000", "response": None, "error": "x"})
+    messy = write(tmp_path / "messy.jsonl", "\n".join([first, "not json {", second, first, stranger, "", third, third,
+                                                       second]) + "\n")
+    result = run_cli("batch", "collect", "--file", str(messy))
+    assert result.exit_code == 0, result.stderr
+    assert ("stored 3 (ok 3), 3 stored before, 1 lines not from this batch (line 5), 1 unreadable lines (line 2)"
+            in result.stdout)
+    assert db_rows(db_path, "SELECT count(*), count(DISTINCT suggestion_id) FROM attempts") == [(3, 3)]

@@ -39,21 +39,20 @@ from workbench.models.openai_compat import OpenAICompatibleModel, redact_key, re
 from workbench.prompts import Prompt, prompt_from_text
 from workbench.records import BatchRow
 from workbench.store import (
-    add_batch, batch_keys, batch_papers, collected_suggestion_ids, get_batch, get_papers, iter_paper_texts, list_batches,
-    papers_in_flight, prompt_body, save_batch_suggestions, update_batch,
+    add_batch, batch_keys, batch_papers, collected_suggestion_ids, count_lacking_ok, get_batch, get_papers,
+    list_batches, papers_in_flight, papers_lacking_ok, prompt_body, save_batch_suggestions, update_batch,
 )
-from workbench.suggest import canonical_params, papers_to_request, recall_format, record_from_reply, \
-    remember_prompt, suggestion_id
+from workbench.suggest import (
+    canonical_params, outcomes_text, recall_format, record_from_reply, remember_prompt, suggestion_id, usage_text,
+)
 from workbench.vocab import (
-    BATCH_ENDED, COMPLETED, ENGINE_API, ENGINE_FILE, FAILED, OK, UPLOADED, WRITTEN, estimated_cost, prompt_label,
-    utc_now,
+    BATCH_ENDED, COMPLETED, ENGINE_API, ENGINE_FILE, FAILED, UPLOADED, WRITTEN, prompt_label, utc_now,
 )
 
 # The OpenAI Batch API's limits on one input file.
 MAX_REQUESTS_PER_FILE = 50_000
 MAX_BYTES_PER_FILE = 200_000_000
 STORE_CHUNK = 1000  # result lines per transaction
-READ_CHUNK = 500  # papers read from the store at once while writing request files
 _PLACEHOLDER = "@@workbench-user-message@@"
 
 
@@ -117,44 +116,49 @@ class RequestLines:
 @dataclass
 class RequestFile:
     path: Path
-    papers: list[str] = field(default_factory=list)
+    papers: list[str] = field(default_factory=list)  # in file order; emptied once the file is on record
+    requests: int = 0
     bytes: int = 0
 
 
 def write_request_files(papers: Iterable[tuple[str, str, str]], lines: RequestLines, key: str,
                         path_for: Callable[[int], Path], *, max_requests: int = MAX_REQUESTS_PER_FILE,
-                        max_bytes: int = MAX_BYTES_PER_FILE) -> list[RequestFile]:
-    """Write request lines for (id, title, abstract) into numbered files within the limits. Each file
-    is written under a temporary name and renamed when complete, so a file that exists is whole."""
-    files: list[RequestFile] = []
+                        max_bytes: int = MAX_BYTES_PER_FILE) -> Iterator[RequestFile]:
+    """Write request lines for (id, title, abstract) into numbered files within the limits, yielding
+    each file when it is complete (so its papers can go on record and leave memory). A file is
+    written under a temporary name and renamed when complete: a file that exists is whole."""
+    current: RequestFile | None = None
     out = None
+    number = 0
     try:
         for paper_id, title, abstract in papers:
             line = lines.line(paper_id, title, abstract, key)
             if len(line) > max_bytes:
                 raise InputError(f"paper {paper_id}: its request alone is larger than {max_bytes:,} bytes")
-            current = files[-1] if files else None
-            if current is None or len(current.papers) >= max_requests or current.bytes + len(line) > max_bytes:
-                if out is not None:
+            if current is None or current.requests >= max_requests or current.bytes + len(line) > max_bytes:
+                if current is not None:
                     _finish(out, current)
-                current = RequestFile(path_for(len(files) + 1))
-                files.append(current)
+                    out = None
+                    yield current
+                number += 1
+                current = RequestFile(path_for(number))
                 current.path.parent.mkdir(parents=True, exist_ok=True)
-                out = open(_part(current.path), "w", encoding="ascii", newline="\n")
+                out = open(_part(current.path), "w", encoding="ascii", newline="\n", buffering=1 << 20)
             out.write(line)
             current.papers.append(paper_id)
+            current.requests += 1
             current.bytes += len(line)
-        if out is not None:
-            _finish(out, files[-1])
+        if current is not None:
+            _finish(out, current)
             out = None
+            yield current
     except OSError as exc:
-        raise WorkbenchError(f"{files[-1].path if files else 'request file'}: cannot write ({exc.strerror or exc})") \
+        raise WorkbenchError(f"{current.path if current else 'request file'}: cannot write ({exc.strerror or exc})") \
             from None
     finally:
-        if out is not None:
+        if out is not None:  # stopped half-way (an error, Ctrl-C): no half file is left
             out.close()
             Path(out.name).unlink(missing_ok=True)
-    return files
 
 
 def _part(path: Path) -> Path:
@@ -189,22 +193,38 @@ class SubmitReport:
         return text
 
 
-def plan(db: Database, prompt: Prompt, model: OpenAICompatibleModel, *, paper_ids: list[str] | None = None,
-         limit: int | None = None, force: bool = False) -> tuple[SuggestionKey, list[str], SubmitReport]:
-    """The key and the papers to put in a batch now, by the live path's cache rule, less those in flight."""
-    remember_prompt(db, prompt)
-    recall_format(db, model)
-    key = SuggestionKey(prompt, model.name, canonical_params(model, prompt))
-    todo, cached = papers_to_request(db, prompt, model, paper_ids=paper_ids, force=force)
-    busy = papers_in_flight(db, key.hash)
-    report = SubmitReport(label=f"{prompt.label} · {model.name}", cached=cached)
-    if busy:
-        report.in_flight = sum(1 for pid in todo if pid in busy)
-        todo = [pid for pid in todo if pid not in busy]
-    if limit is not None:
-        todo = todo[:limit]
-    report.requested = len(todo)
-    return key, todo, report
+class Plan:
+    """What a batch asks for now: the key, and the papers by the live path's cache rule less those in
+    flight, streamed from the store (with their title and abstract) as the files are written."""
+
+    def __init__(self, db: Database, prompt: Prompt, model: OpenAICompatibleModel, *,
+                 paper_ids: list[str] | None = None, limit: int | None = None, force: bool = False):
+        remember_prompt(db, prompt)
+        recall_format(db, model)
+        self.db, self.only, self.limit, self.force = db, paper_ids, limit, force
+        self.key = SuggestionKey(prompt, model.name, canonical_params(model, prompt))
+        self.busy = papers_in_flight(db, self.key.hash)
+        self.report = SubmitReport(label=f"{prompt.label} · {model.name}")
+
+    def papers(self) -> Iterator[tuple[str, str, str]]:
+        """(id, title, abstract) of each paper to ask for, in paper order; counts what it leaves out."""
+        key, report = self.key, self.report
+        lacking, complete = 0, True
+        rows = papers_lacking_ok(self.db, key.prompt.id, key.model, key.params, only=self.only, force=self.force,
+                                 columns="p.id, p.title, p.abstract")
+        for row in rows:
+            lacking += 1
+            if row[0] in self.busy:
+                report.in_flight += 1
+            elif self.limit is None or report.requested < self.limit:
+                report.requested += 1
+                yield row
+            elif not self.busy:
+                complete = False  # the rest only need counting: a query does it
+                break
+        scope, lacking_all = count_lacking_ok(self.db, key.prompt.id, key.model, key.params, only=self.only,
+                                              force=self.force or complete)
+        report.cached = scope - (lacking if complete else lacking_all)
 
 
 def _new_row(key: SuggestionKey, request_file: RequestFile, *, row_id: str, engine: str,
@@ -212,26 +232,37 @@ def _new_row(key: SuggestionKey, request_file: RequestFile, *, row_id: str, engi
     now = utc_now()
     return BatchRow(
         id=row_id, engine=engine, prompt_id=key.prompt.id, prompt_name=key.prompt.name, model=key.model,
-        params=key.params, key=key.hash, requests=len(request_file.papers), state=WRITTEN, created_at=now,
+        params=key.params, key=key.hash, requests=request_file.requests, state=WRITTEN, created_at=now,
         updated_at=now, endpoint=endpoint, input_file=str(request_file.path), bytes=request_file.bytes,
     )
+
+
+def _write_and_record(db: Database, plan: Plan, model: OpenAICompatibleModel, path_for: Callable[[int], Path], *,
+                      engine: str, id_prefix: str, max_requests: int, max_bytes: int) -> list[BatchRow]:
+    """Write the plan's request files, each on record (with its papers) as soon as it is complete."""
+    rows = []
+    files = write_request_files(plan.papers(), RequestLines(model, plan.key.prompt), plan.key.hash, path_for,
+                                max_requests=max_requests, max_bytes=max_bytes)
+    for request_file in files:
+        row = _new_row(plan.key, request_file, row_id=f"{id_prefix}-{uuid.uuid4().hex[:16]}", engine=engine,
+                       endpoint=model.endpoint)
+        add_batch(db, row, request_file.papers)
+        request_file.papers = []
+        plan.report.files.append(request_file)
+        rows.append(row)
+    return rows
 
 
 def write_files(db: Database, prompt: Prompt, model: OpenAICompatibleModel, target: Path, *,
                 paper_ids: list[str] | None = None, limit: int | None = None, force: bool = False,
                 max_requests: int = MAX_REQUESTS_PER_FILE, max_bytes: int = MAX_BYTES_PER_FILE) -> SubmitReport:
     """Request files for an offline engine (`vllm run-batch`): TARGET-1.jsonl, TARGET-2.jsonl, ...; no upload."""
-    key, todo, report = plan(db, prompt, model, paper_ids=paper_ids, limit=limit, force=force)
+    plan = Plan(db, prompt, model, paper_ids=paper_ids, limit=limit, force=force)
     suffix = target.suffix or ".jsonl"
-    report.files = write_request_files(
-        iter_paper_texts(db, todo, READ_CHUNK), RequestLines(model, prompt), key.hash,
-        lambda n: target.with_name(f"{target.stem}-{n}{suffix}"), max_requests=max_requests, max_bytes=max_bytes)
-    for request_file in report.files:
-        row = _new_row(key, request_file, row_id=f"file-{uuid.uuid4().hex[:16]}", engine=ENGINE_FILE,
-                       endpoint=model.endpoint)
-        add_batch(db, row, request_file.papers)
-        report.batches.append(row)
-    return report
+    plan.report.batches = _write_and_record(
+        db, plan, model, lambda n: target.with_name(f"{target.stem}-{n}{suffix}"), engine=ENGINE_FILE,
+        id_prefix="file", max_requests=max_requests, max_bytes=max_bytes)
+    return plan.report
 
 
 def submit(db: Database, prompt: Prompt, model: OpenAICompatibleModel, api: BatchAPI, folder: Path, *,
@@ -240,20 +271,13 @@ def submit(db: Database, prompt: Prompt, model: OpenAICompatibleModel, api: Batc
     """Resume what an interrupted submit left, then write, record, upload and create the new batches."""
     resumed = [_send(db, api, row, resumed=True) for row in list_batches(db, uncollected=True, engine=ENGINE_API)
                if row.state in (WRITTEN, UPLOADED) and row.endpoint == api.endpoint]
-    key, todo, report = plan(db, prompt, model, paper_ids=paper_ids, limit=limit, force=force)
-    report.resumed = resumed
+    plan = Plan(db, prompt, model, paper_ids=paper_ids, limit=limit, force=force)
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    report.files = write_request_files(
-        iter_paper_texts(db, todo, READ_CHUNK), RequestLines(model, prompt), key.hash,
-        lambda n: folder / f"{stamp}-{key.hash[:8]}-{n}.jsonl", max_requests=max_requests, max_bytes=max_bytes)
-    rows = []
-    for request_file in report.files:  # every file on record before the first upload
-        row = _new_row(key, request_file, row_id=f"pending-{uuid.uuid4().hex[:16]}", engine=ENGINE_API,
-                       endpoint=api.endpoint)
-        add_batch(db, row, request_file.papers)
-        rows.append(row)
-    report.batches = [_send(db, api, row) for row in rows]
-    return report
+    rows = _write_and_record(db, plan, model, lambda n: folder / f"{stamp}-{plan.key.hash[:8]}-{n}.jsonl",
+                             engine=ENGINE_API, id_prefix="pending", max_requests=max_requests, max_bytes=max_bytes)
+    plan.report.resumed = resumed
+    plan.report.batches = [_send(db, api, row) for row in rows]  # every file on record before the first upload
+    return plan.report
 
 
 def _send(db: Database, api: BatchAPI, row: BatchRow, *, resumed: bool = False) -> BatchRow:
@@ -329,6 +353,22 @@ def find_batches(db: Database, refs: Iterable[str]) -> list[BatchRow]:
 
 
 @dataclass
+class Lines:
+    """Line numbers of a kind: how many, and the first few to name."""
+
+    count: int = 0
+    first: list[int] = field(default_factory=list)
+
+    def append(self, number: int, shown: int = 5) -> None:
+        self.count += 1
+        if len(self.first) < shown:
+            self.first.append(number)
+
+    def __str__(self) -> str:
+        return "line " + ", ".join(map(str, self.first)) + (", …" if self.count > len(self.first) else "")
+
+
+@dataclass
 class CollectReport:
     """What collecting one batch (or results file) stored."""
 
@@ -340,15 +380,12 @@ class CollectReport:
     outcomes: Counter = field(default_factory=Counter)
     kept: int = 0  # the key already had an ok suggestion: kept, the line stored as history
     already: int = 0  # stored by an earlier collect of this batch
-    foreign: list[int] = field(default_factory=list)  # line numbers: a custom_id not asked by this batch
-    unreadable: list[int] = field(default_factory=list)  # line numbers: not JSON
+    foreign: Lines = field(default_factory=lambda: Lines())  # a custom_id this batch (or store) did not ask
+    unreadable: Lines = field(default_factory=lambda: Lines())  # not JSON
     input_tokens: int = 0
     output_tokens: int = 0
     note: str | None = None  # why nothing (more) was stored: still running, failed, already collected
     running: bool = False  # the engine has not finished it: collect again later
-
-    def cost(self, price: tuple[float, float] | None) -> float | None:
-        return estimated_cost(self.input_tokens, self.output_tokens, price)
 
     def summary(self, price: tuple[float, float] | None = None) -> str:
         text = f"{self.batch_id}"
@@ -356,26 +393,19 @@ class CollectReport:
             text += f" ({self.label})"
         if self.note and not self.lines:
             return f"{text}: {self.note}"
-        failures = ", ".join(f"{k} {v}" for k, v in sorted(self.outcomes.items()) if k != OK)
-        text += f": stored {self.stored:,} (ok {self.outcomes[OK]:,}" + (f"; failed: {failures})" if failures else ")")
+        text += f": stored {self.stored:,} {outcomes_text(self.outcomes)}"
         if self.kept:
             text += f", {self.kept:,} kept as history (an ok suggestion was there already)"
         if self.already:
             text += f", {self.already:,} stored before"
-        if self.foreign:
-            text += f", {len(self.foreign):,} lines not from this batch (line {_lines(self.foreign)})"
-        if self.unreadable:
-            text += f", {len(self.unreadable):,} unreadable lines (line {_lines(self.unreadable)})"
-        text += f"; tokens {self.input_tokens:,} in / {self.output_tokens:,} out"
-        cost = self.cost(price)
-        text += f", est. cost ${cost:.4f} at the batch price" if cost is not None else ", est. cost n/a (no prices)"
+        if self.foreign.count:
+            text += f", {self.foreign.count:,} lines not from this batch ({self.foreign})"
+        if self.unreadable.count:
+            text += f", {self.unreadable.count:,} unreadable lines ({self.unreadable})"
+        text += f"; {usage_text(self.input_tokens, self.output_tokens, price, ' at the batch price')}"
         if self.note:
             text += f"; {self.note}"
         return text
-
-
-def _lines(numbers: list[int], shown: int = 5) -> str:
-    return ", ".join(str(n) for n in numbers[:shown]) + (", …" if len(numbers) > shown else "")
 
 
 def suggestion_keys(db: Database) -> dict[str, SuggestionKey]:
@@ -399,7 +429,6 @@ class ResultStore:
         self.db, self.batch_id, self.keys, self.report = db, batch_id, keys, report
         self.expected = expected  # custom_ids the batch asked for (None: any known key)
         self.redact, self.on_progress = redact, on_progress
-        self.seen: set[str] = set()  # suggestion ids met in this pass, against a line given twice
 
     def add_lines(self, lines: Iterable[str], first_number: int = 1) -> None:
         chunk: list[tuple[int, str]] = []
@@ -432,17 +461,19 @@ class ResultStore:
                 continue
             parsed.append((number, ids[0], key, line, suggestion_id(ids[0], key.prompt.id, key.model, key.params)))
         papers = get_papers(self.db, list({p[1] for p in parsed})) if parsed else {}
-        before = collected_suggestion_ids(self.db, self.batch_id, [p[4] for p in parsed])
+        # Stored by an earlier chunk or collect (each chunk is committed before the next is read), or
+        # met earlier in this chunk: a line given twice is stored once.
+        done = collected_suggestion_ids(self.db, self.batch_id, [p[4] for p in parsed])
         items = []
         for number, paper_id, key, line, sid in parsed:
             paper = papers.get(paper_id)
             if paper is None:
                 report.foreign.append(number)
                 continue
-            if sid in before or sid in self.seen:
+            if sid in done:
                 report.already += 1
                 continue
-            self.seen.add(sid)
+            done.add(sid)
             reply = reply_from_result(line, key.prompt, self.redact)
             new = record_from_reply(paper, key.prompt, key.model, reply, key.params, batch_id=self.batch_id)
             items.append((new.suggestion, new.calls))
@@ -559,7 +590,7 @@ def collect_file(db: Database, path: Path, *, redact=redact_key,
             store.add_lines(handle)
     except OSError as exc:
         raise WorkbenchError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    if report.stored == 0 and report.already == 0 and report.lines and len(report.foreign) == report.lines:
+    if report.stored == 0 and report.already == 0 and report.lines and report.foreign.count == report.lines:
         raise InputError(f"{path}: none of its {report.lines:,} lines answers a request file written from this store")
     update_batch(db, row_id, requests=report.lines)
     _finish_collect(db, row_id, report)

@@ -59,16 +59,6 @@ def iter_papers(db: Database, paper_ids: list[str], chunk: int = 256) -> Iterato
         yield from (found[pid] for pid in part if pid in found)
 
 
-def iter_paper_texts(db: Database, paper_ids: list[str], chunk: int = 500) -> Iterator[tuple[str, str, str]]:
-    """(id, title, abstract) of the papers in the order given, `chunk` at a time: `iter_papers` without
-    building a row object per paper (writing a million request lines)."""
-    for start in range(0, len(paper_ids), chunk):
-        part = paper_ids[start:start + chunk]
-        found = {r[0]: r for r in db.execute(
-            f"SELECT id, title, abstract FROM papers WHERE id IN ({_marks(part)})", part)}
-        yield from (found[pid] for pid in part if pid in found)
-
-
 def paper_order(db: Database) -> list[tuple[int, str]]:
     """(seq, id) of every paper in paper order: small, so a queue can hold it all."""
     return db.execute("SELECT seq, id FROM papers ORDER BY seq").fetchall()
@@ -77,12 +67,6 @@ def paper_order(db: Database) -> list[tuple[int, str]]:
 def paper_seq(db: Database, paper_id: str) -> int | None:
     row = db.execute("SELECT seq FROM papers WHERE id = ?", [paper_id]).fetchone()
     return row[0] if row else None
-
-
-def paper_ids_in_order(db: Database, only: list[str] | None = None) -> list[str]:
-    if only:
-        return [r[0] for r in db.execute(f"SELECT id FROM papers WHERE id IN ({_marks(only)}) ORDER BY seq", only)]
-    return [r[0] for r in db.execute("SELECT id FROM papers ORDER BY seq")]
 
 
 def unknown_paper_ids(db: Database, paper_ids: Iterable[str]) -> list[str]:
@@ -243,13 +227,32 @@ def suggestions_for_paper(db: Database, paper_id: str) -> list[SuggestionRow]:
     return [suggestion_from_row(r) for r in rows]
 
 
-def ok_suggestion_ids(db: Database, prompt_id: str, model: str, params: str) -> set[str]:
-    """Papers that already have an `ok` suggestion for this prompt/model/params."""
-    rows = db.execute(
-        "SELECT paper_id FROM suggestions WHERE prompt_id = ? AND model = ? AND params = ? AND outcome = 'ok'",
-        [prompt_id, model, params],
-    )
-    return {r[0] for r in rows}
+def papers_lacking_ok(db: Database, prompt_id: str, model: str, params: str, *, only: list[str] | None = None,
+                      force: bool = False, columns: str = "p.id") -> Iterator[tuple]:
+    """The cache rule, as a cursor: the papers (of `only`, else all) in paper order that have no `ok`
+    suggestion for this prompt version, model and parameters (`force`: all of them). Streams, so a
+    million papers cost no more memory than one."""
+    where, args = [], []
+    if only:
+        where.append(f"p.id IN ({_marks(only)})")
+        args += only
+    if not force:
+        where.append("NOT EXISTS (SELECT 1 FROM suggestions s WHERE s.paper_id = p.id AND s.prompt_id = ? "
+                     f"AND s.model = ? AND s.params = ? AND s.outcome = '{OK}')")
+        args += [prompt_id, model, params]
+    return db.execute(f"SELECT {columns} FROM papers p" + (f" WHERE {' AND '.join(where)}" if where else "")
+                      + " ORDER BY p.seq", args)
+
+
+def count_lacking_ok(db: Database, prompt_id: str, model: str, params: str, *, only: list[str] | None = None,
+                     force: bool = False) -> tuple[int, int]:
+    """(papers in scope, of which lacking an `ok` suggestion): what papers_lacking_ok would give, counted."""
+    scope = db.execute("SELECT count(*) FROM papers" + (f" WHERE id IN ({_marks(only)})" if only else ""),
+                       only or []).fetchone()[0]
+    if force:
+        return scope, scope
+    (lacking,) = next(iter(papers_lacking_ok(db, prompt_id, model, params, only=only, columns="count(*)")))
+    return scope, lacking
 
 
 def has_suggestion(db: Database, paper_id: str, prompt_id: str, model: str, params: str) -> bool:
@@ -382,8 +385,8 @@ def collected_suggestion_ids(db: Database, batch_id: str, suggestion_ids: list[s
     """Of these suggestion keys, those whose line from this batch is already stored."""
     if not suggestion_ids:
         return set()
-    rows = db.execute(f"SELECT suggestion_id FROM attempts WHERE batch_id = ? AND suggestion_id IN "
-                      f"({_marks(suggestion_ids)})", [batch_id, *suggestion_ids])
+    rows = db.execute(f"SELECT suggestion_id FROM attempts WHERE suggestion_id IN ({_marks(suggestion_ids)}) "
+                      "AND batch_id = ?", [*suggestion_ids, batch_id])
     return {r[0] for r in rows}
 
 
