@@ -22,7 +22,7 @@ from email.policy import HTTP
 from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlsplit
 
-from tests.fake_openai import QuietHandler, _QuietServer, completion, paper_in, serve
+from tests.fake_openai import LocalServer, QuietHandler, _QuietServer, completion, paper_in, serve
 from workbench.models.offline import extract
 
 
@@ -34,7 +34,7 @@ class Seen:
 
 
 @dataclass
-class FakeBatchAPI:
+class FakeBatchAPI(LocalServer):
     script: dict[str, str] = field(default_factory=dict)
     finish_after: int = 1  # looks at a batch (retrieve) before it ends
     end_as: str = "completed"  # or "expired": only the first half of the requests get done
@@ -46,10 +46,6 @@ class FakeBatchAPI:
     seen: list[Seen] = field(default_factory=list)
     server: _QuietServer | None = None
     lock: threading.RLock = field(default_factory=threading.RLock)
-
-    @property
-    def base_url(self) -> str:
-        return self.server.base_url
 
     def start(self) -> "FakeBatchAPI":
         fake = self
@@ -63,11 +59,6 @@ class FakeBatchAPI:
 
         self.server = serve(Handler)
         return self
-
-    def stop(self) -> None:
-        if self.server:
-            self.server.shutdown()
-            self.server.server_close()
 
     def count(self, method: str, path_start: str) -> int:
         return sum(1 for s in self.seen if s.method == method and s.path.startswith(path_start))

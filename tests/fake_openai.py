@@ -82,6 +82,21 @@ class QuietHandler(BaseHTTPRequestHandler):
         pass
 
 
+class LocalServer:
+    """What every fake server offers a test: its URL and a stop (it sets `self.server` in start())."""
+
+    server: _QuietServer | None
+
+    @property
+    def base_url(self) -> str:
+        return self.server.base_url
+
+    def stop(self) -> None:
+        if self.server:
+            self.server.shutdown()
+            self.server.server_close()
+
+
 def serve(handler: type[BaseHTTPRequestHandler]) -> _QuietServer:
     """A server on a free port of 127.0.0.1, answering on a thread of its own."""
     server = _QuietServer(("127.0.0.1", 0), handler)
@@ -99,7 +114,7 @@ class Request:
 
 
 @dataclass
-class FakeOpenAI:
+class FakeOpenAI(LocalServer):
     default: str = "ok"
     latency: float = 0.0  # seconds added to every reply
     retry_after: str = "1"
@@ -108,12 +123,8 @@ class FakeOpenAI:
     reject_formats: dict[str, int] = field(default_factory=dict)
     omit_evidence: bool = False  # replies with good values and no evidence (a small model in json_object mode)
     requests: list[Request] = field(default_factory=list)
-    server: ThreadingHTTPServer | None = None
+    server: _QuietServer | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
-
-    @property
-    def base_url(self) -> str:
-        return self.server.base_url
 
     def start(self) -> "FakeOpenAI":
         fake = self
@@ -126,11 +137,6 @@ class FakeOpenAI:
 
         self.server = serve(Handler)
         return self
-
-    def stop(self) -> None:
-        if self.server:
-            self.server.shutdown()
-            self.server.server_close()
 
     def count(self, title_fragment: str = "") -> int:
         return sum(1 for r in self.requests if title_fragment in r.title)
