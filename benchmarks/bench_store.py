@@ -71,8 +71,9 @@ def phase_export(db_path: Path, out: Path) -> dict:
     return {"annotations": count, "seconds": seconds, "peak_mb": peak_mb(), "bytes": out.stat().st_size}
 
 
-def run_phase(*args: str) -> dict:
-    result = subprocess.run([sys.executable, __file__, "--phase", *args], capture_output=True, text=True, check=True)
+def run_phase(*args: str, script: str = __file__) -> dict:
+    """Run `script --phase ARGS...` in a process of its own (its own peak memory); its last line is JSON."""
+    result = subprocess.run([sys.executable, script, "--phase", *args], capture_output=True, text=True, check=True)
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 

@@ -10,7 +10,8 @@ from workbench.vocab import FIELDS
 
 def add_suggestion(db, pid: str, prompt_id: str, prompt_name: str, model: str, values: dict, *, outcome="ok",
                    evidence: dict | None = None, warnings: list | None = None, latency=100, tokens=(10, 5),
-                   params="{}", suggestion_id: str | None = None, created_at="2026-11-23T10:00:00Z") -> SuggestionRow:
+                   params="{}", suggestion_id: str | None = None, created_at="2026-11-23T10:00:00Z",
+                   batch_id: str | None = None) -> SuggestionRow:
     """Store a suggestion (and its prompt) as a model run would have; returns it as read back."""
     from workbench.suggest import suggestion_id as key_of
 
@@ -22,7 +23,7 @@ def add_suggestion(db, pid: str, prompt_id: str, prompt_name: str, model: str, v
         values={f: (values.get(f) if outcome == "ok" else None) for f in FIELDS},
         evidence={f: Span(**(evidence or {})[f]) if (evidence or {}).get(f) else None for f in FIELDS},
         warnings=warnings or [], input_tokens=tokens[0], output_tokens=tokens[1], latency_ms=latency, attempts=1,
-        created_at=created_at,
+        created_at=created_at, batch_id=batch_id,
     )
     save_suggestion(db, row, [])
     return get_suggestion(db, sid)

@@ -36,10 +36,74 @@ def _mode(body: dict) -> str:
     return "json_object_schema" if kind == "json_object" and "schema" in response_format else kind
 
 
+def paper_in(body: dict) -> tuple[str, str]:
+    """(title, abstract) of the paper a Chat Completions request asks about: the last user message
+    with a title (few-shot example turns come before it, a re-ask after)."""
+    user = next(m["content"] for m in reversed(body["messages"]) if m["role"] == "user")
+    paper_user = next(m["content"] for m in reversed(body["messages"]) if m["role"] == "user" and "Title:" in m["content"])
+    title_match = _TITLE.search(user) or _TITLE.search(paper_user)
+    abstract_match = _ABSTRACT.search(paper_user)
+    return (title_match.group(1).strip() if title_match else "", abstract_match.group(1) if abstract_match else "")
+
+
+def completion(body: dict, content: str | None, finish_reason: str = "stop", refusal: str | None = None,
+               completion_id: str = "chatcmpl-0") -> dict:
+    """A chat.completion object answering `body`, with usage."""
+    return {
+        "id": completion_id, "object": "chat.completion", "created": 0, "model": body["model"],
+        "choices": [{"index": 0, "finish_reason": finish_reason,
+                     "message": {"role": "assistant", "content": content, "refusal": refusal}}],
+        "usage": {"prompt_tokens": 100 + len(json.dumps(body["messages"])) // 4,
+                  "completion_tokens": len(content or "") // 4 + 1, "total_tokens": 0},
+    }
+
+
 class _QuietServer(ThreadingHTTPServer):
+    # A client opening 64 connections at once overflows the default backlog of 5 (connection errors).
+    request_queue_size = 256
+    daemon_threads = True
+
     def handle_error(self, request, client_address) -> None:
         # A client that gave up (timeout, aborted run) hangs up mid-reply: expected here.
         pass
+
+    @property
+    def base_url(self) -> str:
+        host, port = self.server_address[:2]
+        return f"http://{host}:{port}/v1"
+
+
+class QuietHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    # Headers and body go out as two writes; with Nagle on, the client's
+    # delayed ACK adds ~40 ms to every reply. Real servers set TCP_NODELAY.
+    disable_nagle_algorithm = True
+
+    def log_message(self, *args):  # keep test output clean
+        pass
+
+
+class LocalServer:
+    """What every fake server offers a test: its URL and a stop (it sets `self.server` in start())."""
+
+    server: _QuietServer | None
+
+    @property
+    def base_url(self) -> str:
+        return self.server.base_url
+
+    def stop(self) -> None:
+        if self.server:
+            self.server.shutdown()
+            self.server.server_close()
+
+
+def serve(handler: type[BaseHTTPRequestHandler]) -> _QuietServer:
+    """A server on a free port of 127.0.0.1, answering on a thread of its own."""
+    server = _QuietServer(("127.0.0.1", 0), handler)
+    # A short poll: shutdown() waits up to one poll interval (0.5 s by default) per test.
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
+    return server
 
 
 @dataclass
@@ -51,7 +115,7 @@ class Request:
 
 
 @dataclass
-class FakeOpenAI:
+class FakeOpenAI(LocalServer):
     default: str = "ok"
     latency: float = 0.0  # seconds added to every reply
     retry_after: str = "1"
@@ -62,27 +126,14 @@ class FakeOpenAI:
     slots: int | None = None  # like llama-server -np N: at most N requests worked on at once, the rest wait
     models: list[str] = field(default_factory=lambda: ["test-model"])  # GET /v1/models
     requests: list[Request] = field(default_factory=list)
-    server: ThreadingHTTPServer | None = None
+    server: _QuietServer | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
-
-    @property
-    def base_url(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host}:{port}/v1"
 
     def start(self) -> "FakeOpenAI":
         fake = self
         self._slots = threading.BoundedSemaphore(self.slots) if self.slots else None
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            # Headers and body go out as two writes; with Nagle on, the client's
-            # delayed ACK adds ~40 ms to every reply. Real servers set TCP_NODELAY.
-            disable_nagle_algorithm = True
-
-            def log_message(self, *args):  # keep test output clean
-                pass
-
+        class Handler(QuietHandler):
             def do_POST(self):
                 length = int(self.headers.get("Content-Length", 0))
                 body = json.loads(self.rfile.read(length))
@@ -97,16 +148,8 @@ class FakeOpenAI:
                     return fake._send(self, 200, json.dumps({"total_slots": fake.slots}).encode(), "application/json")
                 fake._error(self, 404, f"no route {self.path}", "not_found")
 
-        self.server = _QuietServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        # A short poll: shutdown() waits up to one poll interval (0.5 s by default) per test.
-        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True).start()
+        self.server = serve(Handler)
         return self
-
-    def stop(self) -> None:
-        if self.server:
-            self.server.shutdown()
-            self.server.server_close()
 
     def count(self, title_fragment: str = "") -> int:
         return sum(1 for r in self.requests if title_fragment in r.title)
@@ -121,11 +164,7 @@ class FakeOpenAI:
         return self.default
 
     def _answer(self, handler: BaseHTTPRequestHandler, body: dict) -> None:
-        user = next(m["content"] for m in reversed(body["messages"]) if m["role"] == "user")
-        # The paper's own message: the last one with a title (few-shot example turns come before it, a re-ask after)
-        paper_user = next(m["content"] for m in reversed(body["messages"]) if m["role"] == "user" and "Title:" in m["content"])
-        title_match = _TITLE.search(user) or _TITLE.search(paper_user)
-        title = title_match.group(1).strip() if title_match else ""
+        title, abstract = paper_in(body)
         with self.lock:
             self.requests.append(Request(title, body, {k.lower(): v for k, v in handler.headers.items()}, time.monotonic()))
         mode = _mode(body)
@@ -138,8 +177,6 @@ class FakeOpenAI:
                 time.sleep(self.latency)
         elif self.latency:
             time.sleep(self.latency)
-        abstract_match = _ABSTRACT.search(paper_user)
-        abstract = abstract_match.group(1) if abstract_match else ""
 
         if fault == "ok":
             summary = extract(title, abstract).model_dump()
@@ -192,14 +229,7 @@ class FakeOpenAI:
         raise AssertionError(f"unknown fault {fault!r}")
 
     def _completion(self, handler, body, content, finish_reason="stop", refusal=None, trickle=0.0) -> None:
-        reply = {
-            "id": f"chatcmpl-{len(self.requests)}", "object": "chat.completion", "created": 0, "model": body["model"],
-            "choices": [{"index": 0, "finish_reason": finish_reason,
-                         "message": {"role": "assistant", "content": content, "refusal": refusal}}],
-            "usage": {"prompt_tokens": 100 + len(json.dumps(body["messages"])) // 4,
-                      "completion_tokens": len(content or "") // 4 + 1,
-                      "total_tokens": 0},
-        }
+        reply = completion(body, content, finish_reason, refusal, f"chatcmpl-{len(self.requests)}")
         self._send(handler, 200, json.dumps(reply).encode(), "application/json", trickle=trickle)
 
     def _error(self, handler, status, message, code, headers=None) -> None:

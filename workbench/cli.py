@@ -209,14 +209,32 @@ def model_options(func):
     return func
 
 
-def make_model(model_name: str, response_format: str | None, timeout: float | None, rpm: float | None):
+def make_model(model_name: str, response_format: str | None, timeout: float | None, rpm: float | None, *,
+               sends: bool = True):
+    """The model by name. `sends=False`: nothing will be sent (request files are only written), so no
+    key is needed even for the official endpoint."""
+    from dataclasses import replace
+
     from workbench.config import endpoint_settings, load_config
     from workbench.models import get_model
 
     if model_name == OFFLINE:
         return get_model(OFFLINE)
     settings = endpoint_settings(load_config(), timeout=timeout, response_format=response_format)
+    if not sends and not settings.api_key:
+        settings = replace(settings, api_key="no-key: files only")
     return get_model(model_name, settings, rpm=rpm)
+
+
+def _price(model_name: str, price_in: float | None, price_out: float | None, *, batch: bool = False):
+    """--price-in/--price-out as given, else the config's price for the model (halved for a batch)."""
+    from workbench.config import load_config, prices
+    from workbench.vocab import batch_price
+
+    if price_in is not None or price_out is not None:
+        return price_in or 0.0, price_out or 0.0
+    price = prices(load_config()).get(model_name)
+    return batch_price(price) if batch else price
 
 
 @cli.command()
@@ -228,13 +246,18 @@ def make_model(model_name: str, response_format: str | None, timeout: float | No
 @click.option("--force", is_flag=True, help="Redo suggestions that are already ok.")
 @click.option("--price-in", type=float, default=None, help="USD per million input tokens (for the cost estimate).")
 @click.option("--price-out", type=float, default=None, help="USD per million output tokens.")
+@click.option("--batch", "as_batch", is_flag=True,
+              help="Submit the requests to the endpoint's Batch API (half price, done within 24 h) and return at "
+                   "once; `workbench batch collect` stores the results.")
+@click.option("--batch-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="With --batch: only write request files FILE-1.jsonl, FILE-2.jsonl, ... for `vllm run-batch` "
+                   "(nothing is sent; --model is the model vLLM will serve).")
 @click.pass_context
 def suggest(ctx, prompt_ref, model_name, response_format, timeout, rpm, concurrency, limit, paper_ids, force,
-            price_in, price_out) -> None:
+            price_in, price_out, as_batch, batch_file) -> None:
     """Suggest summaries for the papers that lack an ok one (this prompt version and model)."""
     import asyncio
 
-    from workbench.config import load_config, prices
     from workbench.progress import SuggestProgress
     from workbench.prompts import resolve_prompt
     from workbench.store import count_papers, unknown_paper_ids
@@ -243,15 +266,18 @@ def suggest(ctx, prompt_ref, model_name, response_format, timeout, rpm, concurre
     db = _db(ctx)
     if count_papers(db) == 0:
         raise InputError(f"the store at {ctx.obj['db_path']} has no papers yet; add some with `workbench ingest`")
+    if batch_file and not as_batch:
+        raise InputError("--batch-file goes with --batch")
+    if as_batch and model_name == OFFLINE:
+        raise InputError("--batch is for a model at an endpoint (--model NAME); the offline model needs no batch")
     prompt = resolve_prompt(prompt_ref)
-    model = make_model(model_name, response_format, timeout, rpm)
-    if price_in is not None or price_out is not None:
-        price = (price_in or 0.0, price_out or 0.0)
-    else:
-        price = prices(load_config()).get(model_name)
+    model = make_model(model_name, response_format, timeout, rpm, sends=batch_file is None)
     missing = unknown_paper_ids(db, paper_ids)
     if missing:
         raise InputError(f"--paper {missing[0]}: no such paper in {ctx.obj['db_path']}")
+    if as_batch:
+        return _submit_batches(ctx, db, prompt, model, batch_file, list(paper_ids) or None, limit, force)
+    price = _price(model_name, price_in, price_out)
     note = model.note(prompt) if hasattr(model, "note") else None  # the offline model and a prompt it ignores
     if note:
         _echo(f"workbench: note: {note}", err=True)
@@ -280,6 +306,170 @@ def suggest(ctx, prompt_ref, model_name, response_format, timeout, rpm, concurre
         ctx.exit(1)
     if report.all_failed:
         _fail(ctx, report.why_all_failed(), 1)
+
+
+def _submit_batches(ctx, db, prompt, model, batch_file: Path | None, paper_ids, limit, force) -> None:
+    from workbench import batch
+    from workbench.models.openai_batch import BatchAPI
+
+    options = {"paper_ids": paper_ids, "limit": limit, "force": force}
+    if batch_file is not None:
+        report = batch.write_files(db, prompt, model, batch_file, **options)
+    else:
+        api = BatchAPI(model)
+        try:
+            report = batch.submit(db, prompt, model, api, Path(ctx.obj["db_path"]).parent / "batches", **options)
+        finally:
+            api.close()
+    _echo(report.summary())
+    for row in report.resumed:
+        _echo(f"submitted {row.id} ({row.requests:,} requests, left by an interrupted run)")
+    for row in report.batches:
+        if batch_file is None:
+            _echo(f"submitted {row.id} ({row.requests:,} requests)")
+        else:
+            _echo(f"wrote {row.input_file} ({row.requests:,} requests, {row.bytes / 1e6:.1f} MB)")
+    if batch_file is not None and report.batches:
+        first = Path(report.batches[0].input_file)
+        results = first.with_name(first.name.replace(batch_file.stem, "results", 1))
+        _echo(f"next: vllm run-batch -i {first} -o {results} --model {model.name}  (each file), "
+              f"then: workbench batch collect --file {results}")
+    elif report.batches or report.resumed:
+        _echo("next: workbench batch collect --wait  (the engine has up to 24 h)")
+
+
+@cli.group("batch")
+def batch_group() -> None:
+    """Follow and collect batches: `suggest --batch` submits them."""
+
+
+def _batch_api(rows):
+    """The Batch API client for the configured endpoint, when any of these batches needs one."""
+    from workbench.models.openai_batch import BatchAPI
+    from workbench.vocab import ENGINE_API
+
+    wanted = [r for r in rows if r.engine == ENGINE_API and not r.collected_at]
+    return BatchAPI(make_model(wanted[0].model, None, None, None)) if wanted else None
+
+
+def _redactor():
+    """Redacts the configured key (and anything key-shaped) from text a results file brings in."""
+    from functools import partial
+
+    from workbench.config import endpoint_settings, load_config
+    from workbench.models.openai_compat import redact_key
+
+    return partial(redact_key, key=endpoint_settings(load_config()).api_key)
+
+
+@batch_group.command("status")
+@click.argument("ids", nargs=-1)
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list, one object per batch.")
+@db_option
+@click.pass_context
+def batch_status(ctx, ids, as_json) -> None:
+    """One line per batch: id, state, counts, age, prompt and model (asks the engine for news)."""
+    from workbench import batch
+    from workbench.store import list_batches
+
+    db = _db(ctx, create=False)
+    rows = batch.find_batches(db, ids) if ids else list_batches(db)
+    try:
+        api = _batch_api([r for r in rows if not r.ended])
+    except WorkbenchError as exc:
+        api = None
+        _echo(f"workbench: warning: showing the states on record; cannot ask the engine ({exc})", err=True)
+    if api is not None:
+        try:
+            rows = [batch.refresh(db, api, row) for row in rows]
+        except WorkbenchError as exc:
+            _echo(f"workbench: warning: showing the states on record; {exc}", err=True)
+        finally:
+            api.close()
+    if as_json:
+        click.echo(json.dumps([batch.status_record(row) for row in rows], indent=2))
+        return
+    if not rows:
+        _echo("no batches on record; `workbench suggest --batch` submits some")
+    for row in rows:
+        _echo(batch.status_line(row))
+    for row in rows:
+        for line in batch.validation_errors(row):
+            _echo(line)
+
+
+@batch_group.command("collect")
+@click.argument("ids", nargs=-1)
+@click.option("--wait", is_flag=True, help="Poll until every named batch (default: every uncollected one) has ended.")
+@click.option("--file", "files", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Store a results file from `vllm run-batch` (or any engine writing that format). Repeatable.")
+@click.option("--poll", type=click.FloatRange(min=0.05), default=30.0, show_default=True,
+              help="With --wait: seconds between two looks at the engine.")
+@click.option("--timeout", type=click.FloatRange(min=1), default=25 * 3600.0, show_default=True,
+              help="With --wait: give up after this many seconds (the engine itself gives up after 24 h).")
+@click.option("--price-in", type=float, default=None,
+              help="USD per million input tokens in a batch (default: half the config's price).")
+@click.option("--price-out", type=float, default=None, help="USD per million output tokens in a batch.")
+@db_option
+@click.pass_context
+def batch_collect(ctx, ids, wait, files, poll, timeout, price_in, price_out) -> None:
+    """Store the results of ended batches (or of results files) as suggestions."""
+    from workbench import batch
+    from workbench.progress import BatchProgress
+    from workbench.store import get_batch, list_batches
+    from workbench.vocab import ENGINE_API, FAILED
+
+    db = _db(ctx, create=False)
+    redact = _redactor()
+    for path in files:
+        report = batch.collect_file(db, path, redact=redact)
+        _echo(report.summary(_price(get_batch(db, report.batch_id).model, price_in, price_out, batch=True)))
+    if files and not ids:
+        return
+    rows = batch.find_batches(db, ids) if ids else list_batches(db, uncollected=True, engine=ENGINE_API)
+    if not rows:
+        _echo("no batches wait to be collected")
+        return
+    api = _batch_api(rows)
+    reports, interrupted = [], False
+    with BatchProgress(enabled=wait and sys.stderr.isatty()) as progress:
+        try:
+            for report in batch.collect_all(db, api, rows, wait=wait, poll=poll, timeout=timeout, redact=redact,
+                                            on_state=progress.state, on_progress=progress.stored):
+                reports.append(report)
+        except KeyboardInterrupt:
+            interrupted = True
+        finally:
+            if api is not None:
+                api.close()
+    for report in reports:
+        row = get_batch(db, report.batch_id)
+        _echo(report.summary(_price(row.model, price_in, price_out, batch=True)))
+        for line in batch.validation_errors(row) if report.state == FAILED else []:
+            _echo(line)
+    if interrupted:
+        _fail(ctx, "interrupted; what was stored is kept; run `workbench batch collect` again to go on", 1)
+    if wait and any(r.running for r in reports):
+        _fail(ctx, f"still running after {timeout:g} s; run `workbench batch collect --wait` again later", 1)
+
+
+@batch_group.command("cancel")
+@click.argument("batch_id")
+@db_option
+@click.pass_context
+def batch_cancel(ctx, batch_id) -> None:
+    """Ask the engine to stop a batch (what it finished can still be collected)."""
+    from workbench import batch
+
+    db = _db(ctx, create=False)
+    row = batch.find_batches(db, [batch_id])[0]
+    api = _batch_api([row])
+    try:
+        row = batch.cancel(db, api, row)
+    finally:
+        if api is not None:
+            api.close()
+    _echo(batch.status_line(row))
 
 
 @cli.command("prompts")

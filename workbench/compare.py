@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from sqlite_utils import Database
 
 from workbench.metrics import FieldScore, exact, median_or_none, token_f1
-from workbench.vocab import FIELDS, NUMBER_FIELDS, NUMBER_NOT_IN_ABSTRACT, estimated_cost, source_label
+from workbench.vocab import FIELDS, NUMBER_FIELDS, NUMBER_NOT_IN_ABSTRACT, batch_price, estimated_cost, source_label
 
 
 @dataclass(frozen=True)
@@ -123,12 +123,18 @@ def _measure(db: Database, group: Group, references: dict, decided_total: int, r
     rejected = _rejected_with_suggestion(db, key, annotator)
     outcomes = dict(db.execute(f"SELECT outcome, count(*) FROM suggestions WHERE {_IN_GROUP} GROUP BY outcome",
                                key).fetchall())
-    papers, tokens_in, tokens_out = db.execute(
-        "SELECT count(DISTINCT paper_id), coalesce(sum(input_tokens), 0), coalesce(sum(output_tokens), 0) "
+    papers, tokens_in, tokens_out, batch_in, batch_out = db.execute(
+        "SELECT count(DISTINCT paper_id), coalesce(sum(input_tokens), 0), coalesce(sum(output_tokens), 0), "
+        "coalesce(sum(input_tokens) FILTER (WHERE batch_id IS NOT NULL), 0), "
+        "coalesce(sum(output_tokens) FILTER (WHERE batch_id IS NOT NULL), 0) "
         f"FROM suggestions WHERE {_IN_GROUP}", key).fetchone()
     latencies = [r[0] for r in db.execute(
         f"SELECT latency_ms FROM suggestions WHERE {_IN_GROUP} AND outcome = 'ok' AND latency_ms IS NOT NULL", key)]
-    cost = estimated_cost(tokens_in, tokens_out, prices.get(group.model))
+    # Suggestions a batch made cost the batch price (half the live one).
+    price = prices.get(group.model)
+    cost = estimated_cost(tokens_in - batch_in, tokens_out - batch_out, price)
+    if cost is not None:
+        cost += estimated_cost(batch_in, batch_out, batch_price(price))
     ratio = lambda a, b: round(a / b, 4) if b else None  # noqa: E731
     return {
         "prompt": group.prompt,
@@ -149,6 +155,8 @@ def _measure(db: Database, group: Group, references: dict, decided_total: int, r
         "median_latency_ms": median_or_none(latencies),
         "input_tokens": tokens_in,
         "output_tokens": tokens_out,
+        "batch_input_tokens": batch_in,
+        "batch_output_tokens": batch_out,
         "cost": None if cost is None else round(cost, 4),
     }
 

@@ -114,6 +114,19 @@ def write_transaction(db: Database) -> Iterator[Database]:
     db.execute("COMMIT")
 
 
+@contextmanager
+def bulk_writes(db: Database, pages: int = 16_000) -> Iterator[Database]:
+    """Many write transactions in a row: fold the write-ahead log into the store every `pages` pages
+    (64 MB) instead of every 1,000, which spares a sync per transaction. Durability is as before:
+    a commit is in the log either way; only when it reaches the store file changes."""
+    default = db.execute("PRAGMA wal_autocheckpoint").fetchone()[0]
+    db.execute(f"PRAGMA wal_autocheckpoint={int(pages)}")
+    try:
+        yield db
+    finally:
+        db.execute(f"PRAGMA wal_autocheckpoint={int(default)}")
+
+
 def close_db(db: Database) -> None:
     """Fold the write-ahead log into the store file and close it, so the file alone holds
     everything (copying just the .db is safe after this)."""

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
+from functools import lru_cache
 
 from workbench.vocab import (
     EVIDENCE_MISSING, EXACT, FUZZY, INSTRUCTION_IN_TEXT, NUMBER_FIELDS, NUMBER_NOT_IN_ABSTRACT, UNGROUNDED,
@@ -28,7 +29,10 @@ from workbench.vocab import (
 _PUNCT = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u2013": "-",
                         "\u2014": "-", "\u2212": "-", "\u2010": "-", "\u2011": "-", "\u00d7": "x"})
 _TOKEN_RE = re.compile(r"\w+")
+# A token of three or more characters that is not all digits (for ASCII text, where \d is 0-9).
+_CONTENT_WORD_RE = re.compile(r"\b(?!\d+\b)\w{3,}")
 _NUMBER_RE = re.compile(r"\d+(?:,\d{3})*(?:\.\d+)?")
+_NOT_NUMBER_CHARS = {code: " " for code in range(128) if chr(code) not in "0123456789,."}
 # Share of the quote's tokens that must appear, in order, for a fuzzy match.
 MIN_TOKEN_SHARE = 0.75
 # Share of a value's content words its quote must contain to support it.
@@ -46,6 +50,9 @@ _INSTRUCTION = re.compile(
     r"(?:technique|claimed[_ ]gain|compute|json|summary)\s*(?:=|:|as\b)",
     re.I,
 )
+# A word each branch of _INSTRUCTION requires (case-insensitively): a quick test before the pattern.
+_INSTRUCTION_WORDS = ("ignore", "disregard", "forget", "override", "you are now", "new instructions", "system prompt",
+                      "act as", "pretend to be", "output", "respond with", "reply with", "return", "answer with", "set")
 
 
 @dataclass(slots=True, frozen=True)
@@ -57,7 +64,8 @@ class Span:
     method: str | None = None  # exact | normalized | tokens | value (the value itself was aligned)
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        # Not dataclasses.asdict: it deep-copies each value, and every stored suggestion calls this.
+        return {"quote": self.quote, "start": self.start, "end": self.end, "status": self.status, "method": self.method}
 
     @property
     def located(self) -> bool:
@@ -89,8 +97,8 @@ def _fold_with_map(text: str) -> tuple[str, list[int]]:
 
 def fold_for_matching(text: str) -> str:
     """Case, Unicode form, typographic quotes/dashes and white space folded; punctuation kept."""
-    if text.isascii():  # the same result without the per-character walk (NFKC and the quote map touch no ASCII)
-        return " ".join(text.split()).lower()
+    if text.isascii():  # the common case, at C speed: NFKC and the quote/dash table leave ASCII alone
+        return " ".join(text.lower().split())
     return _fold_with_map(text)[0]
 
 
@@ -163,24 +171,37 @@ def _lcs_in_window(wanted: list[str], have: list[tuple[str, int, int]], start: i
 
 def numbers_in(text: str | None) -> set[str]:
     """Canonical numbers in a text ("1,000" -> "1000", "2.50" -> "2.5")."""
-    if not text:
-        return set()
+    return set(_numbers(text)) if text else set()
+
+
+@lru_cache(maxsize=64)
+def _numbers(text: str) -> frozenset[str]:
+    # Cached: grounding one summary asks for the same abstract's numbers once per field.
     found = set()
-    for raw in _NUMBER_RE.findall(text):
+    for raw in _NUMBER_RE.findall(_number_runs(text)):
         digits = raw.replace(",", "")
         found.add(f"{float(digits):g}" if len(digits) < 16 else digits)
-    return found
+    return frozenset(found)
+
+
+def _number_runs(text: str) -> str:
+    """The text's runs of digits, commas and points, space-separated: the same numbers, a shorter scan.
+    A number never spans another character, so for ASCII text (where \\d is 0-9) nothing changes."""
+    return " ".join(text.translate(_NOT_NUMBER_CHARS).split()) if text.isascii() else text
 
 
 def numbers_not_in(value: str | None, text: str) -> list[str]:
     """Numbers of a value that appear nowhere in `text` (in the abstract: likely invented)."""
-    missing = numbers_in(value) - numbers_in(text)
+    if not value:
+        return []
+    missing = _numbers(value) - _numbers(text) if text else _numbers(value)
     return sorted(missing, key=lambda n: (len(n), n))
 
 
 def _content_words(text: str) -> set[str]:
-    # ASCII tokens fold to their lower case (see fold_for_matching): one call for the whole text
-    words = _TOKEN_RE.findall(text.lower()) if text.isascii() else map(fold_for_matching, _TOKEN_RE.findall(text))
+    if text.isascii():  # an ASCII word folds to its lower case: fold the whole text once, filter in C
+        return set(_CONTENT_WORD_RE.findall(text.lower())) - _STOPWORDS
+    words = [fold_for_matching(w) for w in _TOKEN_RE.findall(text)]
     return {w for w in words if len(w) > 2 and w not in _STOPWORDS and not w.isdigit()}
 
 
@@ -196,7 +217,13 @@ def supports(quote: str, value: str) -> bool:
 
 def reads_as_instruction(text: str | None) -> bool:
     """Text that addresses a model ("ignore previous instructions", "output technique=")."""
-    return bool(text) and _INSTRUCTION.search(text) is not None
+    if not text:
+        return False
+    if text.isascii():  # every match holds one of these words: most texts are cleared by substring tests
+        lower = text.lower()
+        if not any(word in lower for word in _INSTRUCTION_WORDS):
+            return False
+    return _INSTRUCTION.search(text) is not None
 
 
 # --------------------------------------------------------------------------- one field, a summary

@@ -101,7 +101,7 @@ def export_suggestion_lines(db: Database, *, prompt_ids: list[str] | None = None
     sql = (
         "SELECT pa.title, s.id, s.paper_id, s.prompt_id, pr.name, s.model, s.params, s.outcome, s.error, "
         "s.technique, s.claimed_gain, s.compute, s.evidence, s.warnings, s.raw, s.input_tokens, s.output_tokens, "
-        "s.latency_ms, s.attempts, s.created_at FROM suggestions s "
+        "s.latency_ms, s.attempts, s.created_at, s.batch_id FROM suggestions s "
         "JOIN papers pa ON pa.id = s.paper_id JOIN prompts pr ON pr.id = s.prompt_id "
         + (f"WHERE {' AND '.join(where)} " if where else "")
         + "ORDER BY pa.seq, pr.name, s.prompt_id, s.model, s.params"

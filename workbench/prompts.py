@@ -15,6 +15,7 @@ import json
 import os
 import tomllib
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from workbench.errors import InputError
@@ -98,9 +99,9 @@ class Prompt:
     body: str = field(default="", repr=False)  # the file's text, stored with the version
     path: Path | None = None
 
-    @property
+    @cached_property
     def id(self) -> str:
-        """Content hash of everything that shapes the request (not comments or layout)."""
+        """Content hash of everything that shapes the request (not comments or layout); computed once."""
         content = {
             "name": self.name, "system": self.system, "user": self.user, "examples": list(self.examples),
             "temperature": self.temperature, "max_tokens": self.max_tokens,
@@ -123,8 +124,12 @@ class Prompt:
         for example in self.examples:
             messages.append({"role": "user", "content": _fill(self.user, example["title"], example["abstract"])})
             messages.append({"role": "assistant", "content": json.dumps(example["output"])})
-        messages.append({"role": "user", "content": _fill(self.user, title, abstract)})
+        messages.append({"role": "user", "content": self.user_message(title, abstract)})
         return messages
+
+    def user_message(self, title: str, abstract: str) -> str:
+        """The last message of `render`: the only one that holds the paper."""
+        return _fill(self.user, title, abstract)
 
 
 JSON_SHAPE_INSTRUCTIONS = (
@@ -159,11 +164,16 @@ def load_prompt_file(path: Path) -> Prompt:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: cannot read prompt file ({getattr(exc, 'strerror', None) or exc})") from None
+    return prompt_from_text(text, path)
+
+
+def prompt_from_text(text: str, origin: Path | str) -> Prompt:
+    """A prompt from a prompt file's text (a file, or the copy the store keeps with each version)."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise InputError(f"{path}: not valid TOML ({exc})") from None
-    return _validate(path, data, text)
+        raise InputError(f"{origin}: not valid TOML ({exc})") from None
+    return _validate(Path(origin), data, text)
 
 
 def _validate(path: Path, data: dict, text: str) -> Prompt:

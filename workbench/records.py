@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from workbench.grounding import Span
 from workbench.safe_text import is_clean
-from workbench.vocab import FIELDS, OK, prompt_label, source_label
+from workbench.vocab import BATCH_ENDED, FIELDS, OK, prompt_label, source_label
 
 MAX_ANNOTATOR_CHARS = 100
 
@@ -81,6 +81,7 @@ class SuggestionRow:
     latency_ms: int | None = None
     attempts: int | None = None
     created_at: str = ""
+    batch_id: str | None = None  # the batch that made it; None for a live request
 
     @property
     def ok(self) -> bool:
@@ -174,3 +175,43 @@ class Call:
     request_hash: str | None = None
     batch_id: str | None = None
     at: str = ""
+
+
+@dataclass(slots=True)
+class BatchRow:
+    """A batch as the store keeps it: a submitted batch, a request file written, or a results file collected."""
+
+    id: str
+    engine: str  # vocab.ENGINE_API or ENGINE_FILE
+    prompt_id: str
+    prompt_name: str
+    model: str
+    params: str
+    key: str  # the suggestion key's hash: the end of each request's custom_id
+    requests: int
+    state: str
+    created_at: str
+    updated_at: str
+    endpoint: str | None = None
+    input_file: str | None = None
+    input_file_id: str | None = None
+    output_file_id: str | None = None
+    error_file_id: str | None = None
+    bytes: int | None = None
+    completed: int | None = None
+    failed: int | None = None
+    errors: list[dict] | None = None  # the engine's validation errors: line, code, message, param
+    stored: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    submitted_at: str | None = None
+    ended_at: str | None = None
+    collected_at: str | None = None
+
+    @property
+    def ended(self) -> bool:
+        return self.state in BATCH_ENDED
+
+    @property
+    def label(self) -> str:
+        return source_label(self.prompt_name, self.prompt_id, self.model)

@@ -59,6 +59,9 @@ def _compare_rows(results: list[dict]):
     yield "rejected papers (suggested)", get("rejected"), _num, None
     yield "median latency (ms)", get("median_latency_ms"), _num, "min"
     yield "tokens in / out", [f"{r['input_tokens']:,} / {r['output_tokens']:,}" for r in results], str, None
+    if any(r.get("batch_input_tokens") or r.get("batch_output_tokens") for r in results):
+        yield "of which in batches", [f"{r['batch_input_tokens']:,} / {r['batch_output_tokens']:,}" for r in results], \
+            str, None
     yield "estimated cost (USD)", get("cost"), lambda v: DASH if v is None else f"${v:.4f}", "min"
 
 
@@ -85,6 +88,8 @@ def compare_table(results: list[dict]) -> Table:
             cells.append(Text(f"★ {text}", style="bold green") if target is not None and value == target else Text(text))
         table.add_row(label, *cells)
     table.caption = "★ best in the row · accept rate: human fields equal the suggestion's after normalising"
+    if any(r.get("batch_input_tokens") or r.get("batch_output_tokens") for r in results):
+        table.caption += " · cost: suggestions made in batches at the batch price (half the live one)"
     return table
 
 

@@ -19,10 +19,10 @@ Markup strings are for text we write ourselves; data never goes into one.
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
-from rich.console import Console
-from rich.segment import Segment
-from rich.text import Text
+if TYPE_CHECKING:
+    from rich.text import Text
 
 _REPLACEMENT = "\ufffd"
 _BIDI = (0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A))
@@ -49,6 +49,8 @@ def clean(text: str | None) -> str:
 
 def plain(text: str | None, style: str = "") -> Text:
     """A Rich Text of untrusted text: cleaned, never parsed as markup."""
+    from rich.text import Text  # here, not at the top: a command that prints lines never loads rich
+
     return Text(clean(text), style=style)
 
 
@@ -64,16 +66,17 @@ def is_clean(text: str) -> bool:
     return _UNSAFE.search(text) is None
 
 
-class _SafeConsole(Console):
-    """A console whose every painted segment is cleaned: the last guard for CLI tables."""
-
-    def _render_buffer(self, buffer) -> str:
-        return super()._render_buffer(
-            segment if segment.control else Segment(clean(segment.text), segment.style, segment.control)
-            for segment in buffer)
-
-
-def safe_console(**options) -> Console:
+def safe_console(**options):
     """The console for CLI reports: nothing printed is parsed as markup, and control
-    characters in any segment are made visible before they reach the terminal."""
-    return _SafeConsole(markup=False, emoji=False, highlight=False, **options)
+    characters in any segment are made visible before they reach the terminal (the last
+    guard for CLI tables: every painted segment is cleaned)."""
+    from rich.console import Console
+    from rich.segment import Segment
+
+    class SafeConsole(Console):
+        def _render_buffer(self, buffer) -> str:
+            return super()._render_buffer(
+                segment if segment.control else Segment(clean(segment.text), segment.style, segment.control)
+                for segment in buffer)
+
+    return SafeConsole(markup=False, emoji=False, highlight=False, **options)

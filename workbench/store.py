@@ -18,9 +18,9 @@ from workbench.db import write_transaction
 from workbench.errors import InputError
 from workbench.grounding import Span
 from workbench.records import (
-    AnnotationRow, AttemptRow, Call, PaperRow, SearchHit, SuggestionRow, TitledAnnotation, Values, no_values,
+    AnnotationRow, AttemptRow, BatchRow, Call, PaperRow, SearchHit, SuggestionRow, TitledAnnotation, Values, no_values,
 )
-from workbench.vocab import FIELDS, STATUSES, collapse_whitespace, prompt_label, utc_now
+from workbench.vocab import ENGINE_API, FIELDS, OK, STATUSES, collapse_whitespace, prompt_label, utc_now
 
 
 def _one(db: Database, sql: str, params: tuple | list = ()) -> dict | None:
@@ -50,6 +50,15 @@ def get_papers(db: Database, paper_ids: list[str]) -> dict[str, PaperRow]:
     return {r[0]: PaperRow(*r) for r in rows}
 
 
+def iter_papers(db: Database, paper_ids: list[str], chunk: int = 256) -> Iterator[PaperRow]:
+    """The papers in the order given (unknown ids skipped), read `chunk` at a time: one query per
+    chunk, not per paper, and memory flat for any number of ids."""
+    for start in range(0, len(paper_ids), chunk):
+        part = paper_ids[start:start + chunk]
+        found = get_papers(db, part)
+        yield from (found[pid] for pid in part if pid in found)
+
+
 def paper_order(db: Database) -> list[tuple[int, str]]:
     """(seq, id) of every paper in paper order: small, so a queue can hold it all."""
     return db.execute("SELECT seq, id FROM papers ORDER BY seq").fetchall()
@@ -58,12 +67,6 @@ def paper_order(db: Database) -> list[tuple[int, str]]:
 def paper_seq(db: Database, paper_id: str) -> int | None:
     row = db.execute("SELECT seq FROM papers WHERE id = ?", [paper_id]).fetchone()
     return row[0] if row else None
-
-
-def paper_ids_in_order(db: Database, only: list[str] | None = None) -> list[str]:
-    if only:
-        return [r[0] for r in db.execute(f"SELECT id FROM papers WHERE id IN ({_marks(only)}) ORDER BY seq", only)]
-    return [r[0] for r in db.execute("SELECT id FROM papers ORDER BY seq")]
 
 
 def unknown_paper_ids(db: Database, paper_ids: Iterable[str]) -> list[str]:
@@ -130,7 +133,7 @@ def prompt_versions(db: Database, name: str, hash_prefix: str = "") -> list[str]
 
 _SUGGESTION_COLUMNS = (
     "id", "paper_id", "prompt_id", "model", "params", "outcome", "error", *FIELDS, "evidence", "warnings", "raw",
-    "input_tokens", "output_tokens", "latency_ms", "attempts", "created_at",
+    "input_tokens", "output_tokens", "latency_ms", "attempts", "created_at", "batch_id",
 )
 _INSERT_SUGGESTION = (
     f"INSERT OR REPLACE INTO suggestions ({', '.join(_SUGGESTION_COLUMNS)}) VALUES ({_marks(_SUGGESTION_COLUMNS)})"
@@ -149,7 +152,7 @@ def _evidence_json(evidence: dict[str, Span | None]) -> str:
 def _suggestion_values(s: SuggestionRow) -> list:
     return [s.id, s.paper_id, s.prompt_id, s.model, s.params, s.outcome, s.error, *(s.values.get(f) for f in FIELDS),
             _evidence_json(s.evidence), json.dumps(s.warnings, ensure_ascii=False), s.raw, s.input_tokens,
-            s.output_tokens, s.latency_ms, s.attempts, s.created_at]
+            s.output_tokens, s.latency_ms, s.attempts, s.created_at, s.batch_id]
 
 
 def _attempt_values(s: SuggestionRow, call: Call) -> list:
@@ -170,24 +173,46 @@ def save_suggestions(db: Database, items: list[tuple[SuggestionRow, list[Call]]]
         db.conn.executemany(_INSERT_ATTEMPT, [_attempt_values(s, c) for s, calls in items for c in calls])
 
 
+_UPSERT_FROM_BATCH = (
+    f"INSERT INTO suggestions ({', '.join(_SUGGESTION_COLUMNS)}) VALUES ({_marks(_SUGGESTION_COLUMNS)}) "
+    "ON CONFLICT(id) DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in _SUGGESTION_COLUMNS[1:])
+    + f" WHERE suggestions.outcome != '{OK}'"
+)
+
+
+def save_batch_suggestions(db: Database, items: list[tuple[SuggestionRow, list[Call]]]) -> set[str]:
+    """Suggestions from a batch, in one transaction: each becomes the current one of its key unless
+    that key already has an `ok` one (made some other way meanwhile), which stays; the calls are
+    appended either way, as history. Returns the ids whose `ok` suggestion stayed."""
+    if not items:
+        return set()
+    ids = [s.id for s, _ in items]
+    with write_transaction(db):
+        kept = {r[0] for r in db.execute(
+            f"SELECT id FROM suggestions WHERE outcome = '{OK}' AND id IN ({_marks(ids)})", ids)}
+        db.conn.executemany(_UPSERT_FROM_BATCH, [_suggestion_values(s) for s, _ in items])
+        db.conn.executemany(_INSERT_ATTEMPT, [_attempt_values(s, c) for s, calls in items for c in calls])
+    return kept
+
+
 _SUGGESTION_SELECT = (
     "SELECT s.id, s.paper_id, s.prompt_id, p.name, s.model, s.params, s.outcome, s.error, "
     "s.technique, s.claimed_gain, s.compute, s.evidence, s.warnings, s.raw, s.input_tokens, s.output_tokens, "
-    "s.latency_ms, s.attempts, s.created_at FROM suggestions s JOIN prompts p ON p.id = s.prompt_id"
+    "s.latency_ms, s.attempts, s.created_at, s.batch_id FROM suggestions s JOIN prompts p ON p.id = s.prompt_id"
 )
 
 
 def suggestion_from_row(row: tuple | list) -> SuggestionRow:
     """A SuggestionRow from the columns of _SUGGESTION_SELECT (in that order)."""
     (sid, pid, prompt_id, prompt_name, model, params, outcome, error, technique, gain, compute, evidence, warnings,
-     raw, tokens_in, tokens_out, latency, attempts, created) = row
+     raw, tokens_in, tokens_out, latency, attempts, created, batch_id) = row
     spans = json.loads(evidence) if evidence else {}
     return SuggestionRow(
         id=sid, paper_id=pid, prompt_id=prompt_id, prompt_name=prompt_name, model=model, params=params,
         outcome=outcome, error=error, values={"technique": technique, "claimed_gain": gain, "compute": compute},
         evidence={f: (Span(**spans[f]) if spans.get(f) else None) for f in FIELDS},
         warnings=json.loads(warnings) if warnings else [], raw=raw, input_tokens=tokens_in,
-        output_tokens=tokens_out, latency_ms=latency, attempts=attempts, created_at=created,
+        output_tokens=tokens_out, latency_ms=latency, attempts=attempts, created_at=created, batch_id=batch_id,
     )
 
 
@@ -202,13 +227,32 @@ def suggestions_for_paper(db: Database, paper_id: str) -> list[SuggestionRow]:
     return [suggestion_from_row(r) for r in rows]
 
 
-def ok_suggestion_ids(db: Database, prompt_id: str, model: str, params: str) -> set[str]:
-    """Papers that already have an `ok` suggestion for this prompt/model/params."""
-    rows = db.execute(
-        "SELECT paper_id FROM suggestions WHERE prompt_id = ? AND model = ? AND params = ? AND outcome = 'ok'",
-        [prompt_id, model, params],
-    )
-    return {r[0] for r in rows}
+def papers_lacking_ok(db: Database, prompt_id: str, model: str, params: str, *, only: list[str] | None = None,
+                      force: bool = False, columns: str = "p.id") -> Iterator[tuple]:
+    """The cache rule, as a cursor: the papers (of `only`, else all) in paper order that have no `ok`
+    suggestion for this prompt version, model and parameters (`force`: all of them). Streams, so a
+    million papers cost no more memory than one."""
+    where, args = [], []
+    if only:
+        where.append(f"p.id IN ({_marks(only)})")
+        args += only
+    if not force:
+        where.append("NOT EXISTS (SELECT 1 FROM suggestions s WHERE s.paper_id = p.id AND s.prompt_id = ? "
+                     f"AND s.model = ? AND s.params = ? AND s.outcome = '{OK}')")
+        args += [prompt_id, model, params]
+    return db.execute(f"SELECT {columns} FROM papers p" + (f" WHERE {' AND '.join(where)}" if where else "")
+                      + " ORDER BY p.seq", args)
+
+
+def count_lacking_ok(db: Database, prompt_id: str, model: str, params: str, *, only: list[str] | None = None,
+                     force: bool = False) -> tuple[int, int]:
+    """(papers in scope, of which lacking an `ok` suggestion): what papers_lacking_ok would give, counted."""
+    scope = db.execute("SELECT count(*) FROM papers" + (f" WHERE id IN ({_marks(only)})" if only else ""),
+                       only or []).fetchone()[0]
+    if force:
+        return scope, scope
+    (lacking,) = next(iter(papers_lacking_ok(db, prompt_id, model, params, only=only, columns="count(*)")))
+    return scope, lacking
 
 
 def has_suggestion(db: Database, paper_id: str, prompt_id: str, model: str, params: str) -> bool:
@@ -257,6 +301,101 @@ def remember_format(db: Database, endpoint: str, model: str, response_format: st
             "detail = coalesce(excluded.detail, endpoint_formats.detail)",
             [endpoint, model, response_format, concurrency, source,
              json.dumps(detail, ensure_ascii=False) if detail is not None else None, utc_now()])
+
+
+# --------------------------------------------------------------------------- batches
+
+_BATCH_COLUMNS = (
+    "id", "engine", "prompt_id", "model", "params", "key", "requests", "state", "created_at", "updated_at", "endpoint",
+    "input_file", "input_file_id", "output_file_id", "error_file_id", "bytes", "completed", "failed", "errors",
+    "stored", "input_tokens", "output_tokens", "submitted_at", "ended_at", "collected_at",
+)
+# What the engine or a collect may change after a batch is recorded.
+_BATCH_UPDATABLE = frozenset(_BATCH_COLUMNS[6:]) - {"created_at", "endpoint"}
+
+
+def _batch_from(row: tuple) -> BatchRow:
+    (bid, engine, prompt_id, model, params, key, requests, state, created, updated, *rest, prompt_name) = row
+    batch = BatchRow(bid, engine, prompt_id, prompt_name, model, params, key, requests, state, created, updated,
+                     *rest)
+    batch.errors = json.loads(batch.errors) if batch.errors else None
+    return batch
+
+
+def add_batch(db: Database, batch: BatchRow, papers: list[str]) -> None:
+    """Record a batch (a request file written, about to be uploaded) with the papers it asks for."""
+    values = {c: getattr(batch, c) for c in _BATCH_COLUMNS}
+    values["errors"] = json.dumps(batch.errors) if batch.errors is not None else None
+    columns = (*_BATCH_COLUMNS, "papers")
+    with write_transaction(db):
+        db.execute(f"INSERT INTO batches ({', '.join(columns)}) VALUES ({_marks(columns)})",
+                   [*values.values(), json.dumps(papers)])
+
+
+def update_batch(db: Database, batch_id: str, **changes) -> None:
+    """Change a recorded batch: its state, counts, files, times, or its id once the engine gives one."""
+    unknown = set(changes) - _BATCH_UPDATABLE - {"id"}
+    if unknown:
+        raise ValueError(f"batches has no updatable column {sorted(unknown)}")
+    if "errors" in changes and changes["errors"] is not None:
+        changes["errors"] = json.dumps(changes["errors"], ensure_ascii=False)
+    changes["updated_at"] = utc_now()
+    with write_transaction(db):
+        db.execute(f"UPDATE batches SET {', '.join(f'{c} = ?' for c in changes)} WHERE id = ?",
+                   [*changes.values(), batch_id])
+
+
+_BATCH_SELECT = (f"SELECT {', '.join(f'b.{c}' for c in _BATCH_COLUMNS)}, p.name FROM batches b "
+                 "JOIN prompts p ON p.id = b.prompt_id")
+
+
+def get_batch(db: Database, batch_id: str) -> BatchRow | None:
+    row = db.execute(f"{_BATCH_SELECT} WHERE b.id = ?", [batch_id]).fetchone()
+    return _batch_from(row) if row else None
+
+
+def list_batches(db: Database, *, uncollected: bool = False, engine: str | None = None) -> list[BatchRow]:
+    """Recorded batches, oldest first; `uncollected`: those whose results are not stored yet."""
+    where, params = [], []
+    if uncollected:
+        where.append("b.collected_at IS NULL")
+    if engine:
+        where.append("b.engine = ?")
+        params.append(engine)
+    sql = _BATCH_SELECT + (f" WHERE {' AND '.join(where)}" if where else "") + " ORDER BY b.created_at, b.rowid"
+    return [_batch_from(r) for r in db.execute(sql, params)]
+
+
+def batch_papers(db: Database, batch_id: str) -> list[str]:
+    row = db.execute("SELECT papers FROM batches WHERE id = ?", [batch_id]).fetchone()
+    return json.loads(row[0]) if row else []
+
+
+def papers_in_flight(db: Database, key: str) -> set[str]:
+    """Papers a batch at an engine is asking for with this suggestion key, and whose results are not stored
+    yet: asking again would pay twice."""
+    rows = db.execute("SELECT papers FROM batches WHERE key = ? AND collected_at IS NULL AND engine = ?",
+                      [key, ENGINE_API])
+    return {pid for (papers,) in rows for pid in json.loads(papers)}
+
+
+def batch_keys(db: Database) -> dict[str, tuple[str, str, str]]:
+    """key -> (prompt id, model, params) of every suggestion key a batch was made with."""
+    return {r[0]: (r[1], r[2], r[3]) for r in db.execute("SELECT DISTINCT key, prompt_id, model, params FROM batches")}
+
+
+def collected_suggestion_ids(db: Database, batch_id: str, suggestion_ids: list[str]) -> set[str]:
+    """Of these suggestion keys, those whose line from this batch is already stored."""
+    if not suggestion_ids:
+        return set()
+    rows = db.execute(f"SELECT suggestion_id FROM attempts WHERE suggestion_id IN ({_marks(suggestion_ids)}) "
+                      "AND batch_id = ?", [*suggestion_ids, batch_id])
+    return {r[0] for r in rows}
+
+
+def prompt_body(db: Database, prompt_id: str) -> str | None:
+    row = db.execute("SELECT body FROM prompts WHERE id = ?", [prompt_id]).fetchone()
+    return row[0] if row else None
 
 
 # --------------------------------------------------------------------------- attempts

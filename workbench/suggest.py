@@ -30,7 +30,7 @@ from workbench.models.base import MAX_ERROR_CHARS, Model, Reply
 from workbench.prompts import Prompt
 from workbench.records import Call, PaperRow, SuggestionRow, no_values
 from workbench.store import (
-    ensure_prompt, get_paper, ok_suggestion_ids, paper_ids_in_order, remember_format, remembered_format,
+    count_lacking_ok, ensure_prompt, iter_papers, papers_lacking_ok, remember_format, remembered_format,
     save_suggestion, save_suggestions,
 )
 from workbench.vocab import ERROR, OK, estimated_cost, utc_now
@@ -61,6 +61,12 @@ def build_record(paper: PaperRow, prompt: Prompt, model: Model, reply: Reply, pa
     if params is None:
         params = json.dumps(reply.params, sort_keys=True, separators=(",", ":")) if reply.params \
             else canonical_params(model, prompt)
+    return record_from_reply(paper, prompt, model.name, reply, params)
+
+
+def record_from_reply(paper: PaperRow, prompt: Prompt, model_name: str, reply: Reply, params: str,
+                      batch_id: str | None = None) -> NewSuggestion:
+    """`build_record` once the parameters are known (a batch line: from the batch, not a live model)."""
     if reply.summary is not None:
         values = reply.summary.fields()
         quotes = reply.summary.quotes() if reply.evidence_given else None
@@ -68,12 +74,14 @@ def build_record(paper: PaperRow, prompt: Prompt, model: Model, reply: Reply, pa
     else:
         values, evidence, warnings = no_values(), {}, []
     row = SuggestionRow(
-        id=suggestion_id(paper.id, prompt.id, model.name, params), paper_id=paper.id, prompt_id=prompt.id,
-        prompt_name=prompt.name, model=model.name, params=params, outcome=reply.outcome, error=reply.error,
+        id=suggestion_id(paper.id, prompt.id, model_name, params), paper_id=paper.id, prompt_id=prompt.id,
+        prompt_name=prompt.name, model=model_name, params=params, outcome=reply.outcome, error=reply.error,
         values=values, evidence=evidence, warnings=warnings, raw=reply.raw, input_tokens=reply.input_tokens,
         output_tokens=reply.output_tokens, latency_ms=reply.latency_ms, attempts=reply.attempts,
-        created_at=utc_now(),
+        created_at=utc_now(), batch_id=batch_id,
     )
+    for call in reply.calls:
+        call.batch_id = batch_id
     return NewSuggestion(row, reply.calls)
 
 
@@ -151,6 +159,19 @@ def store_suggestion(db: Database, new: NewSuggestion) -> None:
 # --------------------------------------------------------------------------- runs
 
 
+def outcomes_text(outcomes: Counter) -> str:
+    """"(ok 475; failed: error 2, invalid 3)" """
+    failures = ", ".join(f"{k} {v}" for k, v in sorted(outcomes.items()) if k != OK)
+    return f"(ok {outcomes[OK]}" + (f"; failed: {failures})" if failures else ")")
+
+
+def usage_text(input_tokens: int, output_tokens: int, price: tuple[float, float] | None, what: str = "") -> str:
+    """"tokens 310,200 in / 52,310 out, est. cost $0.0779" (`what` says which price, when it matters)."""
+    cost = estimated_cost(input_tokens, output_tokens, price)
+    return f"tokens {input_tokens:,} in / {output_tokens:,} out, " + \
+        (f"est. cost ${cost:.4f}{what}" if cost is not None else "est. cost n/a (no prices)")
+
+
 @dataclass
 class RunReport:
     cached: int = 0  # already `ok`, no request
@@ -189,16 +210,10 @@ class RunReport:
         self.output_tokens += row.output_tokens or 0
 
     def summary(self, price: tuple[float, float] | None = None) -> str:
-        failures = ", ".join(f"{k} {v}" for k, v in sorted(self.outcomes.items()) if k != OK)
-        text = f"suggested {self.done} (ok {self.outcomes[OK]}"
-        text += f"; failed: {failures})" if failures else ")"
-        text += f", cached {self.cached}"
+        text = f"suggested {self.done} {outcomes_text(self.outcomes)}, cached {self.cached}"
         if self.done < self.to_request:
             text += f", not run {self.to_request - self.done}"
-        text += f", tokens {self.input_tokens:,} in / {self.output_tokens:,} out"
-        cost = estimated_cost(self.input_tokens, self.output_tokens, price)
-        text += f", est. cost ${cost:.4f}" if cost is not None else ", est. cost n/a (no prices)"
-        text += f", wall {self.wall_seconds:.1f} s"
+        text += f", {usage_text(self.input_tokens, self.output_tokens, price)}, wall {self.wall_seconds:.1f} s"
         if self.learned_format:
             text += f"; the endpoint needed --response-format {self.learned_format} (remembered)"
         if self.aborted:
@@ -215,10 +230,9 @@ class RunReport:
 def papers_to_request(db: Database, prompt: Prompt, model: Model, *, paper_ids: list[str] | None = None,
                       limit: int | None = None, force: bool = False) -> tuple[list[str], int]:
     """(ids to request in paper order, cached) for a run."""
-    scope = paper_ids_in_order(db, paper_ids)
-    done = set() if force else ok_suggestion_ids(db, prompt.id, model.name, canonical_params(model, prompt))
-    todo = [pid for pid in scope if pid not in done]
-    cached = len(scope) - len(todo)
+    key = (prompt.id, model.name, canonical_params(model, prompt))
+    todo = [r[0] for r in papers_lacking_ok(db, *key, only=paper_ids, force=force)]
+    cached = count_lacking_ok(db, *key, only=paper_ids, force=True)[0] - len(todo)
     if limit is not None:
         todo = todo[:limit]
     return todo, cached
@@ -262,7 +276,7 @@ async def run_suggestions(
     todo, cached = papers_to_request(db, prompt, model, paper_ids=paper_ids, limit=limit, force=force)
     report = report or RunReport()
     report.cached, report.to_request = cached, len(todo)
-    pending = iter(todo)
+    pending = iter_papers(db, todo)  # shared by the workers, read from the store a chunk at a time
     writer = _GroupWriter(db)
 
     def finish(new: NewSuggestion) -> None:
@@ -272,10 +286,9 @@ async def run_suggestions(
             on_progress(report)
 
     async def worker() -> None:
-        for pid in pending:
+        for paper in pending:
             if report.aborted:
                 return
-            paper = get_paper(db, pid)
             try:
                 new = await suggest_paper(paper, prompt, model)
             except AbortedRun as exc:

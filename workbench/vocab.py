@@ -7,7 +7,7 @@ migrations hold their own literal copies.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+import time
 
 # --------------------------------------------------------------------------- the summary's fields
 
@@ -77,11 +77,38 @@ def estimated_cost(input_tokens: int, output_tokens: int, price: tuple[float, fl
     return input_tokens / 1e6 * price[0] + output_tokens / 1e6 * price[1]
 
 
+# A batch engine (the OpenAI Batch API) charges this share of the live price.
+BATCH_PRICE_SHARE = 0.5
+
+
+def batch_price(price: tuple[float, float] | None) -> tuple[float, float] | None:
+    """The price of a request made in a batch, from the live (input, output) price."""
+    return None if price is None else (price[0] * BATCH_PRICE_SHARE, price[1] * BATCH_PRICE_SHARE)
+
+
+# --------------------------------------------------------------------------- batches
+
+# Where a batch runs: a Batch API endpoint (upload, create, poll, download) or files only
+# (request files for `vllm run-batch`, results files collected from it).
+ENGINE_API, ENGINE_FILE = "api", "file"
+# A batch's state: ours before the engine has it, then the engine's own status.
+WRITTEN, UPLOADED = "written", "uploaded"
+COMPLETED, FAILED, EXPIRED, CANCELLED = "completed", "failed", "expired", "cancelled"
+BATCH_ENDED = (COMPLETED, FAILED, EXPIRED, CANCELLED)  # the engine will not change it again
+
+
 def collapse_whitespace(text: str) -> str:
     """Runs of any white space (tabs, newlines, NBSP) become one space; ends trimmed."""
     return " ".join(text.split())
 
 
+_NOW = [0, ""]  # the last second formatted, and its text: a run stores thousands of rows a second
+
+
 def utc_now() -> str:
     """The one time format of the store and the exports: UTC to the second, ISO 8601."""
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    second = int(time.time())
+    if second != _NOW[0]:
+        _NOW[1] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(second))
+        _NOW[0] = second
+    return _NOW[1]

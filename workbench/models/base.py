@@ -35,7 +35,7 @@ class Reply:
     input_tokens: int | None = None
     output_tokens: int | None = None
     attempts: int = 1
-    latency_ms: int = 0
+    latency_ms: int | None = 0  # None: not measured (a batch line)
     evidence_given: bool = True  # False: the values were kept but the reply's evidence was missing or malformed
     calls: list[Call] = field(default_factory=list)  # every model call made, for the attempts log
     params: dict | None = None  # the request parameters actually used (a fallback may change them)

@@ -51,6 +51,7 @@ MAX_RETRY_AFTER_SECONDS = 120.0
 # timed out) mean the endpoint is down: the run stops instead of trying every paper.
 DOWN_AFTER_FAILURES = 8
 _KEYLIKE = re.compile(r"\b(?:sk|pk|rk)-[A-Za-z0-9_*\-]{6,}")
+NO_MESSAGE = "the response has no message in its first choice"
 
 
 @dataclass(frozen=True)
@@ -225,12 +226,7 @@ class OpenAICompatibleModel:
         """One completion with retries, each call logged; None when it ended without a usable reply."""
         kwargs = self.request_body(prompt, messages, mode)
         request_hash = hashlib.sha256(json.dumps(messages, sort_keys=True).encode()).hexdigest()[:16]
-        retrying = AsyncRetrying(
-            retry=retry_if_exception(_is_transient),
-            wait=self._wait,
-            stop=stop_after_attempt(self.retry.max_attempts) | stop_after_delay(self.retry.max_total_seconds),
-            reraise=True,
-        )
+        retrying = AsyncRetrying(**self.retry_options())
         try:
             async for attempt in retrying:
                 with attempt:
@@ -272,7 +268,7 @@ class OpenAICompatibleModel:
             reply.output_tokens = (reply.output_tokens or 0) + (tokens_out or 0)
         answer = _read_answer(completion)
         if answer is None:
-            reply.outcome, reply.error = INVALID, "the response has no message in its first choice"
+            reply.outcome, reply.error = INVALID, NO_MESSAGE
             call.outcome, call.error = reply.outcome, reply.error
             return None
         call.raw = capped(self.redact(answer.content))
@@ -364,11 +360,16 @@ class OpenAICompatibleModel:
 
     def redact(self, text: str | None) -> str | None:
         """Remove the API key (and anything key-shaped) from text we keep or show."""
-        if text is None:
-            return None
-        if self._key and len(self._key) >= 4:
-            text = text.replace(self._key, "[redacted]")
-        return _KEYLIKE.sub("[redacted]", text)
+        return redact_key(text, self._key)
+
+    def retry_options(self) -> dict:
+        """How tenacity retries one request to this endpoint (live calls and Batch API calls alike)."""
+        return {"retry": retry_if_exception(_is_transient), "wait": self._wait, "reraise": True,
+                "stop": stop_after_attempt(self.retry.max_attempts) | stop_after_delay(self.retry.max_total_seconds)}
+
+    def sync_client(self, timeout: float | None = None) -> openai.OpenAI:
+        """A blocking client for the same endpoint and key (the Batch API's files and batches)."""
+        return openai.OpenAI(base_url=self.base_url, api_key=self._key, max_retries=0, timeout=timeout or self.timeout)
 
     def _wait(self, state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
@@ -377,6 +378,15 @@ class OpenAICompatibleModel:
             return min(retry_after, MAX_RETRY_AFTER_SECONDS)
         backoff = self.retry.backoff_base * 2 ** (state.attempt_number - 1)
         return min(self.retry.backoff_max, backoff) * random.uniform(0.5, 1.5)
+
+
+def redact_key(text: str | None, key: str | None = None) -> str | None:
+    """`text` without the API key `key` and anything key-shaped."""
+    if text is None:
+        return None
+    if key and len(key) >= 4:
+        text = text.replace(key, "[redacted]")
+    return _KEYLIKE.sub("[redacted]", text) if "k-" in text else text  # every key-shaped match holds "k-"
 
 
 def _int(value) -> int | None:
@@ -531,7 +541,9 @@ def parse_summary(text: str | None) -> tuple[Summary, bool]:
     """
     if not text or not text.strip():
         raise _Invalid("the reply is empty")
-    body = _FENCE.sub("", text.strip())
+    body = text.strip()
+    if body.startswith("```") or body.endswith("```"):  # the pattern scans every position: only when it can match
+        body = _FENCE.sub("", body)
     try:
         data = json.loads(body)
     except json.JSONDecodeError:
@@ -575,3 +587,56 @@ class _RateLimiter:
             slot = max(now, self.next_slot)
             self.next_slot = slot + self.interval
         await asyncio.sleep(slot - now)
+
+
+def reply_from_result(line: dict, prompt: Prompt, redact=redact_key) -> Reply:
+    """One line of a batch engine's output or error file (the OpenAI Batch API, `vllm run-batch`) as the
+    reply to the one request it answers: ask 1, attempt 1 (a batch has no re-ask), read as a live reply is.
+
+    Shapes: {"custom_id", "response": {"status_code", "request_id", "body": <chat.completion>}, "error": null};
+    a failed request has "error" set (an object, or vLLM's string) and "response" null or a non-200 status.
+    """
+    response = line.get("response") if isinstance(line.get("response"), dict) else {}
+    status = _int(response.get("status_code"))
+    body = response.get("body")
+    call = Call(ask=1, attempt=1, outcome=ERROR, http_status=status, at=utc_now())
+    reply = Reply(outcome=ERROR, latency_ms=None, calls=[call])
+    error = line.get("error")
+    if error or status not in (None, 200) or not isinstance(body, dict):
+        reply.error = call.error = _shorten(redact(_result_error(error, status, body)))
+        return reply
+    call.http_status = 200
+    usage = body.get("usage") if isinstance(body.get("usage"), dict) else {}
+    reply.input_tokens = call.input_tokens = _int(usage.get("prompt_tokens"))
+    reply.output_tokens = call.output_tokens = _int(usage.get("completion_tokens"))
+    answer = answer_from_body(body)
+    if answer is None:
+        reply.outcome, reply.error = INVALID, NO_MESSAGE
+    else:
+        call.raw = capped(redact(answer.content))
+        call.raw_chars = len(answer.content) if answer.content is not None else None
+        interpret(answer, prompt, reply, redact)
+    call.outcome, call.error = reply.outcome, reply.error
+    return reply
+
+
+def _result_error(error, status: int | None, body) -> str:
+    """What a failed batch line says went wrong: "HTTP 500: message", "code: message" or the message."""
+    message = _message_in(error) or _message_in(body)
+    code = error.get("code") if isinstance(error, dict) and isinstance(error.get("code"), str) else None
+    if status is not None and status != 200:
+        return f"HTTP {status}: {message}" if message else f"HTTP {status}"
+    if message:
+        return f"{code}: {message}" if code and code not in message else message
+    return "the engine returned no response for this request"
+
+
+def _message_in(value) -> str | None:
+    """The message of an error in any of the shapes engines use: a string, {"message"}, {"error": {...}}."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict):
+        if isinstance(value.get("message"), str):
+            return value["message"]
+        return _message_in(value.get("error"))
+    return None

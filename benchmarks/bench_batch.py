@@ -1,0 +1,158 @@
+"""Batch suggestions at scale: request files written, result lines collected, peak memory.
+
+    python benchmarks/bench_batch.py [--papers 1000000] [--keep DIR]
+
+1. A store with N synthetic papers (seed abstracts, varied titles; ingested as usual, not timed).
+2. `suggest --batch --batch-file`: every paper's request line written into files of at most
+   50,000 requests / 200 MB (target >= 50,000 papers/s), in a process of its own, peak memory.
+3. A results file answering every request in `vllm run-batch`'s format (each reply the offline
+   extractor's summary of that abstract, so it validates and grounds; shuffled in blocks), then
+   `batch collect --file`: every line validated, grounded and stored with its attempt, in a process
+   of its own (target >= 20,000 lines/s), peak memory (target < 300 MB for each step).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import resource
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.bench_store import run_phase  # noqa: E402
+from benchmarks.synthetic import seed_papers, write_corpus  # noqa: E402
+
+MODEL = "bench-model"
+
+
+def peak_mb() -> float:
+    """This process's peak resident memory. Not ru_maxrss: Linux keeps it across exec, so a phase started
+    from the big parent process would report the parent's size."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _model():
+    from workbench.models.openai_compat import OpenAICompatibleModel
+
+    return OpenAICompatibleModel(MODEL, base_url="http://127.0.0.1:8000/v1", api_key="no-key",
+                                 response_format="json_schema")
+
+
+def phase_write(db_path: Path, folder: Path) -> dict:
+    from workbench import batch
+    from workbench.db import open_db
+    from workbench.prompts import resolve_prompt
+
+    db = open_db(db_path)
+    started = time.perf_counter()
+    report = batch.write_files(db, resolve_prompt("summary"), _model(), folder / "requests.jsonl")
+    seconds = time.perf_counter() - started
+    return {"papers": report.requested, "files": len(report.files), "seconds": seconds,
+            "bytes": sum(f.bytes for f in report.files), "peak_mb": peak_mb()}
+
+
+def phase_collect(db_path: Path, results: Path) -> dict:
+    from workbench import batch
+    from workbench.db import open_db
+
+    db = open_db(db_path)
+    started = time.perf_counter()
+    report = batch.collect_file(db, results)
+    seconds = time.perf_counter() - started
+    return {"lines": report.lines, "stored": report.stored, "ok": report.outcomes["ok"], "seconds": seconds,
+            "peak_mb": peak_mb()}
+
+
+def write_results(folder: Path, results: Path, block: int = 10_000) -> int:
+    """Answer every request file's lines in vLLM's output format, shuffled within blocks of lines."""
+    from tests.fake_openai import completion, paper_in
+    from workbench.models.offline import extract
+
+    answers: dict[str, str] = {}  # abstract -> reply content (the synthetic abstracts repeat the seeds')
+    rng = random.Random(3)
+    count = 0
+    with open(results, "w", encoding="utf-8") as out:
+        for path in sorted(folder.glob("requests-*.jsonl"), key=lambda p: int(p.stem.rsplit("-", 1)[1])):
+            pending = []
+            with open(path, encoding="utf-8") as source:
+                for text in source:
+                    request = json.loads(text)
+                    title, abstract = paper_in(request["body"])
+                    if abstract not in answers:
+                        answers[abstract] = json.dumps(extract(title, abstract).model_dump())
+                    body = completion(request["body"], answers[abstract], completion_id=f"chatcmpl-{count}")
+                    pending.append(json.dumps({"id": f"vllm-{count}", "custom_id": request["custom_id"], "response": {
+                        "status_code": 200, "request_id": f"vllm-batch-{count}", "body": body}, "error": None}))
+                    count += 1
+                    if len(pending) >= block:
+                        rng.shuffle(pending)
+                        out.write("\n".join(pending) + "\n")
+                        pending = []
+            if pending:
+                rng.shuffle(pending)
+                out.write("\n".join(pending) + "\n")
+    return count
+
+
+def build_store(db_path: Path, corpus: Path, papers: int) -> None:
+    from workbench.db import close_db, open_db
+    from workbench.ingest import ingest
+
+    files = write_corpus(corpus, papers, per_file=20_000)
+    db = open_db(db_path)
+    report = ingest(db, files)
+    close_db(db)
+    shutil.rmtree(corpus)
+    assert report.new == papers, report.summary()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--papers", type=int, default=1_000_000)
+    parser.add_argument("--keep", type=Path, default=None, help="Work in this folder and keep it.")
+    parser.add_argument("--phase", nargs="+", default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.phase:
+        name, *paths = args.phase
+        result = phase_write(Path(paths[0]), Path(paths[1])) if name == "write" else \
+            phase_collect(Path(paths[0]), Path(paths[1]))
+        print(json.dumps(result))
+        return
+    work = args.keep or Path(tempfile.mkdtemp(prefix="bench-batch-"))
+    work.mkdir(parents=True, exist_ok=True)
+    try:
+        db_path, folder, results = work / "bench.db", work / "requests", work / "results.jsonl"
+        started = time.perf_counter()
+        seed_papers()
+        build_store(db_path, work / "corpus", args.papers)
+        print(f"store with {args.papers:,} synthetic papers built in {time.perf_counter() - started:.0f} s")
+        wrote = run_phase("write", str(db_path), str(folder), script=__file__)
+        print(f"request files: {wrote['papers']:,} papers in {wrote['files']} files ({wrote['bytes'] / 1e9:.2f} GB) "
+              f"in {wrote['seconds']:.1f} s = {wrote['papers'] / wrote['seconds']:,.0f} papers/s "
+              f"(target >= 50,000); peak memory {wrote['peak_mb']:.0f} MB (target < 300)")
+        lines = write_results(folder, results)
+        shutil.rmtree(folder)
+        collected = run_phase("collect", str(db_path), str(results), script=__file__)
+        print(f"collect --file: {collected['lines']:,} result lines ({collected['stored']:,} stored, "
+              f"{collected['ok']:,} ok) in {collected['seconds']:.1f} s = "
+              f"{collected['lines'] / collected['seconds']:,.0f} lines/s (target >= 20,000); "
+              f"peak memory {collected['peak_mb']:.0f} MB (target < 300)")
+        assert lines == collected["lines"]
+    finally:
+        if args.keep is None:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,408 @@
+"""Suggestions through a batch engine: `suggest --batch`, `batch status|collect|cancel`, against a real HTTP
+server that speaks the OpenAI Batch API (tests/fake_batch.py), and through files alone (`--batch-file`, a
+stand-in for `vllm run-batch`, `collect --file`)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, write
+from tests.fake_batch import FakeBatchAPI
+from workbench.models.offline import extract
+from workbench.models.openai_compat import OpenAICompatibleModel, reply_from_result
+from workbench.prompts import resolve_prompt
+
+KEY = "sk-batch-SECRET-0123456789abcdef"
+MODEL = "gpt-test"
+# One paper each (the 3rd, 4th, ... in paper order) meets an injected failure, stored as this outcome.
+FAULTS = {"500": "error", "malformed": "invalid", "expired": "error", "refusal": "refused", "length": "truncated",
+          "nomessage": "invalid", "echo-key": "error"}
+
+
+@pytest.fixture
+def fake():
+    server = FakeBatchAPI().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def env(monkeypatch, fake, run_cli, seeds_copy):
+    monkeypatch.setenv("OPENAI_BASE_URL", fake.base_url)
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    assert run_cli("ingest").exit_code == 0
+    return fake
+
+
+def db_rows(db_path: Path, sql: str, params=()) -> list[tuple]:
+    with sqlite3.connect(db_path, timeout=10) as db:
+        return db.execute(sql, params).fetchall()
+
+
+def uploaded_requests(fake: FakeBatchAPI) -> list[dict]:
+    return [json.loads(line) for f in fake.files.values() if f["object"]["purpose"] == "batch"
+            for line in f["data"].decode().splitlines()]
+
+
+def titles(db_path: Path) -> dict[str, tuple[str, str]]:
+    return {pid: (title, abstract) for pid, title, abstract in db_rows(db_path, "SELECT id, title, abstract FROM papers")}
+
+
+def test_every_seed_paper_through_a_batch_then_nothing_twice(env, run_cli, db_path, tmp_path):
+    """The issue's 'done when': 504 papers submitted, collected with --wait, every one stored (injected
+    failures as failed outcomes), a second collect adds none, and a new submit asks only for what is not ok."""
+    fake = env
+    faulty = {title: fault for (title,), fault in zip(db_rows(db_path, "SELECT title FROM papers ORDER BY seq LIMIT 9")[2:],
+                                                      FAULTS)}
+    fake.script = dict(faulty)
+    fake.finish_after = 3
+    submitted = run_cli("suggest", "--batch", "--model", MODEL)
+    assert submitted.exit_code == 0, submitted.stderr
+    assert "504 papers in 1 request file, cached 0" in submitted.stdout
+    assert "submitted batch_0001 (504 requests)" in submitted.stdout
+    assert fake.count("POST", "/files") == 1 and fake.count("POST", "/batches") == 1
+
+    # each line carries exactly the live request body, and a custom_id naming its paper and key
+    requests = uploaded_requests(fake)
+    papers = titles(db_path)
+    model = OpenAICompatibleModel(MODEL, base_url=fake.base_url, api_key=KEY)
+    prompt = resolve_prompt("summary")
+    assert len(requests) == 504 and len({r["custom_id"] for r in requests}) == 504
+    for request in requests[:20]:
+        paper_id, key = request["custom_id"].split(":")
+        title, abstract = papers[paper_id]
+        assert (request["method"], request["url"]) == ("POST", "/v1/chat/completions")
+        assert request["body"] == model.request_body(prompt, model.messages(prompt, title, abstract))
+        assert request["body"]["response_format"]["json_schema"]["strict"] is True
+    assert not list((db_path.parent / "batches").glob("*.jsonl"))  # uploaded, then removed
+
+    waiting = run_cli("batch", "status")
+    assert waiting.stdout.startswith("batch_0001  in_progress") or "validating" in waiting.stdout
+    collected = run_cli("batch", "collect", "--wait", "--poll", "0.05")
+    assert collected.exit_code == 0, collected.stderr
+    assert "stored 504 (ok 497; failed: error 3, invalid 2, refused 1, truncated 1)" in collected.stdout
+    assert fake.count("GET", "/batches/batch_0001") >= 4  # it polled until the batch ended
+
+    rows = db_rows(db_path, "SELECT s.paper_id, p.title, p.abstract, s.outcome, s.technique, s.batch_id, s.error "
+                            "FROM suggestions s JOIN papers p ON p.id = s.paper_id")
+    assert len(rows) == 504 and {r[5] for r in rows} == {"batch_0001"}
+    for paper_id, title, abstract, outcome, technique, _, error in rows:
+        fault = faulty.get(title)
+        if fault:
+            assert outcome == FAULTS[fault], (title, outcome, error)
+        else:  # the stored reply is the one made for this paper's abstract: joined on custom_id
+            assert outcome == "ok" and technique == extract(title, abstract).technique
+    assert db_rows(db_path, "SELECT count(*), count(DISTINCT batch_id) FROM attempts") == [(504, 1)]
+    assert "(batch)" in run_cli("log", "--limit", "1", env={"COLUMNS": "200"}).stdout
+
+    again = run_cli("batch", "collect")
+    assert again.stdout == "no batches wait to be collected\n"
+    named = run_cli("batch", "collect", "batch_0001")
+    assert "collected already (504 lines stored)" in named.stdout
+    assert db_rows(db_path, "SELECT count(*) FROM attempts") == [(504,)]
+    status = run_cli("batch", "status", "--json")
+    (record,) = json.loads(status.stdout)
+    assert (record["state"], record["collected"], record["stored"], record["completed"], record["failed"]) == \
+        ("completed", True, 504, 501, 3)  # the engine counts HTTP failures; we also count bad replies
+
+    fake.script = {}
+    resubmit = run_cli("suggest", "--batch", "--model", MODEL)
+    assert "7 papers in 1 request file, cached 497" in resubmit.stdout
+    not_ok = {r[0] for r in db_rows(db_path, "SELECT paper_id FROM suggestions WHERE outcome != 'ok'")}
+    asked = {r["custom_id"].split(":")[0] for r in uploaded_requests(fake)[504:]}
+    assert asked == not_ok and len(asked) == 7
+
+    # the key reached the server, and nothing we keep or print
+    assert all(seen.authorization == f"Bearer {KEY}" for seen in fake.seen)
+    echo_title = next(title for title, fault in faulty.items() if fault == "echo-key")
+    echoed = db_rows(db_path, "SELECT s.error FROM suggestions s JOIN papers p ON p.id = s.paper_id "
+                              "WHERE p.title = ?", [echo_title])
+    assert echoed == [("HTTP 401: Incorrect API key provided: [redacted]",)]
+    for text in (submitted.stdout, submitted.stderr, collected.stdout, collected.stderr, status.stdout,
+                 resubmit.stdout, json.dumps(requests)):
+        assert KEY not in text
+    for path in db_path.parent.rglob("*"):
+        if path.is_file():
+            assert KEY.encode() not in path.read_bytes(), path
+
+
+def test_request_files_stay_within_the_limits(seeded_db, tmp_path):
+    from workbench import batch
+    from workbench.store import batch_papers, paper_order
+
+    model = OpenAICompatibleModel(MODEL, base_url="http://127.0.0.1:9/v1", api_key=KEY)
+    prompt = resolve_prompt("summary")
+    by_count = batch.write_files(seeded_db, prompt, model, tmp_path / "a" / "requests.jsonl", max_requests=100)
+    assert [f.requests for f in by_count.files] == [100, 100, 100, 100, 100, 4]
+    assert [f.path.name for f in by_count.files][:2] == ["requests-1.jsonl", "requests-2.jsonl"]
+    limit = 60_000
+    by_size = batch.write_files(seeded_db, prompt, model, tmp_path / "b" / "requests.jsonl", max_bytes=limit,
+                                force=True)
+    sizes = [f.path.stat().st_size for f in by_size.files]
+    assert all(size <= limit for size in sizes) and sum(f.requests for f in by_size.files) == 504
+    assert len(sizes) > 20 and sizes == [f.bytes for f in by_size.files]
+    lines = [json.loads(line) for f in by_size.files for line in f.path.read_text().splitlines()]
+    recorded = [pid for row in by_size.batches for pid in batch_papers(seeded_db, row.id)]
+    assert [line["custom_id"].split(":")[0] for line in lines] == recorded
+    assert recorded == [pid for _, pid in paper_order(seeded_db)]  # paper order, each once
+    assert not list(tmp_path.rglob("*.part"))
+    recorded = seeded_db.execute("SELECT count(*), sum(requests) FROM batches WHERE engine = 'file'").fetchone()
+    assert recorded == (len(by_count.files) + len(by_size.files), 1008)
+
+
+def test_a_batch_that_fails_validation_shows_the_engines_errors_by_line(env, run_cli, db_path):
+    fake = env
+    fake.reject_model = "gpt-missing"
+    assert run_cli("suggest", "--batch", "--model", "gpt-missing", "--limit", "3").exit_code == 0
+    result = run_cli("batch", "collect", "--wait", "--poll", "0.05")
+    assert result.exit_code == 0
+    lines = result.stdout.splitlines()
+    assert "the engine rejected the batch: nothing was run; see its errors below" in lines[0]
+    assert lines[1] == (f"batch_0001 (summary@{resolve_prompt('summary').id[:8]} · gpt-missing) failed validation "
+                        f"at {fake.base_url}: 3 errors, nothing was run:")
+    assert lines[2] == ("  line 1: model_not_found: The model 'gpt-missing' does not exist or you do not have "
+                        "access to it. (param body.model)")
+    assert [line.split(":")[0] for line in lines[2:]] == ["  line 1", "  line 2", "  line 3"]
+    assert db_rows(db_path, "SELECT count(*) FROM suggestions") == [(0,)]
+    status = run_cli("batch", "status").stdout
+    assert status.startswith("batch_0001  failed, collected") and "line 3: model_not_found" in status
+    # nothing is in flight any more: the papers can be asked again
+    assert "3 papers in 1 request file" in run_cli("suggest", "--batch", "--model", "gpt-missing", "--limit", "3").stdout
+
+
+def test_an_expired_batch_keeps_what_finished(env, run_cli, db_path):
+    fake = env
+    fake.end_as = "expired"
+    ten = [option for (pid,) in db_rows(db_path, "SELECT id FROM papers ORDER BY seq LIMIT 10")
+           for option in ("--paper", pid)]
+    run_cli("suggest", "--batch", "--model", MODEL, *ten)
+    result = run_cli("batch", "collect", "--wait", "--poll", "0.05")
+    assert "stored 10 (ok 5; failed: error 5)" in result.stdout and "expired" in result.stdout
+    errors = {r[0] for r in db_rows(db_path, "SELECT error FROM suggestions WHERE outcome = 'error'")}
+    assert errors == {"batch_expired: This request could not be executed before the completion window expired."}
+    assert "5 papers in 1 request file, cached 5" in run_cli("suggest", "--batch", "--model", MODEL, *ten).stdout
+
+
+def test_cancel_then_the_papers_can_be_asked_again(env, run_cli, db_path):
+    fake = env
+    fake.finish_after = 10**6
+    four = [option for (pid,) in db_rows(db_path, "SELECT id FROM papers ORDER BY seq LIMIT 4")
+            for option in ("--paper", pid)]
+    run_cli("suggest", "--batch", "--model", MODEL, *four)
+    again = run_cli("suggest", "--batch", "--model", MODEL, *four)  # in flight: not asked (nor paid for) twice
+    assert "0 papers in 0 request files, cached 0, already in a batch 4" in again.stdout
+    assert fake.count("POST", "/batches") == 1
+    cancelled = run_cli("batch", "cancel", "batch_0001")
+    assert cancelled.exit_code == 0 and cancelled.stdout.startswith("batch_0001  cancelling")
+    result = run_cli("batch", "collect", "--wait", "--poll", "0.05")
+    assert result.exit_code == 0 and "batch_0001" in result.stdout and "cancelled" in result.stdout
+    assert db_rows(db_path, "SELECT count(*) FROM suggestions") == [(0,)]
+    assert run_cli("batch", "cancel", "batch_0001").exit_code == 2
+    assert "4 papers in 1 request file" in run_cli("suggest", "--batch", "--model", MODEL, *four).stdout
+
+
+def test_an_ok_suggestion_made_meanwhile_stays_and_the_line_is_history(env, run_cli, db_path):
+    from workbench.config import endpoint_settings, load_config
+    from workbench.db import open_db
+    from workbench.models import get_model
+    from workbench.review import ReviewSession, SuggestionFeed
+
+    fake = env
+    run_cli("suggest", "--batch", "--model", MODEL, "--limit", "5")
+    first = db_rows(db_path, "SELECT id FROM papers ORDER BY seq LIMIT 1")[0][0]
+    live = run_cli("suggest", "--model", MODEL, "--paper", first)  # the live path, while the batch runs
+    assert "suggested 1 (ok 1)" in live.stdout and fake.count("POST", "/chat/completions") == 1
+    assert fake.batches["batch_0001"]["status"] == "validating"  # the batch has not run yet
+    before = db_rows(db_path, "SELECT id, created_at, batch_id, raw FROM suggestions WHERE paper_id = ?", [first])
+    result = run_cli("batch", "collect", "--wait", "--poll", "0.05")
+    assert "stored 5 (ok 5), 1 kept as history (an ok suggestion was there already)" in result.stdout
+    assert db_rows(db_path, "SELECT id, created_at, batch_id, raw FROM suggestions WHERE paper_id = ?",
+                   [first]) == before  # not replaced, not duplicated
+    assert db_rows(db_path, "SELECT batch_id FROM attempts WHERE paper_id = ? ORDER BY id", [first]) == \
+        [(None,), ("batch_0001",)]
+    assert db_rows(db_path, "SELECT count(*) FROM suggestions") == [(5,)]
+
+    # review shows what the batch made, and asks the model for none of it
+    db = open_db(db_path)
+    try:
+        model = get_model(MODEL, endpoint_settings(load_config()))
+        feed = SuggestionFeed(db, resolve_prompt("summary"), model)
+        session = ReviewSession(db, "ana", feed, queue="all")
+        session.move(1)
+        shown = session.view().suggestion
+        assert shown.batch_id == "batch_0001" and shown.ok
+        assert len(session.upcoming(4)) == 4 and feed.missing(session.upcoming(4)) == []
+    finally:
+        db.close()
+
+
+def test_killed_after_submit_and_while_waiting_the_next_collect_finishes(env, run_cli, db_path):
+    fake = env
+    fake.finish_after = 10**6  # keeps running until the test lets it end
+    environment = dict(os.environ, OPENAI_BASE_URL=fake.base_url, OPENAI_API_KEY=KEY, WORKBENCH_DB=str(db_path))
+    command = [sys.executable, "-m", "workbench"]
+    submit = subprocess.run([*command, "suggest", "--batch", "--model", MODEL, "--limit", "12"], env=environment,
+                            capture_output=True, text=True, timeout=60)
+    assert submit.returncode == 0 and "submitted batch_0001" in submit.stdout
+    waiter = subprocess.Popen([*command, "batch", "collect", "--wait", "--poll", "0.05"], env=environment,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 30
+        while fake.count("GET", "/batches/batch_0001") < 3 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        waiter.send_signal(signal.SIGKILL)
+        waiter.communicate(timeout=10)
+    finally:
+        if waiter.poll() is None:
+            waiter.kill()
+    assert fake.count("GET", "/batches/batch_0001") >= 3
+    assert db_rows(db_path, "SELECT count(*) FROM suggestions") == [(0,)]
+    fake.finish_after = 0
+    result = run_cli("batch", "collect")
+    assert "stored 12 (ok 12)" in result.stdout
+    assert fake.count("POST", "/files") == 1 and fake.count("POST", "/batches") == 1  # nothing sent twice
+    assert db_rows(db_path, "SELECT count(*), count(DISTINCT paper_id) FROM attempts") == [(12, 12)]
+
+
+def test_killed_while_creating_the_batch_the_next_submit_finds_it(env, run_cli, db_path):
+    fake = env
+    fake.hold_create = threading.Event()
+    environment = dict(os.environ, OPENAI_BASE_URL=fake.base_url, OPENAI_API_KEY=KEY, WORKBENCH_DB=str(db_path))
+    proc = subprocess.Popen([sys.executable, "-m", "workbench", "suggest", "--batch", "--model", MODEL, "--limit", "6"],
+                            env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 30
+        while fake.count("POST", "/batches") < 1 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        proc.send_signal(signal.SIGKILL)  # the engine creates the batch; the client never hears of it
+        proc.communicate(timeout=10)
+    finally:
+        fake.hold_create.set()
+        if proc.poll() is None:
+            proc.kill()
+    deadline = time.monotonic() + 10
+    while not fake.batches and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert list(fake.batches) == ["batch_0001"]
+    assert db_rows(db_path, "SELECT state FROM batches") == [("uploaded",)]
+    fake.hold_create = None
+    resumed = run_cli("suggest", "--batch", "--model", MODEL, "--limit", "6")
+    assert "already in a batch 6" in resumed.stdout and "resumed 1 batch an interrupted run left" in resumed.stdout
+    assert "submitted batch_0001 (6 requests, left by an interrupted run)" in resumed.stdout
+    assert "submitted batch_0002 (6 requests)" in resumed.stdout  # the next six papers, not the same six again
+    assert fake.count("POST", "/files") == 2 and fake.count("POST", "/batches") == 2
+    assert "stored 6 (ok 6)" in run_cli("batch", "collect", "--wait", "--poll", "0.05").stdout
+    assert db_rows(db_path, "SELECT count(DISTINCT paper_id) FROM suggestions") == [(12,)]
+
+
+def test_a_round_trip_through_files_alone(run_cli, seeds_copy, db_path, tmp_path):
+    """--batch-file, answered by a stand-in for `vllm run-batch`, then collect --file; no endpoint, no key."""
+    assert run_cli("ingest").exit_code == 0
+    written = run_cli("suggest", "--batch", "--batch-file", str(tmp_path / "requests.jsonl"), "--model", "qwen-7b",
+                      "--limit", "30")
+    assert written.exit_code == 0, written.stderr
+    requests = tmp_path / "requests-1.jsonl"
+    assert f"wrote {requests} (30 requests" in written.stdout
+    assert f"next: vllm run-batch -i {requests} -o {tmp_path / 'results-1.jsonl'} --model qwen-7b" in written.stdout
+    lines = [json.loads(line) for line in requests.read_text().splitlines()]
+    assert {line["body"]["model"] for line in lines} == {"qwen-7b"} and len(lines) == 30
+
+    results = tmp_path / "results-1.jsonl"
+    subprocess.run([sys.executable, str(ROOT / "tests" / "run_batch_like.py"), "-i", str(requests), "-o", str(results),
+                    "--fail", "A Multigrid Method"], check=True, timeout=60)
+    collected = run_cli("batch", "collect", "--file", str(results))
+    assert collected.exit_code == 0, collected.stderr
+    assert "stored 30 (ok 29; failed: error 1)" in collected.stdout
+    error = db_rows(db_path, "SELECT s.error, a.http_status FROM suggestions s JOIN attempts a ON a.suggestion_id = s.id "
+                             "WHERE s.outcome = 'error'")
+    assert error == [("HTTP 400: This model's maximum context length is 4096 tokens.", 400)]
+    papers = titles(db_path)
+    for paper_id, technique in db_rows(db_path, "SELECT paper_id, technique FROM suggestions WHERE outcome = 'ok'"):
+        assert technique == extract(*papers[paper_id]).technique
+    assert "collected already (30 lines stored)" in run_cli("batch", "collect", "--file", str(results)).stdout
+    assert db_rows(db_path, "SELECT count(*) FROM attempts") == [(30,)]
+    status = run_cli("batch", "status").stdout.splitlines()
+    assert status[0].split()[:3] == [status[0].split()[0], "written", "30"] and "results-" in status[1]
+
+    stranger = write(tmp_path / "other.jsonl", json.dumps({"custom_id": "0123456789abcdef:fedcba9876543210",
+                                                           "response": None, "error": "x"}) + "\n")
+    refused = run_cli("batch", "collect", "--file", str(stranger))
+    assert refused.exit_code == 2 and "none of its 1 lines answers a request file written from this store" in \
+        refused.stderr
+
+
+def test_batch_needs_a_model_at_an_endpoint_and_batch_file_needs_batch(run_cli, seeds_copy, tmp_path):
+    assert run_cli("ingest").exit_code == 0
+    offline = run_cli("suggest", "--batch")
+    assert offline.exit_code == 2 and "--batch is for a model at an endpoint" in offline.stderr
+    alone = run_cli("suggest", "--batch-file", str(tmp_path / "r.jsonl"), "--model", "m")
+    assert alone.exit_code == 2 and "--batch-file goes with --batch" in alone.stderr
+    nothing = run_cli("batch", "status")
+    assert nothing.stdout == "no batches on record; `workbench suggest --batch` submits some\n"
+
+
+def test_result_lines_in_every_engines_shape():
+    prompt = resolve_prompt("summary")
+    body = {"choices": [{"message": {"content": json.dumps(extract("T", "We propose X, 3x faster.").model_dump())},
+                         "finish_reason": "stop"}], "usage": {"prompt_tokens": 120, "completion_tokens": 30}}
+    ok = reply_from_result({"custom_id": "a:b", "response": {"status_code": 200, "body": body}, "error": None}, prompt)
+    assert (ok.outcome, ok.input_tokens, ok.output_tokens, ok.latency_ms) == ("ok", 120, 30, None)
+    assert [(c.ask, c.attempt, c.outcome, c.http_status) for c in ok.calls] == [(1, 1, "ok", 200)]
+    vllm = reply_from_result({"response": {"status_code": 400, "request_id": "r", "body": None},
+                              "error": "bad request"}, prompt)
+    assert (vllm.outcome, vllm.error, vllm.calls[0].http_status) == ("error", "HTTP 400: bad request", 400)
+    vllm_object = reply_from_result({"response": {"status_code": 500, "body": None},
+                                     "error": {"error": {"message": "engine died", "code": 500}}}, prompt)
+    assert vllm_object.error == "HTTP 500: engine died"
+    openai_error = reply_from_result({"response": None, "error": {"code": "batch_expired", "message": "late"}}, prompt)
+    assert (openai_error.outcome, openai_error.error) == ("error", "batch_expired: late")
+    empty = reply_from_result({"response": None, "error": None}, prompt)
+    assert empty.error == "the engine returned no response for this request"
+    key = reply_from_result({"response": {"status_code": 401, "body": {"error": {"message": f"bad key {KEY}"}}}},
+                            prompt, redact=lambda text: text.replace(KEY, "[redacted]"))
+    assert key.error == "HTTP 401: bad key [redacted]"
+
+
+
+def test_compare_costs_batch_made_suggestions_at_the_batch_price(seeded_db, monkeypatch, tmp_path):
+    from tests.factories import add_suggestion
+    from workbench.compare import compare
+
+    pids = [r[0] for r in seeded_db.execute("SELECT id FROM papers ORDER BY seq LIMIT 2")]
+    values = {"technique": "t", "claimed_gain": None, "compute": None}
+    add_suggestion(seeded_db, pids[0], "p" * 64, "alpha", MODEL, values, tokens=(1_000_000, 0))
+    add_suggestion(seeded_db, pids[1], "p" * 64, "alpha", MODEL, values, tokens=(1_000_000, 1_000_000),
+                   batch_id="batch_x")
+    (result,) = compare(seeded_db, prices={MODEL: (2.0, 4.0)})
+    assert result["cost"] == 2.0 + (1.0 + 2.0)  # live at 2 + 4, the batch's at half
+    assert (result["batch_input_tokens"], result["batch_output_tokens"]) == (1_000_000, 1_000_000)
+
+
+def test_a_results_file_with_repeats_and_junk_stores_each_answer_once(run_cli, seeds_copy, db_path, tmp_path,
+                                                                      monkeypatch):
+    from workbench import batch
+
+    monkeypatch.setattr(batch, "STORE_CHUNK", 2)  # repeats fall in other transactions than their first
+    assert run_cli("ingest").exit_code == 0
+    run_cli("suggest", "--batch", "--batch-file", str(tmp_path / "requests.jsonl"), "--model", "m", "--limit", "3")
+    subprocess.run([sys.executable, str(ROOT / "tests" / "run_batch_like.py"), "-i", str(tmp_path / "requests-1.jsonl"),
+                    "-o", str(tmp_path / "results.jsonl")], check=True, timeout=60)
+    first, second, third = (tmp_path / "results.jsonl").read_text().splitlines()
+    stranger = json.dumps({"custom_id": "0123456789abcdef:0000000000000000", "response": None, "error": "x"})
+    messy = write(tmp_path / "messy.jsonl", "\n".join([first, "not json {", second, first, stranger, "", third, third,
+                                                       second]) + "\n")
+    result = run_cli("batch", "collect", "--file", str(messy))
+    assert result.exit_code == 0, result.stderr
+    assert ("stored 3 (ok 3), 3 stored before, 1 lines not from this batch (line 5), 1 unreadable lines (line 2)"
+            in result.stdout)
+    assert db_rows(db_path, "SELECT count(*), count(DISTINCT suggestion_id) FROM attempts") == [(3, 3)]

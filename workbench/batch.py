@@ -1,0 +1,673 @@
+"""Suggestions at scale through a batch engine: the OpenAI Batch API, or `vllm run-batch` on one's own GPUs.
+
+Submitting (`suggest --batch`): the papers the live path would request (the same cache rule),
+less those a batch at an engine is already asking for with the same key, become request lines,
+each carrying the live path's exact request body and a custom_id `<paper id>:<key>` (key: a hash
+of the prompt version, model and parameters). Files stay within the engine's limits (50,000
+requests, 200 MB). Each file is recorded in `batches` before it is uploaded, then uploaded, then
+its batch created; the next submit resumes a run that was killed half-way, and finds a batch
+that was created but not recorded by the `workbench_ref` metadata it carries, so nothing is
+sent or paid for twice. `write_request_files` writes the same files for an offline engine.
+
+Collecting: each output and error line goes through the live path's steps (interpret ->
+validate -> ground -> record), as ask 1, attempt 1, with the batch id on the suggestion and on
+its attempts row. Lines are joined on custom_id (any order). Idempotent: a line whose key already
+has an attempt from the same batch is skipped, and a collected batch is not read again. A key
+that got an `ok` suggestion some other way meanwhile keeps it; the line is kept in the attempts
+log as history. Lines are stored in transactions of STORE_CHUNK, so a review running at the same
+time waits at most one short transaction, and an interrupted collect keeps what it stored.
+"""
+
+from __future__ import annotations
+
+import calendar
+import hashlib
+import json
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+from sqlite_utils import Database
+
+from workbench.db import bulk_writes
+from workbench.errors import InputError, WorkbenchError
+from workbench.models.openai_batch import CHAT_COMPLETIONS, BatchAPI
+from workbench.models.openai_compat import OpenAICompatibleModel, redact_key, reply_from_result
+from workbench.prompts import Prompt, prompt_from_text
+from workbench.records import BatchRow
+from workbench.store import (
+    add_batch, batch_keys, batch_papers, collected_suggestion_ids, count_lacking_ok, get_batch, get_papers,
+    list_batches, papers_in_flight, papers_lacking_ok, prompt_body, save_batch_suggestions, update_batch,
+)
+from workbench.suggest import (
+    canonical_params, outcomes_text, recall_format, record_from_reply, remember_prompt, suggestion_id, usage_text,
+)
+from workbench.vocab import (
+    BATCH_ENDED, COMPLETED, ENGINE_API, ENGINE_FILE, FAILED, UPLOADED, WRITTEN, prompt_label, utc_now,
+)
+
+# The OpenAI Batch API's limits on one input file.
+MAX_REQUESTS_PER_FILE = 50_000
+MAX_BYTES_PER_FILE = 200_000_000
+STORE_CHUNK = 1000  # result lines per transaction
+_PLACEHOLDER = "@@workbench-user-message@@"
+
+
+def key_hash(prompt_id: str, model: str, params: str) -> str:
+    """The suggestion key (prompt version, model, parameters) in 16 hex digits: the end of a custom_id."""
+    return hashlib.sha1("\x1f".join((prompt_id, model, params)).encode()).hexdigest()[:16]
+
+
+def custom_id(paper_id: str, key: str) -> str:
+    return f"{paper_id}:{key}"
+
+
+def split_custom_id(value) -> tuple[str, str] | None:
+    """(paper id, key) from a custom_id we wrote, or None for anything else."""
+    if not isinstance(value, str):
+        return None
+    paper_id, sep, key = value.rpartition(":")
+    return (paper_id, key) if sep and paper_id and len(key) == 16 else None
+
+
+@dataclass(frozen=True)
+class SuggestionKey:
+    """What a batch asks for: one prompt version, model and set of parameters."""
+
+    prompt: Prompt
+    model: str
+    params: str
+
+    @property
+    def hash(self) -> str:
+        return key_hash(self.prompt.id, self.model, self.params)
+
+
+# --------------------------------------------------------------------------- request lines
+
+
+class RequestLines:
+    """Request lines for one key: `{"custom_id", "method", "url", "body"}`, the body exactly what the live
+    path sends. The body is serialised once with a placeholder for the one message that holds the
+    paper, so a line costs one small json.dumps, not one of the whole ~4 KB body."""
+
+    def __init__(self, model: OpenAICompatibleModel, prompt: Prompt):
+        self.model, self.prompt = model, prompt
+        messages = model.messages(prompt, "", "")
+        messages[-1] = {**messages[-1], "content": _PLACEHOLDER}
+        body = json.dumps(model.request_body(prompt, messages))
+        head, found, tail = body.partition(json.dumps(_PLACEHOLDER))
+        self._template = (head, tail) if found and _PLACEHOLDER not in head + tail else None
+        self._start = f', "method": "POST", "url": "{CHAT_COMPLETIONS}", "body": '
+
+    def line(self, paper_id: str, title: str, abstract: str, key: str) -> str:
+        """One line, newline included; ASCII only (json.dumps escapes the rest), so its length is its size."""
+        start = '{"custom_id": ' + json.dumps(custom_id(paper_id, key)) + self._start
+        if self._template is None:  # the prompt itself holds the placeholder text: build the body in full
+            body = self.model.request_body(self.prompt, self.model.messages(self.prompt, title, abstract))
+            return start + json.dumps(body) + "}\n"
+        head, tail = self._template
+        return start + head + json.dumps(self.prompt.user_message(title, abstract)) + tail + "}\n"
+
+
+@dataclass
+class RequestFile:
+    path: Path
+    papers: list[str] = field(default_factory=list)  # in file order; emptied once the file is on record
+    requests: int = 0
+    bytes: int = 0
+
+
+def write_request_files(papers: Iterable[tuple[str, str, str]], lines: RequestLines, key: str,
+                        path_for: Callable[[int], Path], *, max_requests: int = MAX_REQUESTS_PER_FILE,
+                        max_bytes: int = MAX_BYTES_PER_FILE) -> Iterator[RequestFile]:
+    """Write request lines for (id, title, abstract) into numbered files within the limits, yielding
+    each file when it is complete (so its papers can go on record and leave memory). A file is
+    written under a temporary name and renamed when complete: a file that exists is whole."""
+    current: RequestFile | None = None
+    out = None
+    number = 0
+    try:
+        for paper_id, title, abstract in papers:
+            line = lines.line(paper_id, title, abstract, key)
+            if len(line) > max_bytes:
+                raise InputError(f"paper {paper_id}: its request alone is larger than {max_bytes:,} bytes")
+            if current is None or current.requests >= max_requests or current.bytes + len(line) > max_bytes:
+                if current is not None:
+                    _finish(out, current)
+                    out = None
+                    yield current
+                number += 1
+                current = RequestFile(path_for(number))
+                current.path.parent.mkdir(parents=True, exist_ok=True)
+                out = open(_part(current.path), "w", encoding="ascii", newline="\n", buffering=1 << 20)
+            out.write(line)
+            current.papers.append(paper_id)
+            current.requests += 1
+            current.bytes += len(line)
+        if current is not None:
+            _finish(out, current)
+            out = None
+            yield current
+    except OSError as exc:
+        raise WorkbenchError(f"{current.path if current else 'request file'}: cannot write ({exc.strerror or exc})") \
+            from None
+    finally:
+        if out is not None:  # stopped half-way (an error, Ctrl-C): no half file is left
+            out.close()
+            Path(out.name).unlink(missing_ok=True)
+
+
+def _part(path: Path) -> Path:
+    return path.with_name(path.name + ".part")
+
+
+def _finish(out, request_file: RequestFile) -> None:
+    out.close()
+    Path(out.name).replace(request_file.path)
+
+
+# --------------------------------------------------------------------------- planning and submitting
+
+
+@dataclass
+class SubmitReport:
+    label: str = ""
+    cached: int = 0  # already ok: not asked again
+    in_flight: int = 0  # a batch at an engine is already asking for these
+    requested: int = 0  # papers in the files written now
+    files: list[RequestFile] = field(default_factory=list)
+    batches: list[BatchRow] = field(default_factory=list)  # recorded now (and submitted, for the API)
+    resumed: list[BatchRow] = field(default_factory=list)  # left half-submitted by an earlier run, sent now
+
+    def summary(self) -> str:
+        text = f"{self.label}: {self.requested:,} papers in {len(self.files)} request file{'s' * (len(self.files) != 1)}"
+        text += f", cached {self.cached:,}"
+        if self.in_flight:
+            text += f", already in a batch {self.in_flight:,}"
+        if self.resumed:
+            text += f"; resumed {len(self.resumed)} batch{'es' * (len(self.resumed) != 1)} an interrupted run left"
+        return text
+
+
+class Plan:
+    """What a batch asks for now: the key, and the papers by the live path's cache rule less those in
+    flight, streamed from the store (with their title and abstract) as the files are written."""
+
+    def __init__(self, db: Database, prompt: Prompt, model: OpenAICompatibleModel, *,
+                 paper_ids: list[str] | None = None, limit: int | None = None, force: bool = False):
+        remember_prompt(db, prompt)
+        recall_format(db, model)
+        self.db, self.only, self.limit, self.force = db, paper_ids, limit, force
+        self.key = SuggestionKey(prompt, model.name, canonical_params(model, prompt))
+        self.busy = papers_in_flight(db, self.key.hash)
+        self.report = SubmitReport(label=f"{prompt.label} · {model.name}")
+
+    def papers(self) -> Iterator[tuple[str, str, str]]:
+        """(id, title, abstract) of each paper to ask for, in paper order; counts what it leaves out."""
+        key, report = self.key, self.report
+        lacking, complete = 0, True
+        rows = papers_lacking_ok(self.db, key.prompt.id, key.model, key.params, only=self.only, force=self.force,
+                                 columns="p.id, p.title, p.abstract")
+        for row in rows:
+            lacking += 1
+            if row[0] in self.busy:
+                report.in_flight += 1
+            elif self.limit is None or report.requested < self.limit:
+                report.requested += 1
+                yield row
+            elif not self.busy:
+                complete = False  # the rest only need counting: a query does it
+                break
+        scope, lacking_all = count_lacking_ok(self.db, key.prompt.id, key.model, key.params, only=self.only,
+                                              force=self.force or complete)
+        report.cached = scope - (lacking if complete else lacking_all)
+
+
+def _new_row(key: SuggestionKey, request_file: RequestFile, *, row_id: str, engine: str,
+             endpoint: str | None) -> BatchRow:
+    now = utc_now()
+    return BatchRow(
+        id=row_id, engine=engine, prompt_id=key.prompt.id, prompt_name=key.prompt.name, model=key.model,
+        params=key.params, key=key.hash, requests=request_file.requests, state=WRITTEN, created_at=now,
+        updated_at=now, endpoint=endpoint, input_file=str(request_file.path), bytes=request_file.bytes,
+    )
+
+
+def _write_and_record(db: Database, plan: Plan, model: OpenAICompatibleModel, path_for: Callable[[int], Path], *,
+                      engine: str, id_prefix: str, max_requests: int, max_bytes: int) -> list[BatchRow]:
+    """Write the plan's request files, each on record (with its papers) as soon as it is complete."""
+    rows = []
+    files = write_request_files(plan.papers(), RequestLines(model, plan.key.prompt), plan.key.hash, path_for,
+                                max_requests=max_requests, max_bytes=max_bytes)
+    for request_file in files:
+        row = _new_row(plan.key, request_file, row_id=f"{id_prefix}-{uuid.uuid4().hex[:16]}", engine=engine,
+                       endpoint=model.endpoint)
+        add_batch(db, row, request_file.papers)
+        request_file.papers = []
+        plan.report.files.append(request_file)
+        rows.append(row)
+    return rows
+
+
+def write_files(db: Database, prompt: Prompt, model: OpenAICompatibleModel, target: Path, *,
+                paper_ids: list[str] | None = None, limit: int | None = None, force: bool = False,
+                max_requests: int = MAX_REQUESTS_PER_FILE, max_bytes: int = MAX_BYTES_PER_FILE) -> SubmitReport:
+    """Request files for an offline engine (`vllm run-batch`): TARGET-1.jsonl, TARGET-2.jsonl, ...; no upload."""
+    plan = Plan(db, prompt, model, paper_ids=paper_ids, limit=limit, force=force)
+    suffix = target.suffix or ".jsonl"
+    plan.report.batches = _write_and_record(
+        db, plan, model, lambda n: target.with_name(f"{target.stem}-{n}{suffix}"), engine=ENGINE_FILE,
+        id_prefix="file", max_requests=max_requests, max_bytes=max_bytes)
+    return plan.report
+
+
+def submit(db: Database, prompt: Prompt, model: OpenAICompatibleModel, api: BatchAPI, folder: Path, *,
+           paper_ids: list[str] | None = None, limit: int | None = None, force: bool = False,
+           max_requests: int = MAX_REQUESTS_PER_FILE, max_bytes: int = MAX_BYTES_PER_FILE) -> SubmitReport:
+    """Resume what an interrupted submit left, then write, record, upload and create the new batches."""
+    resumed = [_send(db, api, row, resumed=True) for row in list_batches(db, uncollected=True, engine=ENGINE_API)
+               if row.state in (WRITTEN, UPLOADED) and row.endpoint == api.endpoint]
+    plan = Plan(db, prompt, model, paper_ids=paper_ids, limit=limit, force=force)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    rows = _write_and_record(db, plan, model, lambda n: folder / f"{stamp}-{plan.key.hash[:8]}-{n}.jsonl",
+                             engine=ENGINE_API, id_prefix="pending", max_requests=max_requests, max_bytes=max_bytes)
+    plan.report.resumed = resumed
+    plan.report.batches = [_send(db, api, row) for row in rows]  # every file on record before the first upload
+    return plan.report
+
+
+def _send(db: Database, api: BatchAPI, row: BatchRow, *, resumed: bool = False) -> BatchRow:
+    """Upload a recorded request file and create its batch, recording each step."""
+    uploaded_before = row.state == UPLOADED
+    if row.state == WRITTEN:
+        path = Path(row.input_file or "")
+        if not path.is_file():
+            raise WorkbenchError(f"{path}: the request file of batch {row.id} is gone; cancel it with "
+                                 f"`workbench batch cancel {row.id}` and submit again")
+        row.input_file_id = api.upload(path)
+        update_batch(db, row.id, state=UPLOADED, input_file_id=row.input_file_id)
+    batch = api.find(row.id) if resumed and uploaded_before else None  # created by a run killed before recording it?
+    if batch is None:
+        batch = api.create(row.input_file_id, row.id)
+    update_batch(db, row.id, id=batch.id, submitted_at=utc_now())
+    Path(row.input_file or "").unlink(missing_ok=True)  # the engine keeps it now
+    return _record_status(db, batch.id, batch)
+
+
+# --------------------------------------------------------------------------- following a batch
+
+
+def _record_status(db: Database, row_id: str, batch) -> BatchRow:
+    """Store what the engine says about a batch: status, counts, files, validation errors."""
+    counts = batch.request_counts
+    changes = {"state": batch.status, "output_file_id": batch.output_file_id, "error_file_id": batch.error_file_id,
+               "completed": counts.completed if counts else None, "failed": counts.failed if counts else None}
+    errors = batch.errors.data if batch.errors and batch.errors.data else None
+    if errors:
+        changes["errors"] = [{"line": e.line, "code": e.code, "message": e.message, "param": e.param} for e in errors]
+    row = get_batch(db, row_id)
+    if batch.status in BATCH_ENDED and row.ended_at is None:
+        changes["ended_at"] = utc_now()
+    update_batch(db, row_id, **changes)
+    return get_batch(db, row_id)
+
+
+def refresh(db: Database, api: BatchAPI, row: BatchRow) -> BatchRow:
+    """The batch's state as the engine has it now (unchanged for a file, an ended or an unsent batch)."""
+    if row.engine != ENGINE_API or row.ended or row.state in (WRITTEN, UPLOADED) or row.endpoint != api.endpoint:
+        return row
+    return _record_status(db, row.id, api.retrieve(row.id))
+
+
+def cancel(db: Database, api: BatchAPI, row: BatchRow) -> BatchRow:
+    if row.engine != ENGINE_API:
+        raise InputError(f"{row.id} is a file for an offline engine, not a batch at an endpoint: nothing to cancel")
+    if row.ended or row.collected_at:
+        raise InputError(f"batch {row.id} has ended already ({row.state})")
+    if row.state in (WRITTEN, UPLOADED):  # never created: nothing runs, nothing to collect
+        update_batch(db, row.id, state="cancelled", ended_at=utc_now(), collected_at=utc_now())
+        return get_batch(db, row.id)
+    if row.endpoint != api.endpoint:
+        raise InputError(f"batch {row.id} was submitted to {row.endpoint}; set OPENAI_BASE_URL to it to cancel it")
+    return _record_status(db, row.id, api.cancel(row.id))
+
+
+def find_batches(db: Database, refs: Iterable[str]) -> list[BatchRow]:
+    """Recorded batches by id (or a unique start of one)."""
+    rows = list_batches(db)
+    found = []
+    for ref in refs:
+        matches = [r for r in rows if r.id == ref] or [r for r in rows if r.id.startswith(ref)]
+        if len(matches) != 1:
+            raise InputError(f"{ref}: {'no' if not matches else 'more than one'} batch on record "
+                             f"{'has that id' if not matches else 'starts so'} (see `workbench batch status`)")
+        found.append(matches[0])
+    return found
+
+
+# --------------------------------------------------------------------------- collecting
+
+
+@dataclass
+class Lines:
+    """Line numbers of a kind: how many, and the first few to name."""
+
+    count: int = 0
+    first: list[int] = field(default_factory=list)
+
+    def append(self, number: int, shown: int = 5) -> None:
+        self.count += 1
+        if len(self.first) < shown:
+            self.first.append(number)
+
+    def __str__(self) -> str:
+        return "line " + ", ".join(map(str, self.first)) + (", …" if self.count > len(self.first) else "")
+
+
+@dataclass
+class CollectReport:
+    """What collecting one batch (or results file) stored."""
+
+    batch_id: str
+    label: str = ""
+    state: str = ""
+    lines: int = 0
+    stored: int = 0
+    outcomes: Counter = field(default_factory=Counter)
+    kept: int = 0  # the key already had an ok suggestion: kept, the line stored as history
+    already: int = 0  # stored by an earlier collect of this batch
+    foreign: Lines = field(default_factory=lambda: Lines())  # a custom_id this batch (or store) did not ask
+    unreadable: Lines = field(default_factory=lambda: Lines())  # not JSON
+    input_tokens: int = 0
+    output_tokens: int = 0
+    note: str | None = None  # why nothing (more) was stored: still running, failed, already collected
+    running: bool = False  # the engine has not finished it: collect again later
+
+    def summary(self, price: tuple[float, float] | None = None) -> str:
+        text = f"{self.batch_id}"
+        if self.label:
+            text += f" ({self.label})"
+        if self.note and not self.lines:
+            return f"{text}: {self.note}"
+        text += f": stored {self.stored:,} {outcomes_text(self.outcomes)}"
+        if self.kept:
+            text += f", {self.kept:,} kept as history (an ok suggestion was there already)"
+        if self.already:
+            text += f", {self.already:,} stored before"
+        if self.foreign.count:
+            text += f", {self.foreign.count:,} lines not from this batch ({self.foreign})"
+        if self.unreadable.count:
+            text += f", {self.unreadable.count:,} unreadable lines ({self.unreadable})"
+        text += f"; {usage_text(self.input_tokens, self.output_tokens, price, ' at the batch price')}"
+        if self.note:
+            text += f"; {self.note}"
+        return text
+
+
+def suggestion_keys(db: Database) -> dict[str, SuggestionKey]:
+    """Every key a batch on record was made with, its prompt rebuilt from the copy the store keeps."""
+    keys = {}
+    for key, (prompt_id, model, params) in batch_keys(db).items():
+        body = prompt_body(db, prompt_id)
+        if body is None:
+            raise WorkbenchError(f"the store has no text for prompt {prompt_id[:8]}, which batch key {key} uses")
+        prompt = prompt_from_text(body, f"the stored prompt {prompt_id[:8]}")
+        keys[key] = SuggestionKey(prompt, model, params)
+    return keys
+
+
+class ResultStore:
+    """Stores result lines of one batch (or results file) in transactions of STORE_CHUNK lines."""
+
+    def __init__(self, db: Database, batch_id: str, keys: dict[str, SuggestionKey], report: CollectReport, *,
+                 expected: set[str] | None = None, redact=redact_key,
+                 on_progress: Callable[[CollectReport], None] | None = None):
+        self.db, self.batch_id, self.keys, self.report = db, batch_id, keys, report
+        self.expected = expected  # custom_ids the batch asked for (None: any known key)
+        self.redact, self.on_progress = redact, on_progress
+
+    def add_lines(self, lines: Iterable[str], first_number: int = 1) -> None:
+        chunk: list[tuple[int, str]] = []
+        with bulk_writes(self.db):
+            for number, text in enumerate(lines, start=first_number):
+                chunk.append((number, text))
+                if len(chunk) >= STORE_CHUNK:
+                    self._store(chunk)
+                    chunk = []
+            if chunk:
+                self._store(chunk)
+
+    def _store(self, chunk: list[tuple[int, str]]) -> None:
+        report = self.report
+        parsed = []  # (line number, paper id, key, line, suggestion id)
+        for number, text in chunk:
+            if not text.strip():
+                continue
+            report.lines += 1
+            try:
+                line = json.loads(text)
+            except (json.JSONDecodeError, RecursionError):
+                report.unreadable.append(number)
+                continue
+            cid = line.get("custom_id") if isinstance(line, dict) else None
+            ids = split_custom_id(cid)
+            key = self.keys.get(ids[1]) if ids else None
+            if key is None or (self.expected is not None and cid not in self.expected):
+                report.foreign.append(number)
+                continue
+            parsed.append((number, ids[0], key, line, suggestion_id(ids[0], key.prompt.id, key.model, key.params)))
+        papers = get_papers(self.db, list({p[1] for p in parsed})) if parsed else {}
+        # Stored by an earlier chunk or collect (each chunk is committed before the next is read), or
+        # met earlier in this chunk: a line given twice is stored once.
+        done = collected_suggestion_ids(self.db, self.batch_id, [p[4] for p in parsed])
+        items = []
+        for number, paper_id, key, line, sid in parsed:
+            paper = papers.get(paper_id)
+            if paper is None:
+                report.foreign.append(number)
+                continue
+            if sid in done:
+                report.already += 1
+                continue
+            done.add(sid)
+            reply = reply_from_result(line, key.prompt, self.redact)
+            new = record_from_reply(paper, key.prompt, key.model, reply, key.params, batch_id=self.batch_id)
+            items.append((new.suggestion, new.calls))
+        report.kept += len(save_batch_suggestions(self.db, items))
+        for suggestion, _ in items:
+            report.stored += 1
+            report.outcomes[suggestion.outcome] += 1
+            report.input_tokens += suggestion.input_tokens or 0
+            report.output_tokens += suggestion.output_tokens or 0
+        if self.on_progress:
+            self.on_progress(report)
+
+
+def _finish_collect(db: Database, row_id: str, report: CollectReport) -> None:
+    row = get_batch(db, row_id)
+    update_batch(db, row_id, collected_at=utc_now(), stored=row.stored + report.stored,
+                 input_tokens=row.input_tokens + report.input_tokens,
+                 output_tokens=row.output_tokens + report.output_tokens)
+
+
+def collect(db: Database, api: BatchAPI | None, row: BatchRow, *, redact=redact_key,
+            on_progress: Callable[[CollectReport], None] | None = None) -> CollectReport:
+    """Store an ended batch's output and error lines; say why not when it has not ended."""
+    report = CollectReport(row.id, label=row.label, state=row.state)
+    if row.collected_at:
+        report.note = f"collected already ({row.stored:,} lines stored)"
+        return report
+    if row.engine == ENGINE_FILE:
+        report.note = ("a request file for an offline engine: collect its results with "
+                       "`workbench batch collect --file RESULTS.jsonl`")
+        return report
+    if api is None or row.endpoint != api.endpoint:
+        report.note = f"submitted to {row.endpoint}; set OPENAI_BASE_URL to it to collect it"
+        return report
+    row = refresh(db, api, row)
+    report.state = row.state
+    if not row.ended:
+        report.running = True
+        report.note = f"still {row.state}" + (f" ({_counts(row)})" if row.completed is not None else "")
+        return report
+    expected = {custom_id(pid, row.key) for pid in batch_papers(db, row.id)}
+    store = ResultStore(db, row.id, suggestion_keys(db), report, expected=expected, redact=redact,
+                        on_progress=on_progress)
+    for file_id in (row.output_file_id, row.error_file_id):
+        if file_id:
+            store.add_lines(api.lines(file_id))
+    if row.state != COMPLETED:
+        report.note = _unfinished(row, report)
+    _finish_collect(db, row.id, report)
+    return report
+
+
+def collect_all(db: Database, api: BatchAPI | None, rows: list[BatchRow], *, wait: bool = False,
+                poll: float = 30.0, timeout: float = 25 * 3600.0, redact=redact_key,
+                on_state: Callable[[BatchRow], None] | None = None,
+                on_progress: Callable[[CollectReport], None] | None = None,
+                sleep: Callable[[float], None] = time.sleep) -> Iterator[CollectReport]:
+    """Collect each batch that has ended, yielding its report; with `wait`, poll the others every `poll`
+    seconds until they end or `timeout` passes (their last reports then say `running`)."""
+    deadline = time.monotonic() + timeout
+    pending = list(rows)
+    while pending:
+        waiting = []
+        for row in pending:
+            report = collect(db, api, row, redact=redact, on_progress=on_progress)
+            if on_state:
+                on_state(get_batch(db, report.batch_id) or row)
+            if report.running and wait and time.monotonic() < deadline:
+                waiting.append(get_batch(db, row.id))
+            else:
+                yield report
+        if waiting:
+            sleep(max(0.0, min(poll, deadline - time.monotonic())))
+        pending = waiting
+
+
+def _counts(row: BatchRow) -> str:
+    return f"{(row.completed or 0) + (row.failed or 0):,}/{row.requests:,} done, {row.failed or 0:,} failed"
+
+
+def _unfinished(row: BatchRow, report: CollectReport) -> str:
+    if row.state == FAILED:
+        return "the engine rejected the batch: nothing was run" + ("; see its errors below" if row.errors else "")
+    missing = row.requests - report.stored - report.already
+    return f"{row.state}: {missing:,} of {row.requests:,} requests have no result; the next `suggest --batch` " \
+           "asks for them again" if missing > 0 else row.state
+
+
+def collect_file(db: Database, path: Path, *, redact=redact_key,
+                 on_progress: Callable[[CollectReport], None] | None = None) -> CollectReport:
+    """Store a results file from an offline engine (`vllm run-batch -o`). Its id is a hash of its bytes,
+    so the same file collected twice adds nothing, and a rerun's new file is a batch of its own."""
+    try:
+        with open(path, "rb") as handle:
+            digest = hashlib.file_digest(handle, "sha1").hexdigest()[:16]
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    row_id = f"results-{digest}"
+    existing = get_batch(db, row_id)
+    report = CollectReport(row_id, label=existing.label if existing else "", state=COMPLETED)
+    if existing and existing.collected_at:
+        report.note = f"collected already ({existing.stored:,} lines stored)"
+        return report
+    keys = suggestion_keys(db)
+    if not keys:
+        raise InputError(f"{path}: the store has no request files on record; write them with "
+                         "`workbench suggest --batch --batch-file FILE` first")
+    if existing is None:
+        existing = _results_row(db, path, row_id, keys)
+        report.label = existing.label
+    store = ResultStore(db, row_id, keys, report, redact=redact, on_progress=on_progress)
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            store.add_lines(handle)
+    except OSError as exc:
+        raise WorkbenchError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    if report.stored == 0 and report.already == 0 and report.lines and report.foreign.count == report.lines:
+        raise InputError(f"{path}: none of its {report.lines:,} lines answers a request file written from this store")
+    update_batch(db, row_id, requests=report.lines)
+    _finish_collect(db, row_id, report)
+    return report
+
+
+def _results_row(db: Database, path: Path, row_id: str, keys: dict[str, SuggestionKey]) -> BatchRow:
+    """The record of a results file, under the key of its first line that names one (else any key)."""
+    key = next(iter(keys.values()))
+    with open(path, encoding="utf-8", errors="replace") as handle:
+        for text in handle:
+            try:
+                ids = split_custom_id(json.loads(text).get("custom_id"))
+            except (ValueError, AttributeError, RecursionError):
+                continue
+            if ids and ids[1] in keys:
+                key = keys[ids[1]]
+                break
+    now = utc_now()
+    row = BatchRow(id=row_id, engine=ENGINE_FILE, prompt_id=key.prompt.id, prompt_name=key.prompt.name,
+                   model=key.model, params=key.params, key=key.hash, requests=0, state=COMPLETED, created_at=now,
+                   updated_at=now, input_file=str(path), bytes=path.stat().st_size, submitted_at=now, ended_at=now)
+    add_batch(db, row, [])
+    return row
+
+
+def validation_errors(row: BatchRow, shown: int = 20) -> list[str]:
+    """The engine's reasons for rejecting a batch, one line each, for one readable block."""
+    if not row.errors:
+        return []
+    lines = [f"{row.id} ({row.label}) failed validation at {row.endpoint}: {len(row.errors)} "
+             f"error{'s' * (len(row.errors) != 1)}, nothing was run:"]
+    for error in row.errors[:shown]:
+        where = f"line {error['line']}" if error.get("line") is not None else "the file"
+        text = f"  {where}: {error.get('code') or 'error'}: {' '.join(str(error.get('message') or '').split())}"
+        lines.append(text + (f" (param {error['param']})" if error.get("param") else ""))
+    if len(row.errors) > shown:
+        lines.append(f"  … and {len(row.errors) - shown} more")
+    return lines
+
+
+def status_line(row: BatchRow, now: float | None = None) -> str:
+    """One line: id, state, counts, age, what it asks for."""
+    state = row.state + (", collected" if row.collected_at else "")
+    if row.engine == ENGINE_FILE:
+        counts = f"{row.requests:,} requests" if row.state == WRITTEN else f"{row.stored:,} lines stored"
+    else:
+        counts = _counts(row) if row.completed is not None else f"{row.requests:,} requests"
+    if row.collected_at and row.engine == ENGINE_API:
+        counts += f", {row.stored:,} stored"
+    return f"{row.id}  {state:<22} {counts:<34} {age(row.created_at, now):>8}  {row.label}"
+
+
+def status_record(row: BatchRow, now: float | None = None) -> dict:
+    """A batch for `batch status --json`."""
+    return {"id": row.id, "engine": row.engine, "state": row.state, "collected": row.collected_at is not None,
+            "prompt": row.prompt_name, "prompt_hash": row.prompt_id, "prompt_label": prompt_label(row.prompt_name,
+                                                                                                  row.prompt_id),
+            "model": row.model, "endpoint": row.endpoint, "requests": row.requests, "completed": row.completed,
+            "failed": row.failed, "stored": row.stored, "input_tokens": row.input_tokens,
+            "output_tokens": row.output_tokens, "input_file": row.input_file, "input_file_id": row.input_file_id,
+            "output_file_id": row.output_file_id, "error_file_id": row.error_file_id, "errors": row.errors,
+            "created_at": row.created_at, "submitted_at": row.submitted_at, "ended_at": row.ended_at,
+            "collected_at": row.collected_at, "age_seconds": round(_seconds_since(row.created_at, now))}
+
+
+def _seconds_since(stamp: str, now: float | None = None) -> float:
+    then = calendar.timegm(time.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ"))
+    return max(0.0, (now if now is not None else time.time()) - then)
+
+
+def age(stamp: str, now: float | None = None) -> str:
+    seconds = int(_seconds_since(stamp, now))
+    if seconds < 120:
+        return f"{seconds} s"
+    if seconds < 7200:
+        return f"{seconds // 60} min"
+    if seconds < 172800:
+        return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+    return f"{seconds // 86400} days"
