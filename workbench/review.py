@@ -459,7 +459,7 @@ class ReviewSession:
         if pid is None:
             return None
         if self.feed.instant:
-            self.feed.fill_now(self.upcoming())
+            self.feed.fill_now([pid])  # the papers ahead: fill_ahead(), once the screen has drawn this one
         suggestions = suggestions_for_paper(self.db, pid)
         shown, picked = self._shown(pid, suggestions)
         return PaperView(get_paper(self.db, pid), get_annotation(self.db, pid, self.annotator), suggestions, shown,
@@ -493,6 +493,11 @@ class ReviewSession:
             return False
         self.preferred[pid] = suggestions[number - 1].id
         return True
+
+    def fill_ahead(self) -> None:
+        """An instant model's suggestions for the next papers, so each is ready when it comes up."""
+        if self.feed.instant:
+            self.feed.fill_now(self.upcoming())
 
     def prefetch(self) -> list[PaperRow]:
         """Papers whose suggestion the screen should now request in the background."""

@@ -46,10 +46,12 @@ class ReviewApp(App):
         A full collection scans every tracked object - Textual's widgets, pydantic's
         schemas, every imported module's functions - and took 50-60 ms, landing in
         one frame in twenty (measured). Frozen objects are never scanned again;
-        what the review loop allocates is still collected as usual.
+        what the review loop allocates is still collected as usual. (`workbench
+        review` turns the collector off while starting; it is back on from here.)
         """
         gc.collect()
         gc.freeze()
+        gc.enable()
 
     async def on_unmount(self) -> None:
         await self.session.feed.model.aclose()

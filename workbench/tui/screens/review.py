@@ -163,6 +163,7 @@ class ReviewScreen(Screen):
         for paper in self.session.prefetch():  # first, so the view knows what is under way
             self.fetch(paper)
         self.view = view = self.session.view()
+        self.call_after_refresh(self.session.fill_ahead)  # after this paper is drawn, not before
         self.set_focus(None)
         self._render_progress()
         paper_panel = self.query_one("#paper", TextPanel)

@@ -16,6 +16,7 @@ from __future__ import annotations
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
+from textual.geometry import Region
 from textual.strip import Strip
 from textual.widget import Widget
 
@@ -55,6 +56,7 @@ class TextPanel(Widget, can_focus=False):
         self._strips: list[Strip] = []
         self._wrapped_pieces = 0
         self._wrapped_width = -1
+        self._frame: tuple[Style, int, int] = (Style(), 0, 0)
 
     # ------------------------------------------------------------------ content
 
@@ -105,11 +107,16 @@ class TextPanel(Widget, can_focus=False):
         self._wrapped_width = -1
         self._offset = 0
 
+    def render_lines(self, crop: Region) -> list[Strip]:
+        # Once per frame, not per line: the widget's style is resolved from its
+        # ancestors on every call, and cost more than wrapping the whole abstract.
+        self._frame = (self.rich_style, self.size.width, self.size.height)
+        self._wrap_until(self._offset + self.size.height + 1)
+        return super().render_lines(crop)
+
     def render_line(self, y: int) -> Strip:
-        width, height = self.size.width, self.size.height
-        self._wrap_until(self._offset + height + 1)
+        base, width, height = self._frame
         strips = self._strips
-        base = self.rich_style
         hidden_below = len(strips) - (self._offset + height)
         if y == height - 1 and (hidden_below > 0 or not self._complete):
             more = f" ↓ {hidden_below + 1} more lines " if self._complete else " ↓ more "
