@@ -58,6 +58,20 @@ def test_filters_on_decisions_flags_and_the_suggestion_on_screen(seeded_db):
     assert find(seeded_db, first[0].id[:8])[0].id == first[0].id  # an id prefix finds its paper first
 
 
+def test_more_matches_than_are_ranked_are_listed_in_paper_order(seeded_db, monkeypatch):
+    import workbench.search
+
+    every = find(seeded_db, "the", limit=None)
+    monkeypatch.setattr(workbench.search, "RANK_LIMIT", 5)
+    listed = find(seeded_db, "the", limit=20)
+    assert len(every) > 20 and [h.seq for h in listed] == sorted(h.seq for h in every)[:20]
+
+
+def test_a_single_letter_is_a_word_not_a_prefix():
+    assert parse("t").words == ['"t"'] and parse("tr").words == ['"tr"*']
+    assert parse("mixture o").words == ['"mixture"', '"o"']
+
+
 def test_a_filter_it_does_not_know_is_said_not_raised(seeded_db):
     hits, problem = search(seeded_db, "colour:blue multigrid", annotator="ana", active=None)
     assert problem.startswith("unknown filter 'colour:'") and hits

@@ -12,7 +12,11 @@ and filters, combinable:
   id:PREFIX                                       papers whose id starts with PREFIX
 Results are ranked by BM25 (title words count five times an abstract's) when the words
 match at most RANK_LIMIT papers, else listed in paper order: ranking every paper that
-contains "training" costs half a second on 100,000 papers, listing them does not.
+contains "training" costs half a second on 100,000 papers, listing them does not. Paper
+order there is the index's rowid order (papers are only appended, so it follows seq),
+which lets SQLite stop after the first `limit` matches instead of sorting them all.
+A single letter is matched as a word, not a prefix: "t*" merges the postings of every
+word starting with t (~75 ms on 20,000 papers), and one letter narrows nothing anyway.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from workbench.records import SearchHit
 from workbench.vocab import NUMBER_NOT_IN_ABSTRACT, STATUSES, UNGROUNDED_QUOTE, VALUE_NOT_IN_QUOTE
 
 RANK_LIMIT = 3_000
+MIN_PREFIX = 2  # the shortest last word searched as a prefix while typing
 _TOKEN = re.compile(r'"([^"]*)"?|(\S+)')
 _WORD = re.compile(r"\w+", re.UNICODE)
 _HEX_ID = re.compile(r"^[0-9a-f]{6,16}$")
@@ -73,7 +78,8 @@ def parse(text: str, *, prefix_last: bool = True) -> Query:
             terms = _WORD.findall(word)
             last = prefix_last and index == len(tokens) - 1 and not text.endswith((" ", '"'))
             for n, term in enumerate(terms):
-                query.words.append(f'"{term}"' + ("*" if last and n == len(terms) - 1 else ""))
+                prefix = last and n == len(terms) - 1 and len(term) >= MIN_PREFIX
+                query.words.append(f'"{term}"' + ("*" if prefix else ""))
     return query
 
 
@@ -159,6 +165,7 @@ def search(db: Database, text: str, *, annotator: str, active: ActiveSuggestion 
         source = "papers_fts f JOIN papers p ON p.rowid = f.rowid"
         where.insert(0, "papers_fts MATCH ?")
         params_where.insert(0, match)
+        order = "f.rowid"
         if ranked and _matches_at_most(db, match, RANK_LIMIT):
             order = "bm25(papers_fts, 5.0, 1.0), p.seq"
     sql = (f"SELECT p.id, p.seq, p.title, a.status FROM {source} {' '.join(joins)} "
