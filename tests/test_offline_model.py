@@ -322,8 +322,22 @@ def test_hostile_abstracts_give_valid_grounded_summaries_fast(name):
         assert _grounds_exactly(summary, abstract)
 
 
-def test_work_grows_linearly_with_the_abstract():
+def test_only_the_first_8000_characters_are_read():
+    head = "We propose FastNet, a sparse attention method. It is 2x faster than dense attention. "
+    filler = "It is a long sentence about nothing in particular. " * 400
+    late = "FastNet trains on 512 TPU v4 chips. "
+    summary = extract("FastNet", head + filler + late, SUMMARY)
+    assert summary.claimed_gain is not None and "2x" in summary.claimed_gain
+    assert summary.compute is None  # stated only after the part the rules read
+    assert extract("FastNet", head + late + filler, SUMMARY).compute is not None
+    assert extract("FastNet", head + filler + late, SUMMARY) == extract("FastNet", (head + filler)[:8_000], SUMMARY)
+
+
+def test_work_grows_linearly_with_the_abstract(monkeypatch):
     """Ten times the text, about ten times the work (a quadratic pattern would take a hundred)."""
+    import workbench.models.offline
+
+    monkeypatch.setattr(workbench.models.offline, "MAX_READ_CHARS", 10**9)  # the rules themselves, uncut
     unit = ("It is " + "1." * 300 + "1x faster than before by 50% and " + "9," * 300 + "9% over it. " + "+" * 300
             + " word: only 1/10 while 2x from 1 to 2 by a factor of 3 (3x faster")
 
