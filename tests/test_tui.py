@@ -52,6 +52,19 @@ async def test_launch_shows_the_first_paper_and_prefetches_suggestions(seeded_db
         assert app.focused is None
 
 
+async def test_the_next_papers_are_suggested_after_the_current_one_is_drawn(seeded_db, db_path, ids):
+    def stored():
+        return {r[0] for r in seeded_db.execute("SELECT paper_id FROM suggestions")}
+
+    async with running(db_path) as (app, pilot):
+        await pilot.press(*"aaaaaa")  # faster than the fill-ahead timer: each paper is filled as it comes up
+        await pilot.pause()
+        assert app.session.current_id == ids[6] and "✓ exact" in text_of(app, "#summary")
+        assert ids[6] in stored()
+        await pilot.pause(0.1)
+        assert stored() == set(ids[:11])  # then the four after it
+
+
 async def test_accept_stores_the_suggestion_as_is_and_moves_on(db_path, ids):
     async with running(db_path) as (app, pilot):
         shown = form_values(app)
