@@ -10,7 +10,6 @@ from workbench.models.base import Reply
 from workbench.models.offline import OfflineModel
 from workbench.prompts import resolve_prompt
 from workbench.tui.app import create_app
-from workbench.tui.screens.review import FILL_AHEAD_DELAY_S
 
 
 def make_app(db_path, *, model=None, annotator="ana", queue="todo", prompt="summary", keymap=None, others=None,
@@ -28,7 +27,6 @@ async def running(db_path, *, size=SIZE, **options):
     app = make_app(db_path, **options)
     async with app.run_test(size=size, notifications=True) as pilot:
         await settle(app, pilot)
-        await pilot.pause(FILL_AHEAD_DELAY_S)  # the offline model's suggestions for the next papers
         yield app, pilot
 
 

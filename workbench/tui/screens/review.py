@@ -19,7 +19,6 @@ from textual.binding import Binding, BindingsMap
 from textual.containers import Horizontal
 from textual.message import Message
 from textual.screen import Screen
-from textual.timer import Timer
 from textual.widgets import Footer
 
 from workbench.errors import WorkbenchError
@@ -78,7 +77,6 @@ BINDINGS = [
       for n in range(1, 10)],
 ]
 _EDIT_ACTIONS = ("save", "cancel_edit")
-FILL_AHEAD_DELAY_S = 0.05  # a key handled and its frame drawn take ~20 ms
 
 
 def _bindings_by_action(app: App) -> dict[str, tuple[Binding, list[str]]]:
@@ -120,7 +118,6 @@ class ReviewScreen(Screen):
         self.session = session
         self.view: PaperView | None = None
         self.composition: Composition | None = None  # the compare screen's result, while it is being edited
-        self._fill_timer: Timer | None = None
 
     def compose(self) -> ComposeResult:
         yield TextPanel(id="progress")
@@ -158,15 +155,6 @@ class ReviewScreen(Screen):
     def editing(self) -> bool:
         return self.form.editing
 
-    def _fill_ahead_later(self) -> None:
-        # After this paper is on screen, not before: call_after_refresh can run before the
-        # frame (when the panels' repaint requests have not reached the screen yet), and the
-        # offline rules on a long abstract cost a frame or two. A key pressed before the timer
-        # fires restarts it; the paper it shows is filled on the spot by view().
-        if self._fill_timer is not None:
-            self._fill_timer.stop()
-        self._fill_timer = self.set_timer(FILL_AHEAD_DELAY_S, self.session.fill_ahead)
-
     def show_current(self) -> None:
         """Render the current paper from the session and keep suggestions coming."""
         self.composition = None
@@ -175,7 +163,10 @@ class ReviewScreen(Screen):
         for paper in self.session.prefetch():  # first, so the view knows what is under way
             self.fetch(paper)
         self.view = view = self.session.view()
-        self._fill_ahead_later()
+        # After this paper is drawn, not before: the offline rules on a long abstract cost a
+        # frame or two. (call_after_refresh could run before the frame: the panels' repaint
+        # requests had not reached the screen yet.)
+        self.query_one("#paper", TextPanel).after_next_draw(self.session.fill_ahead)
         self.set_focus(None)
         self._render_progress()
         paper_panel = self.query_one("#paper", TextPanel)

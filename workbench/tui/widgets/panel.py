@@ -13,6 +13,8 @@ three frames. A long text is cut into pieces at sentence or word boundaries
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
@@ -57,6 +59,7 @@ class TextPanel(Widget, can_focus=False):
         self._wrapped_pieces = 0
         self._wrapped_width = -1
         self._frame: tuple[Style, int, int] = (Style(), 0, 0)
+        self._after_draw: Callable[[], object] | None = None
 
     # ------------------------------------------------------------------ content
 
@@ -66,6 +69,10 @@ class TextPanel(Widget, can_focus=False):
         self._offset = 0
         self._reset()
         self.refresh()  # a repaint, not a layout: the panel's size does not change
+
+    def after_next_draw(self, callback: Callable[[], object]) -> None:
+        """Call `callback` once the text set last has been drawn (replacing one still waiting)."""
+        self._after_draw = callback
 
     @property
     def plain(self) -> str:
@@ -112,6 +119,9 @@ class TextPanel(Widget, can_focus=False):
         # ancestors on every call, and cost more than wrapping the whole abstract.
         self._frame = (self.rich_style, self.size.width, self.size.height)
         self._wrap_until(self._offset + self.size.height + 1)
+        if self._after_draw is not None:  # runs from this panel's queue, after the frame is written
+            self.call_next(self._after_draw)
+            self._after_draw = None
         return super().render_lines(crop)
 
     def render_line(self, y: int) -> Strip:
