@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.conftest import fixture_path, write
+from tests.conftest import SEEDS, fixture_path, write
 
 
 def test_ingest_defaults_to_seeds_and_prints_one_summary_line(run_cli, seeds_copy):
@@ -104,3 +104,17 @@ def test_the_store_file_alone_holds_everything_after_a_command(run_cli, tmp_path
 def test_suggest_on_an_empty_store_points_to_ingest(run_cli, tmp_path):
     result = run_cli("--db", str(tmp_path / "empty.db"), "suggest")
     assert result.exit_code == 2 and "has no papers yet; add some with `workbench ingest`" in result.stderr
+
+
+def test_a_damaged_store_is_one_line_naming_it_not_an_internal_error(run_cli, tmp_path):
+    store = tmp_path / "damaged.db"
+    assert run_cli("--db", str(store), "ingest", str(SEEDS)).exit_code == 0
+    data = bytearray(store.read_bytes())
+    wrecked = len(data) * 3 // 10 // 4096 * 4096  # 20 pages of papers; the schema still opens
+    data[wrecked:wrecked + 20 * 4096] = b"\xa5" * (20 * 4096)
+    store.write_bytes(bytes(data))
+    for command in (["stats"], ["export"]):
+        result = run_cli("--db", str(store), *command)
+        assert result.exit_code == 2, command
+        assert result.stderr == (f"workbench: the store at {store} cannot be read (database disk image is malformed): "
+                                 "restore it from a backup (a store copied while open needs its -wal file too)\n")

@@ -83,6 +83,11 @@ class _Group(click.Group):
             if ctx.obj.get("debug"):
                 raise
             _fail(ctx, f"the store at {ctx.obj['db_path']} failed: {exc}", 1)
+        except sqlite3.DatabaseError as exc:  # not a database, or damaged (e.g. copied without its -wal)
+            if ctx.obj.get("debug"):
+                raise
+            _fail(ctx, f"the store at {ctx.obj['db_path']} cannot be read ({exc}): restore it from a backup "
+                       "(a store copied while open needs its -wal file too)", 2)
         except Exception as exc:  # a bug: say so in one line, keep the traceback for --debug
             if ctx.obj.get("debug"):
                 raise
