@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import os
 import re
 import subprocess
 import sys
@@ -79,3 +80,12 @@ def test_importing_every_core_module_loads_no_textual():
     code = "import sys\n" + "".join(f"import {m}\n" for m in core) + "print('textual' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     assert result.stdout.strip() == "False"
+
+
+def test_the_review_app_paints_at_up_to_240_frames_a_second_unless_told_otherwise():
+    probe = "import workbench.tui.app, textual.constants as c; print(c.MAX_FPS)"
+    env = {k: v for k, v in os.environ.items() if k != "TEXTUAL_FPS"}
+    default = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, env=env, check=True)
+    chosen = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT,
+                            env={**env, "TEXTUAL_FPS": "30"}, check=True)
+    assert (default.stdout.strip(), chosen.stdout.strip()) == ("240", "30")
