@@ -116,14 +116,25 @@ def test_a_bad_value_fails_its_file_and_the_other_files_still_go_in(db, tmp_path
         "surrogate.jsonl": '{"title": "T\\ud800", "abstract": "A"}\n',
         "nested.jsonl": '{"title": "T", "abstract": "A", "x": ' + "[" * 100_000 + "]" * 100_000 + "}\n",
         "long.jsonl": '{"title": "T", "abstract": "' + "a" * 100_001 + '"}\n',
+        "digits.jsonl": '{"title": "T", "abstract": "A", "extra": ' + "9" * 5_000 + "}\n",
     }
     files = [write(tmp_path / name, text) for name, text in bad_lines.items()]
     report = ingest(db, [*files, fixture_path("layout_metadata.txt")])
-    assert report.new == 5 and len(report.errors) == 4
+    assert report.new == 5 and len(report.errors) == 5
     assert report.errors[0] == f"{files[0]}:1: 'upvotes' 123456789012345678901234567890 is out of range (0 to 1,000,000,000)"
     assert report.errors[1] == f"{files[1]}:1: 'title' contains an invalid Unicode character (a lone surrogate)"
     assert report.errors[2] == f"{files[2]}:1: not valid JSON (nested too deeply)"
     assert report.errors[3] == f"{files[3]}:1: 'abstract' has 100,001 characters (the limit is 100,000)"
+    assert report.errors[4] == f"{files[4]}:1: not valid JSON (a number of more than 4,300 digits)"
+
+
+def test_a_number_too_long_to_read_in_the_worker_process_is_one_line_too(db, tmp_path, monkeypatch):
+    import workbench.ingest as ingest_module
+
+    monkeypatch.setattr(ingest_module, "_WORKER_THRESHOLD_BYTES", 0)
+    digits = write(tmp_path / "digits.jsonl", '{"title": "T", "abstract": "A", "upvotes": ' + "9" * 5_000 + "}\n")
+    report = ingest(db, [digits, fixture_path("layout_metadata.txt")])
+    assert report.errors == [f"{digits}:1: not valid JSON (a number of more than 4,300 digits)"] and report.new == 5
 
 
 def test_jsonl_is_recognised_by_its_content_and_a_json_array_is_refused(db, tmp_path):

@@ -118,6 +118,8 @@ def test_export_import_export_is_byte_identical(decided, tmp_path):
         (MULTIGRID_REF + ', "annotator": "zoe", "status": "accepted", "annotation": {"technique": "' + "x" * 2001 + '"}}',
          "'technique' is longer than 2,000 characters"),
         ('[' * 100_000 + ']' * 100_000, "not valid JSON (nested too deeply)"),
+        (MULTIGRID_REF + ', "status": "accepted", "annotation": {}, "seconds_spent": ' + "9" * 5_000 + "}",
+         "not valid JSON (a number of more than 4,300 digits)"),
     ],
 )
 def test_import_rejects_a_bad_line_and_imports_nothing(seeded_db, tmp_path, bad_line, message):

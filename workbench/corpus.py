@@ -308,6 +308,8 @@ def _loads_line(path: Path, number: int, text: str):
         raise InputError(f"{path}:{number}: not valid JSON ({exc.msg} at column {exc.colno})") from None
     except RecursionError:
         raise InputError(f"{path}:{number}: not valid JSON (nested too deeply)") from None
+    except ValueError:  # Python refuses to read an integer of more than 4,300 digits
+        raise InputError(f"{path}:{number}: not valid JSON (a number of more than 4,300 digits)") from None
 
 
 def _string(path: Path, number: int, key: str, value: str, limit: int) -> str:

@@ -301,8 +301,9 @@ def _loads(text: str, where: str):
         return json.loads(text, parse_constant=_reject_constant)
     except json.JSONDecodeError as exc:
         raise InputError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno})") from None
-    except ValueError as exc:  # NaN / Infinity
-        raise InputError(f"{where}: not valid JSON ({exc})") from None
+    except ValueError as exc:  # NaN / Infinity, or an integer of more than 4,300 digits
+        reason = "a number of more than 4,300 digits" if "digits" in str(exc) else str(exc)
+        raise InputError(f"{where}: not valid JSON ({reason})") from None
     except RecursionError:
         raise InputError(f"{where}: not valid JSON (nested too deeply)") from None
 
