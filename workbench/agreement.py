@@ -25,7 +25,7 @@ def choose_pair(db: Database, pair: str | None, *, exclude: str | None = None) -
         return names[0], names[1]
     candidates = [a for a in annotators(db) if a != exclude]
     if len(candidates) != 2:
-        raise InputError(f"this store has {len(candidates)} annotators with decisions"
+        raise InputError(f"this store has {len(candidates)} annotator{'s' * (len(candidates) != 1)} with decisions"
                          f"{' besides ' + exclude if exclude else ''} ({', '.join(candidates) or 'none'}); "
                          "name two with --annotators A,B")
     return candidates[0], candidates[1]

@@ -97,7 +97,7 @@ class SearchScreen(ModalScreen[str | None]):
         elif not hits:
             status = "No paper matches."
         else:
-            status = f"{len(hits)} papers" + (" (the first 50)" if len(hits) >= 50 else "") + \
+            status = f"{len(hits)} paper{'s' * (len(hits) != 1)}" + (" (the first 50)" if len(hits) >= 50 else "") + \
                 " · ✓ accepted ✎ edited ✗ rejected by you"
         status_text = Text(status, style="dim")
         if problem:
