@@ -115,6 +115,18 @@ def test_control_characters_become_visible_and_keep_the_length():
     assert text.plain == "[@click=app.quit]Quit[/]" and not text.spans
 
 
+def test_invisible_format_characters_take_a_visible_cell_so_panes_stay_aligned():
+    import unicodedata
+
+    from rich.cells import cell_len
+
+    hidden = "zero\u200bwidth\u200djoiners\u200c\u2060\ufeff soft\u00adhyphen \U000e0041tag"
+    cleaned = clean(hidden)
+    assert len(cleaned) == len(hidden) and cell_len(cleaned) == len(hidden)
+    assert not [c for c in cleaned if unicodedata.category(c) == "Cf"]
+    assert clean("naïve café 日本") == "naïve café 日本"  # ordinary text is untouched
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.text())
 def test_cleaned_text_is_always_safe_and_as_long(text):

@@ -6,7 +6,8 @@ notification, an option list, a CLI table or line) they go through here:
 
 - `clean()` replaces every control character except newline and tab with a
   visible stand-in (ESC becomes "␛", so `\\x1b[2J` shows as text instead of
-  clearing the screen), and neutralises BIDI overrides and lone surrogates.
+  clearing the screen), and neutralises BIDI overrides, invisible format
+  characters (zero-width space and joiners, BOM, soft hyphen) and lone surrogates.
   It keeps the length, so evidence spans still index the cleaned text.
 - `plain()` makes a Rich `Text` of it: Text is never parsed as markup, so
   `[@click=app.quit]` in a title stays those characters.
@@ -33,6 +34,12 @@ _TABLE.update({code: _REPLACEMENT for code in range(0x80, 0xA0)})  # C1 controls
 _TABLE.update({code: _REPLACEMENT for code in _BIDI})
 _TABLE.update({code: _REPLACEMENT for code in range(0xD800, 0xE000)})  # lone surrogates cannot be encoded
 _TABLE.update({0x2028: " ", 0x2029: " "})  # line and paragraph separators
+# Invisible format characters (Unicode category Cf: zero-width space and joiners, word joiner,
+# BOM, soft hyphen, tags...). Rich counts them as no cell and some terminals as one, so a title
+# holding them pushed the pane's border out of line (seen in tmux at 80x24); they also hide text.
+_FORMAT = (0x00AD, *range(0x0600, 0x0606), 0x06DD, 0x070F, 0x180E, *range(0x200B, 0x200E), *range(0x2060, 0x2066),
+           *range(0x206A, 0x2070), 0xFEFF, *range(0xFFF9, 0xFFFC), 0xE0001, *range(0xE0020, 0xE0080))
+_TABLE.update({code: _REPLACEMENT for code in _FORMAT})
 
 _UNSAFE = re.compile("[" + "".join(re.escape(chr(code)) for code in sorted(_TABLE)) + "]")
 _LINE_BREAKS = re.compile(r"[\t\n]+")
