@@ -118,3 +118,39 @@ def test_a_damaged_store_is_one_line_naming_it_not_an_internal_error(run_cli, tm
         assert result.exit_code == 2, command
         assert result.stderr == (f"workbench: the store at {store} cannot be read (database disk image is malformed): "
                                  "restore it from a backup (a store copied while open needs its -wal file too)\n")
+
+
+def _chattr(flag: str, path) -> bool:
+    import subprocess
+
+    return subprocess.run(["chattr", flag, str(path)], capture_output=True).returncode == 0
+
+
+def test_a_store_in_a_folder_nobody_can_write_is_read_as_it_is_wal_and_all(run_cli, tmp_path):
+    import subprocess
+    import sys
+
+    folder = tmp_path / "ro"
+    store = folder / "s.db"
+    assert run_cli("--db", str(store), "ingest", str(fixture_path("layout_metadata.txt"))).exit_code == 0
+    if not _chattr("+i", folder):
+        pytest.skip("this file system cannot make a folder read-only for root (chattr +i)")
+    try:
+        result = run_cli("--db", str(store), "stats", "--json")
+        assert result.exit_code == 0 and json.loads(result.stdout)["papers"] == 5  # was: cannot open the store
+    finally:
+        _chattr("-i", folder)
+    # A writer killed before folding its log in: the last commit lives only in the -wal file.
+    subprocess.run([sys.executable, "-c", "import os, sqlite3; c = sqlite3.connect(os.environ['DB']); "
+                    "c.execute('PRAGMA wal_autocheckpoint=0'); c.execute(\"UPDATE papers SET title = 'Changed'\"); "
+                    "c.commit(); os._exit(0)"], env={**__import__("os").environ, "DB": str(store)}, check=True)
+    assert (folder / "s.db-wal").stat().st_size > 0
+    (folder / "s.db-shm").unlink()  # as when a store is copied with its log but not its index
+    assert _chattr("+i", folder)
+    try:
+        result = run_cli("--db", str(store), "stats")
+        assert result.exit_code == 1
+        assert result.stderr == (f"workbench: {store}: cannot open the store read-only: its s.db-wal file holds "
+                                 "commits not yet in the store; open it once where it can be written\n")
+    finally:
+        _chattr("-i", folder)

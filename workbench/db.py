@@ -54,7 +54,7 @@ def open_db(path: str | Path, *, busy_timeout: float = BUSY_TIMEOUT_SECONDS, cre
             with write_transaction(db):
                 migrations.apply(db)
     except sqlite3.OperationalError as exc:
-        if "readonly" in str(exc) or "read-only" in str(exc):
+        if is_read_only_error(exc, path):
             raise ReadOnlyStore(f"{path}: the store is read-only ({exc})") from None
         raise WorkbenchError(f"{path}: cannot open the store ({exc})") from None
     except sqlite3.DatabaseError as exc:
@@ -62,6 +62,13 @@ def open_db(path: str | Path, *, busy_timeout: float = BUSY_TIMEOUT_SECONDS, cre
     except OSError as exc:
         raise WorkbenchError(f"{path}: cannot open the store ({exc.strerror})") from None
     return db
+
+
+def is_read_only_error(exc: sqlite3.OperationalError, path: str | Path) -> bool:
+    """The store cannot be written: the file is read-only, or its folder is (SQLite then cannot
+    create the -wal/-shm files beside an existing store and says it cannot open it)."""
+    code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF  # extended codes keep the primary in the low byte
+    return code == sqlite3.SQLITE_READONLY or (code == sqlite3.SQLITE_CANTOPEN and Path(path).is_file())
 
 
 def open_for_reading(path: str | Path) -> Database:
@@ -74,9 +81,12 @@ def open_for_reading(path: str | Path) -> Database:
 
 def _open_read_only(path: Path) -> Database:
     # mode=ro still wants to create the WAL's -shm file beside it; immutable=1 (nothing can
-    # change it while we read: it is read-only) does not.
+    # change it while we read: it is read-only) does not, but it also ignores the -wal file,
+    # so commits not yet folded into the store would be silently missing: refuse instead.
     uri = "file:" + quote(str(path.resolve()))
-    for flags in ("?mode=ro", "?mode=ro&immutable=1"):
+    wal = path.with_name(path.name + "-wal")
+    attempts = ["?mode=ro"] + (["?mode=ro&immutable=1"] if not (wal.exists() and wal.stat().st_size) else [])
+    for flags in attempts:
         try:
             conn = sqlite3.connect(uri + flags, uri=True, check_same_thread=False)
             conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
@@ -84,6 +94,9 @@ def _open_read_only(path: Path) -> Database:
         except sqlite3.OperationalError:
             continue
     else:
+        if len(attempts) == 1:
+            raise WorkbenchError(f"{path}: cannot open the store read-only: its {wal.name} file holds commits not yet "
+                                 "in the store; open it once where it can be written")
         raise WorkbenchError(f"{path}: cannot open the store, even read-only")
     db = Database(conn)
     if migrations.pending(db):

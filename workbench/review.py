@@ -20,7 +20,7 @@ from pathlib import Path
 
 from sqlite_utils import Database
 
-from workbench.db import ReadOnlyStore, close_db, open_db, write_transaction
+from workbench.db import ReadOnlyStore, close_db, is_read_only_error, open_db, write_transaction
 from workbench.errors import AbortedRun, InputError
 from workbench.grounding import Span, ground_field
 from workbench.models.base import Model
@@ -603,14 +603,17 @@ def open_session(db_path: str | Path, *, prompt: Prompt, model: Model, annotator
                  others: tuple[str, str] | None = None) -> ReviewSession:
     """Open the store, record the prompt version, and start a session on the queue. A store that
     cannot be written opens read-only, for browsing."""
+    db = None
     try:
         db = open_db(db_path, busy_timeout=TUI_BUSY_TIMEOUT)
         with write_transaction(db):
             remember_prompt(db, prompt)
         read_only = False
     except (ReadOnlyStore, sqlite3.OperationalError) as exc:
-        if not isinstance(exc, ReadOnlyStore) and "readonly" not in str(exc):
+        if not isinstance(exc, ReadOnlyStore) and not is_read_only_error(exc, db_path):
             raise
+        if db is not None:
+            db.close()
         db, read_only = open_db(db_path, read_only=True), True
     recall_format(db, model)
     session = ReviewSession(db, annotator, SuggestionFeed(db, prompt, model), queue, others=others,
