@@ -67,6 +67,15 @@ def test_more_matches_than_are_ranked_are_listed_in_paper_order(seeded_db, monke
     assert len(every) > 20 and [h.seq for h in listed] == sorted(h.seq for h in every)[:20]
 
 
+def test_id_filters_like_the_other_filters(seeded_db):
+    multigrid = find(seeded_db, "multigrid")[0]
+    other = next(h for h in find(seeded_db, "speech") if h.id[:4] != multigrid.id[:4])
+    assert [h.id for h in find(seeded_db, f"id:{multigrid.id[:6]} multigrid")] == [multigrid.id]
+    assert find(seeded_db, f"id:{other.id[:6]} multigrid") == []  # the words still have to match
+    assert find(seeded_db, f"id:{multigrid.id[:6]} zzzyzzyx") == []
+    assert find(seeded_db, "id:%") == [] and find(seeded_db, "id:_") == []  # LIKE wildcards are characters
+
+
 def test_a_single_letter_is_a_word_not_a_prefix():
     assert parse("t").words == ['"t"'] and parse("tr").words == ['"tr"*']
     assert parse("mixture o").words == ['"mixture"', '"o"']
@@ -105,5 +114,10 @@ def test_review_queue_search_steps_through_the_matches_in_paper_order(seeded_db)
 
 
 def test_cli_takes_a_search_queue(run_cli):
+    from workbench.cli import _queue
+
+    assert _queue('search:"mixture of experts" status:todo') == 'search:"mixture of experts" status:todo'
+    assert _queue("todo") == "todo"
     result = run_cli("review", "--queue", "nonsense")
     assert result.exit_code == 2 and "or search:" in result.stderr
+    assert run_cli("review", "--queue", "search:  ").exit_code == 2  # a search needs a query

@@ -44,12 +44,13 @@ class Query:
     where: list[str] = field(default_factory=list)
     params: list = field(default_factory=list)
     needs_suggestion: bool = False
-    id_prefix: str | None = None
+    id_prefix: str | None = None  # id:PREFIX, a filter like the others
+    maybe_id: str | None = None  # a lone hex word: searched as a word, and its paper (if any) first
     problem: str | None = None
 
     @property
     def empty(self) -> bool:
-        return not self.words and not self.where and self.id_prefix is None
+        return not self.words and not self.where and self.id_prefix is None and self.maybe_id is None
 
 
 def parse(text: str, *, prefix_last: bool = True) -> Query:
@@ -74,7 +75,7 @@ def parse(text: str, *, prefix_last: bool = True) -> Query:
             query.problem = f"unknown filter '{key}:' (try {FILTER_HELP})"
         else:
             if _HEX_ID.match(word.lower()) and len(tokens) == 1:
-                query.id_prefix = word.lower()
+                query.maybe_id = word.lower()
             terms = _WORD.findall(word)
             last = prefix_last and index == len(tokens) - 1 and not text.endswith((" ", '"'))
             for n, term in enumerate(terms):
@@ -155,9 +156,9 @@ def search(db: Database, text: str, *, annotator: str, active: ActiveSuggestion 
         params += [active.prompt_id, active.model, active.params]
     where = list(query.where)
     params_where = list(query.params)
-    if query.id_prefix is not None and not query.words:
-        where.append("p.id LIKE ?")
-        params_where.append(query.id_prefix + "%")
+    if query.id_prefix is not None:
+        where.append("p.id LIKE ? ESCAPE '\\'")
+        params_where.append(_like_prefix(query.id_prefix))
     order = "p.seq"
     source = "papers p"
     if query.words:
@@ -172,12 +173,17 @@ def search(db: Database, text: str, *, annotator: str, active: ActiveSuggestion 
            f"WHERE {' AND '.join(where) or '1'} ORDER BY {order}" + (" LIMIT ?" if limit else ""))
     rows = db.execute(sql, params + params_where + ([limit] if limit else [])).fetchall()
     hits = [SearchHit(*row) for row in rows]
-    if query.id_prefix is not None and query.words:  # a bare id prefix: its paper first
+    if query.maybe_id is not None:  # a lone hex word: the paper with that id first
         exact = [SearchHit(*r) for r in db.execute(
             "SELECT p.id, p.seq, p.title, a.status FROM papers p LEFT JOIN annotations a ON a.paper_id = p.id "
-            "AND a.annotator = ? WHERE p.id LIKE ? ORDER BY p.seq LIMIT 5", [annotator, query.id_prefix + "%"])]
+            "AND a.annotator = ? WHERE p.id LIKE ? ESCAPE '\\' ORDER BY p.seq LIMIT 5",
+            [annotator, _like_prefix(query.maybe_id)])]
         hits = exact + [h for h in hits if h.id not in {e.id for e in exact}]
     return hits[:limit] if limit else hits, query.problem
+
+
+def _like_prefix(prefix: str) -> str:
+    return prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
 def _matches_at_most(db: Database, match: str, cap: int) -> bool:
