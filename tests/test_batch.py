@@ -399,10 +399,11 @@ def test_a_results_file_with_repeats_and_junk_stores_each_answer_once(run_cli, s
                     "-o", str(tmp_path / "results.jsonl")], check=True, timeout=60)
     first, second, third = (tmp_path / "results.jsonl").read_text().splitlines()
     stranger = json.dumps({"custom_id": "0123456789abcdef:0000000000000000", "response": None, "error": "x"})
+    digits = '{"custom_id": ' + "9" * 5_000 + "}"  # Python will not read an integer this long
     messy = write(tmp_path / "messy.jsonl", "\n".join([first, "not json {", second, first, stranger, "", third, third,
-                                                       second]) + "\n")
+                                                       second, digits]) + "\n")
     result = run_cli("batch", "collect", "--file", str(messy))
     assert result.exit_code == 0, result.stderr
-    assert ("stored 3 (ok 3), 3 stored before, 1 lines not from this batch (line 5), 1 unreadable lines (line 2)"
+    assert ("stored 3 (ok 3), 3 stored before, 1 lines not from this batch (line 5), 2 unreadable lines (lines 2, 10)"
             in result.stdout)
     assert db_rows(db_path, "SELECT count(*), count(DISTINCT suggestion_id) FROM attempts") == [(3, 3)]

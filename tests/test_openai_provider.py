@@ -335,3 +335,17 @@ def test_time_outs_in_the_servers_queue_narrow_our_concurrency_and_are_not_failu
     assert report.outcomes == {"ok": 8} and report.aborted is None
     queued = [r[0] for r in seeded_db.execute("SELECT error FROM attempts WHERE error LIKE '%server''s queue%'")]
     assert queued and all("at a time" in e for e in queued)
+
+
+@pytest.mark.parametrize("reply, reason", [
+    ('{"technique": ' + "9" * 5_000 + "}", "a number of more than 4,300 digits"),
+    ('Sure! {"technique": ' + "[" * 100_000 + "]" * 100_000 + "}", "nested too deeply"),
+    ('{"technique": "x",}', "Expecting property name enclosed in double quotes at column 19"),
+    ("no object here", "no JSON object in it"),
+])
+def test_a_reply_python_cannot_read_is_an_invalid_reply_with_the_reason(reply, reason):
+    from workbench.models.openai_compat import _Invalid, parse_summary
+
+    with pytest.raises(_Invalid) as caught:
+        parse_summary(reply)
+    assert str(caught.value) == f"the reply is not valid JSON ({reason})"

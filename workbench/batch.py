@@ -34,6 +34,7 @@ from sqlite_utils import Database
 
 from workbench.db import bulk_writes
 from workbench.errors import InputError, WorkbenchError
+from workbench.json_text import UnreadableJson, read_json
 from workbench.models.openai_batch import CHAT_COMPLETIONS, BatchAPI
 from workbench.models.openai_compat import OpenAICompatibleModel, redact_key, reply_from_result
 from workbench.prompts import Prompt, prompt_from_text
@@ -365,7 +366,8 @@ class Lines:
             self.first.append(number)
 
     def __str__(self) -> str:
-        return "line " + ", ".join(map(str, self.first)) + (", …" if self.count > len(self.first) else "")
+        return ("line " if self.count == 1 else "lines ") + ", ".join(map(str, self.first)) + \
+            (", …" if self.count > len(self.first) else "")
 
 
 @dataclass
@@ -449,8 +451,8 @@ class ResultStore:
                 continue
             report.lines += 1
             try:
-                line = json.loads(text)
-            except (json.JSONDecodeError, RecursionError):
+                line = read_json(text)
+            except UnreadableJson:
                 report.unreadable.append(number)
                 continue
             cid = line.get("custom_id") if isinstance(line, dict) else None
@@ -603,8 +605,8 @@ def _results_row(db: Database, path: Path, row_id: str, keys: dict[str, Suggesti
     with open(path, encoding="utf-8", errors="replace") as handle:
         for text in handle:
             try:
-                ids = split_custom_id(json.loads(text).get("custom_id"))
-            except (ValueError, AttributeError, RecursionError):
+                ids = split_custom_id(read_json(text).get("custom_id"))
+            except (UnreadableJson, AttributeError):
                 continue
             if ids and ids[1] in keys:
                 key = keys[ids[1]]

@@ -18,7 +18,6 @@ from __future__ import annotations
 import codecs
 import hashlib
 import itertools
-import json
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from pathlib import Path
 from typing import Iterator
 
 from workbench.errors import InputError
+from workbench.json_text import UnreadableJson, read_json
 from workbench.vocab import collapse_whitespace
 
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -303,13 +303,9 @@ _TEXT_LIMITS = {"title": MAX_TITLE_CHARS, "abstract": MAX_ABSTRACT_CHARS}
 
 def _loads_line(path: Path, number: int, text: str):
     try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{path}:{number}: not valid JSON ({exc.msg} at column {exc.colno})") from None
-    except RecursionError:
-        raise InputError(f"{path}:{number}: not valid JSON (nested too deeply)") from None
-    except ValueError:  # Python refuses to read an integer of more than 4,300 digits
-        raise InputError(f"{path}:{number}: not valid JSON (a number of more than 4,300 digits)") from None
+        return read_json(text)
+    except UnreadableJson as exc:
+        raise InputError(f"{path}:{number}: not valid JSON ({exc})") from None
 
 
 def _string(path: Path, number: int, key: str, value: str, limit: int) -> str:
@@ -395,8 +391,8 @@ def _looks_like_jsonl(path: Path, first: tuple[int, str] | None) -> bool:
     text = text.strip()
     if text.startswith("["):
         try:
-            json.loads(text)
-        except (ValueError, RecursionError):
+            read_json(text)
+        except UnreadableJson:
             pass
         else:
             raise InputError(f"{path}:{number}: a JSON array; expected one JSON object a line (JSONL) or a text dump")
@@ -404,8 +400,8 @@ def _looks_like_jsonl(path: Path, first: tuple[int, str] | None) -> bool:
             raise InputError(f"{path}:{number}: looks like a JSON array; expected one JSON object a line (JSONL)")
     if text.startswith("{"):
         try:
-            return isinstance(json.loads(text), dict)
-        except (ValueError, RecursionError):
+            return isinstance(read_json(text), dict)
+        except UnreadableJson:
             return False
     return False
 

@@ -29,6 +29,7 @@ from sqlite_utils import Database
 from workbench.corpus import paper_id as title_to_id
 from workbench.db import write_transaction
 from workbench.errors import InputError, WorkbenchError
+from workbench.json_text import UnreadableJson, read_json
 from workbench.records import AnnotationRow, TitledAnnotation, annotator_problem
 from workbench.store import import_annotation, iter_annotations, known_paper_ids, suggestion_from_row
 from workbench.vocab import FIELDS, STATUSES, utc_now
@@ -298,14 +299,9 @@ def _parse_suggestion(suggestion, where: str) -> tuple[str, dict]:
 
 def _loads(text: str, where: str):
     try:
-        return json.loads(text, parse_constant=_reject_constant)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{where}: not valid JSON ({exc.msg} at column {exc.colno})") from None
-    except ValueError as exc:  # NaN / Infinity, or an integer of more than 4,300 digits
-        reason = "a number of more than 4,300 digits" if "digits" in str(exc) else str(exc)
-        raise InputError(f"{where}: not valid JSON ({reason})") from None
-    except RecursionError:
-        raise InputError(f"{where}: not valid JSON (nested too deeply)") from None
+        return read_json(text, parse_constant=_reject_constant)  # NaN / Infinity are refused
+    except UnreadableJson as exc:
+        raise InputError(f"{where}: not valid JSON ({exc})") from None
 
 
 def _has_surrogate(value) -> bool:

@@ -36,6 +36,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_aft
 
 from workbench.config import OFFICIAL_BASE_URL
 from workbench.errors import AbortedRun, InputError
+from workbench.json_text import UnreadableJson, read_json
 from workbench.models.base import MAX_ERROR_CHARS, MAX_REASK_CHARS, Reply, capped
 from workbench.prompts import Prompt
 from workbench.records import Call
@@ -545,19 +546,15 @@ def parse_summary(text: str | None) -> tuple[Summary, bool]:
     if body.startswith("```") or body.endswith("```"):  # the pattern scans every position: only when it can match
         body = _FENCE.sub("", body)
     try:
-        data = json.loads(body)
-    except json.JSONDecodeError:
-        start, end = body.find("{"), body.rfind("}")
+        data = read_json(body)
+    except UnreadableJson:
+        start, end = body.find("{"), body.rfind("}")  # prose around an object: read the object
         if start < 0 or end <= start:
             raise _Invalid("the reply is not valid JSON (no JSON object in it)") from None
         try:
-            data = json.loads(body[start:end + 1])
-        except json.JSONDecodeError as exc:
-            raise _Invalid(f"the reply is not valid JSON ({exc.msg})") from None
-        except RecursionError:
-            raise _Invalid("the reply is not valid JSON (nested too deeply)") from None
-    except RecursionError:
-        raise _Invalid("the reply is not valid JSON (nested too deeply)") from None
+            data = read_json(body[start:end + 1])
+        except UnreadableJson as exc:
+            raise _Invalid(f"the reply is not valid JSON ({exc})") from None
     try:
         return Summary.model_validate(data), True
     except ValidationError as exc:
