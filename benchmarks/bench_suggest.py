@@ -181,7 +181,7 @@ def offline_quality(db) -> None:
                   f"{q.carried}/{q.figures} = {q.figure_recall:.0%} (target >= 85%), precision "
                   f"{q.right_figures}/{q.suggested_figures} = {q.figure_precision:.0%} (>= 90%), null on no-gain "
                   f"{q.null_on_no_gain}/{q.no_gain} = {q.null_rate:.0%} (>= 90%), technique token-F1 "
-                  f"{q.technique_f1:.2f} (>= 0.45; title alone {q.title_f1:.2f}), claimed-gain length ratio "
+                  f"{q.technique_f1:.3f} (>= 0.45; title alone {q.title_f1:.3f}), claimed-gain length ratio "
                   f"{q.length_ratio:.2f} (<= 2; median {lengths[0]} vs. human {lengths[1]} characters)")
         quotes, exact = quote_grounding(papers.values(), model)
         print(f"offline quotes ({name} prompt) on the {len(papers)} seed abstracts grounding exactly: {exact}/{quotes}")
