@@ -349,3 +349,26 @@ def test_a_reply_python_cannot_read_is_an_invalid_reply_with_the_reason(reply, r
     with pytest.raises(_Invalid) as caught:
         parse_summary(reply)
     assert str(caught.value) == f"the reply is not valid JSON ({reason})"
+
+
+def test_a_wave_of_queued_time_outs_narrows_the_gate_once_not_once_each():
+    """A four-slot server asked eight at a time: the four beyond its slots time out together in its
+    queue. That is one sign (four slots), not four: the gate halves once, to 4, and every paper ends ok."""
+    fake = FakeOpenAI(latency=0.6, slots=4).start()  # the queued four would answer at 1.2 s: past the deadline
+    prompt = resolve_prompt("summary")
+
+    async def go():
+        m = model(fake, timeout=1.0)
+        try:
+            first = await m.summarise("T", "A first abstract.", prompt)  # the server has answered before
+            replies = await asyncio.gather(*(m.summarise(f"T{i}", "An abstract.", prompt) for i in range(8)))
+            return first, replies, m.gate.width
+        finally:
+            await m.aclose()
+
+    try:
+        first, replies, width = asyncio.run(go())
+    finally:
+        fake.stop()
+    assert first.outcome == "ok" and [r.outcome for r in replies] == ["ok"] * 8
+    assert width == 4

@@ -84,16 +84,25 @@ class _Gate:
     def __init__(self, width: int | None = None):
         self.width = width
         self.in_flight = 0
+        self.peak = 0  # the most at once since the last narrowing
+        self.narrowed = 0  # times narrowed: a request admitted before the last narrowing was in that wave
         self._changed = asyncio.Condition()
 
-    def narrow(self) -> int:
-        self.width = max(1, (self.width or self.in_flight) // 2)
+    def narrow(self, admitted_at: int) -> int:
+        """Halve the width for a request admitted at `admitted_at` that timed out in the server's
+        queue, once per wave: its companions in the same wave timed out for the same reason."""
+        if admitted_at == self.narrowed:
+            self.width = max(1, (self.width or self.peak) // 2)
+            self.narrowed += 1
+            self.peak = 0
         return self.width
 
-    async def __aenter__(self) -> None:
+    async def __aenter__(self) -> int:
         async with self._changed:
             await self._changed.wait_for(lambda: self.width is None or self.in_flight < self.width)
             self.in_flight += 1
+            self.peak = max(self.peak, self.in_flight)
+            return self.narrowed
 
     async def __aexit__(self, *exc) -> None:
         async with self._changed:
@@ -282,19 +291,21 @@ class OpenAICompatibleModel:
         Requests first pass our own gate, whose waiting does not count against the
         deadline. A time-out while other requests were in flight at a server that has
         answered before is our own queueing at a server with fewer slots than our
-        concurrency: the gate narrows (halves) and the request is asked again; it is not
+        concurrency: the gate narrows (halves, once per wave of such time-outs) and the
+        request is asked again; it is not
         a failure of the model, nor a sign the endpoint is down.
         """
         if self._limiter:
             await self._limiter.wait()
-        async with self.gate:
+        async with self.gate as admitted_at:
             started = time.perf_counter()
             try:
                 async with asyncio.timeout(self.timeout):
                     completion = await self.client.chat.completions.create(**kwargs)
             except TimeoutError:
-                if self.gate.in_flight > 1 and self._answered:
-                    width = self.gate.narrow()
+                queued = self.gate.in_flight > 1 or admitted_at != self.gate.narrowed  # others ahead of it
+                if queued and self._answered:
+                    width = self.gate.narrow(admitted_at)
                     call.error = (f"timed out after {self.timeout:g} s in the server's queue; "
                                   f"asking again with {width} request{'s' if width != 1 else ''} at a time")
                     call.latency_ms = int((time.perf_counter() - started) * 1000)
