@@ -404,6 +404,6 @@ def test_a_results_file_with_repeats_and_junk_stores_each_answer_once(run_cli, s
                                                        second, digits]) + "\n")
     result = run_cli("batch", "collect", "--file", str(messy))
     assert result.exit_code == 0, result.stderr
-    assert ("stored 3 (ok 3), 3 stored before, 1 lines not from this batch (line 5), 2 unreadable lines (lines 2, 10)"
+    assert ("stored 3 (ok 3), 3 stored before, 1 line not from this batch (line 5), 2 unreadable lines (lines 2, 10)"
             in result.stdout)
     assert db_rows(db_path, "SELECT count(*), count(DISTINCT suggestion_id) FROM attempts") == [(3, 3)]

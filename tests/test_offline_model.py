@@ -16,7 +16,8 @@ from tests.conftest import FIXTURES, ROOT, SEEDS, fixture_path, write
 from workbench.corpus import read_source
 from workbench.evaluation import carries, figures_in, load_gold, quote_grounding, read_abstracts, score
 from workbench.grounding import align, ground_summary
-from workbench.models.offline import DEFAULT_SETTINGS, OfflineModel, extract, offline_note, split_sentences
+from workbench.models.offline import (DEFAULT_SETTINGS, RULES_VERSION, OfflineModel, extract, offline_note,
+                                      split_sentences)
 from workbench.prompts import OfflineSettings, load_prompt_file, resolve_prompt
 from workbench.schema import MAX_QUOTE_CHARS, MAX_VALUE_CHARS, Summary
 from workbench.vocab import EXACT, OK
@@ -208,7 +209,8 @@ def test_the_model_reads_the_prompts_table_and_its_params_name_the_settings(tmp_
     bare = load_prompt_file(write(tmp_path / "bare.toml", 'name = "bare"\ndescription = "d"\n'
                                   'system = "s"\nuser = "{title} {abstract}"\n'))
     assert bare.offline is None and "ignores the text of prompt 'bare'" in offline_note(bare)
-    assert model.params(bare) == {"rules": model.params(bare)["rules"], **DEFAULT_SETTINGS.as_dict()}
+    assert model.params(bare) == {"rules": RULES_VERSION, **DEFAULT_SETTINGS.as_dict()}
+    assert model.params(bare) != model.params(gains_prompt)  # the defaults are not the gains prompt's settings
 
 
 def test_summary_and_gains_differ_on_at_least_100_seed_papers(seed_papers):

@@ -401,9 +401,9 @@ class CollectReport:
         if self.already:
             text += f", {self.already:,} stored before"
         if self.foreign.count:
-            text += f", {self.foreign.count:,} lines not from this batch ({self.foreign})"
+            text += f", {self.foreign.count:,} line{'s' * (self.foreign.count != 1)} not from this batch ({self.foreign})"
         if self.unreadable.count:
-            text += f", {self.unreadable.count:,} unreadable lines ({self.unreadable})"
+            text += f", {self.unreadable.count:,} unreadable line{'s' * (self.unreadable.count != 1)} ({self.unreadable})"
         text += f"; {usage_text(self.input_tokens, self.output_tokens, price, ' at the batch price')}"
         if self.note:
             text += f"; {self.note}"

@@ -102,13 +102,13 @@ def fold_for_matching(text: str) -> str:
     return _fold_with_map(text)[0]
 
 
-def align(quote: str | None, abstract: str, *, method_if_exact: str = "exact") -> Span:
+def align(quote: str | None, abstract: str) -> Span:
     if not quote or not quote.strip():
         return Span(None, None, None, UNGROUNDED)
     quote = quote.strip()
     start = abstract.find(quote)
     if start >= 0:
-        return Span(quote, start, start + len(quote), EXACT, method_if_exact)
+        return Span(quote, start, start + len(quote), EXACT, "exact")
     folded_abstract, where = _fold_with_map(abstract)
     folded_quote = fold_for_matching(quote).strip(" .")
     if folded_quote:

@@ -261,7 +261,7 @@ class _GroupWriter:
 
 async def run_suggestions(
     db: Database, prompt: Prompt, model: Model, *, paper_ids: list[str] | None = None, limit: int | None = None,
-    force: bool = False, concurrency: int = 8, on_progress: Callable[[RunReport], None] | None = None,
+    force: bool = False, concurrency: int = DEFAULT_CONCURRENCY, on_progress: Callable[[RunReport], None] | None = None,
     report: RunReport | None = None,
 ) -> RunReport:
     """Request every missing suggestion with at most `concurrency` in flight.

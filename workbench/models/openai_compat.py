@@ -26,6 +26,7 @@ import json
 import random
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
@@ -493,7 +494,7 @@ def public_url(url: str) -> str:
     return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
-def interpret(answer: _Answer, prompt: Prompt, reply: Reply, redact=lambda text: text) -> None:
+def interpret(answer: _Answer, prompt: Prompt, reply: Reply, redact: Callable[[str], str]) -> None:
     """Fill `reply` from one answer: truncated, refused, ok (values kept even if the evidence is not) or invalid."""
     reply.raw = capped(redact(answer.content))
     if answer.finish_reason == "length":
