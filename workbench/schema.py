@@ -18,12 +18,15 @@ MAX_VALUE_CHARS = 600
 MAX_QUOTE_CHARS = 1500
 
 
+NULL_WORDS = frozenset({"null", "none", "n/a", "not stated", "not mentioned"})  # a value that means "none"
+
+
 def _tidy(limit: int):
     def check(value: str | None) -> str | None:
         if value is None:
             return None
         value = collapse_whitespace(value)
-        if not value or value.lower() in ("null", "none", "n/a", "not stated", "not mentioned"):
+        if not value or value.lower() in NULL_WORDS:
             return None
         if len(value) > limit:
             raise ValueError(f"longer than {limit} characters")

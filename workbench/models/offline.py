@@ -44,7 +44,7 @@ from workbench.grounding import supports
 from workbench.models.base import Reply
 from workbench.prompts import OfflineSettings, Prompt
 from workbench.records import Call
-from workbench.schema import MAX_QUOTE_CHARS, MAX_VALUE_CHARS, Evidence, Summary
+from workbench.schema import MAX_QUOTE_CHARS, MAX_VALUE_CHARS, NULL_WORDS, Evidence, Summary
 from workbench.vocab import OFFLINE, OK, collapse_whitespace, utc_now
 
 # Bump when the rules change, so new suggestions do not hide behind cached old ones.
@@ -186,7 +186,7 @@ def _tidy_equal(quote: str) -> bool:
     """Does the schema store this quote as it is (not emptied as "null", "n/a" ...)?"""
     if not quote or collapse_whitespace(quote) != quote:
         return False
-    return quote.lower() not in ("null", "none", "n/a", "not stated", "not mentioned")
+    return quote.lower() not in NULL_WORDS
 
 
 def _value(value: str | None) -> str | None:
