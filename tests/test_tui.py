@@ -659,3 +659,36 @@ async def test_the_screen_shows_the_sessions_notice_once(seeded_db, db_path, tmp
         await pilot.press("n")
         await settle(app, pilot)
         assert sum("ignores the text of prompt 'bare'" in n.message for n in app._notifications) == 1
+
+
+async def _burst(app, pilot, keys: list[str]) -> None:
+    """Keys posted back to back, as the terminal driver delivers a burst (pilot.press waits between keys)."""
+    from textual import events
+
+    for key in keys:
+        app.post_message(events.Key(key, {"question_mark": "?"}.get(key, key if len(key) == 1 else None)))
+    await settle(app, pilot)
+    await pilot.pause(0.2)
+
+
+def _decided(db_path) -> list[str]:
+    db = sqlite3.connect(db_path)
+    rows = [r[0] for r in db.execute("SELECT status FROM annotations ORDER BY updated_at, paper_id")]
+    db.close()
+    return rows
+
+
+@pytest.mark.parametrize("keys, statuses, technique_ends", [
+    (["e", "x", "ctrl+s", "a"], ["edited", "accepted"], "x"),
+    (["a", "a", "e", "x", "ctrl+s", "a", "a"], ["accepted", "accepted", "edited", "accepted", "accepted"], "x"),
+    (["e", "escape", "a"], ["accepted"], None),
+])
+async def test_keys_typed_behind_save_or_leave_in_a_burst_are_decisions_not_text(db_path, ids, keys, statuses,
+                                                                                  technique_ends):
+    async with running(db_path) as (app, pilot):
+        await _burst(app, pilot, keys)
+        assert sorted(_decided(db_path)) == sorted(statuses)
+        if technique_ends:
+            edited = [annotation(db_path, pid) for pid in ids[:len(statuses)]]
+            assert any(row and row["status"] == "edited" and row["technique"].endswith(technique_ends)
+                       for row in edited)

@@ -6,6 +6,7 @@ import gc
 from pathlib import Path
 from typing import Iterable, Sequence
 
+from textual import events
 from textual.app import App, SystemCommand
 from textual.filter import LineFilter
 from textual.screen import Screen
@@ -52,6 +53,18 @@ class ReviewApp(App):
         gc.collect()
         gc.freeze()
         gc.enable()
+
+    async def on_key(self, event: events.Key) -> None:
+        """A key that came back up unhandled. In a burst, keys behind one that closed a dialog
+        or the form were already handed to that dialog or field; by the time they come back
+        the screen's own keys apply again, and they were checked only on arrival: run them
+        here, in order, so none is lost."""
+        if not event.is_forwarded:
+            return
+        active = self.screen.active_bindings.get(event.key)
+        if active is not None and active.binding.priority and active.enabled:
+            event.stop()
+            await self.run_action(active.binding.action, active.node)
 
     async def on_unmount(self) -> None:
         await self.session.feed.model.aclose()

@@ -27,7 +27,7 @@ from workbench.review import Composition, FeedResult, PaperView, ReviewSession
 from workbench.safe_text import one_line, plain
 from workbench.tui.notices import show, tell
 from workbench.tui.widgets.abstract import message_text, paper_text
-from workbench.tui.widgets.form import SuggestionForm
+from workbench.tui.widgets.form import FORM_ACTIONS, SuggestionForm
 from workbench.tui.widgets.panel import TextPanel
 from workbench.vocab import FIELDS, NOTES, STATUS_MARKS, STATUS_STYLES, field_name
 
@@ -76,7 +76,7 @@ BINDINGS = [
     *[Binding(str(n), f"pick({n})", f"Show suggestion {n}", id=f"pick_{n}", show=False, priority=True)
       for n in range(1, 10)],
 ]
-_EDIT_ACTIONS = ("save", "cancel_edit")
+_EDIT_ACTIONS = FORM_ACTIONS
 
 
 def _bindings_by_action(app: App) -> dict[str, tuple[Binding, list[str]]]:

@@ -24,6 +24,7 @@ from workbench.vocab import (
 )
 
 FORM_FIELDS = (*FIELDS, NOTES)
+FORM_ACTIONS = ("save", "cancel_edit")  # the screen's actions that work while the form is open
 
 
 class FieldArea(TextArea):
@@ -34,6 +35,17 @@ class FieldArea(TextArea):
     the key has bubbled up to the app, after keys typed behind it were already inserted."""
 
     async def _on_key(self, event: events.Key) -> None:
+        if not self.screen.is_current or not self.query_ancestor(SuggestionForm).editing:
+            event.prevent_default()  # not TextArea's: typed behind a key that closed the form or opened
+            return  # a dialog, it is not text; it bubbles up to ReviewApp.on_key
+        active = self.screen.active_bindings.get(event.key)
+        if active is not None and active.binding.action in FORM_ACTIONS and active.enabled:
+            # Save and leave run here, in this field's own queue, after the text typed before
+            # them and before the keys typed after them (as a binding they ran after both).
+            event.stop()
+            event.prevent_default()
+            await self.screen.run_action(active.binding.action)
+            return
         if event.key in ("enter", "ctrl+a"):
             event.stop()
             event.prevent_default()
