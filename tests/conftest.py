@@ -82,9 +82,25 @@ def write(path: Path, data: str | bytes) -> Path:
 @pytest.fixture(autouse=True)
 def steady_cursor(monkeypatch):
     """A text cursor that does not blink, so screens and snapshots are the same every run."""
-    from textual.widgets import TextArea
+    from workbench.tui.widgets.form import FieldArea
 
-    monkeypatch.setattr(TextArea, "_toggle_cursor_blink_visible", lambda self: None)
+    monkeypatch.setattr(FieldArea, "blink_cursor", False)
 
 
 os.environ.setdefault("TEXTUAL_ANIMATIONS", "none")
+
+
+@pytest.fixture
+def notices(monkeypatch) -> list[str]:
+    """Every notification the app shows, in order (App.notify is Textual's public way in)."""
+    from textual.app import App
+
+    shown: list[str] = []
+    original = App.notify
+
+    def record(self, message, *args, **kwargs):
+        shown.append(str(message))
+        return original(self, message, *args, **kwargs)
+
+    monkeypatch.setattr(App, "notify", record)
+    return shown

@@ -93,6 +93,30 @@ def test_bad_key_exits_1_with_one_line_and_the_key_is_nowhere(run_cli, ingested,
         assert KEY.encode() not in path.read_bytes()
 
 
+def test_a_hung_server_times_out_retries_and_stops_the_run(run_cli, ingested, monkeypatch, db_path):
+    """Time-outs are our own `error: timed out` (never an SDK constructor's AttributeError stored as
+    `invalid`), are retried, and 8 unanswered requests in a row end the run with one line, exit 1."""
+    fake = FakeOpenAI(default="hang").start()
+    try:
+        monkeypatch.setenv("OPENAI_BASE_URL", fake.base_url)
+        result = run_cli("suggest", "--model", "gpt-test", "--timeout", "1", "--concurrency", "2", "--limit", "30")
+    finally:
+        fake.stop()
+    assert result.exit_code == 1
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith(
+        f"workbench: the endpoint {fake.base_url} is not answering: 8 requests in a row failed (last: timed out after 1 s)")
+    from workbench.db import open_db
+
+    db = open_db(db_path)
+    attempts = list(db.query("SELECT paper_id, outcome, error FROM attempts ORDER BY id"))
+    outcomes = {row["outcome"] for row in db.query("SELECT outcome FROM suggestions")}
+    db.close()
+    assert 8 <= len(attempts) < 30 and outcomes <= {"error"}
+    assert all(a["outcome"] == "error" and a["error"].startswith("timed out after 1 s") for a in attempts)
+    retried = [pid for pid in {a["paper_id"] for a in attempts} if sum(a["paper_id"] == pid for a in attempts) > 1]
+    assert retried  # a time-out is retried before it counts as the paper's outcome
+
+
 def test_server_errors_are_recorded_and_the_run_still_exits_0(run_cli, ingested, monkeypatch):
     fake = FakeOpenAI().start()
     fake.script = {"A Multigrid Method": ["400"]}

@@ -133,7 +133,7 @@ def paper_order_of(db_path):
         db.close()
 
 
-async def test_every_screen_shows_hostile_papers_as_text(hostile_db, tmp_path):
+async def test_every_screen_shows_hostile_papers_as_text(notices, hostile_db, tmp_path):
     from textual.widgets import OptionList
 
     from tests.tui_helpers import SlowModel
@@ -180,7 +180,7 @@ async def test_every_screen_shows_hostile_papers_as_text(hostile_db, tmp_path):
             await pilot.press("u")
             await settle(app, pilot)
         assert app.is_running
-        notes = [n.message for n in app._notifications]
+        notes = list(notices)
     assert_inert(*screens, *notes)
     joined = "".join(screens).replace("&#160;", " ")
     assert "[@click=app.quit]Quit" in joined and "[link=https://evil.example]Linked" in joined  # the characters

@@ -7,16 +7,20 @@ import subprocess
 import sys
 import textwrap
 
+from sqlite_utils import Database
+
 from workbench.db import open_db
 from workbench.migrations import migrations
 from workbench.store import Decision, decide, get_annotation, paper_order, set_flag, undo_last
+
+ALL_MIGRATIONS = [m.name for m in migrations.pending(Database(memory=True))]
 
 
 def test_migrations_create_every_table_on_an_empty_store(db_path):
     db = open_db(db_path)
     assert {"papers", "sightings", "prompts", "suggestions", "annotations", "events"} <= set(db.table_names())
     applied = [m.name for m in migrations.applied(db)]
-    assert applied == [m.name for m in migrations._migrations]
+    assert applied == ALL_MIGRATIONS
     assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert db.execute("PRAGMA foreign_keys").fetchone()[0] == 1
     db.close()
@@ -106,8 +110,6 @@ def test_two_processes_write_at_once_without_a_locked_error(seeded_db, db_path):
 def test_a_store_from_an_older_version_is_upgraded_in_place(db_path):
     import sqlite3
 
-    from sqlite_utils import Database
-
     db_path.parent.mkdir(parents=True, exist_ok=True)
     old = Database(sqlite3.connect(db_path))
     migrations.apply(old, stop_before="m002_paper_order_index")  # the store as the first release left it
@@ -119,7 +121,7 @@ def test_a_store_from_an_older_version_is_upgraded_in_place(db_path):
     old.conn.commit()
     old.close()
     upgraded = open_db(db_path)
-    assert [m.name for m in migrations.applied(upgraded)] == [m.name for m in migrations._migrations]
+    assert [m.name for m in migrations.applied(upgraded)] == ALL_MIGRATIONS
     assert upgraded["papers"].count == 1
     sighting = next(upgraded.query("SELECT source, source_hash, position FROM sightings"))
     assert sighting == {"source": "papers.jsonl", "source_hash": "name:papers.jsonl", "position": 1}

@@ -262,16 +262,16 @@ async def test_a_failed_suggestion_shows_its_outcome_and_hand_written_fields_sav
         assert (row["status"], row["technique"]) == ("edited", "hand-made")
 
 
-async def test_a_bad_key_stops_suggestions_but_not_the_reviewer(db_path, ids):
+async def test_a_bad_key_stops_suggestions_but_not_the_reviewer(notices, db_path, ids):
     async with running(db_path, model=DeadKeyModel()) as (app, pilot):
         assert "rejected the API key" in text_of(app, "#summary")
-        assert any("check OPENAI_API_KEY" in n.message for n in app._notifications)
+        assert any("check OPENAI_API_KEY" in n for n in notices)
         await pilot.press("r", "e", *"manual", "ctrl+s")
         assert annotation(db_path, ids[0])["status"] == "rejected"
         assert annotation(db_path, ids[1])["technique"] == "manual"
 
 
-async def test_a_locked_store_is_reported_and_nothing_is_lost(db_path, ids):
+async def test_a_locked_store_is_reported_and_nothing_is_lost(notices, db_path, ids):
     app = make_app(db_path)
     app.session.db.execute("PRAGMA busy_timeout = 100")
     async with app.run_test(size=SIZE, notifications=True) as pilot:
@@ -281,7 +281,7 @@ async def test_a_locked_store_is_reported_and_nothing_is_lost(db_path, ids):
         await pilot.press("a")
         await pilot.pause()
         assert app.session.current_id == ids[0] and annotation(db_path, ids[0]) is None
-        assert any("nothing was saved" in n.message for n in app._notifications)
+        assert any("nothing was saved" in n for n in notices)
         blocker.rollback()
         blocker.close()
         await pilot.press("a")
@@ -468,7 +468,7 @@ async def test_disagreements_queue_shows_both_decisions_and_stores_the_adjudicat
         assert annotation(db_path, ids[3], "ana")["status"] == "accepted"
 
 
-async def test_a_model_that_raises_fails_that_paper_once_not_in_a_loop(db_path, ids):
+async def test_a_model_that_raises_fails_that_paper_once_not_in_a_loop(notices, db_path, ids):
     class BrokenModel(FailingModel):
         name = "broken"
         calls = 0
@@ -485,7 +485,7 @@ async def test_a_model_that_raises_fails_that_paper_once_not_in_a_loop(db_path, 
         await pilot.press("ctrl+r")
         await settle(app, pilot)
         assert BrokenModel.calls == 6 and app.is_running
-        assert any(n.message.startswith("Asking summary@") and "broken again" in n.message for n in app._notifications)
+        assert any(n.startswith("Asking summary@") and "broken again" in n for n in notices)
 
 
 def test_long_texts_are_cut_at_sentences_into_pieces_that_keep_their_styles():
@@ -524,7 +524,7 @@ async def test_an_abstract_at_the_size_limit_is_wrapped_only_as_far_as_the_view(
         assert panel._offset == 30 and panel._wrapped_pieces <= 3
 
 
-async def test_guidelines_open_beside_the_task(db_path, ids, tmp_path):
+async def test_guidelines_open_beside_the_task(notices, db_path, ids, tmp_path):
     from textual.widgets import Markdown
 
     from workbench.config import guidelines, load_config
@@ -543,7 +543,7 @@ async def test_guidelines_open_beside_the_task(db_path, ids, tmp_path):
         await pilot.press("h")
         await pilot.pause()
         assert not showing(app, "guidelines")
-        assert any("No guidelines" in n.message for n in app._notifications)
+        assert any("No guidelines" in n for n in notices)
 
 
 def test_a_guidelines_path_in_the_config_that_is_missing_is_a_clear_error(tmp_path, monkeypatch):
@@ -560,7 +560,7 @@ def test_a_guidelines_path_in_the_config_that_is_missing_is_a_clear_error(tmp_pa
 # --------------------------------------------------------------------------- the review loop's traps
 
 
-async def test_a_key_on_a_suggestion_still_coming_says_so_and_decides_nothing(db_path, ids):
+async def test_a_key_on_a_suggestion_still_coming_says_so_and_decides_nothing(notices, db_path, ids):
     model = SlowModel(1.5)
     app = make_app(db_path, model=model)
     async with app.run_test(size=SIZE, notifications=True) as pilot:
@@ -568,7 +568,7 @@ async def test_a_key_on_a_suggestion_still_coming_says_so_and_decides_nothing(db
         await pilot.press("a")
         await pilot.pause()
         assert annotation(db_path, ids[0]) is None and app.session.current_id == ids[0]
-        assert any("still coming" in n.message for n in app._notifications)
+        assert any("still coming" in n for n in notices)
         await settle(app, pilot)
         await pilot.press("a")  # shown now: accepted
         assert annotation(db_path, ids[0])["status"] == "accepted"
@@ -637,7 +637,7 @@ async def test_session_pace_leaves_out_undone_decisions(db_path, ids):
         assert stats.this_session["decisions"] == stats.overall["decisions"] == 1
 
 
-async def test_small_print_palette_search_and_resuggest(db_path, ids):
+async def test_small_print_palette_search_and_resuggest(notices, db_path, ids):
     async with running(db_path) as (app, pilot):
         titles = [c.title for c in app.get_system_commands(app.screen)]
         assert titles.count("Quit") == 1
@@ -648,17 +648,17 @@ async def test_small_print_palette_search_and_resuggest(db_path, ids):
         assert "No paper matches." in str(app.screen.query_one("#search-status").render())
         await pilot.press("escape", "ctrl+r")
         await pilot.pause()
-        assert any(n.message.startswith("Suggested again with summary@") for n in app._notifications)
+        assert any(n.startswith("Suggested again with summary@") for n in notices)
 
 
-async def test_the_screen_shows_the_sessions_notice_once(seeded_db, db_path, tmp_path):
+async def test_the_screen_shows_the_sessions_notice_once(notices, seeded_db, db_path, tmp_path):
     from tests.conftest import write
 
     bare = write(tmp_path / "bare.toml", 'name = "bare"\ndescription = "d"\nsystem = "s"\nuser = "{title} {abstract}"\n')
     async with running(db_path, prompt=str(bare)) as (app, pilot):
         await pilot.press("n")
         await settle(app, pilot)
-        assert sum("ignores the text of prompt 'bare'" in n.message for n in app._notifications) == 1
+        assert sum("ignores the text of prompt 'bare'" in n for n in notices) == 1
 
 
 async def _burst(app, pilot, keys: list[str]) -> None:

@@ -76,14 +76,23 @@ def is_clean(text: str) -> bool:
 def safe_console(**options):
     """The console for CLI reports: nothing printed is parsed as markup, and control
     characters in any segment are made visible before they reach the terminal (the last
-    guard for CLI tables: every painted segment is cleaned)."""
-    from rich.console import Console
+    guard for CLI tables: every painted segment is cleaned). Built on Rich's public render
+    hook: each renderable is rendered and its text segments cleaned on the way out."""
+    from rich.console import Console, RenderHook
     from rich.segment import Segment
 
-    class SafeConsole(Console):
-        def _render_buffer(self, buffer) -> str:
-            return super()._render_buffer(
-                segment if segment.control else Segment(clean(segment.text), segment.style, segment.control)
-                for segment in buffer)
+    class Cleaned:
+        def __init__(self, renderable):
+            self.renderable = renderable
 
-    return SafeConsole(markup=False, emoji=False, highlight=False, **options)
+        def __rich_console__(self, console, options):
+            for segment in console.render(self.renderable, options):
+                yield segment if segment.control else Segment(clean(segment.text), segment.style)
+
+    class CleanEverything(RenderHook):
+        def process_renderables(self, renderables):
+            return [Cleaned(renderable) for renderable in renderables]
+
+    console = Console(markup=False, emoji=False, highlight=False, **options)
+    console.push_render_hook(CleanEverything())
+    return console

@@ -93,14 +93,14 @@ class BatchAPI:
                     return send()
         except openai.APIStatusError as exc:
             if exc.status_code != 404:
-                self.model._stop_if_fatal(exc)  # 401, 403, no quota: one clear line, exit 1
+                self.model.stop_if_fatal(exc)  # 401, 403, no quota: one clear line, exit 1
             raise WorkbenchError(self._say(what, exc, new_batch)) from None
         except openai.APIError as exc:
             raise WorkbenchError(self._say(what, exc)) from None
         raise AssertionError("unreachable: tenacity re-raises the last failure")
 
     def _say(self, what: str, exc: Exception, new_batch: bool = False) -> str:
-        detail = self.model._describe(exc)
+        detail = self.model.describe(exc)
         if new_batch and isinstance(exc, openai.NotFoundError):
             detail += " (does this endpoint have the Batch API? vLLM's server does not: use --batch-file and " \
                       "`vllm run-batch`)"

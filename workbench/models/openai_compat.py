@@ -111,8 +111,11 @@ class _Gate:
             self._changed.notify_all()
 
 
-class _Deadline(openai.APITimeoutError):
-    """The whole request took longer than `timeout` (asyncio's deadline, not a read timeout)."""
+class DeadlinePassed(Exception):
+    """The whole request took longer than `timeout` (asyncio's deadline, not a read timeout).
+
+    Our own type: the SDK's exceptions are caught by their public classes, never
+    constructed or subclassed here (their constructors are not ours to rely on)."""
 
 
 @dataclass(slots=True)
@@ -256,13 +259,13 @@ class OpenAICompatibleModel:
         except asyncio.CancelledError:
             raise
         except openai.APIStatusError as exc:
-            self._stop_if_fatal(exc)
+            self.stop_if_fatal(exc)
             if _format_unsupported(exc):
-                raise _Unsupported(self._describe(exc)) from None
-            reply.outcome, reply.error = ERROR, self._describe(exc)
+                raise _Unsupported(self.describe(exc)) from None
+            reply.outcome, reply.error = ERROR, self.describe(exc)
             return None
-        except (openai.APIConnectionError, openai.APIResponseValidationError) as exc:
-            reply.outcome, reply.error = ERROR, self._describe(exc)
+        except (DeadlinePassed, openai.APIConnectionError, openai.APIResponseValidationError) as exc:
+            reply.outcome, reply.error = ERROR, self.describe(exc)
             reply.calls[-1].error = reply.calls[-1].error or reply.error
             return None
         except AbortedRun:
@@ -311,12 +314,12 @@ class OpenAICompatibleModel:
                                   f"asking again with {width} request{'s' if width != 1 else ''} at a time")
                     call.latency_ms = int((time.perf_counter() - started) * 1000)
                     raise _Queued() from None
-                exc = _Deadline(request=None)  # type: ignore[arg-type]
+                exc = DeadlinePassed()
                 self._note_unanswered(call, exc, started)
                 raise exc from None
             except openai.APIStatusError as exc:
                 self._unanswered, self._answered = 0, True  # the server answered, even if with an error
-                call.http_status, call.error = exc.status_code, self._describe(exc)
+                call.http_status, call.error = exc.status_code, self.describe(exc)
                 call.latency_ms = int((time.perf_counter() - started) * 1000)
                 raise
             except openai.APIConnectionError as exc:
@@ -328,7 +331,7 @@ class OpenAICompatibleModel:
         return completion
 
     def _note_unanswered(self, call: Call, exc: Exception, started: float) -> None:
-        call.error = self._describe(exc)
+        call.error = self.describe(exc)
         call.latency_ms = int((time.perf_counter() - started) * 1000)
         self._unanswered += 1
         if self._unanswered >= DOWN_AFTER_FAILURES:
@@ -343,7 +346,7 @@ class OpenAICompatibleModel:
         self._stopped = self._stopped or reason
         raise AbortedRun(reason)
 
-    def _stop_if_fatal(self, exc: openai.APIStatusError) -> None:
+    def stop_if_fatal(self, exc: openai.APIStatusError) -> None:
         status = exc.status_code
         if status == 401:
             self._stop(f"the endpoint {self.endpoint} rejected the API key (401 Unauthorized); check OPENAI_API_KEY")
@@ -357,8 +360,9 @@ class OpenAICompatibleModel:
             self._stop(f"the account behind OPENAI_API_KEY has no quota left at {self.endpoint} "
                        "(429 insufficient_quota)")
 
-    def _describe(self, exc: Exception) -> str:
-        if isinstance(exc, openai.APITimeoutError):
+    def describe(self, exc: Exception) -> str:
+        """One line for a failed call: what the user reads and the attempts log keeps (key redacted)."""
+        if isinstance(exc, (DeadlinePassed, openai.APITimeoutError)):
             text = f"timed out after {self.timeout:g} s"
         elif isinstance(exc, openai.APIConnectionError):
             text = f"cannot connect to {self.endpoint}"
@@ -433,7 +437,7 @@ def _is_quota(exc: BaseException) -> bool:
 
 
 def _is_transient(exc: BaseException) -> bool:
-    if isinstance(exc, openai.APIConnectionError):  # includes APITimeoutError and our deadline
+    if isinstance(exc, (DeadlinePassed, openai.APIConnectionError)):  # APIConnectionError includes APITimeoutError
         return True
     if isinstance(exc, openai.APIStatusError):
         status = exc.status_code

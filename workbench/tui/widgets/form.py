@@ -32,9 +32,17 @@ class FieldArea(TextArea):
     ctrl+a selects the whole value (so typing replaces it; Home still goes to the line start).
 
     Both are handled here, in the field's own key queue, not as bindings: a binding runs when
-    the key has bubbled up to the app, after keys typed behind it were already inserted."""
+    the key has bubbled up to the app, after keys typed behind it were already inserted.
+    Textual calls this handler before TextArea's own (subclass first); `prevent_default()`
+    keeps TextArea from inserting the key, and a key left alone goes on to TextArea."""
 
-    async def _on_key(self, event: events.Key) -> None:
+    # Off in tests and snapshots: a blinking cursor makes two renders of one state differ.
+    blink_cursor: bool = True
+
+    def on_mount(self) -> None:
+        self.cursor_blink = self.blink_cursor
+
+    async def on_key(self, event: events.Key) -> None:
         if not self.screen.is_current or not self.query_ancestor(SuggestionForm).editing:
             event.prevent_default()  # not TextArea's: typed behind a key that closed the form or opened
             return  # a dialog, it is not text; it bubbles up to ReviewApp.on_key
@@ -53,8 +61,6 @@ class FieldArea(TextArea):
                 self.screen.focus_next()
             else:
                 self.select_all()
-            return
-        await super()._on_key(event)
 
     @property
     def value(self) -> str | None:
