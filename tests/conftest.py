@@ -25,7 +25,9 @@ def isolated(tmp_path, monkeypatch):
     monkeypatch.setenv("WORKBENCH_DB", str(tmp_path / "annotations" / "workbench.db"))
     monkeypatch.setenv("WORKBENCH_CONFIG", str(tmp_path / "no-config.toml"))
     monkeypatch.setenv("WORKBENCH_PROMPTS", str(ROOT / "prompts"))
-    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "WORKBENCH_ANNOTATOR"):
+    # COLUMNS and LINES: pytest-xdist's workers set them to 80x24, and a child process in a pty
+    # would take them over the pty's own size.
+    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "WORKBENCH_ANNOTATOR", "COLUMNS", "LINES"):
         monkeypatch.delenv(name, raising=False)
     yield tmp_path
 

@@ -1,3 +1,3 @@
 """workbench: LLM-assisted review and annotation of research-paper abstracts."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
