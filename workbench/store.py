@@ -17,6 +17,7 @@ from sqlite_utils import Database
 from workbench.db import write_transaction
 from workbench.errors import InputError
 from workbench.grounding import Span
+from workbench.json_text import mend
 from workbench.records import (
     AnnotationRow, AttemptRow, BatchRow, Call, PaperRow, SearchHit, SuggestionRow, TitledAnnotation, Values, no_values,
 )
@@ -149,16 +150,22 @@ def _evidence_json(evidence: dict[str, Span | None]) -> str:
     return json.dumps({f: (span.as_dict() if span else None) for f, span in evidence.items()}, ensure_ascii=False)
 
 
+def _mended(values: list) -> list:
+    """The last guard: SQLite cannot store a lone surrogate (UnicodeEncodeError would end the run)."""
+    return [mend(v) if isinstance(v, str) else v for v in values]
+
+
 def _suggestion_values(s: SuggestionRow) -> list:
-    return [s.id, s.paper_id, s.prompt_id, s.model, s.params, s.outcome, s.error, *(s.values.get(f) for f in FIELDS),
-            _evidence_json(s.evidence), json.dumps(s.warnings, ensure_ascii=False), s.raw, s.input_tokens,
-            s.output_tokens, s.latency_ms, s.attempts, s.created_at, s.batch_id]
+    return _mended([s.id, s.paper_id, s.prompt_id, s.model, s.params, s.outcome, s.error,
+                    *(s.values.get(f) for f in FIELDS), _evidence_json(s.evidence),
+                    json.dumps(s.warnings, ensure_ascii=False), s.raw, s.input_tokens, s.output_tokens, s.latency_ms,
+                    s.attempts, s.created_at, s.batch_id])
 
 
 def _attempt_values(s: SuggestionRow, call: Call) -> list:
-    return [s.id, s.paper_id, s.prompt_id, s.model, s.params, call.request_hash, call.ask, call.attempt, call.outcome,
-            call.http_status, call.error, call.raw, call.raw_chars, call.input_tokens, call.output_tokens,
-            call.latency_ms, call.batch_id, call.at or s.created_at]
+    return _mended([s.id, s.paper_id, s.prompt_id, s.model, s.params, call.request_hash, call.ask, call.attempt,
+                    call.outcome, call.http_status, call.error, call.raw, call.raw_chars, call.input_tokens,
+                    call.output_tokens, call.latency_ms, call.batch_id, call.at or s.created_at])
 
 
 def save_suggestion(db: Database, suggestion: SuggestionRow, calls: list[Call]) -> None:
