@@ -391,6 +391,13 @@ def batch_keys(db: Database) -> dict[str, tuple[str, str, str]]:
     return {r[0]: (r[1], r[2], r[3]) for r in db.execute("SELECT DISTINCT key, prompt_id, model, params FROM batches")}
 
 
+def batch_totals(db: Database, batch_id: str) -> tuple[int, int, int]:
+    """(result lines stored, input tokens, output tokens) of a batch, counted from the attempts log."""
+    row = db.execute("SELECT count(*), coalesce(sum(input_tokens), 0), coalesce(sum(output_tokens), 0) "
+                     "FROM attempts WHERE batch_id = ?", [batch_id]).fetchone()
+    return row[0], row[1], row[2]
+
+
 def collected_suggestion_ids(db: Database, batch_id: str, suggestion_ids: list[str]) -> set[str]:
     """Of these suggestion keys, those whose line from this batch is already stored."""
     if not suggestion_ids:

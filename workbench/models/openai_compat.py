@@ -643,6 +643,13 @@ def reply_from_result(line: dict, prompt: Prompt, redact=redact_key) -> Reply:
     return reply
 
 
+def unreadable_reply(reason: str) -> Reply:
+    """A batch line that cannot be read as text (not UTF-8, a lone surrogate): that paper's invalid outcome."""
+    reason = _shorten(reason)
+    call = Call(ask=1, attempt=1, outcome=INVALID, error=reason, at=utc_now())
+    return Reply(outcome=INVALID, error=reason, latency_ms=None, calls=[call])
+
+
 def _result_error(error, status: int | None, body) -> str:
     """What a failed batch line says went wrong: "HTTP 500: message", "code: message" or the message."""
     message = _message_in(error) or _message_in(body)
