@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -185,3 +186,19 @@ def test_a_store_in_a_folder_nobody_can_write_is_read_as_it_is_wal_and_all(run_c
                                  "commits not yet in the store; open it once where it can be written\n")
     finally:
         _chattr("-i", folder)
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+@pytest.mark.parametrize("where", ["stdout", "-o"])
+def test_export_to_a_full_device_is_one_line_exit_1(run_cli, seeds_copy, db_path, where):
+    import os
+    import subprocess
+    import sys
+
+    assert run_cli("ingest").exit_code == 0 and run_cli("suggest", "--limit", "3").exit_code == 0
+    args = [sys.executable, "-m", "workbench", "export", "--suggestions"] + (["-o", "/dev/full"] if where == "-o" else [])
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(args, stdout=full, stderr=subprocess.PIPE, text=True, timeout=60,
+                              env=dict(os.environ, WORKBENCH_DB=str(db_path)))
+    target = "/dev/full" if where == "-o" else "standard output"
+    assert (done.returncode, done.stderr) == (1, f"workbench: {target}: cannot write (No space left on device)\n")

@@ -128,7 +128,14 @@ def output_file(path: Path | None, stdout: IO[str]) -> Iterator[IO[str]]:
     FIFO, a device or /dev/stdout is written directly.
     """
     if path is None:
-        yield stdout
+        try:
+            yield stdout
+            stdout.flush()  # a full disk shows here, not at exit
+        except BrokenPipeError:
+            raise  # the reader left (`| head`): the command line stops quietly
+        except OSError as exc:  # `> /dev/full`: one line, and nothing left to flush at exit
+            _drop_output(stdout)
+            raise WorkbenchError(f"standard output: cannot write ({exc.strerror or exc})") from None
         return
     path = Path(path)
     try:
@@ -161,6 +168,14 @@ def output_file(path: Path | None, stdout: IO[str]) -> Iterator[IO[str]]:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _drop_output(stream: IO[str]) -> None:
+    """Point `stream` at /dev/null, so the exit's flush of what is still buffered cannot fail again."""
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass  # not a real file (a test's buffer): nothing is flushed at exit
 
 
 def _umask() -> int:
