@@ -224,3 +224,24 @@ def test_a_mistyped_setting_is_an_error_naming_the_file_the_key_and_the_nearest_
     result = run_cli("suggest", "--model", "gpt-test", "--limit", "1")
     assert result.exit_code == 2
     assert result.stderr == f"workbench: {config}: {message}\n"
+
+
+def test_a_huge_guidelines_file_is_read_only_up_to_the_cap_with_a_note(tmp_path, monkeypatch):
+    import tracemalloc
+
+    from workbench.config import MAX_GUIDELINES_BYTES, guidelines
+
+    huge = tmp_path / "guidelines.md"
+    with open(huge, "wb") as handle:
+        handle.write(b"# Guidelines\n" + b"a" * 1000)
+        handle.truncate(50_000_000)  # sparse: 50 MB on paper, nothing on disk
+    tracemalloc.start()
+    try:
+        notes = guidelines({}, tmp_path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 5 * MAX_GUIDELINES_BYTES
+    assert notes.text.startswith("# Guidelines\n")
+    assert notes.text.endswith(f"… (the guidelines file has 50,000,000 bytes; the first {MAX_GUIDELINES_BYTES:,} "
+                               "are shown)\n")

@@ -158,7 +158,13 @@ def guidelines(config: dict, prompts_folder: Path) -> Guidelines | None:
             raise InputError(f"{config_path()}: [review] guidelines: no such file {path}")
         return None
     try:
-        data = path.read_bytes()[:MAX_GUIDELINES_BYTES]
-        return Guidelines(path, data.decode("utf-8", errors="replace"))
+        with open(path, "rb") as handle:  # only what is shown is read: a 1 GB file costs 200 KB
+            data = handle.read(MAX_GUIDELINES_BYTES + 1)
+            size = os.fstat(handle.fileno()).st_size
+        text = data[:MAX_GUIDELINES_BYTES].decode("utf-8", errors="replace")
+        if len(data) > MAX_GUIDELINES_BYTES:
+            text += (f"\n\n… (the guidelines file has {size:,} bytes; the first {MAX_GUIDELINES_BYTES:,} "
+                     "are shown)\n")
+        return Guidelines(path, text)
     except OSError as exc:
         raise InputError(f"{path}: cannot read the guidelines ({exc.strerror})") from None
