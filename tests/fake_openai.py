@@ -212,6 +212,26 @@ class FakeOpenAI(LocalServer):
             return self._send(handler, 200, json.dumps(reply).encode(), "application/json")
         if fault == "hostile":  # every field a hostile string, each quoted verbatim from nowhere
             return self._completion(handler, body, json.dumps(HOSTILE_SUMMARY))
+        if fault == "huge-usage":  # token counts no SQLite integer can hold
+            reply = completion(body, json.dumps(extract(title, abstract).model_dump()))
+            reply["usage"] = {"prompt_tokens": 10 ** 30, "completion_tokens": -(10 ** 30), "total_tokens": 0}
+            return self._send(handler, 200, json.dumps(reply).encode(), "application/json")
+        if fault == "surrogate":  # a "\\ud800" JSON escape in a field: valid JSON, not valid Unicode
+            summary = extract(title, abstract).model_dump()
+            summary["technique"] = "x\ud800y"
+            return self._completion(handler, body, json.dumps(summary))
+        if fault == "surrogate-raw":  # the reply text itself holds one (the body's JSON escapes it)
+            return self._completion(handler, body, '{"technique": "x\ud800y", "claimed_gain": null}')
+        if fault == "500-surrogate":
+            return self._error(handler, 500, "upstream said x\ud800y", "server_error")
+        if fault in ("echo-key", "400-echo-key"):  # a server that repeats the key it was sent, upper-cased
+            key = handler.headers.get("Authorization", "").removeprefix("Bearer ").upper()
+            if fault == "400-echo-key":
+                return self._error(handler, 400, f"bad request from {key}", "invalid_request_error")
+            summary = extract(title, abstract).model_dump()
+            summary["technique"] = f"{key} training"
+            summary["evidence"]["technique"] = key
+            return self._completion(handler, body, json.dumps(summary))
         if fault == "429":
             return self._error(handler, 429, "Rate limit reached", "rate_limit_exceeded", {"Retry-After": self.retry_after})
         if fault == "quota":

@@ -407,3 +407,99 @@ def test_a_results_file_with_repeats_and_junk_stores_each_answer_once(run_cli, s
     assert ("stored 3 (ok 3), 3 stored before, 1 line not from this batch (line 5), 2 unreadable lines (lines 2, 10)"
             in result.stdout)
     assert db_rows(db_path, "SELECT count(*), count(DISTINCT suggestion_id) FROM attempts") == [(3, 3)]
+
+
+def _requests_and_results(run_cli, tmp_path, limit: int, prompt: str = "summary", name: str = "requests") -> list[str]:
+    """Request lines for the first `limit` papers under `prompt`, answered by the vLLM stand-in: the result lines."""
+    written = run_cli("suggest", "--batch", "--batch-file", str(tmp_path / f"{name}.jsonl"), "--model", "m",
+                      "--prompt", prompt, "--limit", str(limit))
+    assert written.exit_code == 0, written.stderr
+    results = tmp_path / f"{name}-results.jsonl"
+    subprocess.run([sys.executable, str(ROOT / "tests" / "run_batch_like.py"), "-i", str(tmp_path / f"{name}-1.jsonl"),
+                    "-o", str(results)], check=True, timeout=60)
+    return results.read_text().splitlines()
+
+
+def _unasked(line: str, db_path: Path, *, paper_seq: int | None = None, key: str | None = None) -> str:
+    """A result line changed to answer a paper (or key) the request file never asked for."""
+    record = json.loads(line)
+    paper_id, old_key = record["custom_id"].split(":")
+    if paper_seq is not None:
+        paper_id = db_rows(db_path, "SELECT id FROM papers WHERE seq = ?", [paper_seq])[0][0]
+    record["custom_id"] = f"{paper_id}:{key or old_key}"
+    return json.dumps(record)
+
+
+def test_collect_file_stores_only_the_custom_ids_a_request_file_asked_for(run_cli, seeds_copy, db_path, tmp_path):
+    assert run_cli("ingest").exit_code == 0
+    asked = _requests_and_results(run_cli, tmp_path, 3)
+    gains = _requests_and_results(run_cli, tmp_path, 1, prompt="gains", name="gains")
+    gains_key = json.loads(gains[0])["custom_id"].split(":")[1]
+    planted = [_unasked(asked[0], db_path, paper_seq=40),  # a paper no request file named, under a known key
+               _unasked(asked[1], db_path, key=gains_key)]  # a paper asked for, under a key it was not asked with
+    results = write(tmp_path / "planted.jsonl", "\n".join(asked + planted) + "\n")
+    collected = run_cli("batch", "collect", "--file", str(results))
+    assert collected.exit_code == 0, collected.stderr
+    assert "stored 3 (ok 3), 2 lines not from this batch (lines 4, 5)" in collected.stdout
+    assert db_rows(db_path, "SELECT count(*) FROM suggestions") == [(3,)]
+    assert db_rows(db_path, "SELECT count(*) FROM suggestions s JOIN papers p ON p.id = s.paper_id "
+                            "WHERE p.seq = 40") == [(0,)]
+
+
+def test_a_results_file_with_no_readable_line_exits_1_and_stays_uncollected(run_cli, seeds_copy, db_path, tmp_path):
+    assert run_cli("ingest").exit_code == 0
+    _requests_and_results(run_cli, tmp_path, 2)
+    junk = write(tmp_path / "junk.jsonl", "not json\nnor this {\n]\n")
+    for _ in range(2):  # and again: still not collected
+        result = run_cli("batch", "collect", "--file", str(junk))
+        assert result.exit_code == 1
+        assert result.stderr == f"workbench: {junk}: no readable result line (lines 1, 2, 3); nothing was stored\n"
+    assert db_rows(db_path, "SELECT collected_at FROM batches WHERE id LIKE 'results-%'") == [(None,)]
+    assert db_rows(db_path, "SELECT count(*) FROM suggestions") == [(0,)]
+
+
+def test_a_result_line_with_a_lone_surrogate_or_bad_bytes_is_a_failed_item_also_on_rerun(
+        run_cli, seeds_copy, db_path, tmp_path):
+    assert run_cli("ingest").exit_code == 0
+    first, second, third = _requests_and_results(run_cli, tmp_path, 3)
+    surrogate = json.loads(second)
+    surrogate["response"]["body"]["choices"][0]["message"]["content"] = "x\ud800y"  # json.dumps escapes it: \ud800
+    bad_bytes = third.replace('"request_id"', '"request\xff_id"', 1).encode("latin-1")
+    results = tmp_path / "hostile-results.jsonl"
+    results.write_bytes(first.encode() + b"\n" + json.dumps(surrogate).encode() + b"\n" + bad_bytes + b"\n")
+    for attempt in range(2):
+        result = run_cli("batch", "collect", "--file", str(results))
+        assert result.exit_code == 0, result.stderr
+    assert "collected already (3 lines stored)" in result.stdout
+    stored = db_rows(db_path, "SELECT p.seq, s.outcome, s.error FROM suggestions s JOIN papers p ON p.id = s.paper_id "
+                              "ORDER BY p.seq")
+    assert stored == [(1, "ok", None),
+                      (2, "invalid", "the result line is not valid text: an invalid Unicode character (a lone surrogate)"),
+                      (3, "invalid", "the result line is not valid text: not UTF-8 text (byte " +
+                       str(bad_bytes.index(b"\xff") + 1) + ")")]
+    assert db_rows(db_path, "SELECT count(*) FROM attempts") == [(3,)]
+
+
+def test_a_killed_collect_run_again_counts_every_line_it_stored(run_cli, seeds_copy, db_path, tmp_path, monkeypatch):
+    from workbench import batch
+
+    monkeypatch.setattr(batch, "STORE_CHUNK", 2)
+    assert run_cli("ingest").exit_code == 0
+    lines = _requests_and_results(run_cli, tmp_path, 4)
+    results = write(tmp_path / "results.jsonl", "\n".join(lines) + "\n")
+    store_chunk = batch.ResultStore._store
+    calls = []
+
+    def killed_after_one_chunk(self, chunk):
+        if calls:
+            raise KeyboardInterrupt
+        calls.append(chunk)
+        store_chunk(self, chunk)
+
+    monkeypatch.setattr(batch.ResultStore, "_store", killed_after_one_chunk)
+    assert run_cli("batch", "collect", "--file", str(results)).exit_code != 0
+    monkeypatch.setattr(batch.ResultStore, "_store", store_chunk)
+    again = run_cli("batch", "collect", "--file", str(results))
+    assert "stored 2 (ok 2), 2 stored before" in again.stdout
+    assert db_rows(db_path, "SELECT stored, input_tokens > 0 FROM batches WHERE id LIKE 'results-%'") == [(4, 1)]
+    assert "4 lines stored" in run_cli("batch", "status").stdout

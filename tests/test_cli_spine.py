@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -61,14 +62,6 @@ def test_db_option_and_env_choose_the_store(run_cli, tmp_path, seeds_copy):
     assert not (tmp_path / "annotations" / "workbench.db").exists()
 
 
-def test_unusable_store_path_is_one_line_exit_1(run_cli, tmp_path):
-    write(tmp_path / "notadb.db", b"this is not sqlite" * 100)
-    result = run_cli("--db", str(tmp_path / "notadb.db"), "stats")
-    assert result.exit_code == 1
-    assert result.stderr.startswith(f"workbench: {tmp_path / 'notadb.db'}: cannot open the store")
-    assert result.stderr.count("\n") == 1
-
-
 def test_db_is_accepted_after_the_command_name_too(run_cli, tmp_path):
     store = tmp_path / "after.db"
     assert run_cli("ingest", str(fixture_path("layout_metadata.txt")), "--db", str(store)).exit_code == 0
@@ -120,6 +113,45 @@ def test_a_damaged_store_is_one_line_naming_it_not_an_internal_error(run_cli, tm
                                  "restore it from a backup (a store copied while open needs its -wal file too)\n")
 
 
+@pytest.mark.parametrize("damage", ["not a database", "header wrecked"])
+def test_a_store_that_is_not_a_database_exits_2_in_one_line(run_cli, tmp_path, damage):
+    store = tmp_path / "damaged.db"
+    if damage == "not a database":
+        store.write_bytes(b"this is a text file, not a store\n" * 200)
+    else:
+        assert run_cli("--db", str(store), "ingest", str(fixture_path("layout_metadata.txt"))).exit_code == 0
+        data = bytearray(store.read_bytes())
+        data[:100] = b"\xa5" * 100
+        store.write_bytes(bytes(data))
+    before = store.read_bytes()
+    for command in (["stats"], ["ingest", str(fixture_path("layout_metadata.txt"))]):
+        result = run_cli("--db", str(store), *command)
+        assert result.exit_code == 2, (command, result.stderr)
+        assert result.stderr.startswith(f"workbench: {store}: cannot open the store (file is not a database)")
+        assert result.stderr.count("\n") == 1
+    assert store.read_bytes() == before
+
+
+def test_a_store_from_a_newer_workbench_is_refused_in_one_line_and_left_as_it_was(run_cli, tmp_path):
+    import sqlite3
+
+    store = tmp_path / "newer.db"
+    assert run_cli("--db", str(store), "ingest", str(fixture_path("layout_metadata.txt"))).exit_code == 0
+    with sqlite3.connect(store) as db:
+        db.execute("INSERT INTO _sqlite_migrations (migration_set, name, applied_at) "
+                   "VALUES ('workbench', 'm099_x', '2030-01-01')")
+    db.close()
+    before = store.read_bytes()
+    for command in (["ingest", str(fixture_path("layout_metadata.txt"))], ["stats"], ["export"]):
+        result = run_cli("--db", str(store), *command)
+        assert result.exit_code == 2, command
+        assert result.stderr == (f"workbench: {store}: this store was written by a newer workbench (it records "
+                                 "migration m099_x, which this version does not know); upgrade workbench to open it\n")
+    assert store.read_bytes() == before
+    wal = tmp_path / "newer.db-wal"
+    assert not wal.exists() or wal.stat().st_size == 0  # nothing written, not even to the log
+
+
 def _chattr(flag: str, path) -> bool:
     import subprocess
 
@@ -154,3 +186,19 @@ def test_a_store_in_a_folder_nobody_can_write_is_read_as_it_is_wal_and_all(run_c
                                  "commits not yet in the store; open it once where it can be written\n")
     finally:
         _chattr("-i", folder)
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+@pytest.mark.parametrize("where", ["stdout", "-o"])
+def test_export_to_a_full_device_is_one_line_exit_1(run_cli, seeds_copy, db_path, where):
+    import os
+    import subprocess
+    import sys
+
+    assert run_cli("ingest").exit_code == 0 and run_cli("suggest", "--limit", "3").exit_code == 0
+    args = [sys.executable, "-m", "workbench", "export", "--suggestions"] + (["-o", "/dev/full"] if where == "-o" else [])
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(args, stdout=full, stderr=subprocess.PIPE, text=True, timeout=60,
+                              env=dict(os.environ, WORKBENCH_DB=str(db_path)))
+    target = "/dev/full" if where == "-o" else "standard output"
+    assert (done.returncode, done.stderr) == (1, f"workbench: {target}: cannot write (No space left on device)\n")

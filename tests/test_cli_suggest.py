@@ -230,3 +230,42 @@ def test_offline_suggest_says_once_when_it_ignores_the_prompt(run_cli, ingested,
     assert result.exit_code == 0 and "suggested 3 (ok 3)" in result.stdout
     assert result.stderr.count("ignores the text of prompt 'bare'") == 1
     assert "ignores" not in run_cli("suggest", "--limit", "3").stderr  # summary has an [offline] table
+
+
+@pytest.mark.parametrize("text, message", [
+    ('[openai]\nbase_ur = "http://127.0.0.1:8091/v1"\n', "unknown key 'base_ur' in [openai]; did you mean 'base_url'?"),
+    ('[review]\nguideline = "g.md"\n', "unknown key 'guideline' in [review]; did you mean 'guidelines'?"),
+    ('[prics."gpt-test"]\ninput = 1\n', "unknown key 'prics' in the config file; did you mean 'prices'?"),
+    ('[prices."gpt-test"]\ninput = 1.0\noutput = 2.0\ncached = 0.5\n',
+     "unknown key 'cached' in [prices.\"gpt-test\"] (known: input, output)"),
+    ('[prices]\n"gpt-test" = 1\n', "[prices.\"gpt-test\"] must be a table with 'input' and 'output'"),
+])
+def test_a_mistyped_setting_is_an_error_naming_the_file_the_key_and_the_nearest_one(
+        run_cli, ingested, monkeypatch, tmp_path, text, message):
+    config = write(tmp_path / "config.toml", text)
+    monkeypatch.setenv("WORKBENCH_CONFIG", str(config))
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)  # with a key, base_ur used to send the abstracts to the public API
+    result = run_cli("suggest", "--model", "gpt-test", "--limit", "1")
+    assert result.exit_code == 2
+    assert result.stderr == f"workbench: {config}: {message}\n"
+
+
+def test_a_huge_guidelines_file_is_read_only_up_to_the_cap_with_a_note(tmp_path, monkeypatch):
+    import tracemalloc
+
+    from workbench.config import MAX_GUIDELINES_BYTES, guidelines
+
+    huge = tmp_path / "guidelines.md"
+    with open(huge, "wb") as handle:
+        handle.write(b"# Guidelines\n" + b"a" * 1000)
+        handle.truncate(50_000_000)  # sparse: 50 MB on paper, nothing on disk
+    tracemalloc.start()
+    try:
+        notes = guidelines({}, tmp_path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 5 * MAX_GUIDELINES_BYTES
+    assert notes.text.startswith("# Guidelines\n")
+    assert notes.text.endswith(f"… (the guidelines file has 50,000,000 bytes; the first {MAX_GUIDELINES_BYTES:,} "
+                               "are shown)\n")

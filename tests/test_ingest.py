@@ -122,7 +122,7 @@ def test_a_bad_value_fails_its_file_and_the_other_files_still_go_in(db, tmp_path
     report = ingest(db, [*files, fixture_path("layout_metadata.txt")])
     assert report.new == 5 and len(report.errors) == 5
     assert report.errors[0] == f"{files[0]}:1: 'upvotes' 123456789012345678901234567890 is out of range (0 to 1,000,000,000)"
-    assert report.errors[1] == f"{files[1]}:1: 'title' contains an invalid Unicode character (a lone surrogate)"
+    assert report.errors[1] == f"{files[1]}:1: contains an invalid Unicode character (a lone surrogate)"
     assert report.errors[2] == f"{files[2]}:1: not valid JSON (nested too deeply)"
     assert report.errors[3] == f"{files[3]}:1: 'abstract' has 100,001 characters (the limit is 100,000)"
     assert report.errors[4] == f"{files[4]}:1: not valid JSON (a number of more than 4,300 digits)"
@@ -143,3 +143,39 @@ def test_jsonl_is_recognised_by_its_content_and_a_json_array_is_refused(db, tmp_
     report = ingest(db, [as_text, as_json])
     assert db.execute("SELECT title, abstract FROM papers").fetchall() == [("Paper X", "Text of X.")]
     assert report.errors == [f"{as_json}:1: a JSON array; expected one JSON object a line (JSONL) or a text dump"]
+
+
+def test_a_txt_file_whose_first_line_is_a_malformed_json_object_is_refused_not_read_as_a_dump(db, tmp_path):
+    broken = write(tmp_path / "papers.txt", '{"title": "Paper X", "abstract": \n'
+                                            '{"title": "Paper Y", "abstract": "Text of Y."}\n')
+    report = ingest(db, [broken])
+    assert report.new == 0 and db.execute("SELECT count(*) FROM papers").fetchone()[0] == 0
+    assert len(report.errors) == 1 and report.errors[0].startswith(f"{broken}:1: not valid JSON (")
+
+
+def test_a_key_given_twice_in_one_object_fails_the_file_naming_the_line(db, tmp_path):
+    twice = write(tmp_path / "twice.jsonl", '{"title": "Paper X", "abstract": "Text."}\n'
+                                            '{"title": "Paper Y", "abstract": "Text.", "title": "Paper Z"}\n')
+    report = ingest(db, [twice])
+    assert report.new == 0
+    assert report.errors == [f'{twice}:2: not valid JSON (the key "title" appears twice in one object)']
+
+
+def test_a_fifo_among_the_inputs_is_skipped_with_one_line_and_the_rest_go_in(db, tmp_path):
+    import os
+    import threading
+
+    fifo = tmp_path / "pipe.txt"
+    os.mkfifo(fifo)
+    good = write(tmp_path / "papers.jsonl", '{"title": "Paper X", "abstract": "Text."}\n')
+    result = {}
+    worker = threading.Thread(target=lambda: result.update(report=ingest(db, [fifo, good, tmp_path])), daemon=True)
+    worker.start()
+    worker.join(10)
+    if worker.is_alive():  # unblock the reader so the test process can end
+        with open(fifo, "w"):
+            pass
+        raise AssertionError("ingest hung on a FIFO")
+    report = result["report"]
+    assert report.new == 1 and report.errors == []
+    assert report.warnings == [f"{fifo}: not a regular file (a FIFO, device or socket); skipped"]

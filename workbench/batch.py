@@ -34,14 +34,14 @@ from sqlite_utils import Database
 
 from workbench.db import bulk_writes
 from workbench.errors import InputError, WorkbenchError
-from workbench.json_text import UnreadableJson, read_json
+from workbench.json_text import UnreadableJson, decode, read_json_mended
 from workbench.models.openai_batch import CHAT_COMPLETIONS, BatchAPI
-from workbench.models.openai_compat import OpenAICompatibleModel, redact_key, reply_from_result
+from workbench.models.openai_compat import OpenAICompatibleModel, redact_key, reply_from_result, unreadable_reply
 from workbench.prompts import Prompt, prompt_from_text
 from workbench.records import BatchRow
 from workbench.store import (
-    add_batch, batch_keys, batch_papers, collected_suggestion_ids, count_lacking_ok, get_batch, get_papers,
-    list_batches, papers_in_flight, papers_lacking_ok, prompt_body, save_batch_suggestions, update_batch,
+    add_batch, batch_keys, batch_papers, batch_totals, collected_suggestion_ids, count_lacking_ok, get_batch,
+    get_papers, list_batches, papers_in_flight, papers_lacking_ok, prompt_body, save_batch_suggestions, update_batch,
 )
 from workbench.suggest import (
     canonical_params, outcomes_text, recall_format, record_from_reply, remember_prompt, suggestion_id, usage_text,
@@ -432,8 +432,8 @@ class ResultStore:
         self.expected = expected  # custom_ids the batch asked for (None: any known key)
         self.redact, self.on_progress = redact, on_progress
 
-    def add_lines(self, lines: Iterable[str], first_number: int = 1) -> None:
-        chunk: list[tuple[int, str]] = []
+    def add_lines(self, lines: Iterable[str | bytes], first_number: int = 1) -> None:
+        chunk: list[tuple[int, str | bytes]] = []
         with bulk_writes(self.db):
             for number, text in enumerate(lines, start=first_number):
                 chunk.append((number, text))
@@ -443,31 +443,34 @@ class ResultStore:
             if chunk:
                 self._store(chunk)
 
-    def _store(self, chunk: list[tuple[int, str]]) -> None:
+    def _store(self, chunk: list[tuple[int, str | bytes]]) -> None:
         report = self.report
-        parsed = []  # (line number, paper id, key, line, suggestion id)
-        for number, text in chunk:
+        parsed = []  # (line number, paper id, key, line, suggestion id, what is wrong with its text)
+        for number, data in chunk:
+            text, problem = decode(data)  # not UTF-8, or a lone surrogate: that item fails, not the collect
             if not text.strip():
                 continue
             report.lines += 1
             try:
-                line = read_json(text)
+                line, surrogate = read_json_mended(text)
             except UnreadableJson:
                 report.unreadable.append(number)
                 continue
+            problem = problem or surrogate
             cid = line.get("custom_id") if isinstance(line, dict) else None
             ids = split_custom_id(cid)
             key = self.keys.get(ids[1]) if ids else None
             if key is None or (self.expected is not None and cid not in self.expected):
                 report.foreign.append(number)
                 continue
-            parsed.append((number, ids[0], key, line, suggestion_id(ids[0], key.prompt.id, key.model, key.params)))
+            parsed.append((number, ids[0], key, line, suggestion_id(ids[0], key.prompt.id, key.model, key.params),
+                           problem))
         papers = get_papers(self.db, list({p[1] for p in parsed})) if parsed else {}
         # Stored by an earlier chunk or collect (each chunk is committed before the next is read), or
         # met earlier in this chunk: a line given twice is stored once.
         done = collected_suggestion_ids(self.db, self.batch_id, [p[4] for p in parsed])
         items = []
-        for number, paper_id, key, line, sid in parsed:
+        for number, paper_id, key, line, sid, problem in parsed:
             paper = papers.get(paper_id)
             if paper is None:
                 report.foreign.append(number)
@@ -476,7 +479,8 @@ class ResultStore:
                 report.already += 1
                 continue
             done.add(sid)
-            reply = reply_from_result(line, key.prompt, self.redact)
+            reply = unreadable_reply(f"the result line is not valid text: {problem}") if problem \
+                else reply_from_result(line, key.prompt, self.redact)
             new = record_from_reply(paper, key.prompt, key.model, reply, key.params, batch_id=self.batch_id)
             items.append((new.suggestion, new.calls))
         report.kept += len(save_batch_suggestions(self.db, items))
@@ -490,10 +494,11 @@ class ResultStore:
 
 
 def _finish_collect(db: Database, row_id: str, report: CollectReport) -> None:
-    row = get_batch(db, row_id)
-    update_batch(db, row_id, collected_at=utc_now(), stored=row.stored + report.stored,
-                 input_tokens=row.input_tokens + report.input_tokens,
-                 output_tokens=row.output_tokens + report.output_tokens)
+    """Mark the batch collected, its counters counted from the store (a collect that was killed and run
+    again stored its lines in two goes: the counters hold both)."""
+    stored, input_tokens, output_tokens = batch_totals(db, row_id)
+    update_batch(db, row_id, collected_at=utc_now(), stored=stored, input_tokens=input_tokens,
+                 output_tokens=output_tokens)
 
 
 def collect(db: Database, api: BatchAPI | None, row: BatchRow, *, redact=redact_key,
@@ -580,32 +585,43 @@ def collect_file(db: Database, path: Path, *, redact=redact_key,
         report.note = f"collected already ({existing.stored:,} lines stored)"
         return report
     keys = suggestion_keys(db)
-    if not keys:
+    requested = requested_ids(db)
+    if not requested:
         raise InputError(f"{path}: the store has no request files on record; write them with "
                          "`workbench suggest --batch --batch-file FILE` first")
     if existing is None:
         existing = _results_row(db, path, row_id, keys)
         report.label = existing.label
-    store = ResultStore(db, row_id, keys, report, redact=redact, on_progress=on_progress)
+    store = ResultStore(db, row_id, keys, report, expected=requested, redact=redact, on_progress=on_progress)
     try:
-        with open(path, encoding="utf-8", errors="replace") as handle:
+        with open(path, "rb") as handle:
             store.add_lines(handle)
     except OSError as exc:
         raise WorkbenchError(f"{path}: cannot read ({exc.strerror or exc})") from None
-    if report.stored == 0 and report.already == 0 and report.lines and report.foreign.count == report.lines:
+    if report.unreadable.count == report.lines:  # nothing to go on: it stays uncollected
+        raise WorkbenchError(f"{path}: no readable result line" + (f" ({report.unreadable})" if report.lines else
+                                                                   " (the file is empty)") + "; nothing was stored")
+    if report.stored == 0 and report.already == 0 and report.foreign.count + report.unreadable.count == report.lines:
         raise InputError(f"{path}: none of its {report.lines:,} lines answers a request file written from this store")
     update_batch(db, row_id, requests=report.lines)
     _finish_collect(db, row_id, report)
     return report
 
 
+def requested_ids(db: Database) -> set[str]:
+    """Every custom_id written to a request file on record (`suggest --batch --batch-file`): a results file
+    may answer these and nothing else, so it cannot plant a suggestion for a paper or key never asked."""
+    return {custom_id(pid, row.key) for row in list_batches(db, engine=ENGINE_FILE) if row.state == WRITTEN
+            for pid in batch_papers(db, row.id)}
+
+
 def _results_row(db: Database, path: Path, row_id: str, keys: dict[str, SuggestionKey]) -> BatchRow:
     """The record of a results file, under the key of its first line that names one (else any key)."""
     key = next(iter(keys.values()))
-    with open(path, encoding="utf-8", errors="replace") as handle:
-        for text in handle:
+    with open(path, "rb") as handle:
+        for data in handle:
             try:
-                ids = split_custom_id(read_json(text).get("custom_id"))
+                ids = split_custom_id(read_json_mended(decode(data)[0])[0].get("custom_id"))
             except (UnreadableJson, AttributeError):
                 continue
             if ids and ids[1] in keys:

@@ -22,6 +22,7 @@ Location: $WORKBENCH_CONFIG, else $XDG_CONFIG_HOME/workbench/config.toml
 
 from __future__ import annotations
 
+import difflib
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -42,16 +43,54 @@ def config_path() -> Path:
     return base / "workbench" / "config.toml"
 
 
+# Every key the file may hold: a mistyped one (`base_ur`) is an error, never silently the default
+# (which, for base_url, would send the abstracts to the public API). [keys] holds binding ids,
+# checked by the review app against its bindings (see `unknown_key`).
+KNOWN_KEYS = {
+    "openai": ("base_url", "api_key", "timeout", "response_format"),
+    "review": ("guidelines",),
+    "keys": None,
+    "prices": None,
+}
+PRICE_KEYS = ("input", "output")
+
+
 def load_config() -> dict:
     path = config_path()
     if not path.is_file():
         return {}
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
+        config = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"{path}: not valid TOML ({exc})") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: cannot read config ({exc})") from None
+    _check_keys(config)
+    return config
+
+
+def unknown_key(where: str, key: str, known) -> str:
+    """The error for a key the config file may not hold, with the nearest known one."""
+    near = difflib.get_close_matches(key, list(known), n=1)
+    hint = f"; did you mean '{near[0]}'?" if near else f" (known: {', '.join(sorted(known)) or 'none'})"
+    return f"{config_path()}: unknown key '{key}' in {where}{hint}"
+
+
+def _check_keys(config: dict) -> None:
+    for name, value in config.items():
+        if name not in KNOWN_KEYS:
+            raise InputError(unknown_key("the config file", name, KNOWN_KEYS))
+        table = section(config, name)
+        if KNOWN_KEYS[name] is not None:
+            for key in table:
+                if key not in KNOWN_KEYS[name]:
+                    raise InputError(unknown_key(f"[{name}]", key, KNOWN_KEYS[name]))
+    for model, table in section(config, "prices").items():
+        if not isinstance(table, dict):
+            raise InputError(f"{config_path()}: [prices.\"{model}\"] must be a table with 'input' and 'output'")
+        for key in table:
+            if key not in PRICE_KEYS:
+                raise InputError(unknown_key(f'[prices."{model}"]', key, PRICE_KEYS))
 
 
 def section(config: dict, name: str) -> dict:
@@ -119,7 +158,13 @@ def guidelines(config: dict, prompts_folder: Path) -> Guidelines | None:
             raise InputError(f"{config_path()}: [review] guidelines: no such file {path}")
         return None
     try:
-        data = path.read_bytes()[:MAX_GUIDELINES_BYTES]
-        return Guidelines(path, data.decode("utf-8", errors="replace"))
+        with open(path, "rb") as handle:  # only what is shown is read: a 1 GB file costs 200 KB
+            data = handle.read(MAX_GUIDELINES_BYTES + 1)
+            size = os.fstat(handle.fileno()).st_size
+        text = data[:MAX_GUIDELINES_BYTES].decode("utf-8", errors="replace")
+        if len(data) > MAX_GUIDELINES_BYTES:
+            text += (f"\n\n… (the guidelines file has {size:,} bytes; the first {MAX_GUIDELINES_BYTES:,} "
+                     "are shown)\n")
+        return Guidelines(path, text)
     except OSError as exc:
         raise InputError(f"{path}: cannot read the guidelines ({exc.strerror})") from None

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Iterator
 
 from workbench.errors import InputError
-from workbench.json_text import UnreadableJson, read_json
+from workbench.json_text import UnreadableJson, json_problem, read_json
 from workbench.vocab import collapse_whitespace
 
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
@@ -305,14 +305,12 @@ def _loads_line(path: Path, number: int, text: str):
     try:
         return read_json(text)
     except UnreadableJson as exc:
-        raise InputError(f"{path}:{number}: not valid JSON ({exc})") from None
+        raise InputError(f"{path}:{number}: {json_problem(exc)}") from None
 
 
 def _string(path: Path, number: int, key: str, value: str, limit: int) -> str:
     if len(value) > limit:
         raise InputError(f"{path}:{number}: '{key}' has {len(value):,} characters (the limit is {limit:,})")
-    if any("\ud800" <= c <= "\udfff" for c in value):
-        raise InputError(f"{path}:{number}: '{key}' contains an invalid Unicode character (a lone surrogate)")
     return value
 
 
@@ -398,12 +396,9 @@ def _looks_like_jsonl(path: Path, first: tuple[int, str] | None) -> bool:
             raise InputError(f"{path}:{number}: a JSON array; expected one JSON object a line (JSONL) or a text dump")
         if text == "[" or text.startswith("[{"):
             raise InputError(f"{path}:{number}: looks like a JSON array; expected one JSON object a line (JSONL)")
-    if text.startswith("{"):
-        try:
-            return isinstance(read_json(text), dict)
-        except UnreadableJson:
-            return False
-    return False
+    # A line that starts like a JSON object makes the file JSONL: a malformed one is then an error
+    # naming its line, not the title of a paper in a dump.
+    return text.startswith("{")
 
 
 def _require_papers(path: Path, papers: Iterator[Paper]) -> Iterator[Paper]:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import sqlite3
-from urllib.parse import quote
 from contextlib import contextmanager
+from urllib.parse import quote
 from pathlib import Path
 from typing import Iterator
 
@@ -28,6 +29,33 @@ class ReadOnlyStore(WorkbenchError):
     """The store file (or its folder) cannot be written."""
 
 
+class StoreTooNew(InputError):
+    """The store records a migration this version does not know: a newer workbench wrote it."""
+
+
+class DamagedStore(InputError):
+    """Not a database, or a damaged one ("database disk image is malformed")."""
+
+
+@functools.cache
+def _known_migrations() -> frozenset[str]:
+    """Every migration this version has: all of them are pending on an empty store (public API only)."""
+    return frozenset(m.name for m in migrations.pending(Database(memory=True)))
+
+
+def refuse_newer(db: Database, path: Path) -> None:
+    """Nothing is written to a store a newer workbench made: its tables may mean what this version cannot know."""
+    table = migrations.migrations_table
+    if not db.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", [table]).fetchone():
+        return
+    known = _known_migrations()
+    applied = [r[0] for r in db.execute(f"SELECT name FROM [{table}] WHERE migration_set = ?", [migrations.name])]
+    unknown = [name for name in applied if name not in known]
+    if unknown:
+        raise StoreTooNew(f"{path}: this store was written by a newer workbench (it records migration "
+                          f"{', '.join(unknown)}, which this version does not know); upgrade workbench to open it")
+
+
 def open_db(path: str | Path, *, busy_timeout: float = BUSY_TIMEOUT_SECONDS, create: bool = True,
             read_only: bool = False) -> Database:
     """Open the store: WAL, busy timeout, foreign keys, migrations. `create=False` (the read-only
@@ -42,6 +70,7 @@ def open_db(path: str | Path, *, busy_timeout: float = BUSY_TIMEOUT_SECONDS, cre
         path.parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(path, timeout=busy_timeout, check_same_thread=False)
         db = Database(conn)
+        refuse_newer(db, path)  # before anything is written, the journal mode included
         db.enable_wal()
         # NORMAL is durable against a killed process in WAL mode; only a power
         # cut can lose the last commits. FULL would add an fsync per decision.
@@ -58,7 +87,7 @@ def open_db(path: str | Path, *, busy_timeout: float = BUSY_TIMEOUT_SECONDS, cre
             raise ReadOnlyStore(f"{path}: the store is read-only ({exc})") from None
         raise WorkbenchError(f"{path}: cannot open the store ({exc})") from None
     except sqlite3.DatabaseError as exc:
-        raise WorkbenchError(f"{path}: cannot open the store ({exc})") from None
+        raise DamagedStore(f"{path}: cannot open the store ({exc}): restore it from a backup") from None
     except OSError as exc:
         raise WorkbenchError(f"{path}: cannot open the store ({exc.strerror})") from None
     return db
@@ -99,6 +128,7 @@ def _open_read_only(path: Path) -> Database:
                                  "in the store; open it once where it can be written")
         raise WorkbenchError(f"{path}: cannot open the store, even read-only")
     db = Database(conn)
+    refuse_newer(db, path)
     if migrations.pending(db):
         raise ReadOnlyStore(f"{path}: the store is read-only and needs an upgrade to this version of workbench; "
                             "open it once where it can be written")

@@ -150,9 +150,15 @@ def ingest(db: Database, paths: list[Path]) -> IngestReport:
     files: list[Path] = []
     for path in paths:
         try:
-            files.extend(expand_paths([path]))
+            found = expand_paths([path])
         except InputError as exc:
             report.errors.append(str(exc))
+            continue
+        for file in found:
+            if file.is_file():
+                files.append(file)
+            else:  # reading a FIFO would wait for a writer forever
+                report.warnings.append(f"{file}: not a regular file (a FIFO, device or socket); skipped")
     if not files:
         return report
     big = sum(f.stat().st_size for f in files) > _WORKER_THRESHOLD_BYTES

@@ -29,7 +29,7 @@ from sqlite_utils import Database
 from workbench.corpus import paper_id as title_to_id
 from workbench.db import write_transaction
 from workbench.errors import InputError, WorkbenchError
-from workbench.json_text import UnreadableJson, read_json
+from workbench.json_text import UnreadableJson, json_problem, read_json
 from workbench.records import AnnotationRow, TitledAnnotation, annotator_problem
 from workbench.store import import_annotation, iter_annotations, known_paper_ids, suggestion_from_row
 from workbench.vocab import FIELDS, STATUSES, utc_now
@@ -128,7 +128,14 @@ def output_file(path: Path | None, stdout: IO[str]) -> Iterator[IO[str]]:
     FIFO, a device or /dev/stdout is written directly.
     """
     if path is None:
-        yield stdout
+        try:
+            yield stdout
+            stdout.flush()  # a full disk shows here, not at exit
+        except BrokenPipeError:
+            raise  # the reader left (`| head`): the command line stops quietly
+        except OSError as exc:  # `> /dev/full`: one line, and nothing left to flush at exit
+            _drop_output(stdout)
+            raise WorkbenchError(f"standard output: cannot write ({exc.strerror or exc})") from None
         return
     path = Path(path)
     try:
@@ -161,6 +168,14 @@ def output_file(path: Path | None, stdout: IO[str]) -> Iterator[IO[str]]:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _drop_output(stream: IO[str]) -> None:
+    """Point `stream` at /dev/null, so the exit's flush of what is still buffered cannot fail again."""
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass  # not a real file (a test's buffer): nothing is flushed at exit
 
 
 def _umask() -> int:
@@ -301,17 +316,7 @@ def _loads(text: str, where: str):
     try:
         return read_json(text, parse_constant=_reject_constant)  # NaN / Infinity are refused
     except UnreadableJson as exc:
-        raise InputError(f"{where}: not valid JSON ({exc})") from None
-
-
-def _has_surrogate(value) -> bool:
-    if isinstance(value, str):
-        return any("\ud800" <= c <= "\udfff" for c in value)
-    if isinstance(value, dict):
-        return any(_has_surrogate(k) or _has_surrogate(v) for k, v in value.items())
-    if isinstance(value, list):
-        return any(_has_surrogate(v) for v in value)
-    return False
+        raise InputError(f"{where}: {json_problem(exc)}") from None
 
 
 def read_annotation_file(path: Path, default_annotator: str, known_ids: set[str]) -> list[AnnotationRow]:
@@ -331,8 +336,6 @@ def read_annotation_file(path: Path, default_annotator: str, known_ids: set[str]
                 if len(text) > MAX_LINE_CHARS:
                     raise InputError(f"{where}: line longer than {MAX_LINE_CHARS:,} characters")
                 record = _loads(text, where)
-                if _has_surrogate(record):
-                    raise InputError(f"{where}: contains an invalid Unicode character (a lone surrogate)")
                 row = _parse_record(record, where, default_annotator, known_ids)
                 key = (row.paper_id, row.annotator)
                 if key in first_line:

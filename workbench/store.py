@@ -17,6 +17,7 @@ from sqlite_utils import Database
 from workbench.db import write_transaction
 from workbench.errors import InputError
 from workbench.grounding import Span
+from workbench.json_text import mend
 from workbench.records import (
     AnnotationRow, AttemptRow, BatchRow, Call, PaperRow, SearchHit, SuggestionRow, TitledAnnotation, Values, no_values,
 )
@@ -149,16 +150,22 @@ def _evidence_json(evidence: dict[str, Span | None]) -> str:
     return json.dumps({f: (span.as_dict() if span else None) for f, span in evidence.items()}, ensure_ascii=False)
 
 
+def _mended(values: list) -> list:
+    """The last guard: SQLite cannot store a lone surrogate (UnicodeEncodeError would end the run)."""
+    return [mend(v) if isinstance(v, str) else v for v in values]
+
+
 def _suggestion_values(s: SuggestionRow) -> list:
-    return [s.id, s.paper_id, s.prompt_id, s.model, s.params, s.outcome, s.error, *(s.values.get(f) for f in FIELDS),
-            _evidence_json(s.evidence), json.dumps(s.warnings, ensure_ascii=False), s.raw, s.input_tokens,
-            s.output_tokens, s.latency_ms, s.attempts, s.created_at, s.batch_id]
+    return _mended([s.id, s.paper_id, s.prompt_id, s.model, s.params, s.outcome, s.error,
+                    *(s.values.get(f) for f in FIELDS), _evidence_json(s.evidence),
+                    json.dumps(s.warnings, ensure_ascii=False), s.raw, s.input_tokens, s.output_tokens, s.latency_ms,
+                    s.attempts, s.created_at, s.batch_id])
 
 
 def _attempt_values(s: SuggestionRow, call: Call) -> list:
-    return [s.id, s.paper_id, s.prompt_id, s.model, s.params, call.request_hash, call.ask, call.attempt, call.outcome,
-            call.http_status, call.error, call.raw, call.raw_chars, call.input_tokens, call.output_tokens,
-            call.latency_ms, call.batch_id, call.at or s.created_at]
+    return _mended([s.id, s.paper_id, s.prompt_id, s.model, s.params, call.request_hash, call.ask, call.attempt,
+                    call.outcome, call.http_status, call.error, call.raw, call.raw_chars, call.input_tokens,
+                    call.output_tokens, call.latency_ms, call.batch_id, call.at or s.created_at])
 
 
 def save_suggestion(db: Database, suggestion: SuggestionRow, calls: list[Call]) -> None:
@@ -382,6 +389,13 @@ def papers_in_flight(db: Database, key: str) -> set[str]:
 def batch_keys(db: Database) -> dict[str, tuple[str, str, str]]:
     """key -> (prompt id, model, params) of every suggestion key a batch was made with."""
     return {r[0]: (r[1], r[2], r[3]) for r in db.execute("SELECT DISTINCT key, prompt_id, model, params FROM batches")}
+
+
+def batch_totals(db: Database, batch_id: str) -> tuple[int, int, int]:
+    """(result lines stored, input tokens, output tokens) of a batch, counted from the attempts log."""
+    row = db.execute("SELECT count(*), coalesce(sum(input_tokens), 0), coalesce(sum(output_tokens), 0) "
+                     "FROM attempts WHERE batch_id = ?", [batch_id]).fetchone()
+    return row[0], row[1], row[2]
 
 
 def collected_suggestion_ids(db: Database, batch_id: str, suggestion_ids: list[str]) -> set[str]:

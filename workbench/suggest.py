@@ -17,9 +17,10 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import sqlite3
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
 from sqlite_utils import Database
@@ -254,9 +255,29 @@ class _GroupWriter:
             self.flush()
 
     def flush(self) -> None:
-        if self.pending:
+        if not self.pending:
+            return
+        try:
             save_suggestions(self.db, self.pending)
-            self.pending = []
+        except sqlite3.OperationalError:
+            raise  # the store itself (locked, disk full), not one result: the run says so
+        except Exception:  # a value the store refuses: each result alone, so one cannot lose the others
+            for suggestion, calls in self.pending:
+                store_alone(self.db, suggestion, calls)
+        self.pending = []
+
+
+def store_alone(db: Database, suggestion: SuggestionRow, calls: list[Call]) -> None:
+    """Store one result; one the store refuses is stored as that paper's error, with the reason."""
+    try:
+        save_suggestions(db, [(suggestion, calls)])
+    except sqlite3.OperationalError:
+        raise
+    except Exception as exc:
+        text = " ".join(f"the result could not be stored ({type(exc).__name__}: {exc})".split())[:MAX_ERROR_CHARS]
+        failed = replace(suggestion, outcome=ERROR, error=text, values=no_values(), evidence={}, warnings=[], raw=None,
+                         input_tokens=None, output_tokens=None)
+        save_suggestions(db, [(failed, [Call(ask=1, attempt=1, outcome=ERROR, error=text, at=utc_now())])])
 
 
 async def run_suggestions(

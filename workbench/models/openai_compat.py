@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import functools
 import hashlib
 import json
 import random
@@ -37,7 +38,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_aft
 
 from workbench.config import OFFICIAL_BASE_URL
 from workbench.errors import AbortedRun, InputError
-from workbench.json_text import UnreadableJson, read_json
+from workbench.json_text import UnreadableJson, decode, read_json
 from workbench.models.base import MAX_ERROR_CHARS, MAX_REASK_CHARS, Reply, capped
 from workbench.prompts import Prompt
 from workbench.records import Call
@@ -125,6 +126,15 @@ class _Answer:
     content: str | None
     finish_reason: str | None
     refusal: str | None
+    problem: str | None = None  # the text was not valid Unicode (mended): the reply is invalid
+
+
+def _answer(content, finish_reason, refusal) -> _Answer:
+    """An answer from a reply's parts, its text through the one decoder (a lone surrogate makes it invalid)."""
+    content, problem = decode(content if content is None or isinstance(content, str) else json.dumps(content,
+                                                                                                     default=str))
+    return _Answer(content=content, finish_reason=finish_reason if isinstance(finish_reason, str) else None,
+                   refusal=decode(refusal)[0] if isinstance(refusal, str) else None, problem=problem)
 
 
 class OpenAICompatibleModel:
@@ -144,6 +154,7 @@ class OpenAICompatibleModel:
                                  "(or set OPENAI_BASE_URL to a local server)")
             api_key = "no-key"  # local servers (Ollama, llama.cpp) ignore it, the client wants one
         self._key = api_key
+        self._secret = None if api_key == "no-key" else api_key  # what redaction looks for
         self.endpoint = public_url(self.base_url)
         self.requested_format = response_format
         # auto: the mode remembered for this endpoint and model (see learned()), else the best one.
@@ -377,7 +388,7 @@ class OpenAICompatibleModel:
 
     def redact(self, text: str | None) -> str | None:
         """Remove the API key (and anything key-shaped) from text we keep or show."""
-        return redact_key(text, self._key)
+        return redact_key(text, self._secret)
 
     def retry_options(self) -> dict:
         """How tenacity retries one request to this endpoint (live calls and Batch API calls alike)."""
@@ -398,16 +409,26 @@ class OpenAICompatibleModel:
 
 
 def redact_key(text: str | None, key: str | None = None) -> str | None:
-    """`text` without the API key `key` and anything key-shaped."""
+    """`text` as we keep or show it: without the API key `key` (in any case) and anything key-shaped,
+    and mended by the one decoder (a lone surrogate cannot be stored)."""
+    text = decode(text)[0]
     if text is None:
         return None
     if key and len(key) >= 4:
-        text = text.replace(key, "[redacted]")
+        text = _key_pattern(key).sub("[redacted]", text)
     return _KEYLIKE.sub("[redacted]", text) if "k-" in text else text  # every key-shaped match holds "k-"
 
 
+@functools.lru_cache(maxsize=8)
+def _key_pattern(key: str) -> re.Pattern:
+    return re.compile(re.escape(key), re.IGNORECASE)
+
+
+_MAX_COUNT = 2 ** 53  # a server's token counts and status codes: anything past this is not a count
+
+
 def _int(value) -> int | None:
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
+    return value if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= _MAX_COUNT else None
 
 
 def _read_answer(completion) -> _Answer | None:
@@ -417,13 +438,7 @@ def _read_answer(completion) -> _Answer | None:
         message = choice.message
         if message is None:
             return None
-        content = message.content
-        refusal = getattr(message, "refusal", None)
-        return _Answer(
-            content=content if content is None or isinstance(content, str) else json.dumps(content, default=str),
-            finish_reason=choice.finish_reason if isinstance(choice.finish_reason, str) else None,
-            refusal=refusal if isinstance(refusal, str) else None,
-        )
+        return _answer(message.content, choice.finish_reason, getattr(message, "refusal", None))
     except (AttributeError, IndexError, KeyError, TypeError):
         return None
 
@@ -499,9 +514,13 @@ def public_url(url: str) -> str:
 
 
 def interpret(answer: _Answer, prompt: Prompt, reply: Reply, redact: Callable[[str], str]) -> None:
-    """Fill `reply` from one answer: truncated, refused, ok (values kept even if the evidence is not) or invalid."""
-    reply.raw = capped(redact(answer.content))
-    if answer.finish_reason == "length":
+    """Fill `reply` from one answer: truncated, refused, ok (values kept even if the evidence is not) or invalid.
+    The answer is read redacted: a key the server echoes into a field is not stored there either."""
+    content = redact(answer.content)
+    reply.raw = capped(content)
+    if answer.problem:
+        reply.summary, reply.outcome, reply.error = None, INVALID, f"the reply is not valid Unicode: {answer.problem}"
+    elif answer.finish_reason == "length":
         reply.outcome, reply.error = TRUNCATED, f"the reply hit max_tokens ({prompt.max_tokens})"
     elif answer.refusal or answer.finish_reason == "content_filter":
         reply.outcome = REFUSED
@@ -509,7 +528,7 @@ def interpret(answer: _Answer, prompt: Prompt, reply: Reply, redact: Callable[[s
         reply.raw = reply.raw or capped(redact(answer.refusal))
     else:
         try:
-            reply.summary, reply.evidence_given = parse_summary(answer.content)
+            reply.summary, reply.evidence_given = parse_summary(content)
             reply.outcome, reply.error = OK, None
         except _Invalid as exc:
             reply.summary, reply.outcome, reply.error = None, INVALID, _shorten(redact(str(exc)))
@@ -535,12 +554,7 @@ def answer_from_body(body: dict) -> _Answer | None:
         message = choice.get("message")
         if not isinstance(message, dict):
             return None
-        content, refusal = message.get("content"), message.get("refusal")
-        return _Answer(
-            content=content if content is None or isinstance(content, str) else json.dumps(content, default=str),
-            finish_reason=choice.get("finish_reason") if isinstance(choice.get("finish_reason"), str) else None,
-            refusal=refusal if isinstance(refusal, str) else None,
-        )
+        return _answer(message.get("content"), choice.get("finish_reason"), message.get("refusal"))
     except (AttributeError, IndexError, KeyError, TypeError):
         return None
 
@@ -631,6 +645,13 @@ def reply_from_result(line: dict, prompt: Prompt, redact=redact_key) -> Reply:
         interpret(answer, prompt, reply, redact)
     call.outcome, call.error = reply.outcome, reply.error
     return reply
+
+
+def unreadable_reply(reason: str) -> Reply:
+    """A batch line that cannot be read as text (not UTF-8, a lone surrogate): that paper's invalid outcome."""
+    reason = _shorten(reason)
+    call = Call(ask=1, attempt=1, outcome=INVALID, error=reason, at=utc_now())
+    return Reply(outcome=INVALID, error=reason, latency_ms=None, calls=[call])
 
 
 def _result_error(error, status: int | None, body) -> str:

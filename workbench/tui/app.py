@@ -11,7 +11,7 @@ from textual.app import App, SystemCommand
 from textual.filter import LineFilter
 from textual.screen import Screen
 
-from workbench.config import Guidelines
+from workbench.config import Guidelines, unknown_key
 from workbench.errors import InputError
 from workbench.models.base import Model
 from workbench.prompts import Prompt
@@ -88,7 +88,7 @@ def validate_keymap(keymap: dict) -> dict[str, str]:
     ids = {b.id for b in BINDINGS if b.id}
     for key, value in keymap.items():
         if key not in ids:
-            raise InputError(f"config [keys]: unknown binding id '{key}' (known: {', '.join(sorted(ids))})")
+            raise InputError(unknown_key("[keys]", key, ids))
         if not isinstance(value, str) or not value.strip():
             raise InputError(f"config [keys]: '{key}' must be a string of keys such as \"a,enter\"")
     return dict(keymap)
