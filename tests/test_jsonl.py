@@ -33,10 +33,11 @@ def decided(seeded_db):
     decide(seeded_db, Decision(ids[2], "ben", "rejected", {}, seconds=1.5))
     decide(seeded_db, Decision(ids[0], "ana", "accepted", dict(s0.values),
                                suggestion=s0, seconds=3.14))
-    decide(seeded_db, Decision(ids[1], "ana", "edited", {"technique": "multigrid training", "claimed_gain": "4.5x",
-                                                         "compute": "128 GPUs"}, suggestion=s1, notes="check table 2"))
-    set_flag(seeded_db, ids[1], "ana", True)
-    set_flag(seeded_db, ids[3], "ana", True)  # flagged but undecided: not exported
+    edit = decide(seeded_db, Decision(ids[1], "ana", "edited", {"technique": "multigrid training",
+                                                                "claimed_gain": "4.5x", "compute": "128 GPUs"},
+                                      suggestion=s1, notes="check table 2"))
+    set_flag(seeded_db, ids[1], "ana", True, based_on=edit.version)
+    set_flag(seeded_db, ids[3], "ana", True, based_on=None)  # flagged but undecided: not exported
     return seeded_db, ids
 
 

@@ -31,7 +31,7 @@ from workbench.db import write_transaction
 from workbench.errors import InputError, WorkbenchError
 from workbench.json_text import UnreadableJson, read_json
 from workbench.records import AnnotationRow, TitledAnnotation, annotator_problem
-from workbench.store import import_annotation, iter_annotations, known_paper_ids, suggestion_from_row
+from workbench.store import get_annotation, import_annotation, iter_annotations, known_paper_ids, suggestion_from_row
 from workbench.vocab import FIELDS, STATUSES, utc_now
 
 # Limits on what an import may carry (an export never comes near them).
@@ -352,5 +352,6 @@ def import_annotations(db: Database, path: Path, default_annotator: str) -> int:
     rows = read_annotation_file(Path(path), default_annotator, known_paper_ids(db))
     with write_transaction(db):
         for row in rows:
-            import_annotation(db, row)
+            current = get_annotation(db, row.paper_id, row.annotator)
+            import_annotation(db, row, current.version if current else None)
     return len(rows)

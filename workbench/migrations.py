@@ -260,3 +260,17 @@ def m008_batches(db: Database) -> None:
         ALTER TABLE suggestions ADD COLUMN batch_id TEXT;  -- the batch that made it; NULL for a live request
         """
     )
+
+
+@migrations()
+def m010_annotation_versions(db: Database) -> None:
+    # Every annotation carries the id of the event that made it: a decision names the version it
+    # was based on, and a stale one is a conflict, never an overwrite. Rows made before this get
+    # the id of their latest event (0 when the log has none).
+    db.executescript(
+        """
+        ALTER TABLE annotations ADD COLUMN version INTEGER NOT NULL DEFAULT 0;
+        UPDATE annotations SET version = coalesce((SELECT max(e.id) FROM events e
+            WHERE e.paper_id = annotations.paper_id AND e.annotator = annotations.annotator), 0);
+        """
+    )

@@ -118,6 +118,7 @@ class AnnotationRow:
     created_at: str = ""
     updated_at: str = ""
     field_sources: dict[str, str] | None = None  # field -> where its value came from, when picked per field
+    version: int = 0  # the id of the event that made this row: what a later write names as based_on
 
     @property
     def decided(self) -> bool:

@@ -15,7 +15,7 @@ from typing import Any, Iterable, Iterator, NamedTuple
 from sqlite_utils import Database
 
 from workbench.db import write_transaction
-from workbench.errors import InputError
+from workbench.errors import Conflict, InputError
 from workbench.grounding import Span
 from workbench.records import (
     AnnotationRow, AttemptRow, BatchRow, Call, PaperRow, SearchHit, SuggestionRow, TitledAnnotation, Values, no_values,
@@ -422,20 +422,20 @@ def count_attempts(db: Database, suggestion_id: str | None = None) -> int:
 
 _ANNOTATION_COLUMNS = (
     "paper_id", "annotator", "status", "flagged", *FIELDS, "notes", "suggestion_id", "suggested", "seconds_spent",
-    "created_at", "updated_at", "field_sources",
+    "created_at", "updated_at", "field_sources", "version",
 )
 _ANNOTATION_SELECT = f"SELECT {', '.join(_ANNOTATION_COLUMNS)} FROM annotations"
 
 
 def _annotation_from(values: tuple | list) -> AnnotationRow:
     (pid, who, status, flagged, technique, gain, compute, notes, suggestion_id, suggested, seconds, created, updated,
-     sources) = values
+     sources, version) = values
     return AnnotationRow(
         paper_id=pid, annotator=who, status=status, flagged=bool(flagged),
         values={"technique": technique, "claimed_gain": gain, "compute": compute}, notes=notes,
         suggestion_id=suggestion_id, suggested=json.loads(suggested) if suggested else None,
         seconds_spent=seconds, created_at=created, updated_at=updated,
-        field_sources=json.loads(sources) if sources else None,
+        field_sources=json.loads(sources) if sources else None, version=version,
     )
 
 
@@ -445,7 +445,7 @@ def _as_columns(row: AnnotationRow) -> dict[str, Any]:
         "paper_id": row.paper_id, "annotator": row.annotator, "status": row.status, "flagged": row.flagged,
         **{f: row.values.get(f) for f in FIELDS}, "notes": row.notes, "suggestion_id": row.suggestion_id,
         "suggested": row.suggested, "seconds_spent": row.seconds_spent, "created_at": row.created_at,
-        "updated_at": row.updated_at, "field_sources": row.field_sources,
+        "updated_at": row.updated_at, "field_sources": row.field_sources, "version": row.version,
     }
 
 
@@ -455,7 +455,7 @@ def _from_columns(c: dict) -> AnnotationRow:
         paper_id=c["paper_id"], annotator=c["annotator"], status=c["status"], flagged=bool(c["flagged"]),
         values={f: c.get(f) for f in FIELDS}, notes=c.get("notes"), suggestion_id=c.get("suggestion_id"),
         suggested=c.get("suggested"), seconds_spent=c.get("seconds_spent") or 0.0, created_at=c["created_at"],
-        updated_at=c["updated_at"], field_sources=c.get("field_sources"),
+        updated_at=c["updated_at"], field_sources=c.get("field_sources"), version=c.get("version", 0),
     )
 
 
@@ -496,19 +496,46 @@ def _write_annotation(db: Database, row: AnnotationRow) -> None:
 def _append_event(
     db: Database, paper_id: str, annotator: str, action: str, before: AnnotationRow | None,
     after: AnnotationRow | None, *, seconds: float | None = None, session: str | None = None,
-    undoes: int | None = None, at: str | None = None,
+    undoes: int | None = None, at: str | None = None, event_id: int | None = None,
 ) -> int:
     cursor = db.execute(
-        "INSERT INTO events (paper_id, annotator, action, before, after, seconds, session, undoes, at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO events (id, paper_id, annotator, action, before, after, seconds, session, undoes, at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
-            paper_id, annotator, action,
+            event_id, paper_id, annotator, action,
             json.dumps(_as_columns(before), ensure_ascii=False) if before is not None else None,
             json.dumps(_as_columns(after), ensure_ascii=False) if after is not None else None,
             seconds, session, undoes, at or utc_now(),
         ],
     )
     return cursor.lastrowid
+
+
+def _next_event_id(db: Database) -> int:
+    """The id the next event gets (the caller holds the write transaction): the version of the row it makes."""
+    return db.execute("SELECT coalesce(max(id), 0) + 1 FROM events").fetchone()[0]
+
+
+def _version(row: AnnotationRow | None) -> int | None:
+    return row.version if row is not None else None
+
+
+def _change(db: Database, action: str, before: AnnotationRow | None, after: AnnotationRow | None,
+            based_on: int | None, **event) -> AnnotationRow | None:
+    """The one way an annotation changes (the caller holds the transaction): check that the write was
+    based on the stored version, write the row with its new version and the event that made it.
+    `after` None deletes the row (an undo back to nothing)."""
+    if _version(before) != based_on:
+        raise Conflict(before, after)
+    pid, who = (after or before).paper_id, (after or before).annotator
+    event_id = _next_event_id(db)
+    if after is None:
+        db.execute("DELETE FROM annotations WHERE paper_id = ? AND annotator = ?", [pid, who])
+    else:
+        after = replace(after, version=event_id)
+        _write_annotation(db, after)
+    _append_event(db, pid, who, action, before, after, event_id=event_id, **event)
+    return after
 
 
 @dataclass(slots=True)
@@ -522,6 +549,7 @@ class Decision:
     notes: str | None = None
     session: str | None = None
     field_sources: dict[str, str] | None = None
+    based_on: int | None = None  # the version of the annotation the decision was made on (None: there was none)
 
 
 def clean_value(value: str | None) -> str | None:
@@ -532,7 +560,8 @@ def clean_value(value: str | None) -> str | None:
 
 
 def decide(db: Database, decision: Decision) -> AnnotationRow:
-    """Record a decision and its event in one transaction; returns the new row."""
+    """Record a decision and its event in one transaction; returns the new row. Raises Conflict (and
+    writes nothing) when the stored annotation is not the version the decision was based on."""
     if decision.status not in STATUSES:
         raise ValueError(f"unknown status {decision.status!r}")
     now = utc_now()
@@ -550,30 +579,39 @@ def decide(db: Database, decision: Decision) -> AnnotationRow:
             created_at=before.created_at if before else now, updated_at=now,
             field_sources=decision.field_sources or None,
         )
-        _write_annotation(db, after)
-        _append_event(db, decision.paper_id, decision.annotator, decision.status, before, after,
-                      seconds=round(decision.seconds, 2), session=decision.session, at=now)
-    return after
+        return _change(db, decision.status, before, after, decision.based_on,
+                       seconds=round(decision.seconds, 2), session=decision.session, at=now)
 
 
-def set_flag(db: Database, paper_id: str, annotator: str, flagged: bool, *, session: str | None = None) -> AnnotationRow:
+def set_flag(db: Database, paper_id: str, annotator: str, flagged: bool, *, based_on: int | None,
+             session: str | None = None) -> AnnotationRow:
+    """Flag or unflag, based on the version shown (Conflict when it is not the stored one)."""
     now = utc_now()
     with write_transaction(db):
         before = get_annotation(db, paper_id, annotator)
         after = replace(before, flagged=flagged, updated_at=now) if before else AnnotationRow(
             paper_id=paper_id, annotator=annotator, status=None, flagged=flagged, values=no_values(),
             created_at=now, updated_at=now)
-        _write_annotation(db, after)
-        _append_event(db, paper_id, annotator, "flag" if flagged else "unflag", before, after, session=session, at=now)
-    return after
+        return _change(db, "flag" if flagged else "unflag", before, after, based_on, session=session, at=now)
+
+
+def _same_state(row: AnnotationRow | None, columns: dict | None) -> bool:
+    """Whether a row holds what an event's before/after JSON says (its version aside)."""
+    if row is None or columns is None:
+        return row is None and columns is None
+    kept = _as_columns(row)
+    return {k: v for k, v in kept.items() if k != "version"} == \
+        {k: v for k, v in _as_columns(_from_columns(columns)).items() if k != "version"}
 
 
 def undo_last(db: Database, annotator: str, *, session: str | None = None) -> str | None:
-    """Undo the annotator's latest change that is not undone yet; returns its paper id."""
+    """Undo the annotator's latest change (a review decision or flag; not an import) that is not undone
+    yet; returns its paper id. Conflict, with nothing written, when the paper changed since that change
+    (an import, say): undo never replaces what it did not write."""
     with write_transaction(db):
         event = _one(
             db,
-            "SELECT * FROM events WHERE annotator = ? AND action != 'undo' AND id NOT IN "
+            "SELECT * FROM events WHERE annotator = ? AND action NOT IN ('undo', 'import') AND id NOT IN "
             "(SELECT undoes FROM events WHERE annotator = ? AND undoes IS NOT NULL) "
             "ORDER BY id DESC LIMIT 1",
             [annotator, annotator],
@@ -582,20 +620,18 @@ def undo_last(db: Database, annotator: str, *, session: str | None = None) -> st
             return None
         paper_id = event["paper_id"]
         current = get_annotation(db, paper_id, annotator)
+        made = json.loads(event["after"]) if event["after"] else None
         restored = _from_columns(json.loads(event["before"])) if event["before"] else None
-        if restored is None:
-            db.execute("DELETE FROM annotations WHERE paper_id = ? AND annotator = ?", [paper_id, annotator])
-        else:
-            _write_annotation(db, restored)
-        _append_event(db, paper_id, annotator, "undo", current, restored, session=session, undoes=event["id"])
+        if not _same_state(current, made):
+            raise Conflict(current, restored)
+        _change(db, "undo", current, restored, _version(current), session=session, undoes=event["id"])
     return paper_id
 
 
-def import_annotation(db: Database, row: AnnotationRow) -> None:
+def import_annotation(db: Database, row: AnnotationRow, based_on: int | None) -> AnnotationRow:
     """Write one imported annotation row and its event (caller holds the transaction)."""
     before = get_annotation(db, row.paper_id, row.annotator)
-    _write_annotation(db, row)
-    _append_event(db, row.paper_id, row.annotator, "import", before, row)
+    return _change(db, "import", before, row, based_on)
 
 
 def iter_annotations(
