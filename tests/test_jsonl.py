@@ -85,7 +85,7 @@ def test_export_import_export_is_byte_identical(decided, tmp_path):
     path = write(tmp_path / "export.jsonl", first)
     fresh = open_db(tmp_path / "fresh.db")
     ingest(fresh, [SEEDS])
-    assert import_annotations(fresh, path, "nobody") == 3
+    assert import_annotations(fresh, path, "nobody").written == 3
     assert "".join(export_annotation_lines(fresh)) == first
     # the imported suggestion snapshot is what the reviewer saw, even with no suggestion rows here
     assert fresh["suggestions"].count == 0
