@@ -18,7 +18,7 @@ from workbench.store import Decision, decide, paper_order, set_flag
 
 MULTIGRID_REF = '{"title": "A Multigrid Method for Efficiently Training Video Models"'
 KEYS = ["paper_id", "title", "annotator", "status", "flagged", "annotation", "edited_fields", "notes",
-        "suggestion", "seconds_spent", "created_at", "updated_at"]
+        "suggestion", "decided_on", "seconds_spent", "created_at", "updated_at"]
 
 
 def _suggestion(db, pid: str, technique="multigrid training", gain="4.5x faster"):

@@ -66,6 +66,8 @@ def annotation_record(item: TitledAnnotation) -> dict:
     }
     if row.field_sources:
         record["field_sources"] = row.field_sources
+    if row.decided_on:
+        record["decided_on"] = row.decided_on
     record.update(seconds_spent=row.seconds_spent, created_at=row.created_at, updated_at=row.updated_at)
     return record
 
@@ -103,7 +105,7 @@ def export_suggestion_lines(db: Database, *, prompt_ids: list[str] | None = None
     sql = (
         "SELECT pa.title, s.id, s.paper_id, s.prompt_id, pr.name, s.model, s.params, s.outcome, s.error, "
         "s.technique, s.claimed_gain, s.compute, s.evidence, s.warnings, s.raw, s.input_tokens, s.output_tokens, "
-        "s.latency_ms, s.attempts, s.created_at, s.batch_id FROM suggestions s "
+        "s.latency_ms, s.attempts, s.created_at, s.batch_id, s.content_hash FROM suggestions s "
         "JOIN papers pa ON pa.id = s.paper_id JOIN prompts pr ON pr.id = s.prompt_id "
         + (f"WHERE {' AND '.join(where)} " if where else "")
         + "ORDER BY pa.seq, pr.name, s.prompt_id, s.model, s.params"
@@ -182,7 +184,7 @@ def write_lines(lines: Iterable[str], path: Path | None, stdout: IO[str]) -> int
 # --------------------------------------------------------------------------- import
 
 _RECORD_KEYS = ("paper_id", "title", "annotator", "status", "flagged", "annotation", "edited_fields", "notes",
-                "suggestion", "field_sources", "seconds_spent", "created_at", "updated_at")
+                "suggestion", "field_sources", "decided_on", "seconds_spent", "created_at", "updated_at")
 _SUGGESTION_KEYS = ("id", "prompt", "prompt_hash", "model", "fields")
 
 
@@ -266,6 +268,7 @@ def _parse_record(record, where: str, default_annotator: str | None, known_ids: 
         created_at=_timestamp(record.get("created_at"), where, "created_at") or now,
         updated_at=_timestamp(record.get("updated_at"), where, "updated_at") or now,
         field_sources=_field_sources(record.get("field_sources"), where),
+        decided_on=_text(record.get("decided_on"), where, "decided_on", MAX_NAME_CHARS),
     )
     suggestion = record.get("suggestion")
     if suggestion is not None:

@@ -274,3 +274,29 @@ def m010_annotation_versions(db: Database) -> None:
             WHERE e.paper_id = annotations.paper_id AND e.annotator = annotations.annotator), 0);
         """
     )
+
+
+@migrations()
+def m011_paper_revisions(db: Database) -> None:
+    # A changed abstract is a new revision; the old text is kept. `papers` holds the current one
+    # (ingest keeps the longer text current). Suggestions and decisions name the text they were
+    # made on by its content hash: a suggestion made before this on the current text is taken as
+    # made on it; a decision made before this is NULL (not known).
+    db.executescript(
+        """
+        CREATE TABLE paper_revisions (
+            paper_id TEXT NOT NULL REFERENCES papers(id),
+            revision INTEGER NOT NULL,            -- 1, 2, ... in the order the texts were first seen
+            abstract TEXT NOT NULL,
+            content_hash TEXT NOT NULL,           -- as papers.content_hash
+            added_at TEXT NOT NULL,
+            PRIMARY KEY (paper_id, revision),
+            UNIQUE (paper_id, content_hash)
+        );
+        INSERT INTO paper_revisions (paper_id, revision, abstract, content_hash, added_at)
+            SELECT id, 1, abstract, content_hash, added_at FROM papers;
+        ALTER TABLE suggestions ADD COLUMN content_hash TEXT;  -- the text it was made from
+        UPDATE suggestions SET content_hash = (SELECT p.content_hash FROM papers p WHERE p.id = suggestions.paper_id);
+        ALTER TABLE annotations ADD COLUMN decided_on TEXT;   -- content hash of the text decided on
+        """
+    )

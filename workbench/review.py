@@ -27,7 +27,7 @@ from workbench.models.base import Model
 from workbench.prompts import Prompt
 from workbench.records import AnnotationRow, PaperRow, SearchHit, SuggestionRow, Values, no_values
 from workbench.store import (
-    Decision, annotation_statuses, annotations_of, clean_value, decide, find_papers, flagged_ids, get_annotation,
+    Decision, annotation_statuses, annotations_of, changed_since_decided, clean_value, decide, find_papers, flagged_ids, get_annotation,
     get_paper, get_papers, paper_order, paper_seq, papers_with_suggestion, save_suggestions, set_flag,
     suggestions_for_paper, undo_last,
 )
@@ -103,6 +103,12 @@ class PaperView:
     @property
     def decided(self) -> bool:
         return self.annotation is not None and self.annotation.decided
+
+    @property
+    def text_changed(self) -> bool:
+        """The decision was made on an older revision of the abstract."""
+        decided_on = self.annotation.decided_on if self.decided else None
+        return decided_on is not None and decided_on != self.paper.content_hash
 
     @property
     def shows_decision(self) -> bool:
@@ -321,6 +327,7 @@ class ReviewSession:
         self.preferred: dict[str, str] = {}  # paper id -> suggestion id picked with 1-9
         # paper id -> the version of the annotation last shown (None: none existed): what a decision is based on
         self.seen: dict[str, int | None] = {}
+        self.seen_text: dict[str, str] = {}  # paper id -> content hash of the text last shown: what it is decided on
         self.notices_at_start: list[Notice] = []  # shown once when the screen opens
         if read_only:
             feed.stopped = "the store is read-only: new suggestions cannot be stored"
@@ -344,9 +351,9 @@ class ReviewSession:
 
             disputed = set(disagreement_ids(self.db, *self.others))
             return [(seq, pid) for seq, pid in order if pid in disputed]
-        if self.queue_name == "flagged":
-            flagged = flagged_ids(self.db, self.annotator)
-            return [(seq, pid) for seq, pid in order if pid in flagged]
+        if self.queue_name in ("flagged", "changed"):
+            wanted = (flagged_ids if self.queue_name == "flagged" else changed_since_decided)(self.db, self.annotator)
+            return [(seq, pid) for seq, pid in order if pid in wanted]
         if self.queue_name == "doubt":  # undecided papers, the most doubtful first (see workbench/doubt.py)
             self.doubts = doubts(self.db)
             todo = [(seq, pid) for seq, pid in order if not self.statuses.get(pid)]
@@ -465,8 +472,9 @@ class ReviewSession:
         suggestions = suggestions_for_paper(self.db, pid)
         shown, picked = self._shown(pid, suggestions)
         annotation = self.reload(pid)
-        return PaperView(get_paper(self.db, pid), annotation, suggestions, shown,
-                         self._others_on(pid), self.feed.pending(pid), picked)
+        paper = get_paper(self.db, pid)
+        self.seen_text[pid] = paper.content_hash
+        return PaperView(paper, annotation, suggestions, shown, self._others_on(pid), self.feed.pending(pid), picked)
 
     def reload(self, pid: str) -> AnnotationRow | None:
         """Read the paper's annotation as stored now: what the next decision on it is based on."""
@@ -540,7 +548,8 @@ class ReviewSession:
             raise ReadOnlyStore("this store is open read-only: decisions cannot be saved")
         pid = self.current_id
         decision = Decision(pid, self.annotator, status, values, suggestion, self.seconds_here(), notes,
-                            self.session_id, field_sources, based_on=self._based_on(pid))
+                            self.session_id, field_sources, based_on=self._based_on(pid),
+                            decided_on=self.seen_text.get(pid))
         try:
             row = decide(self.db, decision)
         except Conflict:
@@ -561,7 +570,8 @@ class ReviewSession:
         self.seen[mine.paper_id] = conflict.stored.version if conflict.stored else None
         row = decide(self.db, Decision(mine.paper_id, self.annotator, mine.status, dict(mine.values),
                                        self._suggestion_of(mine), self.seconds_here(), mine.notes, self.session_id,
-                                       mine.field_sources, based_on=self.seen[mine.paper_id]))
+                                       mine.field_sources, based_on=self.seen[mine.paper_id],
+                                       decided_on=mine.decided_on))
         self._wrote(row)
         self.shown_at = self.clock()
         return row

@@ -33,7 +33,8 @@ def _marks(values: Iterable) -> str:
 
 # --------------------------------------------------------------------------- papers
 
-_PAPER_COLUMNS = "id, seq, title, abstract, authors_count, published, published_iso, upvotes, organization"
+_PAPER_COLUMNS = ("id, seq, title, abstract, authors_count, published, published_iso, upvotes, organization, "
+                  "content_hash")
 
 
 def count_papers(db: Database) -> int:
@@ -133,7 +134,7 @@ def prompt_versions(db: Database, name: str, hash_prefix: str = "") -> list[str]
 
 _SUGGESTION_COLUMNS = (
     "id", "paper_id", "prompt_id", "model", "params", "outcome", "error", *FIELDS, "evidence", "warnings", "raw",
-    "input_tokens", "output_tokens", "latency_ms", "attempts", "created_at", "batch_id",
+    "input_tokens", "output_tokens", "latency_ms", "attempts", "created_at", "batch_id", "content_hash",
 )
 _INSERT_SUGGESTION = (
     f"INSERT OR REPLACE INTO suggestions ({', '.join(_SUGGESTION_COLUMNS)}) VALUES ({_marks(_SUGGESTION_COLUMNS)})"
@@ -152,7 +153,7 @@ def _evidence_json(evidence: dict[str, Span | None]) -> str:
 def _suggestion_values(s: SuggestionRow) -> list:
     return [s.id, s.paper_id, s.prompt_id, s.model, s.params, s.outcome, s.error, *(s.values.get(f) for f in FIELDS),
             _evidence_json(s.evidence), json.dumps(s.warnings, ensure_ascii=False), s.raw, s.input_tokens,
-            s.output_tokens, s.latency_ms, s.attempts, s.created_at, s.batch_id]
+            s.output_tokens, s.latency_ms, s.attempts, s.created_at, s.batch_id, s.content_hash]
 
 
 def _attempt_values(s: SuggestionRow, call: Call) -> list:
@@ -166,9 +167,20 @@ def save_suggestion(db: Database, suggestion: SuggestionRow, calls: list[Call]) 
     save_suggestions(db, [(suggestion, calls)])
 
 
+def _made_on_current(db: Database, items: list[tuple[SuggestionRow, list[Call]]]) -> None:
+    """A suggestion that does not say which text it was made from was made from the current one."""
+    unsaid = [s for s, _ in items if s.content_hash is None]
+    if unsaid:
+        hashes = dict(db.execute(f"SELECT id, content_hash FROM papers WHERE id IN ({_marks(unsaid)})",
+                                 [s.paper_id for s in unsaid]).fetchall())
+        for s in unsaid:
+            s.content_hash = hashes.get(s.paper_id)
+
+
 def save_suggestions(db: Database, items: list[tuple[SuggestionRow, list[Call]]]) -> None:
     """Several suggestions in one transaction (a run commits in small groups, not one by one)."""
     with write_transaction(db):
+        _made_on_current(db, items)
         db.conn.executemany(_INSERT_SUGGESTION, [_suggestion_values(s) for s, _ in items])
         db.conn.executemany(_INSERT_ATTEMPT, [_attempt_values(s, c) for s, calls in items for c in calls])
 
@@ -176,7 +188,7 @@ def save_suggestions(db: Database, items: list[tuple[SuggestionRow, list[Call]]]
 _UPSERT_FROM_BATCH = (
     f"INSERT INTO suggestions ({', '.join(_SUGGESTION_COLUMNS)}) VALUES ({_marks(_SUGGESTION_COLUMNS)}) "
     "ON CONFLICT(id) DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in _SUGGESTION_COLUMNS[1:])
-    + f" WHERE suggestions.outcome != '{OK}'"
+    + f" WHERE suggestions.outcome != '{OK}' OR suggestions.content_hash IS NOT excluded.content_hash"
 )
 
 
@@ -188,8 +200,10 @@ def save_batch_suggestions(db: Database, items: list[tuple[SuggestionRow, list[C
         return set()
     ids = [s.id for s, _ in items]
     with write_transaction(db):
+        _made_on_current(db, items)
         kept = {r[0] for r in db.execute(
-            f"SELECT id FROM suggestions WHERE outcome = '{OK}' AND id IN ({_marks(ids)})", ids)}
+            f"SELECT s.id FROM suggestions s JOIN papers p ON p.id = s.paper_id AND p.content_hash = s.content_hash "
+            f"WHERE s.outcome = '{OK}' AND s.id IN ({_marks(ids)})", ids)}
         db.conn.executemany(_UPSERT_FROM_BATCH, [_suggestion_values(s) for s, _ in items])
         db.conn.executemany(_INSERT_ATTEMPT, [_attempt_values(s, c) for s, calls in items for c in calls])
     return kept
@@ -198,14 +212,15 @@ def save_batch_suggestions(db: Database, items: list[tuple[SuggestionRow, list[C
 _SUGGESTION_SELECT = (
     "SELECT s.id, s.paper_id, s.prompt_id, p.name, s.model, s.params, s.outcome, s.error, "
     "s.technique, s.claimed_gain, s.compute, s.evidence, s.warnings, s.raw, s.input_tokens, s.output_tokens, "
-    "s.latency_ms, s.attempts, s.created_at, s.batch_id FROM suggestions s JOIN prompts p ON p.id = s.prompt_id"
+    "s.latency_ms, s.attempts, s.created_at, s.batch_id, s.content_hash "
+    "FROM suggestions s JOIN prompts p ON p.id = s.prompt_id"
 )
 
 
 def suggestion_from_row(row: tuple | list) -> SuggestionRow:
     """A SuggestionRow from the columns of _SUGGESTION_SELECT (in that order)."""
     (sid, pid, prompt_id, prompt_name, model, params, outcome, error, technique, gain, compute, evidence, warnings,
-     raw, tokens_in, tokens_out, latency, attempts, created, batch_id) = row
+     raw, tokens_in, tokens_out, latency, attempts, created, batch_id, content_hash) = row
     spans = json.loads(evidence) if evidence else {}
     return SuggestionRow(
         id=sid, paper_id=pid, prompt_id=prompt_id, prompt_name=prompt_name, model=model, params=params,
@@ -213,6 +228,7 @@ def suggestion_from_row(row: tuple | list) -> SuggestionRow:
         evidence={f: (Span(**spans[f]) if spans.get(f) else None) for f in FIELDS},
         warnings=json.loads(warnings) if warnings else [], raw=raw, input_tokens=tokens_in,
         output_tokens=tokens_out, latency_ms=latency, attempts=attempts, created_at=created, batch_id=batch_id,
+        content_hash=content_hash,
     )
 
 
@@ -221,24 +237,29 @@ def get_suggestion(db: Database, suggestion_id: str) -> SuggestionRow | None:
     return suggestion_from_row(row) if row else None
 
 
+_ON_CURRENT_TEXT = "s.content_hash = (SELECT content_hash FROM papers WHERE id = s.paper_id)"
+
+
 def suggestions_for_paper(db: Database, paper_id: str) -> list[SuggestionRow]:
-    """All suggestions of one paper, oldest first (the order keys 1-9 follow)."""
-    rows = db.execute(f"{_SUGGESTION_SELECT} WHERE s.paper_id = ? ORDER BY s.created_at, s.rowid", [paper_id])
+    """The suggestions made from the paper's current text, oldest first (the order keys 1-9 follow).
+    Those made from an older revision are kept but not served: their values and spans are of that text."""
+    rows = db.execute(f"{_SUGGESTION_SELECT} WHERE s.paper_id = ? AND {_ON_CURRENT_TEXT} "
+                      "ORDER BY s.created_at, s.rowid", [paper_id])
     return [suggestion_from_row(r) for r in rows]
 
 
 def papers_lacking_ok(db: Database, prompt_id: str, model: str, params: str, *, only: list[str] | None = None,
                       force: bool = False, columns: str = "p.id") -> Iterator[tuple]:
     """The cache rule, as a cursor: the papers (of `only`, else all) in paper order that have no `ok`
-    suggestion for this prompt version, model and parameters (`force`: all of them). Streams, so a
-    million papers cost no more memory than one."""
+    suggestion made from their current text for this prompt version, model and parameters (`force`:
+    all of them). Streams, so a million papers cost no more memory than one."""
     where, args = [], []
     if only:
         where.append(f"p.id IN ({_marks(only)})")
         args += only
     if not force:
         where.append("NOT EXISTS (SELECT 1 FROM suggestions s WHERE s.paper_id = p.id AND s.prompt_id = ? "
-                     f"AND s.model = ? AND s.params = ? AND s.outcome = '{OK}')")
+                     f"AND s.model = ? AND s.params = ? AND s.outcome = '{OK}' AND s.content_hash = p.content_hash)")
         args += [prompt_id, model, params]
     return db.execute(f"SELECT {columns} FROM papers p" + (f" WHERE {' AND '.join(where)}" if where else "")
                       + " ORDER BY p.seq", args)
@@ -255,17 +276,10 @@ def count_lacking_ok(db: Database, prompt_id: str, model: str, params: str, *, o
     return scope, lacking
 
 
-def has_suggestion(db: Database, paper_id: str, prompt_id: str, model: str, params: str) -> bool:
-    return db.execute(
-        "SELECT 1 FROM suggestions WHERE paper_id = ? AND prompt_id = ? AND model = ? AND params = ?",
-        [paper_id, prompt_id, model, params],
-    ).fetchone() is not None
-
-
 def papers_with_suggestion(db: Database, paper_ids: list[str], prompt_id: str, model: str, params: str) -> set[str]:
     rows = db.execute(
-        f"SELECT paper_id FROM suggestions WHERE prompt_id = ? AND model = ? AND params = ? "
-        f"AND paper_id IN ({_marks(paper_ids)})", [prompt_id, model, params, *paper_ids])
+        f"SELECT s.paper_id FROM suggestions s WHERE s.prompt_id = ? AND s.model = ? AND s.params = ? "
+        f"AND s.paper_id IN ({_marks(paper_ids)}) AND {_ON_CURRENT_TEXT}", [prompt_id, model, params, *paper_ids])
     return {r[0] for r in rows}
 
 
@@ -422,20 +436,20 @@ def count_attempts(db: Database, suggestion_id: str | None = None) -> int:
 
 _ANNOTATION_COLUMNS = (
     "paper_id", "annotator", "status", "flagged", *FIELDS, "notes", "suggestion_id", "suggested", "seconds_spent",
-    "created_at", "updated_at", "field_sources", "version",
+    "created_at", "updated_at", "field_sources", "version", "decided_on",
 )
 _ANNOTATION_SELECT = f"SELECT {', '.join(_ANNOTATION_COLUMNS)} FROM annotations"
 
 
 def _annotation_from(values: tuple | list) -> AnnotationRow:
     (pid, who, status, flagged, technique, gain, compute, notes, suggestion_id, suggested, seconds, created, updated,
-     sources, version) = values
+     sources, version, decided_on) = values
     return AnnotationRow(
         paper_id=pid, annotator=who, status=status, flagged=bool(flagged),
         values={"technique": technique, "claimed_gain": gain, "compute": compute}, notes=notes,
         suggestion_id=suggestion_id, suggested=json.loads(suggested) if suggested else None,
         seconds_spent=seconds, created_at=created, updated_at=updated,
-        field_sources=json.loads(sources) if sources else None, version=version,
+        field_sources=json.loads(sources) if sources else None, version=version, decided_on=decided_on,
     )
 
 
@@ -446,6 +460,7 @@ def _as_columns(row: AnnotationRow) -> dict[str, Any]:
         **{f: row.values.get(f) for f in FIELDS}, "notes": row.notes, "suggestion_id": row.suggestion_id,
         "suggested": row.suggested, "seconds_spent": row.seconds_spent, "created_at": row.created_at,
         "updated_at": row.updated_at, "field_sources": row.field_sources, "version": row.version,
+        "decided_on": row.decided_on,
     }
 
 
@@ -456,6 +471,7 @@ def _from_columns(c: dict) -> AnnotationRow:
         values={f: c.get(f) for f in FIELDS}, notes=c.get("notes"), suggestion_id=c.get("suggestion_id"),
         suggested=c.get("suggested"), seconds_spent=c.get("seconds_spent") or 0.0, created_at=c["created_at"],
         updated_at=c["updated_at"], field_sources=c.get("field_sources"), version=c.get("version", 0),
+        decided_on=c.get("decided_on"),
     )
 
 
@@ -550,6 +566,7 @@ class Decision:
     session: str | None = None
     field_sources: dict[str, str] | None = None
     based_on: int | None = None  # the version of the annotation the decision was made on (None: there was none)
+    decided_on: str | None = None  # content hash of the paper text shown (None: the current one)
 
 
 def clean_value(value: str | None) -> str | None:
@@ -578,9 +595,23 @@ def decide(db: Database, decision: Decision) -> AnnotationRow:
             seconds_spent=round((before.seconds_spent if before else 0.0) + decision.seconds, 1),
             created_at=before.created_at if before else now, updated_at=now,
             field_sources=decision.field_sources or None,
+            decided_on=decision.decided_on or _current_text(db, decision.paper_id),
         )
         return _change(db, decision.status, before, after, decision.based_on,
                        seconds=round(decision.seconds, 2), session=decision.session, at=now)
+
+
+def _current_text(db: Database, paper_id: str) -> str | None:
+    row = db.execute("SELECT content_hash FROM papers WHERE id = ?", [paper_id]).fetchone()
+    return row[0] if row else None
+
+
+def changed_since_decided(db: Database, annotator: str) -> set[str]:
+    """Papers whose text changed after the annotator decided them (decided on an older revision)."""
+    rows = db.execute("SELECT a.paper_id FROM annotations a JOIN papers p ON p.id = a.paper_id "
+                      "WHERE a.annotator = ? AND a.status IS NOT NULL AND a.decided_on IS NOT NULL "
+                      "AND a.decided_on != p.content_hash", [annotator])
+    return {r[0] for r in rows}
 
 
 def set_flag(db: Database, paper_id: str, annotator: str, flagged: bool, *, based_on: int | None,

@@ -242,6 +242,8 @@ class ReviewScreen(Screen):
                 text.append("\nShowing your values: a keeps them.", style="dim")
         else:
             text.append("Not decided yet", style="dim")
+        if view.text_changed:
+            text.append("\n⚠ Text changed since decided: the abstract has a newer revision.", style="bold yellow")
         if annotation and annotation.flagged:
             text.append("   ⚑ flagged", style="bold magenta")
         return text
