@@ -26,8 +26,9 @@ def events(db_path) -> list[str]:
     return rows
 
 
-async def _conflict(app, pilot, seeded_db, ids):
-    """The other window saves an edit on the paper this one shows; then `a` here meets it."""
+async def _conflict(app, pilot, seeded_db, ids, choice: str):
+    """The other window saves an edit on the paper this one shows; then `a` here meets it, and the
+    reviewer answers the dialog with `choice`."""
     assert app.session.current_id == ids[0]
     theirs = decide(seeded_db, Decision(ids[0], "ana", "edited", {"technique": "[b]the other window[/b]"}))
     await pilot.press("a")
@@ -39,15 +40,15 @@ async def _conflict(app, pilot, seeded_db, ids):
     shown = console.export_text()
     assert "[b]the other window[/b]" in shown and "accepted" in shown  # as text, not markup
     assert get_annotation(seeded_db, ids[0], "ana") == theirs  # nothing written
+    await pilot.press(choice)
+    await pilot.pause()
+    assert not isinstance(app.screen, ConflictScreen)
     return theirs
 
 
 async def test_keep_yours_writes_your_decision_based_on_the_stored_one(db_path, seeded_db, ids):
     async with running(db_path) as (app, pilot):
-        theirs = await _conflict(app, pilot, seeded_db, ids)
-        await pilot.press("y")
-        await pilot.pause()
-        assert not isinstance(app.screen, ConflictScreen)
+        theirs = await _conflict(app, pilot, seeded_db, ids, "y")
     stored = get_annotation(seeded_db, ids[0], "ana")
     assert stored.status == "accepted" and stored.values["technique"] != theirs.values["technique"]
     assert stored.version > theirs.version and events(db_path) == ["edited", "accepted"]
@@ -55,10 +56,7 @@ async def test_keep_yours_writes_your_decision_based_on_the_stored_one(db_path, 
 
 async def test_take_the_stored_one_writes_nothing(db_path, seeded_db, ids):
     async with running(db_path) as (app, pilot):
-        theirs = await _conflict(app, pilot, seeded_db, ids)
-        await pilot.press("s")
-        await pilot.pause()
-        assert not isinstance(app.screen, ConflictScreen)
+        theirs = await _conflict(app, pilot, seeded_db, ids, "s")
         assert app.session.current_id == ids[0]  # still on the paper, now showing the stored decision
         assert app.screen.view.annotation == theirs
         await pilot.press("a")  # `a` now confirms the stored edit: nothing replaces it
@@ -68,9 +66,7 @@ async def test_take_the_stored_one_writes_nothing(db_path, seeded_db, ids):
 
 async def test_compose_opens_the_form_with_yours_and_saves_based_on_the_stored_one(db_path, seeded_db, ids):
     async with running(db_path) as (app, pilot):
-        theirs = await _conflict(app, pilot, seeded_db, ids)
-        await pilot.press("e")
-        await pilot.pause()
+        theirs = await _conflict(app, pilot, seeded_db, ids, "e")
         form = app.screen.query_one(SuggestionForm)
         assert form.editing
         mine = form.values()["technique"]
