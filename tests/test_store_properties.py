@@ -28,7 +28,7 @@ from workbench.review import ReviewSession, SuggestionFeed
 from workbench.store import _as_columns, get_annotation, get_paper, paper_order, suggestions_for_paper
 from workbench.suggest import remember_prompt
 
-EXAMPLES = int(os.environ.get("WORKBENCH_PROPERTY_EXAMPLES", "25"))
+EXAMPLES = int(os.environ.get("WORKBENCH_PROPERTY_EXAMPLES", "50"))
 STORE_SETTINGS = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 TITLES = ["Multigrid Training for Video Models", "Sparse Pre-training for Language Models", "Progressive Layer Drop"]
