@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -102,9 +103,13 @@ def test_suggest_on_an_empty_store_points_to_ingest(run_cli, tmp_path):
 def test_a_damaged_store_is_one_line_naming_it_not_an_internal_error(run_cli, tmp_path):
     store = tmp_path / "damaged.db"
     assert run_cli("--db", str(store), "ingest", str(SEEDS)).exit_code == 0
+    with sqlite3.connect(store) as db:  # leaf pages of papers and of its indexes; the schema opens
+        names = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE tbl_name = 'papers'")]
+        pages = [r[0] for name in names for r in db.execute(
+            "SELECT pageno FROM dbstat WHERE name = ? AND pagetype = 'leaf' ORDER BY pageno LIMIT 5", [name])]
     data = bytearray(store.read_bytes())
-    wrecked = len(data) * 3 // 10 // 4096 * 4096  # 20 pages of papers; the schema still opens
-    data[wrecked:wrecked + 20 * 4096] = b"\xa5" * (20 * 4096)
+    for page in pages:
+        data[(page - 1) * 4096:page * 4096] = b"\xa5" * 4096
     store.write_bytes(bytes(data))
     for command in (["stats"], ["export"]):
         result = run_cli("--db", str(store), *command)

@@ -18,7 +18,7 @@ from workbench.store import Decision, decide, paper_order, set_flag
 
 MULTIGRID_REF = '{"title": "A Multigrid Method for Efficiently Training Video Models"'
 KEYS = ["paper_id", "title", "annotator", "status", "flagged", "annotation", "edited_fields", "notes",
-        "suggestion", "seconds_spent", "created_at", "updated_at"]
+        "suggestion", "decided_on", "seconds_spent", "created_at", "updated_at"]
 
 
 def _suggestion(db, pid: str, technique="multigrid training", gain="4.5x faster"):
@@ -33,10 +33,11 @@ def decided(seeded_db):
     decide(seeded_db, Decision(ids[2], "ben", "rejected", {}, seconds=1.5))
     decide(seeded_db, Decision(ids[0], "ana", "accepted", dict(s0.values),
                                suggestion=s0, seconds=3.14))
-    decide(seeded_db, Decision(ids[1], "ana", "edited", {"technique": "multigrid training", "claimed_gain": "4.5x",
-                                                         "compute": "128 GPUs"}, suggestion=s1, notes="check table 2"))
-    set_flag(seeded_db, ids[1], "ana", True)
-    set_flag(seeded_db, ids[3], "ana", True)  # flagged but undecided: not exported
+    edit = decide(seeded_db, Decision(ids[1], "ana", "edited", {"technique": "multigrid training",
+                                                                "claimed_gain": "4.5x", "compute": "128 GPUs"},
+                                      suggestion=s1, notes="check table 2"))
+    set_flag(seeded_db, ids[1], "ana", True, based_on=edit.version)
+    set_flag(seeded_db, ids[3], "ana", True, based_on=None)  # flagged but undecided: not exported
     return seeded_db, ids
 
 
@@ -84,7 +85,7 @@ def test_export_import_export_is_byte_identical(decided, tmp_path):
     path = write(tmp_path / "export.jsonl", first)
     fresh = open_db(tmp_path / "fresh.db")
     ingest(fresh, [SEEDS])
-    assert import_annotations(fresh, path, "nobody") == 3
+    assert import_annotations(fresh, path, "nobody").written == 3
     assert "".join(export_annotation_lines(fresh)) == first
     # the imported suggestion snapshot is what the reviewer saw, even with no suggestion rows here
     assert fresh["suggestions"].count == 0

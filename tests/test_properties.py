@@ -17,7 +17,7 @@ from workbench.grounding import align, ground_summary
 from workbench.ingest import ingest
 from workbench.jsonl import export_annotation_lines, import_annotations, read_annotation_file
 from workbench.records import annotator_problem
-from workbench.store import Decision, decide, paper_order
+from workbench.store import Decision, decide, get_annotation, paper_order
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 DB_SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -124,8 +124,10 @@ def test_a_valid_export_always_imports_back_unchanged(decisions):
         db = _seeded(Path(folder))
         ids = [pid for _, pid in paper_order(db)]
         for i, (status, technique, gain, compute, annotator) in enumerate(decisions):
+            current = get_annotation(db, ids[i % len(ids)], annotator)
             decide(db, Decision(ids[i % len(ids)], annotator, status,
-                                {"technique": technique, "claimed_gain": gain, "compute": compute}))
+                                {"technique": technique, "claimed_gain": gain, "compute": compute},
+                                based_on=current.version if current else None))
         first = "".join(export_annotation_lines(db))
         path = Path(folder) / "export.jsonl"
         path.write_text(first, encoding="utf-8")

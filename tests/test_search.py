@@ -44,7 +44,7 @@ def test_filters_on_decisions_flags_and_the_suggestion_on_screen(seeded_db):
     first = find(seeded_db, "status:todo", active=active, limit=3)
     decide(seeded_db, Decision(first[0].id, "ana", "accepted", {}))
     decide(seeded_db, Decision(first[1].id, "ana", "rejected", {}))
-    set_flag(seeded_db, first[2].id, "ana", True)
+    set_flag(seeded_db, first[2].id, "ana", True, based_on=None)
     assert [h.id for h in find(seeded_db, "status:accepted")] == [first[0].id]
     assert [h.status for h in find(seeded_db, "status:decided")] == ["accepted", "rejected"]
     assert [h.id for h in find(seeded_db, "flagged")] == [first[2].id]

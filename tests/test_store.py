@@ -48,16 +48,16 @@ def test_a_decision_writes_the_annotation_and_an_event(seeded_db):
 def test_seconds_accumulate_and_created_at_is_kept(seeded_db):
     pid = _first_paper(seeded_db)
     first = decide(seeded_db, Decision(pid, "ana", "accepted", {}, seconds=2.0))
-    second = decide(seeded_db, Decision(pid, "ana", "rejected", {}, seconds=3.0))
+    second = decide(seeded_db, Decision(pid, "ana", "rejected", {}, seconds=3.0, based_on=first.version))
     assert second.seconds_spent == 5.0
     assert second.created_at == first.created_at
 
 
 def test_undo_restores_what_was_there_before_step_by_step(seeded_db):
     pid = _first_paper(seeded_db)
-    decide(seeded_db, Decision(pid, "ana", "accepted", {"technique": "A"}))
-    set_flag(seeded_db, pid, "ana", True)
-    decide(seeded_db, Decision(pid, "ana", "rejected", {}))
+    row = decide(seeded_db, Decision(pid, "ana", "accepted", {"technique": "A"}))
+    row = set_flag(seeded_db, pid, "ana", True, based_on=row.version)
+    decide(seeded_db, Decision(pid, "ana", "rejected", {}, based_on=row.version))
     assert undo_last(seeded_db, "ana") == pid
     row = get_annotation(seeded_db, pid, "ana")
     assert (row.status, row.flagged, row.values["technique"]) == ("accepted", True, "A")

@@ -46,6 +46,13 @@ def default_annotator() -> str:
         return "reviewer"
 
 
+def _check_annotator(annotator: str) -> str:
+    problem = annotator_problem(annotator)
+    if problem:
+        raise InputError(f"--annotator {annotator!r} {problem}")
+    return annotator
+
+
 def default_seeds() -> Path:
     """`seeds/` here, else the checkout's own seeds (an editable install run elsewhere)."""
     local = Path("seeds")
@@ -192,15 +199,22 @@ def export(ctx, output, status, annotator, flagged, suggestions, prompt_ref, mod
 
 @cli.command("import")
 @click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--annotator", default=None, help="Annotator for records that name none (default: login name).")
+@click.option("--annotator", default=None,
+              help="Annotator for records that name none (required when a record names none).")
+@click.option("--on-conflict", type=click.Choice(["refuse", "skip", "newer", "replace"]), default="refuse",
+              show_default=True,
+              help="A record that would change a stored decision: refuse the import (nothing written), skip it, "
+                   "take it if its updated_at is newer, or take it.")
 @db_option
 @click.pass_context
-def import_(ctx, file: Path, annotator: str | None) -> None:
+def import_(ctx, file: Path, annotator: str | None, on_conflict: str) -> None:
     """Read annotations back from JSONL (the export format)."""
     from workbench.jsonl import import_annotations
 
-    count = import_annotations(_db(ctx), file, annotator or default_annotator())
-    _echo(f"imported {count} annotations from {file}")
+    if annotator is not None:
+        _check_annotator(annotator)
+    report = import_annotations(_db(ctx), file, annotator, on_conflict)
+    _echo(report.summary(file))
 
 
 # --------------------------------------------------------------------------- suggestions
@@ -622,10 +636,7 @@ def review(ctx, prompt_ref, model_name, response_format, timeout, rpm, annotator
             if report.new == 0:
                 raise InputError("the store is empty and nothing could be ingested; run `workbench ingest PATH`")
     prompt = resolve_prompt(prompt_ref)
-    annotator = annotator or os.environ.get("WORKBENCH_ANNOTATOR") or default_annotator()
-    problem = annotator_problem(annotator)
-    if problem:
-        raise InputError(f"--annotator {annotator!r} {problem}")
+    annotator = _check_annotator(annotator or os.environ.get("WORKBENCH_ANNOTATOR") or default_annotator())
     others = None
     if queue == "disagreements":
         from workbench.agreement import choose_pair

@@ -23,3 +23,20 @@ class AbortedRun(WorkbenchError):
     exit_code = 1
     reply = None
     record = None
+
+
+class Conflict(WorkbenchError):
+    """A write based on a version of an annotation that is no longer the stored one.
+
+    Nothing was written. `stored` is the annotation as it is now (None when there is
+    none), `attempted` the row the write would have made.
+    """
+
+    exit_code = 1
+
+    def __init__(self, stored, attempted) -> None:
+        self.stored, self.attempted = stored, attempted
+        row = attempted if attempted is not None else stored
+        now = f"now {stored.status or 'undecided'}" if stored is not None else "now without a decision"
+        super().__init__(f"paper {row.paper_id} by {row.annotator!r} changed since it was shown ({now}); "
+                         "nothing was saved")

@@ -32,6 +32,7 @@ class IngestReport:
     merged: int = 0  # new sightings of a paper already known
     already: int = 0  # sightings already in the store (same file ingested before)
     differing: int = 0  # sightings whose abstract differs from the stored one
+    revised: int = 0  # abstracts not seen before for a known paper: new revisions (the old text is kept)
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
@@ -42,6 +43,8 @@ class IngestReport:
         )
         if self.differing:
             text += f"; {_n(self.differing, 'abstract')} differed between sightings (kept the longer)"
+        if self.revised:
+            text += f"; {_n(self.revised, 'new abstract revision')} (the older text is kept)"
         if self.errors:
             text += f"; {_n(len(self.errors), 'file')} failed"
         return text
@@ -209,6 +212,7 @@ class _FileBatch:
         self.added: dict[str, tuple[str, int]] = {}  # merged into `known` on commit
         self.counts = IngestReport()
         self.now = utc_now()
+        self.revisions: list[tuple] = []  # (paper id, abstract, content hash, time) of the new papers
 
     def add(self, rows: list[ParsedRow]) -> None:
         papers: list[tuple] = []
@@ -221,14 +225,16 @@ class _FileBatch:
             stored = added.get(pid) or known.get(pid)
             if stored is None:
                 papers.append((pid, self.seq, row.title, abstract, *row.metadata, chash, self.now))
+                self.revisions.append((pid, abstract, chash, self.now))
                 added[pid] = (chash, len(abstract))
                 self.seq += 1
                 counts.new += 1
             else:
                 if stored[0] != chash:
                     counts.differing += 1
+                    self._write(papers, sightings)
+                    counts.revised += self.db.execute(_ADD_REVISION, [pid, abstract, chash, self.now, pid]).rowcount
                     if len(abstract) > stored[1]:
-                        self._write(papers, sightings)
                         self.db.execute("UPDATE papers SET abstract = ?, content_hash = ? WHERE id = ?", [abstract, chash, pid])
                         added[pid] = (chash, len(abstract))
                 if any(v is not None for v in row.metadata):
@@ -246,7 +252,9 @@ class _FileBatch:
             # The search index, in one statement for the chunk (a per-row trigger cost 5x
             # more). Before any later update of these rows: the index must hold them first.
             self.db.execute(_INDEX_FOR_SEARCH, [papers[0][1], papers[-1][1]])
+            self.db.conn.executemany(_FIRST_REVISION, self.revisions)
             papers.clear()
+            self.revisions.clear()
         if sightings:
             cursor = self.db.conn.executemany(_INSERT_SIGHTING, sightings)
             self.counts.already += len(sightings) - cursor.rowcount
@@ -264,6 +272,7 @@ class _FileBatch:
         report.merged += counts.found - counts.new - counts.already
         report.already += counts.already
         report.differing += counts.differing
+        report.revised += counts.revised
         if warning:
             report.warnings.append(warning)
         self.path = None
@@ -280,6 +289,14 @@ _INDEX_FOR_SEARCH = (
 _INSERT_SIGHTING = (
     "INSERT OR IGNORE INTO sightings (paper_id, source, source_hash, position, line, content_hash) "
     "VALUES (?, ?, ?, ?, ?, ?)"
+)
+_FIRST_REVISION = (
+    "INSERT INTO paper_revisions (paper_id, revision, abstract, content_hash, added_at) VALUES (?, 1, ?, ?, ?)"
+)
+# A text not seen before for this paper becomes its next revision (one seen before changes nothing).
+_ADD_REVISION = (
+    "INSERT OR IGNORE INTO paper_revisions (paper_id, revision, abstract, content_hash, added_at) "
+    "SELECT ?, max(revision) + 1, ?, ?, ? FROM paper_revisions WHERE paper_id = ?"
 )
 _FILL_METADATA = (
     "UPDATE papers SET " + ", ".join(f"{k} = coalesce({k}, ?)" for k in _META) + " WHERE id = ?"

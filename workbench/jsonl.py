@@ -20,6 +20,7 @@ import re
 import stat
 import tempfile
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Iterable, Iterator
@@ -31,7 +32,7 @@ from workbench.db import write_transaction
 from workbench.errors import InputError, WorkbenchError
 from workbench.json_text import UnreadableJson, json_problem, read_json
 from workbench.records import AnnotationRow, TitledAnnotation, annotator_problem
-from workbench.store import import_annotation, iter_annotations, known_paper_ids, suggestion_from_row
+from workbench.store import get_annotation, import_annotation, iter_annotations, known_paper_ids, suggestion_from_row
 from workbench.vocab import FIELDS, STATUSES, utc_now
 
 # Limits on what an import may carry (an export never comes near them).
@@ -65,6 +66,8 @@ def annotation_record(item: TitledAnnotation) -> dict:
     }
     if row.field_sources:
         record["field_sources"] = row.field_sources
+    if row.decided_on:
+        record["decided_on"] = row.decided_on
     record.update(seconds_spent=row.seconds_spent, created_at=row.created_at, updated_at=row.updated_at)
     return record
 
@@ -102,7 +105,7 @@ def export_suggestion_lines(db: Database, *, prompt_ids: list[str] | None = None
     sql = (
         "SELECT pa.title, s.id, s.paper_id, s.prompt_id, pr.name, s.model, s.params, s.outcome, s.error, "
         "s.technique, s.claimed_gain, s.compute, s.evidence, s.warnings, s.raw, s.input_tokens, s.output_tokens, "
-        "s.latency_ms, s.attempts, s.created_at, s.batch_id FROM suggestions s "
+        "s.latency_ms, s.attempts, s.created_at, s.batch_id, s.content_hash FROM suggestions s "
         "JOIN papers pa ON pa.id = s.paper_id JOIN prompts pr ON pr.id = s.prompt_id "
         + (f"WHERE {' AND '.join(where)} " if where else "")
         + "ORDER BY pa.seq, pr.name, s.prompt_id, s.model, s.params"
@@ -196,7 +199,7 @@ def write_lines(lines: Iterable[str], path: Path | None, stdout: IO[str]) -> int
 # --------------------------------------------------------------------------- import
 
 _RECORD_KEYS = ("paper_id", "title", "annotator", "status", "flagged", "annotation", "edited_fields", "notes",
-                "suggestion", "field_sources", "seconds_spent", "created_at", "updated_at")
+                "suggestion", "field_sources", "decided_on", "seconds_spent", "created_at", "updated_at")
 _SUGGESTION_KEYS = ("id", "prompt", "prompt_hash", "model", "fields")
 
 
@@ -240,7 +243,7 @@ def _unknown(keys: Iterable[str], known: tuple[str, ...], where: str, what: str)
         raise InputError(f"{where}: unknown {what} {unknown[0]!r} (expected {', '.join(known)})")
 
 
-def _parse_record(record, where: str, default_annotator: str, known_ids: set[str]) -> AnnotationRow:
+def _parse_record(record, where: str, default_annotator: str | None, known_ids: set[str]) -> AnnotationRow:
     if not isinstance(record, dict):
         raise InputError(f"{where}: expected a JSON object")
     _unknown(record, _RECORD_KEYS, where, "key")
@@ -267,6 +270,9 @@ def _parse_record(record, where: str, default_annotator: str, known_ids: set[str
     if (isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not math.isfinite(seconds)
             or not 0 <= seconds <= MAX_SECONDS):
         raise InputError(f"{where}: 'seconds_spent' must be a number of seconds from 0 to {MAX_SECONDS:,.0f}")
+    if "annotator" not in record and default_annotator is None:
+        raise InputError(f"{where}: the record names no 'annotator'; say whose decisions these are with "
+                         "--annotator NAME")
     now = utc_now()
     row = AnnotationRow(
         paper_id=pid, annotator=_annotator(record.get("annotator", default_annotator), where),
@@ -277,6 +283,7 @@ def _parse_record(record, where: str, default_annotator: str, known_ids: set[str
         created_at=_timestamp(record.get("created_at"), where, "created_at") or now,
         updated_at=_timestamp(record.get("updated_at"), where, "updated_at") or now,
         field_sources=_field_sources(record.get("field_sources"), where),
+        decided_on=_text(record.get("decided_on"), where, "decided_on", MAX_NAME_CHARS),
     )
     suggestion = record.get("suggestion")
     if suggestion is not None:
@@ -319,13 +326,15 @@ def _loads(text: str, where: str):
         raise InputError(f"{where}: {json_problem(exc)}") from None
 
 
-def read_annotation_file(path: Path, default_annotator: str, known_ids: set[str]) -> list[AnnotationRow]:
-    """Every record of the file, checked; InputError naming the first bad line."""
+def read_annotation_file(path: Path, default_annotator: str | None,
+                         known_ids: set[str]) -> list[tuple[int, AnnotationRow]]:
+    """Every record of the file with its line number, checked; InputError naming the first bad line.
+    A record without an annotator takes `default_annotator`; without one, it is an error."""
     try:
         handle = open(path, encoding="utf-8-sig")
     except OSError as exc:
         raise InputError(f"{path}: cannot read ({exc.strerror})") from None
-    rows: list[AnnotationRow] = []
+    rows: list[tuple[int, AnnotationRow]] = []
     first_line: dict[tuple[str, str], int] = {}
     with handle:
         try:
@@ -342,7 +351,7 @@ def read_annotation_file(path: Path, default_annotator: str, known_ids: set[str]
                     raise InputError(f"{where}: a second record for paper {row.paper_id} by {row.annotator!r} "
                                      f"(the first is on line {first_line[key]})")
                 first_line[key] = number
-                rows.append(row)
+                rows.append((number, row))
         except UnicodeDecodeError:
             raise InputError(f"{path}: not UTF-8 text") from None
     if not rows:
@@ -350,10 +359,73 @@ def read_annotation_file(path: Path, default_annotator: str, known_ids: set[str]
     return rows
 
 
-def import_annotations(db: Database, path: Path, default_annotator: str) -> int:
-    """Import one JSONL file in one transaction: every line is checked before any is written."""
+# What an import does with a record that would change a stored decision to something else.
+REFUSE, SKIP, NEWER, REPLACE = "refuse", "skip", "newer", "replace"
+ON_CONFLICT = (REFUSE, SKIP, NEWER, REPLACE)
+
+
+@dataclass
+class ImportReport:
+    written: int = 0
+    unchanged: int = 0  # identical to the stored decision: nothing written, no event
+    skipped: int = 0  # conflicts the policy kept the stored decision for
+
+    def summary(self, path: Path) -> str:
+        text = f"imported {self.written} annotations from {path}"
+        notes = [f"{self.unchanged} unchanged"] if self.unchanged else []
+        if self.skipped:
+            notes.append(f"{self.skipped} conflict{'s' * (self.skipped != 1)} skipped")
+        return text + (f" ({', '.join(notes)})" if notes else "")
+
+
+def _decision(row: AnnotationRow) -> tuple:
+    """What a decision says (its times and time spent aside): two records saying the same are identical."""
+    return (row.status, bool(row.flagged), tuple(row.values.get(f) for f in FIELDS), row.notes, row.suggestion_id,
+            json.dumps(row.suggested, sort_keys=True), json.dumps(row.field_sources, sort_keys=True))
+
+
+def _instant(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def _incoming_wins(stored: AnnotationRow, incoming: AnnotationRow, policy: str) -> bool:
+    if policy == REPLACE:
+        return True
+    if policy == NEWER:
+        return _instant(incoming.updated_at) > _instant(stored.updated_at)
+    return False
+
+
+def import_annotations(db: Database, path: Path, default_annotator: str | None,
+                       on_conflict: str = REFUSE) -> ImportReport:
+    """Import one JSONL file in one transaction: every line is checked before any is written.
+
+    A record that would change a stored decision to a different one is a conflict: `refuse`
+    (the default) writes nothing and raises InputError listing each; `skip` keeps the stored
+    decision; `newer` takes the record when its updated_at is later; `replace` takes it.
+    A record identical to the stored decision is left alone (no event)."""
+    if on_conflict not in ON_CONFLICT:
+        raise ValueError(f"unknown conflict policy {on_conflict!r}")
     rows = read_annotation_file(Path(path), default_annotator, known_paper_ids(db))
+    report, conflicts = ImportReport(), []
     with write_transaction(db):
-        for row in rows:
-            import_annotation(db, row)
-    return len(rows)
+        for number, row in rows:
+            stored = get_annotation(db, row.paper_id, row.annotator)
+            if stored is not None and stored.decided:
+                if _decision(stored) == _decision(row):
+                    report.unchanged += 1
+                    continue
+                if on_conflict == REFUSE:
+                    conflicts.append(f"{path}:{number}: paper {row.paper_id} by {row.annotator!r}: stored updated_at "
+                                     f"{stored.updated_at}, incoming {row.updated_at}")
+                    continue
+                if not _incoming_wins(stored, row, on_conflict):
+                    report.skipped += 1
+                    continue
+            import_annotation(db, row, stored.version if stored else None)
+            report.written += 1
+        if conflicts:
+            count = f"{len(conflicts)} conflict{'s' * (len(conflicts) != 1)}"
+            raise InputError("\n".join(conflicts) + f"\n{count} with decisions in the store: nothing was imported "
+                             "(--on-conflict skip|newer|replace chooses otherwise)")
+    return report

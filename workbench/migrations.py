@@ -260,3 +260,43 @@ def m008_batches(db: Database) -> None:
         ALTER TABLE suggestions ADD COLUMN batch_id TEXT;  -- the batch that made it; NULL for a live request
         """
     )
+
+
+@migrations()
+def m009_annotation_versions(db: Database) -> None:
+    # Every annotation carries the id of the event that made it: a decision names the version it
+    # was based on, and a stale one is a conflict, never an overwrite. Rows made before this get
+    # the id of their latest event (0 when the log has none).
+    db.executescript(
+        """
+        ALTER TABLE annotations ADD COLUMN version INTEGER NOT NULL DEFAULT 0;
+        UPDATE annotations SET version = coalesce((SELECT max(e.id) FROM events e
+            WHERE e.paper_id = annotations.paper_id AND e.annotator = annotations.annotator), 0);
+        """
+    )
+
+
+@migrations()
+def m010_paper_revisions(db: Database) -> None:
+    # A changed abstract is a new revision; the old text is kept. `papers` holds the current one
+    # (ingest keeps the longer text current). Suggestions and decisions name the text they were
+    # made on by its content hash: a suggestion made before this on the current text is taken as
+    # made on it; a decision made before this is NULL (not known).
+    db.executescript(
+        """
+        CREATE TABLE paper_revisions (
+            paper_id TEXT NOT NULL REFERENCES papers(id),
+            revision INTEGER NOT NULL,            -- 1, 2, ... in the order the texts were first seen
+            abstract TEXT NOT NULL,
+            content_hash TEXT NOT NULL,           -- as papers.content_hash
+            added_at TEXT NOT NULL,
+            PRIMARY KEY (paper_id, revision),
+            UNIQUE (paper_id, content_hash)
+        );
+        INSERT INTO paper_revisions (paper_id, revision, abstract, content_hash, added_at)
+            SELECT id, 1, abstract, content_hash, added_at FROM papers;
+        ALTER TABLE suggestions ADD COLUMN content_hash TEXT;  -- the text it was made from
+        UPDATE suggestions SET content_hash = (SELECT p.content_hash FROM papers p WHERE p.id = suggestions.paper_id);
+        ALTER TABLE annotations ADD COLUMN decided_on TEXT;   -- content hash of the text decided on
+        """
+    )

@@ -52,6 +52,7 @@ class PaperRow:
     published_iso: str | None = None
     upvotes: int | None = None
     organization: str | None = None
+    content_hash: str | None = None  # of the title and this abstract: the revision suggestions and decisions name
 
 
 @dataclass(slots=True, frozen=True)
@@ -82,6 +83,7 @@ class SuggestionRow:
     attempts: int | None = None
     created_at: str = ""
     batch_id: str | None = None  # the batch that made it; None for a live request
+    content_hash: str | None = None  # the paper text it was made from (None: the current one, when stored)
 
     @property
     def ok(self) -> bool:
@@ -118,6 +120,8 @@ class AnnotationRow:
     created_at: str = ""
     updated_at: str = ""
     field_sources: dict[str, str] | None = None  # field -> where its value came from, when picked per field
+    version: int = 0  # the id of the event that made this row: what a later write names as based_on
+    decided_on: str | None = None  # content hash of the paper text it was decided on (None: not known)
 
     @property
     def decided(self) -> bool:

@@ -21,13 +21,13 @@ from pathlib import Path
 from sqlite_utils import Database
 
 from workbench.db import ReadOnlyStore, close_db, is_read_only_error, open_db, write_transaction
-from workbench.errors import AbortedRun, InputError
+from workbench.errors import AbortedRun, Conflict, InputError
 from workbench.grounding import Span, ground_field
 from workbench.models.base import Model
 from workbench.prompts import Prompt
 from workbench.records import AnnotationRow, PaperRow, SearchHit, SuggestionRow, Values, no_values
 from workbench.store import (
-    Decision, annotation_statuses, annotations_of, clean_value, decide, find_papers, flagged_ids, get_annotation,
+    Decision, annotation_statuses, annotations_of, changed_since_decided, clean_value, decide, find_papers, flagged_ids, get_annotation,
     get_paper, get_papers, paper_order, paper_seq, papers_with_suggestion, save_suggestions, set_flag,
     suggestions_for_paper, undo_last,
 )
@@ -103,6 +103,12 @@ class PaperView:
     @property
     def decided(self) -> bool:
         return self.annotation is not None and self.annotation.decided
+
+    @property
+    def text_changed(self) -> bool:
+        """The decision was made on an older revision of the abstract."""
+        decided_on = self.annotation.decided_on if self.decided else None
+        return decided_on is not None and decided_on != self.paper.content_hash
 
     @property
     def shows_decision(self) -> bool:
@@ -319,6 +325,9 @@ class ReviewSession:
         self.index = self._start_index()
         self.shown_at = clock()
         self.preferred: dict[str, str] = {}  # paper id -> suggestion id picked with 1-9
+        # paper id -> the version of the annotation last shown (None: none existed): what a decision is based on
+        self.seen: dict[str, int | None] = {}
+        self.seen_text: dict[str, str] = {}  # paper id -> content hash of the text last shown: what it is decided on
         self.notices_at_start: list[Notice] = []  # shown once when the screen opens
         if read_only:
             feed.stopped = "the store is read-only: new suggestions cannot be stored"
@@ -342,9 +351,9 @@ class ReviewSession:
 
             disputed = set(disagreement_ids(self.db, *self.others))
             return [(seq, pid) for seq, pid in order if pid in disputed]
-        if self.queue_name == "flagged":
-            flagged = flagged_ids(self.db, self.annotator)
-            return [(seq, pid) for seq, pid in order if pid in flagged]
+        if self.queue_name in ("flagged", "changed"):
+            wanted = (flagged_ids if self.queue_name == "flagged" else changed_since_decided)(self.db, self.annotator)
+            return [(seq, pid) for seq, pid in order if pid in wanted]
         if self.queue_name == "doubt":  # undecided papers, the most doubtful first (see workbench/doubt.py)
             self.doubts = doubts(self.db)
             todo = [(seq, pid) for seq, pid in order if not self.statuses.get(pid)]
@@ -462,8 +471,25 @@ class ReviewSession:
             self.feed.fill_now([pid])  # the papers ahead: fill_ahead(), once the screen has drawn this one
         suggestions = suggestions_for_paper(self.db, pid)
         shown, picked = self._shown(pid, suggestions)
-        return PaperView(get_paper(self.db, pid), get_annotation(self.db, pid, self.annotator), suggestions, shown,
-                         self._others_on(pid), self.feed.pending(pid), picked)
+        annotation = self.reload(pid)
+        paper = get_paper(self.db, pid)
+        self.seen_text[pid] = paper.content_hash
+        return PaperView(paper, annotation, suggestions, shown, self._others_on(pid), self.feed.pending(pid), picked)
+
+    def reload(self, pid: str) -> AnnotationRow | None:
+        """Read the paper's annotation as stored now: what the next decision on it is based on."""
+        annotation = get_annotation(self.db, pid, self.annotator)
+        self.seen[pid] = annotation.version if annotation else None
+        status = annotation.status if annotation else None
+        if self.statuses.get(pid) != status or (annotation is None) != (pid not in self.statuses):
+            self._record_status(pid, status, forget=annotation is None)
+        return annotation
+
+    def _based_on(self, pid: str) -> int | None:
+        """The version shown for this paper (read now if it never was shown)."""
+        if pid not in self.seen:
+            self.reload(pid)
+        return self.seen[pid]
 
     def _others_on(self, pid: str) -> list[AnnotationRow]:
         """The decisions to adjudicate (the disagreements queue). Elsewhere none: a reviewer who sees
@@ -521,11 +547,39 @@ class ReviewSession:
         if self.read_only:
             raise ReadOnlyStore("this store is open read-only: decisions cannot be saved")
         pid = self.current_id
-        row = decide(self.db, Decision(pid, self.annotator, status, values, suggestion, self.seconds_here(),
-                                       notes, self.session_id, field_sources))
-        self._record_status(pid, status)
+        decision = Decision(pid, self.annotator, status, values, suggestion, self.seconds_here(), notes,
+                            self.session_id, field_sources, based_on=self._based_on(pid),
+                            decided_on=self.seen_text.get(pid))
+        try:
+            row = decide(self.db, decision)
+        except Conflict:
+            self.reload(pid)  # the next key works on what is stored now
+            raise
+        self._wrote(row)
         self.shown_at = self.clock()  # time on a paper counts once
         return row
+
+    def _wrote(self, row: AnnotationRow) -> None:
+        self.seen[row.paper_id] = row.version
+        self._record_status(row.paper_id, row.status)
+
+    def keep_mine(self, conflict: Conflict) -> AnnotationRow:
+        """After a conflict: write the reviewer's attempted decision again, based on the stored version
+        (the reviewer has seen it now). Conflict again if it changed once more meanwhile."""
+        mine = conflict.attempted
+        self.seen[mine.paper_id] = conflict.stored.version if conflict.stored else None
+        row = decide(self.db, Decision(mine.paper_id, self.annotator, mine.status, dict(mine.values),
+                                       self._suggestion_of(mine), self.seconds_here(), mine.notes, self.session_id,
+                                       mine.field_sources, based_on=self.seen[mine.paper_id],
+                                       decided_on=mine.decided_on))
+        self._wrote(row)
+        self.shown_at = self.clock()
+        return row
+
+    def _suggestion_of(self, row: AnnotationRow) -> SuggestionRow | None:
+        if row.suggestion_id is None:
+            return None
+        return next((s for s in suggestions_for_paper(self.db, row.paper_id) if s.id == row.suggestion_id), None)
 
     def accept(self, suggestion: SuggestionRow, notes: str | None = None) -> AnnotationRow:
         return self.decide(ACCEPTED, dict(suggestion.values), suggestion, notes)
@@ -552,7 +606,13 @@ class ReviewSession:
         pid = self.current_id
         current = get_annotation(self.db, pid, self.annotator)
         flagged = not (current and current.flagged)
-        set_flag(self.db, pid, self.annotator, flagged, session=self.session_id)
+        try:
+            row = set_flag(self.db, pid, self.annotator, flagged, based_on=self._based_on(pid),
+                           session=self.session_id)
+        except Conflict:
+            self.reload(pid)
+            raise
+        self.seen[pid] = row.version
         if pid not in self.statuses:
             self.statuses[pid] = None
         return flagged
@@ -564,8 +624,7 @@ class ReviewSession:
         pid = undo_last(self.db, self.annotator, session=self.session_id)
         if pid is None:
             return None
-        restored = get_annotation(self.db, pid, self.annotator)
-        self._record_status(pid, restored.status if restored else None, forget=restored is None)
+        self.reload(pid)
         self.go_to_paper(pid)
         return pid
 

@@ -15,7 +15,7 @@ from typing import Any, Iterable, Iterator, NamedTuple
 from sqlite_utils import Database
 
 from workbench.db import write_transaction
-from workbench.errors import InputError
+from workbench.errors import Conflict, InputError
 from workbench.grounding import Span
 from workbench.json_text import mend
 from workbench.records import (
@@ -34,7 +34,8 @@ def _marks(values: Iterable) -> str:
 
 # --------------------------------------------------------------------------- papers
 
-_PAPER_COLUMNS = "id, seq, title, abstract, authors_count, published, published_iso, upvotes, organization"
+_PAPER_COLUMNS = ("id, seq, title, abstract, authors_count, published, published_iso, upvotes, organization, "
+                  "content_hash")
 
 
 def count_papers(db: Database) -> int:
@@ -134,7 +135,7 @@ def prompt_versions(db: Database, name: str, hash_prefix: str = "") -> list[str]
 
 _SUGGESTION_COLUMNS = (
     "id", "paper_id", "prompt_id", "model", "params", "outcome", "error", *FIELDS, "evidence", "warnings", "raw",
-    "input_tokens", "output_tokens", "latency_ms", "attempts", "created_at", "batch_id",
+    "input_tokens", "output_tokens", "latency_ms", "attempts", "created_at", "batch_id", "content_hash",
 )
 _INSERT_SUGGESTION = (
     f"INSERT OR REPLACE INTO suggestions ({', '.join(_SUGGESTION_COLUMNS)}) VALUES ({_marks(_SUGGESTION_COLUMNS)})"
@@ -159,7 +160,7 @@ def _suggestion_values(s: SuggestionRow) -> list:
     return _mended([s.id, s.paper_id, s.prompt_id, s.model, s.params, s.outcome, s.error,
                     *(s.values.get(f) for f in FIELDS), _evidence_json(s.evidence),
                     json.dumps(s.warnings, ensure_ascii=False), s.raw, s.input_tokens, s.output_tokens, s.latency_ms,
-                    s.attempts, s.created_at, s.batch_id])
+                    s.attempts, s.created_at, s.batch_id, s.content_hash])
 
 
 def _attempt_values(s: SuggestionRow, call: Call) -> list:
@@ -173,9 +174,20 @@ def save_suggestion(db: Database, suggestion: SuggestionRow, calls: list[Call]) 
     save_suggestions(db, [(suggestion, calls)])
 
 
+def _made_on_current(db: Database, items: list[tuple[SuggestionRow, list[Call]]]) -> None:
+    """A suggestion that does not say which text it was made from was made from the current one."""
+    unsaid = [s for s, _ in items if s.content_hash is None]
+    if unsaid:
+        hashes = dict(db.execute(f"SELECT id, content_hash FROM papers WHERE id IN ({_marks(unsaid)})",
+                                 [s.paper_id for s in unsaid]).fetchall())
+        for s in unsaid:
+            s.content_hash = hashes.get(s.paper_id)
+
+
 def save_suggestions(db: Database, items: list[tuple[SuggestionRow, list[Call]]]) -> None:
     """Several suggestions in one transaction (a run commits in small groups, not one by one)."""
     with write_transaction(db):
+        _made_on_current(db, items)
         db.conn.executemany(_INSERT_SUGGESTION, [_suggestion_values(s) for s, _ in items])
         db.conn.executemany(_INSERT_ATTEMPT, [_attempt_values(s, c) for s, calls in items for c in calls])
 
@@ -183,7 +195,7 @@ def save_suggestions(db: Database, items: list[tuple[SuggestionRow, list[Call]]]
 _UPSERT_FROM_BATCH = (
     f"INSERT INTO suggestions ({', '.join(_SUGGESTION_COLUMNS)}) VALUES ({_marks(_SUGGESTION_COLUMNS)}) "
     "ON CONFLICT(id) DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in _SUGGESTION_COLUMNS[1:])
-    + f" WHERE suggestions.outcome != '{OK}'"
+    + f" WHERE suggestions.outcome != '{OK}' OR suggestions.content_hash IS NOT excluded.content_hash"
 )
 
 
@@ -195,8 +207,10 @@ def save_batch_suggestions(db: Database, items: list[tuple[SuggestionRow, list[C
         return set()
     ids = [s.id for s, _ in items]
     with write_transaction(db):
+        _made_on_current(db, items)
         kept = {r[0] for r in db.execute(
-            f"SELECT id FROM suggestions WHERE outcome = '{OK}' AND id IN ({_marks(ids)})", ids)}
+            f"SELECT s.id FROM suggestions s JOIN papers p ON p.id = s.paper_id AND p.content_hash = s.content_hash "
+            f"WHERE s.outcome = '{OK}' AND s.id IN ({_marks(ids)})", ids)}
         db.conn.executemany(_UPSERT_FROM_BATCH, [_suggestion_values(s) for s, _ in items])
         db.conn.executemany(_INSERT_ATTEMPT, [_attempt_values(s, c) for s, calls in items for c in calls])
     return kept
@@ -205,14 +219,15 @@ def save_batch_suggestions(db: Database, items: list[tuple[SuggestionRow, list[C
 _SUGGESTION_SELECT = (
     "SELECT s.id, s.paper_id, s.prompt_id, p.name, s.model, s.params, s.outcome, s.error, "
     "s.technique, s.claimed_gain, s.compute, s.evidence, s.warnings, s.raw, s.input_tokens, s.output_tokens, "
-    "s.latency_ms, s.attempts, s.created_at, s.batch_id FROM suggestions s JOIN prompts p ON p.id = s.prompt_id"
+    "s.latency_ms, s.attempts, s.created_at, s.batch_id, s.content_hash "
+    "FROM suggestions s JOIN prompts p ON p.id = s.prompt_id"
 )
 
 
 def suggestion_from_row(row: tuple | list) -> SuggestionRow:
     """A SuggestionRow from the columns of _SUGGESTION_SELECT (in that order)."""
     (sid, pid, prompt_id, prompt_name, model, params, outcome, error, technique, gain, compute, evidence, warnings,
-     raw, tokens_in, tokens_out, latency, attempts, created, batch_id) = row
+     raw, tokens_in, tokens_out, latency, attempts, created, batch_id, content_hash) = row
     spans = json.loads(evidence) if evidence else {}
     return SuggestionRow(
         id=sid, paper_id=pid, prompt_id=prompt_id, prompt_name=prompt_name, model=model, params=params,
@@ -220,6 +235,7 @@ def suggestion_from_row(row: tuple | list) -> SuggestionRow:
         evidence={f: (Span(**spans[f]) if spans.get(f) else None) for f in FIELDS},
         warnings=json.loads(warnings) if warnings else [], raw=raw, input_tokens=tokens_in,
         output_tokens=tokens_out, latency_ms=latency, attempts=attempts, created_at=created, batch_id=batch_id,
+        content_hash=content_hash,
     )
 
 
@@ -228,24 +244,29 @@ def get_suggestion(db: Database, suggestion_id: str) -> SuggestionRow | None:
     return suggestion_from_row(row) if row else None
 
 
+_ON_CURRENT_TEXT = "s.content_hash = (SELECT content_hash FROM papers WHERE id = s.paper_id)"
+
+
 def suggestions_for_paper(db: Database, paper_id: str) -> list[SuggestionRow]:
-    """All suggestions of one paper, oldest first (the order keys 1-9 follow)."""
-    rows = db.execute(f"{_SUGGESTION_SELECT} WHERE s.paper_id = ? ORDER BY s.created_at, s.rowid", [paper_id])
+    """The suggestions made from the paper's current text, oldest first (the order keys 1-9 follow).
+    Those made from an older revision are kept but not served: their values and spans are of that text."""
+    rows = db.execute(f"{_SUGGESTION_SELECT} WHERE s.paper_id = ? AND {_ON_CURRENT_TEXT} "
+                      "ORDER BY s.created_at, s.rowid", [paper_id])
     return [suggestion_from_row(r) for r in rows]
 
 
 def papers_lacking_ok(db: Database, prompt_id: str, model: str, params: str, *, only: list[str] | None = None,
                       force: bool = False, columns: str = "p.id") -> Iterator[tuple]:
     """The cache rule, as a cursor: the papers (of `only`, else all) in paper order that have no `ok`
-    suggestion for this prompt version, model and parameters (`force`: all of them). Streams, so a
-    million papers cost no more memory than one."""
+    suggestion made from their current text for this prompt version, model and parameters (`force`:
+    all of them). Streams, so a million papers cost no more memory than one."""
     where, args = [], []
     if only:
         where.append(f"p.id IN ({_marks(only)})")
         args += only
     if not force:
         where.append("NOT EXISTS (SELECT 1 FROM suggestions s WHERE s.paper_id = p.id AND s.prompt_id = ? "
-                     f"AND s.model = ? AND s.params = ? AND s.outcome = '{OK}')")
+                     f"AND s.model = ? AND s.params = ? AND s.outcome = '{OK}' AND s.content_hash = p.content_hash)")
         args += [prompt_id, model, params]
     return db.execute(f"SELECT {columns} FROM papers p" + (f" WHERE {' AND '.join(where)}" if where else "")
                       + " ORDER BY p.seq", args)
@@ -262,17 +283,10 @@ def count_lacking_ok(db: Database, prompt_id: str, model: str, params: str, *, o
     return scope, lacking
 
 
-def has_suggestion(db: Database, paper_id: str, prompt_id: str, model: str, params: str) -> bool:
-    return db.execute(
-        "SELECT 1 FROM suggestions WHERE paper_id = ? AND prompt_id = ? AND model = ? AND params = ?",
-        [paper_id, prompt_id, model, params],
-    ).fetchone() is not None
-
-
 def papers_with_suggestion(db: Database, paper_ids: list[str], prompt_id: str, model: str, params: str) -> set[str]:
     rows = db.execute(
-        f"SELECT paper_id FROM suggestions WHERE prompt_id = ? AND model = ? AND params = ? "
-        f"AND paper_id IN ({_marks(paper_ids)})", [prompt_id, model, params, *paper_ids])
+        f"SELECT s.paper_id FROM suggestions s WHERE s.prompt_id = ? AND s.model = ? AND s.params = ? "
+        f"AND s.paper_id IN ({_marks(paper_ids)}) AND {_ON_CURRENT_TEXT}", [prompt_id, model, params, *paper_ids])
     return {r[0] for r in rows}
 
 
@@ -436,20 +450,20 @@ def count_attempts(db: Database, suggestion_id: str | None = None) -> int:
 
 _ANNOTATION_COLUMNS = (
     "paper_id", "annotator", "status", "flagged", *FIELDS, "notes", "suggestion_id", "suggested", "seconds_spent",
-    "created_at", "updated_at", "field_sources",
+    "created_at", "updated_at", "field_sources", "version", "decided_on",
 )
 _ANNOTATION_SELECT = f"SELECT {', '.join(_ANNOTATION_COLUMNS)} FROM annotations"
 
 
 def _annotation_from(values: tuple | list) -> AnnotationRow:
     (pid, who, status, flagged, technique, gain, compute, notes, suggestion_id, suggested, seconds, created, updated,
-     sources) = values
+     sources, version, decided_on) = values
     return AnnotationRow(
         paper_id=pid, annotator=who, status=status, flagged=bool(flagged),
         values={"technique": technique, "claimed_gain": gain, "compute": compute}, notes=notes,
         suggestion_id=suggestion_id, suggested=json.loads(suggested) if suggested else None,
         seconds_spent=seconds, created_at=created, updated_at=updated,
-        field_sources=json.loads(sources) if sources else None,
+        field_sources=json.loads(sources) if sources else None, version=version, decided_on=decided_on,
     )
 
 
@@ -459,7 +473,8 @@ def _as_columns(row: AnnotationRow) -> dict[str, Any]:
         "paper_id": row.paper_id, "annotator": row.annotator, "status": row.status, "flagged": row.flagged,
         **{f: row.values.get(f) for f in FIELDS}, "notes": row.notes, "suggestion_id": row.suggestion_id,
         "suggested": row.suggested, "seconds_spent": row.seconds_spent, "created_at": row.created_at,
-        "updated_at": row.updated_at, "field_sources": row.field_sources,
+        "updated_at": row.updated_at, "field_sources": row.field_sources, "version": row.version,
+        "decided_on": row.decided_on,
     }
 
 
@@ -469,7 +484,8 @@ def _from_columns(c: dict) -> AnnotationRow:
         paper_id=c["paper_id"], annotator=c["annotator"], status=c["status"], flagged=bool(c["flagged"]),
         values={f: c.get(f) for f in FIELDS}, notes=c.get("notes"), suggestion_id=c.get("suggestion_id"),
         suggested=c.get("suggested"), seconds_spent=c.get("seconds_spent") or 0.0, created_at=c["created_at"],
-        updated_at=c["updated_at"], field_sources=c.get("field_sources"),
+        updated_at=c["updated_at"], field_sources=c.get("field_sources"), version=c.get("version", 0),
+        decided_on=c.get("decided_on"),
     )
 
 
@@ -510,19 +526,46 @@ def _write_annotation(db: Database, row: AnnotationRow) -> None:
 def _append_event(
     db: Database, paper_id: str, annotator: str, action: str, before: AnnotationRow | None,
     after: AnnotationRow | None, *, seconds: float | None = None, session: str | None = None,
-    undoes: int | None = None, at: str | None = None,
+    undoes: int | None = None, at: str | None = None, event_id: int | None = None,
 ) -> int:
     cursor = db.execute(
-        "INSERT INTO events (paper_id, annotator, action, before, after, seconds, session, undoes, at) "
-        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO events (id, paper_id, annotator, action, before, after, seconds, session, undoes, at) "
+        "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
-            paper_id, annotator, action,
+            event_id, paper_id, annotator, action,
             json.dumps(_as_columns(before), ensure_ascii=False) if before is not None else None,
             json.dumps(_as_columns(after), ensure_ascii=False) if after is not None else None,
             seconds, session, undoes, at or utc_now(),
         ],
     )
     return cursor.lastrowid
+
+
+def _next_event_id(db: Database) -> int:
+    """The id the next event gets (the caller holds the write transaction): the version of the row it makes."""
+    return db.execute("SELECT coalesce(max(id), 0) + 1 FROM events").fetchone()[0]
+
+
+def _version(row: AnnotationRow | None) -> int | None:
+    return row.version if row is not None else None
+
+
+def _change(db: Database, action: str, before: AnnotationRow | None, after: AnnotationRow | None,
+            based_on: int | None, **event) -> AnnotationRow | None:
+    """The one way an annotation changes (the caller holds the transaction): check that the write was
+    based on the stored version, write the row with its new version and the event that made it.
+    `after` None deletes the row (an undo back to nothing)."""
+    if _version(before) != based_on:
+        raise Conflict(before, after)
+    pid, who = (after or before).paper_id, (after or before).annotator
+    event_id = _next_event_id(db)
+    if after is None:
+        db.execute("DELETE FROM annotations WHERE paper_id = ? AND annotator = ?", [pid, who])
+    else:
+        after = replace(after, version=event_id)
+        _write_annotation(db, after)
+    _append_event(db, pid, who, action, before, after, event_id=event_id, **event)
+    return after
 
 
 @dataclass(slots=True)
@@ -536,6 +579,8 @@ class Decision:
     notes: str | None = None
     session: str | None = None
     field_sources: dict[str, str] | None = None
+    based_on: int | None = None  # the version of the annotation the decision was made on (None: there was none)
+    decided_on: str | None = None  # content hash of the paper text shown (None: the current one)
 
 
 def clean_value(value: str | None) -> str | None:
@@ -546,7 +591,8 @@ def clean_value(value: str | None) -> str | None:
 
 
 def decide(db: Database, decision: Decision) -> AnnotationRow:
-    """Record a decision and its event in one transaction; returns the new row."""
+    """Record a decision and its event in one transaction; returns the new row. Raises Conflict (and
+    writes nothing) when the stored annotation is not the version the decision was based on."""
     if decision.status not in STATUSES:
         raise ValueError(f"unknown status {decision.status!r}")
     now = utc_now()
@@ -563,31 +609,54 @@ def decide(db: Database, decision: Decision) -> AnnotationRow:
             seconds_spent=round((before.seconds_spent if before else 0.0) + decision.seconds, 1),
             created_at=before.created_at if before else now, updated_at=now,
             field_sources=decision.field_sources or None,
+            decided_on=decision.decided_on or _current_text(db, decision.paper_id),
         )
-        _write_annotation(db, after)
-        _append_event(db, decision.paper_id, decision.annotator, decision.status, before, after,
-                      seconds=round(decision.seconds, 2), session=decision.session, at=now)
-    return after
+        return _change(db, decision.status, before, after, decision.based_on,
+                       seconds=round(decision.seconds, 2), session=decision.session, at=now)
 
 
-def set_flag(db: Database, paper_id: str, annotator: str, flagged: bool, *, session: str | None = None) -> AnnotationRow:
+def _current_text(db: Database, paper_id: str) -> str | None:
+    row = db.execute("SELECT content_hash FROM papers WHERE id = ?", [paper_id]).fetchone()
+    return row[0] if row else None
+
+
+def changed_since_decided(db: Database, annotator: str) -> set[str]:
+    """Papers whose text changed after the annotator decided them (decided on an older revision)."""
+    rows = db.execute("SELECT a.paper_id FROM annotations a JOIN papers p ON p.id = a.paper_id "
+                      "WHERE a.annotator = ? AND a.status IS NOT NULL AND a.decided_on IS NOT NULL "
+                      "AND a.decided_on != p.content_hash", [annotator])
+    return {r[0] for r in rows}
+
+
+def set_flag(db: Database, paper_id: str, annotator: str, flagged: bool, *, based_on: int | None,
+             session: str | None = None) -> AnnotationRow:
+    """Flag or unflag, based on the version shown (Conflict when it is not the stored one)."""
     now = utc_now()
     with write_transaction(db):
         before = get_annotation(db, paper_id, annotator)
         after = replace(before, flagged=flagged, updated_at=now) if before else AnnotationRow(
             paper_id=paper_id, annotator=annotator, status=None, flagged=flagged, values=no_values(),
             created_at=now, updated_at=now)
-        _write_annotation(db, after)
-        _append_event(db, paper_id, annotator, "flag" if flagged else "unflag", before, after, session=session, at=now)
-    return after
+        return _change(db, "flag" if flagged else "unflag", before, after, based_on, session=session, at=now)
+
+
+def _same_state(row: AnnotationRow | None, columns: dict | None) -> bool:
+    """Whether a row holds what an event's before/after JSON says (its version aside)."""
+    if row is None or columns is None:
+        return row is None and columns is None
+    kept = _as_columns(row)
+    return {k: v for k, v in kept.items() if k != "version"} == \
+        {k: v for k, v in _as_columns(_from_columns(columns)).items() if k != "version"}
 
 
 def undo_last(db: Database, annotator: str, *, session: str | None = None) -> str | None:
-    """Undo the annotator's latest change that is not undone yet; returns its paper id."""
+    """Undo the annotator's latest change (a review decision or flag; not an import) that is not undone
+    yet; returns its paper id. Conflict, with nothing written, when the paper changed since that change
+    (an import, say): undo never replaces what it did not write."""
     with write_transaction(db):
         event = _one(
             db,
-            "SELECT * FROM events WHERE annotator = ? AND action != 'undo' AND id NOT IN "
+            "SELECT * FROM events WHERE annotator = ? AND action NOT IN ('undo', 'import') AND id NOT IN "
             "(SELECT undoes FROM events WHERE annotator = ? AND undoes IS NOT NULL) "
             "ORDER BY id DESC LIMIT 1",
             [annotator, annotator],
@@ -596,20 +665,18 @@ def undo_last(db: Database, annotator: str, *, session: str | None = None) -> st
             return None
         paper_id = event["paper_id"]
         current = get_annotation(db, paper_id, annotator)
+        made = json.loads(event["after"]) if event["after"] else None
         restored = _from_columns(json.loads(event["before"])) if event["before"] else None
-        if restored is None:
-            db.execute("DELETE FROM annotations WHERE paper_id = ? AND annotator = ?", [paper_id, annotator])
-        else:
-            _write_annotation(db, restored)
-        _append_event(db, paper_id, annotator, "undo", current, restored, session=session, undoes=event["id"])
+        if not _same_state(current, made):
+            raise Conflict(current, restored)
+        _change(db, "undo", current, restored, _version(current), session=session, undoes=event["id"])
     return paper_id
 
 
-def import_annotation(db: Database, row: AnnotationRow) -> None:
+def import_annotation(db: Database, row: AnnotationRow, based_on: int | None) -> AnnotationRow:
     """Write one imported annotation row and its event (caller holds the transaction)."""
     before = get_annotation(db, row.paper_id, row.annotator)
-    _write_annotation(db, row)
-    _append_event(db, row.paper_id, row.annotator, "import", before, row)
+    return _change(db, "import", before, row, based_on)
 
 
 def iter_annotations(

@@ -79,7 +79,7 @@ def record_from_reply(paper: PaperRow, prompt: Prompt, model_name: str, reply: R
         prompt_name=prompt.name, model=model_name, params=params, outcome=reply.outcome, error=reply.error,
         values=values, evidence=evidence, warnings=warnings, raw=reply.raw, input_tokens=reply.input_tokens,
         output_tokens=reply.output_tokens, latency_ms=reply.latency_ms, attempts=reply.attempts,
-        created_at=utc_now(), batch_id=batch_id,
+        created_at=utc_now(), batch_id=batch_id, content_hash=paper.content_hash,
     )
     for call in reply.calls:
         call.batch_id = batch_id

@@ -53,7 +53,7 @@ EVIDENCE_MISSING = "evidence_missing"
 
 # --------------------------------------------------------------------------- review queues
 
-QUEUES = ("todo", "all", "flagged", "rejected", "edited", "disagreements", "doubt")
+QUEUES = ("todo", "all", "flagged", "rejected", "edited", "disagreements", "doubt", "changed")
 SEARCH_QUEUE_PREFIX = "search:"
 
 # --------------------------------------------------------------------------- models

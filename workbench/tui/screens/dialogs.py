@@ -1,4 +1,4 @@
-"""Modal dialogs: go to a paper, search, help, and a yes/no question."""
+"""Modal dialogs: go to a paper, search, help, a yes/no question, and a decision that met a conflict."""
 
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ from textual.widget import Widget
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
-from workbench.records import SearchHit
+from workbench.records import AnnotationRow, SearchHit
 from workbench.safe_text import one_line, plain
-from workbench.vocab import STATUS_MARKS, STATUS_STYLES
+from workbench.vocab import FIELDS, STATUS_MARKS, STATUS_STYLES, field_label
 
 
 class ReadingScreen(ModalScreen[None]):
@@ -154,3 +154,52 @@ class ConfirmScreen(ModalScreen[bool]):
         with Vertical(classes="dialog"):
             yield Static(Text(self.question, style="bold"))
             yield Static(Text(self.hint, style="dim"))
+
+
+# What the conflict dialog answers: write yours again, keep the stored one, or open the form with yours.
+KEEP_YOURS, TAKE_STORED, COMPOSE = "yours", "stored", "compose"
+
+
+def _decision_cells(row: AnnotationRow | None) -> list[Text]:
+    if row is None or row.status is None:
+        return [Text("no decision", style="dim"), *(Text("") for _ in FIELDS), Text("")]
+    status = Text(f"{STATUS_MARKS[row.status]} {row.status}", style=STATUS_STYLES[row.status])
+    return [status, *(plain(one_line(row.values.get(f), 300) if row.values.get(f) else "—") for f in FIELDS),
+            plain(one_line(row.notes, 300) if row.notes else "—")]
+
+
+def conflict_table(stored: AnnotationRow | None, yours: AnnotationRow) -> Table:
+    """Both decisions side by side, every value as plain text (never markup)."""
+    table = Table(box=None, padding=(0, 2), expand=True)
+    table.add_column(style="dim", no_wrap=True)
+    table.add_column(Text("Stored now", style="bold"), ratio=1)
+    table.add_column(Text("Yours (not saved)", style="bold"), ratio=1)
+    labels = ["Decision", *(field_label(f) for f in FIELDS), "Notes"]
+    for label, theirs, mine in zip(labels, _decision_cells(stored), _decision_cells(yours)):
+        table.add_row(Text(label), theirs, mine)
+    when = stored.updated_at.replace("T", " ").rstrip("Z") if stored is not None else ""
+    table.add_row(Text("Saved at"), Text(when, style="dim"), Text(""))
+    return table
+
+
+class ConflictScreen(ModalScreen[str]):
+    """A decision based on a version that is no longer stored (another window, an import): show both,
+    and let the reviewer keep theirs (y), take the stored one (s or escape: nothing written) or
+    compose (e: the form, prefilled with theirs)."""
+
+    BINDINGS = [Binding("y", f"dismiss('{KEEP_YOURS}')", "Keep yours"),
+                Binding("s,escape", f"dismiss('{TAKE_STORED}')", "Take the stored one"),
+                Binding("e", f"dismiss('{COMPOSE}')", "Compose")]
+
+    def __init__(self, stored: AnnotationRow | None, yours: AnnotationRow) -> None:
+        super().__init__()
+        self.stored, self.yours = stored, yours
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog wide", id="conflict"):
+            yield Static(Text("This paper changed since it was shown", style="bold yellow"))
+            yield Static(Text("Another window or an import saved a decision meanwhile; yours was not saved.",
+                              style="dim"))
+            yield Static(conflict_table(self.stored, self.yours))
+            yield Static(Text("y keeps yours · s or esc takes the stored one · e opens the form with yours",
+                              style="dim"))

@@ -21,7 +21,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer
 
-from workbench.errors import WorkbenchError
+from workbench.errors import Conflict, WorkbenchError
 from workbench.metrics import exact
 from workbench.review import Composition, FeedResult, PaperView, ReviewSession
 from workbench.safe_text import one_line, plain
@@ -242,6 +242,8 @@ class ReviewScreen(Screen):
                 text.append("\nShowing your values: a keeps them.", style="dim")
         else:
             text.append("Not decided yet", style="dim")
+        if view.text_changed:
+            text.append("\n⚠ Text changed since decided: the abstract has a newer revision.", style="bold yellow")
         if annotation and annotation.flagged:
             text.append("   ⚑ flagged", style="bold magenta")
         return text
@@ -281,17 +283,42 @@ class ReviewScreen(Screen):
 
     # ------------------------------------------------------------------ decisions
 
-    def _commit(self, action) -> bool:
-        """Run a store write; on a locked or failing store say so and stay on this paper."""
+    def _commit(self, action, decision: bool = False) -> bool:
+        """Run a store write; on a locked or failing store say so and stay on this paper. A conflict (the
+        paper changed since it was shown): for a `decision`, the dialog; else say so and show it as stored."""
         try:
             action()
             return True
+        except Conflict as exc:
+            if decision and exc.attempted is not None:
+                self._resolve(exc)
+            else:
+                self.show_current()
+                tell(self, f"Not saved: {exc}.", title="Changed elsewhere", severity="warning", timeout=8)
         except sqlite3.OperationalError as exc:
             tell(self, f"The store is busy or unwritable ({exc}); nothing was saved. Try again.",
                  title="Not saved", severity="error", timeout=8)
         except WorkbenchError as exc:  # read-only store
             tell(self, f"Not saved: {exc}.", severity="error", timeout=6)
         return False
+
+    def _resolve(self, conflict: Conflict) -> None:
+        """Both decisions in a dialog; the session has reloaded the paper already."""
+        from workbench.tui.screens.dialogs import COMPOSE, KEEP_YOURS, ConflictScreen
+
+        def done(choice: str | None) -> None:
+            self.show_current()
+            if choice == KEEP_YOURS:
+                if self._commit(lambda: self.session.keep_mine(conflict), decision=True):
+                    self._advance()
+            elif choice == COMPOSE:
+                self.form.begin_edit(values=dict(conflict.attempted.values))
+                self.refresh_bindings()
+            else:
+                tell(self, "Kept the stored decision; yours was not saved.", timeout=4)
+
+        self.show_current()
+        self.app.push_screen(ConflictScreen(conflict.stored, conflict.attempted), done)
 
     def _advance(self) -> None:
         if not self.session.advance():
@@ -314,7 +341,7 @@ class ReviewScreen(Screen):
             tell(self, "No usable suggestion to accept: press e to write the fields, or r to reject.",
                  severity="warning")
             return
-        if self._commit(lambda: self.session.accept(suggestion, notes=self._notes())):
+        if self._commit(lambda: self.session.accept(suggestion, notes=self._notes()), decision=True):
             self._advance()
 
     def action_edit(self) -> None:
@@ -333,7 +360,7 @@ class ReviewScreen(Screen):
                                                     composition.typed_over(fields))
         else:
             save = lambda: self.session.save_fields(fields, self.view.suggestion, values[NOTES])  # noqa: E731
-        if self._commit(save):
+        if self._commit(save, decision=True):
             self._advance()
 
     def action_cancel_edit(self) -> None:
@@ -352,7 +379,8 @@ class ReviewScreen(Screen):
                                            "y discards them · n or esc goes back to the form"), done)
 
     def action_reject(self) -> None:
-        if self.view is not None and self._commit(lambda: self.session.reject(self.view.suggestion, self._notes())):
+        if self.view is not None and self._commit(lambda: self.session.reject(self.view.suggestion, self._notes()),
+                                                  decision=True):
             self._advance()
 
     def action_skip(self) -> None:
@@ -467,7 +495,8 @@ class ReviewScreen(Screen):
             what, composition = choice
             if what == "accept":
                 if self._commit(lambda: self.session.save_fields(composition.values, composition.suggestion,
-                                                                 self._notes(), composition.field_sources)):
+                                                                 self._notes(), composition.field_sources),
+                                decision=True):
                     self._advance()
             else:
                 self.composition = composition

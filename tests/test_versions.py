@@ -1,0 +1,84 @@
+"""Versioned decisions: a write based on a version that is no longer current is a conflict, never an overwrite."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from workbench.db import open_db
+from workbench.errors import Conflict
+from workbench.models import get_model
+from workbench.prompts import resolve_prompt
+from workbench.review import ReviewSession, SuggestionFeed
+from workbench.store import Decision, decide, get_annotation, set_flag, undo_last
+from workbench.suggest import run_suggestions
+
+
+def _events(db) -> int:
+    return db.execute("SELECT count(*) FROM events").fetchone()[0]
+
+
+def test_a_decision_based_on_a_stale_version_is_a_conflict_and_writes_nothing(seeded_db):
+    pid = seeded_db.execute("SELECT id FROM papers ORDER BY seq").fetchone()[0]
+    first = decide(seeded_db, Decision(pid, "ana", "edited", {"technique": "mine"}))
+    assert first.version == 1
+    with pytest.raises(Conflict) as caught:
+        decide(seeded_db, Decision(pid, "ana", "accepted", {"technique": "theirs"}))  # based on "none existed"
+    assert caught.value.stored.values["technique"] == "mine"
+    assert caught.value.attempted.values["technique"] == "theirs"
+    assert get_annotation(seeded_db, pid, "ana").values["technique"] == "mine"
+    assert _events(seeded_db) == 1
+    second = decide(seeded_db, Decision(pid, "ana", "accepted", {"technique": "theirs"}, based_on=first.version))
+    assert second.version == 2 and get_annotation(seeded_db, pid, "ana").values["technique"] == "theirs"
+
+
+def test_flag_and_undo_are_versioned_too(seeded_db):
+    pid = seeded_db.execute("SELECT id FROM papers ORDER BY seq").fetchone()[0]
+    row = decide(seeded_db, Decision(pid, "ana", "edited", {"technique": "mine"}))
+    with pytest.raises(Conflict):
+        set_flag(seeded_db, pid, "ana", True, based_on=None)
+    flagged = set_flag(seeded_db, pid, "ana", True, based_on=row.version)
+    assert flagged.version == 2 and flagged.flagged
+    assert undo_last(seeded_db, "ana") == pid
+    restored = get_annotation(seeded_db, pid, "ana")
+    assert not restored.flagged and restored.values["technique"] == "mine" and restored.version == 3
+
+
+@pytest.fixture
+def two_windows(seeded_db, db_path):
+    model, prompt = get_model("offline"), resolve_prompt("summary")
+    asyncio.run(run_suggestions(seeded_db, prompt, model, limit=3))
+    other_db = open_db(db_path)
+    one = ReviewSession(seeded_db, "ana", SuggestionFeed(seeded_db, prompt, model))
+    two = ReviewSession(other_db, "ana", SuggestionFeed(other_db, prompt, model))
+    yield one, two
+    other_db.close()
+
+
+def test_two_windows_an_accept_in_the_stale_one_does_not_replace_the_edit(two_windows):
+    one, two = two_windows
+    shown_one, shown_two = one.view(), two.view()
+    assert shown_one.paper.id == shown_two.paper.id and not shown_two.decided
+    one.save_fields({"technique": "ana's own words", "claimed_gain": None, "compute": None}, shown_one.suggestion,
+                    None)
+    with pytest.raises(Conflict) as caught:
+        two.accept(shown_two.suggestion)
+    stored = get_annotation(one.db, shown_one.paper.id, "ana")
+    assert stored.status == "edited" and stored.values["technique"] == "ana's own words"
+    assert caught.value.stored.values["technique"] == "ana's own words"
+    assert caught.value.attempted.status == "accepted"
+    # The session reloaded the paper: what it shows now is the stored edit, and a write based on it goes in.
+    again = two.view()
+    assert again.annotation.values["technique"] == "ana's own words"
+    two.keep_mine(caught.value)
+    assert get_annotation(one.db, shown_one.paper.id, "ana").status == "accepted"
+
+
+def test_two_windows_a_stale_flag_toggle_is_a_conflict(two_windows):
+    one, two = two_windows
+    one.view(), two.view()
+    assert one.toggle_flag() is True
+    with pytest.raises(Conflict):
+        two.toggle_flag()
+    assert get_annotation(one.db, one.current_id, "ana").flagged
