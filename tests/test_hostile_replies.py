@@ -172,3 +172,29 @@ def test_a_result_the_store_refuses_is_stored_as_that_papers_error_and_the_group
                                       "convert to SQLite INTEGER)", None)
     assert [r[1] for r in (stored[0], stored[2])] == ["ok", "ok"]
     assert seeded_db.execute("SELECT count(*) FROM attempts").fetchone()[0] == 3
+
+
+def test_a_reply_that_grounding_cannot_handle_fails_that_paper_not_the_run(seeded_db, monkeypatch):
+    """A bug met while grounding one reply is that paper's error outcome; the other papers are stored."""
+    import asyncio
+
+    from workbench import suggest
+    from workbench.models import get_model
+    from workbench.prompts import resolve_prompt
+    from workbench.store import paper_order
+
+    ids = [pid for _, pid in paper_order(seeded_db)[:5]]
+    real = suggest.ground_summary
+
+    def flaky(values, quotes, abstract):
+        if abstract == seeded_db.execute("SELECT abstract FROM papers WHERE id = ?", [ids[2]]).fetchone()[0]:
+            raise IndexError("a bug in grounding")
+        return real(values, quotes, abstract)
+
+    monkeypatch.setattr(suggest, "ground_summary", flaky)
+    report = asyncio.run(suggest.run_suggestions(seeded_db, resolve_prompt("summary"), get_model("offline"),
+                                                 paper_ids=ids))
+    rows = {r["paper_id"]: (r["outcome"], r["error"]) for r in seeded_db.query("SELECT * FROM suggestions")}
+    assert report.outcomes == {"ok": 4, "error": 1}
+    assert rows[ids[2]] == ("error", "could not ground the reply: IndexError: a bug in grounding")
+    assert all(rows[pid][0] == "ok" for pid in ids if pid != ids[2])

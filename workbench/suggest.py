@@ -68,12 +68,16 @@ def build_record(paper: PaperRow, prompt: Prompt, model: Model, reply: Reply, pa
 def record_from_reply(paper: PaperRow, prompt: Prompt, model_name: str, reply: Reply, params: str,
                       batch_id: str | None = None) -> NewSuggestion:
     """`build_record` once the parameters are known (a batch line: from the batch, not a live model)."""
+    values, evidence, warnings = no_values(), {}, []
     if reply.summary is not None:
-        values = reply.summary.fields()
-        quotes = reply.summary.quotes() if reply.evidence_given else None
-        evidence, warnings = ground_summary(values, quotes, paper.abstract)
-    else:
-        values, evidence, warnings = no_values(), {}, []
+        try:
+            values = reply.summary.fields()
+            quotes = reply.summary.quotes() if reply.evidence_given else None
+            evidence, warnings = ground_summary(values, quotes, paper.abstract)
+        except Exception as exc:  # a bug grounding one hostile reply fails that paper, never the run
+            values, evidence, warnings = no_values(), {}, []
+            reply.outcome = ERROR
+            reply.error = _error_line(f"could not ground the reply: {type(exc).__name__}: {exc}")
     row = SuggestionRow(
         id=suggestion_id(paper.id, prompt.id, model_name, params), paper_id=paper.id, prompt_id=prompt.id,
         prompt_name=prompt.name, model=model_name, params=params, outcome=reply.outcome, error=reply.error,
@@ -86,9 +90,13 @@ def record_from_reply(paper: PaperRow, prompt: Prompt, model_name: str, reply: R
     return NewSuggestion(row, reply.calls)
 
 
+def _error_line(text: str) -> str:
+    return " ".join(text.split())[:MAX_ERROR_CHARS]
+
+
 def crash_reply(exc: BaseException) -> Reply:
     """A model that raised (a bug, a hostile abstract it could not handle): one failed paper."""
-    text = " ".join(f"{type(exc).__name__}: {exc}".split())[:MAX_ERROR_CHARS]
+    text = _error_line(f"{type(exc).__name__}: {exc}")
     return Reply(outcome=ERROR, error=text, calls=[Call(ask=1, attempt=1, outcome=ERROR, error=text, at=utc_now())])
 
 
