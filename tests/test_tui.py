@@ -692,3 +692,72 @@ async def test_keys_typed_behind_save_or_leave_in_a_burst_are_decisions_not_text
             edited = [annotation(db_path, pid) for pid in ids[:len(statuses)]]
             assert any(row and row["status"] == "edited" and row["technique"].endswith(technique_ends)
                        for row in edited)
+
+
+def _offline_values(db, pid) -> dict:
+    from workbench.models.offline import OfflineModel
+    from workbench.prompts import resolve_prompt
+    from workbench.store import get_paper
+    from workbench.suggest import suggest_paper_now
+
+    return dict(suggest_paper_now(get_paper(db, pid), resolve_prompt("summary"), OfflineModel()).suggestion.values)
+
+
+ANA, BEN = {f: "annotator:ana" for f in ("technique", "claimed_gain", "compute")}, \
+    {f: "annotator:ben" for f in ("technique", "claimed_gain", "compute")}
+
+
+@pytest.mark.parametrize("ana_differs, keys, status, edited, sources", [
+    (False, ["1"], "accepted", [], None),  # the suggestion's column
+    (False, ["2"], "accepted", [], ANA),  # ana's column, every value the suggestion's
+    (True, ["2"], "edited", ["technique"], ANA),  # ana's column, her technique her own
+    (True, ["2", "down", "1"], "accepted", [], {**ANA, "technique": "SUGGESTION"}),  # mixed per field
+    (True, ["1", "down", "2"], "edited", ["technique"], {f: "SUGGESTION" for f in ANA} | {"technique": "annotator:ana"}),
+    (False, ["3"], "rejected", None, BEN),  # ben's rejection
+], ids=["suggestion", "reviewer-same", "reviewer-edited", "mixed-same", "mixed-edited", "rejected-reviewer"])
+async def test_adjudication_records_the_suggestion_on_screen_and_where_each_value_came_from(
+        db_path, ids, seeded_db, ana_differs, keys, status, edited, sources):
+    from workbench.jsonl import export_annotation_lines
+    from workbench.store import Decision, decide
+
+    pid = ids[3]
+    suggested = _offline_values(seeded_db, pid)
+    ana = dict(suggested, technique="ana's technique") if ana_differs else dict(suggested)
+    decide(seeded_db, Decision(pid, "ana", "edited" if ana_differs else "accepted", ana))
+    decide(seeded_db, Decision(pid, "ben", "rejected", {}))
+    async with running(db_path, annotator="cleo", queue="disagreements", others=("ana", "ben")) as (app, pilot):
+        label = app.screen.view.suggestion.label
+        await pilot.press("c", *keys, "a")
+        await settle(app, pilot)
+        row = annotation(db_path, pid, "cleo")
+    assert row is not None and row["status"] == status
+    [record] = [json.loads(line) for line in export_annotation_lines(seeded_db, annotator="cleo")]
+    assert record["status"] == status
+    assert record["suggestion"] is not None and record["suggestion"]["fields"] == suggested
+    assert record["suggestion"]["model"] == "offline" and record["suggestion"]["prompt"] == "summary"
+    if status == "rejected":
+        assert record["annotation"] == {f: None for f in suggested}
+    else:
+        expected = {f: (ana if (sources or {}).get(f) == "annotator:ana" else suggested)[f] for f in suggested}
+        assert record["annotation"] == expected
+        assert record["edited_fields"] == edited
+    want = None if sources is None else {f: (f"suggestion:{label}" if s == "SUGGESTION" else s)
+                                         for f, s in sources.items()}
+    assert record.get("field_sources") == want
+    assert (json.loads(row["field_sources"]) if row["field_sources"] else None) == want
+
+
+async def test_compare_headings_say_what_each_source_is(db_path, ids, seeded_db):
+    from workbench.store import Decision, decide
+    from workbench.tui.screens.compare import comparison_table
+
+    decide(seeded_db, Decision(ids[3], "ana", "edited", {"technique": "x"}))
+    decide(seeded_db, Decision(ids[3], "ben", "rejected", {}))
+    async with running(db_path, annotator="cleo", queue="disagreements", others=("ana", "ben"),
+                       model=FailingModel()) as (app, pilot):
+        await pilot.press("c")
+        screen = app.screen
+        table = comparison_table(screen.view, screen.columns, screen.choice, screen.row)
+        headers = [str(column.header) for column in table.columns][1:-1]
+        assert headers[0].startswith("1. suggestion ") and "failed" in headers[0] and "error" in headers[0]
+        assert headers[1:] == ["2. ana's decision · edited", "3. ben's decision · rejected"]

@@ -32,7 +32,7 @@ def comparison_table(view: PaperView, columns: list[Source], choice: dict[str, i
     table = Table(show_lines=True, expand=True)
     table.add_column("", style="bold", no_wrap=True)
     for number, source in enumerate(columns, start=1):
-        header = plain(f"{number}. {source.label}" + ("" if source.usable else " · failed"))
+        header = plain(f"{number}. {source.heading}")
         if all(choice[f] == number - 1 for f in FIELDS):
             header.stylize("reverse")
         table.add_column(header)
@@ -109,8 +109,10 @@ class CompareScreen(ModalScreen[tuple[str, Composition] | None]):
         self._draw()
 
     def action_choose(self, what: str) -> None:
-        if what == "accept" and any(not self.columns[i].usable for i in set(self.choice.values())):
-            tell(self, "That column has no values to take (a failed suggestion or a rejection); "
-                       "choose another, or e to edit.", severity="warning")
+        composition = Composition.of(self.columns, self.choice, self.view.suggestion)
+        if what == "accept" and not composition.rejects and \
+                any(not self.columns[i].usable for i in set(self.choice.values())):
+            tell(self, "A column you took has no values (a failed suggestion, or a rejection taken for only "
+                       "some fields); choose another, or e to edit.", severity="warning")
             return
-        self.dismiss((what, Composition.of(self.columns, self.choice)))
+        self.dismiss((what, composition))

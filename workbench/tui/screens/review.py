@@ -466,8 +466,7 @@ class ReviewScreen(Screen):
                 return
             what, composition = choice
             if what == "accept":
-                if self._commit(lambda: self.session.save_fields(composition.values, composition.suggestion,
-                                                                 self._notes(), composition.field_sources)):
+                if self._commit(lambda: self.session.save_composition(composition, self._notes())):
                     self._advance()
             else:
                 self.composition = composition
