@@ -761,3 +761,30 @@ async def test_compare_headings_say_what_each_source_is(db_path, ids, seeded_db)
         headers = [str(column.header) for column in table.columns][1:-1]
         assert headers[0].startswith("1. suggestion ") and "failed" in headers[0] and "error" in headers[0]
         assert headers[1:] == ["2. ana's decision · edited", "3. ben's decision · rejected"]
+
+
+@pytest.mark.parametrize("queue, to_do", [("all", 503), ("doubt", 503), ("flagged", 0),
+                                          ('search:"mixture of experts" status:todo', None)])
+async def test_every_queue_says_how_many_are_still_to_do_on_one_line_at_80_columns(db_path, ids, seeded_db, queue,
+                                                                                   to_do):
+    from workbench.store import Decision, decide, set_flag
+
+    name = "a" * 40
+    decide(seeded_db, Decision(ids[0], name, "accepted", {"technique": "x"}))
+    set_flag(seeded_db, ids[0], name, True)
+    async with running(db_path, queue=queue, size=(80, 24), annotator=name) as (app, pilot):
+        line = text_of(app, "#progress")
+        expected = app.session.undecided_left() if to_do is None else to_do
+        assert f" · {expected} to do" in line and "\n" not in line and len(line) <= 80
+
+
+def test_the_end_of_the_queue_counts_one_paper_in_the_singular(seeded_db):
+    from workbench.models.offline import OfflineModel
+    from workbench.prompts import resolve_prompt
+    from workbench.review import ReviewSession, SuggestionFeed
+
+    session = ReviewSession(seeded_db, "ana", SuggestionFeed(seeded_db, resolve_prompt("summary"), OfflineModel()))
+    session._undecided = 1
+    assert "1 paper before this one is still undecided" in session.end_of_queue_text()
+    session._undecided = 2
+    assert "2 papers before this one are still undecided" in session.end_of_queue_text()

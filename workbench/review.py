@@ -448,17 +448,9 @@ class ReviewSession:
         left = self.undecided_left()
         text = "End of the queue."
         if left:
-            text += f" {left} paper{'s' if left != 1 else ''} before this one are still undecided (skipped)."
+            text += (" 1 paper before this one is still undecided (skipped)." if left == 1 else
+                     f" {left} papers before this one are still undecided (skipped).")
         return text + " g or / goes elsewhere, q quits."
-
-    def position_text(self) -> str:
-        """'#12 of 504 in todo · 490 to do', counted live."""
-        if not self.order:
-            return f"'{self.queue_name}' is empty"
-        text = f"#{self.index + 1} of {len(self.order)} in '{self.queue_name}'"
-        if self.queue_name == "todo":
-            text += f" · {self.undecided_left()} to do"
-        return text
 
     def _arrive(self, index: int) -> None:
         self.index = index

@@ -29,6 +29,7 @@ from workbench.tui.notices import show, tell
 from workbench.tui.widgets.abstract import message_text, paper_text
 from workbench.tui.widgets.form import FORM_ACTIONS, SuggestionForm
 from workbench.tui.widgets.panel import TextPanel
+from workbench.tui.widgets.top_line import Progress, top_line
 from workbench.vocab import FIELDS, NOTES, STATUS_MARKS, STATUS_STYLES, field_name
 
 
@@ -183,17 +184,13 @@ class ReviewScreen(Screen):
 
     def _render_progress(self) -> None:
         s = self.session
-        c = s.counts
-        text = Text()
-        text.append(" workbench ", style="bold reverse")
-        text.append(f" {s.decided}/{s.total_papers} decided ")
-        for status in ("accepted", "edited", "rejected"):
-            text.append(f" {STATUS_MARKS[status]} {c[status]}", style=STATUS_STYLES[status])
-        text.append(f"  {s.position_text()}  ")
-        text.append_text(plain(one_line(s.annotator, 24), style="dim"))
-        if s.read_only:
-            text.append("  read-only", style="bold red")
-        self.query_one("#progress", TextPanel).set_text(text)
+        progress = Progress(s.decided, s.total_papers, dict(s.counts), s.index + 1 if len(s) else None, len(s),
+                            s.queue_name, s.undecided_left(), s.annotator, s.read_only)
+        panel = self.query_one("#progress", TextPanel)
+        panel.set_text(top_line(progress, panel.content_size.width or self.app.size.width))
+
+    def on_resize(self) -> None:
+        self._render_progress()
 
     def _source_line(self, view: PaperView) -> Text:
         """Where the suggestion on screen came from, and its outcome."""
