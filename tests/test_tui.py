@@ -788,3 +788,42 @@ def test_the_end_of_the_queue_counts_one_paper_in_the_singular(seeded_db):
     assert "1 paper before this one is still undecided" in session.end_of_queue_text()
     session._undecided = 2
     assert "2 papers before this one are still undecided" in session.end_of_queue_text()
+
+
+@pytest.mark.parametrize("binding, key, page", [("help", "f1", "help"), ("stats", "f2", "stats"),
+                                                 ("guidelines", "ctrl+g", "guidelines"), ("title", "f3", "title")])
+@pytest.mark.parametrize("close", ["own", "escape", "q"])
+async def test_a_reading_page_closes_with_its_own_key_whatever_it_is_mapped_to(db_path, ids, binding, key, page,
+                                                                                close):
+    from workbench.config import guidelines, load_config
+    from workbench.prompts import prompts_dir
+
+    async with running(db_path, keymap={binding: key},
+                       guidelines=guidelines(load_config(), prompts_dir())) as (app, pilot):
+        await pilot.press(key)
+        await pilot.pause()
+        assert showing(app, page)
+        await pilot.press(key if close == "own" else close)
+        await pilot.pause()
+        assert not showing(app, page) and app.session.decided == 0
+
+
+async def test_a_long_title_is_cut_to_three_lines_and_the_title_key_shows_it_whole(db_path, tmp_path):
+    from workbench.db import open_db
+    from workbench.ingest import ingest
+
+    title = "Scaling " + " ".join(f"word{n}" for n in range(125)) + " at scale"  # 900-odd characters
+    path = tmp_path / "long.jsonl"
+    path.write_text(json.dumps({"title": title, "abstract": "We train faster. It works on 8 GPUs."}) + "\n")
+    db = open_db(db_path)
+    ingest(db, [path])
+    db.close()
+    async with running(db_path, size=(80, 24)) as (app, pilot):
+        panel = app.screen.query_one("#paper", TextPanel)
+        shown = panel.plain.split("\n")
+        assert len(title) >= 900 and shown[2].endswith("…") and "word124" not in panel.plain
+        assert all(len(line) <= panel.content_size.width for line in shown[:3])
+        assert "We train faster" in panel.plain and shown[3].startswith("id ")  # the metadata follows at once
+        await pilot.press("i")
+        await pilot.pause()
+        assert showing(app, "title") and "word124" in str(app.screen.query_one("#title Static").render())
