@@ -359,14 +359,14 @@ async def _two_prompts(db_path):
 
 
 async def test_compare_screen_picks_another_suggestion_and_accepts_it(db_path, ids, seeded_db):
-    from workbench.tui.screens.compare import CompareScreen, comparison_table
+    from workbench.tui.screens.compare import CompareScreen, comparison_tables
 
     await _two_prompts(db_path)
     async with running(db_path) as (app, pilot):
         await pilot.press("c")
         assert isinstance(app.screen, CompareScreen)
         screen = app.screen
-        table = comparison_table(screen.view, screen.columns, screen.choice, screen.row)
+        table = comparison_tables(screen.view, screen.columns, screen.choice, screen.row)[0]
         headers = " ".join(str(column.header) for column in table.columns)
         assert "summary@" in headers and "gains@" in headers and "slow-model" in headers
         assert "→ your decision" in headers
@@ -749,7 +749,7 @@ async def test_adjudication_records_the_suggestion_on_screen_and_where_each_valu
 
 async def test_compare_headings_say_what_each_source_is(db_path, ids, seeded_db):
     from workbench.store import Decision, decide
-    from workbench.tui.screens.compare import comparison_table
+    from workbench.tui.screens.compare import comparison_tables
 
     decide(seeded_db, Decision(ids[3], "ana", "edited", {"technique": "x"}))
     decide(seeded_db, Decision(ids[3], "ben", "rejected", {}))
@@ -757,7 +757,7 @@ async def test_compare_headings_say_what_each_source_is(db_path, ids, seeded_db)
                        model=FailingModel()) as (app, pilot):
         await pilot.press("c")
         screen = app.screen
-        table = comparison_table(screen.view, screen.columns, screen.choice, screen.row)
+        table = comparison_tables(screen.view, screen.columns, screen.choice, screen.row)[0]
         headers = [str(column.header) for column in table.columns][1:-1]
         assert headers[0].startswith("1. suggestion ") and "failed" in headers[0] and "error" in headers[0]
         assert headers[1:] == ["2. ana's decision · edited", "3. ben's decision · rejected"]
@@ -827,3 +827,43 @@ async def test_a_long_title_is_cut_to_three_lines_and_the_title_key_shows_it_who
         await pilot.press("i")
         await pilot.pause()
         assert showing(app, "title") and "word124" in str(app.screen.query_one("#title Static").render())
+
+
+async def test_compare_at_80_columns_shows_one_source_beside_the_result_and_follows_the_cursor(db_path, ids,
+                                                                                                seeded_db):
+    from workbench.store import Decision, decide
+    from workbench.tui.screens.compare import CompareScreen
+
+    long = " ".join(["a long value that wraps over many lines at eighty columns"] * 6)
+    decide(seeded_db, Decision(ids[3], "ana", "edited", {f: f"ana: {long}" for f in ("technique", "claimed_gain",
+                                                                                      "compute")}))
+    decide(seeded_db, Decision(ids[3], "ben", "rejected", {}))
+    async with running(db_path, annotator="cleo", queue="disagreements", others=("ana", "ben"),
+                       size=(80, 24)) as (app, pilot):
+        await pilot.press("c")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, CompareScreen) and screen.narrow
+
+        def headings() -> list[str]:
+            return [str(c.header) for c in screen.query_one("#compare-head").content.columns][1:]
+
+        assert headings()[0].startswith("1. suggestion summary@") and headings()[1] == "→ your decision"
+        await pilot.press("right")
+        assert headings() == ["2. ana's decision · edited", "→ your decision"]
+        await pilot.press("right", "right")  # round to the first again
+        assert headings()[0].startswith("1. ")
+        container = screen.query_one("#compare")
+        for row in range(1, 4):
+            await pilot.press("down")
+            await pilot.pause()
+            await pilot.pause()
+            widget = screen.query_one(f"#compare-row-{row}")
+            assert container.region.contains_region(widget.region) and widget.region.height > 0, row
+        assert container.scroll_y > 0
+    async with running(db_path, annotator="cleo", queue="disagreements", others=("ana", "ben"),
+                       size=(120, 40)) as (app, pilot):
+        await pilot.press("c")
+        screen = app.screen
+        assert not screen.narrow
+        assert len(screen.query_one("#compare-head").content.columns) == 1 + 3 + 1  # every source
