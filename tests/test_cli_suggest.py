@@ -230,3 +230,19 @@ def test_offline_suggest_says_once_when_it_ignores_the_prompt(run_cli, ingested,
     assert result.exit_code == 0 and "suggested 3 (ok 3)" in result.stdout
     assert result.stderr.count("ignores the text of prompt 'bare'") == 1
     assert "ignores" not in run_cli("suggest", "--limit", "3").stderr  # summary has an [offline] table
+
+
+def test_log_at_80_columns_fits_two_lines_a_call(run_cli, ingested, tmp_path):
+    long_title = "A " + "very " * 60 + "long title"
+    path = tmp_path / "long.jsonl"
+    path.write_text(json.dumps({"title": long_title, "abstract": "We train 2x faster on 8 GPUs."}) + "\n")
+    assert run_cli("ingest", str(path)).exit_code == 0
+    run_cli("suggest", "--limit", "600")
+    result = run_cli("log", "--limit", "10", env={"COLUMNS": "80"})
+    assert result.exit_code == 0
+    lines = result.stdout.splitlines()
+    assert all(len(line) <= 80 for line in lines), [line for line in lines if len(line) > 80]
+    assert len(lines) <= 1 + 2 * 10 + 1  # a heading, two lines a call (and a blank line)
+    assert "very very" in result.stdout and "…" in result.stdout  # the long title is cut, on one line
+    wide = run_cli("log", "--limit", "10", env={"COLUMNS": "200"})
+    assert "prompt · model" in wide.stdout  # the full table where it fits

@@ -586,7 +586,8 @@ def log(ctx, paper_id: str | None, limit: int, as_json: bool) -> None:
         for attempt in attempts:
             click.echo(dumps(asdict(attempt)))
     elif attempts:
-        _console().print(report.log_table(attempts))
+        console = _console()
+        console.print(report.log_table(attempts, console.width))
     else:
         _echo("no model calls on record" + (f" for paper {paper_id}" if paper_id else ""))
 
