@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 
 import pytest
@@ -326,6 +327,24 @@ def test_unknown_binding_id_in_the_config_is_a_clear_error(db_path, seeded_db):
 
     with pytest.raises(InputError, match="config \\[keys\\]: unknown binding id 'acept'"):
         make_app(db_path, keymap={"acept": "y"})
+
+
+@pytest.mark.parametrize("keys, bad", [("ctrl+shift+alt+zz", "ctrl+shift+alt+zz"), ("notakey", "notakey"),
+                                       ("a,hyper+b,blah", "blah"), ("cmd+a", "cmd+a"), ("shift+x", "shift+x"),
+                                       ("ctrl+ctrl+a", "ctrl+ctrl+a")])
+def test_a_key_no_keyboard_can_type_is_a_config_error_naming_it(db_path, seeded_db, keys, bad):
+    from workbench.errors import InputError
+
+    with pytest.raises(InputError, match=f"config \\[keys\\]: accept = '{re.escape(keys)}': '{re.escape(bad)}' is a key "
+                                         "no keyboard can type"):
+        make_app(db_path, keymap={"accept": keys})
+
+
+@pytest.mark.parametrize("keys", ["y", "Y", "f1", "ctrl+g", "question_mark", "slash", "enter,space", "shift+up",
+                                  "alt+x", "pagedown", "ctrl+shift+left", "full_stop", "1", "? , y"])
+def test_every_key_textual_names_is_accepted(db_path, seeded_db, keys):
+    expected = "question_mark,y" if keys == "? , y" else keys  # as Textual's key events name them
+    assert make_app(db_path, keymap={"accept": keys}).keymap_overrides == {"accept": expected}
 
 
 async def test_command_palette_offers_the_review_actions(db_path, ids):
@@ -867,3 +886,13 @@ async def test_compare_at_80_columns_shows_one_source_beside_the_result_and_foll
         screen = app.screen
         assert not screen.narrow
         assert len(screen.query_one("#compare-head").content.columns) == 1 + 3 + 1  # every source
+
+
+async def test_the_footer_keeps_its_order_after_a_remap(db_path, ids):
+    async def footer(keymap):
+        async with running(db_path, keymap=keymap) as (app, pilot):
+            return [(key.action, key.key_display) for key in app.screen.query("FooterKey")]  # by its CSS type
+
+    default, remapped = await footer(None), await footer({"accept": "y", "reject": "x", "help": "f1"})
+    assert [action for action, _ in remapped] == [action for action, _ in default]
+    assert dict(remapped)["accept"] == "y" and dict(remapped)["help"] == "f1"

@@ -79,6 +79,7 @@ BINDINGS = [
       for n in range(1, 10)],
 ]
 _EDIT_ACTIONS = FORM_ACTIONS
+_ORDER = {binding.action: index for index, binding in enumerate(BINDINGS)}  # the footer's order
 
 
 def _live_bindings(app: App) -> BindingsMap:
@@ -145,6 +146,13 @@ class ReviewScreen(Screen):
         self.show_current()
         for notice in self.session.notices_at_start:
             show(self, notice, timeout=8)
+
+    @property
+    def active_bindings(self):
+        """Textual's, in the order of BINDINGS: a [keys] remap re-adds the remapped keys at the end,
+        and the footer shows bindings in this order."""
+        bindings = super().active_bindings
+        return dict(sorted(bindings.items(), key=lambda item: _ORDER.get(item[1].binding.action, len(_ORDER))))
 
     def check_action(self, action: str, parameters: tuple) -> bool | None:
         """In the form only save and leave-form work (every other key is the field's);
