@@ -896,3 +896,28 @@ async def test_the_footer_keeps_its_order_after_a_remap(db_path, ids):
     default, remapped = await footer(None), await footer({"accept": "y", "reject": "x", "help": "f1"})
     assert [action for action, _ in remapped] == [action for action, _ in default]
     assert dict(remapped)["accept"] == "y" and dict(remapped)["help"] == "f1"
+
+
+async def test_the_form_shows_cleaned_text_and_saves_what_the_reviewer_sees(db_path, ids, seeded_db):
+    from workbench.safe_text import clean
+    from workbench.store import Decision, decide
+
+    raw = "multi\x1b[2Jgrid\x07 \x00rev\u202eersed zero\u200bwidth"
+    decide(seeded_db, Decision(ids[0], "ana", "edited", {"technique": raw, "compute": "8 GPUs"}))
+    async with running(db_path, queue="all") as (app, pilot):
+        assert app.session.current_id == ids[1]
+        await pilot.press("p", "e")
+        await pilot.pause()
+        shown = app.screen.query_one("#field-technique", TextArea).text
+        assert shown == clean(raw) and "\x1b" not in shown and "\u202e" not in shown and "\u200b" not in shown
+        assert "␛[2Jgrid␇ ␀rev" in shown  # the same stand-ins as the panes
+        await pilot.press("tab", "tab", "ctrl+a", *"1 GPU")  # change another field; the technique stays as shown
+        await pilot.press("tab")
+        app.screen.query_one("#field-notes", TextArea).insert("pasted\u202e\x1b]0;x\x07 note")
+        await pilot.pause()
+        assert app.screen.query_one("#field-notes", TextArea).text == clean("pasted\u202e\x1b]0;x\x07 note")
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+    row = annotation(db_path, ids[0])
+    assert row["technique"] == clean(raw) and row["compute"] == "1 GPU"
+    assert row["notes"] == clean("pasted\u202e\x1b]0;x\x07 note")
