@@ -243,6 +243,6 @@ def log_table(attempts: list, width: int = LOG_TABLE_WIDTH) -> Table | RenderGro
     for a in attempts:
         p = _log_parts(a)
         table.add_row(plain(p["time"]), plain(f"{one_line(a.title, 40)}\n{a.paper_id}"),
-                      plain(f"{a.prompt_label}\n{a.model}"), p["call"], plain(a.outcome), p["http"], p["tokens"],
-                      p["ms"], _or_dash(p["detail"] if p["detail"] != DASH else None))
+                      plain(f"{a.prompt_label}\n{a.model}"), plain(p["call"]), plain(a.outcome), plain(p["http"]),
+                      plain(p["tokens"]), plain(p["ms"]), _or_dash(p["detail"] if p["detail"] != DASH else None))
     return table
