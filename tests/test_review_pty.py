@@ -139,3 +139,28 @@ def test_a_burst_of_keys_is_acted_on_every_one(tmp_path):
     db.close()
     assert [s for s, _ in rows] == ["accepted"] * 10 + ["edited"]
     assert rows[-1][1] == "typed in one burst"
+
+
+def test_an_undecodable_byte_on_stdin_is_ignored(tmp_path):
+    """Bytes that are not UTF-8 (a stray 0xff, a cut sequence) used to crash Textual's input
+    thread with a traceback, the app left without input and exit 0; now they are dropped."""
+    db_path = tmp_path / "annotations" / "workbench.db"
+    child = _spawn(["-m", "workbench", "review"], tmp_path, db_path)
+    try:
+        child.expect("Multigrid", timeout=60)
+        child.send("a")
+        assert _wait_for(child, lambda: len(_decisions(db_path)) == 1, 15)
+        os.write(child.child_fd, b"\xff")
+        time.sleep(0.5)
+        os.write(child.child_fd, b"\xc3(")  # a cut two-byte sequence, then "("
+        time.sleep(0.5)
+        child.send("a")
+        assert _wait_for(child, lambda: len(_decisions(db_path)) == 2, 15), "keys after the bad bytes were lost"
+        child.send("q")
+        child.expect(pexpect.EOF, timeout=30)
+        child.close()
+    finally:
+        if child.isalive():
+            child.kill(signal.SIGKILL)
+    assert child.exitstatus == 0
+    assert "Traceback" not in child.before and "UnicodeDecodeError" not in child.before

@@ -34,6 +34,16 @@ class ReviewApp(App):
         self.guidelines = guidelines
         self._guard = DropControlCharacters()
 
+    def get_driver_class(self):
+        """Textual's driver for this platform; on Linux and macOS one that drops input it cannot
+        decode instead of crashing its input thread (see workbench/tui/driver.py)."""
+        driver = super().get_driver_class()
+        if driver.__name__ == "LinuxDriver":  # by name: its module needs termios (not on Windows)
+            from workbench.tui.driver import TolerantLinuxDriver
+
+            return TolerantLinuxDriver
+        return driver
+
     def get_line_filters(self) -> Sequence[LineFilter]:
         return [*super().get_line_filters(), self._guard]
 
