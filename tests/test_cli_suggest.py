@@ -246,3 +246,13 @@ def test_log_at_80_columns_fits_two_lines_a_call(run_cli, ingested, tmp_path):
     assert "very very" in result.stdout and "…" in result.stdout  # the long title is cut, on one line
     wide = run_cli("log", "--limit", "10", env={"COLUMNS": "200"})
     assert "prompt · model" in wide.stdout  # the full table where it fits
+
+
+def test_models_with_no_server_is_one_line_naming_the_endpoint_and_exit_1(run_cli, ingested, monkeypatch):
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")  # nothing listens on port 9
+    result = run_cli("models", "--timeout", "2")
+    assert result.exit_code == 1 and result.stdout == ""
+    assert result.stderr.count("\n") == 1 and "http://127.0.0.1:9/v1" in result.stderr
+    assert result.stderr.startswith("workbench: the model list at http://127.0.0.1:9/v1 is not available")
+    as_json = run_cli("models", "--timeout", "2", "--json")
+    assert as_json.exit_code == 1 and json.loads(as_json.stdout)["models"] is None
