@@ -269,3 +269,29 @@ def test_a_huge_guidelines_file_is_read_only_up_to_the_cap_with_a_note(tmp_path,
     assert notes.text.startswith("# Guidelines\n")
     assert notes.text.endswith(f"… (the guidelines file has 50,000,000 bytes; the first {MAX_GUIDELINES_BYTES:,} "
                                "are shown)\n")
+
+
+def test_log_at_80_columns_fits_two_lines_a_call(run_cli, ingested, tmp_path):
+    long_title = "A " + "very " * 60 + "long title"
+    path = tmp_path / "long.jsonl"
+    path.write_text(json.dumps({"title": long_title, "abstract": "We train 2x faster on 8 GPUs."}) + "\n")
+    assert run_cli("ingest", str(path)).exit_code == 0
+    run_cli("suggest", "--limit", "600")
+    result = run_cli("log", "--limit", "10", env={"COLUMNS": "80"})
+    assert result.exit_code == 0
+    lines = result.stdout.splitlines()
+    assert all(len(line) <= 80 for line in lines), [line for line in lines if len(line) > 80]
+    assert len(lines) <= 1 + 2 * 10 + 1  # a heading, two lines a call (and a blank line)
+    assert "very very" in result.stdout and "…" in result.stdout  # the long title is cut, on one line
+    wide = run_cli("log", "--limit", "10", env={"COLUMNS": "200"})
+    assert "prompt · model" in wide.stdout  # the full table where it fits
+
+
+def test_models_with_no_server_is_one_line_naming_the_endpoint_and_exit_1(run_cli, ingested, monkeypatch):
+    monkeypatch.setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1")  # nothing listens on port 9
+    result = run_cli("models", "--timeout", "2")
+    assert result.exit_code == 1 and result.stdout == ""
+    assert result.stderr.count("\n") == 1 and "http://127.0.0.1:9/v1" in result.stderr
+    assert result.stderr.startswith("workbench: the model list at http://127.0.0.1:9/v1 is not available")
+    as_json = run_cli("models", "--timeout", "2", "--json")
+    assert as_json.exit_code == 1 and json.loads(as_json.stdout)["models"] is None

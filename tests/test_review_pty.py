@@ -7,6 +7,7 @@ import signal
 import sqlite3
 import sys
 import time
+from contextlib import contextmanager
 
 import pexpect
 
@@ -70,6 +71,22 @@ def _spawn(args: list[str], tmp_path, db_path, **env_extra) -> pexpect.spawn:
                          timeout=30, codec_errors="replace")
 
 
+@contextmanager
+def _reviewing(tmp_path, db_path):
+    """`workbench review` in a pty, its first paper on screen; `q` on leaving the block (killed if
+    it does not end)."""
+    child = _spawn(["-m", "workbench", "review"], tmp_path, db_path)
+    try:
+        child.expect("Multigrid", timeout=60)
+        yield child
+        child.send("q")
+        child.expect(pexpect.EOF, timeout=30)
+        child.close()
+    finally:
+        if child.isalive():
+            child.kill(signal.SIGKILL)
+
+
 def test_a_crash_inside_the_tui_exits_1(tmp_path):
     """The contract: a runtime failure is exit code 1, even when Textual catches it and shuts down."""
     db_path = tmp_path / "annotations" / "workbench.db"
@@ -117,19 +134,11 @@ def test_a_burst_of_keys_is_acted_on_every_one(tmp_path):
     import shutil
 
     db_path = tmp_path / "annotations" / "workbench.db"
-    child = _spawn(["-m", "workbench", "review"], tmp_path, db_path)
-    try:
-        child.expect("Multigrid", timeout=60)
+    with _reviewing(tmp_path, db_path) as child:
         child.send("a" * 10)
         assert _wait_for(child, lambda: len(_decisions(db_path)) == 10, 30), f"{len(_decisions(db_path))} of 10"
         child.send("e\x01typed in one burst\x13")  # e, ctrl+a, the text, ctrl+s
         assert _wait_for(child, lambda: len(_decisions(db_path)) == 11, 30)
-        child.send("q")
-        child.expect(pexpect.EOF, timeout=30)
-        child.close()
-    finally:
-        if child.isalive():
-            child.kill(signal.SIGKILL)
     assert child.exitstatus == 0
     assert sorted(p.name for p in db_path.parent.iterdir()) == ["workbench.db"]
     copy = shutil.copy(db_path, tmp_path / "copy.db")
@@ -139,3 +148,20 @@ def test_a_burst_of_keys_is_acted_on_every_one(tmp_path):
     db.close()
     assert [s for s, _ in rows] == ["accepted"] * 10 + ["edited"]
     assert rows[-1][1] == "typed in one burst"
+
+
+def test_an_undecodable_byte_on_stdin_is_ignored(tmp_path):
+    """Bytes that are not UTF-8 (a stray 0xff, a cut sequence) used to crash Textual's input
+    thread with a traceback, the app left without input and exit 0; now they are dropped."""
+    db_path = tmp_path / "annotations" / "workbench.db"
+    with _reviewing(tmp_path, db_path) as child:
+        child.send("a")
+        assert _wait_for(child, lambda: len(_decisions(db_path)) == 1, 15)
+        os.write(child.child_fd, b"\xff")
+        time.sleep(0.5)
+        os.write(child.child_fd, b"\xc3(")  # a cut two-byte sequence, then "("
+        time.sleep(0.5)
+        child.send("a")
+        assert _wait_for(child, lambda: len(_decisions(db_path)) == 2, 15), "keys after the bad bytes were lost"
+    assert child.exitstatus == 0
+    assert "Traceback" not in child.before and "UnicodeDecodeError" not in child.before

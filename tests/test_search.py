@@ -121,3 +121,13 @@ def test_cli_takes_a_search_queue(run_cli):
     result = run_cli("review", "--queue", "nonsense")
     assert result.exit_code == 2 and "or search:" in result.stderr
     assert run_cli("review", "--queue", "search:  ").exit_code == 2  # a search needs a query
+
+
+@pytest.mark.parametrize("text", ["status:", "multigrid status:", "gain: multigrid", "ID:"])
+def test_a_filter_with_no_value_is_said_not_searched_as_a_word(seeded_db, text):
+    query = parse(text)
+    key = text.split(":")[0].split()[-1]
+    assert query.problem is not None and query.problem.startswith(f"empty filter '{key}:'")
+    assert all(key.lower() not in word.lower() for word in query.words)
+    hits, problem = search(seeded_db, text, annotator="ana", active=None)
+    assert problem == query.problem

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 
 import pytest
@@ -349,6 +350,24 @@ def test_unknown_binding_id_in_the_config_is_a_clear_error(db_path, seeded_db):
     assert str(caught.value).endswith("no-config.toml: unknown key 'acept' in [keys]; did you mean 'accept'?")
 
 
+@pytest.mark.parametrize("keys, bad", [("ctrl+shift+alt+zz", "ctrl+shift+alt+zz"), ("notakey", "notakey"),
+                                       ("a,hyper+b,blah", "blah"), ("cmd+a", "cmd+a"), ("shift+x", "shift+x"),
+                                       ("ctrl+ctrl+a", "ctrl+ctrl+a")])
+def test_a_key_no_keyboard_can_type_is_a_config_error_naming_it(db_path, seeded_db, keys, bad):
+    from workbench.errors import InputError
+
+    with pytest.raises(InputError, match=f"config \\[keys\\]: accept = '{re.escape(keys)}': '{re.escape(bad)}' is a key "
+                                         "no keyboard can type"):
+        make_app(db_path, keymap={"accept": keys})
+
+
+@pytest.mark.parametrize("keys", ["y", "Y", "f1", "ctrl+g", "question_mark", "slash", "enter,space", "shift+up",
+                                  "alt+x", "pagedown", "ctrl+shift+left", "full_stop", "1", "? , y"])
+def test_every_key_textual_names_is_accepted(db_path, seeded_db, keys):
+    expected = "question_mark,y" if keys == "? , y" else keys  # as Textual's key events name them
+    assert make_app(db_path, keymap={"accept": keys}).keymap_overrides == {"accept": expected}
+
+
 async def test_command_palette_offers_the_review_actions(db_path, ids):
     async with running(db_path) as (app, pilot):
         titles = [c.title for c in app.get_system_commands(app.screen)]
@@ -380,14 +399,14 @@ async def _two_prompts(db_path):
 
 
 async def test_compare_screen_picks_another_suggestion_and_accepts_it(db_path, ids, seeded_db):
-    from workbench.tui.screens.compare import CompareScreen, comparison_table
+    from workbench.tui.screens.compare import CompareScreen, comparison_tables
 
     await _two_prompts(db_path)
     async with running(db_path) as (app, pilot):
         await pilot.press("c")
         assert isinstance(app.screen, CompareScreen)
         screen = app.screen
-        table = comparison_table(screen.view, screen.columns, screen.choice, screen.row)
+        table = comparison_tables(screen.view, screen.columns, screen.choice, screen.row)[0]
         headers = " ".join(str(column.header) for column in table.columns)
         assert "summary@" in headers and "gains@" in headers and "slow-model" in headers
         assert "→ your decision" in headers
@@ -713,3 +732,213 @@ async def test_keys_typed_behind_save_or_leave_in_a_burst_are_decisions_not_text
             edited = [annotation(db_path, pid) for pid in ids[:len(statuses)]]
             assert any(row and row["status"] == "edited" and row["technique"].endswith(technique_ends)
                        for row in edited)
+
+
+def _offline_values(db, pid) -> dict:
+    from workbench.models.offline import OfflineModel
+    from workbench.prompts import resolve_prompt
+    from workbench.store import get_paper
+    from workbench.suggest import suggest_paper_now
+
+    return dict(suggest_paper_now(get_paper(db, pid), resolve_prompt("summary"), OfflineModel()).suggestion.values)
+
+
+ANA, BEN = {f: "annotator:ana" for f in ("technique", "claimed_gain", "compute")}, \
+    {f: "annotator:ben" for f in ("technique", "claimed_gain", "compute")}
+
+
+@pytest.mark.parametrize("ana_differs, keys, status, edited, sources", [
+    (False, ["1"], "accepted", [], None),  # the suggestion's column
+    (False, ["2"], "accepted", [], ANA),  # ana's column, every value the suggestion's
+    (True, ["2"], "edited", ["technique"], ANA),  # ana's column, her technique her own
+    (True, ["2", "down", "1"], "accepted", [], {**ANA, "technique": "SUGGESTION"}),  # mixed per field
+    (True, ["1", "down", "2"], "edited", ["technique"], {f: "SUGGESTION" for f in ANA} | {"technique": "annotator:ana"}),
+    (False, ["3"], "rejected", None, BEN),  # ben's rejection
+], ids=["suggestion", "reviewer-same", "reviewer-edited", "mixed-same", "mixed-edited", "rejected-reviewer"])
+async def test_adjudication_records_the_suggestion_on_screen_and_where_each_value_came_from(
+        db_path, ids, seeded_db, ana_differs, keys, status, edited, sources):
+    from workbench.jsonl import export_annotation_lines
+    from workbench.store import Decision, decide
+
+    pid = ids[3]
+    suggested = _offline_values(seeded_db, pid)
+    ana = dict(suggested, technique="ana's technique") if ana_differs else dict(suggested)
+    decide(seeded_db, Decision(pid, "ana", "edited" if ana_differs else "accepted", ana))
+    decide(seeded_db, Decision(pid, "ben", "rejected", {}))
+    async with running(db_path, annotator="cleo", queue="disagreements", others=("ana", "ben")) as (app, pilot):
+        label = app.screen.view.suggestion.label
+        await pilot.press("c", *keys, "a")
+        await settle(app, pilot)
+        row = annotation(db_path, pid, "cleo")
+    assert row is not None and row["status"] == status
+    [record] = [json.loads(line) for line in export_annotation_lines(seeded_db, annotator="cleo")]
+    assert record["status"] == status
+    assert record["suggestion"] is not None and record["suggestion"]["fields"] == suggested
+    assert record["suggestion"]["model"] == "offline" and record["suggestion"]["prompt"] == "summary"
+    if status == "rejected":
+        assert record["annotation"] == {f: None for f in suggested}
+    else:
+        expected = {f: (ana if (sources or {}).get(f) == "annotator:ana" else suggested)[f] for f in suggested}
+        assert record["annotation"] == expected
+        assert record["edited_fields"] == edited
+    want = None if sources is None else {f: (f"suggestion:{label}" if s == "SUGGESTION" else s)
+                                         for f, s in sources.items()}
+    assert record.get("field_sources") == want
+    assert (json.loads(row["field_sources"]) if row["field_sources"] else None) == want
+
+
+async def test_compare_headings_say_what_each_source_is(db_path, ids, seeded_db):
+    from workbench.store import Decision, decide
+    from workbench.tui.screens.compare import comparison_tables
+
+    decide(seeded_db, Decision(ids[3], "ana", "edited", {"technique": "x"}))
+    decide(seeded_db, Decision(ids[3], "ben", "rejected", {}))
+    async with running(db_path, annotator="cleo", queue="disagreements", others=("ana", "ben"),
+                       model=FailingModel()) as (app, pilot):
+        await pilot.press("c")
+        screen = app.screen
+        table = comparison_tables(screen.view, screen.columns, screen.choice, screen.row)[0]
+        headers = [str(column.header) for column in table.columns][1:-1]
+        assert headers[0].startswith("1. suggestion ") and "failed" in headers[0] and "error" in headers[0]
+        assert headers[1:] == ["2. ana's decision · edited", "3. ben's decision · rejected"]
+
+
+@pytest.mark.parametrize("queue, to_do", [("all", 503), ("doubt", 503), ("flagged", 0),
+                                          ('search:"mixture of experts" status:todo', None)])
+async def test_every_queue_says_how_many_are_still_to_do_on_one_line_at_80_columns(db_path, ids, seeded_db, queue,
+                                                                                   to_do):
+    from workbench.store import Decision, decide, set_flag
+
+    name = "a" * 40
+    decide(seeded_db, Decision(ids[0], name, "accepted", {"technique": "x"}))
+    set_flag(seeded_db, ids[0], name, True, based_on=None)
+    async with running(db_path, queue=queue, size=(80, 24), annotator=name) as (app, pilot):
+        line = text_of(app, "#progress")
+        expected = app.session.undecided_left() if to_do is None else to_do
+        assert f" · {expected} to do" in line and "\n" not in line and len(line) <= 80
+
+
+def test_the_end_of_the_queue_counts_one_paper_in_the_singular(seeded_db):
+    from workbench.models.offline import OfflineModel
+    from workbench.prompts import resolve_prompt
+    from workbench.review import ReviewSession, SuggestionFeed
+
+    session = ReviewSession(seeded_db, "ana", SuggestionFeed(seeded_db, resolve_prompt("summary"), OfflineModel()))
+    session._undecided = 1
+    assert "1 paper before this one is still undecided" in session.end_of_queue_text()
+    session._undecided = 2
+    assert "2 papers before this one are still undecided" in session.end_of_queue_text()
+
+
+@pytest.mark.parametrize("binding, key, page", [("help", "f1", "help"), ("stats", "f2", "stats"),
+                                                 ("guidelines", "ctrl+g", "guidelines"), ("title", "f3", "title")])
+@pytest.mark.parametrize("close", ["own", "escape", "q"])
+async def test_a_reading_page_closes_with_its_own_key_whatever_it_is_mapped_to(db_path, ids, binding, key, page,
+                                                                                close):
+    from workbench.config import guidelines, load_config
+    from workbench.prompts import prompts_dir
+
+    async with running(db_path, keymap={binding: key},
+                       guidelines=guidelines(load_config(), prompts_dir())) as (app, pilot):
+        await pilot.press(key)
+        await pilot.pause()
+        assert showing(app, page)
+        await pilot.press(key if close == "own" else close)
+        await pilot.pause()
+        assert not showing(app, page) and app.session.decided == 0
+
+
+async def test_a_long_title_is_cut_to_three_lines_and_the_title_key_shows_it_whole(db_path, tmp_path):
+    from workbench.db import open_db
+    from workbench.ingest import ingest
+
+    title = "Scaling " + " ".join(f"word{n}" for n in range(125)) + " at scale"  # 900-odd characters
+    path = tmp_path / "long.jsonl"
+    path.write_text(json.dumps({"title": title, "abstract": "We train faster. It works on 8 GPUs."}) + "\n")
+    db = open_db(db_path)
+    ingest(db, [path])
+    db.close()
+    async with running(db_path, size=(80, 24)) as (app, pilot):
+        panel = app.screen.query_one("#paper", TextPanel)
+        shown = panel.plain.split("\n")
+        assert len(title) >= 900 and shown[2].endswith("…") and "word124" not in panel.plain
+        assert all(len(line) <= panel.content_size.width for line in shown[:3])
+        assert "We train faster" in panel.plain and shown[3].startswith("id ")  # the metadata follows at once
+        await pilot.press("i")
+        await pilot.pause()
+        assert showing(app, "title") and "word124" in str(app.screen.query_one("#title Static").render())
+
+
+async def test_compare_at_80_columns_shows_one_source_beside_the_result_and_follows_the_cursor(db_path, ids,
+                                                                                                seeded_db):
+    from workbench.store import Decision, decide
+    from workbench.tui.screens.compare import CompareScreen
+
+    long = " ".join(["a long value that wraps over many lines at eighty columns"] * 6)
+    decide(seeded_db, Decision(ids[3], "ana", "edited", {f: f"ana: {long}" for f in ("technique", "claimed_gain",
+                                                                                      "compute")}))
+    decide(seeded_db, Decision(ids[3], "ben", "rejected", {}))
+    async with running(db_path, annotator="cleo", queue="disagreements", others=("ana", "ben"),
+                       size=(80, 24)) as (app, pilot):
+        await pilot.press("c")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, CompareScreen) and screen.narrow
+
+        def headings() -> list[str]:
+            return [str(c.header) for c in screen.query_one("#compare-head").content.columns][1:]
+
+        assert headings()[0].startswith("1. suggestion summary@") and headings()[1] == "→ your decision"
+        await pilot.press("right")
+        assert headings() == ["2. ana's decision · edited", "→ your decision"]
+        await pilot.press("right", "right")  # round to the first again
+        assert headings()[0].startswith("1. ")
+        container = screen.query_one("#compare")
+        for row in range(1, 4):
+            await pilot.press("down")
+            await pilot.pause()
+            await pilot.pause()
+            widget = screen.query_one(f"#compare-row-{row}")
+            assert container.region.contains_region(widget.region) and widget.region.height > 0, row
+        assert container.scroll_y > 0
+    async with running(db_path, annotator="cleo", queue="disagreements", others=("ana", "ben"),
+                       size=(120, 40)) as (app, pilot):
+        await pilot.press("c")
+        screen = app.screen
+        assert not screen.narrow
+        assert len(screen.query_one("#compare-head").content.columns) == 1 + 3 + 1  # every source
+
+
+async def test_the_footer_keeps_its_order_after_a_remap(db_path, ids):
+    async def footer(keymap):
+        async with running(db_path, keymap=keymap) as (app, pilot):
+            return [(key.action, key.key_display) for key in app.screen.query("FooterKey")]  # by its CSS type
+
+    default, remapped = await footer(None), await footer({"accept": "y", "reject": "x", "help": "f1"})
+    assert [action for action, _ in remapped] == [action for action, _ in default]
+    assert dict(remapped)["accept"] == "y" and dict(remapped)["help"] == "f1"
+
+
+async def test_the_form_shows_cleaned_text_and_saves_what_the_reviewer_sees(db_path, ids, seeded_db):
+    from workbench.safe_text import clean
+    from workbench.store import Decision, decide
+
+    raw = "multi\x1b[2Jgrid\x07 \x00rev\u202eersed zero\u200bwidth"
+    decide(seeded_db, Decision(ids[0], "ana", "edited", {"technique": raw, "compute": "8 GPUs"}))
+    async with running(db_path, queue="all") as (app, pilot):
+        assert app.session.current_id == ids[1]
+        await pilot.press("p", "e")
+        await pilot.pause()
+        shown = app.screen.query_one("#field-technique", TextArea).text
+        assert shown == clean(raw) and "\x1b" not in shown and "\u202e" not in shown and "\u200b" not in shown
+        assert "␛[2Jgrid␇ ␀rev" in shown  # the same stand-ins as the panes
+        await pilot.press("tab", "tab", "ctrl+a", *"1 GPU")  # change another field; the technique stays as shown
+        await pilot.press("tab")
+        app.screen.query_one("#field-notes", TextArea).insert("pasted\u202e\x1b]0;x\x07 note")
+        await pilot.pause()
+        assert app.screen.query_one("#field-notes", TextArea).text == clean("pasted\u202e\x1b]0;x\x07 note")
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+    row = annotation(db_path, ids[0])
+    assert row["technique"] == clean(raw) and row["compute"] == "1 GPU"
+    assert row["notes"] == clean("pasted\u202e\x1b]0;x\x07 note")

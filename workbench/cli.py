@@ -554,7 +554,10 @@ def models(ctx, model_name: str | None, timeout: float | None, as_json: bool) ->
     if as_json:
         click.echo(json.dumps({"endpoint": result.endpoint, "models": result.models, "model": result.model,
                                "formats": result.detail(), "best": result.best, "slots": result.slots}, indent=2))
-    else:
+    if result.models is None and result.model is None:  # no server, or one that lists nothing: nothing was probed
+        _fail(ctx, f"the model list at {result.endpoint} is not available ({result.list_error}); is the server "
+                   "running? (--model NAME probes a model without the list)", 1)
+    if not as_json:
         for line in _probe_lines(result):
             _echo(line)
     if result.model and not result.best:
@@ -600,7 +603,8 @@ def log(ctx, paper_id: str | None, limit: int, as_json: bool) -> None:
         for attempt in attempts:
             click.echo(dumps(asdict(attempt)))
     elif attempts:
-        _console().print(report.log_table(attempts))
+        console = _console()
+        console.print(report.log_table(attempts, console.width))
     else:
         _echo("no model calls on record" + (f" for paper {paper_id}" if paper_id else ""))
 

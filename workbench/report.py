@@ -205,19 +205,44 @@ def agreement_report(result: dict, limit: int = 50) -> RenderGroup:
 
 # --------------------------------------------------------------------------- log
 
-def log_table(attempts: list) -> Table:
-    """`workbench log`: the attempts log, newest first."""
-    table = Table(title=f"{len(attempts)} model calls, newest first", title_justify="left")
+LOG_TABLE_WIDTH = 120  # narrower than this, `workbench log` prints two lines a call instead of a table
+
+
+def _log_parts(a) -> dict[str, str]:
+    tokens = DASH if a.input_tokens is None and a.output_tokens is None else \
+        f"{a.input_tokens or 0}/{a.output_tokens or 0}"
+    detail = a.error or a.raw
+    return {"time": a.at.replace("T", " ").rstrip("Z"), "call": f"ask {a.ask:d}.{a.attempt:d}"
+            f"{' (batch)' if a.batch_id else ''}", "http": DASH if a.http_status is None else str(a.http_status),
+            "tokens": tokens, "ms": _num(a.latency_ms), "detail": one_line(detail, 120) if detail else DASH}
+
+
+def log_table(attempts: list, width: int = LOG_TABLE_WIDTH) -> Table | RenderGroup:
+    """`workbench log`: the attempts log, newest first. Below LOG_TABLE_WIDTH columns each call is
+    two lines cut to the width with "…" (when, which call, outcome, numbers; then paper and reply)."""
+    title = f"{len(attempts)} model call{'s' * (len(attempts) != 1)}, newest first"
+    if width < LOG_TABLE_WIDTH:
+        lines = [Text(title, style="bold")]
+        for a in attempts:
+            p = _log_parts(a)
+            first = plain(f"{p['time']}  {p['call']}  ")
+            first.append_text(plain(a.outcome, style="bold"))
+            first.append_text(plain(f"  http {p['http']}  {p['tokens']} tokens  {p['ms']} ms  "
+                                    f"{a.prompt_label} · {a.model}", style="dim"))
+            second = plain(f"  {a.paper_id[:8]}  {one_line(a.title, 200)}  ")
+            second.append_text(plain(p["detail"], style="dim"))
+            for line in (first, second):
+                line.truncate(width, overflow="ellipsis")
+                line.no_wrap = True
+            lines += [first, second]
+        return RenderGroup(*lines)
+    table = Table(title=title, title_justify="left")
     for column in ("time", "paper", "prompt · model", "call", "outcome", "http", "tokens", "ms", "error or reply"):
         table.add_column(column, justify="right" if column in ("http", "tokens", "ms") else "left",
                          overflow="fold", no_wrap=column in ("time", "call"))
     for a in attempts:
-        tokens = DASH if a.input_tokens is None and a.output_tokens is None else \
-            f"{a.input_tokens or 0}/{a.output_tokens or 0}"
-        detail = a.error or a.raw
-        call = f"ask {a.ask:d}.{a.attempt:d}{' (batch)' if a.batch_id else ''}"
-        table.add_row(plain(a.at.replace("T", " ").rstrip("Z")), plain(f"{one_line(a.title, 40)}\n{a.paper_id}"),
-                      plain(f"{a.prompt_label}\n{a.model}"), call, plain(a.outcome),
-                      DASH if a.http_status is None else str(a.http_status), tokens,
-                      _num(a.latency_ms), _or_dash(one_line(detail, 120) if detail else None))
+        p = _log_parts(a)
+        table.add_row(plain(p["time"]), plain(f"{one_line(a.title, 40)}\n{a.paper_id}"),
+                      plain(f"{a.prompt_label}\n{a.model}"), plain(p["call"]), plain(a.outcome), plain(p["http"]),
+                      plain(p["tokens"]), plain(p["ms"]), _or_dash(p["detail"] if p["detail"] != DASH else None))
     return table

@@ -153,18 +153,34 @@ class Source:
     usable: bool  # an ok suggestion, or a decision that kept values (not rejected)
     suggestion: SuggestionRow | None = None
     annotator: str | None = None
+    status: str | None = None  # the reviewer's decision (a decision's column only)
 
     @property
     def key(self) -> str:
         """How an annotation records where a field came from."""
         return f"annotator:{self.annotator}" if self.annotator else f"suggestion:{self.label}"
 
+    @property
+    def rejection(self) -> bool:
+        """A reviewer's rejection: no values, and the decision is that there should be none."""
+        return self.annotator is not None and not self.usable
+
+    @property
+    def heading(self) -> str:
+        """What the column is: a reviewer's decision, or a suggestion (saying so when it failed)."""
+        if self.annotator is not None:
+            return f"{self.annotator}'s decision · {self.status}"
+        suggestion = self.suggestion
+        if suggestion is not None and not suggestion.ok:
+            return f"suggestion {self.label} · failed ({suggestion.outcome})"
+        return f"suggestion {self.label}"
+
 
 def sources(view: PaperView, limit: int = 9) -> list[Source]:
     """The paper's suggestions (oldest first) and other annotators' decisions, at most `limit`:
     the decisions always (adjudication is what they are there for), as many suggestions as fit."""
     decisions = [Source(f"{other.annotator} ({other.status})", dict(other.values), other.status != REJECTED,
-                        annotator=other.annotator) for other in view.others][:limit]
+                        annotator=other.annotator, status=other.status) for other in view.others][:limit]
     suggestions = [Source(s.label, dict(s.values) if s.ok else no_values(), s.ok, suggestion=s)
                    for s in view.suggestions][:limit - len(decisions)]
     return suggestions + decisions
@@ -179,13 +195,18 @@ class Composition:
 
     values: Values
     field_sources: dict[str, str]
-    suggestion: SuggestionRow | None  # the suggestion it started from (the first one it takes a field from)
+    # The suggestion it is measured against (kept as the annotation's snapshot): the first one it
+    # takes a field from, else the one on screen when compare opened. Taking a reviewer's column
+    # does not make the suggestion disappear: `edited_fields` and the status compare with it.
+    suggestion: SuggestionRow | None
+    rejects: bool = False  # every field from a reviewer's rejection: the decision is a rejection
 
     @classmethod
-    def of(cls, columns: list[Source], choice: dict[str, int]) -> "Composition":
+    def of(cls, columns: list[Source], choice: dict[str, int], shown: SuggestionRow | None = None) -> "Composition":
         picked = {f: columns[choice[f]] for f in FIELDS}
-        suggestion = next((picked[f].suggestion for f in FIELDS if picked[f].suggestion is not None), None)
-        return cls({f: picked[f].values.get(f) for f in FIELDS}, {f: picked[f].key for f in FIELDS}, suggestion)
+        suggestion = next((picked[f].suggestion for f in FIELDS if picked[f].suggestion is not None), shown)
+        return cls({f: picked[f].values.get(f) for f in FIELDS}, {f: picked[f].key for f in FIELDS}, suggestion,
+                   rejects=all(picked[f].rejection for f in FIELDS))
 
     def typed_over(self, values: Values) -> dict[str, str]:
         """The sources after the reviewer edited the composed values: changed fields are theirs."""
@@ -436,17 +457,9 @@ class ReviewSession:
         left = self.undecided_left()
         text = "End of the queue."
         if left:
-            text += f" {left} paper{'s' if left != 1 else ''} before this one are still undecided (skipped)."
+            text += (" 1 paper before this one is still undecided (skipped)." if left == 1 else
+                     f" {left} papers before this one are still undecided (skipped).")
         return text + " g or / goes elsewhere, q quits."
-
-    def position_text(self) -> str:
-        """'#12 of 504 in todo · 490 to do', counted live."""
-        if not self.order:
-            return f"'{self.queue_name}' is empty"
-        text = f"#{self.index + 1} of {len(self.order)} in '{self.queue_name}'"
-        if self.queue_name == "todo":
-            text += f" · {self.undecided_left()} to do"
-        return text
 
     def _arrive(self, index: int) -> None:
         self.index = index
@@ -592,13 +605,20 @@ class ReviewSession:
         cleaned = {f: clean_value(values.get(f)) for f in FIELDS}  # as decide() will store them
         unchanged = suggestion is not None and suggestion.ok and all(
             cleaned[f] == suggestion.values.get(f) for f in FIELDS)
-        if field_sources and suggestion is not None and unchanged and \
-                len(set(field_sources.values())) == 1 and next(iter(field_sources.values())).startswith("suggestion:"):
+        if field_sources and suggestion is not None and set(field_sources.values()) == {f"suggestion:{suggestion.label}"}:
             field_sources = None  # all of it is the suggestion: nothing to record beyond suggestion_id
         return self.decide(ACCEPTED if unchanged else EDITED, cleaned, suggestion, notes, field_sources)
 
-    def reject(self, suggestion: SuggestionRow | None, notes: str | None = None) -> AnnotationRow:
-        return self.decide(REJECTED, no_values(), suggestion, notes)
+    def save_composition(self, composition: Composition, notes: str | None) -> AnnotationRow:
+        """`a` in the compare screen: a reviewer's rejection taken whole is a rejection; anything
+        else is saved as fields, measured against the composition's suggestion."""
+        if composition.rejects:
+            return self.reject(composition.suggestion, notes, composition.field_sources)
+        return self.save_fields(composition.values, composition.suggestion, notes, composition.field_sources)
+
+    def reject(self, suggestion: SuggestionRow | None, notes: str | None = None,
+               field_sources: dict[str, str] | None = None) -> AnnotationRow:
+        return self.decide(REJECTED, no_values(), suggestion, notes, field_sources)
 
     def toggle_flag(self) -> bool:
         if self.read_only:

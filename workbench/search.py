@@ -64,8 +64,10 @@ def parse(text: str, *, prefix_last: bool = True) -> Query:
             if terms:
                 query.words.append('"' + " ".join(terms) + '"')
             continue
-        key, _, value = word.partition(":")
-        if value and key.lower() in _FILTERS:
+        key, colon, value = word.partition(":")
+        if colon and not value and key.lower() in _FILTERS:  # `status:` is a filter still to be written
+            query.problem = f"empty filter '{key}:' (try {FILTER_HELP})"
+        elif value and key.lower() in _FILTERS:
             problem = _FILTERS[key.lower()](query, value.lower())
             if problem:
                 query.problem = problem

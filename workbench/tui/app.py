@@ -8,7 +8,9 @@ from typing import Iterable, Sequence
 
 from textual import events
 from textual.app import App, SystemCommand
+from textual.binding import Binding
 from textual.filter import LineFilter
+from textual.keys import KEY_ALIASES, KEY_NAME_REPLACEMENTS, KEY_TO_UNICODE_NAME, Keys, key_to_character
 from textual.screen import Screen
 
 from workbench.config import Guidelines, unknown_key
@@ -31,6 +33,16 @@ class ReviewApp(App):
         self.keymap_overrides = dict(keymap or {})
         self.guidelines = guidelines
         self._guard = DropControlCharacters()
+
+    def get_driver_class(self):
+        """Textual's driver for this platform; on Linux and macOS one that drops input it cannot
+        decode instead of crashing its input thread (see workbench/tui/driver.py)."""
+        driver = super().get_driver_class()
+        if driver.__name__ == "LinuxDriver":  # by name: its module needs termios (not on Windows)
+            from workbench.tui.driver import TolerantLinuxDriver
+
+            return TolerantLinuxDriver
+        return driver
 
     def get_line_filters(self) -> Sequence[LineFilter]:
         return [*super().get_line_filters(), self._guard]
@@ -84,14 +96,56 @@ class ReviewApp(App):
                 yield SystemCommand(description, f"Review: {description} ({keys})", action)
 
 
+MODIFIERS = ("ctrl", "alt", "shift", "meta", "super", "hyper")
+
+
+def _key_names() -> frozenset[str]:
+    """Every key name Textual gives a key event (the last part of e.g. `ctrl+shift+up`)."""
+    named = {key.value.rpartition("+")[2] for key in Keys if not key.value.startswith("<")}
+    return frozenset(named | set(KEY_TO_UNICODE_NAME) | set(KEY_NAME_REPLACEMENTS.values()) | set(KEY_ALIASES))
+
+
+def _key_problem(key: str, names: frozenset[str]) -> str | None:
+    """Why no keyboard can send `key` (a Textual key name), or None when one can."""
+    *modifiers, base = key.split("+")
+    if any(m not in MODIFIERS for m in modifiers) or len(set(modifiers)) != len(modifiers):
+        return f"modifiers are {', '.join(MODIFIERS)}, each at most once"
+    if len(base) == 1:
+        if not base.isprintable() or base.isspace():
+            return "not a printable character"
+        if modifiers == ["shift"]:
+            return f"a terminal sends shift+{base} as the character itself (write '{base.upper()}')"
+        return None
+    if base in names or (not modifiers and key_to_character(base) is not None):
+        return None
+    return "not a key name (a character, or a name such as enter, space, f1, pageup, question_mark)"
+
+
 def validate_keymap(keymap: dict) -> dict[str, str]:
+    """The config's [keys], checked: known binding ids, and keys a keyboard can send (in Textual's
+    names; a single character such as `?` is written as Textual names it, `question_mark`)."""
     ids = {b.id for b in BINDINGS if b.id}
-    for key, value in keymap.items():
-        if key not in ids:
-            raise InputError(unknown_key("[keys]", key, ids))
+    names = _key_names()
+    checked = {}
+    for binding_id, value in keymap.items():
+        if binding_id not in ids:
+            raise InputError(unknown_key("[keys]", binding_id, ids))
         if not isinstance(value, str) or not value.strip():
-            raise InputError(f"config [keys]: '{key}' must be a string of keys such as \"a,enter\"")
-    return dict(keymap)
+            raise InputError(f"config [keys]: '{binding_id}' must be a string of keys such as \"a,enter\"")
+        keys = []
+        for key in (part.strip() for part in value.split(",")):
+            problem = _key_problem(key, names) if key else "an empty key"
+            if problem:
+                raise InputError(f"config [keys]: {binding_id} = '{value}': '{key}' is a key no keyboard can type "
+                                 f"({problem})")
+            keys.append(key if len(key) != 1 or key.isalnum() else _character_key(key))
+        checked[binding_id] = ",".join(keys)
+    return checked
+
+
+def _character_key(character: str) -> str:
+    """Textual's name for a punctuation key (`?` is `question_mark`), as its key events carry it."""
+    return next(iter(Binding.make_bindings([Binding(character, "")]))).key
 
 
 def create_app(db_path: str | Path, *, prompt: Prompt, model: Model, annotator: str, queue: str = "todo",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+from rich import box
 from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
@@ -21,33 +22,50 @@ from textual.widgets import Static
 
 from workbench.metrics import normalise_for_comparison
 from workbench.review import Composition, PaperView, Source, sources
-from workbench.safe_text import plain
+from workbench.safe_text import one_line, plain
 from workbench.tui.notices import tell
 from workbench.vocab import FIELDS, field_label
 
 ROWS = ("all fields", *FIELDS)
+NARROW = 100  # below this many columns the screen shows one source at a time beside the result
+LABEL_WIDTH = 15
 
 
-def comparison_table(view: PaperView, columns: list[Source], choice: dict[str, int], row: int) -> Table:
-    table = Table(show_lines=True, expand=True)
-    table.add_column("", style="bold", no_wrap=True)
-    for number, source in enumerate(columns, start=1):
-        header = plain(f"{number}. {source.label}" + ("" if source.usable else " · failed"))
-        if all(choice[f] == number - 1 for f in FIELDS):
+def _table(headers: list[Text]) -> Table:
+    """One row of the comparison. Every row is its own table (so the screen can scroll to the
+    cursor's row), with the same column widths: the labels' fixed, the others shared equally."""
+    table = Table(box=box.SQUARE, show_header=any(h.plain for h in headers), show_edge=False, expand=True)
+    table.add_column("", style="bold", no_wrap=True, width=LABEL_WIDTH)
+    for header in headers:
+        table.add_column(header, ratio=1)
+    return table
+
+
+def comparison_tables(view: PaperView, columns: list[Source], choice: dict[str, int], row: int,
+                      visible: list[int] | None = None) -> list[Table]:
+    """The headings, then one table per row (all fields, then each field): the `visible`
+    columns (0-based indexes; all by default) and the result."""
+    visible = list(range(len(columns))) if visible is None else visible
+    headers = []
+    for index in visible:
+        header = plain(f"{index + 1}. {columns[index].heading}")
+        if all(choice[f] == index for f in FIELDS):
             header.stylize("reverse")
-        table.add_column(header)
-    table.add_column(Text("→ your decision", style="bold"))
+        headers.append(header)
+    tables = [_table([*headers, Text("→ your decision", style="bold")])]
+    blank = [Text("") for _ in range(len(visible) + 1)]
     marker = lambda index: "▸ " if index == row else "  "  # noqa: E731
-    heading = [Text(marker(0) + "all fields", style="bold")]
-    heading += [Text("") for _ in columns]
     decision = view.annotation if view.decided else None
-    heading.append(Text(f"now: {decision.status}" if decision else "now: not decided", style="dim"))
-    table.add_row(*heading)
+    first = _table(blank)
+    first.add_row(Text(marker(0) + "all fields", style="bold"), *blank[1:],
+                  Text(f"now: {decision.status}" if decision else "now: not decided", style="dim"))
+    tables.append(first)
     for index, field in enumerate(FIELDS, start=1):
         values = [source.values.get(field) for source in columns]
         common = Counter(normalise_for_comparison(v) for v in values).most_common(1)[0][0]
         cells = [Text(marker(index) + field_label(field), style="bold")]
-        for number, value in enumerate(values):
+        for number in visible:
+            value = values[number]
             cell = plain(value or "—", style="" if value else "dim")
             if normalise_for_comparison(value) != common:
                 cell.stylize("yellow")
@@ -58,8 +76,10 @@ def comparison_table(view: PaperView, columns: list[Source], choice: dict[str, i
         result = plain(chosen or "—", style="bold" if chosen else "dim")
         result.append(f"  ({choice[field] + 1})", style="dim")
         cells.append(result)
+        table = _table(blank)
         table.add_row(*cells)
-    return table
+        tables.append(table)
+    return tables
 
 
 class CompareScreen(ModalScreen[tuple[str, Composition] | None]):
@@ -69,6 +89,8 @@ class CompareScreen(ModalScreen[tuple[str, Composition] | None]):
         Binding("e", "choose('edit')", "Edit it"),
         Binding("up,k", "row(-1)", "Field up", show=False, priority=True),  # not the scroll view's scrolling
         Binding("down,j", "row(1)", "Field down", show=False, priority=True),
+        Binding("left", "source(-1)", "Source before", show=False, priority=True),
+        Binding("right", "source(1)", "Source after", show=False, priority=True),
         *[Binding(str(n), f"select({n})", show=False) for n in range(1, 10)],
     ]
 
@@ -80,24 +102,50 @@ class CompareScreen(ModalScreen[tuple[str, Composition] | None]):
         start = next((i for i, s in enumerate(self.columns) if shown is not None and s.suggestion is shown), 0)
         self.choice = {f: start for f in FIELDS}
         self.row = 0
+        self.source = start  # the one source shown beside the result on a narrow terminal
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(classes="dialog wide", id="compare"):
-            yield Static(plain(self.view.paper.title, style="bold"))
-            yield Static(Text("↑ ↓ a row · 1-9 take that column for the row (all fields, or one field) · "
-                              "a save · e edit · esc close · yellow: differs from the most common value",
-                              style="dim"))
-            yield Static(id="compare-table")
+            yield Static(plain(one_line(self.view.paper.title, 240), style="bold"))
+            yield Static(id="compare-hint")
+            yield Static(id="compare-head")
+            for index in range(len(ROWS)):
+                yield Static(id=f"compare-row-{index}", classes="compare-row")
+
+    @property
+    def narrow(self) -> bool:
+        """One source at a time beside the result (← → move between sources)."""
+        return self.app.size.width < NARROW and len(self.columns) > 1
 
     def on_mount(self) -> None:
         self._draw()
 
+    def on_resize(self) -> None:
+        self._draw()
+
     def _draw(self) -> None:
-        self.query_one("#compare-table", Static).update(
-            comparison_table(self.view, self.columns, self.choice, self.row))
+        visible = [self.source] if self.narrow else None
+        hint = Text("↑ ↓ a row · ", style="dim")
+        if self.narrow:
+            hint.append(f"← → source {self.source + 1} of {len(self.columns)}", style="bold")
+            hint.append(" · ", style="dim")
+        hint.append("1-9 take that column for the row (all fields, or one) · a save · e edit · esc close · "
+                    "yellow: differs from the most common value", style="dim")
+        self.query_one("#compare-hint", Static).update(hint)
+        head, *rows = comparison_tables(self.view, self.columns, self.choice, self.row, visible)
+        self.query_one("#compare-head", Static).update(head)
+        for index, table in enumerate(rows):
+            self.query_one(f"#compare-row-{index}", Static).update(table)
+        # The cursor's row stays in sight (after this refresh has laid the rows out).
+        self.call_after_refresh(self.query_one("#compare", VerticalScroll).scroll_to_widget,
+                                self.query_one(f"#compare-row-{self.row}"), animate=False)
 
     def action_row(self, delta: int) -> None:
         self.row = max(0, min(len(ROWS) - 1, self.row + delta))
+        self._draw()
+
+    def action_source(self, delta: int) -> None:
+        self.source = (self.source + delta) % len(self.columns)
         self._draw()
 
     def action_select(self, number: int) -> None:
@@ -106,11 +154,14 @@ class CompareScreen(ModalScreen[tuple[str, Composition] | None]):
         fields = FIELDS if self.row == 0 else (FIELDS[self.row - 1],)
         for field in fields:
             self.choice[field] = number - 1
+        self.source = number - 1
         self._draw()
 
     def action_choose(self, what: str) -> None:
-        if what == "accept" and any(not self.columns[i].usable for i in set(self.choice.values())):
-            tell(self, "That column has no values to take (a failed suggestion or a rejection); "
-                       "choose another, or e to edit.", severity="warning")
+        composition = Composition.of(self.columns, self.choice, self.view.suggestion)
+        if what == "accept" and not composition.rejects and \
+                any(not self.columns[i].usable for i in set(self.choice.values())):
+            tell(self, "A column you took has no values (a failed suggestion, or a rejection taken for only "
+                       "some fields); choose another, or e to edit.", severity="warning")
             return
-        self.dismiss((what, Composition.of(self.columns, self.choice)))
+        self.dismiss((what, composition))

@@ -21,11 +21,11 @@ from workbench.vocab import FIELDS, STATUS_MARKS, STATUS_STYLES, field_label
 
 
 class ReadingScreen(ModalScreen[None]):
-    """A scrollable page to read, closed by escape, q, or the key that opened it."""
+    """A scrollable page to read, closed by escape, q, or the keys that opened it (as remapped)."""
 
-    def __init__(self, dialog_id: str, close_key: str, widgets: Callable[[], list[Widget]]) -> None:
+    def __init__(self, dialog_id: str, open_keys: tuple[str, ...], widgets: Callable[[], list[Widget]]) -> None:
         super().__init__()
-        self.dialog_id, self.close_keys, self.widgets = dialog_id, ("escape", "q", close_key), widgets
+        self.dialog_id, self.close_keys, self.widgets = dialog_id, ("escape", "q", *open_keys), widgets
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(classes="dialog wide", id=self.dialog_id):
@@ -118,7 +118,7 @@ class SearchScreen(ModalScreen[str | None]):
         self.query_one(OptionList).focus()
 
 
-def help_screen(keys: list[tuple[str, str]]) -> ReadingScreen:
+def help_screen(keys: list[tuple[str, str]], open_keys: tuple[str, ...]) -> ReadingScreen:
     def widgets() -> list[Widget]:
         table = Table(box=None, show_header=False, padding=(0, 2))
         table.add_column(style="bold cyan", no_wrap=True)
@@ -127,7 +127,7 @@ def help_screen(keys: list[tuple[str, str]]) -> ReadingScreen:
             table.add_row(Text(key), Text(description))
         return [Static(Text("Keys", style="bold")), Static(table), Static(Text(HELP_NOTES, style="dim"))]
 
-    return ReadingScreen("help", "question_mark", widgets)
+    return ReadingScreen("help", open_keys, widgets)
 
 
 HELP_NOTES = (

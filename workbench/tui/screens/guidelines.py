@@ -9,7 +9,7 @@ from workbench.safe_text import clean, plain
 from workbench.tui.screens.dialogs import ReadingScreen
 
 
-def guidelines_screen(guidelines: Guidelines) -> ReadingScreen:
+def guidelines_screen(guidelines: Guidelines, open_keys: tuple[str, ...]) -> ReadingScreen:
     footer = plain(str(guidelines.path), style="dim")
     footer.append("  ·  esc close", style="dim")
-    return ReadingScreen("guidelines", "h", lambda: [Markdown(clean(guidelines.text)), Static(footer)])
+    return ReadingScreen("guidelines", open_keys, lambda: [Markdown(clean(guidelines.text)), Static(footer)])

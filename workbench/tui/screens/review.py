@@ -29,6 +29,7 @@ from workbench.tui.notices import show, tell
 from workbench.tui.widgets.abstract import message_text, paper_text
 from workbench.tui.widgets.form import FORM_ACTIONS, SuggestionForm
 from workbench.tui.widgets.panel import TextPanel
+from workbench.tui.widgets.top_line import Progress, top_line
 from workbench.vocab import FIELDS, NOTES, STATUS_MARKS, STATUS_STYLES, field_name
 
 
@@ -59,6 +60,7 @@ _KEYS = [  # keys, action, footer label, in the footer, help text
     ("c", "compare", "Compare", False, "Every suggestion side by side; take a field from each; adjudicate"),
     ("t", "stats", "Stats", False, "Statistics: progress, pace, accept and edit rates"),
     ("h", "guidelines", "Guidelines", False, "The annotation guidelines"),
+    ("i", "title", "Title", False, "The paper's whole title and details (a long title is cut to 3 lines)"),
     ("question_mark", "help", "Help", True, "These keys"),
     ("q", "quit", "Quit", True, "Quit (every decision is already saved)"),
 ]
@@ -77,12 +79,18 @@ BINDINGS = [
       for n in range(1, 10)],
 ]
 _EDIT_ACTIONS = FORM_ACTIONS
+_ORDER = {binding.action: index for index, binding in enumerate(BINDINGS)}  # the footer's order
+
+
+def _live_bindings(app: App) -> BindingsMap:
+    live = BindingsMap(BINDINGS)
+    live.apply_keymap(getattr(app, "keymap_overrides", {}))
+    return live
 
 
 def _bindings_by_action(app: App) -> dict[str, tuple[Binding, list[str]]]:
     """action -> (a binding, its keys as shown), as the config's [keys] remapped them."""
-    live = BindingsMap(BINDINGS)
-    live.apply_keymap(getattr(app, "keymap_overrides", {}))
+    live = _live_bindings(app)
     grouped: dict[str, tuple[Binding, list[str]]] = {}
     for key, bindings in live.key_to_bindings.items():
         for binding in bindings:
@@ -91,6 +99,13 @@ def _bindings_by_action(app: App) -> dict[str, tuple[Binding, list[str]]]:
             if shown not in entry[1]:
                 entry[1].append(shown)
     return grouped
+
+
+def keys_of(app: App, binding_id: str) -> tuple[str, ...]:
+    """The keys bound to `binding_id` now, as the config's [keys] remapped them (a reading page
+    closes with the key that opened it)."""
+    live = _live_bindings(app)
+    return tuple(key for key, bindings in live.key_to_bindings.items() for b in bindings if b.id == binding_id)
 
 
 def key_help(app: App) -> list[tuple[str, str]]:
@@ -118,6 +133,7 @@ class ReviewScreen(Screen):
         self.session = session
         self.view: PaperView | None = None
         self.composition: Composition | None = None  # the compare screen's result, while it is being edited
+        self._spans: dict = {}  # the evidence highlighted in the paper pane
 
     def compose(self) -> ComposeResult:
         yield TextPanel(id="progress")
@@ -130,6 +146,13 @@ class ReviewScreen(Screen):
         self.show_current()
         for notice in self.session.notices_at_start:
             show(self, notice, timeout=8)
+
+    @property
+    def active_bindings(self):
+        """Textual's, in the order of BINDINGS: a [keys] remap re-adds the remapped keys at the end,
+        and the footer shows bindings in this order."""
+        bindings = super().active_bindings
+        return dict(sorted(bindings.items(), key=lambda item: _ORDER.get(item[1].binding.action, len(_ORDER))))
 
     def check_action(self, action: str, parameters: tuple) -> bool | None:
         """In the form only save and leave-form work (every other key is the field's);
@@ -177,23 +200,27 @@ class ReviewScreen(Screen):
             self.form.fill(Text(""), Text(""), {}, None, Text(""))
             return
         fields = view.fields()
-        paper_panel.set_text(paper_text(view.paper, {f: v.span for f, v in fields.items()}))
+        self._spans = {f: v.span for f, v in fields.items()}
+        self._render_paper()
         self.form.fill(self._decision_line(view), self._source_line(view), fields,
                        view.annotation.notes if view.annotation else None, self._others(view), view.field_view)
 
     def _render_progress(self) -> None:
         s = self.session
-        c = s.counts
-        text = Text()
-        text.append(" workbench ", style="bold reverse")
-        text.append(f" {s.decided}/{s.total_papers} decided ")
-        for status in ("accepted", "edited", "rejected"):
-            text.append(f" {STATUS_MARKS[status]} {c[status]}", style=STATUS_STYLES[status])
-        text.append(f"  {s.position_text()}  ")
-        text.append_text(plain(one_line(s.annotator, 24), style="dim"))
-        if s.read_only:
-            text.append("  read-only", style="bold red")
-        self.query_one("#progress", TextPanel).set_text(text)
+        progress = Progress(s.decided, s.total_papers, dict(s.counts), s.index + 1 if len(s) else None, len(s),
+                            s.queue_name, s.undecided_left(), s.annotator, s.read_only)
+        panel = self.query_one("#progress", TextPanel)
+        panel.set_text(top_line(progress, panel.content_size.width or self.app.size.width))
+
+    def _render_paper(self) -> None:
+        panel = self.query_one("#paper", TextPanel)
+        width = panel.content_size.width or max(20, self.app.size.width * 3 // 5 - 3)  # before the first layout
+        panel.set_text(paper_text(self.view.paper, self._spans, width, self.app.console))
+
+    def on_resize(self) -> None:
+        self._render_progress()
+        if self.view is not None:
+            self._render_paper()
 
     def _source_line(self, view: PaperView) -> Text:
         """Where the suggestion on screen came from, and its outcome."""
@@ -469,7 +496,18 @@ class ReviewScreen(Screen):
     def action_help(self) -> None:
         from workbench.tui.screens.dialogs import help_screen
 
-        self.app.push_screen(help_screen(key_help(self.app)))
+        self.app.push_screen(help_screen(key_help(self.app), keys_of(self.app, "help")))
+
+    def action_title(self) -> None:
+        from textual.widgets import Static
+
+        from workbench.tui.screens.dialogs import ReadingScreen
+        from workbench.tui.widgets.abstract import title_page
+
+        if self.view is not None:
+            paper = self.view.paper
+            self.app.push_screen(ReadingScreen("title", keys_of(self.app, "title"),
+                                               lambda: [Static(title_page(paper)), Static(Text("esc close", style="dim"))]))
 
     def action_guidelines(self) -> None:
         from workbench.tui.screens.guidelines import guidelines_screen
@@ -479,7 +517,7 @@ class ReviewScreen(Screen):
             tell(self, "No guidelines: write guidelines.md beside the prompts, or set [review] guidelines "
                        "in the config file.", severity="warning", timeout=6)
             return
-        self.app.push_screen(guidelines_screen(guidelines))
+        self.app.push_screen(guidelines_screen(guidelines, keys_of(self.app, "guidelines")))
 
     def action_compare(self) -> None:
         from workbench.tui.screens.compare import CompareScreen
@@ -494,8 +532,7 @@ class ReviewScreen(Screen):
                 return
             what, composition = choice
             if what == "accept":
-                if self._commit(lambda: self.session.save_fields(composition.values, composition.suggestion,
-                                                                 self._notes(), composition.field_sources),
+                if self._commit(lambda: self.session.save_composition(composition, self._notes()),
                                 decision=True):
                     self._advance()
             else:
@@ -508,7 +545,7 @@ class ReviewScreen(Screen):
     def action_stats(self) -> None:
         from workbench.tui.screens.stats import stats_screen
 
-        self.app.push_screen(stats_screen(self.session.stats(), self.app.size.width))
+        self.app.push_screen(stats_screen(self.session.stats(), self.app.size.width, keys_of(self.app, "stats")))
 
     def action_quit(self) -> None:
         self.app.exit()

@@ -34,7 +34,7 @@ def stats_renderable(stats: SessionStats, width: int = 120) -> Group:
     return Group(head, pace, rates)
 
 
-def stats_screen(stats: SessionStats, width: int) -> ReadingScreen:
-    return ReadingScreen("stats", "t", lambda: [
+def stats_screen(stats: SessionStats, width: int, open_keys: tuple[str, ...]) -> ReadingScreen:
+    return ReadingScreen("stats", open_keys, lambda: [
         Static(Text("Statistics", style="bold")), Static(stats_renderable(stats, width), id="stats-body"),
         Static(Text("esc close", style="dim"))])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.console import Console
 from rich.text import Text
 
 from workbench.grounding import Span
@@ -34,11 +35,29 @@ def highlighted_abstract(abstract: str, evidence: dict[str, Span | None]) -> Tex
     return text
 
 
-def paper_text(paper: PaperRow, evidence: dict[str, Span | None]) -> Text:
+TITLE_LINES = 3  # a longer title is cut with "…" (the whole one is a key away)
+
+
+def clamped(text: Text, width: int, console: Console, lines: int = TITLE_LINES) -> Text:
+    """`text` as at most `lines` lines of `width` cells, the last one ending in "…" when cut."""
+    wrapped = text.wrap(console, max(2, width), overflow="fold")
+    if len(wrapped) <= lines:
+        return text
+    last = wrapped[lines - 1]
+    last.rstrip()
+    last.truncate(max(1, width - 1))
+    last.append("…", style="bold")
+    return Text("\n").join(wrapped[:lines])
+
+
+def paper_text(paper: PaperRow, evidence: dict[str, Span | None], width: int | None = None,
+               console: Console | None = None) -> Text:
+    """Title (at most 3 lines at `width`), metadata, which fields are highlighted, the abstract."""
     # Styles go on spans, never on the Text itself: a base style leaks into
     # every wrapped line when the panel renders them one by one.
     text = Text()
-    text.append_text(plain(paper.title, style="bold"))
+    title = plain(paper.title, style="bold")
+    text.append_text(title if width is None or console is None else clamped(title, width, console))
     text.append("\n")
     text.append_text(plain(metadata_line(paper), style="dim"))
     text.append("\n\n")
@@ -53,3 +72,11 @@ def paper_text(paper: PaperRow, evidence: dict[str, Span | None]) -> Text:
 
 def message_text(title: str, body: str) -> Text:
     return Text.assemble((title, "bold"), "\n\n", body)
+
+
+def title_page(paper: PaperRow) -> Text:
+    """The whole title and the paper's details (the title key's page)."""
+    text = plain(paper.title, style="bold")
+    text.append("\n\n")
+    text.append_text(plain(metadata_line(paper), style="dim"))
+    return text

@@ -15,7 +15,7 @@ from textual.containers import Vertical
 from textual.widgets import Static, TextArea
 
 from workbench.review import FieldView
-from workbench.safe_text import plain
+from workbench.safe_text import clean, is_clean, plain
 from workbench.tui.widgets.panel import TextPanel
 from workbench.tui.widgets.style import FIELD_COLOURS
 from workbench.vocab import (
@@ -62,9 +62,18 @@ class FieldArea(TextArea):
             else:
                 self.select_all()
 
+    @on(TextArea.Changed)
+    def _keep_clean(self) -> None:
+        """Pasted text goes through the same cleaning as everything shown (same length, so the
+        cursor stays where it was)."""
+        if not is_clean(self.text):
+            cursor = self.cursor_location
+            self.load_text(clean(self.text))
+            self.move_cursor(cursor)
+
     @property
     def value(self) -> str | None:
-        return collapse_whitespace(self.text) or None
+        return collapse_whitespace(clean(self.text)) or None
 
 
 def grounding_badge(view: FieldView | None) -> Text:
@@ -176,9 +185,12 @@ class SuggestionForm(Vertical):
                 value = values.get(name)
             else:
                 value = self._fields.get(name).value if self._fields.get(name) else None
-            self._loaded[name] = value
             view = self._ground(name, value) if values is not None and self._ground and name != NOTES else \
                 self._fields.get(name)
+            # The same cleaned text as the panes (ESC as ␛, U+202E and U+200B as �): what is saved
+            # is what the reviewer sees, never characters the terminal would act on or hide.
+            value = clean(value) or None
+            self._loaded[name] = value
             self.query_one(f"#label-{name}", Static).update(field_heading(name, view))
             self.field(name).load_text(value or "")
         self.add_class("-editing")
