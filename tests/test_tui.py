@@ -810,8 +810,8 @@ async def test_every_queue_says_how_many_are_still_to_do_on_one_line_at_80_colum
     from workbench.store import Decision, decide, set_flag
 
     name = "a" * 40
-    decide(seeded_db, Decision(ids[0], name, "accepted", {"technique": "x"}))
-    set_flag(seeded_db, ids[0], name, True, based_on=None)
+    accepted = decide(seeded_db, Decision(ids[0], name, "accepted", {"technique": "x"}))
+    set_flag(seeded_db, ids[0], name, True, based_on=accepted.version)
     async with running(db_path, queue=queue, size=(80, 24), annotator=name) as (app, pilot):
         line = text_of(app, "#progress")
         expected = app.session.undecided_left() if to_do is None else to_do
