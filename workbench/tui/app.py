@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 from textual import events
 from textual.app import App, SystemCommand
@@ -19,6 +19,8 @@ from workbench.models.base import Model
 from workbench.prompts import Prompt
 from workbench.review import ReviewSession, open_session
 from workbench.tui.filters import DropControlCharacters
+from workbench.tui.keys import KeyPath, handled_by
+from workbench.tui.screens.dialogs import Dialog
 from workbench.tui.screens.review import BINDINGS, ReviewScreen, key_help
 
 
@@ -33,15 +35,16 @@ class ReviewApp(App):
         self.keymap_overrides = dict(keymap or {})
         self.guidelines = guidelines
         self._guard = DropControlCharacters()
+        self.keys = KeyPath(self._route_key, lambda: self.focused or self.screen, self._key_failed)
 
     def get_driver_class(self):
-        """Textual's driver for this platform; on Linux and macOS one that drops input it cannot
-        decode instead of crashing its input thread (see workbench/tui/driver.py)."""
+        """Textual's driver for this platform; on Linux and macOS one whose input loop drops bytes
+        that are not UTF-8 and keeps Esc a key of its own (see workbench/tui/driver.py)."""
         driver = super().get_driver_class()
         if driver.__name__ == "LinuxDriver":  # by name: its module needs termios (not on Windows)
-            from workbench.tui.driver import TolerantLinuxDriver
+            from workbench.tui.driver import OrderedInputLinuxDriver
 
-            return TolerantLinuxDriver
+            return OrderedInputLinuxDriver
         return driver
 
     def get_line_filters(self) -> Sequence[LineFilter]:
@@ -50,7 +53,7 @@ class ReviewApp(App):
     def on_mount(self) -> None:
         if self.keymap_overrides:
             self.set_keymap(self.keymap_overrides)
-        self.push_screen(ReviewScreen(self.session))
+        self._push_then_wait(ReviewScreen(self.session))  # keys typed during start-up wait for it
         self.call_after_refresh(self._freeze_startup_objects)
 
     def _freeze_startup_objects(self) -> None:
@@ -66,17 +69,42 @@ class ReviewApp(App):
         gc.freeze()
         gc.enable()
 
-    async def on_key(self, event: events.Key) -> None:
-        """A key that came back up unhandled. In a burst, keys behind one that closed a dialog
-        or the form were already handed to that dialog or field; by the time they come back
-        the screen's own keys apply again, and they were checked only on arrival: run them
-        here, in order, so none is lost."""
-        if not event.is_forwarded:
+    async def on_event(self, event: events.Event) -> None:
+        """Every key as it arrives goes to the one ordered key path (see tui/keys.py)."""
+        if isinstance(event, events.Key) and not event.is_forwarded:
+            self.keys.receive(event)
             return
-        active = self.screen.active_bindings.get(event.key)
-        if active is not None and active.binding.priority and active.enabled:
-            event.stop()
-            await self.run_action(active.binding.action, active.node)
+        await super().on_event(event)
+
+    async def _route_key(self, event: events.Key) -> None:
+        await super().on_event(event)  # Textual's routing: priority bindings, else the focused widget
+
+    def _key_failed(self, exc: BaseException) -> None:
+        def reraise() -> None:
+            raise exc  # in a handler, so Textual's error path runs (a crash exits 1)
+
+        self.call_later(reraise)
+
+    def open_dialog(self, screen: Dialog, done: Callable[[Any], None] | None = None) -> None:
+        """Push a dialog; the next key waits until it has mounted and focused, and, once it is
+        dismissed, until `done` has had its answer."""
+        def answered(result: Any) -> None:
+            try:
+                if done is not None:
+                    done(result)
+            finally:
+                screen.answered.set()
+
+        self._push_then_wait(screen, answered)
+
+    def _push_then_wait(self, screen: Screen, callback: Callable[[Any], None] | None = None) -> None:
+        mounted = self.push_screen(screen, callback)
+
+        async def ready() -> None:
+            await mounted
+            await handled_by(screen)  # its ScreenResume: what it focuses has focus
+
+        self.keys.wait_for(ready())
 
     async def on_unmount(self) -> None:
         await self.session.feed.model.aclose()

@@ -17,13 +17,13 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from workbench.metrics import normalise_for_comparison
 from workbench.review import Composition, PaperView, Source, sources
 from workbench.safe_text import one_line, plain
 from workbench.tui.notices import tell
+from workbench.tui.screens.dialogs import Dialog
 from workbench.vocab import FIELDS, field_label
 
 ROWS = ("all fields", *FIELDS)
@@ -82,16 +82,16 @@ def comparison_tables(view: PaperView, columns: list[Source], choice: dict[str, 
     return tables
 
 
-class CompareScreen(ModalScreen[tuple[str, Composition] | None]):
-    BINDINGS = [
-        Binding("escape,c,q", "dismiss(None)", "Close"),
-        Binding("a", "choose('accept')", "Save this decision"),
-        Binding("e", "choose('edit')", "Edit it"),
-        Binding("up,k", "row(-1)", "Field up", show=False, priority=True),  # not the scroll view's scrolling
+class CompareScreen(Dialog[tuple[str, Composition] | None]):
+    BINDINGS = [  # priority: run as each key is routed (tui/keys.py); up/down are not the scroll view's
+        Binding("escape,c,q", "dismiss(None)", "Close", priority=True),
+        Binding("a", "choose('accept')", "Save this decision", priority=True),
+        Binding("e", "choose('edit')", "Edit it", priority=True),
+        Binding("up,k", "row(-1)", "Field up", show=False, priority=True),
         Binding("down,j", "row(1)", "Field down", show=False, priority=True),
         Binding("left", "source(-1)", "Source before", show=False, priority=True),
         Binding("right", "source(1)", "Source after", show=False, priority=True),
-        *[Binding(str(n), f"select({n})", show=False) for n in range(1, 10)],
+        *[Binding(str(n), f"select({n})", show=False, priority=True) for n in range(1, 10)],
     ]
 
     def __init__(self, view: PaperView) -> None:

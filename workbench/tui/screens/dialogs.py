@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Callable
+import asyncio
+from typing import Callable, TypeVar
 
 from rich.table import Table
 from rich.text import Text
@@ -20,7 +21,26 @@ from workbench.safe_text import one_line, plain
 from workbench.vocab import FIELDS, STATUS_MARKS, STATUS_STYLES, field_label
 
 
-class ReadingScreen(ModalScreen[None]):
+Answer = TypeVar("Answer")
+
+
+class Dialog(ModalScreen[Answer]):
+    """A modal screen on the ordered key path (tui/keys.py): opened with `app.open_dialog`, which
+    sets `answered` once the opener has had the answer; the key that dismisses it makes the next
+    key wait for that. Its keys are priority bindings, run as each key is routed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.answered = asyncio.Event()
+
+    def dismiss(self, result: Answer | None = None):
+        keys = getattr(self.app, "keys", None)
+        if keys is not None:
+            keys.wait_for(self.answered.wait())
+        return super().dismiss(result)
+
+
+class ReadingScreen(Dialog[None]):
     """A scrollable page to read, closed by escape, q, or the keys that opened it (as remapped)."""
 
     def __init__(self, dialog_id: str, open_keys: tuple[str, ...], widgets: Callable[[], list[Widget]]) -> None:
@@ -37,8 +57,9 @@ class ReadingScreen(ModalScreen[None]):
             self.dismiss(None)
 
 
-class GotoScreen(ModalScreen[str | None]):
-    BINDINGS = [Binding("escape", "dismiss(None)", "Close")]
+class GotoScreen(Dialog[str | None]):
+    BINDINGS = [Binding("escape", "dismiss(None)", "Close", priority=True),
+                Binding("enter", "go", "Go", priority=True)]
 
     def __init__(self, queue_length: int) -> None:
         super().__init__()
@@ -51,9 +72,8 @@ class GotoScreen(ModalScreen[str | None]):
                               style="dim"))
             yield Input(placeholder="position or id", id="goto-input")
 
-    @on(Input.Submitted)
-    def submitted(self, event: Input.Submitted) -> None:
-        self.dismiss(event.value)
+    def action_go(self) -> None:
+        self.dismiss(self.query_one(Input).value)
 
 
 def hit_label(hit: SearchHit) -> Text:
@@ -67,14 +87,22 @@ def hit_label(hit: SearchHit) -> Text:
     return label
 
 
-class SearchScreen(ModalScreen[str | None]):
+class SearchScreen(Dialog[str | None]):
     """Type to search; Enter or a click opens the highlighted paper."""
 
-    BINDINGS = [Binding("escape", "dismiss(None)", "Close"), Binding("down", "focus_results", show=False)]
+    BINDINGS = [Binding("escape", "dismiss(None)", "Close", priority=True),
+                Binding("enter", "open", "Open", priority=True),
+                Binding("down", "focus_results", show=False, priority=True)]
 
     def __init__(self, find: Callable[[str], tuple[list[SearchHit], str | None]]) -> None:
         super().__init__()
         self.find = find
+        self.listed_for: str | None = None  # the query the results list shows
+
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        if action == "focus_results":  # in the list, down moves the highlight
+            return isinstance(self.focused, Input)
+        return True
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide"):
@@ -86,13 +114,19 @@ class SearchScreen(ModalScreen[str | None]):
 
     @on(Input.Changed)
     def changed(self, event: Input.Changed) -> None:
+        self.list_results(event.value)
+
+    def list_results(self, query: str) -> None:
+        if query == self.listed_for:
+            return
+        self.listed_for = query
         results = self.query_one(OptionList)
         results.clear_options()
-        hits, problem = self.find(event.value)
+        hits, problem = self.find(query)
         results.add_options([Option(hit_label(hit), id=hit.id) for hit in hits])
         if results.option_count:
             results.highlighted = 0
-        if not event.value.strip():
+        if not query.strip():
             status = ""
         elif not hits:
             status = "No paper matches."
@@ -104,8 +138,10 @@ class SearchScreen(ModalScreen[str | None]):
             status_text.append_text(plain(f"  {problem}", style="yellow"))
         self.query_one("#search-status", Static).update(status_text)
 
-    @on(Input.Submitted)
-    def submitted(self) -> None:
+    def action_open(self) -> None:
+        """Enter: the highlighted result of what is typed now (the list is brought up to date
+        first: the message that refreshes it may not have arrived yet)."""
+        self.list_results(self.query_one(Input).value)
         results = self.query_one(OptionList)
         if results.highlighted is not None:
             self.dismiss(results.get_option_at_index(results.highlighted).id)
@@ -141,10 +177,11 @@ HELP_NOTES = (
 )
 
 
-class ConfirmScreen(ModalScreen[bool]):
+class ConfirmScreen(Dialog[bool]):
     """A yes/no question: y answers yes; n or escape answers no."""
 
-    BINDINGS = [Binding("y", "dismiss(True)", "Yes"), Binding("n,escape", "dismiss(False)", "No")]
+    BINDINGS = [Binding("y", "dismiss(True)", "Yes", priority=True),
+                Binding("n,escape", "dismiss(False)", "No", priority=True)]
 
     def __init__(self, question: str, hint: str) -> None:
         super().__init__()
@@ -182,14 +219,14 @@ def conflict_table(stored: AnnotationRow | None, yours: AnnotationRow) -> Table:
     return table
 
 
-class ConflictScreen(ModalScreen[str]):
+class ConflictScreen(Dialog[str]):
     """A decision based on a version that is no longer stored (another window, an import): show both,
     and let the reviewer keep theirs (y), take the stored one (s or escape: nothing written) or
     compose (e: the form, prefilled with theirs)."""
 
-    BINDINGS = [Binding("y", f"dismiss('{KEEP_YOURS}')", "Keep yours"),
-                Binding("s,escape", f"dismiss('{TAKE_STORED}')", "Take the stored one"),
-                Binding("e", f"dismiss('{COMPOSE}')", "Compose")]
+    BINDINGS = [Binding("y", f"dismiss('{KEEP_YOURS}')", "Keep yours", priority=True),
+                Binding("s,escape", f"dismiss('{TAKE_STORED}')", "Take the stored one", priority=True),
+                Binding("e", f"dismiss('{COMPOSE}')", "Compose", priority=True)]
 
     def __init__(self, stored: AnnotationRow | None, yours: AnnotationRow) -> None:
         super().__init__()

@@ -39,12 +39,11 @@ class SuggestionDone(Message):
         self.result = result
 
 
-# Decision and movement keys are priority bindings: Textual routes each key to the widget
-# focused when it arrives, so after `e` in a burst the next keys went to the screen before the
-# form had focus, and were lost or taken as decisions. A priority binding runs as its key
-# arrives, in order, so `e` has focused the field before the next key is routed. While the
-# form is open these are off (check_action) and the keys go to the field; save and leave
-# are ordinary bindings, so they come after the text typed before them.
+# Every binding here is a priority binding: the ordered key path (tui/keys.py) routes one key at
+# a time, and a priority binding runs as its key is routed, so what it does (a decision, the
+# form opening or closing, a dialog opening) is done before the next key is routed. While the
+# form is open the decision keys are off (check_action) and keys go to the focused field; only
+# save and leave work then.
 _KEYS = [  # keys, action, footer label, in the footer, help text
     ("a", "accept", "Accept", True, "Accept what the pane shows and go on (your own values stay yours)"),
     ("e", "edit", "Edit", True, "Edit the fields: ctrl+s saves, esc leaves (asking if you typed)"),
@@ -67,8 +66,9 @@ _KEYS = [  # keys, action, footer label, in the footer, help text
 BINDINGS = [
     *[Binding(keys, action, label, id=action, show=show, priority=True, tooltip=tooltip)
       for keys, action, label, show, tooltip in _KEYS],
-    Binding("ctrl+s", "save", "Save", id="save", tooltip="Save the form (edited, or accepted if unchanged)"),
-    Binding("escape", "cancel_edit", "Leave form", id="cancel_edit", tooltip="Leave the form"),
+    Binding("ctrl+s", "save", "Save", id="save", priority=True,
+            tooltip="Save the form (edited, or accepted if unchanged)"),
+    Binding("escape", "cancel_edit", "Leave form", id="cancel_edit", priority=True, tooltip="Leave the form"),
     Binding("up", "scroll(-1)", "Scroll the abstract up", show=False, priority=True),
     Binding("down", "scroll(1)", "Scroll the abstract down", show=False, priority=True),
     Binding("pageup", "scroll(-10)", "Page the abstract up", show=False, priority=True),
@@ -345,7 +345,7 @@ class ReviewScreen(Screen):
                 tell(self, "Kept the stored decision; yours was not saved.", timeout=4)
 
         self.show_current()
-        self.app.push_screen(ConflictScreen(conflict.stored, conflict.attempted), done)
+        self.app.open_dialog(ConflictScreen(conflict.stored, conflict.attempted), done)
 
     def _advance(self) -> None:
         if not self.session.advance():
@@ -402,7 +402,7 @@ class ReviewScreen(Screen):
             if discard:
                 self.show_current()
 
-        self.app.push_screen(ConfirmScreen("Discard your changes to this paper?",
+        self.app.open_dialog(ConfirmScreen("Discard your changes to this paper?",
                                            "y discards them · n or esc goes back to the form"), done)
 
     def action_reject(self) -> None:
@@ -482,7 +482,7 @@ class ReviewScreen(Screen):
                 tell(self, f"No paper at '{one_line(target, 40)}' (a position from 1 to {len(self.session)}, "
                            "or a paper id).", severity="warning")
 
-        self.app.push_screen(GotoScreen(len(self.session)), done)
+        self.app.open_dialog(GotoScreen(len(self.session)), done)
 
     def action_search(self) -> None:
         from workbench.tui.screens.dialogs import SearchScreen
@@ -491,12 +491,12 @@ class ReviewScreen(Screen):
             if paper_id and self.session.go_to_paper(paper_id):
                 self.show_current()
 
-        self.app.push_screen(SearchScreen(self.session.find), done)
+        self.app.open_dialog(SearchScreen(self.session.find), done)
 
     def action_help(self) -> None:
         from workbench.tui.screens.dialogs import help_screen
 
-        self.app.push_screen(help_screen(key_help(self.app), keys_of(self.app, "help")))
+        self.app.open_dialog(help_screen(key_help(self.app), keys_of(self.app, "help")))
 
     def action_title(self) -> None:
         from textual.widgets import Static
@@ -506,7 +506,7 @@ class ReviewScreen(Screen):
 
         if self.view is not None:
             paper = self.view.paper
-            self.app.push_screen(ReadingScreen("title", keys_of(self.app, "title"),
+            self.app.open_dialog(ReadingScreen("title", keys_of(self.app, "title"),
                                                lambda: [Static(title_page(paper)), Static(Text("esc close", style="dim"))]))
 
     def action_guidelines(self) -> None:
@@ -517,7 +517,7 @@ class ReviewScreen(Screen):
             tell(self, "No guidelines: write guidelines.md beside the prompts, or set [review] guidelines "
                        "in the config file.", severity="warning", timeout=6)
             return
-        self.app.push_screen(guidelines_screen(guidelines, keys_of(self.app, "guidelines")))
+        self.app.open_dialog(guidelines_screen(guidelines, keys_of(self.app, "guidelines")))
 
     def action_compare(self) -> None:
         from workbench.tui.screens.compare import CompareScreen
@@ -540,12 +540,12 @@ class ReviewScreen(Screen):
                 self.form.begin_edit(values=composition.values)
                 self.refresh_bindings()
 
-        self.app.push_screen(CompareScreen(view), done)
+        self.app.open_dialog(CompareScreen(view), done)
 
     def action_stats(self) -> None:
         from workbench.tui.screens.stats import stats_screen
 
-        self.app.push_screen(stats_screen(self.session.stats(), self.app.size.width, keys_of(self.app, "stats")))
+        self.app.open_dialog(stats_screen(self.session.stats(), self.app.size.width, keys_of(self.app, "stats")))
 
     def action_quit(self) -> None:
         self.app.exit()

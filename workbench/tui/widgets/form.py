@@ -31,10 +31,9 @@ class FieldArea(TextArea):
     """A wrapped single-value field: Enter moves to the next field instead of a newline,
     ctrl+a selects the whole value (so typing replaces it; Home still goes to the line start).
 
-    Both are handled here, in the field's own key queue, not as bindings: a binding runs when
-    the key has bubbled up to the app, after keys typed behind it were already inserted.
-    Textual calls this handler before TextArea's own (subclass first); `prevent_default()`
-    keeps TextArea from inserting the key, and a key left alone goes on to TextArea."""
+    Both are handled here, in the field's own key handler, as the key arrives in its turn on the
+    ordered key path. Textual calls this handler before TextArea's own (subclass first), and
+    `prevent_default()` keeps TextArea from inserting the key; any other key goes on to TextArea."""
 
     # Off in tests and snapshots: a blinking cursor makes two renders of one state differ.
     blink_cursor: bool = True
@@ -43,16 +42,8 @@ class FieldArea(TextArea):
         self.cursor_blink = self.blink_cursor
 
     async def on_key(self, event: events.Key) -> None:
-        if not self.screen.is_current or not self.query_ancestor(SuggestionForm).editing:
-            event.prevent_default()  # not TextArea's: typed behind a key that closed the form or opened
-            return  # a dialog, it is not text; it bubbles up to ReviewApp.on_key
-        active = self.screen.active_bindings.get(event.key)
-        if active is not None and active.binding.action in FORM_ACTIONS and active.enabled:
-            # Save and leave run here, in this field's own queue, after the text typed before
-            # them and before the keys typed after them (as a binding they ran after both).
-            event.stop()
-            event.prevent_default()
-            await self.screen.run_action(active.binding.action)
+        if not self.query_ancestor(SuggestionForm).editing:
+            event.prevent_default()  # a closed form takes no text
             return
         if event.key in ("enter", "ctrl+a"):
             event.stop()
