@@ -184,7 +184,8 @@ def _check_events_replay(db) -> None:
 
 
 def _check_spans(db) -> None:
-    texts = {(pid, h): text for pid, h, text in db.execute("SELECT paper_id, content_hash, abstract FROM paper_revisions")}
+    texts = {(pid, h): text for pid, h, text in db.execute(
+        "SELECT paper_id, content_hash, abstract FROM paper_revisions UNION SELECT id, content_hash, abstract FROM papers")}
     for pid, content_hash, evidence in db.execute("SELECT paper_id, content_hash, evidence FROM suggestions"):
         abstract = texts[(pid, content_hash)]  # every suggestion names a revision that is kept
         for span in json.loads(evidence or "{}").values():

@@ -212,7 +212,6 @@ class _FileBatch:
         self.added: dict[str, tuple[str, int]] = {}  # merged into `known` on commit
         self.counts = IngestReport()
         self.now = utc_now()
-        self.revisions: list[tuple] = []  # (paper id, abstract, content hash, time) of the new papers
 
     def add(self, rows: list[ParsedRow]) -> None:
         papers: list[tuple] = []
@@ -225,7 +224,6 @@ class _FileBatch:
             stored = added.get(pid) or known.get(pid)
             if stored is None:
                 papers.append((pid, self.seq, row.title, abstract, *row.metadata, chash, self.now))
-                self.revisions.append((pid, abstract, chash, self.now))
                 added[pid] = (chash, len(abstract))
                 self.seq += 1
                 counts.new += 1
@@ -233,6 +231,7 @@ class _FileBatch:
                 if stored[0] != chash:
                     counts.differing += 1
                     self._write(papers, sightings)
+                    self.db.execute(_KEEP_FIRST_TEXT, [pid, pid])
                     counts.revised += self.db.execute(_ADD_REVISION, [pid, abstract, chash, self.now, pid]).rowcount
                     if len(abstract) > stored[1]:
                         self.db.execute("UPDATE papers SET abstract = ?, content_hash = ? WHERE id = ?", [abstract, chash, pid])
@@ -252,9 +251,7 @@ class _FileBatch:
             # The search index, in one statement for the chunk (a per-row trigger cost 5x
             # more). Before any later update of these rows: the index must hold them first.
             self.db.execute(_INDEX_FOR_SEARCH, [papers[0][1], papers[-1][1]])
-            self.db.conn.executemany(_FIRST_REVISION, self.revisions)
             papers.clear()
-            self.revisions.clear()
         if sightings:
             cursor = self.db.conn.executemany(_INSERT_SIGHTING, sightings)
             self.counts.already += len(sightings) - cursor.rowcount
@@ -290,8 +287,11 @@ _INSERT_SIGHTING = (
     "INSERT OR IGNORE INTO sightings (paper_id, source, source_hash, position, line, content_hash) "
     "VALUES (?, ?, ?, ?, ?, ?)"
 )
-_FIRST_REVISION = (
-    "INSERT INTO paper_revisions (paper_id, revision, abstract, content_hash, added_at) VALUES (?, 1, ?, ?, ?)"
+# A paper's first text is kept apart only once a second one arrives (until then it is in papers).
+_KEEP_FIRST_TEXT = (
+    "INSERT INTO paper_revisions (paper_id, revision, abstract, content_hash, added_at) "
+    "SELECT id, 1, abstract, content_hash, added_at FROM papers WHERE id = ? "
+    "AND NOT EXISTS (SELECT 1 FROM paper_revisions WHERE paper_id = ?)"
 )
 # A text not seen before for this paper becomes its next revision (one seen before changes nothing).
 _ADD_REVISION = (

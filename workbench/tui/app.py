@@ -138,6 +138,8 @@ def _key_problem(key: str, names: frozenset[str]) -> str | None:
     *modifiers, base = key.split("+")
     if any(m not in MODIFIERS for m in modifiers) or len(set(modifiers)) != len(modifiers):
         return f"modifiers are {', '.join(MODIFIERS)}, each at most once"
+    if "alt" in modifiers:  # see tui/keys.py: a terminal sends alt+x as Esc and x, read as those two keys
+        return "the review reads alt+<key> as Esc then <key>; choose a key without alt"
     if len(base) == 1:
         if not base.isprintable() or base.isspace():
             return "not a printable character"
