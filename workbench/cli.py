@@ -19,7 +19,6 @@ gc.disable()
 import getpass
 import json
 import os
-import sqlite3
 import sys
 import time
 from pathlib import Path
@@ -28,7 +27,7 @@ import click
 
 from workbench import __version__
 from workbench.db import ReadOnlyStore, close_db, default_db_path, open_db, open_for_reading
-from workbench.errors import InputError, WorkbenchError
+from workbench.errors import InputError, StoreBusy, StoreRefused, StoreUnreadable, WorkbenchError
 from workbench.records import annotator_problem
 from workbench.safe_text import clean
 from workbench.vocab import OFFLINE, QUEUES, SEARCH_QUEUE_PREFIX, STATUSES
@@ -82,19 +81,23 @@ class _Group(click.Group):
             # `workbench export | head`: the reader left; stop quietly, like other Unix tools.
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             ctx.exit(1)
-        except WorkbenchError as exc:
-            if ctx.obj.get("debug"):
-                raise
-            _fail(ctx, str(exc), exc.exit_code)
-        except sqlite3.OperationalError as exc:
+        except StoreBusy as exc:
             if ctx.obj.get("debug"):
                 raise
             _fail(ctx, f"the store at {ctx.obj['db_path']} failed: {exc}", 1)
-        except sqlite3.DatabaseError as exc:  # not a database, or damaged (e.g. copied without its -wal)
+        except StoreUnreadable as exc:  # not a database, or damaged (e.g. copied without its -wal)
             if ctx.obj.get("debug"):
                 raise
             _fail(ctx, f"the store at {ctx.obj['db_path']} cannot be read ({exc}): restore it from a backup "
                        "(a store copied while open needs its -wal file too)", 2)
+        except StoreRefused as exc:  # a value no check stopped before the store: a bug
+            if ctx.obj.get("debug"):
+                raise
+            _fail(ctx, f"internal error: {exc} (rerun with --debug)", 1)
+        except WorkbenchError as exc:
+            if ctx.obj.get("debug"):
+                raise
+            _fail(ctx, str(exc), exc.exit_code)
         except Exception as exc:  # a bug: say so in one line, keep the traceback for --debug
             if ctx.obj.get("debug"):
                 raise
@@ -712,7 +715,7 @@ def compare(ctx, prompt_refs, models, annotator, as_json, diff_count) -> None:
                                  prices=prices(load_config()))
     if not results:
         raise InputError("no suggestions match; run `workbench suggest` first (or check --prompt/--model)")
-    differing = comparison.differing_papers(db, comparison.groups(db, prompt_ids, list(models) or None),
+    differing = comparison.differing_papers(db, comparison.measured(db, prompt_ids, list(models) or None),
                                             diff_count, annotator) if diff_count else []
     if as_json:
         for item in results:

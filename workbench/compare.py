@@ -17,98 +17,77 @@ import itertools
 import json
 from dataclasses import dataclass
 
-from sqlite_utils import Database
-
 from workbench.metrics import FieldScore, exact, median_or_none, token_f1
-from workbench.vocab import FIELDS, NUMBER_FIELDS, NUMBER_NOT_IN_ABSTRACT, batch_price, estimated_cost, source_label
+from workbench.records import SuggestionKey
+from workbench.store import Handle, KeyedPrompt, decided_values, first_decision, key_totals, ok_values, paper_title
+from workbench.store import suggestion_keys
+from workbench.vocab import FIELDS, NUMBER_FIELDS, REJECTED, batch_price, estimated_cost, source_label
 
 
 @dataclass(frozen=True)
-class Group:
-    """Suggestions of one prompt version and model made with one set of request parameters."""
+class Measured:
+    """A suggestion key as the report names it: its prompt's name, and the parameters that set it apart
+    from its siblings (same prompt version and model), if any."""
 
-    prompt_id: str
+    key: SuggestionKey
     prompt: str
-    model: str
-    params: str
-    distinct: str = ""  # the parameters that set it apart from its siblings (same prompt and model), if any
+    distinct: str = ""
 
     @property
     def label(self) -> str:
-        return source_label(self.prompt, self.prompt_id, self.model) + (f" [{self.distinct}]" if self.distinct else "")
-
-    @property
-    def key(self) -> list[str]:
-        return [self.prompt_id, self.model, self.params]
+        return source_label(self.prompt, self.key.prompt_id, self.key.model) + \
+            (f" [{self.distinct}]" if self.distinct else "")
 
 
-def _distinct_params(rows: list[tuple[str, str, str, str]]) -> dict[tuple, str]:
-    """For groups sharing a prompt version and model: the parameter values that differ, as k=v."""
+def _distinct_params(keys: list[SuggestionKey]) -> dict[SuggestionKey, str]:
+    """For keys sharing a prompt version and model: the parameter values that differ, as k=v."""
     by_pair: dict[tuple[str, str], list[dict]] = {}
-    for prompt_id, _, model, params in rows:
-        by_pair.setdefault((prompt_id, model), []).append(json.loads(params))
+    for key in keys:
+        by_pair.setdefault((key.prompt_id, key.model), []).append(json.loads(key.params))
     labels = {}
-    for prompt_id, _, model, params in rows:
-        siblings = by_pair[(prompt_id, model)]
+    for key in keys:
+        siblings = by_pair[(key.prompt_id, key.model)]
         if len(siblings) < 2:
             continue
-        mine = json.loads(params)
+        mine = json.loads(key.params)
         differing = sorted(k for k in set().union(*siblings) if len({json.dumps(s.get(k)) for s in siblings}) > 1)
-        labels[(prompt_id, model, params)] = ", ".join(f"{k}={mine.get(k)}" for k in differing)
+        labels[key] = ", ".join(f"{k}={mine.get(k)}" for k in differing)
     return labels
 
 
-def groups(db: Database, prompt_ids: list[str] | None = None, models: list[str] | None = None) -> list[Group]:
-    where, params = [], []
-    if prompt_ids:
-        where.append(f"s.prompt_id IN ({', '.join('?' for _ in prompt_ids)})")
-        params += prompt_ids
-    if models:
-        where.append(f"s.model IN ({', '.join('?' for _ in models)})")
-        params += models
-    rows = db.execute(
-        "SELECT DISTINCT s.prompt_id, p.name, s.model, s.params FROM suggestions s JOIN prompts p ON p.id = s.prompt_id "
-        + (f"WHERE {' AND '.join(where)} " if where else "")
-        + "ORDER BY p.name, p.created_at, s.model, s.params", params).fetchall()
-    distinct = _distinct_params(rows)
-    return [Group(*row, distinct=distinct.get(tuple((row[0], row[2], row[3])), "")) for row in rows]
+def measured(db: Handle, prompt_ids: list[str] | None = None, models: list[str] | None = None) -> list[Measured]:
+    """Every suggestion key with stored suggestions (of these prompt versions and models)."""
+    found: list[KeyedPrompt] = suggestion_keys(db, prompt_ids, models)
+    distinct = _distinct_params([k.key for k in found])
+    return [Measured(k.key, k.prompt, distinct.get(k.key, "")) for k in found]
 
 
-def _decided(db: Database, annotator: str | None) -> tuple[dict, int]:
+def _decided(db: Handle, annotator: str | None) -> tuple[dict, int]:
     """(paper id -> list of reference field dicts, rejected count) for the annotator(s) in scope."""
-    where, params = "", []
-    if annotator:
-        where, params = " AND annotator = ?", [annotator]
     references: dict[str, list[dict]] = {}
     rejected = 0
-    for pid, status, *values in db.execute(
-            f"SELECT paper_id, status, technique, claimed_gain, compute FROM annotations "
-            f"WHERE status IS NOT NULL{where}", params):
-        if status == "rejected":
+    for pid, status, values in decided_values(db, annotator):
+        if status == REJECTED:
             rejected += 1
         else:
-            references.setdefault(pid, []).append(dict(zip(FIELDS, values)))
+            references.setdefault(pid, []).append(values)
     return references, rejected
 
 
-def compare(db: Database, *, prompt_ids: list[str] | None = None, models: list[str] | None = None,
+def compare(db: Handle, *, prompt_ids: list[str] | None = None, models: list[str] | None = None,
             annotator: str | None = None, prices: dict[str, tuple[float, float]] | None = None) -> list[dict]:
     references, rejected_total = _decided(db, annotator)
     decided_total = sum(len(v) for v in references.values())
     results = []
-    for group in groups(db, prompt_ids, models):
+    for group in measured(db, prompt_ids, models):
         results.append(_measure(db, group, references, decided_total, rejected_total, annotator, prices or {}))
     return results
 
 
-def _measure(db: Database, group: Group, references: dict, decided_total: int, rejected_total: int,
+def _measure(db: Handle, group: Measured, references: dict, decided_total: int, rejected_total: int,
              annotator: str | None, prices: dict) -> dict:
     key = group.key
-    ok = {}
-    for pid, *values in db.execute(
-            f"SELECT paper_id, technique, claimed_gain, compute FROM suggestions WHERE {_IN_GROUP} AND outcome = 'ok'",
-            key):
-        ok[pid] = dict(zip(FIELDS, values))
+    ok = ok_values(db, key)
     scores = {f: FieldScore() for f in FIELDS}
     paired = accepted_as_is = 0
     for pid, refs in references.items():
@@ -120,39 +99,33 @@ def _measure(db: Database, group: Group, references: dict, decided_total: int, r
             accepted_as_is += all(exact(suggestion[f], ref[f]) for f in FIELDS)
             for f in FIELDS:
                 scores[f].add(suggestion[f], ref[f])
-    rejected = _rejected_with_suggestion(db, key, annotator)
-    outcomes = dict(db.execute(f"SELECT outcome, count(*) FROM suggestions WHERE {_IN_GROUP} GROUP BY outcome",
-                               key).fetchall())
-    papers, tokens_in, tokens_out, batch_in, batch_out = db.execute(
-        "SELECT count(DISTINCT paper_id), coalesce(sum(input_tokens), 0), coalesce(sum(output_tokens), 0), "
-        "coalesce(sum(input_tokens) FILTER (WHERE batch_id IS NOT NULL), 0), "
-        "coalesce(sum(output_tokens) FILTER (WHERE batch_id IS NOT NULL), 0) "
-        f"FROM suggestions WHERE {_IN_GROUP}", key).fetchone()
-    latencies = [r[0] for r in db.execute(
-        f"SELECT latency_ms FROM suggestions WHERE {_IN_GROUP} AND outcome = 'ok' AND latency_ms IS NOT NULL", key)]
+    totals = key_totals(db, key, annotator)
+    outcomes = totals.outcomes
+    tokens_in, tokens_out = totals.input_tokens, totals.output_tokens
+    batch_in, batch_out = totals.batch_input_tokens, totals.batch_output_tokens
     # Suggestions a batch made cost the batch price (half the live one).
-    price = prices.get(group.model)
+    price = prices.get(key.model)
     cost = estimated_cost(tokens_in - batch_in, tokens_out - batch_out, price)
     if cost is not None:
         cost += estimated_cost(batch_in, batch_out, batch_price(price))
     ratio = lambda a, b: round(a / b, 4) if b else None  # noqa: E731
     return {
         "prompt": group.prompt,
-        "prompt_hash": group.prompt_id,
+        "prompt_hash": key.prompt_id,
         "label": group.label,
-        "model": group.model,
-        "params": json.loads(group.params),
-        "papers": papers,
+        "model": key.model,
+        "params": json.loads(key.params),
+        "papers": totals.papers,
         "decided": decided_total,
         "coverage": ratio(paired, decided_total),
         "accept_rate": ratio(accepted_as_is, paired),
-        "rejected": rejected,
+        "rejected": totals.rejected,
         "rejected_total": rejected_total,
         "fields": {f: scores[f].as_dict(f in NUMBER_FIELDS) for f in FIELDS},
-        "grounding": _grounding(db, key),
+        "grounding": _grounding(totals),
         "outcomes": outcomes,
         "failed": sum(v for k, v in outcomes.items() if k != "ok"),
-        "median_latency_ms": median_or_none(latencies),
+        "median_latency_ms": median_or_none(totals.latencies),
         "input_tokens": tokens_in,
         "output_tokens": tokens_out,
         "batch_input_tokens": batch_in,
@@ -161,55 +134,24 @@ def _measure(db: Database, group: Group, references: dict, decided_total: int, r
     }
 
 
-_IN_GROUP = "prompt_id = ? AND model = ? AND params = ?"
-
-
-def _rejected_with_suggestion(db: Database, key: list, annotator: str | None) -> int:
-    """Rejected decisions on papers this group has an ok suggestion for."""
-    where, params = "", list(key)
-    if annotator:
-        where, params = " AND a.annotator = ?", params + [annotator]
-    return db.execute(
-        "SELECT count(*) FROM annotations a WHERE a.status = 'rejected' AND EXISTS (SELECT 1 FROM suggestions s "
-        f"WHERE s.paper_id = a.paper_id AND s.prompt_id = ? AND s.model = ? AND s.params = ? AND s.outcome = 'ok')"
-        f"{where}",
-        params).fetchone()[0]
-
-
-_WARNING = NUMBER_NOT_IN_ABSTRACT
-
-
-def _grounding(db: Database, key: list) -> dict:
-    """Share of quotes exact / fuzzy / ungrounded, and numbers not in the abstract: one scan in SQL.
-
-    Warnings are counted by substring (length arithmetic) rather than json_each:
-    the kind name cannot occur in a warning any other way, and it is 5x faster.
-    """
-    statuses = ", ".join(f"json_extract(evidence, '$.{f}.status') AS s{i}" for i, f in enumerate(FIELDS))
-    count = lambda status: " + ".join(f"coalesce(sum(s{i} = '{status}'), 0)" for i in range(3))  # noqa: E731
-    exact_n, fuzzy_n, ungrounded_n, total, numbers = db.execute(
-        f"SELECT {count('exact')}, {count('fuzzy')}, {count('ungrounded')}, count(s0) + count(s1) + count(s2), "
-        f"coalesce(sum((length(warnings) - length(replace(warnings, '{_WARNING}', ''))) / {len(_WARNING)}), 0) "
-        f"FROM (SELECT {statuses}, warnings FROM suggestions WHERE {_IN_GROUP} AND outcome = 'ok')",
-        key).fetchone()
-    share = lambda n: round(n / total, 4) if total else None  # noqa: E731
-    return {"quotes": total, "exact": share(exact_n), "fuzzy": share(fuzzy_n), "ungrounded": share(ungrounded_n),
-            "numbers_not_in_abstract": numbers}
+def _grounding(totals) -> dict:
+    """Share of quotes exact / fuzzy / ungrounded, and numbers not in the abstract."""
+    share = lambda n: round(n / totals.quotes, 4) if totals.quotes else None  # noqa: E731
+    return {"quotes": totals.quotes, "exact": share(totals.exact), "fuzzy": share(totals.fuzzy),
+            "ungrounded": share(totals.ungrounded), "numbers_not_in_abstract": totals.numbers_not_in_abstract}
 
 
 # --------------------------------------------------------------------------- --diff
 
 
-def differing_papers(db: Database, chosen: list[Group], n: int, annotator: str | None = None) -> list[dict]:
-    """The n papers where the chosen groups' ok suggestions differ most (mean 1 - token F1)."""
+def differing_papers(db: Handle, chosen: list[Measured], n: int, annotator: str | None = None) -> list[dict]:
+    """The n papers where the chosen keys' ok suggestions differ most (mean 1 - token F1)."""
     if len(chosen) < 2 or n <= 0:
         return []
-    values: dict[str, dict[Group, dict]] = {}
+    values: dict[str, dict[Measured, dict]] = {}
     for group in chosen:
-        for pid, *fields in db.execute(
-                f"SELECT paper_id, technique, claimed_gain, compute FROM suggestions WHERE {_IN_GROUP} "
-                "AND outcome = 'ok'", group.key):
-            values.setdefault(pid, {})[group] = dict(zip(FIELDS, fields))
+        for pid, fields in ok_values(db, group.key).items():
+            values.setdefault(pid, {})[group] = fields
     scored = []
     for pid, by_group in values.items():
         if len(by_group) < 2:
@@ -221,15 +163,11 @@ def differing_papers(db: Database, chosen: list[Group], n: int, annotator: str |
     scored.sort(key=lambda item: (-item[0], item[1]))
     result = []
     for distance, pid in scored[:n]:
-        title = db.execute("SELECT title FROM papers WHERE id = ?", [pid]).fetchone()[0]
-        human = db.execute(
-            "SELECT annotator, status, technique, claimed_gain, compute FROM annotations "
-            "WHERE paper_id = ? AND status IS NOT NULL" + (" AND annotator = ?" if annotator else "")
-            + " ORDER BY annotator", [pid] + ([annotator] if annotator else [])).fetchone()
+        human = first_decision(db, pid, annotator)
         result.append({
-            "paper_id": pid, "title": title, "distance": round(distance, 4),
+            "paper_id": pid, "title": paper_title(db, pid), "distance": round(distance, 4),
             "suggestions": {g.label: values[pid].get(g) for g in chosen},
-            "human": None if human is None else {"annotator": human[0], "status": human[1],
-                                                 **dict(zip(FIELDS, human[2:]))},
+            "human": None if human is None else {"annotator": human.annotator, "status": human.status,
+                                                 **human.values},
         })
     return result

@@ -11,32 +11,28 @@ by the screen (`feed.fetch` in a worker) and stored here, on the app's thread.
 from __future__ import annotations
 
 import bisect
-import sqlite3
 import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlite_utils import Database
-
-from workbench.db import ReadOnlyStore, close_db, is_read_only_error, open_db, write_transaction
-from workbench.errors import AbortedRun, Conflict, InputError
+from workbench.db import close_db, open_db
+from workbench.errors import AbortedRun, Conflict, InputError, ReadOnlyStore, StoreBusy
 from workbench.grounding import Span, ground_field
 from workbench.models.base import Model
 from workbench.prompts import Prompt
-from workbench.records import AnnotationRow, PaperRow, SearchHit, SuggestionRow, Values, no_values
+from workbench.records import AnnotationRow, PaperRow, SearchHit, SuggestionKey, SuggestionRow, Values, no_values
 from workbench.store import (
-    Decision, annotation_statuses, annotations_of, changed_since_decided, clean_value, decide, find_papers, flagged_ids, get_annotation,
+    Decision, Handle, search, transaction, annotation_statuses, annotations_of, changed_since_decided, clean_value, decide, find_papers, flagged_ids, get_annotation,
     get_paper, get_papers, paper_order, paper_seq, papers_with_suggestion, save_suggestions, set_flag,
     suggestions_for_paper, undo_last,
 )
 from workbench.suggest import (
-    NewSuggestion, canonical_params, keep_learned_format, recall_format, remember_prompt, suggest_paper,
-    suggest_paper_now,
+    NewSuggestion, keep_learned_format, recall_format, remember_prompt, suggest_paper,
+    suggest_paper_now, suggestion_key,
 )
 from workbench.doubt import Doubt, doubts
-from workbench.search import ActiveSuggestion, search
 from workbench.vocab import ACCEPTED, EDITED, FIELDS, QUEUES, REJECTED, SEARCH_QUEUE_PREFIX, source_label
 
 # A visit longer than this is someone who walked away: count at most this much.
@@ -45,15 +41,6 @@ MAX_SECONDS_PER_VISIT = 900.0
 PREFETCH = 5
 # The TUI waits at most this long for a store lock, then says so instead of freezing.
 TUI_BUSY_TIMEOUT = 3.0
-
-
-@dataclass(frozen=True)
-class ActiveKey:
-    """The prompt version, model and parameters new suggestions are made with."""
-
-    prompt_id: str
-    model: str
-    params: str
 
 
 @dataclass(slots=True, frozen=True)
@@ -218,7 +205,7 @@ class SuggestionFeed:
     """Which papers need a suggestion from the active prompt and model, which are under way,
     which gave up, and storing what comes back."""
 
-    def __init__(self, db: Database, prompt: Prompt, model: Model):
+    def __init__(self, db: Handle, prompt: Prompt, model: Model):
         self.db, self.prompt, self.model = db, prompt, model
         self.in_flight: set[str] = set()
         self.gave_up: dict[str, str] = {}  # paper id -> why (a request that raised): asked again only on ctrl+r
@@ -226,9 +213,10 @@ class SuggestionFeed:
         self.stopped: str | None = None  # a run-stopping fault: no more requests this session
 
     @property
-    def key(self) -> ActiveKey:
-        """Computed each time: a response-format fallback changes the parameters mid-session."""
-        return ActiveKey(self.prompt.id, self.model.name, canonical_params(self.model, self.prompt))
+    def key(self) -> SuggestionKey:
+        """The key new suggestions are made with. Computed each time: a response-format fallback changes
+        the parameters mid-session."""
+        return suggestion_key(self.prompt, self.model)
 
     @property
     def label(self) -> str:
@@ -244,12 +232,8 @@ class SuggestionFeed:
     def missing(self, paper_ids: list[str]) -> list[str]:
         if not paper_ids:
             return []
-        have = papers_with_suggestion(self.db, paper_ids, *self._key_values())
+        have = papers_with_suggestion(self.db, paper_ids, self.key)
         return [pid for pid in paper_ids if pid not in have]
-
-    def _key_values(self) -> tuple[str, str, str]:
-        key = self.key
-        return key.prompt_id, key.model, key.params
 
     def fill_now(self, paper_ids: list[str]) -> None:
         """An instant model's suggestions for these papers, made and stored at once (one transaction)."""
@@ -262,7 +246,7 @@ class SuggestionFeed:
         made = [suggest_paper_now(papers[pid], self.prompt, self.model) for pid in todo if pid in papers]
         try:
             save_suggestions(self.db, [(new.suggestion, new.calls) for new in made])
-        except sqlite3.OperationalError as exc:
+        except StoreBusy as exc:
             for pid in todo:
                 self.gave_up[pid] = f"could not store its suggestion ({exc})"
 
@@ -293,7 +277,7 @@ class SuggestionFeed:
             try:
                 save_suggestions(self.db, [(result.new.suggestion, result.new.calls)])
                 learned = keep_learned_format(self.db, self.model)
-            except sqlite3.OperationalError as exc:
+            except StoreBusy as exc:
                 return Notice(f"Could not store a suggestion ({exc}); it will be requested again.", "warning")
             if learned:
                 return Notice(f"The endpoint does not take this response format; using {learned} from now on "
@@ -324,7 +308,7 @@ class SuggestionFeed:
 
 
 class ReviewSession:
-    def __init__(self, db: Database, annotator: str, feed: SuggestionFeed, queue: str = "todo",
+    def __init__(self, db: Handle, annotator: str, feed: SuggestionFeed, queue: str = "todo",
                  clock=time.monotonic, others: tuple[str, str] | None = None, read_only: bool = False):
         if queue not in QUEUES and not queue.startswith(SEARCH_QUEUE_PREFIX):
             raise ValueError(f"unknown queue {queue!r}")
@@ -357,7 +341,7 @@ class ReviewSession:
                 "and new suggestions cannot be saved.", "warning", "Read-only"))
 
     @property
-    def active(self) -> ActiveKey:
+    def active(self) -> SuggestionKey:
         return self.feed.key
 
     # ------------------------------------------------------------------ queue
@@ -470,9 +454,7 @@ class ReviewSession:
         return self._search(text, limit=limit, ranked=True)
 
     def _search(self, text: str, *, limit: int | None, ranked: bool) -> tuple[list[SearchHit], str | None]:
-        key = self.active
-        return search(self.db, text, annotator=self.annotator, limit=limit, ranked=ranked,
-                      active=ActiveSuggestion(key.prompt_id, key.model, key.params))
+        return search(self.db, text, annotator=self.annotator, limit=limit, ranked=ranked, active=self.active)
 
     # ------------------------------------------------------------------ what is on screen
 
@@ -685,14 +667,14 @@ def open_session(db_path: str | Path, *, prompt: Prompt, model: Model, annotator
     db = None
     try:
         db = open_db(db_path, busy_timeout=TUI_BUSY_TIMEOUT)
-        with write_transaction(db):
+        with transaction(db):
             remember_prompt(db, prompt)
         read_only = False
-    except (ReadOnlyStore, sqlite3.OperationalError) as exc:
-        if not isinstance(exc, ReadOnlyStore) and not is_read_only_error(exc, db_path):
+    except (ReadOnlyStore, StoreBusy) as exc:
+        if isinstance(exc, StoreBusy) and not exc.read_only:
             raise
         if db is not None:
-            db.close()
+            close_db(db)
         db, read_only = open_db(db_path, read_only=True), True
     recall_format(db, model)
     session = ReviewSession(db, annotator, SuggestionFeed(db, prompt, model), queue, others=others,

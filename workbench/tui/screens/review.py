@@ -9,7 +9,6 @@ values only when you pick it explicitly (1-9 or the compare screen).
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Callable
 
 from rich.text import Text
@@ -21,7 +20,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer
 
-from workbench.errors import Conflict, WorkbenchError
+from workbench.errors import Conflict, StoreBusy, WorkbenchError
 from workbench.metrics import exact
 from workbench.review import Composition, FeedResult, PaperView, ReviewSession
 from workbench.safe_text import one_line, plain
@@ -322,7 +321,7 @@ class ReviewScreen(Screen):
             else:
                 self.show_current()
                 tell(self, f"Not saved: {exc}.", title="Changed elsewhere", severity="warning", timeout=8)
-        except sqlite3.OperationalError as exc:
+        except StoreBusy as exc:
             tell(self, f"The store is busy or unwritable ({exc}); nothing was saved. Try again.",
                  title="Not saved", severity="error", timeout=8)
         except WorkbenchError as exc:  # read-only store
