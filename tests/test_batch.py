@@ -19,7 +19,8 @@ import pytest
 from tests.conftest import ROOT, write
 from tests.fake_batch import FakeBatchAPI
 from workbench.models.offline import extract
-from workbench.models.openai_compat import OpenAICompatibleModel, reply_from_result
+from workbench.models.openai_compat import OpenAICompatibleModel
+from workbench.models.replies import reply_from_result
 from workbench.prompts import resolve_prompt
 
 KEY = "sk-batch-SECRET-0123456789abcdef"

@@ -33,7 +33,9 @@ from typing import Callable, Iterable, Iterator, NamedTuple
 from workbench.errors import InputError, WorkbenchError
 from workbench.json_text import UnreadableJson, decode, read_json_mended
 from workbench.models.openai_batch import CHAT_COMPLETIONS, BatchAPI
-from workbench.models.openai_compat import OpenAICompatibleModel, redact_key, reply_from_result, unreadable_reply
+from workbench.models.openai_compat import OpenAICompatibleModel
+from workbench.models.replies import reply_from_result, unreadable_reply
+from workbench.models.transport import redact_key
 from workbench.prompts import Prompt, prompt_from_text
 from workbench.records import BatchRow, SuggestionKey, custom_id
 from workbench.store import (

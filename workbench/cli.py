@@ -312,7 +312,7 @@ def suggest(ctx, prompt_ref, model_name, response_format, timeout, rpm, concurre
     if as_batch:
         return _submit_batches(ctx, db, prompt, model, batch_file, list(paper_ids) or None, limit, force)
     price = _price(model_name, price_in, price_out)
-    note = model.note(prompt) if hasattr(model, "note") else None  # the offline model and a prompt it ignores
+    note = model.note(prompt)  # the offline model and a prompt it ignores
     if note:
         _echo(f"workbench: note: {note}", err=True)
     report = RunReport()
@@ -391,7 +391,7 @@ def _redactor():
     from functools import partial
 
     from workbench.config import endpoint_settings, load_config
-    from workbench.models.openai_compat import redact_key
+    from workbench.models.transport import redact_key
 
     return partial(redact_key, key=endpoint_settings(load_config()).api_key)
 

@@ -224,7 +224,7 @@ class SuggestionFeed:
 
     @property
     def instant(self) -> bool:
-        return bool(getattr(self.model, "instant", False))
+        return self.model.instant
 
     def pending(self, paper_id: str) -> bool:
         return paper_id in self.in_flight
@@ -679,7 +679,7 @@ def open_session(db_path: str | Path, *, prompt: Prompt, model: Model, annotator
     recall_format(db, model)
     session = ReviewSession(db, annotator, SuggestionFeed(db, prompt, model), queue, others=others,
                             read_only=read_only)
-    note = model.note(prompt) if hasattr(model, "note") else None
+    note = model.note(prompt)
     if note:
         session.notices_at_start.append(Notice(note[:1].upper() + note[1:] + ".", "warning"))
     return session

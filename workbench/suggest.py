@@ -116,8 +116,8 @@ async def suggest_paper(paper: PaperRow, prompt: Prompt, model: Model) -> NewSug
     return build_record(paper, prompt, model, reply)
 
 
-def suggest_paper_now(paper: PaperRow, prompt: Prompt, model) -> NewSuggestion:
-    """The same for an instant model (it has `summarise_now`), without an event loop."""
+def suggest_paper_now(paper: PaperRow, prompt: Prompt, model: Model) -> NewSuggestion:
+    """The same for an instant model, without an event loop."""
     try:
         reply = model.summarise_now(paper.title, paper.abstract, prompt)
     except Exception as exc:
@@ -131,11 +131,10 @@ def remember_prompt(db: Handle, prompt: Prompt) -> None:
 
 def recall_format(db: Handle, model: Model) -> None:
     """--response-format auto: start from the mode this endpoint and model are known to support."""
-    use = getattr(model, "use_format", None)
-    if use is not None:
+    if model.endpoint is not None:
         known = remembered_format(db, model.endpoint, model.name)
         if known is not None:
-            use(known.response_format)
+            model.use_format(known.response_format)
 
 
 DEFAULT_CONCURRENCY = 8
@@ -143,14 +142,13 @@ DEFAULT_CONCURRENCY = 8
 
 def default_concurrency(db: Handle, model: Model) -> int:
     """The server's slots when `workbench models` found them (llama-server -np N), else 8."""
-    endpoint = getattr(model, "endpoint", None)
-    known = remembered_format(db, endpoint, model.name) if endpoint else None
+    known = remembered_format(db, model.endpoint, model.name) if model.endpoint else None
     return known.concurrency if known is not None and known.concurrency else DEFAULT_CONCURRENCY
 
 
 def keep_learned_format(db: Handle, model: Model) -> str | None:
     """A fallback found during a run is remembered for the next one; returns it (to say so)."""
-    learned = getattr(model, "learned_format", None)
+    learned = model.learned_format
     if learned:
         remember_format(db, model.endpoint, model.name, learned, source="fallback")
         model.learned_format = None

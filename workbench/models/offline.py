@@ -41,7 +41,7 @@ from bisect import bisect_right
 from dataclasses import dataclass
 
 from workbench.grounding import supports
-from workbench.models.base import Reply
+from workbench.models.base import ModelDefaults, Reply
 from workbench.prompts import OfflineSettings, Prompt
 from workbench.records import Call
 from workbench.schema import MAX_QUOTE_CHARS, MAX_VALUE_CHARS, NULL_WORDS, Evidence, Summary
@@ -64,7 +64,7 @@ def offline_note(prompt: Prompt) -> str | None:
             f"and uses its default settings")
 
 
-class OfflineModel:
+class OfflineModel(ModelDefaults):
     name = OFFLINE
     instant = True
 
@@ -86,9 +86,6 @@ class OfflineModel:
         latency = int((time.perf_counter() - started) * 1000)
         return Reply(outcome=OK, summary=summary, raw=raw, latency_ms=latency,
                      calls=[Call(ask=1, attempt=1, outcome=OK, latency_ms=latency, at=at)])  # raw: derivable
-
-    async def aclose(self) -> None:
-        return None
 
 
 # How much of an abstract the rules read. Real abstracts are under 2,000 characters (arXiv's
