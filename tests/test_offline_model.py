@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from tests.conftest import FIXTURES, ROOT, SEEDS, fixture_path, write
 from workbench.corpus import read_source
-from workbench.evaluation import carries, figures_in, load_gold, quote_grounding, read_abstracts, score
+from benchmarks.evaluation import carries, figures_in, load_gold, quote_grounding, read_abstracts, score
 from workbench.grounding import align, ground_summary
 from workbench.models.offline import (DEFAULT_SETTINGS, RULES_VERSION, OfflineModel, extract, offline_note,
                                       split_sentences)

@@ -93,7 +93,8 @@ class ParsedRow(NamedTuple):
 
     @property
     def metadata(self) -> tuple:
-        return self.authors_count, self.published, self.published_iso, self.upvotes, self.organization
+        """The PAPER_METADATA values, in that order (they are fields 4 to 8)."""
+        return self[4:9]
 
 
 @dataclass(slots=True, frozen=True)
