@@ -18,7 +18,8 @@ from benchmarks.evaluation import carries, figures_in, load_gold, quote_groundin
 from workbench.grounding import align, ground_summary
 from workbench.models.offline import (DEFAULT_SETTINGS, RULES_VERSION, OfflineModel, extract, offline_note,
                                       split_sentences)
-from workbench.prompts import OfflineSettings, load_prompt_file, resolve_prompt
+from workbench.models.offline_settings import OfflineSettings
+from workbench.prompts import load_prompt_file, resolve_prompt
 from workbench.schema import MAX_QUOTE_CHARS, MAX_VALUE_CHARS, Summary
 from workbench.vocab import EXACT, OK
 

@@ -21,7 +21,7 @@ the way a reviewer would write it:
 Every value comes with a verbatim evidence quote from the abstract, within the
 schema's limits.
 
-A prompt's `[offline]` table (`prompts.OfflineSettings`) chooses the wording:
+A prompt's `[offline]` table (`offline_settings.OfflineSettings`) chooses the wording:
 the technique as name, phrase or both, every gain or the headline one, each
 gain as a short phrase or as its clause, which kinds of compute figure to keep.
 A prompt without the table gets the defaults (see `offline_note`).
@@ -42,7 +42,8 @@ from dataclasses import dataclass
 
 from workbench.grounding import supports
 from workbench.models.base import ModelDefaults, Reply
-from workbench.prompts import OfflineSettings, Prompt
+from workbench.models.offline_settings import OfflineSettings
+from workbench.prompts import Prompt
 from workbench.records import Call
 from workbench.schema import MAX_QUOTE_CHARS, MAX_VALUE_CHARS, NULL_WORDS, Evidence, Summary
 from workbench.vocab import OFFLINE, OK, collapse_whitespace, utc_now
