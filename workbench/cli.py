@@ -243,18 +243,31 @@ def model_options(func):
     return func
 
 
+def _config():
+    """The config file, read and checked once per command (the first use reads it)."""
+    from workbench.config import load_config
+
+    ctx = click.get_current_context(silent=True)
+    if ctx is None:
+        return load_config()
+    obj = ctx.find_root().ensure_object(dict)
+    if "config" not in obj:
+        obj["config"] = load_config()
+    return obj["config"]
+
+
 def make_model(model_name: str, response_format: str | None, timeout: float | None, rpm: float | None, *,
                sends: bool = True):
     """The model by name. `sends=False`: nothing will be sent (request files are only written), so no
     key is needed even for the official endpoint."""
     from dataclasses import replace
 
-    from workbench.config import endpoint_settings, load_config
+    from workbench.config import endpoint_settings
     from workbench.models import get_model
 
     if model_name == OFFLINE:
         return get_model(OFFLINE)
-    settings = endpoint_settings(load_config(), timeout=timeout, response_format=response_format)
+    settings = endpoint_settings(_config(), timeout=timeout, response_format=response_format)
     if not sends and not settings.api_key:
         settings = replace(settings, api_key="no-key: files only")
     return get_model(model_name, settings, rpm=rpm)
@@ -262,12 +275,12 @@ def make_model(model_name: str, response_format: str | None, timeout: float | No
 
 def _price(model_name: str, price_in: float | None, price_out: float | None, *, batch: bool = False):
     """--price-in/--price-out as given, else the config's price for the model (halved for a batch)."""
-    from workbench.config import load_config, prices
+    from workbench.config import prices
     from workbench.vocab import batch_price
 
     if price_in is not None or price_out is not None:
         return price_in or 0.0, price_out or 0.0
-    price = prices(load_config()).get(model_name)
+    price = prices(_config()).get(model_name)
     return batch_price(price) if batch else price
 
 
@@ -390,10 +403,10 @@ def _redactor():
     """Redacts the configured key (and anything key-shaped) from text a results file brings in."""
     from functools import partial
 
-    from workbench.config import endpoint_settings, load_config
+    from workbench.config import endpoint_settings
     from workbench.models.transport import redact_key
 
-    return partial(redact_key, key=endpoint_settings(load_config()).api_key)
+    return partial(redact_key, key=endpoint_settings(_config()).api_key)
 
 
 @batch_group.command("status")
@@ -544,12 +557,12 @@ def models(ctx, model_name: str | None, timeout: float | None, as_json: bool) ->
     """List the endpoint's models and find which response formats work (remembered for auto)."""
     import asyncio
 
-    from workbench.config import endpoint_settings, load_config
+    from workbench.config import endpoint_settings
     from workbench.endpoint import probe
     from workbench.prompts import resolve_prompt
     from workbench.store import remember_format
 
-    settings = endpoint_settings(load_config(), timeout=timeout)
+    settings = endpoint_settings(_config(), timeout=timeout)
     result = asyncio.run(probe(settings, model_name, resolve_prompt(None)))
     if result.model and result.best:
         remember_format(_db(ctx), result.endpoint, result.model, result.best, source="probe",
@@ -625,7 +638,7 @@ def log(ctx, paper_id: str | None, limit: int, as_json: bool) -> None:
 @click.pass_context
 def review(ctx, prompt_ref, model_name, response_format, timeout, rpm, annotator, queue, pair) -> None:
     """Review suggestions paper by paper in the terminal (ingests seeds/ into an empty store)."""
-    from workbench.config import guidelines, load_config, section
+    from workbench.config import guidelines
     from workbench.ingest import ingest as run_ingest
     from workbench.prompts import prompts_dir, resolve_prompt
     from workbench.store import count_papers
@@ -652,8 +665,8 @@ def review(ctx, prompt_ref, model_name, response_format, timeout, rpm, annotator
     elif pair:
         raise InputError("--annotators goes with --queue disagreements")
     model = make_model(model_name, response_format, timeout, rpm)
-    config = load_config()
-    keymap = section(config, "keys")
+    config = _config()
+    keymap = dict(config.keys)
     notes = guidelines(config, prompts_dir())
     close_db(ctx.obj.pop("db"))  # the session opens its own connection
     gc.disable()  # until the first screen is drawn (see the top of this module)
@@ -706,13 +719,13 @@ def compare(ctx, prompt_refs, models, annotator, as_json, diff_count) -> None:
     """Compare prompts and models against the human decisions."""
     from workbench import compare as comparison
     from workbench import report
-    from workbench.config import load_config, prices
+    from workbench.config import prices
     from workbench.store import resolve_prompt_versions
 
     db = _db(ctx, create=False)
     prompt_ids = [pid for ref in prompt_refs for pid in resolve_prompt_versions(db, ref)] or None
     results = comparison.compare(db, prompt_ids=prompt_ids, models=list(models) or None, annotator=annotator,
-                                 prices=prices(load_config()))
+                                 prices=prices(_config()))
     if not results:
         raise InputError("no suggestions match; run `workbench suggest` first (or check --prompt/--model)")
     differing = comparison.differing_papers(db, comparison.measured(db, prompt_ids, list(models) or None),
