@@ -9,6 +9,7 @@ and its event, a suggestion and its attempts, an undo) run in one
 from __future__ import annotations
 
 import json
+import sqlite3
 from dataclasses import dataclass, replace
 from typing import Any, Iterable, Iterator, NamedTuple
 
@@ -68,6 +69,30 @@ def paper_order(db: Database) -> list[tuple[int, str]]:
 
 def paper_seq(db: Database, paper_id: str) -> int | None:
     row = db.execute("SELECT seq FROM papers WHERE id = ?", [paper_id]).fetchone()
+    return row[0] if row else None
+
+
+def paper_with_number(db: Database, number: int) -> str | None:
+    """The id of paper #`number` (its fixed number: the order it was first ingested in)."""
+    row = db.execute("SELECT id FROM papers WHERE seq = ?", [number]).fetchone()
+    return row[0] if row else None
+
+
+def remember_position(db: Database, annotator: str, queue: str, paper_id: str) -> None:
+    """Where the annotator is in this queue. Best effort: a store busy with another writer for
+    longer than the busy timeout costs the resume point, never the reviewer's move."""
+    try:
+        with write_transaction(db):
+            db.execute("INSERT INTO review_positions (annotator, queue, paper_id, at) VALUES (?, ?, ?, ?) "
+                       "ON CONFLICT (annotator, queue) DO UPDATE SET paper_id = excluded.paper_id, at = excluded.at",
+                       [annotator, queue, paper_id, utc_now()])
+    except sqlite3.OperationalError:
+        pass
+
+
+def remembered_position(db: Database, annotator: str, queue: str) -> str | None:
+    row = db.execute("SELECT paper_id FROM review_positions WHERE annotator = ? AND queue = ?",
+                     [annotator, queue]).fetchone()
     return row[0] if row else None
 
 

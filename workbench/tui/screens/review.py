@@ -246,9 +246,11 @@ class ReviewScreen(Screen):
             if suggestion.error:
                 text.append_text(plain(f": {one_line(suggestion.error, 200)}", style="red"))
             text.append("\nWrite the fields by hand (e), reject (r) or retry (ctrl+r).", style="dim")
-        if len(view.suggestions) > 1:
-            text.append(f"  {view.shown + 1} of {len(view.suggestions)} (1-{min(9, len(view.suggestions))}, c)",
-                        style="dim")
+        if len(view.suggestions) > 1:  # the legend: 1-9 mean the same sources on every paper this session
+            for number, other in sorted(zip(view.numbers, view.suggestions), key=lambda pair: pair[0]):
+                text.append(f"\n{number} ", style="bold" if other is suggestion else "dim")
+                text.append_text(plain(one_line(other.label, 40), style="" if other is suggestion else "dim"))
+            text.append("  (c compares)", style="dim")
         if view.pending:
             text.append_text(plain(f"\n{feed.label} · suggesting…", style="italic"))
         return text
@@ -475,14 +477,15 @@ class ReviewScreen(Screen):
             if not target:
                 return
             target = target.strip()
-            moved = self.session.go_to_position(int(target)) if target.isdigit() else self.session.go_to_id(target)
+            number = target.removeprefix("#")
+            moved = self.session.go_to_number(int(number)) if number.isdigit() else self.session.go_to_id(target)
             if moved:
                 self.show_current()
             else:
-                tell(self, f"No paper at '{one_line(target, 40)}' (a position from 1 to {len(self.session)}, "
-                           "or a paper id).", severity="warning")
+                tell(self, f"No paper '{one_line(target, 40)}' (a paper number from #1 to "
+                           f"#{self.session.total_papers}, or a paper id).", severity="warning")
 
-        self.app.open_dialog(GotoScreen(len(self.session)), done)
+        self.app.open_dialog(GotoScreen(self.session.total_papers), done)
 
     def action_search(self) -> None:
         from workbench.tui.screens.dialogs import SearchScreen
