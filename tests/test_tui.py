@@ -583,6 +583,23 @@ async def test_guidelines_open_beside_the_task(notices, db_path, ids, tmp_path):
         assert "No figure, no gain" in app.screen.query_one(Markdown).source
         await pilot.press("escape", "a")
         assert annotation(db_path, ids[0])["status"] == "accepted"
+    async with running(db_path, guidelines=notes, size=(130, 40)) as (app, pilot):  # wide: beside the task
+        side = app.screen.query_one("#guidelines-side")
+        assert not side.display
+        await pilot.press("h")
+        await pilot.pause()
+        assert side.display and side.region.width >= 30
+        assert "No figure, no gain" in side.query_one(Markdown).source
+        await pilot.press("a", "r")  # the review goes on with the guidelines open
+        assert [annotation(db_path, i)["status"] for i in ids[1:3]] == ["accepted", "rejected"]
+        assert side.display and app.screen.query_one("#paper").region.width >= 40
+        await pilot.press("h")
+        await pilot.pause()
+        assert not side.display
+        await pilot.press("h")
+        await pilot.resize_terminal(100, 30)  # too narrow beside the task: it closes; h opens the overlay
+        await pilot.pause()
+        assert not side.display
     async with running(db_path, guidelines=None) as (app, pilot):
         await pilot.press("h")
         await pilot.pause()

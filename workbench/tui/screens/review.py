@@ -16,7 +16,7 @@ from rich.text import Text
 from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingsMap
-from textual.containers import Horizontal
+from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer
@@ -79,6 +79,7 @@ BINDINGS = [
       for n in range(1, 10)],
 ]
 _EDIT_ACTIONS = FORM_ACTIONS
+SIDE_GUIDELINES_WIDTH = 120  # from this many columns the guidelines open beside the task
 _ORDER = {binding.action: index for index, binding in enumerate(BINDINGS)}  # the footer's order
 
 
@@ -140,6 +141,7 @@ class ReviewScreen(Screen):
         with Horizontal(id="main"):
             yield TextPanel(id="paper")
             yield SuggestionForm(id="right")
+            yield VerticalScroll(id="guidelines-side", can_focus=False)  # `h` from 120 columns
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
@@ -218,6 +220,8 @@ class ReviewScreen(Screen):
         panel.set_text(paper_text(self.view.paper, self._spans, width, self.app.console))
 
     def on_resize(self) -> None:
+        if self.app.size.width < SIDE_GUIDELINES_WIDTH:
+            self.remove_class("-guidelines")  # too narrow to read beside the task: `h` opens them over it
         self._render_progress()
         if self.view is not None:
             self._render_paper()
@@ -513,14 +517,22 @@ class ReviewScreen(Screen):
                                                lambda: [Static(title_page(paper)), Static(Text("esc close", style="dim"))]))
 
     def action_guidelines(self) -> None:
-        from workbench.tui.screens.guidelines import guidelines_screen
+        from workbench.tui.screens.guidelines import guidelines_screen, guidelines_widgets
 
         guidelines = getattr(self.app, "guidelines", None)
         if guidelines is None:
             tell(self, "No guidelines: write guidelines.md beside the prompts, or set [review] guidelines "
                        "in the config file.", severity="warning", timeout=6)
             return
-        self.app.open_dialog(guidelines_screen(guidelines, keys_of(self.app, "guidelines")))
+        if self.app.size.width < SIDE_GUIDELINES_WIDTH:
+            self.app.open_dialog(guidelines_screen(guidelines, keys_of(self.app, "guidelines")))
+            return
+        side = self.query_one("#guidelines-side", VerticalScroll)
+        if not side.children:
+            side.mount_all(guidelines_widgets(guidelines))
+        self.toggle_class("-guidelines")  # beside the task: it stays while the reviewer works
+        if self.view is not None:
+            self.call_after_refresh(self._render_paper)  # the paper pane's width changed
 
     def action_compare(self) -> None:
         from workbench.tui.screens.compare import CompareScreen
