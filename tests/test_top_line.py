@@ -22,7 +22,7 @@ def _lines(text, width: int) -> list[str]:
 
 def test_a_short_line_is_left_whole():
     line = top_line(_progress(), 80).plain
-    assert line == " workbench  12/504 decided  ✓ 9 ✎ 2 ✗ 1  #13 of 492 in 'todo' · 480 to do  ana"
+    assert line == " workbench  12/504 decided  ✓ 9 ✎ 2 ✗ 1  13 of 492 in 'todo' · 480 to do  ana"
 
 
 @pytest.mark.parametrize("changes", [

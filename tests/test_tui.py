@@ -45,7 +45,7 @@ def text_of(app, selector: str) -> str:
 async def test_launch_shows_the_first_paper_and_prefetches_suggestions(seeded_db, db_path, ids):
     async with running(db_path) as (app, pilot):
         assert "A Multigrid Method" in text_of(app, "#paper")
-        assert "0/504 decided" in text_of(app, "#progress") and "#1 of 504 in 'todo'" in text_of(app, "#progress")
+        assert "0/504 decided" in text_of(app, "#progress") and "1 of 504 in 'todo'" in text_of(app, "#progress")
         assert "4.5x faster" in form_values(app)["claimed_gain"]
         assert "✓ exact" in text_of(app, "#summary")
         stored = {r[0] for r in seeded_db.execute("SELECT paper_id FROM suggestions")}
@@ -195,10 +195,10 @@ async def test_number_keys_switch_between_suggestions_and_accept_the_shown_one(d
     async with other.run_test(size=SIZE) as pilot:
         await settle(other, pilot)
     async with running(db_path) as (app, pilot):
-        assert "of 2 (1-2, c)" in text_of(app, "#summary")
-        suggestions = app.screen.view.suggestions
+        summary = text_of(app, "#summary")
+        assert "\n1 gains@" in summary and "\n2 summary@" in summary  # the legend: the sources, numbered
         assert app.screen.view.suggestion.prompt_name == "summary"  # the active prompt's is shown first
-        await pilot.press(str(1 + next(i for i, s in enumerate(suggestions) if s.prompt_name == "gains")))
+        await pilot.press("1")
         await pilot.pause()
         assert app.screen.view.suggestion.prompt_name == "gains"
         await pilot.press("a")
@@ -206,6 +206,10 @@ async def test_number_keys_switch_between_suggestions_and_accept_the_shown_one(d
         assert row["suggestion_id"] == seeded_db.execute(
             "SELECT s.id FROM suggestions s JOIN prompts p ON p.id = s.prompt_id "
             "WHERE s.paper_id = ? AND p.name = 'gains'", [ids[0]]).fetchone()[0]
+        for number, prompt in (("1", "gains"), ("2", "summary")):  # the same meaning on the next paper
+            await pilot.press(number)
+            await pilot.pause()
+            assert app.session.current_id == ids[1] and app.screen.view.suggestion.prompt_name == prompt
 
 
 async def test_ctrl_r_resuggests_the_current_paper(db_path, ids, seeded_db):
@@ -321,7 +325,7 @@ async def test_queues_and_resume_after_restart(db_path, ids):
     flagged = make_app(db_path, queue="flagged")
     async with flagged.run_test(size=SIZE) as pilot:
         await settle(flagged, pilot)
-        assert flagged.session.current_id == ids[2] and "#1 of 1 in 'flagged'" in text_of(flagged, "#progress")
+        assert flagged.session.current_id == ids[2] and "1 of 1 in 'flagged'" in text_of(flagged, "#progress")
     empty = make_app(db_path, queue="edited")
     async with empty.run_test(size=SIZE) as pilot:
         await settle(empty, pilot)
@@ -388,7 +392,7 @@ def test_panel_keeps_each_line_its_own_style():
     lines = [(line.plain, {str(s.style) for s in line.render(console) if s.text.strip()})
              for line in text.wrap(console, 40)]
     assert lines[0] == ("A Title", {"bold"})
-    assert lines[1][0].startswith("3 authors") and lines[1][1] == {"dim"}
+    assert lines[1][0].startswith("#1  ·  3 authors") and lines[1][1] == {"dim"}
     assert lines[-1] == ("Plain words here.", {"None"})
 
 
@@ -579,6 +583,23 @@ async def test_guidelines_open_beside_the_task(notices, db_path, ids, tmp_path):
         assert "No figure, no gain" in app.screen.query_one(Markdown).source
         await pilot.press("escape", "a")
         assert annotation(db_path, ids[0])["status"] == "accepted"
+    async with running(db_path, guidelines=notes, size=(130, 40)) as (app, pilot):  # wide: beside the task
+        side = app.screen.query_one("#guidelines-side")
+        assert not side.display
+        await pilot.press("h")
+        await pilot.pause()
+        assert side.display and side.region.width >= 30
+        assert "No figure, no gain" in side.query_one(Markdown).source
+        await pilot.press("a", "r")  # the review goes on with the guidelines open
+        assert [annotation(db_path, i)["status"] for i in ids[1:3]] == ["accepted", "rejected"]
+        assert side.display and app.screen.query_one("#paper").region.width >= 40
+        await pilot.press("h")
+        await pilot.pause()
+        assert not side.display
+        await pilot.press("h")
+        await pilot.resize_terminal(100, 30)  # too narrow beside the task: it closes; h opens the overlay
+        await pilot.pause()
+        assert not side.display
     async with running(db_path, guidelines=None) as (app, pilot):
         await pilot.press("h")
         await pilot.pause()
@@ -657,10 +678,10 @@ async def test_after_a_jump_the_todo_queue_goes_on_to_the_next_undecided_paper(d
     async with running(db_path) as (app, pilot):
         await pilot.press("a", "a", "a")  # papers 1-3 decided
         await settle(app, pilot)
-        assert "#4 of 504 in 'todo' · 501 to do" in text_of(app, "#progress")
+        assert "4 of 504 in 'todo' · 501 to do" in text_of(app, "#progress")
         await pilot.press("g", *ids[0][:10], "enter")  # back to a decided paper (it joins the queue)
         await settle(app, pilot)
-        assert app.session.current_id == ids[0] and "#1 of 504 in 'todo' · 501 to do" in text_of(app, "#progress")
+        assert app.session.current_id == ids[0] and "1 of 504 in 'todo' · 501 to do" in text_of(app, "#progress")
         await pilot.press("r")  # re-decided: on to the next undecided, not to paper 2
         await settle(app, pilot)
         assert app.session.current_id == ids[3] and "501 to do" in text_of(app, "#progress")
@@ -863,7 +884,7 @@ async def test_a_long_title_is_cut_to_three_lines_and_the_title_key_shows_it_who
         shown = panel.plain.split("\n")
         assert len(title) >= 900 and shown[2].endswith("…") and "word124" not in panel.plain
         assert all(len(line) <= panel.content_size.width for line in shown[:3])
-        assert "We train faster" in panel.plain and shown[3].startswith("id ")  # the metadata follows at once
+        assert "We train faster" in panel.plain and shown[3].startswith("#1  ·  id ")  # the metadata follows at once
         await pilot.press("i")
         await pilot.pause()
         assert showing(app, "title") and "word124" in str(app.screen.query_one("#title Static").render())
@@ -942,3 +963,21 @@ async def test_the_form_shows_cleaned_text_and_saves_what_the_reviewer_sees(db_p
     row = annotation(db_path, ids[0])
     assert row["technique"] == clean(raw) and row["compute"] == "1 GPU"
     assert row["notes"] == clean("pasted\u202e\x1b]0;x\x07 note")
+
+
+async def test_one_paper_number_everywhere_and_a_restart_resumes_where_the_reviewer_was(db_path, ids):
+    """#N is a paper's own number in the paper pane, search, go-to and compare; the queue position
+    is written without '#'. Quitting and starting again comes back to the paper on screen."""
+    async with running(db_path) as (app, pilot):
+        await pilot.press("a", "a", "a")
+    async with running(db_path) as (app, pilot):  # 'todo' now starts at paper #4
+        await pilot.press("s", "s")
+        assert app.session.current_id == ids[5]
+        assert "\n#6  ·" in text_of(app, "#paper") and "3 of 501 in 'todo'" in text_of(app, "#progress")
+        await pilot.press("g", "1", "0", "enter")
+        await settle(app, pilot)
+        assert app.session.current_id == ids[9]  # paper #10, not the 10th of the queue
+        hits, _ = app.session.find(app.screen.view.paper.title[:30])
+        assert hits[0].id == ids[9] and hits[0].seq == 10
+    async with running(db_path) as (again, pilot):
+        assert again.session.current_id == ids[9]  # where the reviewer was, not the first skipped

@@ -90,6 +90,14 @@ def test_guidelines(snap_compare, seeded_db, db_path, size):
     assert snap_compare(app, press=["h"], terminal_size=size, run_before=_settled(app))
 
 
+def test_guidelines_beside_the_task_from_120_columns(snap_compare, seeded_db, db_path):
+    from workbench.config import guidelines, load_config
+    from workbench.prompts import prompts_dir
+
+    app = make_app(db_path, guidelines=guidelines(load_config(), prompts_dir()))
+    assert snap_compare(app, press=["h"], terminal_size=(130, 40), run_before=_settled(app))
+
+
 # A day's work at 80x24: each state that used to wrap or overflow.
 SMALL = (80, 24)
 LONG_TITLE = "Scaling " + " ".join(f"word{n}" for n in range(125)) + " at scale"  # 900-odd characters

@@ -300,3 +300,20 @@ def m010_paper_revisions(db: Database) -> None:
         ALTER TABLE annotations ADD COLUMN decided_on TEXT;   -- content hash of the text decided on
         """
     )
+
+
+@migrations()
+def m011_review_positions(db: Database) -> None:
+    # Where each annotator was in each queue, so a restart resumes at that paper (a skip leaves no
+    # event to find it by).
+    db.executescript(
+        """
+        CREATE TABLE review_positions (
+            annotator TEXT NOT NULL,
+            queue TEXT NOT NULL,
+            paper_id TEXT NOT NULL,
+            at TEXT NOT NULL,
+            PRIMARY KEY (annotator, queue)
+        );
+        """
+    )

@@ -24,9 +24,10 @@ from workbench.models.base import Model
 from workbench.prompts import Prompt
 from workbench.records import AnnotationRow, PaperRow, SearchHit, SuggestionKey, SuggestionRow, Values, no_values
 from workbench.store import (
-    Decision, Handle, search, transaction, annotation_statuses, annotations_of, changed_since_decided, clean_value, decide, find_papers, flagged_ids, get_annotation,
-    get_paper, get_papers, paper_order, paper_seq, papers_with_suggestion, save_suggestions, set_flag,
-    suggestions_for_paper, undo_last,
+    Decision, Handle, annotation_statuses, annotations_of, changed_since_decided, clean_value, decide, find_papers,
+    flagged_ids, get_annotation, get_paper, get_papers, paper_order, paper_seq, paper_with_number, papers_with_suggestion,
+    remember_position, remembered_position, save_suggestions, search, set_flag, suggestions_for_paper, transaction,
+    undo_last,
 )
 from workbench.suggest import (
     NewSuggestion, keep_learned_format, recall_format, remember_prompt, suggest_paper,
@@ -82,6 +83,7 @@ class PaperView:
     others: list[AnnotationRow] = field(default_factory=list)  # the decisions being adjudicated
     pending: bool = False  # the active prompt/model's suggestion is under way
     picked: bool = False  # the reviewer chose the suggestion on screen with 1-9
+    numbers: list[int] = field(default_factory=list)  # each suggestion's number (1-9) in this session
 
     @property
     def suggestion(self) -> SuggestionRow | None:
@@ -330,6 +332,8 @@ class ReviewSession:
         self.index = self._start_index()
         self.shown_at = clock()
         self.preferred: dict[str, str] = {}  # paper id -> suggestion id picked with 1-9
+        # (prompt version, model, params) -> its number for 1-9: given as first seen, kept all session
+        self.source_numbers: dict[tuple[str, str, str], int] = {}
         # paper id -> the version of the annotation last shown (None: none existed): what a decision is based on
         self.seen: dict[str, int | None] = {}
         self.seen_text: dict[str, str] = {}  # paper id -> content hash of the text last shown: what it is decided on
@@ -379,7 +383,17 @@ class ReviewSession:
         return self._doubt_of(pid).text() if self.queue_name == "doubt" else None
 
     def _start_index(self) -> int:
-        if self.queue_name in ("all", "disagreements"):  # resume at the first paper not decided yet
+        """Where the reviewer was in this queue when they left it; else, in `all` and
+        `disagreements`, the first paper not decided yet; else the start."""
+        was_on = remembered_position(self.db, self.annotator, self.queue_name)
+        if was_on is not None:
+            seq = paper_seq(self.db, was_on)
+            if seq is not None and self.order:
+                at = bisect.bisect_left(self.order, (seq, was_on)) if self.queue_name != "doubt" else next(
+                    (i for i, (_, pid) in enumerate(self.order) if pid == was_on), len(self.order))
+                if at < len(self.order):  # that paper, or (decided since, in todo) the next one after it
+                    return at
+        if self.queue_name in ("all", "disagreements"):
             return next((i for i, (_, pid) in enumerate(self.order) if not self.statuses.get(pid)), 0)
         return 0
 
@@ -401,9 +415,6 @@ class ReviewSession:
         self._arrive(target)
         return True
 
-    def go_to_position(self, position: int) -> bool:
-        return self.move(position - 1 - self.index) if self.order else False
-
     def go_to_paper(self, paper_id: str) -> bool:
         """Go to a paper, adding it to the queue (in paper order) if this queue lacks it."""
         seq = paper_seq(self.db, paper_id)
@@ -417,6 +428,11 @@ class ReviewSession:
             self._undecided += not self.statuses.get(paper_id)
         self._arrive(at)
         return True
+
+    def go_to_number(self, number: int) -> bool:
+        """Go to paper #`number`: its fixed number, as the paper pane, search and compare show it."""
+        paper_id = paper_with_number(self.db, number)
+        return paper_id is not None and self.go_to_paper(paper_id)
 
     def go_to_id(self, text: str) -> bool:
         """Go to the one paper whose id is or starts with `text`."""
@@ -448,6 +464,8 @@ class ReviewSession:
     def _arrive(self, index: int) -> None:
         self.index = index
         self.shown_at = self.clock()
+        if not self.read_only:  # a restart comes back here
+            remember_position(self.db, self.annotator, self.queue_name, self.order[index][1])
 
     def find(self, text: str, limit: int = 50) -> tuple[list[SearchHit], str | None]:
         """The `/` dialog: ranked hits for `text` (words, phrases, filters) and what was not understood."""
@@ -469,7 +487,13 @@ class ReviewSession:
         annotation = self.reload(pid)
         paper = get_paper(self.db, pid)
         self.seen_text[pid] = paper.content_hash
-        return PaperView(paper, annotation, suggestions, shown, self._others_on(pid), self.feed.pending(pid), picked)
+        return PaperView(paper, annotation, suggestions, shown, self._others_on(pid), self.feed.pending(pid), picked,
+                         [self._source_number(s) for s in suggestions])
+
+    def _source_number(self, suggestion: SuggestionRow) -> int:
+        """The number 1-9 picks this suggestion's source by, the same on every paper this session."""
+        key = (suggestion.prompt_id, suggestion.model, suggestion.params)
+        return self.source_numbers.setdefault(key, len(self.source_numbers) + 1)
 
     def reload(self, pid: str) -> AnnotationRow | None:
         """Read the paper's annotation as stored now: what the next decision on it is based on."""
@@ -507,13 +531,13 @@ class ReviewSession:
         return (ok[-1] if ok else len(suggestions) - 1), False
 
     def pick(self, number: int) -> bool:
-        """Show the paper's suggestion number `number` (1-based, oldest first)."""
+        """Show this paper's suggestion from source `number` (numbered as first seen this session)."""
         pid = self.current_id
-        suggestions = suggestions_for_paper(self.db, pid) if pid else []
-        if not 1 <= number <= len(suggestions):
-            return False
-        self.preferred[pid] = suggestions[number - 1].id
-        return True
+        for suggestion in suggestions_for_paper(self.db, pid) if pid else []:
+            if self._source_number(suggestion) == number:
+                self.preferred[pid] = suggestion.id
+                return True
+        return False
 
     def fill_ahead(self) -> None:
         """An instant model's suggestions for the next papers, so each is ready when it comes up."""

@@ -8,7 +8,7 @@ import json
 from dataclasses import dataclass, replace
 from typing import Any, Iterable, Iterator
 
-from workbench.errors import Conflict
+from workbench.errors import Conflict, StoreBusy
 from workbench.records import AnnotationRow, SuggestionRow, TitledAnnotation, Values, no_values
 from workbench.store._base import Handle, guarded, marks, one, transaction
 from workbench.store.papers import current_text
@@ -275,3 +275,26 @@ def annotators(db: Handle) -> list[str]:
     return [r[0] for r in db.execute(
         "SELECT DISTINCT annotator FROM annotations WHERE status IS NOT NULL ORDER BY annotator")]
 
+
+
+# --------------------------------------------------------------------------- where a reviewer is
+
+
+@guarded
+def remember_position(db: Handle, annotator: str, queue: str, paper_id: str) -> None:
+    """Where the annotator is in this queue. Best effort: a store busy with another writer for
+    longer than the busy timeout costs the resume point, never the reviewer's move."""
+    try:
+        with transaction(db):
+            db.execute("INSERT INTO review_positions (annotator, queue, paper_id, at) VALUES (?, ?, ?, ?) "
+                       "ON CONFLICT (annotator, queue) DO UPDATE SET paper_id = excluded.paper_id, at = excluded.at",
+                       [annotator, queue, paper_id, utc_now()])
+    except StoreBusy:
+        pass
+
+
+@guarded
+def remembered_position(db: Handle, annotator: str, queue: str) -> str | None:
+    row = db.execute("SELECT paper_id FROM review_positions WHERE annotator = ? AND queue = ?",
+                     [annotator, queue]).fetchone()
+    return row[0] if row else None

@@ -52,6 +52,13 @@ def paper_seq(db: Handle, paper_id: str) -> int | None:
 
 
 @guarded
+def paper_with_number(db: Handle, number: int) -> str | None:
+    """The id of paper #`number` (its fixed number: the order it was first ingested in)."""
+    row = db.execute("SELECT id FROM papers WHERE seq = ?", [number]).fetchone()
+    return row[0] if row else None
+
+
+@guarded
 def unknown_paper_ids(db: Handle, paper_ids: Iterable[str]) -> list[str]:
     return [pid for pid in paper_ids if paper_seq(db, pid) is None]
 

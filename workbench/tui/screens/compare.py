@@ -106,7 +106,7 @@ class CompareScreen(Dialog[tuple[str, Composition] | None]):
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(classes="dialog wide", id="compare"):
-            yield Static(plain(one_line(self.view.paper.title, 240), style="bold"))
+            yield Static(plain(f"#{self.view.paper.seq}  {one_line(self.view.paper.title, 240)}", style="bold"))
             yield Static(id="compare-hint")
             yield Static(id="compare-head")
             for index in range(len(ROWS)):

@@ -61,16 +61,16 @@ class GotoScreen(Dialog[str | None]):
     BINDINGS = [Binding("escape", "dismiss(None)", "Close", priority=True),
                 Binding("enter", "go", "Go", priority=True)]
 
-    def __init__(self, queue_length: int) -> None:
+    def __init__(self, papers: int) -> None:
         super().__init__()
-        self.queue_length = queue_length
+        self.papers = papers
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
             yield Static(Text("Go to a paper", style="bold"))
-            yield Static(Text(f"A position in the queue (1-{self.queue_length}) or a paper id (or its start).",
-                              style="dim"))
-            yield Input(placeholder="position or id", id="goto-input")
+            yield Static(Text(f"A paper number (#1-#{self.papers}: the number beside its title and in search) "
+                              "or a paper id (or its start).", style="dim"))
+            yield Input(placeholder="number or id", id="goto-input")
 
     def action_go(self) -> None:
         self.dismiss(self.query_one(Input).value)

@@ -15,7 +15,7 @@ from rich.text import Text
 from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingsMap
-from textual.containers import Horizontal
+from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer
@@ -78,6 +78,7 @@ BINDINGS = [
       for n in range(1, 10)],
 ]
 _EDIT_ACTIONS = FORM_ACTIONS
+SIDE_GUIDELINES_WIDTH = 120  # from this many columns the guidelines open beside the task
 _ORDER = {binding.action: index for index, binding in enumerate(BINDINGS)}  # the footer's order
 
 
@@ -139,6 +140,7 @@ class ReviewScreen(Screen):
         with Horizontal(id="main"):
             yield TextPanel(id="paper")
             yield SuggestionForm(id="right")
+            yield VerticalScroll(id="guidelines-side", can_focus=False)  # `h` from 120 columns
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
@@ -217,6 +219,8 @@ class ReviewScreen(Screen):
         panel.set_text(paper_text(self.view.paper, self._spans, width, self.app.console))
 
     def on_resize(self) -> None:
+        if self.app.size.width < SIDE_GUIDELINES_WIDTH:
+            self.remove_class("-guidelines")  # too narrow to read beside the task: `h` opens them over it
         self._render_progress()
         if self.view is not None:
             self._render_paper()
@@ -245,9 +249,11 @@ class ReviewScreen(Screen):
             if suggestion.error:
                 text.append_text(plain(f": {one_line(suggestion.error, 200)}", style="red"))
             text.append("\nWrite the fields by hand (e), reject (r) or retry (ctrl+r).", style="dim")
-        if len(view.suggestions) > 1:
-            text.append(f"  {view.shown + 1} of {len(view.suggestions)} (1-{min(9, len(view.suggestions))}, c)",
-                        style="dim")
+        if len(view.suggestions) > 1:  # the legend: 1-9 mean the same sources on every paper this session
+            for number, other in sorted(zip(view.numbers, view.suggestions), key=lambda pair: pair[0]):
+                text.append(f"\n{number} ", style="bold" if other is suggestion else "dim")
+                text.append_text(plain(one_line(other.label, 40), style="" if other is suggestion else "dim"))
+            text.append("  (c compares)", style="dim")
         if view.pending:
             text.append_text(plain(f"\n{feed.label} · suggesting…", style="italic"))
         return text
@@ -474,14 +480,15 @@ class ReviewScreen(Screen):
             if not target:
                 return
             target = target.strip()
-            moved = self.session.go_to_position(int(target)) if target.isdigit() else self.session.go_to_id(target)
+            number = target.removeprefix("#")
+            moved = self.session.go_to_number(int(number)) if number.isdigit() else self.session.go_to_id(target)
             if moved:
                 self.show_current()
             else:
-                tell(self, f"No paper at '{one_line(target, 40)}' (a position from 1 to {len(self.session)}, "
-                           "or a paper id).", severity="warning")
+                tell(self, f"No paper '{one_line(target, 40)}' (a paper number from #1 to "
+                           f"#{self.session.total_papers}, or a paper id).", severity="warning")
 
-        self.app.open_dialog(GotoScreen(len(self.session)), done)
+        self.app.open_dialog(GotoScreen(self.session.total_papers), done)
 
     def action_search(self) -> None:
         from workbench.tui.screens.dialogs import SearchScreen
@@ -509,14 +516,22 @@ class ReviewScreen(Screen):
                                                lambda: [Static(title_page(paper)), Static(Text("esc close", style="dim"))]))
 
     def action_guidelines(self) -> None:
-        from workbench.tui.screens.guidelines import guidelines_screen
+        from workbench.tui.screens.guidelines import guidelines_screen, guidelines_widgets
 
         guidelines = getattr(self.app, "guidelines", None)
         if guidelines is None:
             tell(self, "No guidelines: write guidelines.md beside the prompts, or set [review] guidelines "
                        "in the config file.", severity="warning", timeout=6)
             return
-        self.app.open_dialog(guidelines_screen(guidelines, keys_of(self.app, "guidelines")))
+        if self.app.size.width < SIDE_GUIDELINES_WIDTH:
+            self.app.open_dialog(guidelines_screen(guidelines, keys_of(self.app, "guidelines")))
+            return
+        side = self.query_one("#guidelines-side", VerticalScroll)
+        if not side.children:
+            side.mount_all(guidelines_widgets(guidelines))
+        self.toggle_class("-guidelines")  # beside the task: it stays while the reviewer works
+        if self.view is not None:
+            self.call_after_refresh(self._render_paper)  # the paper pane's width changed
 
     def action_compare(self) -> None:
         from workbench.tui.screens.compare import CompareScreen

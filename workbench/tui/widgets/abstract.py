@@ -13,7 +13,7 @@ from workbench.vocab import FIELDS, field_name
 
 
 def metadata_line(paper: PaperRow) -> str:
-    parts = []
+    parts = [f"#{paper.seq}"]  # the paper's own number: search, go-to and compare use it too
     if paper.authors_count:
         parts.append(f"{paper.authors_count} authors")
     if paper.organization:

@@ -20,7 +20,7 @@ SHORTENINGS = (
     "the status counts lose their inner spaces (✓12 ✎3 ✗1)",
     "the queue's name is cut to 16 characters with '…'",
     "the 'workbench' badge goes",
-    "the position loses its words ('#13/492' for '#13 of 492 in')",
+    "the position loses its words ('13/492' for '13 of 492 in')",
     "the annotator's name goes",
     "the status counts go",
 )
@@ -60,7 +60,9 @@ def _line(p: Progress, level: int) -> Text:
     if p.position is None:
         text.append_text(plain(f"  '{queue}' is empty"))
     else:
-        where = f"#{p.position} of {p.length} in '{queue}'" if level < 6 else f"#{p.position}/{p.length} '{queue}'"
+        # The position in the queue, never written '#N': '#N' is a paper's own number (the paper pane,
+        # search, go-to and compare show it).
+        where = f"{p.position} of {p.length} in '{queue}'" if level < 6 else f"{p.position}/{p.length} '{queue}'"
         text.append_text(plain(f"  {where} · {p.to_do} to do"))
     if level < 7:
         text.append("  ")
