@@ -115,7 +115,7 @@ def test_review_queue_search_steps_through_the_matches_in_paper_order(seeded_db)
 
 
 def test_cli_takes_a_search_queue(run_cli):
-    from workbench.cli import _queue
+    from workbench.cli_common import parse_queue as _queue
 
     assert _queue('search:"mixture of experts" status:todo') == 'search:"mixture of experts" status:todo'
     assert _queue("todo") == "todo"

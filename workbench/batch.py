@@ -20,9 +20,7 @@ time waits at most one short transaction, and an interrupted collect keeps what 
 
 from __future__ import annotations
 
-import calendar
 import hashlib
-import json
 import time
 import uuid
 from collections import Counter
@@ -30,38 +28,31 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, NamedTuple
 
+from workbench.batch_files import (
+    MAX_BYTES_PER_FILE, MAX_REQUESTS_PER_FILE, RequestFile, RequestLines, split_custom_id, write_request_files,
+)
+from workbench.batch_status import counts_text, record_status, refresh
 from workbench.errors import InputError, WorkbenchError
 from workbench.json_text import UnreadableJson, decode, read_json_mended
-from workbench.models.openai_batch import CHAT_COMPLETIONS, BatchAPI
+from workbench.models.openai_batch import BatchAPI
 from workbench.models.openai_compat import OpenAICompatibleModel
 from workbench.models.replies import reply_from_result, unreadable_reply
 from workbench.models.transport import redact_key
 from workbench.prompts import Prompt, prompt_from_text
 from workbench.records import BatchRow, SuggestionKey, custom_id
 from workbench.store import (
-    Handle, add_batch, bulk_writes, batch_keys, batch_papers, batch_totals, collected_suggestion_ids, count_lacking_ok, get_batch,
-    get_papers, list_batches, papers_in_flight, papers_lacking_ok, prompt_body, save_batch_suggestions, update_batch,
+    Handle, add_batch, batch_keys, batch_papers, batch_totals, bulk_writes, collected_suggestion_ids, count_lacking_ok,
+    get_batch, get_papers, list_batches, papers_in_flight, papers_lacking_ok, prompt_body, save_batch_suggestions,
+    update_batch,
 )
 from workbench.suggest import (
     outcomes_text, recall_format, record_from_reply, remember_prompt, suggestion_key, usage_text,
 )
 from workbench.vocab import (
-    BATCH_ENDED, COMPLETED, ENGINE_API, ENGINE_FILE, FAILED, UPLOADED, WRITTEN, prompt_label, utc_now,
+    COMPLETED, ENGINE_API, ENGINE_FILE, FAILED, UPLOADED, WRITTEN, utc_now,
 )
 
-# The OpenAI Batch API's limits on one input file.
-MAX_REQUESTS_PER_FILE = 50_000
-MAX_BYTES_PER_FILE = 200_000_000
 STORE_CHUNK = 1000  # result lines per transaction
-_PLACEHOLDER = "@@workbench-user-message@@"
-
-
-def split_custom_id(value) -> tuple[str, str] | None:
-    """(paper id, key) from a custom_id we wrote, or None for anything else."""
-    if not isinstance(value, str):
-        return None
-    paper_id, sep, key = value.rpartition(":")
-    return (paper_id, key) if sep and paper_id and len(key) == 16 else None
 
 
 class Asked(NamedTuple):
@@ -69,90 +60,6 @@ class Asked(NamedTuple):
 
     key: SuggestionKey
     prompt: Prompt
-
-
-# --------------------------------------------------------------------------- request lines
-
-
-class RequestLines:
-    """Request lines for one key: `{"custom_id", "method", "url", "body"}`, the body exactly what the live
-    path sends. The body is serialised once with a placeholder for the one message that holds the
-    paper, so a line costs one small json.dumps, not one of the whole ~4 KB body."""
-
-    def __init__(self, model: OpenAICompatibleModel, prompt: Prompt):
-        self.model, self.prompt = model, prompt
-        messages = model.messages(prompt, "", "")
-        messages[-1] = {**messages[-1], "content": _PLACEHOLDER}
-        body = json.dumps(model.request_body(prompt, messages))
-        head, found, tail = body.partition(json.dumps(_PLACEHOLDER))
-        self._template = (head, tail) if found and _PLACEHOLDER not in head + tail else None
-        self._start = f', "method": "POST", "url": "{CHAT_COMPLETIONS}", "body": '
-
-    def line(self, paper_id: str, title: str, abstract: str, key: str) -> str:
-        """One line, newline included; ASCII only (json.dumps escapes the rest), so its length is its size."""
-        start = '{"custom_id": ' + json.dumps(custom_id(paper_id, key)) + self._start
-        if self._template is None:  # the prompt itself holds the placeholder text: build the body in full
-            body = self.model.request_body(self.prompt, self.model.messages(self.prompt, title, abstract))
-            return start + json.dumps(body) + "}\n"
-        head, tail = self._template
-        return start + head + json.dumps(self.prompt.user_message(title, abstract)) + tail + "}\n"
-
-
-@dataclass
-class RequestFile:
-    path: Path
-    papers: list[str] = field(default_factory=list)  # in file order; emptied once the file is on record
-    requests: int = 0
-    bytes: int = 0
-
-
-def write_request_files(papers: Iterable[tuple[str, str, str]], lines: RequestLines, key: str,
-                        path_for: Callable[[int], Path], *, max_requests: int = MAX_REQUESTS_PER_FILE,
-                        max_bytes: int = MAX_BYTES_PER_FILE) -> Iterator[RequestFile]:
-    """Write request lines for (id, title, abstract) into numbered files within the limits, yielding
-    each file when it is complete (so its papers can go on record and leave memory). A file is
-    written under a temporary name and renamed when complete: a file that exists is whole."""
-    current: RequestFile | None = None
-    out = None
-    number = 0
-    try:
-        for paper_id, title, abstract in papers:
-            line = lines.line(paper_id, title, abstract, key)
-            if len(line) > max_bytes:
-                raise InputError(f"paper {paper_id}: its request alone is larger than {max_bytes:,} bytes")
-            if current is None or current.requests >= max_requests or current.bytes + len(line) > max_bytes:
-                if current is not None:
-                    _finish(out, current)
-                    out = None
-                    yield current
-                number += 1
-                current = RequestFile(path_for(number))
-                current.path.parent.mkdir(parents=True, exist_ok=True)
-                out = open(_part(current.path), "w", encoding="ascii", newline="\n", buffering=1 << 20)
-            out.write(line)
-            current.papers.append(paper_id)
-            current.requests += 1
-            current.bytes += len(line)
-        if current is not None:
-            _finish(out, current)
-            out = None
-            yield current
-    except OSError as exc:
-        raise WorkbenchError(f"{current.path if current else 'request file'}: cannot write ({exc.strerror or exc})") \
-            from None
-    finally:
-        if out is not None:  # stopped half-way (an error, Ctrl-C): no half file is left
-            out.close()
-            Path(out.name).unlink(missing_ok=True)
-
-
-def _part(path: Path) -> Path:
-    return path.with_name(path.name + ".part")
-
-
-def _finish(out, request_file: RequestFile) -> None:
-    out.close()
-    Path(out.name).replace(request_file.path)
 
 
 # --------------------------------------------------------------------------- planning and submitting
@@ -280,58 +187,7 @@ def _send(db: Handle, api: BatchAPI, row: BatchRow, *, resumed: bool = False) ->
         batch = api.create(row.input_file_id, row.id)
     update_batch(db, row.id, id=batch.id, submitted_at=utc_now())
     Path(row.input_file or "").unlink(missing_ok=True)  # the engine keeps it now
-    return _record_status(db, batch.id, batch)
-
-
-# --------------------------------------------------------------------------- following a batch
-
-
-def _record_status(db: Handle, row_id: str, batch) -> BatchRow:
-    """Store what the engine says about a batch: status, counts, files, validation errors."""
-    counts = batch.request_counts
-    changes = {"state": batch.status, "output_file_id": batch.output_file_id, "error_file_id": batch.error_file_id,
-               "completed": counts.completed if counts else None, "failed": counts.failed if counts else None}
-    errors = batch.errors.data if batch.errors and batch.errors.data else None
-    if errors:
-        changes["errors"] = [{"line": e.line, "code": e.code, "message": e.message, "param": e.param} for e in errors]
-    row = get_batch(db, row_id)
-    if batch.status in BATCH_ENDED and row.ended_at is None:
-        changes["ended_at"] = utc_now()
-    update_batch(db, row_id, **changes)
-    return get_batch(db, row_id)
-
-
-def refresh(db: Handle, api: BatchAPI, row: BatchRow) -> BatchRow:
-    """The batch's state as the engine has it now (unchanged for a file, an ended or an unsent batch)."""
-    if row.engine != ENGINE_API or row.ended or row.state in (WRITTEN, UPLOADED) or row.endpoint != api.endpoint:
-        return row
-    return _record_status(db, row.id, api.retrieve(row.id))
-
-
-def cancel(db: Handle, api: BatchAPI, row: BatchRow) -> BatchRow:
-    if row.engine != ENGINE_API:
-        raise InputError(f"{row.id} is a file for an offline engine, not a batch at an endpoint: nothing to cancel")
-    if row.ended or row.collected_at:
-        raise InputError(f"batch {row.id} has ended already ({row.state})")
-    if row.state in (WRITTEN, UPLOADED):  # never created: nothing runs, nothing to collect
-        update_batch(db, row.id, state="cancelled", ended_at=utc_now(), collected_at=utc_now())
-        return get_batch(db, row.id)
-    if row.endpoint != api.endpoint:
-        raise InputError(f"batch {row.id} was submitted to {row.endpoint}; set OPENAI_BASE_URL to it to cancel it")
-    return _record_status(db, row.id, api.cancel(row.id))
-
-
-def find_batches(db: Handle, refs: Iterable[str]) -> list[BatchRow]:
-    """Recorded batches by id (or a unique start of one)."""
-    rows = list_batches(db)
-    found = []
-    for ref in refs:
-        matches = [r for r in rows if r.id == ref] or [r for r in rows if r.id.startswith(ref)]
-        if len(matches) != 1:
-            raise InputError(f"{ref}: {'no' if not matches else 'more than one'} batch on record "
-                             f"{'has that id' if not matches else 'starts so'} (see `workbench batch status`)")
-        found.append(matches[0])
-    return found
+    return record_status(db, batch.id, batch)
 
 
 # --------------------------------------------------------------------------- collecting
@@ -501,7 +357,7 @@ def collect(db: Handle, api: BatchAPI | None, row: BatchRow, *, redact=redact_ke
     report.state = row.state
     if not row.ended:
         report.running = True
-        report.note = f"still {row.state}" + (f" ({_counts(row)})" if row.completed is not None else "")
+        report.note = f"still {row.state}" + (f" ({counts_text(row)})" if row.completed is not None else "")
         return report
     expected = {custom_id(pid, row.key) for pid in batch_papers(db, row.id)}
     store = ResultStore(db, row.id, asked_keys(db), report, expected=expected, redact=redact,
@@ -537,10 +393,6 @@ def collect_all(db: Handle, api: BatchAPI | None, rows: list[BatchRow], *, wait:
         if waiting:
             sleep(max(0.0, min(poll, deadline - time.monotonic())))
         pending = waiting
-
-
-def _counts(row: BatchRow) -> str:
-    return f"{(row.completed or 0) + (row.failed or 0):,}/{row.requests:,} done, {row.failed or 0:,} failed"
 
 
 def _unfinished(row: BatchRow, report: CollectReport) -> str:
@@ -617,57 +469,3 @@ def _results_row(db: Handle, path: Path, row_id: str, keys: dict[str, Asked]) ->
     return row
 
 
-def validation_errors(row: BatchRow, shown: int = 20) -> list[str]:
-    """The engine's reasons for rejecting a batch, one line each, for one readable block."""
-    if not row.errors:
-        return []
-    lines = [f"{row.id} ({row.label}) failed validation at {row.endpoint}: {len(row.errors)} "
-             f"error{'s' * (len(row.errors) != 1)}, nothing was run:"]
-    for error in row.errors[:shown]:
-        where = f"line {error['line']}" if error.get("line") is not None else "the file"
-        text = f"  {where}: {error.get('code') or 'error'}: {' '.join(str(error.get('message') or '').split())}"
-        lines.append(text + (f" (param {error['param']})" if error.get("param") else ""))
-    if len(row.errors) > shown:
-        lines.append(f"  … and {len(row.errors) - shown} more")
-    return lines
-
-
-def status_line(row: BatchRow, now: float | None = None) -> str:
-    """One line: id, state, counts, age, what it asks for."""
-    state = row.state + (", collected" if row.collected_at else "")
-    if row.engine == ENGINE_FILE:
-        counts = f"{row.requests:,} requests" if row.state == WRITTEN else f"{row.stored:,} lines stored"
-    else:
-        counts = _counts(row) if row.completed is not None else f"{row.requests:,} requests"
-    if row.collected_at and row.engine == ENGINE_API:
-        counts += f", {row.stored:,} stored"
-    return f"{row.id}  {state:<22} {counts:<34} {age(row.created_at, now):>8}  {row.label}"
-
-
-def status_record(row: BatchRow, now: float | None = None) -> dict:
-    """A batch for `batch status --json`."""
-    return {"id": row.id, "engine": row.engine, "state": row.state, "collected": row.collected_at is not None,
-            "prompt": row.prompt_name, "prompt_hash": row.prompt_id, "prompt_label": prompt_label(row.prompt_name,
-                                                                                                  row.prompt_id),
-            "model": row.model, "endpoint": row.endpoint, "requests": row.requests, "completed": row.completed,
-            "failed": row.failed, "stored": row.stored, "input_tokens": row.input_tokens,
-            "output_tokens": row.output_tokens, "input_file": row.input_file, "input_file_id": row.input_file_id,
-            "output_file_id": row.output_file_id, "error_file_id": row.error_file_id, "errors": row.errors,
-            "created_at": row.created_at, "submitted_at": row.submitted_at, "ended_at": row.ended_at,
-            "collected_at": row.collected_at, "age_seconds": round(_seconds_since(row.created_at, now))}
-
-
-def _seconds_since(stamp: str, now: float | None = None) -> float:
-    then = calendar.timegm(time.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ"))
-    return max(0.0, (now if now is not None else time.time()) - then)
-
-
-def age(stamp: str, now: float | None = None) -> str:
-    seconds = int(_seconds_since(stamp, now))
-    if seconds < 120:
-        return f"{seconds} s"
-    if seconds < 7200:
-        return f"{seconds // 60} min"
-    if seconds < 172800:
-        return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
-    return f"{seconds // 86400} days"
