@@ -207,3 +207,16 @@ def test_export_to_a_full_device_is_one_line_exit_1(run_cli, seeds_copy, db_path
                               env=dict(os.environ, WORKBENCH_DB=str(db_path)))
     target = "/dev/full" if where == "-o" else "standard output"
     assert (done.returncode, done.stderr) == (1, f"workbench: {target}: cannot write (No space left on device)\n")
+
+
+def test_export_into_a_reader_that_leaves_early_is_quiet_and_exit_0(run_cli, seeds_copy, db_path):
+    """`workbench export --suggestions | head -2`: head closing the pipe is no failure (pipefail scripts)."""
+    import os
+    import subprocess
+    import sys
+
+    assert run_cli("ingest").exit_code == 0 and run_cli("suggest", "--limit", "300").exit_code == 0
+    done = subprocess.run(["bash", "-o", "pipefail", "-c", f"{sys.executable} -m workbench export --suggestions "
+                           "| head -2 > /dev/null; echo ${PIPESTATUS[0]}"], capture_output=True, text=True,
+                          timeout=60, env=dict(os.environ, WORKBENCH_DB=str(db_path)))
+    assert (done.stdout, done.stderr) == ("0\n", "")

@@ -208,3 +208,21 @@ def test_export_to_dev_stdout_writes_the_lines(decided, run_cli, tmp_path):
     result = subprocess.run([sys.executable, "-m", "workbench", "export", "-o", "/dev/stdout"],
                             capture_output=True, text=True, env=env, cwd=tmp_path)
     assert result.returncode == 0 and len(result.stdout.splitlines()) == 3
+
+
+def test_a_rejection_lists_no_edited_fields(seeded_db):
+    import asyncio
+
+    from workbench.jsonl import export_annotation_lines
+    from workbench.models import get_model
+    from workbench.prompts import resolve_prompt
+    from workbench.store import Decision, decide, paper_order, suggestions_for_paper
+    from workbench.suggest import run_suggestions
+
+    pid = paper_order(seeded_db)[0][1]
+    asyncio.run(run_suggestions(seeded_db, resolve_prompt("summary"), get_model("offline"), paper_ids=[pid]))
+    (suggestion,) = suggestions_for_paper(seeded_db, pid)
+    decide(seeded_db, Decision(pid, "ana", "rejected", {"technique": None}, suggestion=suggestion))
+    (line,) = list(export_annotation_lines(seeded_db))
+    record = json.loads(line)
+    assert record["status"] == "rejected" and record["suggestion"]["fields"]["technique"] and record["edited_fields"] == []

@@ -47,9 +47,10 @@ class _Group(click.Group):
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
         except BrokenPipeError:
-            # `workbench export | head`: the reader left; stop quietly, like other Unix tools.
+            # `workbench export | head`: the reader took what it wanted and left. Nothing failed:
+            # stop quietly with 0, so `set -o pipefail` scripts do not see an error.
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-            ctx.exit(1)
+            ctx.exit(0)
         except StoreBusy as exc:
             if ctx.obj.get("debug"):
                 raise

@@ -184,6 +184,9 @@ class AnnotationRow:
         return None if self.suggested is None else self.suggested.get("fields")
 
     def edited_fields(self) -> list[str]:
+        """The fields the reviewer changed; none for a rejection (it edits nothing: it says no)."""
+        if self.status == "rejected":
+            return []
         return edited_fields(self.values, self.suggested_values())
 
 

@@ -172,7 +172,7 @@ HELP_NOTES = (
     "While a form field has focus, letters and digits go into the field: ctrl+s saves, "
     "escape leaves the form (asking first if you changed something), Tab and Enter move between "
     "fields, ctrl+a selects a whole field so typing replaces it.\n"
-    "Highlights in the abstract: technique (blue), claimed gain (green), compute (underlined).\n"
+    "Highlights in the abstract: technique (blue), claimed gain (green), compute (underlined violet).\n"
     "Keys can be remapped in the config file's [keys] table (binding id = \"keys\")."
 )
 

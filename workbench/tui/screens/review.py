@@ -52,7 +52,7 @@ _KEYS = [  # keys, action, footer label, in the footer, help text
     ("p,left", "previous", "Previous", False, "Previous paper"),
     ("u,backspace", "undo", "Undo", True, "Undo your last change and go back to that paper"),
     ("f", "flag", "Flag", True, "Flag or unflag this paper"),
-    ("g", "goto", "Go to", False, "Go to a position in the queue or a paper id"),
+    ("g", "goto", "Go to", False, "Go to a paper by its number (#N, as search shows it) or its id"),
     ("slash", "search", "Search", False, "Search titles and abstracts, with filters (status:, flagged, gain:none…)"),
     ("ctrl+r", "resuggest", "Re-suggest", False, "Ask the model again for this paper"),
     ("c", "compare", "Compare", False, "Every suggestion side by side; take a field from each; adjudicate"),
