@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from workbench.compare import compare
+from workbench.prompt_report import compare
 from workbench.prompts import resolve_prompt
 from tests.factories import add_suggestion
 from workbench.store import Decision, decide, get_suggestion, paper_order

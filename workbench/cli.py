@@ -328,7 +328,7 @@ def log(ctx, paper_id: str | None, limit: int, as_json: bool) -> None:
     """Every model call on record (retries, re-asks, reruns), newest first."""
     from dataclasses import asdict
 
-    from workbench import report
+    from workbench import tables
     from workbench.jsonl import dumps
     from workbench.store import recent_attempts
 
@@ -338,7 +338,7 @@ def log(ctx, paper_id: str | None, limit: int, as_json: bool) -> None:
             echo_json(dumps(asdict(attempt)))
     elif attempts:
         console = rich_console()
-        console.print(report.log_table(attempts, console.width))
+        console.print(tables.log_table(attempts, console.width))
     else:
         say("no model calls on record" + (f" for paper {paper_id}" if paper_id else ""))
 
@@ -407,13 +407,13 @@ def review(ctx, prompt_ref, model_name, response_format, timeout, rpm, annotator
 @click.pass_context
 def stats(ctx, annotator: str | None, as_json: bool) -> None:
     """Progress, decisions, throughput, accept and edit rates by prompt and model."""
-    from workbench import analytics, report
+    from workbench import stats as statistics, tables
 
-    result = analytics.store_stats(open_store(ctx, create=False), annotator)
+    result = statistics.store_stats(open_store(ctx, create=False), annotator)
     if as_json:
         echo_json(json.dumps(result, indent=2))
     else:
-        rich_console().print(report.stats_report(result))
+        rich_console().print(tables.stats_report(result))
 
 
 @cli.command()
@@ -426,8 +426,8 @@ def stats(ctx, annotator: str | None, as_json: bool) -> None:
 @click.pass_context
 def compare(ctx, prompt_refs, models, annotator, as_json, diff_count) -> None:
     """Compare prompts and models against the human decisions."""
-    from workbench import compare as comparison
-    from workbench import report
+    from workbench import prompt_report as comparison
+    from workbench import tables
     from workbench.config import prices
     from workbench.store import resolve_prompt_versions
 
@@ -445,8 +445,8 @@ def compare(ctx, prompt_refs, models, annotator, as_json, diff_count) -> None:
         echo_json(json.dumps(results if not diff_count else {"groups": results, "diff": differing}, indent=2))
         return
     console = rich_console()
-    console.print(report.compare_table(results))
-    for table in report.diff_tables(differing):
+    console.print(tables.compare_table(results))
+    for table in tables.diff_tables(differing):
         console.print(table)
     if diff_count and not differing:
         say("--diff: the suggestions do not differ on any paper" if len(results) > 1 else
@@ -461,7 +461,7 @@ def compare(ctx, prompt_refs, models, annotator, as_json, diff_count) -> None:
 @click.pass_context
 def agreement(ctx, pair, as_json, limit) -> None:
     """Agreement between two annotators: Cohen's kappa, per-field agreement, disagreements."""
-    from workbench import report
+    from workbench import tables
     from workbench.agreement import agreement as measure, choose_pair
 
     db = open_store(ctx, create=False)
@@ -470,7 +470,7 @@ def agreement(ctx, pair, as_json, limit) -> None:
     if as_json:
         echo_json(json.dumps(result, indent=2))
     else:
-        rich_console().print(report.agreement_report(result, limit))
+        rich_console().print(tables.agreement_report(result, limit))
 
 
 def main() -> None:

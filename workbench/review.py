@@ -675,7 +675,7 @@ class ReviewSession:
 
     def stats(self):
         """This annotator's progress, pace (this session and overall) and rates (for the stats screen)."""
-        from workbench.analytics import session_stats
+        from workbench.stats import session_stats
 
         return session_stats(self.db, self.annotator, self.session_id, self.decided, self.total_papers, self.counts)
 

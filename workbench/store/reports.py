@@ -1,6 +1,6 @@
 """What the reports read: the prompt report (`compare`), statistics, agreement between annotators,
 the doubt queue and the suggestions export. Each returns records; the arithmetic on them lives with
-the report (`prompt_report`, `analytics`, `agreement`, `doubt`). Aggregates over every suggestion run
+the report (`prompt_report`, `stats`, `agreement`, `doubt`). Aggregates over every suggestion run
 here, in the store, so only decided pairs travel."""
 
 from __future__ import annotations

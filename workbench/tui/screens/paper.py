@@ -125,7 +125,7 @@ def key_help(app: App) -> list[tuple[str, str]]:
 
 class ReviewScreen(Screen):
     BINDINGS = BINDINGS
-    CSS_PATH = "review.tcss"
+    CSS_PATH = "paper.tcss"
     AUTO_FOCUS = ""  # nothing focused (None would mean "the app's", i.e. "*"): keys are decisions until `e`
 
     def __init__(self, session: ReviewSession) -> None:
@@ -534,7 +534,7 @@ class ReviewScreen(Screen):
             self.call_after_refresh(self._render_paper)  # the paper pane's width changed
 
     def action_compare(self) -> None:
-        from workbench.tui.screens.compare import CompareScreen
+        from workbench.tui.screens.sources import CompareScreen
 
         view = self.view
         if view is None or not (view.suggestions or view.others):
