@@ -146,6 +146,10 @@ class SuggestionRow:
         return self.outcome == OK
 
     @property
+    def key(self) -> SuggestionKey:
+        return SuggestionKey(self.prompt_id, self.model, self.params)
+
+    @property
     def prompt_label(self) -> str:
         return prompt_label(self.prompt_name, self.prompt_id)
 
