@@ -365,11 +365,22 @@ def test_a_key_no_keyboard_can_type_is_a_config_error_naming_it(db_path, seeded_
         make_app(db_path, keymap={"accept": keys})
 
 
-@pytest.mark.parametrize("keys", ["y", "Y", "f1", "ctrl+g", "question_mark", "slash", "enter,space", "shift+up",
-                                  "pagedown", "ctrl+shift+left", "full_stop", "1", "? , y"])
+@pytest.mark.parametrize("keymap, key, first, second", [({"quit": "x", "reject": "x"}, "x", "reject", "quit"),
+                                                         ({"accept": "r"}, "r", "accept", "reject")])
+def test_a_key_bound_to_two_actions_is_a_config_error_naming_both(db_path, seeded_db, keymap, key, first, second):
+    from workbench.errors import InputError
+
+    with pytest.raises(InputError, match=f"'{key}' is bound to both {first} and {second}"):
+        make_app(db_path, keymap=keymap)
+
+
+@pytest.mark.parametrize("keys", ["y", "Y", "f1", "ctrl+g", "question_mark", "slash", "enter,space", "shift+right",
+                                  "home", "ctrl+shift+left", "full_stop", "1", "? , y"])
 def test_every_key_textual_names_is_accepted(db_path, seeded_db, keys):
     expected = "question_mark,y" if keys == "? , y" else keys  # as Textual's key events name them
-    assert make_app(db_path, keymap={"accept": keys}).keymap_overrides == {"accept": expected}
+    freed = {"help": "f12", "search": "f11", "skip": "s", "pick_1": "f10"}  # their keys go to accept here
+    app = make_app(db_path, keymap={"accept": keys, **freed})
+    assert app.keymap_overrides == {"accept": expected, **freed}
 
 
 async def test_command_palette_offers_the_review_actions(db_path, ids):
@@ -953,7 +964,7 @@ async def test_the_form_shows_cleaned_text_and_saves_what_the_reviewer_sees(db_p
         shown = app.screen.query_one("#field-technique", TextArea).text
         assert shown == clean(raw) and "\x1b" not in shown and "\u202e" not in shown and "\u200b" not in shown
         assert "␛[2Jgrid␇ ␀rev" in shown  # the same stand-ins as the panes
-        await pilot.press("tab", "tab", "ctrl+a", *"1 GPU")  # change another field; the technique stays as shown
+        await pilot.press("tab", "tab", "ctrl+a", *"1 GPU")  # change another field; the technique is left alone
         await pilot.press("tab")
         app.screen.query_one("#field-notes", TextArea).insert("pasted\u202e\x1b]0;x\x07 note")
         await pilot.pause()
@@ -961,7 +972,9 @@ async def test_the_form_shows_cleaned_text_and_saves_what_the_reviewer_sees(db_p
         await pilot.press("ctrl+s")
         await settle(app, pilot)
     row = annotation(db_path, ids[0])
-    assert row["technique"] == clean(raw) and row["compute"] == "1 GPU"
+    # Untouched, the technique keeps its exact text (shown as stand-ins, it is still that value);
+    # what the reviewer typed or pasted is saved as shown.
+    assert row["technique"] == raw and row["compute"] == "1 GPU"
     assert row["notes"] == clean("pasted\u202e\x1b]0;x\x07 note")
 
 
@@ -981,3 +994,22 @@ async def test_one_paper_number_everywhere_and_a_restart_resumes_where_the_revie
         assert hits[0].id == ids[9] and hits[0].seq == 10
     async with running(db_path) as (again, pilot):
         assert again.session.current_id == ids[9]  # where the reviewer was, not the first skipped
+
+
+async def test_saving_the_form_untouched_keeps_the_exact_values_and_is_no_edit(db, db_path):
+    """The form shows control characters as stand-ins (␛); a field the reviewer did not touch keeps
+    the suggestion's exact text, and a save with nothing changed is `accepted`, not `edited`."""
+    from workbench.ingest import ingest
+
+    path = db_path.parent / "hostile.jsonl"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"title": "FooNet: a net \x1b[2J with tricks",
+                                "abstract": "We propose FooNet: a net \x1b[2J with tricks. It trains 3x faster on 8 GPUs."})
+                    + "\n")
+    ingest(db, [path])
+    async with running(db_path) as (app, pilot):
+        suggested = app.screen.view.suggestion.values
+        assert any("\x1b" in (v or "") for v in suggested.values())
+        await pilot.press("e", "ctrl+s")
+    row = sqlite3.connect(db_path).execute("SELECT status, technique, claimed_gain, compute FROM annotations").fetchone()
+    assert row == ("accepted", suggested["technique"], suggested["claimed_gain"], suggested["compute"])

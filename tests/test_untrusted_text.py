@@ -133,3 +133,16 @@ def test_cleaned_text_is_always_safe_and_as_long(text):
     cleaned = clean(text)
     assert len(cleaned) == len(text) and is_clean(cleaned)
     cleaned.encode("utf-8")  # lone surrogates are gone too
+
+
+def test_characters_terminals_disagree_on_the_width_of_are_one_visible_cell():
+    """Hangul fillers, variation selectors, a lone skin-tone modifier and the noncharacters moved
+    the pane's border in tmux, and a variation selector left marks painted after its paper left."""
+    from rich.cells import cell_len
+
+    from workbench.safe_text import clean
+
+    for odd in ("\u3164", "\uffa0", "\u115f", "\ufe0f", "\ufe0e", "\U0001f3fb", "\ufffe", "\uffff", "\u034f",
+                "\U000e0100"):
+        shown = clean(f"a{odd}b")
+        assert shown == "a\ufffdb" and cell_len(shown) == 3, repr(odd)

@@ -7,7 +7,8 @@ notification, an option list, a CLI table or line) they go through here:
 - `clean()` replaces every control character except newline and tab with a
   visible stand-in (ESC becomes "␛", so `\\x1b[2J` shows as text instead of
   clearing the screen), and neutralises BIDI overrides, invisible format
-  characters (zero-width space and joiners, BOM, soft hyphen) and lone surrogates.
+  characters (zero-width space and joiners, BOM, soft hyphen), characters whose width terminals
+  disagree on (Hangul fillers, variation selectors, skin-tone modifiers) and lone surrogates.
   It keeps the length, so evidence spans still index the cleaned text.
 - `plain()` makes a Rich `Text` of it: Text is never parsed as markup, so
   `[@click=app.quit]` in a title stays those characters.
@@ -40,6 +41,13 @@ _TABLE.update({0x2028: " ", 0x2029: " "})  # line and paragraph separators
 _FORMAT = (0x00AD, *range(0x0600, 0x0606), 0x06DD, 0x070F, 0x180E, *range(0x200B, 0x200E), *range(0x2060, 0x2066),
            *range(0x206A, 0x2070), 0xFEFF, *range(0xFFF9, 0xFFFC), 0xE0001, *range(0xE0020, 0xE0080))
 _TABLE.update({code: _REPLACEMENT for code in _FORMAT})
+# Characters terminals and Rich disagree on the width of, or draw as nothing: Hangul fillers,
+# variation selectors, lone emoji skin-tone modifiers, the combining grapheme joiner and the
+# noncharacters U+FFFE/U+FFFF. They too moved the pane's border, and a variation selector left
+# marks painted on screen after its paper had gone (seen in tmux at 80x24).
+_AMBIGUOUS = (0x034F, 0x115F, 0x1160, 0x3164, 0xFFA0, 0xFFFE, 0xFFFF, *range(0xFE00, 0xFE10),
+              *range(0x1F3FB, 0x1F400), *range(0xE0100, 0xE01F0))
+_TABLE.update({code: _REPLACEMENT for code in _AMBIGUOUS})
 
 _UNSAFE = re.compile("[" + "".join(re.escape(chr(code)) for code in sorted(_TABLE)) + "]")
 _LINE_BREAKS = re.compile(r"[\t\n]+")

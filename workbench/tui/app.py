@@ -171,7 +171,20 @@ def validate_keymap(keymap: dict) -> dict[str, str]:
                                  f"({problem})")
             keys.append(key if len(key) != 1 or key.isalnum() else _character_key(key))
         checked[binding_id] = ",".join(keys)
+    _refuse_shared_keys(checked)
     return checked
+
+
+def _refuse_shared_keys(remapped: dict[str, str]) -> None:
+    """One key, one action: a key bound to two (`quit = "x"` beside `reject = "x"`) would do one of
+    them while the help promises both."""
+    owner: dict[str, str] = {}
+    for binding in BINDINGS:
+        for key in remapped.get(binding.id, binding.key).split(",") if binding.id else binding.key.split(","):
+            other = owner.setdefault(key, binding.id or binding.action)
+            if other != (binding.id or binding.action):
+                raise InputError(f"config [keys]: '{key}' is bound to both {other} and {binding.id or binding.action}; "
+                                 "give each action its own key")
 
 
 def _character_key(character: str) -> str:

@@ -235,8 +235,9 @@ class ConflictScreen(Dialog[str]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide", id="conflict"):
             yield Static(Text("This paper changed since it was shown", style="bold yellow"))
+            # The keys before the table: long values must never push them off an 80x24 screen.
+            yield Static(Text("y keeps yours · s or esc takes the stored one · e opens the form with yours",
+                              style="bold"))
             yield Static(Text("Another window or an import saved a decision meanwhile; yours was not saved.",
                               style="dim"))
             yield Static(conflict_table(self.stored, self.yours))
-            yield Static(Text("y keeps yours · s or esc takes the stored one · e opens the form with yours",
-                              style="dim"))

@@ -169,6 +169,7 @@ class SuggestionForm(Vertical):
         areas and focus `first` at once, so keys typed right after `e` land in the field."""
         self.query_one("#editor-source", Static).update(self._source)
         self._loaded = {}
+        self._originals: dict[str, str | None] = {}  # the values before cleaning, for fields left as they were
         for name in FORM_FIELDS:
             if name == NOTES:
                 value = self._notes
@@ -180,6 +181,7 @@ class SuggestionForm(Vertical):
                 self._fields.get(name)
             # The same cleaned text as the panes (ESC as ␛, U+202E and U+200B as �): what is saved
             # is what the reviewer sees, never characters the terminal would act on or hide.
+            self._originals[name] = value
             value = clean(value) or None
             self._loaded[name] = value
             self.query_one(f"#label-{name}", Static).update(field_heading(name, view))
@@ -204,11 +206,13 @@ class SuggestionForm(Vertical):
 
     def changed(self) -> bool:
         """Has the reviewer changed anything in the form since `e`?"""
-        return self.editing and any(
-            collapse_whitespace(self.field(n).text) != collapse_whitespace(self._loaded.get(n) or "")
-            for n in FORM_FIELDS)
+        return self.editing and any(self._touched(n) for n in FORM_FIELDS)
+
+    def _touched(self, name: str) -> bool:
+        return collapse_whitespace(self.field(name).text) != collapse_whitespace(self._loaded.get(name) or "")
 
     def values(self) -> dict[str, str | None]:
-        if self.editing:
-            return {name: self.field(name).value for name in FORM_FIELDS}
+        if self.editing:  # a field the reviewer did not touch keeps its value exactly (an untouched save is no edit)
+            return {name: self._originals.get(name) if not self._touched(name) else self.field(name).value
+                    for name in FORM_FIELDS}
         return {**{f: (v.value if v else None) for f, v in self._fields.items()}, NOTES: self._notes}
