@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.synthetic import write_corpus  # noqa: E402
-from workbench.compare import compare  # noqa: E402
+from workbench.prompt_report import compare  # noqa: E402
 from workbench.db import open_db, write_transaction  # noqa: E402
 from workbench.ingest import ingest  # noqa: E402
 from workbench.store import ensure_prompt  # noqa: E402

@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 from tests.local_llm import MODEL_NAME, configured, llama_server  # noqa: E402
 from workbench.db import open_db  # noqa: E402
-from workbench.evaluation import load_gold, read_abstracts, score  # noqa: E402
+from benchmarks.evaluation import load_gold, read_abstracts, score  # noqa: E402
 from workbench.ingest import ingest  # noqa: E402
 from workbench.models.offline import OfflineModel  # noqa: E402
 from workbench.models.openai_compat import RESPONSE_FORMATS, OpenAICompatibleModel  # noqa: E402

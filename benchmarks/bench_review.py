@@ -149,7 +149,7 @@ SEARCHES = ["t", "tr", "training", "efficient transformer", "mixture of experts"
 def bench_search(db_path: Path) -> None:
     """The `/` dialog's query at 100,000 papers: every query run 5 times, after one warm-up."""
     from workbench.db import open_db
-    from workbench.search import search
+    from workbench.store import search
 
     db = open_db(db_path)
     times = {}

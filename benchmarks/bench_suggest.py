@@ -168,7 +168,7 @@ def bench_offline(db) -> None:
 
 
 def offline_quality(db) -> None:
-    from workbench.evaluation import load_gold, quote_grounding, score
+    from benchmarks.evaluation import load_gold, quote_grounding, score
 
     papers = {r[0]: (r[1], r[2]) for r in db.execute("SELECT id, title, abstract FROM papers")}
     for name in ("summary", "gains"):

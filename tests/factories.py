@@ -13,10 +13,10 @@ def add_suggestion(db, pid: str, prompt_id: str, prompt_name: str, model: str, v
                    params="{}", suggestion_id: str | None = None, created_at="2026-11-23T10:00:00Z",
                    batch_id: str | None = None) -> SuggestionRow:
     """Store a suggestion (and its prompt) as a model run would have; returns it as read back."""
-    from workbench.suggest import suggestion_id as key_of
+    from workbench.records import SuggestionKey
 
     ensure_prompt(db, prompt_id, prompt_name, "test prompt", "body")
-    sid = suggestion_id or key_of(pid, prompt_id, model, params)
+    sid = suggestion_id or SuggestionKey(prompt_id, model, params).suggestion_id(pid)
     row = SuggestionRow(
         id=sid, paper_id=pid, prompt_id=prompt_id, prompt_name=prompt_name, model=model, params=params,
         outcome=outcome, error=None if outcome == "ok" else "HTTP 500",

@@ -19,7 +19,8 @@ import pytest
 from tests.conftest import ROOT, write
 from tests.fake_batch import FakeBatchAPI
 from workbench.models.offline import extract
-from workbench.models.openai_compat import OpenAICompatibleModel, reply_from_result
+from workbench.models.openai_compat import OpenAICompatibleModel
+from workbench.models.replies import reply_from_result
 from workbench.prompts import resolve_prompt
 
 KEY = "sk-batch-SECRET-0123456789abcdef"
@@ -376,7 +377,7 @@ def test_result_lines_in_every_engines_shape():
 
 def test_compare_costs_batch_made_suggestions_at_the_batch_price(seeded_db, monkeypatch, tmp_path):
     from tests.factories import add_suggestion
-    from workbench.compare import compare
+    from workbench.prompt_report import compare
 
     pids = [r[0] for r in seeded_db.execute("SELECT id FROM papers ORDER BY seq LIMIT 2")]
     values = {"technique": "t", "claimed_gain": None, "compute": None}

@@ -253,7 +253,7 @@ def test_a_mistyped_setting_is_an_error_naming_the_file_the_key_and_the_nearest_
 def test_a_huge_guidelines_file_is_read_only_up_to_the_cap_with_a_note(tmp_path, monkeypatch):
     import tracemalloc
 
-    from workbench.config import MAX_GUIDELINES_BYTES, guidelines
+    from workbench.config import MAX_GUIDELINES_BYTES, Config, guidelines
 
     huge = tmp_path / "guidelines.md"
     with open(huge, "wb") as handle:
@@ -261,7 +261,7 @@ def test_a_huge_guidelines_file_is_read_only_up_to_the_cap_with_a_note(tmp_path,
         handle.truncate(50_000_000)  # sparse: 50 MB on paper, nothing on disk
     tracemalloc.start()
     try:
-        notes = guidelines({}, tmp_path)
+        notes = guidelines(Config(), tmp_path)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()

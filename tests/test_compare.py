@@ -6,17 +6,17 @@ import json
 
 import pytest
 
-from workbench.compare import compare
+from workbench.prompt_report import compare
 from workbench.prompts import resolve_prompt
 from tests.factories import add_suggestion
 from workbench.store import Decision, decide, get_suggestion, paper_order
-from workbench.suggest import suggestion_id
+from workbench.records import SuggestionKey
 
 FIELDS = ("technique", "claimed_gain", "compute")
 
 
 def suggestion_row(db, pid, prompt_id, model):
-    return get_suggestion(db, suggestion_id(pid, prompt_id, model, "{}"))
+    return get_suggestion(db, SuggestionKey(prompt_id, model, "{}").suggestion_id(pid))
 
 
 A, B, FAILING = "a" * 64, "b" * 64, "c" * 64

@@ -137,7 +137,7 @@ async def test_every_screen_shows_hostile_papers_as_text(notices, hostile_db, tm
     from textual.widgets import OptionList
 
     from tests.tui_helpers import SlowModel
-    from workbench.tui.screens.compare import CompareScreen
+    from workbench.tui.screens.sources import CompareScreen
     from workbench.tui.screens.dialogs import GotoScreen, ReadingScreen, SearchScreen
 
     other = make_app(hostile_db, prompt="gains", model=SlowModel(0))  # a second source for the compare screen

@@ -14,11 +14,12 @@ from hypothesis import strategies as st
 
 from tests.conftest import FIXTURES, ROOT, SEEDS, fixture_path, write
 from workbench.corpus import read_source
-from workbench.evaluation import carries, figures_in, load_gold, quote_grounding, read_abstracts, score
+from benchmarks.evaluation import carries, figures_in, load_gold, quote_grounding, read_abstracts, score
 from workbench.grounding import align, ground_summary
 from workbench.models.offline import (DEFAULT_SETTINGS, RULES_VERSION, OfflineModel, extract, offline_note,
                                       split_sentences)
-from workbench.prompts import OfflineSettings, load_prompt_file, resolve_prompt
+from workbench.models.offline_settings import OfflineSettings
+from workbench.prompts import load_prompt_file, resolve_prompt
 from workbench.schema import MAX_QUOTE_CHARS, MAX_VALUE_CHARS, Summary
 from workbench.vocab import EXACT, OK
 

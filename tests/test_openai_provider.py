@@ -344,7 +344,7 @@ def test_time_outs_in_the_servers_queue_narrow_our_concurrency_and_are_not_failu
     ("no object here", "no JSON object in it"),
 ])
 def test_a_reply_python_cannot_read_is_an_invalid_reply_with_the_reason(reply, reason):
-    from workbench.models.openai_compat import _Invalid, parse_summary
+    from workbench.models.replies import Invalid as _Invalid, parse_summary
 
     with pytest.raises(_Invalid) as caught:
         parse_summary(reply)

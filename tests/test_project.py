@@ -59,10 +59,210 @@ def _is_under(name: str, packages: tuple[str, ...]) -> bool:
     return any(name == p or name.startswith(p + ".") for p in packages)
 
 
+def _unit(module: str) -> str:
+    """What the allow-list speaks of: a package (store, models, tui, review) or a top-level module."""
+    parts = module.split(".")
+    if module.startswith("workbench.models.offline_settings"):
+        return "models.offline_settings"  # a leaf that prompts.py reads: see LAYERS
+    if len(parts) >= 2 and parts[1] in ("store", "models", "tui", "review"):
+        return parts[1]
+    return ".".join(parts[1:]) or "__init__"
+
+
+# Bottom to top: a unit may import only units of a lower layer (never one beside or above it).
+LAYERS = [
+    {"__init__", "vocab", "errors", "json_text", "safe_text"},  # the words, the errors, text made safe
+    {"grounding", "corpus", "schema", "config", "migrations", "models.offline_settings"},
+    {"records", "metrics", "prompts", "db", "tables", "progress"},
+    {"store"},  # every query; the only SQL
+    {"models"},  # suggestion providers
+    {"suggest", "ingest", "jsonl", "stats", "agreement", "doubt", "prompt_report", "endpoint", "batch_files",
+     "batch_status"},
+    {"batch", "review"},
+    {"tui", "cli_common"},
+    {"cli_batch"},
+    {"cli"},
+    {"__main__"},
+]
+LAYER = {unit: n for n, units in enumerate(LAYERS) for unit in units}
+
+# Each unit and the units it may import. Adding an entry is a design decision: say why beside it.
+ALLOWED = {
+    "__init__": set(), "vocab": set(), "errors": set(), "json_text": set(), "safe_text": set(),
+    "grounding": {"vocab"},
+    "corpus": {"errors", "json_text", "vocab"},
+    "schema": {"vocab"},
+    "config": {"errors"},
+    "migrations": set(),
+    "models.offline_settings": {"errors"},
+    "records": {"grounding", "safe_text", "vocab"},
+    "metrics": {"grounding", "vocab"},
+    "prompts": {"errors", "schema", "vocab", "models.offline_settings"},  # it validates a prompt's [offline] table
+    "db": {"errors", "migrations"},
+    "tables": {"safe_text", "vocab"},
+    "progress": {"safe_text"},
+    "store": {"db", "errors", "grounding", "json_text", "records", "vocab",
+              "prompts"},  # resolve_prompt_versions: a prompt file path names its version
+    "models": {"config", "errors", "grounding", "json_text", "models.offline_settings", "prompts", "records", "schema",
+               "vocab"},
+    "suggest": {"errors", "grounding", "models", "prompts", "records", "store", "vocab"},
+    "ingest": {"corpus", "errors", "records", "store"},
+    "jsonl": {"corpus", "errors", "json_text", "records", "store", "vocab"},
+    "stats": {"records", "store", "vocab"},
+    "agreement": {"errors", "metrics", "store", "vocab"},
+    "doubt": {"metrics", "store", "vocab"},
+    "prompt_report": {"metrics", "records", "store", "vocab"},
+    "endpoint": {"config", "models", "prompts", "vocab"},
+    "batch_files": {"errors", "models", "prompts", "records"},
+    "batch_status": {"errors", "models", "records", "store", "vocab"},
+    "batch": {"batch_files", "batch_status", "errors", "json_text", "models", "prompts", "records", "store", "suggest",
+              "vocab"},
+    "review": {"agreement", "db", "doubt", "errors", "grounding", "metrics", "models", "prompts", "records", "stats",
+               "store", "suggest", "vocab"},
+    # The TUI talks to the review session only, besides the vocabulary, safe text and the errors. Beyond those:
+    "tui": {"review", "vocab", "safe_text", "errors",
+            "config",  # Guidelines (the text shown beside the task) and the unknown-key message for [keys]
+            "prompts", "models",  # Prompt and Model: only as the types the app factory passes to open_session
+            "tables",  # bar() and rates_table(): the stats screen shows the rich tables `workbench stats` prints
+            },
+    "cli_common": {"config", "db", "errors", "models", "records", "safe_text", "vocab"},
+    "cli_batch": {"batch", "batch_status", "cli_common", "config", "errors", "models", "progress", "store", "vocab"},
+    "cli": {"__init__", "agreement", "stats", "cli_batch", "cli_common", "prompt_report", "config", "db", "endpoint",
+            "errors", "ingest", "jsonl", "progress", "prompts", "tables", "store", "suggest", "tui", "vocab"},
+    "__main__": {"cli"},
+}
+
+# Libraries only some units may import (the standard library is free to all).
+LIBRARIES = {
+    "sqlite3": {"store", "db"}, "sqlite_utils": {"store", "db", "migrations"},
+    "textual": {"tui"}, "rich": {"tui", "safe_text", "tables", "progress"}, "click": {"cli", "cli_batch", "cli_common"},
+    "openai": {"models", "endpoint"}, "tenacity": {"models"},
+    "pydantic": {"schema", "config", "models"},
+}
+
+
+def _unit_imports() -> dict[str, dict[str, set[str]]]:
+    """unit -> imported name -> the modules of the unit that import it (function-level imports count)."""
+    found: dict[str, dict[str, set[str]]] = {}
+    for module, path in _modules().items():
+        unit = _unit(module)
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and not node.level:
+                names = [node.module] if node.module != "workbench" else [f"workbench.{a.name}" for a in node.names]
+            else:
+                continue
+            for name in names:
+                if name == "workbench.__version__":
+                    name = "workbench"
+                found.setdefault(unit, {}).setdefault(name, set()).add(module)
+    return found
+
+
+def test_every_unit_imports_only_what_its_allow_list_names():
+    imports = _unit_imports()
+    assert set(imports) <= set(ALLOWED), f"a unit without an allow-list: {sorted(set(imports) - set(ALLOWED))}"
+    assert set(ALLOWED) == set(LAYER), "every unit has a layer"
+    problems = []
+    for unit, names in sorted(imports.items()):
+        for name, where in sorted(names.items()):
+            if name.startswith("workbench"):
+                target = _unit(name) if name != "workbench" else "__init__"
+                if target != unit and target not in ALLOWED[unit]:
+                    problems.append(f"{sorted(where)[0]} imports {name}: not on {unit}'s allow-list")
+            else:
+                library = name.split(".")[0]
+                if library in LIBRARIES and unit not in LIBRARIES[library]:
+                    problems.append(f"{sorted(where)[0]} imports {library}: only {sorted(LIBRARIES[library])} may")
+    assert problems == []
+
+
+def test_imports_only_go_down_the_layers_so_there_is_no_cycle():
+    """Each allowed import goes to a lower layer; an import graph that only goes down has no cycle."""
+    upward = [f"{unit} -> {target}" for unit, targets in ALLOWED.items() for target in targets
+              if LAYER[target] >= LAYER[unit]]
+    assert upward == []
+
+
+def test_no_cycle_between_modules():
+    """Within a unit too (store/, models/, tui/): no module imports one that imports it back."""
+    modules = _modules()
+    graph = {m: {n for n in _imports(m, p) if n in modules and n != m} for m, p in modules.items()}
+    # a package's __init__ re-exporting its modules is not a cycle with them
+    graph = {m: {n for n in targets if not (m.startswith(n + ".") and modules[n].name == "__init__.py")}
+             for m, targets in graph.items()}
+    state: dict[str, int] = {}
+    cycles = []
+
+    def visit(module: str, trail: list[str]) -> None:
+        state[module] = 1
+        for target in sorted(graph[module]):
+            if state.get(target) == 1:
+                cycles.append(" -> ".join(trail[trail.index(target):] + [target]))
+            elif target not in state:
+                visit(target, trail + [target])
+        state[module] = 2
+
+    for module in sorted(graph):
+        if module not in state:
+            visit(module, [module])
+    assert cycles == []
+
+
+def test_no_module_is_longer_than_500_lines_but_the_offline_rules():
+    long = [f"{path.relative_to(ROOT)}: {n} lines" for path in _modules().values()
+            if (n := len(path.read_text().splitlines())) > 500 and not path.name.startswith("offline")]
+    assert long == []
+
+
+def test_no_run_of_six_identical_lines_appears_twice_in_the_package():
+    """Copied code drifts: six identical non-blank, non-comment lines in two places are one function."""
+    places: dict[tuple, list[str]] = {}
+    for path in _modules().values():
+        lines = [(n, line.strip()) for n, line in enumerate(path.read_text().splitlines(), start=1)
+                 if line.strip() and not line.strip().startswith("#")]
+        for k in range(len(lines) - 5):
+            run = tuple(text for _, text in lines[k:k + 6])
+            if sum(map(len, run)) >= 60:  # six closing brackets are not code worth sharing
+                places.setdefault(run, []).append(f"{path.relative_to(ROOT)}:{lines[k][0]}")
+    assert [where for where in places.values() if len(where) > 1] == []
+
+
+def test_only_the_store_db_and_migrations_hold_sql_or_a_driver():
+    sql = re.compile(r"sqlite3|sqlite_utils|SELECT |INSERT |UPDATE ")
+    allowed = ("workbench/store/", "workbench/db.py", "workbench/migrations.py")
+    found = [f"{path.relative_to(ROOT)}:{n}" for path in _modules().values()
+             if not str(path.relative_to(ROOT)).startswith(allowed)
+             for n, line in enumerate(path.read_text().splitlines(), start=1) if sql.search(line)]
+    assert found == []
+
+
+def test_outside_the_store_nobody_imports_its_modules_directly():
+    """`workbench.store` is the surface a second backend implements: its modules are not."""
+    found = [f"{module} imports {name}" for module, path in _modules().items() if _unit(module) != "store"
+             for name in _imports(module, path) if name.startswith("workbench.store.")]
+    assert found == []
+
+
+def test_every_queue_of_the_vocabulary_is_a_named_selector():
+    from workbench.review import SELECTORS
+    from workbench.vocab import QUEUES
+
+    assert tuple(SELECTORS) == QUEUES
+
+
+def test_a_parsed_paper_carries_its_metadata_in_the_one_order():
+    from workbench.records import PAPER_METADATA, PaperRow, ParsedRow
+
+    assert ParsedRow._fields[4:9] == PAPER_METADATA
+    assert PaperRow.__dataclass_fields__.keys() >= set(PAPER_METADATA)
+
+
 def test_module_boundaries():
     """Core modules never import Textual; the TUI talks to the review session, never to the store."""
     modules = _modules()
-    assert len(modules) > 30 and "workbench.tui.screens.review" in modules
+    assert len(modules) > 30 and "workbench.tui.screens.paper" in modules
     forbidden_in_tui = ("workbench.store", "workbench.db", "workbench.suggest", "workbench.ingest",
                         "workbench.jsonl", "workbench.migrations")
     problems = []

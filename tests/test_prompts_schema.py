@@ -7,7 +7,8 @@ from pydantic import ValidationError
 
 from tests.conftest import ROOT, write
 from workbench.errors import InputError
-from workbench.prompts import OfflineSettings, list_prompts, load_prompt_file, resolve_prompt
+from workbench.models.offline_settings import OfflineSettings
+from workbench.prompts import list_prompts, load_prompt_file, resolve_prompt
 from workbench.schema import Summary, summary_json_schema
 
 

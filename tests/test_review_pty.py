@@ -90,7 +90,7 @@ def _reviewing(tmp_path, db_path):
 def test_a_crash_inside_the_tui_exits_1(tmp_path):
     """The contract: a runtime failure is exit code 1, even when Textual catches it and shuts down."""
     db_path = tmp_path / "annotations" / "workbench.db"
-    crash = ("import sys\nfrom workbench.tui.screens.review import ReviewScreen\n"
+    crash = ("import sys\nfrom workbench.tui.screens.paper import ReviewScreen\n"
              "def broken(self):\n    raise RuntimeError('a bug on the review screen')\n"
              "ReviewScreen.on_mount = broken\nfrom workbench.cli import main\n"
              "sys.argv = ['workbench', 'review']\nmain()\n")

@@ -12,9 +12,10 @@ from workbench.ingest import ingest
 from workbench.models import get_model
 from workbench.prompts import resolve_prompt
 from workbench.review import ReviewSession, SuggestionFeed
-from workbench.search import ActiveSuggestion, parse, search
+from workbench.records import SuggestionKey
+from workbench.store import parse, search
 from workbench.store import Decision, decide, set_flag
-from workbench.suggest import canonical_params, run_suggestions
+from workbench.suggest import run_suggestions, suggestion_key
 
 
 def titles(hits) -> list[str]:
@@ -40,7 +41,7 @@ def test_words_match_titles_and_abstracts_ranked_with_titles_first(seeded_db):
 def test_filters_on_decisions_flags_and_the_suggestion_on_screen(seeded_db):
     prompt, model = resolve_prompt("summary"), get_model("offline")
     asyncio.run(run_suggestions(seeded_db, prompt, model, limit=30))
-    active = ActiveSuggestion(prompt.id, model.name, canonical_params(model, prompt))
+    active = suggestion_key(prompt, model)
     first = find(seeded_db, "status:todo", active=active, limit=3)
     decide(seeded_db, Decision(first[0].id, "ana", "accepted", {}))
     decide(seeded_db, Decision(first[1].id, "ana", "rejected", {}))
@@ -59,10 +60,10 @@ def test_filters_on_decisions_flags_and_the_suggestion_on_screen(seeded_db):
 
 
 def test_more_matches_than_are_ranked_are_listed_in_paper_order(seeded_db, monkeypatch):
-    import workbench.search
+    import workbench.store.text_search as text_search
 
     every = find(seeded_db, "the", limit=None)
-    monkeypatch.setattr(workbench.search, "RANK_LIMIT", 5)
+    monkeypatch.setattr(text_search, "RANK_LIMIT", 5)
     listed = find(seeded_db, "the", limit=20)
     assert len(every) > 20 and [h.seq for h in listed] == sorted(h.seq for h in every)[:20]
 
@@ -114,7 +115,7 @@ def test_review_queue_search_steps_through_the_matches_in_paper_order(seeded_db)
 
 
 def test_cli_takes_a_search_queue(run_cli):
-    from workbench.cli import _queue
+    from workbench.cli_common import parse_queue as _queue
 
     assert _queue('search:"mixture of experts" status:todo') == 'search:"mixture of experts" status:todo'
     assert _queue("todo") == "todo"

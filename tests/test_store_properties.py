@@ -25,7 +25,8 @@ from workbench.jsonl import import_annotations
 from workbench.models import get_model
 from workbench.prompts import resolve_prompt
 from workbench.review import ReviewSession, SuggestionFeed
-from workbench.store import _as_columns, get_annotation, get_paper, paper_order, suggestions_for_paper
+from workbench.store.annotations import _as_columns
+from workbench.store import get_annotation, get_paper, paper_order, suggestions_for_paper
 from workbench.suggest import remember_prompt
 
 EXAMPLES = int(os.environ.get("WORKBENCH_PROPERTY_EXAMPLES", "50"))

@@ -414,7 +414,7 @@ async def _two_prompts(db_path):
 
 
 async def test_compare_screen_picks_another_suggestion_and_accepts_it(db_path, ids, seeded_db):
-    from workbench.tui.screens.compare import CompareScreen, comparison_tables
+    from workbench.tui.screens.sources import CompareScreen, comparison_tables
 
     await _two_prompts(db_path)
     async with running(db_path) as (app, pilot):
@@ -435,7 +435,7 @@ async def test_compare_screen_picks_another_suggestion_and_accepts_it(db_path, i
 
 
 async def test_compare_screen_takes_each_field_from_another_source_and_records_which(db_path, ids, seeded_db):
-    from workbench.tui.screens.compare import CompareScreen
+    from workbench.tui.screens.sources import CompareScreen
 
     await _two_prompts(db_path)
     async with running(db_path) as (app, pilot):
@@ -470,7 +470,7 @@ async def test_compare_screen_edit_opens_the_form_with_that_suggestion(db_path, 
 
 async def test_adjudication_takes_a_reviewers_answer_as_the_starting_point(db_path, ids, seeded_db):
     from workbench.store import Decision, decide
-    from workbench.tui.screens.compare import CompareScreen
+    from workbench.tui.screens.sources import CompareScreen
 
     decide(seeded_db, Decision(ids[3], "ana", "edited", {"technique": "ana's technique", "claimed_gain": "2x"}))
     decide(seeded_db, Decision(ids[3], "ben", "edited", {"technique": "ben's technique", "compute": "8 GPUs"}))
@@ -821,7 +821,7 @@ async def test_adjudication_records_the_suggestion_on_screen_and_where_each_valu
 
 async def test_compare_headings_say_what_each_source_is(db_path, ids, seeded_db):
     from workbench.store import Decision, decide
-    from workbench.tui.screens.compare import comparison_tables
+    from workbench.tui.screens.sources import comparison_tables
 
     decide(seeded_db, Decision(ids[3], "ana", "edited", {"technique": "x"}))
     decide(seeded_db, Decision(ids[3], "ben", "rejected", {}))
@@ -904,7 +904,7 @@ async def test_a_long_title_is_cut_to_three_lines_and_the_title_key_shows_it_who
 async def test_compare_at_80_columns_shows_one_source_beside_the_result_and_follows_the_cursor(db_path, ids,
                                                                                                 seeded_db):
     from workbench.store import Decision, decide
-    from workbench.tui.screens.compare import CompareScreen
+    from workbench.tui.screens.sources import CompareScreen
 
     long = " ".join(["a long value that wraps over many lines at eighty columns"] * 6)
     decide(seeded_db, Decision(ids[3], "ana", "edited", {f: f"ana: {long}" for f in ("technique", "claimed_gain",

@@ -6,7 +6,7 @@ import asyncio
 from contextlib import asynccontextmanager
 
 from workbench.errors import AbortedRun
-from workbench.models.base import Reply
+from workbench.models.base import ModelDefaults, Reply
 from workbench.models.offline import OfflineModel
 from workbench.prompts import resolve_prompt
 from workbench.tui.app import create_app
@@ -37,7 +37,7 @@ async def settle(app, pilot) -> None:
     await pilot.pause()
 
 
-class FailingModel:
+class FailingModel(ModelDefaults):
     name = "flaky-model"
     instant = False
 

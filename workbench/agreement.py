@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from sqlite_utils import Database
-
 from workbench.errors import InputError
 from workbench.metrics import FieldScore, cohen_kappa, exact
-from workbench.store import annotators
+from workbench.store import Decided, Handle, annotators, decision_pairs
 from workbench.vocab import FIELDS, REJECTED
 
 
-def choose_pair(db: Database, pair: str | None, *, exclude: str | None = None) -> tuple[str, str]:
+def choose_pair(db: Handle, pair: str | None, *, exclude: str | None = None) -> tuple[str, str]:
     """The two annotators to compare: `pair` ("A,B"), else the only two in the store."""
     if pair:
         names = [p.strip() for p in pair.split(",") if p.strip()]
@@ -29,11 +27,6 @@ def choose_pair(db: Database, pair: str | None, *, exclude: str | None = None) -
                          f"{' besides ' + exclude if exclude else ''} ({', '.join(candidates) or 'none'}); "
                          "name two with --annotators A,B")
     return candidates[0], candidates[1]
-
-
-class Decided(NamedTuple):
-    status: str
-    values: dict[str, str | None]
 
 
 class PairedDecision(NamedTuple):
@@ -55,19 +48,11 @@ class PairedDecision(NamedTuple):
         return REJECTED not in (self.first.status, self.second.status)
 
 
-def _pairs(db: Database, a: str, b: str) -> list[PairedDecision]:
-    rows = db.execute(
-        "SELECT x.paper_id, p.title, x.status, x.technique, x.claimed_gain, x.compute, "
-        "y.status, y.technique, y.claimed_gain, y.compute FROM annotations x "
-        "JOIN annotations y ON y.paper_id = x.paper_id AND y.annotator = ? "
-        "JOIN papers p ON p.id = x.paper_id "
-        "WHERE x.annotator = ? AND x.status IS NOT NULL AND y.status IS NOT NULL ORDER BY p.seq", [b, a])
-    return [PairedDecision(pid, title, Decided(s1, dict(zip(FIELDS, (t1, g1, c1)))),
-                           Decided(s2, dict(zip(FIELDS, (t2, g2, c2)))))
-            for pid, title, s1, t1, g1, c1, s2, t2, g2, c2 in rows]
+def _pairs(db: Handle, a: str, b: str) -> list[PairedDecision]:
+    return [PairedDecision(*pair) for pair in decision_pairs(db, a, b)]
 
 
-def agreement(db: Database, a: str, b: str) -> dict:
+def agreement(db: Handle, a: str, b: str) -> dict:
     pairs = _pairs(db, a, b)
     statuses = [(p.first.status, p.second.status) for p in pairs]
     scores = {f: FieldScore() for f in FIELDS}
@@ -91,5 +76,5 @@ def agreement(db: Database, a: str, b: str) -> dict:
     }
 
 
-def disagreement_ids(db: Database, a: str, b: str) -> list[str]:
+def disagreement_ids(db: Handle, a: str, b: str) -> list[str]:
     return [p.paper_id for p in _pairs(db, a, b) if p.disagree]

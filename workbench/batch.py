@@ -20,155 +20,46 @@ time waits at most one short transaction, and an interrupted collect keeps what 
 
 from __future__ import annotations
 
-import calendar
 import hashlib
-import json
 import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterable, Iterator, NamedTuple
 
-from sqlite_utils import Database
-
-from workbench.db import bulk_writes
+from workbench.batch_files import (
+    MAX_BYTES_PER_FILE, MAX_REQUESTS_PER_FILE, RequestFile, RequestLines, split_custom_id, write_request_files,
+)
+from workbench.batch_status import counts_text, record_status, refresh
 from workbench.errors import InputError, WorkbenchError
 from workbench.json_text import UnreadableJson, decode, read_json_mended
-from workbench.models.openai_batch import CHAT_COMPLETIONS, BatchAPI
-from workbench.models.openai_compat import OpenAICompatibleModel, redact_key, reply_from_result, unreadable_reply
+from workbench.models.openai_batch import BatchAPI
+from workbench.models.openai_compat import OpenAICompatibleModel
+from workbench.models.replies import reply_from_result, unreadable_reply
+from workbench.models.transport import redact_key
 from workbench.prompts import Prompt, prompt_from_text
-from workbench.records import BatchRow
+from workbench.records import BatchRow, SuggestionKey, custom_id
 from workbench.store import (
-    add_batch, batch_keys, batch_papers, batch_totals, collected_suggestion_ids, count_lacking_ok, get_batch,
-    get_papers, list_batches, papers_in_flight, papers_lacking_ok, prompt_body, save_batch_suggestions, update_batch,
+    Handle, add_batch, batch_keys, batch_papers, batch_totals, bulk_writes, collected_suggestion_ids, count_lacking_ok,
+    get_batch, get_papers, list_batches, papers_in_flight, papers_lacking_ok, prompt_body, save_batch_suggestions,
+    update_batch,
 )
 from workbench.suggest import (
-    canonical_params, outcomes_text, recall_format, record_from_reply, remember_prompt, suggestion_id, usage_text,
+    outcomes_text, recall_format, record_from_reply, remember_prompt, suggestion_key, usage_text,
 )
 from workbench.vocab import (
-    BATCH_ENDED, COMPLETED, ENGINE_API, ENGINE_FILE, FAILED, UPLOADED, WRITTEN, prompt_label, utc_now,
+    COMPLETED, ENGINE_API, ENGINE_FILE, FAILED, UPLOADED, WRITTEN, utc_now,
 )
 
-# The OpenAI Batch API's limits on one input file.
-MAX_REQUESTS_PER_FILE = 50_000
-MAX_BYTES_PER_FILE = 200_000_000
 STORE_CHUNK = 1000  # result lines per transaction
-_PLACEHOLDER = "@@workbench-user-message@@"
 
 
-def key_hash(prompt_id: str, model: str, params: str) -> str:
-    """The suggestion key (prompt version, model, parameters) in 16 hex digits: the end of a custom_id."""
-    return hashlib.sha1("\x1f".join((prompt_id, model, params)).encode()).hexdigest()[:16]
+class Asked(NamedTuple):
+    """What a batch on record asks for: a suggestion key, and the prompt (rebuilt from the store's copy)."""
 
-
-def custom_id(paper_id: str, key: str) -> str:
-    return f"{paper_id}:{key}"
-
-
-def split_custom_id(value) -> tuple[str, str] | None:
-    """(paper id, key) from a custom_id we wrote, or None for anything else."""
-    if not isinstance(value, str):
-        return None
-    paper_id, sep, key = value.rpartition(":")
-    return (paper_id, key) if sep and paper_id and len(key) == 16 else None
-
-
-@dataclass(frozen=True)
-class SuggestionKey:
-    """What a batch asks for: one prompt version, model and set of parameters."""
-
+    key: SuggestionKey
     prompt: Prompt
-    model: str
-    params: str
-
-    @property
-    def hash(self) -> str:
-        return key_hash(self.prompt.id, self.model, self.params)
-
-
-# --------------------------------------------------------------------------- request lines
-
-
-class RequestLines:
-    """Request lines for one key: `{"custom_id", "method", "url", "body"}`, the body exactly what the live
-    path sends. The body is serialised once with a placeholder for the one message that holds the
-    paper, so a line costs one small json.dumps, not one of the whole ~4 KB body."""
-
-    def __init__(self, model: OpenAICompatibleModel, prompt: Prompt):
-        self.model, self.prompt = model, prompt
-        messages = model.messages(prompt, "", "")
-        messages[-1] = {**messages[-1], "content": _PLACEHOLDER}
-        body = json.dumps(model.request_body(prompt, messages))
-        head, found, tail = body.partition(json.dumps(_PLACEHOLDER))
-        self._template = (head, tail) if found and _PLACEHOLDER not in head + tail else None
-        self._start = f', "method": "POST", "url": "{CHAT_COMPLETIONS}", "body": '
-
-    def line(self, paper_id: str, title: str, abstract: str, key: str) -> str:
-        """One line, newline included; ASCII only (json.dumps escapes the rest), so its length is its size."""
-        start = '{"custom_id": ' + json.dumps(custom_id(paper_id, key)) + self._start
-        if self._template is None:  # the prompt itself holds the placeholder text: build the body in full
-            body = self.model.request_body(self.prompt, self.model.messages(self.prompt, title, abstract))
-            return start + json.dumps(body) + "}\n"
-        head, tail = self._template
-        return start + head + json.dumps(self.prompt.user_message(title, abstract)) + tail + "}\n"
-
-
-@dataclass
-class RequestFile:
-    path: Path
-    papers: list[str] = field(default_factory=list)  # in file order; emptied once the file is on record
-    requests: int = 0
-    bytes: int = 0
-
-
-def write_request_files(papers: Iterable[tuple[str, str, str]], lines: RequestLines, key: str,
-                        path_for: Callable[[int], Path], *, max_requests: int = MAX_REQUESTS_PER_FILE,
-                        max_bytes: int = MAX_BYTES_PER_FILE) -> Iterator[RequestFile]:
-    """Write request lines for (id, title, abstract) into numbered files within the limits, yielding
-    each file when it is complete (so its papers can go on record and leave memory). A file is
-    written under a temporary name and renamed when complete: a file that exists is whole."""
-    current: RequestFile | None = None
-    out = None
-    number = 0
-    try:
-        for paper_id, title, abstract in papers:
-            line = lines.line(paper_id, title, abstract, key)
-            if len(line) > max_bytes:
-                raise InputError(f"paper {paper_id}: its request alone is larger than {max_bytes:,} bytes")
-            if current is None or current.requests >= max_requests or current.bytes + len(line) > max_bytes:
-                if current is not None:
-                    _finish(out, current)
-                    out = None
-                    yield current
-                number += 1
-                current = RequestFile(path_for(number))
-                current.path.parent.mkdir(parents=True, exist_ok=True)
-                out = open(_part(current.path), "w", encoding="ascii", newline="\n", buffering=1 << 20)
-            out.write(line)
-            current.papers.append(paper_id)
-            current.requests += 1
-            current.bytes += len(line)
-        if current is not None:
-            _finish(out, current)
-            out = None
-            yield current
-    except OSError as exc:
-        raise WorkbenchError(f"{current.path if current else 'request file'}: cannot write ({exc.strerror or exc})") \
-            from None
-    finally:
-        if out is not None:  # stopped half-way (an error, Ctrl-C): no half file is left
-            out.close()
-            Path(out.name).unlink(missing_ok=True)
-
-
-def _part(path: Path) -> Path:
-    return path.with_name(path.name + ".part")
-
-
-def _finish(out, request_file: RequestFile) -> None:
-    out.close()
-    Path(out.name).replace(request_file.path)
 
 
 # --------------------------------------------------------------------------- planning and submitting
@@ -198,12 +89,12 @@ class Plan:
     """What a batch asks for now: the key, and the papers by the live path's cache rule less those in
     flight, streamed from the store (with their title and abstract) as the files are written."""
 
-    def __init__(self, db: Database, prompt: Prompt, model: OpenAICompatibleModel, *,
+    def __init__(self, db: Handle, prompt: Prompt, model: OpenAICompatibleModel, *,
                  paper_ids: list[str] | None = None, limit: int | None = None, force: bool = False):
         remember_prompt(db, prompt)
         recall_format(db, model)
         self.db, self.only, self.limit, self.force = db, paper_ids, limit, force
-        self.key = SuggestionKey(prompt, model.name, canonical_params(model, prompt))
+        self.prompt, self.key = prompt, suggestion_key(prompt, model)
         self.busy = papers_in_flight(db, self.key.hash)
         self.report = SubmitReport(label=f"{prompt.label} · {model.name}")
 
@@ -211,8 +102,8 @@ class Plan:
         """(id, title, abstract) of each paper to ask for, in paper order; counts what it leaves out."""
         key, report = self.key, self.report
         lacking, complete = 0, True
-        rows = papers_lacking_ok(self.db, key.prompt.id, key.model, key.params, only=self.only, force=self.force,
-                                 columns="p.id, p.title, p.abstract")
+        rows = papers_lacking_ok(self.db, key, only=self.only, force=self.force,
+                                 with_text=True)
         for row in rows:
             lacking += 1
             if row[0] in self.busy:
@@ -223,29 +114,29 @@ class Plan:
             elif not self.busy:
                 complete = False  # the rest only need counting: a query does it
                 break
-        scope, lacking_all = count_lacking_ok(self.db, key.prompt.id, key.model, key.params, only=self.only,
+        scope, lacking_all = count_lacking_ok(self.db, key, only=self.only,
                                               force=self.force or complete)
         report.cached = scope - (lacking if complete else lacking_all)
 
 
-def _new_row(key: SuggestionKey, request_file: RequestFile, *, row_id: str, engine: str,
+def _new_row(key: SuggestionKey, prompt: Prompt, request_file: RequestFile, *, row_id: str, engine: str,
              endpoint: str | None) -> BatchRow:
     now = utc_now()
     return BatchRow(
-        id=row_id, engine=engine, prompt_id=key.prompt.id, prompt_name=key.prompt.name, model=key.model,
+        id=row_id, engine=engine, prompt_id=key.prompt_id, prompt_name=prompt.name, model=key.model,
         params=key.params, key=key.hash, requests=request_file.requests, state=WRITTEN, created_at=now,
         updated_at=now, endpoint=endpoint, input_file=str(request_file.path), bytes=request_file.bytes,
     )
 
 
-def _write_and_record(db: Database, plan: Plan, model: OpenAICompatibleModel, path_for: Callable[[int], Path], *,
+def _write_and_record(db: Handle, plan: Plan, model: OpenAICompatibleModel, path_for: Callable[[int], Path], *,
                       engine: str, id_prefix: str, max_requests: int, max_bytes: int) -> list[BatchRow]:
     """Write the plan's request files, each on record (with its papers) as soon as it is complete."""
     rows = []
-    files = write_request_files(plan.papers(), RequestLines(model, plan.key.prompt), plan.key.hash, path_for,
+    files = write_request_files(plan.papers(), RequestLines(model, plan.prompt), plan.key.hash, path_for,
                                 max_requests=max_requests, max_bytes=max_bytes)
     for request_file in files:
-        row = _new_row(plan.key, request_file, row_id=f"{id_prefix}-{uuid.uuid4().hex[:16]}", engine=engine,
+        row = _new_row(plan.key, plan.prompt, request_file, row_id=f"{id_prefix}-{uuid.uuid4().hex[:16]}", engine=engine,
                        endpoint=model.endpoint)
         add_batch(db, row, request_file.papers)
         request_file.papers = []
@@ -254,7 +145,7 @@ def _write_and_record(db: Database, plan: Plan, model: OpenAICompatibleModel, pa
     return rows
 
 
-def write_files(db: Database, prompt: Prompt, model: OpenAICompatibleModel, target: Path, *,
+def write_files(db: Handle, prompt: Prompt, model: OpenAICompatibleModel, target: Path, *,
                 paper_ids: list[str] | None = None, limit: int | None = None, force: bool = False,
                 max_requests: int = MAX_REQUESTS_PER_FILE, max_bytes: int = MAX_BYTES_PER_FILE) -> SubmitReport:
     """Request files for an offline engine (`vllm run-batch`): TARGET-1.jsonl, TARGET-2.jsonl, ...; no upload."""
@@ -266,7 +157,7 @@ def write_files(db: Database, prompt: Prompt, model: OpenAICompatibleModel, targ
     return plan.report
 
 
-def submit(db: Database, prompt: Prompt, model: OpenAICompatibleModel, api: BatchAPI, folder: Path, *,
+def submit(db: Handle, prompt: Prompt, model: OpenAICompatibleModel, api: BatchAPI, folder: Path, *,
            paper_ids: list[str] | None = None, limit: int | None = None, force: bool = False,
            max_requests: int = MAX_REQUESTS_PER_FILE, max_bytes: int = MAX_BYTES_PER_FILE) -> SubmitReport:
     """Resume what an interrupted submit left, then write, record, upload and create the new batches."""
@@ -281,7 +172,7 @@ def submit(db: Database, prompt: Prompt, model: OpenAICompatibleModel, api: Batc
     return plan.report
 
 
-def _send(db: Database, api: BatchAPI, row: BatchRow, *, resumed: bool = False) -> BatchRow:
+def _send(db: Handle, api: BatchAPI, row: BatchRow, *, resumed: bool = False) -> BatchRow:
     """Upload a recorded request file and create its batch, recording each step."""
     uploaded_before = row.state == UPLOADED
     if row.state == WRITTEN:
@@ -296,58 +187,7 @@ def _send(db: Database, api: BatchAPI, row: BatchRow, *, resumed: bool = False) 
         batch = api.create(row.input_file_id, row.id)
     update_batch(db, row.id, id=batch.id, submitted_at=utc_now())
     Path(row.input_file or "").unlink(missing_ok=True)  # the engine keeps it now
-    return _record_status(db, batch.id, batch)
-
-
-# --------------------------------------------------------------------------- following a batch
-
-
-def _record_status(db: Database, row_id: str, batch) -> BatchRow:
-    """Store what the engine says about a batch: status, counts, files, validation errors."""
-    counts = batch.request_counts
-    changes = {"state": batch.status, "output_file_id": batch.output_file_id, "error_file_id": batch.error_file_id,
-               "completed": counts.completed if counts else None, "failed": counts.failed if counts else None}
-    errors = batch.errors.data if batch.errors and batch.errors.data else None
-    if errors:
-        changes["errors"] = [{"line": e.line, "code": e.code, "message": e.message, "param": e.param} for e in errors]
-    row = get_batch(db, row_id)
-    if batch.status in BATCH_ENDED and row.ended_at is None:
-        changes["ended_at"] = utc_now()
-    update_batch(db, row_id, **changes)
-    return get_batch(db, row_id)
-
-
-def refresh(db: Database, api: BatchAPI, row: BatchRow) -> BatchRow:
-    """The batch's state as the engine has it now (unchanged for a file, an ended or an unsent batch)."""
-    if row.engine != ENGINE_API or row.ended or row.state in (WRITTEN, UPLOADED) or row.endpoint != api.endpoint:
-        return row
-    return _record_status(db, row.id, api.retrieve(row.id))
-
-
-def cancel(db: Database, api: BatchAPI, row: BatchRow) -> BatchRow:
-    if row.engine != ENGINE_API:
-        raise InputError(f"{row.id} is a file for an offline engine, not a batch at an endpoint: nothing to cancel")
-    if row.ended or row.collected_at:
-        raise InputError(f"batch {row.id} has ended already ({row.state})")
-    if row.state in (WRITTEN, UPLOADED):  # never created: nothing runs, nothing to collect
-        update_batch(db, row.id, state="cancelled", ended_at=utc_now(), collected_at=utc_now())
-        return get_batch(db, row.id)
-    if row.endpoint != api.endpoint:
-        raise InputError(f"batch {row.id} was submitted to {row.endpoint}; set OPENAI_BASE_URL to it to cancel it")
-    return _record_status(db, row.id, api.cancel(row.id))
-
-
-def find_batches(db: Database, refs: Iterable[str]) -> list[BatchRow]:
-    """Recorded batches by id (or a unique start of one)."""
-    rows = list_batches(db)
-    found = []
-    for ref in refs:
-        matches = [r for r in rows if r.id == ref] or [r for r in rows if r.id.startswith(ref)]
-        if len(matches) != 1:
-            raise InputError(f"{ref}: {'no' if not matches else 'more than one'} batch on record "
-                             f"{'has that id' if not matches else 'starts so'} (see `workbench batch status`)")
-        found.append(matches[0])
-    return found
+    return record_status(db, batch.id, batch)
 
 
 # --------------------------------------------------------------------------- collecting
@@ -410,22 +250,21 @@ class CollectReport:
         return text
 
 
-def suggestion_keys(db: Database) -> dict[str, SuggestionKey]:
-    """Every key a batch on record was made with, its prompt rebuilt from the copy the store keeps."""
+def asked_keys(db: Handle) -> dict[str, Asked]:
+    """key hash -> every key a batch on record was made with, its prompt rebuilt from the copy the store keeps."""
     keys = {}
-    for key, (prompt_id, model, params) in batch_keys(db).items():
-        body = prompt_body(db, prompt_id)
+    for stored, key in batch_keys(db).items():
+        body = prompt_body(db, key.prompt_id)
         if body is None:
-            raise WorkbenchError(f"the store has no text for prompt {prompt_id[:8]}, which batch key {key} uses")
-        prompt = prompt_from_text(body, f"the stored prompt {prompt_id[:8]}")
-        keys[key] = SuggestionKey(prompt, model, params)
+            raise WorkbenchError(f"the store has no text for prompt {key.prompt_id[:8]}, which batch key {stored} uses")
+        keys[stored] = Asked(key, prompt_from_text(body, f"the stored prompt {key.prompt_id[:8]}"))
     return keys
 
 
 class ResultStore:
     """Stores result lines of one batch (or results file) in transactions of STORE_CHUNK lines."""
 
-    def __init__(self, db: Database, batch_id: str, keys: dict[str, SuggestionKey], report: CollectReport, *,
+    def __init__(self, db: Handle, batch_id: str, keys: dict[str, Asked], report: CollectReport, *,
                  expected: set[str] | None = None, redact=redact_key,
                  on_progress: Callable[[CollectReport], None] | None = None):
         self.db, self.batch_id, self.keys, self.report = db, batch_id, keys, report
@@ -459,18 +298,17 @@ class ResultStore:
             problem = problem or surrogate
             cid = line.get("custom_id") if isinstance(line, dict) else None
             ids = split_custom_id(cid)
-            key = self.keys.get(ids[1]) if ids else None
-            if key is None or (self.expected is not None and cid not in self.expected):
+            asked = self.keys.get(ids[1]) if ids else None
+            if asked is None or (self.expected is not None and cid not in self.expected):
                 report.foreign.append(number)
                 continue
-            parsed.append((number, ids[0], key, line, suggestion_id(ids[0], key.prompt.id, key.model, key.params),
-                           problem))
+            parsed.append((number, ids[0], asked, line, asked.key.suggestion_id(ids[0]), problem))
         papers = get_papers(self.db, list({p[1] for p in parsed})) if parsed else {}
         # Stored by an earlier chunk or collect (each chunk is committed before the next is read), or
         # met earlier in this chunk: a line given twice is stored once.
         done = collected_suggestion_ids(self.db, self.batch_id, [p[4] for p in parsed])
         items = []
-        for number, paper_id, key, line, sid, problem in parsed:
+        for number, paper_id, (key, prompt), line, sid, problem in parsed:
             paper = papers.get(paper_id)
             if paper is None:
                 report.foreign.append(number)
@@ -480,8 +318,8 @@ class ResultStore:
                 continue
             done.add(sid)
             reply = unreadable_reply(f"the result line is not valid text: {problem}") if problem \
-                else reply_from_result(line, key.prompt, self.redact)
-            new = record_from_reply(paper, key.prompt, key.model, reply, key.params, batch_id=self.batch_id)
+                else reply_from_result(line, prompt, self.redact)
+            new = record_from_reply(paper, prompt, key.model, reply, key.params, batch_id=self.batch_id)
             items.append((new.suggestion, new.calls))
         report.kept += len(save_batch_suggestions(self.db, items))
         for suggestion, _ in items:
@@ -493,7 +331,7 @@ class ResultStore:
             self.on_progress(report)
 
 
-def _finish_collect(db: Database, row_id: str, report: CollectReport) -> None:
+def _finish_collect(db: Handle, row_id: str, report: CollectReport) -> None:
     """Mark the batch collected, its counters counted from the store (a collect that was killed and run
     again stored its lines in two goes: the counters hold both)."""
     stored, input_tokens, output_tokens = batch_totals(db, row_id)
@@ -501,7 +339,7 @@ def _finish_collect(db: Database, row_id: str, report: CollectReport) -> None:
                  output_tokens=output_tokens)
 
 
-def collect(db: Database, api: BatchAPI | None, row: BatchRow, *, redact=redact_key,
+def collect(db: Handle, api: BatchAPI | None, row: BatchRow, *, redact=redact_key,
             on_progress: Callable[[CollectReport], None] | None = None) -> CollectReport:
     """Store an ended batch's output and error lines; say why not when it has not ended."""
     report = CollectReport(row.id, label=row.label, state=row.state)
@@ -519,10 +357,10 @@ def collect(db: Database, api: BatchAPI | None, row: BatchRow, *, redact=redact_
     report.state = row.state
     if not row.ended:
         report.running = True
-        report.note = f"still {row.state}" + (f" ({_counts(row)})" if row.completed is not None else "")
+        report.note = f"still {row.state}" + (f" ({counts_text(row)})" if row.completed is not None else "")
         return report
     expected = {custom_id(pid, row.key) for pid in batch_papers(db, row.id)}
-    store = ResultStore(db, row.id, suggestion_keys(db), report, expected=expected, redact=redact,
+    store = ResultStore(db, row.id, asked_keys(db), report, expected=expected, redact=redact,
                         on_progress=on_progress)
     for file_id in (row.output_file_id, row.error_file_id):
         if file_id:
@@ -533,7 +371,7 @@ def collect(db: Database, api: BatchAPI | None, row: BatchRow, *, redact=redact_
     return report
 
 
-def collect_all(db: Database, api: BatchAPI | None, rows: list[BatchRow], *, wait: bool = False,
+def collect_all(db: Handle, api: BatchAPI | None, rows: list[BatchRow], *, wait: bool = False,
                 poll: float = 30.0, timeout: float = 25 * 3600.0, redact=redact_key,
                 on_state: Callable[[BatchRow], None] | None = None,
                 on_progress: Callable[[CollectReport], None] | None = None,
@@ -557,10 +395,6 @@ def collect_all(db: Database, api: BatchAPI | None, rows: list[BatchRow], *, wai
         pending = waiting
 
 
-def _counts(row: BatchRow) -> str:
-    return f"{(row.completed or 0) + (row.failed or 0):,}/{row.requests:,} done, {row.failed or 0:,} failed"
-
-
 def _unfinished(row: BatchRow, report: CollectReport) -> str:
     if row.state == FAILED:
         return "the engine rejected the batch: nothing was run" + ("; see its errors below" if row.errors else "")
@@ -569,7 +403,7 @@ def _unfinished(row: BatchRow, report: CollectReport) -> str:
            "asks for them again" if missing > 0 else row.state
 
 
-def collect_file(db: Database, path: Path, *, redact=redact_key,
+def collect_file(db: Handle, path: Path, *, redact=redact_key,
                  on_progress: Callable[[CollectReport], None] | None = None) -> CollectReport:
     """Store a results file from an offline engine (`vllm run-batch -o`). Its id is a hash of its bytes,
     so the same file collected twice adds nothing, and a rerun's new file is a batch of its own."""
@@ -584,7 +418,7 @@ def collect_file(db: Database, path: Path, *, redact=redact_key,
     if existing and existing.collected_at:
         report.note = f"collected already ({existing.stored:,} lines stored)"
         return report
-    keys = suggestion_keys(db)
+    keys = asked_keys(db)
     requested = requested_ids(db)
     if not requested:
         raise InputError(f"{path}: the store has no request files on record; write them with "
@@ -608,16 +442,16 @@ def collect_file(db: Database, path: Path, *, redact=redact_key,
     return report
 
 
-def requested_ids(db: Database) -> set[str]:
+def requested_ids(db: Handle) -> set[str]:
     """Every custom_id written to a request file on record (`suggest --batch --batch-file`): a results file
     may answer these and nothing else, so it cannot plant a suggestion for a paper or key never asked."""
     return {custom_id(pid, row.key) for row in list_batches(db, engine=ENGINE_FILE) if row.state == WRITTEN
             for pid in batch_papers(db, row.id)}
 
 
-def _results_row(db: Database, path: Path, row_id: str, keys: dict[str, SuggestionKey]) -> BatchRow:
+def _results_row(db: Handle, path: Path, row_id: str, keys: dict[str, Asked]) -> BatchRow:
     """The record of a results file, under the key of its first line that names one (else any key)."""
-    key = next(iter(keys.values()))
+    key, prompt = next(iter(keys.values()))
     with open(path, "rb") as handle:
         for data in handle:
             try:
@@ -625,67 +459,13 @@ def _results_row(db: Database, path: Path, row_id: str, keys: dict[str, Suggesti
             except (UnreadableJson, AttributeError):
                 continue
             if ids and ids[1] in keys:
-                key = keys[ids[1]]
+                key, prompt = keys[ids[1]]
                 break
     now = utc_now()
-    row = BatchRow(id=row_id, engine=ENGINE_FILE, prompt_id=key.prompt.id, prompt_name=key.prompt.name,
+    row = BatchRow(id=row_id, engine=ENGINE_FILE, prompt_id=key.prompt_id, prompt_name=prompt.name,
                    model=key.model, params=key.params, key=key.hash, requests=0, state=COMPLETED, created_at=now,
                    updated_at=now, input_file=str(path), bytes=path.stat().st_size, submitted_at=now, ended_at=now)
     add_batch(db, row, [])
     return row
 
 
-def validation_errors(row: BatchRow, shown: int = 20) -> list[str]:
-    """The engine's reasons for rejecting a batch, one line each, for one readable block."""
-    if not row.errors:
-        return []
-    lines = [f"{row.id} ({row.label}) failed validation at {row.endpoint}: {len(row.errors)} "
-             f"error{'s' * (len(row.errors) != 1)}, nothing was run:"]
-    for error in row.errors[:shown]:
-        where = f"line {error['line']}" if error.get("line") is not None else "the file"
-        text = f"  {where}: {error.get('code') or 'error'}: {' '.join(str(error.get('message') or '').split())}"
-        lines.append(text + (f" (param {error['param']})" if error.get("param") else ""))
-    if len(row.errors) > shown:
-        lines.append(f"  … and {len(row.errors) - shown} more")
-    return lines
-
-
-def status_line(row: BatchRow, now: float | None = None) -> str:
-    """One line: id, state, counts, age, what it asks for."""
-    state = row.state + (", collected" if row.collected_at else "")
-    if row.engine == ENGINE_FILE:
-        counts = f"{row.requests:,} requests" if row.state == WRITTEN else f"{row.stored:,} lines stored"
-    else:
-        counts = _counts(row) if row.completed is not None else f"{row.requests:,} requests"
-    if row.collected_at and row.engine == ENGINE_API:
-        counts += f", {row.stored:,} stored"
-    return f"{row.id}  {state:<22} {counts:<34} {age(row.created_at, now):>8}  {row.label}"
-
-
-def status_record(row: BatchRow, now: float | None = None) -> dict:
-    """A batch for `batch status --json`."""
-    return {"id": row.id, "engine": row.engine, "state": row.state, "collected": row.collected_at is not None,
-            "prompt": row.prompt_name, "prompt_hash": row.prompt_id, "prompt_label": prompt_label(row.prompt_name,
-                                                                                                  row.prompt_id),
-            "model": row.model, "endpoint": row.endpoint, "requests": row.requests, "completed": row.completed,
-            "failed": row.failed, "stored": row.stored, "input_tokens": row.input_tokens,
-            "output_tokens": row.output_tokens, "input_file": row.input_file, "input_file_id": row.input_file_id,
-            "output_file_id": row.output_file_id, "error_file_id": row.error_file_id, "errors": row.errors,
-            "created_at": row.created_at, "submitted_at": row.submitted_at, "ended_at": row.ended_at,
-            "collected_at": row.collected_at, "age_seconds": round(_seconds_since(row.created_at, now))}
-
-
-def _seconds_since(stamp: str, now: float | None = None) -> float:
-    then = calendar.timegm(time.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ"))
-    return max(0.0, (now if now is not None else time.time()) - then)
-
-
-def age(stamp: str, now: float | None = None) -> str:
-    seconds = int(_seconds_since(stamp, now))
-    if seconds < 120:
-        return f"{seconds} s"
-    if seconds < 7200:
-        return f"{seconds // 60} min"
-    if seconds < 172800:
-        return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
-    return f"{seconds // 86400} days"

@@ -27,6 +27,9 @@ import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
 
 from workbench.errors import InputError
 
@@ -55,10 +58,38 @@ KNOWN_KEYS = {
 PRICE_KEYS = ("input", "output")
 
 
-def load_config() -> dict:
+class _Table(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class OpenAITable(_Table):
+    """[openai]; values are checked when used (a bad timeout does not stop an offline review)."""
+
+    base_url: Any = None
+    api_key: Any = None
+    timeout: Any = None
+    response_format: Any = None
+
+
+class ReviewTable(_Table):
+    guidelines: Any = None
+
+
+class Config(_Table):
+    """The config file, read and checked once (`load_config`) and passed down. Unknown keys were
+    refused on load, with the nearest known one."""
+
+    path: Path | None = None  # None: there is no file (an empty config)
+    openai: OpenAITable = OpenAITable()
+    review: ReviewTable = ReviewTable()
+    keys: dict[str, Any] = {}  # binding id -> keys; ids are checked by the review app
+    prices: dict[str, dict[str, Any]] = {}  # model -> {"input", "output"}: USD per million tokens
+
+
+def load_config() -> Config:
     path = config_path()
     if not path.is_file():
-        return {}
+        return Config()
     try:
         config = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
@@ -66,7 +97,7 @@ def load_config() -> dict:
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: cannot read config ({exc})") from None
     _check_keys(config)
-    return config
+    return Config(path=path, **config)
 
 
 def unknown_key(where: str, key: str, known) -> str:
@@ -94,16 +125,17 @@ def _check_keys(config: dict) -> None:
 
 
 def section(config: dict, name: str) -> dict:
+    """A table of the raw file, checked to be one (before the typed Config is built)."""
     value = config.get(name, {})
     if not isinstance(value, dict):
         raise InputError(f"{config_path()}: [{name}] must be a table")
     return value
 
 
-def prices(config: dict) -> dict[str, tuple[float, float]]:
+def prices(config: Config) -> dict[str, tuple[float, float]]:
     """model -> (input, output) USD per million tokens; the offline model costs nothing."""
     result = {"offline": (0.0, 0.0)}
-    for model, table in section(config, "prices").items():
+    for model, table in config.prices.items():
         try:
             result[model] = float(table["input"]), float(table["output"])
         except (KeyError, TypeError, ValueError):
@@ -121,19 +153,20 @@ class EndpointSettings:
     response_format: str = DEFAULT_RESPONSE_FORMAT
 
 
-def endpoint_settings(config: dict, *, timeout: float | None = None,
+def endpoint_settings(config: Config, *, timeout: float | None = None,
                       response_format: str | None = None) -> EndpointSettings:
     """Command-line option, else environment (OPENAI_BASE_URL, OPENAI_API_KEY), else [openai] in the
     config file, else the default."""
-    table = section(config, "openai")
-    timeout = timeout if timeout is not None else table.get("timeout", DEFAULT_TIMEOUT)
+    table = config.openai
+    if timeout is None:
+        timeout = table.timeout if table.timeout is not None else DEFAULT_TIMEOUT
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
         raise InputError(f"{config_path()}: [openai] timeout must be a number of seconds above 0")
     return EndpointSettings(
-        base_url=os.environ.get("OPENAI_BASE_URL") or table.get("base_url") or OFFICIAL_BASE_URL,
-        api_key=os.environ.get("OPENAI_API_KEY") or table.get("api_key") or None,
+        base_url=os.environ.get("OPENAI_BASE_URL") or table.base_url or OFFICIAL_BASE_URL,
+        api_key=os.environ.get("OPENAI_API_KEY") or table.api_key or None,
         timeout=float(timeout),
-        response_format=response_format or table.get("response_format") or DEFAULT_RESPONSE_FORMAT,
+        response_format=response_format or table.response_format or DEFAULT_RESPONSE_FORMAT,
     )
 
 
@@ -146,10 +179,10 @@ class Guidelines:
     text: str
 
 
-def guidelines(config: dict, prompts_folder: Path) -> Guidelines | None:
+def guidelines(config: Config, prompts_folder: Path) -> Guidelines | None:
     """The annotation guidelines shown beside the task: [review] guidelines in the config,
     else guidelines.md in the prompts folder; None when there are none."""
-    configured = section(config, "review").get("guidelines")
+    configured = config.review.guidelines
     if configured is not None and not isinstance(configured, str):
         raise InputError(f"{config_path()}: [review] guidelines must be a path")
     path = Path(configured).expanduser() if configured else prompts_folder / "guidelines.md"

@@ -12,7 +12,7 @@ from typing import Iterator
 
 from sqlite_utils import Database
 
-from workbench.errors import InputError, WorkbenchError
+from workbench.errors import DamagedStore, InputError, ReadOnlyStore, StoreTooNew, WorkbenchError
 from workbench.migrations import migrations
 
 DEFAULT_DB = Path("annotations") / "workbench.db"
@@ -23,18 +23,6 @@ BUSY_TIMEOUT_SECONDS = 30.0
 
 def default_db_path() -> Path:
     return Path(os.environ.get("WORKBENCH_DB") or DEFAULT_DB)
-
-
-class ReadOnlyStore(WorkbenchError):
-    """The store file (or its folder) cannot be written."""
-
-
-class StoreTooNew(InputError):
-    """The store records a migration this version does not know: a newer workbench wrote it."""
-
-
-class DamagedStore(InputError):
-    """Not a database, or a damaged one ("database disk image is malformed")."""
 
 
 @functools.cache
@@ -148,13 +136,31 @@ def write_transaction(db: Database) -> Iterator[Database]:
         with db.atomic():
             yield db
         return
-    db.execute("BEGIN IMMEDIATE")
+    unit = WriteUnit(db)
+    unit.begin()
     try:
         yield db
     except BaseException:
-        db.rollback()
+        unit.rollback()
         raise
-    db.execute("COMMIT")
+    unit.commit()
+
+
+class WriteUnit:
+    """The steps of a write transaction, for a unit that spans several calls (an ingested file arrives
+    in chunks): `write_transaction` is the same steps around a block."""
+
+    def __init__(self, db: Database):
+        self.db = db
+
+    def begin(self) -> None:
+        self.db.execute("BEGIN IMMEDIATE")  # waits for another writer (busy timeout)
+
+    def commit(self) -> None:
+        self.db.execute("COMMIT")
+
+    def rollback(self) -> None:
+        self.db.rollback()
 
 
 @contextmanager

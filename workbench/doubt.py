@@ -15,12 +15,10 @@ Most doubtful first; the reasons are shown on the review screen.
 from __future__ import annotations
 
 import itertools
-import json
 from dataclasses import dataclass, field
 
-from sqlite_utils import Database
-
 from workbench.metrics import token_f1
+from workbench.store import Grounded, Handle, grounded_suggestions
 from workbench.vocab import (
     FIELDS, INSTRUCTION_IN_TEXT, NUMBER_NOT_IN_ABSTRACT, OK, UNGROUNDED, UNGROUNDED_QUOTE, VALUE_NOT_IN_QUOTE,
     field_name,
@@ -46,27 +44,26 @@ class Doubt:
         return f"doubt {self.score:.1f}: " + "; ".join(self.reasons) if self.reasons else "no doubt found"
 
 
-def paper_doubt(rows: list[tuple]) -> Doubt:
-    """Doubt from one paper's suggestions: (outcome, technique, claimed_gain, compute, evidence, warnings) rows."""
+def paper_doubt(rows: list[Grounded]) -> Doubt:
+    """Doubt from one paper's stored suggestions."""
     doubt = Doubt()
-    ok = [r for r in rows if r[0] == OK]
+    ok = [r for r in rows if r.outcome == OK]
     doubt.add(FAILED_WEIGHT * (len(rows) - len(ok)), f"{len(rows) - len(ok)} failed suggestion(s)")
     if not ok:
         doubt.add(1.0, "no usable suggestion")
         return doubt
-    for index, name in enumerate(FIELDS, start=1):
-        values = [r[index] for r in ok]
+    for index, name in enumerate(FIELDS):
+        values = [r.values[index] for r in ok]
         pairs = list(itertools.combinations(values, 2))
         if pairs:
             apart = sum(1 - token_f1(a, b) for a, b in pairs) / len(pairs)
             doubt.add(DISAGREEMENT_WEIGHT * apart, f"sources disagree on {field_name(name)}")
-    for _, *values, evidence, warnings in ok:
-        spans = json.loads(evidence) if evidence else {}
+    for row in ok:
         for name in FIELDS:
-            span = spans.get(name)
-            if span and span.get("status") == UNGROUNDED:
+            span = row.evidence.get(name)
+            if span and span.status == UNGROUNDED:
                 doubt.add(1.0, f"{field_name(name)} not found in the abstract")
-        for warning in json.loads(warnings) if warnings else []:
+        for warning in row.warnings:
             kind, name = warning.get("kind"), field_name(warning.get("field", ""))
             if kind == NUMBER_NOT_IN_ABSTRACT:
                 doubt.add(1.0, f"{warning.get('number')} in {name} is not in the abstract")
@@ -79,14 +76,6 @@ def paper_doubt(rows: list[tuple]) -> Doubt:
     return doubt
 
 
-def doubts(db: Database, paper_ids: list[str] | None = None) -> dict[str, Doubt]:
+def doubts(db: Handle, paper_ids: list[str] | None = None) -> dict[str, Doubt]:
     """paper id -> Doubt, for every paper with suggestions (or the ones given)."""
-    where, params = "", []
-    if paper_ids is not None:
-        where, params = f"WHERE paper_id IN ({', '.join('?' for _ in paper_ids)})", list(paper_ids)
-    rows: dict[str, list[tuple]] = {}
-    for pid, *row in db.execute(
-            f"SELECT paper_id, outcome, technique, claimed_gain, compute, evidence, warnings FROM suggestions {where} "
-            "ORDER BY paper_id", params):
-        rows.setdefault(pid, []).append(tuple(row))
-    return {pid: paper_doubt(r) for pid, r in rows.items()}
+    return {pid: paper_doubt(rows) for pid, rows in grounded_suggestions(db, paper_ids).items()}

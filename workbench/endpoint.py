@@ -99,7 +99,7 @@ async def probe_mode(settings: EndpointSettings, name: str, mode: str, prompt: P
 
 async def probe(settings: EndpointSettings, name: str | None, prompt: Prompt) -> Probe:
     """List the endpoint's models; with a model, try every response format, one request each."""
-    from workbench.models.openai_compat import public_url
+    from workbench.models.transport import public_url
 
     result = Probe(public_url(settings.base_url), name)
     result.models, result.list_error = await list_models(settings)

@@ -40,3 +40,44 @@ class Conflict(WorkbenchError):
         now = f"now {stored.status or 'undecided'}" if stored is not None else "now without a decision"
         super().__init__(f"paper {row.paper_id} by {row.annotator!r} changed since it was shown ({now}); "
                          "nothing was saved")
+
+
+# --------------------------------------------------------------------------- the store's own errors
+# Raised by `workbench.store` (and `workbench.db` when opening): callers never see a driver's exceptions,
+# so a second backend raises the same ones.
+
+
+class ReadOnlyStore(WorkbenchError):
+    """The store file (or its folder) cannot be written."""
+
+
+class StoreTooNew(InputError):
+    """The store records a migration this version does not know: a newer workbench wrote it."""
+
+
+class DamagedStore(InputError):
+    """Not a database, or a damaged one ("database disk image is malformed")."""
+
+
+class StoreBusy(WorkbenchError):
+    """The store could not do it now: locked by another writer past the busy timeout, unwritable, disk
+    full. Nothing of the unit of work was written; the message is the backend's own. `read_only`: the
+    store (or its folder) cannot be written at all."""
+
+    def __init__(self, message: str, *, read_only: bool = False) -> None:
+        super().__init__(message)
+        self.read_only = read_only
+
+
+class StoreRefused(WorkbenchError):
+    """The store refused a value (a constraint, a type it cannot hold). The message names the backend's
+    reason as "Kind: detail"; nothing of the unit of work was written."""
+
+
+class StoreUnreadable(InputError):
+    """The store failed while reading or writing in a way that says it is damaged or not a store."""
+
+
+def refusal(exc: BaseException) -> str:
+    """Why a value could not be stored, in words: "Kind: detail"."""
+    return str(exc) if isinstance(exc, StoreRefused) else f"{type(exc).__name__}: {exc}"

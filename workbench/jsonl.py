@@ -25,14 +25,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Iterable, Iterator
 
-from sqlite_utils import Database
-
 from workbench.corpus import paper_id as title_to_id
-from workbench.db import write_transaction
 from workbench.errors import InputError, WorkbenchError
 from workbench.json_text import UnreadableJson, json_problem, read_json
 from workbench.records import AnnotationRow, TitledAnnotation, annotator_problem
-from workbench.store import get_annotation, import_annotation, iter_annotations, known_paper_ids, suggestion_from_row
+from workbench.store import (
+    Handle, get_annotation, import_annotation, iter_annotations, iter_suggestions, known_paper_ids, transaction,
+)
 from workbench.vocab import FIELDS, STATUSES, utc_now
 
 # Limits on what an import may carry (an export never comes near them).
@@ -72,7 +71,7 @@ def annotation_record(item: TitledAnnotation) -> dict:
     return record
 
 
-def export_annotation_lines(db: Database, **filters) -> Iterator[str]:
+def export_annotation_lines(db: Handle, **filters) -> Iterator[str]:
     for item in iter_annotations(db, **filters):
         yield dumps(annotation_record(item)) + "\n"
 
@@ -94,24 +93,9 @@ def suggestion_record(title: str, row) -> dict:
     }
 
 
-def export_suggestion_lines(db: Database, *, prompt_ids: list[str] | None = None, model: str | None = None) -> Iterator[str]:
-    where, params = [], []
-    if prompt_ids:
-        where.append(f"s.prompt_id IN ({', '.join('?' for _ in prompt_ids)})")
-        params.extend(prompt_ids)
-    if model:
-        where.append("s.model = ?")
-        params.append(model)
-    sql = (
-        "SELECT pa.title, s.id, s.paper_id, s.prompt_id, pr.name, s.model, s.params, s.outcome, s.error, "
-        "s.technique, s.claimed_gain, s.compute, s.evidence, s.warnings, s.raw, s.input_tokens, s.output_tokens, "
-        "s.latency_ms, s.attempts, s.created_at, s.batch_id, s.content_hash FROM suggestions s "
-        "JOIN papers pa ON pa.id = s.paper_id JOIN prompts pr ON pr.id = s.prompt_id "
-        + (f"WHERE {' AND '.join(where)} " if where else "")
-        + "ORDER BY pa.seq, pr.name, s.prompt_id, s.model, s.params"
-    )
-    for title, *columns in db.execute(sql, params):
-        yield dumps(suggestion_record(title, suggestion_from_row(columns))) + "\n"
+def export_suggestion_lines(db: Handle, *, prompt_ids: list[str] | None = None, model: str | None = None) -> Iterator[str]:
+    for title, row in iter_suggestions(db, prompt_ids=prompt_ids, model=model):
+        yield dumps(suggestion_record(title, row)) + "\n"
 
 
 # --------------------------------------------------------------------------- writing a file
@@ -396,7 +380,7 @@ def _incoming_wins(stored: AnnotationRow, incoming: AnnotationRow, policy: str) 
     return False
 
 
-def import_annotations(db: Database, path: Path, default_annotator: str | None,
+def import_annotations(db: Handle, path: Path, default_annotator: str | None,
                        on_conflict: str = REFUSE) -> ImportReport:
     """Import one JSONL file in one transaction: every line is checked before any is written.
 
@@ -408,7 +392,7 @@ def import_annotations(db: Database, path: Path, default_annotator: str | None,
         raise ValueError(f"unknown conflict policy {on_conflict!r}")
     rows = read_annotation_file(Path(path), default_annotator, known_paper_ids(db))
     report, conflicts = ImportReport(), []
-    with write_transaction(db):
+    with transaction(db):
         for number, row in rows:
             stored = get_annotation(db, row.paper_id, row.annotator)
             if stored is not None and stored.decided:

@@ -3,7 +3,7 @@
 A prompt is a TOML file in `prompts/` (or any path): name, description,
 system, user (a template with {title} and {abstract}), optional few-shot
 examples, temperature and max_tokens, and an optional `[offline]` table that
-configures the built-in offline model (see `OfflineSettings`). Its identity is
+configures the built-in offline model (`models/offline_settings.py` reads it). Its identity is
 a hash of its content, so editing a file makes a new version; old versions stay
 in the store.
 """
@@ -19,6 +19,7 @@ from functools import cached_property
 from pathlib import Path
 
 from workbench.errors import InputError
+from workbench.models.offline_settings import OfflineSettings, parse_offline_table
 from workbench.schema import Summary, summary_json_schema
 from workbench.vocab import FIELDS, prompt_label
 
@@ -26,61 +27,6 @@ DEFAULT_PROMPT = "summary"
 _REQUIRED = {"name": str, "description": str, "system": str, "user": str}
 _OPTIONAL = {"examples": list, "temperature": (int, float), "max_tokens": int, "offline": dict}
 _PROJECT_PROMPTS = Path(__file__).resolve().parent.parent / "prompts"
-
-
-# --------------------------------------------------------------------------- the [offline] table
-
-# The choices of each setting, the first one the default.
-TECHNIQUE_STYLES = ("name_and_phrase", "name", "phrase")
-GAIN_SELECTIONS = ("all", "headline")
-GAIN_STYLES = ("short", "clause")
-COMPUTE_KINDS = ("hardware", "time", "flops", "tokens", "parameters", "data")
-
-
-@dataclass(frozen=True, slots=True)
-class OfflineSettings:
-    """How the offline model words its suggestions (a prompt's `[offline]` table).
-
-    - technique: "name_and_phrase" ("MoMa: modality-aware mixture-of-experts
-      architecture"), "name" (the method's name alone; the phrase when it has
-      none) or "phrase" (what it is, without the name);
-    - gains: "all" (every quantified gain) or "headline" (the first one stated);
-    - gain_style: "short" (the figure with what it is measured against:
-      "4.5x faster training; +0.8% accuracy on Kinetics-400") or "clause" (the
-      clause of the abstract that states it, with its setting);
-    - compute: which kinds of compute figure to keep, of hardware (GPU/TPU
-      counts), time (GPU-hours, days on N GPUs), flops, tokens, parameters and
-      data (images, hours of audio, pairs).
-    """
-
-    technique: str = TECHNIQUE_STYLES[0]
-    gains: str = GAIN_SELECTIONS[0]
-    gain_style: str = GAIN_STYLES[0]
-    compute: tuple[str, ...] = COMPUTE_KINDS
-
-    def as_dict(self) -> dict:
-        return {"technique": self.technique, "gains": self.gains, "gain_style": self.gain_style,
-                "compute": list(self.compute)}
-
-
-_OFFLINE_CHOICES = {"technique": TECHNIQUE_STYLES, "gains": GAIN_SELECTIONS, "gain_style": GAIN_STYLES}
-
-
-def _offline_settings(path: Path, table: dict) -> OfflineSettings:
-    if not isinstance(table, dict):
-        raise InputError(f"{path}: key 'offline' must be a table ([offline])")
-    known = (*_OFFLINE_CHOICES, "compute")
-    for key, value in table.items():
-        if key not in known:
-            raise InputError(f"{path}: unknown key 'offline.{key}' (expected {', '.join(known)})")
-        choices = _OFFLINE_CHOICES.get(key)
-        if choices and value not in choices:
-            raise InputError(f"{path}: key 'offline.{key}' must be one of {', '.join(choices)}")
-    kinds = table.get("compute", list(COMPUTE_KINDS))
-    if not isinstance(kinds, list) or any(kind not in COMPUTE_KINDS for kind in kinds):
-        raise InputError(f"{path}: key 'offline.compute' must be a list of {', '.join(COMPUTE_KINDS)}")
-    return OfflineSettings(**{k: v for k, v in table.items() if k != "compute"},
-                           compute=tuple(k for k in COMPUTE_KINDS if k in kinds))
 
 
 # --------------------------------------------------------------------------- prompts
@@ -199,7 +145,7 @@ def _validate(path: Path, data: dict, text: str) -> Prompt:
         raise InputError(f"{path}: key 'examples' must be an array of tables")
     for number, example in enumerate(examples, start=1):
         _check_example(path, number, example)
-    offline = _offline_settings(path, data["offline"]) if "offline" in data else None
+    offline = parse_offline_table(path, data["offline"]) if "offline" in data else None
     return Prompt(
         name=data["name"].strip(), description=data["description"].strip(), system=data["system"].strip(),
         user=data["user"], examples=tuple(examples), temperature=float(temperature), max_tokens=max_tokens,

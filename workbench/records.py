@@ -5,7 +5,9 @@ The store builds these; the review session, the exports and the TUI read them.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from workbench.grounding import Span
 from workbench.safe_text import is_clean
@@ -39,6 +41,60 @@ def edited_fields(values: Values, suggested: Values | None) -> list[str]:
     if suggested is None:
         return [f for f in FIELDS if values.get(f) is not None]
     return [f for f in FIELDS if values.get(f) != suggested.get(f)]
+
+
+@dataclass(frozen=True, slots=True)
+class SuggestionKey:
+    """What a suggestion is made with: one prompt version, model and set of request parameters
+    (canonical JSON). A paper and a key name one suggestion; batches name their lines by the key's hash."""
+
+    prompt_id: str
+    model: str
+    params: str
+
+    @property
+    def hash(self) -> str:
+        """The key in 16 hex digits: the end of a batch line's custom_id, and a batch's `key`."""
+        return hashlib.sha1("\x1f".join((self.prompt_id, self.model, self.params)).encode()).hexdigest()[:16]
+
+    def suggestion_id(self, paper_id: str) -> str:
+        """The id of the paper's suggestion with this key (the same for every rerun: reruns replace it)."""
+        key = "\x1f".join((paper_id, self.prompt_id, self.model, self.params))
+        return hashlib.sha1(key.encode()).hexdigest()[:16]
+
+    def custom_id(self, paper_id: str) -> str:
+        """A batch request line's id: `<paper id>:<key hash>`."""
+        return custom_id(paper_id, self.hash)
+
+
+def custom_id(paper_id: str, key_hash: str) -> str:
+    """A batch request line's id from a paper and a key's hash (a batch record keeps the hash)."""
+    return f"{paper_id}:{key_hash}"
+
+
+# A paper's metadata, when a dump has it: the one list of these names.
+PAPER_METADATA = ("authors_count", "published", "published_iso", "upvotes", "organization")
+
+
+class ParsedRow(NamedTuple):
+    """One parsed paper on its way to the store (a tuple: cheap to pickle from ingest's parser process)."""
+
+    id: str
+    content_hash: str
+    title: str
+    abstract: str
+    authors_count: int | None
+    published: str | None
+    published_iso: str | None
+    upvotes: int | None
+    organization: str | None
+    position: int
+    line: int
+
+    @property
+    def metadata(self) -> tuple:
+        """The PAPER_METADATA values, in that order (they are fields 4 to 8)."""
+        return self[4:9]
 
 
 @dataclass(slots=True, frozen=True)
@@ -90,15 +146,16 @@ class SuggestionRow:
         return self.outcome == OK
 
     @property
+    def key(self) -> SuggestionKey:
+        return SuggestionKey(self.prompt_id, self.model, self.params)
+
+    @property
     def prompt_label(self) -> str:
         return prompt_label(self.prompt_name, self.prompt_id)
 
     @property
     def label(self) -> str:
         return source_label(self.prompt_name, self.prompt_id, self.model)
-
-    def warnings_for(self, field_name: str, kind: str) -> list[dict]:
-        return [w for w in self.warnings if w.get("field") == field_name and w.get("kind") == kind]
 
     def snapshot(self) -> dict:
         """What an annotation keeps of the suggestion it started from, as the reviewer saw it."""

@@ -15,24 +15,20 @@ keeps everything it finished.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
-import sqlite3
 import time
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from typing import Callable
 
-from sqlite_utils import Database
-
-from workbench.errors import AbortedRun
+from workbench.errors import AbortedRun, StoreBusy, refusal
 from workbench.grounding import ground_summary
 from workbench.models.base import MAX_ERROR_CHARS, Model, Reply
 from workbench.prompts import Prompt
-from workbench.records import Call, PaperRow, SuggestionRow, no_values
+from workbench.records import Call, PaperRow, SuggestionKey, SuggestionRow, no_values
 from workbench.store import (
-    count_lacking_ok, ensure_prompt, iter_papers, papers_lacking_ok, remember_format, remembered_format,
-    save_suggestion, save_suggestions,
+    Handle, count_lacking_ok, ensure_prompt, iter_papers, papers_lacking_ok, remember_format, remembered_format,
+    save_suggestions,
 )
 from workbench.vocab import ERROR, OK, estimated_cost, utc_now
 
@@ -44,9 +40,9 @@ def canonical_params(model: Model, prompt: Prompt) -> str:
     return json.dumps(model.params(prompt), sort_keys=True, separators=(",", ":"))
 
 
-def suggestion_id(paper_id: str, prompt_id: str, model_name: str, params: str) -> str:
-    key = "\x1f".join((paper_id, prompt_id, model_name, params))
-    return hashlib.sha1(key.encode()).hexdigest()[:16]
+def suggestion_key(prompt: Prompt, model: Model) -> SuggestionKey:
+    """The key this prompt version and model make suggestions with now."""
+    return SuggestionKey(prompt.id, model.name, canonical_params(model, prompt))
 
 
 @dataclass(slots=True)
@@ -79,7 +75,7 @@ def record_from_reply(paper: PaperRow, prompt: Prompt, model_name: str, reply: R
             reply.outcome = ERROR
             reply.error = _error_line(f"could not ground the reply: {type(exc).__name__}: {exc}")
     row = SuggestionRow(
-        id=suggestion_id(paper.id, prompt.id, model_name, params), paper_id=paper.id, prompt_id=prompt.id,
+        id=SuggestionKey(prompt.id, model_name, params).suggestion_id(paper.id), paper_id=paper.id, prompt_id=prompt.id,
         prompt_name=prompt.name, model=model_name, params=params, outcome=reply.outcome, error=reply.error,
         values=values, evidence=evidence, warnings=warnings, raw=reply.raw, input_tokens=reply.input_tokens,
         output_tokens=reply.output_tokens, latency_ms=reply.latency_ms, attempts=reply.attempts,
@@ -120,8 +116,8 @@ async def suggest_paper(paper: PaperRow, prompt: Prompt, model: Model) -> NewSug
     return build_record(paper, prompt, model, reply)
 
 
-def suggest_paper_now(paper: PaperRow, prompt: Prompt, model) -> NewSuggestion:
-    """The same for an instant model (it has `summarise_now`), without an event loop."""
+def suggest_paper_now(paper: PaperRow, prompt: Prompt, model: Model) -> NewSuggestion:
+    """The same for an instant model, without an event loop."""
     try:
         reply = model.summarise_now(paper.title, paper.abstract, prompt)
     except Exception as exc:
@@ -129,40 +125,34 @@ def suggest_paper_now(paper: PaperRow, prompt: Prompt, model) -> NewSuggestion:
     return build_record(paper, prompt, model, reply)
 
 
-def remember_prompt(db: Database, prompt: Prompt) -> None:
+def remember_prompt(db: Handle, prompt: Prompt) -> None:
     ensure_prompt(db, prompt.id, prompt.name, prompt.description, prompt.body)
 
 
-def recall_format(db: Database, model: Model) -> None:
+def recall_format(db: Handle, model: Model) -> None:
     """--response-format auto: start from the mode this endpoint and model are known to support."""
-    use = getattr(model, "use_format", None)
-    if use is not None:
+    if model.endpoint is not None:
         known = remembered_format(db, model.endpoint, model.name)
         if known is not None:
-            use(known.response_format)
+            model.use_format(known.response_format)
 
 
 DEFAULT_CONCURRENCY = 8
 
 
-def default_concurrency(db: Database, model: Model) -> int:
+def default_concurrency(db: Handle, model: Model) -> int:
     """The server's slots when `workbench models` found them (llama-server -np N), else 8."""
-    endpoint = getattr(model, "endpoint", None)
-    known = remembered_format(db, endpoint, model.name) if endpoint else None
+    known = remembered_format(db, model.endpoint, model.name) if model.endpoint else None
     return known.concurrency if known is not None and known.concurrency else DEFAULT_CONCURRENCY
 
 
-def keep_learned_format(db: Database, model: Model) -> str | None:
+def keep_learned_format(db: Handle, model: Model) -> str | None:
     """A fallback found during a run is remembered for the next one; returns it (to say so)."""
-    learned = getattr(model, "learned_format", None)
+    learned = model.learned_format
     if learned:
         remember_format(db, model.endpoint, model.name, learned, source="fallback")
         model.learned_format = None
     return learned
-
-
-def store_suggestion(db: Database, new: NewSuggestion) -> None:
-    save_suggestion(db, new.suggestion, new.calls)
 
 
 # --------------------------------------------------------------------------- runs
@@ -236,12 +226,12 @@ class RunReport:
         return f"every request failed ({count} of {self.done}: {message})"
 
 
-def papers_to_request(db: Database, prompt: Prompt, model: Model, *, paper_ids: list[str] | None = None,
+def papers_to_request(db: Handle, prompt: Prompt, model: Model, *, paper_ids: list[str] | None = None,
                       limit: int | None = None, force: bool = False) -> tuple[list[str], int]:
     """(ids to request in paper order, cached) for a run."""
-    key = (prompt.id, model.name, canonical_params(model, prompt))
-    todo = [r[0] for r in papers_lacking_ok(db, *key, only=paper_ids, force=force)]
-    cached = count_lacking_ok(db, *key, only=paper_ids, force=True)[0] - len(todo)
+    key = suggestion_key(prompt, model)
+    todo = [r[0] for r in papers_lacking_ok(db, key, only=paper_ids, force=force)]
+    cached = count_lacking_ok(db, key, only=paper_ids, force=True)[0] - len(todo)
     if limit is not None:
         todo = todo[:limit]
     return todo, cached
@@ -250,7 +240,7 @@ def papers_to_request(db: Database, prompt: Prompt, model: Model, *, paper_ids: 
 class _GroupWriter:
     """Store results in small transactions: every FLUSH_EVERY_RESULTS or FLUSH_EVERY_SECONDS."""
 
-    def __init__(self, db: Database):
+    def __init__(self, db: Handle):
         self.db = db
         self.pending: list[tuple[SuggestionRow, list[Call]]] = []
         self.oldest = 0.0
@@ -267,7 +257,7 @@ class _GroupWriter:
             return
         try:
             save_suggestions(self.db, self.pending)
-        except sqlite3.OperationalError:
+        except StoreBusy:
             raise  # the store itself (locked, disk full), not one result: the run says so
         except Exception:  # a value the store refuses: each result alone, so one cannot lose the others
             for suggestion, calls in self.pending:
@@ -275,21 +265,21 @@ class _GroupWriter:
         self.pending = []
 
 
-def store_alone(db: Database, suggestion: SuggestionRow, calls: list[Call]) -> None:
+def store_alone(db: Handle, suggestion: SuggestionRow, calls: list[Call]) -> None:
     """Store one result; one the store refuses is stored as that paper's error, with the reason."""
     try:
         save_suggestions(db, [(suggestion, calls)])
-    except sqlite3.OperationalError:
+    except StoreBusy:
         raise
     except Exception as exc:
-        text = " ".join(f"the result could not be stored ({type(exc).__name__}: {exc})".split())[:MAX_ERROR_CHARS]
+        text = " ".join(f"the result could not be stored ({refusal(exc)})".split())[:MAX_ERROR_CHARS]
         failed = replace(suggestion, outcome=ERROR, error=text, values=no_values(), evidence={}, warnings=[], raw=None,
                          input_tokens=None, output_tokens=None)
         save_suggestions(db, [(failed, [Call(ask=1, attempt=1, outcome=ERROR, error=text, at=utc_now())])])
 
 
 async def run_suggestions(
-    db: Database, prompt: Prompt, model: Model, *, paper_ids: list[str] | None = None, limit: int | None = None,
+    db: Handle, prompt: Prompt, model: Model, *, paper_ids: list[str] | None = None, limit: int | None = None,
     force: bool = False, concurrency: int = DEFAULT_CONCURRENCY, on_progress: Callable[[RunReport], None] | None = None,
     report: RunReport | None = None,
 ) -> RunReport:

@@ -53,7 +53,11 @@ EVIDENCE_MISSING = "evidence_missing"
 
 # --------------------------------------------------------------------------- review queues
 
-QUEUES = ("todo", "all", "flagged", "rejected", "edited", "disagreements", "doubt", "changed")
+# Each a named selector in review/queues.py. todo: undecided; all: every paper; flagged; rejected and
+# edited: by status; disagreements: two annotators differ; doubt: undecided, most doubtful first;
+# changed: the abstract changed after the decision.
+TODO, ALL, FLAGGED, DISAGREEMENTS, DOUBT, CHANGED = "todo", "all", "flagged", "disagreements", "doubt", "changed"
+QUEUES = (TODO, ALL, FLAGGED, REJECTED, EDITED, DISAGREEMENTS, DOUBT, CHANGED)
 SEARCH_QUEUE_PREFIX = "search:"
 
 # --------------------------------------------------------------------------- models

@@ -1,9 +1,17 @@
-"""Suggestion providers behind one small interface (see base.py)."""
+"""Suggestion providers behind one small interface (see base.py).
+
+Nothing is imported here at load time: prompts.py reads `models.offline_settings`, and a package
+that imported its providers on load would import prompts back.
+"""
 
 from __future__ import annotations
 
-from workbench.models.base import Model, Reply
+from typing import TYPE_CHECKING
+
 from workbench.vocab import OFFLINE
+
+if TYPE_CHECKING:
+    from workbench.models.base import Model
 
 
 def get_model(name: str, settings=None, *, rpm: float | None = None) -> Model:
@@ -23,4 +31,4 @@ def get_model(name: str, settings=None, *, rpm: float | None = None) -> Model:
                                  timeout=settings.timeout, response_format=settings.response_format, rpm=rpm)
 
 
-__all__ = ["Model", "Reply", "get_model"]
+__all__ = ["get_model"]

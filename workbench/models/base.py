@@ -42,17 +42,52 @@ class Reply:
 
 
 class Model(Protocol):
+    """A suggestion provider: everything its callers (suggest, batch, review, cli) use, and nothing else."""
+
     name: str
     # True for a model that answers in well under a millisecond without I/O (the
     # offline rules): the review screen computes its suggestion with the paper
     # instead of in the background, so one is never pending.
     instant: bool
+    endpoint: str | None  # where requests go, as shown and remembered (None: no endpoint)
+    # A response format found to work during this run after the asked-for one was refused, for the
+    # caller to remember and reset to None (None: nothing learned).
+    learned_format: str | None
 
     def params(self, prompt: Prompt) -> dict:
         """The request parameters that shape the output: part of a suggestion's identity."""
 
+    def note(self, prompt: Prompt) -> str | None:
+        """What to tell the user once before using this prompt (None: nothing)."""
+
+    def use_format(self, response_format: str) -> None:
+        """Start from this response format (remembered for the endpoint) when the user asked for auto."""
+
     async def summarise(self, title: str, abstract: str, prompt: Prompt) -> Reply:
         """Suggest a summary for one abstract."""
 
+    def summarise_now(self, title: str, abstract: str, prompt: Prompt) -> Reply:
+        """The same without an event loop; only an `instant` model has it."""
+
     async def aclose(self) -> None:
         """Release connections."""
+
+
+class ModelDefaults:
+    """The members of `Model` most providers answer the same way."""
+
+    instant = False
+    endpoint: str | None = None
+    learned_format: str | None = None
+
+    def note(self, prompt: Prompt) -> str | None:
+        return None
+
+    def use_format(self, response_format: str) -> None:
+        return None
+
+    def summarise_now(self, title: str, abstract: str, prompt: Prompt) -> Reply:
+        raise NotImplementedError(f"{type(self).__name__} is not an instant model")
+
+    async def aclose(self) -> None:
+        return None

@@ -21,7 +21,7 @@ the way a reviewer would write it:
 Every value comes with a verbatim evidence quote from the abstract, within the
 schema's limits.
 
-A prompt's `[offline]` table (`prompts.OfflineSettings`) chooses the wording:
+A prompt's `[offline]` table (`offline_settings.OfflineSettings`) chooses the wording:
 the technique as name, phrase or both, every gain or the headline one, each
 gain as a short phrase or as its clause, which kinds of compute figure to keep.
 A prompt without the table gets the defaults (see `offline_note`).
@@ -41,8 +41,9 @@ from bisect import bisect_right
 from dataclasses import dataclass
 
 from workbench.grounding import supports
-from workbench.models.base import Reply
-from workbench.prompts import OfflineSettings, Prompt
+from workbench.models.base import ModelDefaults, Reply
+from workbench.models.offline_settings import OfflineSettings
+from workbench.prompts import Prompt
 from workbench.records import Call
 from workbench.schema import MAX_QUOTE_CHARS, MAX_VALUE_CHARS, NULL_WORDS, Evidence, Summary
 from workbench.vocab import OFFLINE, OK, collapse_whitespace, utc_now
@@ -64,7 +65,7 @@ def offline_note(prompt: Prompt) -> str | None:
             f"and uses its default settings")
 
 
-class OfflineModel:
+class OfflineModel(ModelDefaults):
     name = OFFLINE
     instant = True
 
@@ -86,9 +87,6 @@ class OfflineModel:
         latency = int((time.perf_counter() - started) * 1000)
         return Reply(outcome=OK, summary=summary, raw=raw, latency_ms=latency,
                      calls=[Call(ask=1, attempt=1, outcome=OK, latency_ms=latency, at=at)])  # raw: derivable
-
-    async def aclose(self) -> None:
-        return None
 
 
 # How much of an abstract the rules read. Real abstracts are under 2,000 characters (arXiv's

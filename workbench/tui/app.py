@@ -21,7 +21,8 @@ from workbench.review import ReviewSession, open_session
 from workbench.tui.filters import DropControlCharacters
 from workbench.tui.keys import KeyPath, handled_by
 from workbench.tui.screens.dialogs import Dialog
-from workbench.tui.screens.review import BINDINGS, ReviewScreen, key_help
+from workbench.tui.screens.paper import ReviewScreen
+from workbench.tui.screens.paper_keys import BINDINGS, key_help
 
 
 class ReviewApp(App):

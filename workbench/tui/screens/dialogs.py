@@ -16,7 +16,7 @@ from textual.widget import Widget
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
-from workbench.records import AnnotationRow, SearchHit
+from workbench.review import AnnotationRow, SearchHit
 from workbench.safe_text import one_line, plain
 from workbench.vocab import FIELDS, STATUS_MARKS, STATUS_STYLES, field_label
 

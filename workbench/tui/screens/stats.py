@@ -7,9 +7,9 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
-from workbench.analytics import SessionStats
-from workbench.report import bar, rates_table
+from workbench.review import SessionStats
 from workbench.safe_text import one_line, plain
+from workbench.tables import bar, rates_table
 from workbench.tui.screens.dialogs import ReadingScreen
 from workbench.vocab import STATUS_MARKS
 

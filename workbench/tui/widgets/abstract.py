@@ -5,8 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.text import Text
 
-from workbench.grounding import Span
-from workbench.records import PaperRow
+from workbench.review import PaperRow, Span
 from workbench.safe_text import clean, one_line, plain
 from workbench.tui.widgets.style import HIGHLIGHTS
 from workbench.vocab import FIELDS, field_name

@@ -2,7 +2,6 @@
 
 from rich.style import Style
 
-FIELD_LABELS = {"technique": "Technique", "claimed_gain": "Claimed gain", "compute": "Compute"}
 FIELD_COLOURS = {"technique": "#5fafff", "claimed_gain": "#87d787", "compute": "#d7afff"}
 # Gain and technique get a background; compute is underlined so it stays visible where it
 # overlaps another field's quote (they often share a sentence).

@@ -9,23 +9,21 @@ values only when you pick it explicitly (1-9 or the compare screen).
 
 from __future__ import annotations
 
-import sqlite3
 from typing import Callable
 
 from rich.text import Text
 from textual import work
-from textual.app import App, ComposeResult
-from textual.binding import Binding, BindingsMap
+from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer
 
-from workbench.errors import Conflict, WorkbenchError
-from workbench.metrics import exact
-from workbench.review import Composition, FeedResult, PaperView, ReviewSession
+from workbench.errors import Conflict, StoreBusy, WorkbenchError
+from workbench.review import Composition, FeedResult, PaperView, ReviewSession, same_value
 from workbench.safe_text import one_line, plain
 from workbench.tui.notices import show, tell
+from workbench.tui.screens.paper_keys import BINDINGS, FOOTER_ORDER, bindings_by_action, key_help, keys_of
 from workbench.tui.widgets.abstract import message_text, paper_text
 from workbench.tui.widgets.form import FORM_ACTIONS, SuggestionForm
 from workbench.tui.widgets.panel import TextPanel
@@ -39,94 +37,13 @@ class SuggestionDone(Message):
         self.result = result
 
 
-# Every binding here is a priority binding: the ordered key path (tui/keys.py) routes one key at
-# a time, and a priority binding runs as its key is routed, so what it does (a decision, the
-# form opening or closing, a dialog opening) is done before the next key is routed. While the
-# form is open the decision keys are off (check_action) and keys go to the focused field; only
-# save and leave work then.
-_KEYS = [  # keys, action, footer label, in the footer, help text
-    ("a", "accept", "Accept", True, "Accept what the pane shows and go on (your own values stay yours)"),
-    ("e", "edit", "Edit", True, "Edit the fields: ctrl+s saves, esc leaves (asking if you typed)"),
-    ("r", "reject", "Reject", True, "Reject this paper"),
-    ("s,space", "skip", "Skip", True, "Skip it for now, no decision"),
-    ("n,right", "next", "Next", False, "Next paper"),
-    ("p,left", "previous", "Previous", False, "Previous paper"),
-    ("u,backspace", "undo", "Undo", True, "Undo your last change and go back to that paper"),
-    ("f", "flag", "Flag", True, "Flag or unflag this paper"),
-    ("g", "goto", "Go to", False, "Go to a paper by its number (#N, as search shows it) or its id"),
-    ("slash", "search", "Search", False, "Search titles and abstracts, with filters (status:, flagged, gain:none…)"),
-    ("ctrl+r", "resuggest", "Re-suggest", False, "Ask the model again for this paper"),
-    ("c", "compare", "Compare", False, "Every suggestion side by side; take a field from each; adjudicate"),
-    ("t", "stats", "Stats", False, "Statistics: progress, pace, accept and edit rates"),
-    ("h", "guidelines", "Guidelines", False, "The annotation guidelines"),
-    ("i", "title", "Title", False, "The paper's whole title and details (a long title is cut to 3 lines)"),
-    ("question_mark", "help", "Help", True, "These keys"),
-    ("q", "quit", "Quit", True, "Quit (every decision is already saved)"),
-]
-BINDINGS = [
-    *[Binding(keys, action, label, id=action, show=show, priority=True, tooltip=tooltip)
-      for keys, action, label, show, tooltip in _KEYS],
-    Binding("ctrl+s", "save", "Save", id="save", priority=True,
-            tooltip="Save the form (edited, or accepted if unchanged)"),
-    Binding("escape", "cancel_edit", "Leave form", id="cancel_edit", priority=True, tooltip="Leave the form"),
-    Binding("up", "scroll(-1)", "Scroll the abstract up", show=False, priority=True),
-    Binding("down", "scroll(1)", "Scroll the abstract down", show=False, priority=True),
-    Binding("pageup", "scroll(-10)", "Page the abstract up", show=False, priority=True),
-    Binding("pagedown", "scroll(10)", "Page the abstract down", show=False, priority=True),
-    Binding("shift+up", "scroll_summary(-1)", "Scroll the suggestion pane up", show=False, priority=True),
-    Binding("shift+down", "scroll_summary(1)", "Scroll the suggestion pane down", show=False, priority=True),
-    *[Binding(str(n), f"pick({n})", f"Show suggestion {n}", id=f"pick_{n}", show=False, priority=True)
-      for n in range(1, 10)],
-]
 _EDIT_ACTIONS = FORM_ACTIONS
 SIDE_GUIDELINES_WIDTH = 120  # from this many columns the guidelines open beside the task
-_ORDER = {binding.action: index for index, binding in enumerate(BINDINGS)}  # the footer's order
-
-
-def _live_bindings(app: App) -> BindingsMap:
-    live = BindingsMap(BINDINGS)
-    live.apply_keymap(getattr(app, "keymap_overrides", {}))
-    return live
-
-
-def _bindings_by_action(app: App) -> dict[str, tuple[Binding, list[str]]]:
-    """action -> (a binding, its keys as shown), as the config's [keys] remapped them."""
-    live = _live_bindings(app)
-    grouped: dict[str, tuple[Binding, list[str]]] = {}
-    for key, bindings in live.key_to_bindings.items():
-        for binding in bindings:
-            entry = grouped.setdefault(binding.action, (binding, []))
-            shown = app.get_key_display(Binding(key, binding.action))
-            if shown not in entry[1]:
-                entry[1].append(shown)
-    return grouped
-
-
-def keys_of(app: App, binding_id: str) -> tuple[str, ...]:
-    """The keys bound to `binding_id` now, as the config's [keys] remapped them (a reading page
-    closes with the key that opened it)."""
-    live = _live_bindings(app)
-    return tuple(key for key, bindings in live.key_to_bindings.items() for b in bindings if b.id == binding_id)
-
-
-def key_help(app: App) -> list[tuple[str, str]]:
-    """(keys, description) for the help screen; the nine pick keys share one row."""
-    rows, picks = [], []
-    for action, (binding, keys) in _bindings_by_action(app).items():
-        if action.startswith("pick("):
-            picks.extend(keys)
-        else:
-            rows.append((", ".join(keys), binding.tooltip or binding.description))
-    if picks:
-        rows.append((f"{picks[0]}-{picks[-1]}" if len(picks) > 2 else ", ".join(picks),
-                     "Show this paper's suggestion from another prompt or model"))
-    rows.append((app.get_key_display(Binding("ctrl+p", "")), "Command palette"))
-    return rows
 
 
 class ReviewScreen(Screen):
     BINDINGS = BINDINGS
-    CSS_PATH = "review.tcss"
+    CSS_PATH = "paper.tcss"
     AUTO_FOCUS = ""  # nothing focused (None would mean "the app's", i.e. "*"): keys are decisions until `e`
 
     def __init__(self, session: ReviewSession) -> None:
@@ -154,7 +71,7 @@ class ReviewScreen(Screen):
         """Textual's, in the order of BINDINGS: a [keys] remap re-adds the remapped keys at the end,
         and the footer shows bindings in this order."""
         bindings = super().active_bindings
-        return dict(sorted(bindings.items(), key=lambda item: _ORDER.get(item[1].binding.action, len(_ORDER))))
+        return dict(sorted(bindings.items(), key=lambda item: FOOTER_ORDER.get(item[1].binding.action, len(FOOTER_ORDER))))
 
     def check_action(self, action: str, parameters: tuple) -> bool | None:
         """In the form only save and leave-form work (every other key is the field's);
@@ -164,7 +81,7 @@ class ReviewScreen(Screen):
     def palette_entries(self) -> list[tuple[str, str, Callable]]:
         """(keys, description, action) for the command palette: every decision and move."""
         entries = []
-        for action, (binding, keys) in _bindings_by_action(self.app).items():
+        for action, (binding, keys) in bindings_by_action(self.app).items():
             method = getattr(self, f"action_{action}", None)
             if binding.id and not binding.id.startswith("pick_") and method is not None:
                 entries.append((", ".join(keys), binding.description, method))
@@ -291,7 +208,7 @@ class ReviewScreen(Screen):
             text.append(other.status, style=STATUS_STYLES[other.status])
             if other.status == "rejected":
                 continue
-            differing = [f for f in FIELDS if not exact(other.values[f], shown.get(f))]
+            differing = [f for f in FIELDS if not same_value(other.values[f], shown.get(f))]
             if not differing:
                 text.append(" (as shown above)", style="dim")
             for name in differing:  # only what differs from the pane
@@ -328,7 +245,7 @@ class ReviewScreen(Screen):
             else:
                 self.show_current()
                 tell(self, f"Not saved: {exc}.", title="Changed elsewhere", severity="warning", timeout=8)
-        except sqlite3.OperationalError as exc:
+        except StoreBusy as exc:
             tell(self, f"The store is busy or unwritable ({exc}); nothing was saved. Try again.",
                  title="Not saved", severity="error", timeout=8)
         except WorkbenchError as exc:  # read-only store
@@ -535,7 +452,7 @@ class ReviewScreen(Screen):
             self.call_after_refresh(self._render_paper)  # the paper pane's width changed
 
     def action_compare(self) -> None:
-        from workbench.tui.screens.compare import CompareScreen
+        from workbench.tui.screens.sources import CompareScreen
 
         view = self.view
         if view is None or not (view.suggestions or view.others):

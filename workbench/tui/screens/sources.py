@@ -19,8 +19,7 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from workbench.metrics import normalise_for_comparison
-from workbench.review import Composition, PaperView, Source, sources
+from workbench.review import Composition, PaperView, Source, comparable, sources
 from workbench.safe_text import one_line, plain
 from workbench.tui.notices import tell
 from workbench.tui.screens.dialogs import Dialog
@@ -62,12 +61,12 @@ def comparison_tables(view: PaperView, columns: list[Source], choice: dict[str, 
     tables.append(first)
     for index, field in enumerate(FIELDS, start=1):
         values = [source.values.get(field) for source in columns]
-        common = Counter(normalise_for_comparison(v) for v in values).most_common(1)[0][0]
+        common = Counter(comparable(v) for v in values).most_common(1)[0][0]
         cells = [Text(marker(index) + field_label(field), style="bold")]
         for number in visible:
             value = values[number]
             cell = plain(value or "—", style="" if value else "dim")
-            if normalise_for_comparison(value) != common:
+            if comparable(value) != common:
                 cell.stylize("yellow")
             if choice[field] == number:
                 cell.stylize("bold reverse")

@@ -24,9 +24,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from sqlite_utils import Database
-
-from workbench.records import SearchHit
+from workbench.records import SearchHit, SuggestionKey
+from workbench.store._base import Handle, guarded, like_prefix
 from workbench.vocab import NUMBER_NOT_IN_ABSTRACT, STATUSES, UNGROUNDED_QUOTE, VALUE_NOT_IN_QUOTE
 
 RANK_LIMIT = 3_000
@@ -134,16 +133,8 @@ _FILTERS = {"status": _status, "gain": _stated("claimed_gain"), "compute": _stat
             "grounding": _grounding, "id": _id}
 
 
-@dataclass(frozen=True)
-class ActiveSuggestion:
-    """Which suggestion the filters on suggestions look at: the one the review screen shows first."""
-
-    prompt_id: str
-    model: str
-    params: str
-
-
-def search(db: Database, text: str, *, annotator: str, active: ActiveSuggestion | None, limit: int | None = 50,
+@guarded
+def search(db: Handle, text: str, *, annotator: str, active: SuggestionKey | None, limit: int | None = 50,
            ranked: bool = True) -> tuple[list[SearchHit], str | None]:
     """(hits, problem): matching papers, best first (or in paper order), and what was not understood."""
     query = parse(text, prefix_last=ranked)
@@ -160,7 +151,7 @@ def search(db: Database, text: str, *, annotator: str, active: ActiveSuggestion 
     params_where = list(query.params)
     if query.id_prefix is not None:
         where.append("p.id LIKE ? ESCAPE '\\'")
-        params_where.append(_like_prefix(query.id_prefix))
+        params_where.append(like_prefix(query.id_prefix))
     order = "p.seq"
     source = "papers p"
     if query.words:
@@ -179,16 +170,12 @@ def search(db: Database, text: str, *, annotator: str, active: ActiveSuggestion 
         exact = [SearchHit(*r) for r in db.execute(
             "SELECT p.id, p.seq, p.title, a.status FROM papers p LEFT JOIN annotations a ON a.paper_id = p.id "
             "AND a.annotator = ? WHERE p.id LIKE ? ESCAPE '\\' ORDER BY p.seq LIMIT 5",
-            [annotator, _like_prefix(query.maybe_id)])]
+            [annotator, like_prefix(query.maybe_id)])]
         hits = exact + [h for h in hits if h.id not in {e.id for e in exact}]
     return hits[:limit] if limit else hits, query.problem
 
 
-def _like_prefix(prefix: str) -> str:
-    return prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-
-
-def _matches_at_most(db: Database, match: str, cap: int) -> bool:
+def _matches_at_most(db: Handle, match: str, cap: int) -> bool:
     found = db.execute("SELECT count(*) FROM (SELECT 1 FROM papers_fts WHERE papers_fts MATCH ? LIMIT ?)",
                        [match, cap + 1]).fetchone()[0]
     return found <= cap

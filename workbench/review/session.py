@@ -11,33 +11,27 @@ by the screen (`feed.fetch` in a worker) and stored here, on the app's thread.
 from __future__ import annotations
 
 import bisect
-import sqlite3
 import time
 import uuid
 from collections import Counter
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from sqlite_utils import Database
-
-from workbench.db import ReadOnlyStore, close_db, is_read_only_error, open_db, write_transaction
-from workbench.errors import AbortedRun, Conflict, InputError
-from workbench.grounding import Span, ground_field
+from workbench.db import close_db, open_db
+from workbench.errors import Conflict, ReadOnlyStore, StoreBusy
 from workbench.models.base import Model
 from workbench.prompts import Prompt
-from workbench.records import AnnotationRow, PaperRow, SearchHit, SuggestionRow, Values, no_values
+from workbench.records import AnnotationRow, PaperRow, SearchHit, SuggestionKey, SuggestionRow, Values, no_values
+from workbench.review.feed import SuggestionFeed
+from workbench.review.queues import Scope, check_queue, select
+from workbench.review.views import Composition, Notice, PaperView
+from workbench.stats import SessionStats, session_stats
 from workbench.store import (
-    Decision, annotation_statuses, annotations_of, changed_since_decided, clean_value, decide, find_papers, flagged_ids,
-    get_annotation, get_paper, get_papers, paper_order, paper_seq, paper_with_number, papers_with_suggestion,
-    remember_position, remembered_position, save_suggestions, set_flag, suggestions_for_paper, undo_last,
+    Decision, Handle, annotation_statuses, annotations_of, clean_value, decide, find_papers, get_annotation, get_paper,
+    paper_order, paper_seq, paper_with_number, remember_position, remembered_position, search, set_flag,
+    suggestions_for_paper, transaction, undo_last,
 )
-from workbench.suggest import (
-    NewSuggestion, canonical_params, keep_learned_format, recall_format, remember_prompt, suggest_paper,
-    suggest_paper_now,
-)
-from workbench.doubt import Doubt, doubts
-from workbench.search import ActiveSuggestion, search
-from workbench.vocab import ACCEPTED, EDITED, FIELDS, QUEUES, REJECTED, SEARCH_QUEUE_PREFIX, source_label
+from workbench.suggest import recall_format, remember_prompt
+from workbench.vocab import ACCEPTED, ALL, DISAGREEMENTS, DOUBT, EDITED, FIELDS, REJECTED, TODO
 
 # A visit longer than this is someone who walked away: count at most this much.
 MAX_SECONDS_PER_VISIT = 900.0
@@ -47,308 +41,28 @@ PREFETCH = 5
 TUI_BUSY_TIMEOUT = 3.0
 
 
-@dataclass(frozen=True)
-class ActiveKey:
-    """The prompt version, model and parameters new suggestions are made with."""
-
-    prompt_id: str
-    model: str
-    params: str
-
-
-@dataclass(slots=True, frozen=True)
-class Notice:
-    """Something the reviewer should be told (the TUI shows it as a notification)."""
-
-    message: str
-    severity: str = "information"  # information | warning | error
-    title: str = ""
-
-
-@dataclass(slots=True)
-class FeedResult:
-    """What one background request produced: a suggestion to store, or why there is none."""
-
-    paper_id: str
-    new: NewSuggestion | None = None
-    error: str | None = None
-    fatal: bool = False  # the endpoint refuses every request: stop asking this session
-
-
-@dataclass(slots=True, frozen=True)
-class FieldView:
-    """One field as the pane shows it: its value and how it is grounded in the abstract."""
-
-    value: str | None
-    span: Span | None
-    warnings: tuple[dict, ...] = ()
-    own: bool = False  # the reviewer's value (not the suggestion's): grounded by itself
-    absent: bool = False  # nothing to show: no decision and no usable suggestion (yet)
-
-
-@dataclass
-class PaperView:
-    paper: PaperRow
-    annotation: AnnotationRow | None
-    suggestions: list[SuggestionRow]  # every stored suggestion of the paper, oldest first
-    shown: int | None  # index in `suggestions` of the one on screen
-    others: list[AnnotationRow] = field(default_factory=list)  # the decisions being adjudicated
-    pending: bool = False  # the active prompt/model's suggestion is under way
-    picked: bool = False  # the reviewer chose the suggestion on screen with 1-9
-    numbers: list[int] = field(default_factory=list)  # each suggestion's number (1-9) in this session
-
-    @property
-    def suggestion(self) -> SuggestionRow | None:
-        return None if self.shown is None else self.suggestions[self.shown]
-
-    @property
-    def decided(self) -> bool:
-        return self.annotation is not None and self.annotation.decided
-
-    @property
-    def text_changed(self) -> bool:
-        """The decision was made on an older revision of the abstract."""
-        decided_on = self.annotation.decided_on if self.decided else None
-        return decided_on is not None and decided_on != self.paper.content_hash
-
-    @property
-    def shows_decision(self) -> bool:
-        """The pane shows the reviewer's own values (an accepted or edited decision), unless a
-        suggestion was picked with 1-9: `a` then confirms what is shown, never replaces it."""
-        return self.decided and self.annotation.status in (ACCEPTED, EDITED) and not self.picked
-
-    def values(self) -> Values:
-        if self.shows_decision:
-            return dict(self.annotation.values)
-        suggestion = self.suggestion
-        return dict(suggestion.values) if suggestion is not None and suggestion.ok else no_values()
-
-    def fields(self) -> dict[str, FieldView]:
-        """What the pane shows for each field, grounded: the suggestion's evidence where the value is
-        the suggestion's, else the value itself aligned to the abstract."""
-        if not self.shows_decision and (self.suggestion is None or not self.suggestion.ok):
-            return {f: FieldView(None, None, absent=True) for f in FIELDS}
-        return {f: self.field_view(f, value) for f, value in self.values().items()}
-
-    def field_view(self, name: str, value: str | None) -> FieldView:
-        suggestion = self.suggestion
-        if value is None:
-            return FieldView(None, None)
-        if suggestion is not None and suggestion.ok and suggestion.values.get(name) == value:
-            return FieldView(value, suggestion.evidence.get(name), tuple(w for w in suggestion.warnings
-                                                                        if w.get("field") == name))
-        span, warnings = ground_field(name, value, None, self.paper.abstract, quote_expected=False)
-        return FieldView(value, span, tuple(warnings), own=True)
-
-    def evidence(self) -> dict[str, Span | None]:
-        """The spans to highlight: the evidence of what the pane shows (and would be stored)."""
-        return {f: view.span for f, view in self.fields().items()}
-
-
-@dataclass(frozen=True)
-class Source:
-    """One column of the compare screen: a suggestion, or another annotator's decision."""
-
-    label: str
-    values: Values
-    usable: bool  # an ok suggestion, or a decision that kept values (not rejected)
-    suggestion: SuggestionRow | None = None
-    annotator: str | None = None
-    status: str | None = None  # the reviewer's decision (a decision's column only)
-
-    @property
-    def key(self) -> str:
-        """How an annotation records where a field came from."""
-        return f"annotator:{self.annotator}" if self.annotator else f"suggestion:{self.label}"
-
-    @property
-    def rejection(self) -> bool:
-        """A reviewer's rejection: no values, and the decision is that there should be none."""
-        return self.annotator is not None and not self.usable
-
-    @property
-    def heading(self) -> str:
-        """What the column is: a reviewer's decision, or a suggestion (saying so when it failed)."""
-        if self.annotator is not None:
-            return f"{self.annotator}'s decision · {self.status}"
-        suggestion = self.suggestion
-        if suggestion is not None and not suggestion.ok:
-            return f"suggestion {self.label} · failed ({suggestion.outcome})"
-        return f"suggestion {self.label}"
-
-
-def sources(view: PaperView, limit: int = 9) -> list[Source]:
-    """The paper's suggestions (oldest first) and other annotators' decisions, at most `limit`:
-    the decisions always (adjudication is what they are there for), as many suggestions as fit."""
-    decisions = [Source(f"{other.annotator} ({other.status})", dict(other.values), other.status != REJECTED,
-                        annotator=other.annotator, status=other.status) for other in view.others][:limit]
-    suggestions = [Source(s.label, dict(s.values) if s.ok else no_values(), s.ok, suggestion=s)
-                   for s in view.suggestions][:limit - len(decisions)]
-    return suggestions + decisions
-
-
-YOU = "you"
-
-
-@dataclass
-class Composition:
-    """A decision put together in the compare screen: each field from a chosen source."""
-
-    values: Values
-    field_sources: dict[str, str]
-    # The suggestion it is measured against (kept as the annotation's snapshot): the first one it
-    # takes a field from, else the one on screen when compare opened. Taking a reviewer's column
-    # does not make the suggestion disappear: `edited_fields` and the status compare with it.
-    suggestion: SuggestionRow | None
-    rejects: bool = False  # every field from a reviewer's rejection: the decision is a rejection
-
-    @classmethod
-    def of(cls, columns: list[Source], choice: dict[str, int], shown: SuggestionRow | None = None) -> "Composition":
-        picked = {f: columns[choice[f]] for f in FIELDS}
-        suggestion = next((picked[f].suggestion for f in FIELDS if picked[f].suggestion is not None), shown)
-        return cls({f: picked[f].values.get(f) for f in FIELDS}, {f: picked[f].key for f in FIELDS}, suggestion,
-                   rejects=all(picked[f].rejection for f in FIELDS))
-
-    def typed_over(self, values: Values) -> dict[str, str]:
-        """The sources after the reviewer edited the composed values: changed fields are theirs."""
-        return {f: (self.field_sources[f] if clean_value(values.get(f)) == self.values.get(f) else YOU)
-                for f in FIELDS}
-
-
-class SuggestionFeed:
-    """Which papers need a suggestion from the active prompt and model, which are under way,
-    which gave up, and storing what comes back."""
-
-    def __init__(self, db: Database, prompt: Prompt, model: Model):
-        self.db, self.prompt, self.model = db, prompt, model
-        self.in_flight: set[str] = set()
-        self.gave_up: dict[str, str] = {}  # paper id -> why (a request that raised): asked again only on ctrl+r
-        self.again: set[str] = set()  # ctrl+r: request these even though they have a suggestion
-        self.stopped: str | None = None  # a run-stopping fault: no more requests this session
-
-    @property
-    def key(self) -> ActiveKey:
-        """Computed each time: a response-format fallback changes the parameters mid-session."""
-        return ActiveKey(self.prompt.id, self.model.name, canonical_params(self.model, self.prompt))
-
-    @property
-    def label(self) -> str:
-        return source_label(self.prompt.name, self.prompt.id, self.model.name)
-
-    @property
-    def instant(self) -> bool:
-        return bool(getattr(self.model, "instant", False))
-
-    def pending(self, paper_id: str) -> bool:
-        return paper_id in self.in_flight
-
-    def missing(self, paper_ids: list[str]) -> list[str]:
-        if not paper_ids:
-            return []
-        have = papers_with_suggestion(self.db, paper_ids, *self._key_values())
-        return [pid for pid in paper_ids if pid not in have]
-
-    def _key_values(self) -> tuple[str, str, str]:
-        key = self.key
-        return key.prompt_id, key.model, key.params
-
-    def fill_now(self, paper_ids: list[str]) -> None:
-        """An instant model's suggestions for these papers, made and stored at once (one transaction)."""
-        if self.stopped:
-            return
-        todo = [pid for pid in self.missing(paper_ids) if pid not in self.gave_up]
-        if not todo:
-            return
-        papers = get_papers(self.db, todo)
-        made = [suggest_paper_now(papers[pid], self.prompt, self.model) for pid in todo if pid in papers]
-        try:
-            save_suggestions(self.db, [(new.suggestion, new.calls) for new in made])
-        except sqlite3.OperationalError as exc:
-            for pid in todo:
-                self.gave_up[pid] = f"could not store its suggestion ({exc})"
-
-    def claim(self, paper_ids: list[str]) -> list[PaperRow]:
-        """The papers to request in the background now; they count as under way from here."""
-        if self.stopped or self.instant:
-            return []
-        wanted = self.missing(paper_ids) + [pid for pid in paper_ids if pid in self.again]
-        todo = [pid for pid in dict.fromkeys(wanted) if pid not in self.in_flight and pid not in self.gave_up]
-        self.again.difference_update(todo)
-        papers = get_papers(self.db, todo) if todo else {}
-        self.in_flight.update(papers)
-        return [papers[pid] for pid in todo if pid in papers]
-
-    async def fetch(self, paper: PaperRow) -> FeedResult:
-        """Ask the model (in a worker); never touches the store, never raises for a model fault."""
-        try:
-            return FeedResult(paper.id, new=await suggest_paper(paper, self.prompt, self.model))
-        except AbortedRun as exc:
-            return FeedResult(paper.id, new=exc.record, error=str(exc), fatal=True)
-        except Exception as exc:  # a bug or an unexpected fault: report it, keep reviewing
-            return FeedResult(paper.id, error=f"{type(exc).__name__}: {exc}")
-
-    def receive(self, result: FeedResult) -> Notice | None:
-        """Store a fetched suggestion (on the app's thread) and say what the reviewer should know."""
-        self.in_flight.discard(result.paper_id)
-        if result.new is not None:
-            try:
-                save_suggestions(self.db, [(result.new.suggestion, result.new.calls)])
-                learned = keep_learned_format(self.db, self.model)
-            except sqlite3.OperationalError as exc:
-                return Notice(f"Could not store a suggestion ({exc}); it will be requested again.", "warning")
-            if learned:
-                return Notice(f"The endpoint does not take this response format; using {learned} from now on "
-                              "(remembered for this endpoint and model).", "warning")
-        if result.fatal:
-            first = self.stopped is None
-            self.stopped = result.error
-            self.in_flight.clear()
-            return Notice(result.error or "", "error", "Suggestions stopped") if first else None
-        if result.error is not None and result.new is None:
-            # Nothing was stored, so prefetching would ask again at once: wait for ctrl+r.
-            self.gave_up[result.paper_id] = result.error
-            return Notice(f"Suggestion failed: {result.error} (ctrl+r retries)", "warning")
-        return None
-
-    def retry(self, paper_id: str) -> Notice | None:
-        """ctrl+r: ask again for this paper (its current suggestion stays until the new one lands)."""
-        if self.stopped:
-            return Notice(f"Suggestions are stopped: {self.stopped}", "error")
-        self.gave_up.pop(paper_id, None)
-        if self.instant:
-            paper = get_paper(self.db, paper_id)
-            new = suggest_paper_now(paper, self.prompt, self.model)
-            save_suggestions(self.db, [(new.suggestion, new.calls)])
-            return Notice(f"Suggested again with {self.label}.")
-        self.again.add(paper_id)
-        return Notice(f"Asking {self.label} again…")
-
-
 class ReviewSession:
-    def __init__(self, db: Database, annotator: str, feed: SuggestionFeed, queue: str = "todo",
+    def __init__(self, db: Handle, annotator: str, feed: SuggestionFeed, queue: str = TODO,
                  clock=time.monotonic, others: tuple[str, str] | None = None, read_only: bool = False):
-        if queue not in QUEUES and not queue.startswith(SEARCH_QUEUE_PREFIX):
-            raise ValueError(f"unknown queue {queue!r}")
-        if queue == "disagreements" and not others:
-            raise ValueError("the disagreements queue needs the two annotators to adjudicate")
+        check_queue(queue, others)
         self.db, self.annotator, self.feed, self.queue_name = db, annotator, feed, queue
         self.others = others
         self.read_only = read_only
         self.session_id = uuid.uuid4().hex[:12]
         self.clock = clock
         self.statuses = annotation_statuses(db, annotator)  # paper id -> status (None: only flagged)
-        self.doubts: dict[str, Doubt] = {}
         self.counts = Counter(s for s in self.statuses.values() if s)
         order = paper_order(db)
         self.total_papers = len(order)
-        self.order: list[tuple[int, str]] = self._select(order)
+        self.queue = select(queue, Scope(db, annotator, self.statuses, order, others, self._every_hit))
+        self.order: list[tuple[int, str]] = self.queue.entries
         self._queued = {pid for _, pid in self.order}
         self._undecided = sum(1 for pid in self._queued if not self.statuses.get(pid))  # kept live
         self.index = self._start_index()
         self.shown_at = clock()
         self.preferred: dict[str, str] = {}  # paper id -> suggestion id picked with 1-9
-        # (prompt version, model, params) -> its number for 1-9: given as first seen, kept all session
-        self.source_numbers: dict[tuple[str, str, str], int] = {}
+        # suggestion key -> its number for 1-9: given as first seen, kept all session
+        self.source_numbers: dict[SuggestionKey, int] = {}
         # paper id -> the version of the annotation last shown (None: none existed): what a decision is based on
         self.seen: dict[str, int | None] = {}
         self.seen_text: dict[str, str] = {}  # paper id -> content hash of the text last shown: what it is decided on
@@ -360,42 +74,14 @@ class ReviewSession:
                 "and new suggestions cannot be saved.", "warning", "Read-only"))
 
     @property
-    def active(self) -> ActiveKey:
+    def active(self) -> SuggestionKey:
         return self.feed.key
 
     # ------------------------------------------------------------------ queue
 
-    def _select(self, order: list[tuple[int, str]]) -> list[tuple[int, str]]:
-        if self.queue_name == "todo":
-            return [(seq, pid) for seq, pid in order if not self.statuses.get(pid)]
-        if self.queue_name == "all":
-            return order
-        if self.queue_name == "disagreements":
-            from workbench.agreement import disagreement_ids
-
-            disputed = set(disagreement_ids(self.db, *self.others))
-            return [(seq, pid) for seq, pid in order if pid in disputed]
-        if self.queue_name in ("flagged", "changed"):
-            wanted = (flagged_ids if self.queue_name == "flagged" else changed_since_decided)(self.db, self.annotator)
-            return [(seq, pid) for seq, pid in order if pid in wanted]
-        if self.queue_name == "doubt":  # undecided papers, the most doubtful first (see workbench/doubt.py)
-            self.doubts = doubts(self.db)
-            todo = [(seq, pid) for seq, pid in order if not self.statuses.get(pid)]
-            return sorted(todo, key=lambda entry: (-self._doubt_of(entry[1]).score, entry[0]))
-        if self.queue_name.startswith(SEARCH_QUEUE_PREFIX):
-            hits, problem = self._search(self.queue_name[len(SEARCH_QUEUE_PREFIX):], limit=None, ranked=False)
-            if problem:
-                raise InputError(f"--queue {self.queue_name}: {problem}")
-            return [(hit.seq, hit.id) for hit in hits]
-        wanted = self.queue_name  # rejected | edited
-        return [(seq, pid) for seq, pid in order if self.statuses.get(pid) == wanted]
-
-    def _doubt_of(self, pid: str) -> Doubt:
-        return self.doubts.get(pid) or Doubt(0.0, ["no suggestions yet"])
-
     def doubt_text(self, pid: str) -> str | None:
         """Why this paper is where it is in the doubt queue (None in other queues)."""
-        return self._doubt_of(pid).text() if self.queue_name == "doubt" else None
+        return self.queue.doubt_of(pid).text() if self.queue_name == DOUBT else None
 
     def _start_index(self) -> int:
         """Where the reviewer was in this queue when they left it; else, in `all` and
@@ -404,11 +90,11 @@ class ReviewSession:
         if was_on is not None:
             seq = paper_seq(self.db, was_on)
             if seq is not None and self.order:
-                at = bisect.bisect_left(self.order, (seq, was_on)) if self.queue_name != "doubt" else next(
+                at = bisect.bisect_left(self.order, (seq, was_on)) if self.queue.in_paper_order else next(
                     (i for i, (_, pid) in enumerate(self.order) if pid == was_on), len(self.order))
                 if at < len(self.order):  # that paper, or (decided since, in todo) the next one after it
                     return at
-        if self.queue_name in ("all", "disagreements"):
+        if self.queue_name in (ALL, DISAGREEMENTS):
             return next((i for i, (_, pid) in enumerate(self.order) if not self.statuses.get(pid)), 0)
         return 0
 
@@ -457,7 +143,7 @@ class ReviewSession:
     def advance(self) -> bool:
         """After a decision: the next paper of the queue; in `todo`, the next one still undecided
         (a paper reached with g or / may sit among decided ones)."""
-        if self.queue_name != "todo":
+        if self.queue_name != TODO:
             return self.move(1)
         for index in range(self.index + 1, len(self.order)):
             if not self.statuses.get(self.order[index][1]):
@@ -487,9 +173,11 @@ class ReviewSession:
         return self._search(text, limit=limit, ranked=True)
 
     def _search(self, text: str, *, limit: int | None, ranked: bool) -> tuple[list[SearchHit], str | None]:
-        key = self.active
-        return search(self.db, text, annotator=self.annotator, limit=limit, ranked=ranked,
-                      active=ActiveSuggestion(key.prompt_id, key.model, key.params))
+        return search(self.db, text, annotator=self.annotator, limit=limit, ranked=ranked, active=self.active)
+
+    def _every_hit(self, text: str) -> tuple[list[SearchHit], str | None]:
+        """A search queue: every match, in paper order."""
+        return self._search(text, limit=None, ranked=False)
 
     # ------------------------------------------------------------------ what is on screen
 
@@ -509,8 +197,7 @@ class ReviewSession:
 
     def _source_number(self, suggestion: SuggestionRow) -> int:
         """The number 1-9 picks this suggestion's source by, the same on every paper this session."""
-        key = (suggestion.prompt_id, suggestion.model, suggestion.params)
-        return self.source_numbers.setdefault(key, len(self.source_numbers) + 1)
+        return self.source_numbers.setdefault(suggestion.key, len(self.source_numbers) + 1)
 
     def reload(self, pid: str) -> AnnotationRow | None:
         """Read the paper's annotation as stored now: what the next decision on it is based on."""
@@ -542,7 +229,7 @@ class ReviewSession:
                 return i, True
         key = self.active
         for i, s in enumerate(suggestions):
-            if (s.prompt_id, s.model, s.params) == (key.prompt_id, key.model, key.params):
+            if s.key == key:
                 return i, False
         ok = [i for i, s in enumerate(suggestions) if s.ok]
         return (ok[-1] if ok else len(suggestions) - 1), False
@@ -690,10 +377,8 @@ class ReviewSession:
     def decided(self) -> int:
         return sum(self.counts.values())
 
-    def stats(self):
+    def stats(self) -> SessionStats:
         """This annotator's progress, pace (this session and overall) and rates (for the stats screen)."""
-        from workbench.analytics import session_stats
-
         return session_stats(self.db, self.annotator, self.session_id, self.decided, self.total_papers, self.counts)
 
     def close(self) -> None:
@@ -701,26 +386,26 @@ class ReviewSession:
         close_db(self.db)
 
 
-def open_session(db_path: str | Path, *, prompt: Prompt, model: Model, annotator: str, queue: str = "todo",
+def open_session(db_path: str | Path, *, prompt: Prompt, model: Model, annotator: str, queue: str = TODO,
                  others: tuple[str, str] | None = None) -> ReviewSession:
     """Open the store, record the prompt version, and start a session on the queue. A store that
     cannot be written opens read-only, for browsing."""
     db = None
     try:
         db = open_db(db_path, busy_timeout=TUI_BUSY_TIMEOUT)
-        with write_transaction(db):
+        with transaction(db):
             remember_prompt(db, prompt)
         read_only = False
-    except (ReadOnlyStore, sqlite3.OperationalError) as exc:
-        if not isinstance(exc, ReadOnlyStore) and not is_read_only_error(exc, db_path):
+    except (ReadOnlyStore, StoreBusy) as exc:
+        if isinstance(exc, StoreBusy) and not exc.read_only:
             raise
         if db is not None:
-            db.close()
+            close_db(db)
         db, read_only = open_db(db_path, read_only=True), True
     recall_format(db, model)
     session = ReviewSession(db, annotator, SuggestionFeed(db, prompt, model), queue, others=others,
                             read_only=read_only)
-    note = model.note(prompt) if hasattr(model, "note") else None
+    note = model.note(prompt)
     if note:
         session.notices_at_start.append(Notice(note[:1].upper() + note[1:] + ".", "warning"))
     return session

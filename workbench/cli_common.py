@@ -1,0 +1,148 @@
+"""What the command line's modules share: the one safe way to print (`say`: every line cleaned of
+control characters; `echo_json` for JSON the code made), failing with one line, the store opened once
+per command, the config read once, choosing a model and its price."""
+
+from __future__ import annotations
+
+import getpass
+from pathlib import Path
+
+import click
+
+from workbench.db import close_db, open_db, open_for_reading
+from workbench.errors import InputError
+from workbench.records import annotator_problem
+from workbench.safe_text import clean
+from workbench.vocab import OFFLINE, QUEUES, SEARCH_QUEUE_PREFIX
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def default_annotator() -> str:
+    try:
+        return getpass.getuser() or "reviewer"
+    except Exception:  # no login name in some containers
+        return "reviewer"
+
+
+def check_annotator(annotator: str) -> str:
+    problem = annotator_problem(annotator)
+    if problem:
+        raise InputError(f"--annotator {annotator!r} {problem}")
+    return annotator
+
+
+def default_seeds() -> Path:
+    """`seeds/` here, else the checkout's own seeds (an editable install run elsewhere)."""
+    local = Path("seeds")
+    if local.is_dir() or not (PROJECT_ROOT / "seeds").is_dir():
+        return local
+    return PROJECT_ROOT / "seeds"
+
+
+def say(text: str = "", *, err: bool = False) -> None:
+    click.echo(clean(text), err=err)
+
+
+def fail(ctx: click.Context, message: str, code: int) -> None:
+    say(f"workbench: {message}", err=True)
+    ctx.exit(code)
+
+
+def parse_queue(value: str) -> str:
+    if value in QUEUES or (value.startswith(SEARCH_QUEUE_PREFIX) and value[len(SEARCH_QUEUE_PREFIX):].strip()):
+        return value
+    raise click.BadParameter(f"{value!r} is not one of {', '.join(QUEUES)}, or search:\"QUERY\"")
+
+
+def _remember_db(ctx: click.Context, param, value: Path | None) -> None:
+    if value is not None:
+        ctx.obj["db_path"] = value
+
+
+DB_HELP = "Store path (default: $WORKBENCH_DB or annotations/workbench.db)."
+db_option = click.option("--db", "db_here", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                         expose_value=False, callback=_remember_db, help=DB_HELP)
+
+
+def open_store(ctx: click.Context, *, create: bool = True):
+    """The store, opened once per command and closed (checkpointed into the one file) at exit.
+    Read-only commands pass create=False: no store there is an error, not a new empty store,
+    and a store that cannot be written is read as it is."""
+    if "db" not in ctx.obj:
+        db = open_db(ctx.obj["db_path"]) if create else open_for_reading(ctx.obj["db_path"])
+        ctx.obj["db"] = db
+        ctx.find_root().call_on_close(lambda: close_db(db))
+    return ctx.obj["db"]
+
+
+def model_options(func):
+    """Options shared by `suggest` and `review` for choosing and reaching a model."""
+    options = [
+        click.option("--prompt", "prompt_ref", default=None, help="Prompt name in prompts/ or a path (default: summary)."),
+        click.option("--model", "model_name", default=OFFLINE, show_default=True,
+                     help="'offline' (built in) or a model at OPENAI_BASE_URL."),
+        click.option("--response-format", type=click.Choice(["auto", "json_schema", "json_object_schema", "json_object",
+                                                             "text"]), default=None,
+                     help="How to ask for JSON. auto (default): the best mode the endpoint supports, learned by "
+                          "`workbench models` or by falling back once and remembered."),
+        click.option("--timeout", type=click.FloatRange(min=1), default=None,
+                     help="Seconds a request may take in all (default 60)."),
+        click.option("--rpm", type=click.FloatRange(min=0.1), default=None, help="At most this many requests a minute."),
+        db_option,
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def read_config():
+    """The config file, read and checked once per command (the first use reads it)."""
+    from workbench.config import load_config
+
+    ctx = click.get_current_context(silent=True)
+    if ctx is None:
+        return load_config()
+    obj = ctx.find_root().ensure_object(dict)
+    if "config" not in obj:
+        obj["config"] = load_config()
+    return obj["config"]
+
+
+def make_model(model_name: str, response_format: str | None, timeout: float | None, rpm: float | None, *,
+               sends: bool = True):
+    """The model by name. `sends=False`: nothing will be sent (request files are only written), so no
+    key is needed even for the official endpoint."""
+    from dataclasses import replace
+
+    from workbench.config import endpoint_settings
+    from workbench.models import get_model
+
+    if model_name == OFFLINE:
+        return get_model(OFFLINE)
+    settings = endpoint_settings(read_config(), timeout=timeout, response_format=response_format)
+    if not sends and not settings.api_key:
+        settings = replace(settings, api_key="no-key: files only")
+    return get_model(model_name, settings, rpm=rpm)
+
+
+def price_for(model_name: str, price_in: float | None, price_out: float | None, *, batch: bool = False):
+    """--price-in/--price-out as given, else the config's price for the model (halved for a batch)."""
+    from workbench.config import prices
+    from workbench.vocab import batch_price
+
+    if price_in is not None or price_out is not None:
+        return price_in or 0.0, price_out or 0.0
+    price = prices(read_config()).get(model_name)
+    return batch_price(price) if batch else price
+
+
+def rich_console():
+    from workbench.safe_text import safe_console
+
+    return safe_console(soft_wrap=False)
+
+
+def echo_json(text: str) -> None:
+    """JSON the code serialised (json.dumps escapes control characters): printed as it is."""
+    click.echo(text)

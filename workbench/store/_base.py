@@ -1,0 +1,92 @@
+"""What every part of the store shares: the handle type, the one transaction helper, the error mapping.
+
+Nothing here is public beyond `workbench.store`: callers get the handle from `workbench.db.open_db()`,
+pass it back to the store's functions, and never call a method on it.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import sqlite3
+from contextlib import contextmanager
+from typing import Callable, Iterable, Iterator, TypeVar
+
+from sqlite_utils import Database
+
+from workbench.db import bulk_writes as _bulk_writes, write_transaction
+from workbench.errors import StoreBusy, StoreRefused, StoreUnreadable
+from workbench.json_text import mend
+
+Handle = Database  # opaque to callers: what open_db() returns and every store function takes
+F = TypeVar("F", bound=Callable)
+
+
+def store_error(exc: BaseException) -> Exception | None:
+    """The store's own error for a driver's exception (None: not a driver's exception)."""
+    if isinstance(exc, sqlite3.OperationalError):
+        code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
+        return StoreBusy(str(exc), read_only=code in (sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN))
+    if isinstance(exc, (sqlite3.IntegrityError, sqlite3.InterfaceError, sqlite3.DataError)):
+        return StoreRefused(f"{type(exc).__name__}: {exc}")
+    if isinstance(exc, sqlite3.DatabaseError):
+        return StoreUnreadable(str(exc))
+    return None
+
+
+def guarded(fn: F) -> F:
+    """The public surface: a driver's exception leaves as the store's own (generators too)."""
+    if inspect.isgeneratorfunction(fn):
+        @functools.wraps(fn)
+        def generator(*args, **kwargs):
+            try:
+                yield from fn(*args, **kwargs)
+            except sqlite3.Error as exc:
+                raise store_error(exc) from exc
+        return generator  # type: ignore[return-value]
+
+    @functools.wraps(fn)
+    def function(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except sqlite3.Error as exc:
+            raise store_error(exc) from exc
+    return function  # type: ignore[return-value]
+
+
+@contextmanager
+def transaction(db: Handle) -> Iterator[Handle]:
+    """The one way a unit of work is written: all of it or none of it, waiting for another writer up
+    front (BEGIN IMMEDIATE); nested use is a savepoint."""
+    try:
+        with write_transaction(db):
+            yield db
+    except sqlite3.Error as exc:
+        raise store_error(exc) from exc
+
+
+@contextmanager
+def bulk_writes(db: Handle) -> Iterator[Handle]:
+    """Many write transactions in a row (a batch collect): the log is folded into the store less often."""
+    try:
+        with _bulk_writes(db):
+            yield db
+    except sqlite3.Error as exc:
+        raise store_error(exc) from exc
+
+
+def one(db: Handle, sql: str, params: tuple | list = ()) -> dict | None:
+    return next(db.query(sql, params), None)
+
+
+def marks(values: Iterable) -> str:
+    return ", ".join("?" for _ in values)
+
+
+def mended(values: list) -> list:
+    """The last guard: SQLite cannot store a lone surrogate (UnicodeEncodeError would end the run)."""
+    return [mend(v) if isinstance(v, str) else v for v in values]
+
+
+def like_prefix(prefix: str) -> str:
+    return prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
