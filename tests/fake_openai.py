@@ -224,14 +224,19 @@ class FakeOpenAI(LocalServer):
             return self._completion(handler, body, '{"technique": "x\ud800y", "claimed_gain": null}')
         if fault == "500-surrogate":
             return self._error(handler, 500, "upstream said x\ud800y", "server_error")
-        if fault in ("echo-key", "400-echo-key"):  # a server that repeats the key it was sent, upper-cased
-            key = handler.headers.get("Authorization", "").removeprefix("Bearer ").upper()
+        if fault in ("echo-key", "400-echo-key", "echo-key-escaped"):  # a server that repeats the key it was sent
+            key = handler.headers.get("Authorization", "").removeprefix("Bearer ")
             if fault == "400-echo-key":
-                return self._error(handler, 400, f"bad request from {key}", "invalid_request_error")
+                return self._error(handler, 400, f"bad request from {key.upper()}", "invalid_request_error")
             summary = extract(title, abstract).model_dump()
-            summary["technique"] = f"{key} training"
-            summary["evidence"]["technique"] = key
-            return self._completion(handler, body, json.dumps(summary))
+            summary["technique"] = f"{key.upper()} training"
+            summary["evidence"]["technique"] = key.upper()
+            content = json.dumps(summary)
+            if fault == "echo-key-escaped":  # every character a JSON \u escape: the same string once parsed
+                escaped = "".join(f"\\u{ord(c):04x}" for c in key)
+                content = content.replace(json.dumps(key.upper())[1:-1], escaped).replace(
+                    json.dumps(f"{key.upper()} training")[1:-1], escaped + " training")
+            return self._completion(handler, body, content)
         if fault == "429":
             return self._error(handler, 429, "Rate limit reached", "rate_limit_exceeded", {"Retry-After": self.retry_after})
         if fault == "quota":

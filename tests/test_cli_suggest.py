@@ -239,6 +239,15 @@ def test_offline_suggest_says_once_when_it_ignores_the_prompt(run_cli, ingested,
     ('[prices."gpt-test"]\ninput = 1.0\noutput = 2.0\ncached = 0.5\n',
      "unknown key 'cached' in [prices.\"gpt-test\"] (known: input, output)"),
     ('[prices]\n"gpt-test" = 1\n', "[prices.\"gpt-test\"] must be a table with 'input' and 'output'"),
+    # Known keys with values of the wrong type or range: one line each, never an internal error.
+    ('[openai]\nbase_url = 5\n', "[openai] base_url must be a string"),
+    ('[openai]\napi_key = 5\n', "[openai] api_key must be a string"),
+    ('[openai]\nbase_url = "ftp://127.0.0.1:9/v1"\n', "[openai] base_url must be an http:// or https:// URL"),
+    ('[openai]\ntimeout = nan\n', "[openai] timeout must be a number of seconds from 1 to 86,400"),
+    ('[openai]\ntimeout = inf\n', "[openai] timeout must be a number of seconds from 1 to 86,400"),
+    ('[openai]\ntimeout = 1e-300\n', "[openai] timeout must be a number of seconds from 1 to 86,400"),
+    ('[prices."gpt-test"]\ninput = nan\noutput = 1\n',
+     "[prices.\"gpt-test\"] 'input' and 'output' must be USD per million tokens from 0 to 1,000,000"),
 ])
 def test_a_mistyped_setting_is_an_error_naming_the_file_the_key_and_the_nearest_one(
         run_cli, ingested, monkeypatch, tmp_path, text, message):
@@ -295,3 +304,17 @@ def test_models_with_no_server_is_one_line_naming_the_endpoint_and_exit_1(run_cl
     assert result.stderr.startswith("workbench: the model list at http://127.0.0.1:9/v1 is not available")
     as_json = run_cli("models", "--timeout", "2", "--json")
     assert as_json.exit_code == 1 and json.loads(as_json.stdout)["models"] is None
+
+
+@pytest.mark.parametrize("slots", [10**30, 100_000_000_000, True])
+def test_a_server_reporting_absurd_slots_is_not_believed(run_cli, ingested, monkeypatch, slots):
+    """/props total_slots is a number from outside: 10**30 ended `models` in an internal error, and
+    10**11 became suggest's default concurrency."""
+    fake = FakeOpenAI(slots=slots).start()
+    try:
+        monkeypatch.setenv("OPENAI_BASE_URL", fake.base_url)
+        result = run_cli("models")
+    finally:
+        fake.stop()
+    assert result.exit_code == 0, result.stderr
+    assert "request at once" not in result.stdout and "requests at once" not in result.stdout

@@ -105,10 +105,13 @@ def test_a_500_whose_message_holds_a_lone_surrogate_is_an_error_outcome_with_the
 
 def test_a_key_echoed_in_fields_evidence_and_error_text_in_any_case_is_stored_nowhere(
         run_cli, ingested, fake, db_path, tmp_path):
-    first, second = titles(db_path, 2)
-    fake.script = {first: ["echo-key"], second: ["400-echo-key"]}
+    first, second, third = titles(db_path, 3)
+    fake.script = {first: ["echo-key"], second: ["400-echo-key"], third: ["echo-key-escaped"]}
     result = run_cli("suggest", "--model", "gpt-test", "--limit", "3")
     assert result.exit_code == 0, result.stderr
+    escaped = rows(db_path, "SELECT s.technique, s.raw FROM suggestions s JOIN papers p ON p.id = s.paper_id "
+                            "WHERE p.seq = 3")[0]
+    assert escaped[0] == "[redacted] training" and "\\u0073\\u006b" not in escaped[1]  # \u escapes decoded too
     technique, evidence = rows(db_path, "SELECT s.technique, s.evidence FROM suggestions s "
                                         "JOIN papers p ON p.id = s.paper_id WHERE p.seq = 1")[0]
     assert technique == "[redacted] training" and json.loads(evidence)["technique"]["quote"] == "[redacted]"

@@ -76,6 +76,17 @@ def test_429_waits_for_retry_after_then_succeeds(seeded_db, fake):
     assert suggestion(seeded_db, MULTIGRID)["attempts"] == 2
 
 
+def test_a_retry_after_past_the_time_budget_ends_the_retries_at_once(seeded_db, fake):
+    """Retry-After in the year 9999 (or 3 s against a 2 s budget): no wait that ends past the
+    request's budget is taken; the paper is an error at once, not minutes later."""
+    fake.retry_after = "Fri, 31 Dec 9999 23:59:59 GMT"
+    fake.script = {MULTIGRID: ["429", "429", "429"]}
+    started = time.monotonic()
+    run(seeded_db, fake, first_ids(seeded_db, 1), retry=RetryPolicy(max_attempts=4, max_total_seconds=2))
+    assert time.monotonic() - started < 10 and fake.count(MULTIGRID) == 1
+    assert suggestion(seeded_db, MULTIGRID)["outcome"] == "error"
+
+
 def test_500_is_retried_with_backoff_and_gives_up_after_max_attempts(seeded_db, fake):
     fake.script = {MULTIGRID: ["500", "500", "ok"]}
     run(seeded_db, fake, first_ids(seeded_db, 1))

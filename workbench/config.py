@@ -140,6 +140,9 @@ def prices(config: Config) -> dict[str, tuple[float, float]]:
             result[model] = float(table["input"]), float(table["output"])
         except (KeyError, TypeError, ValueError):
             raise InputError(f"{config_path()}: [prices.\"{model}\"] needs numbers 'input' and 'output'") from None
+        if not all(0 <= price < 1e6 for price in result[model]):  # NaN and infinity fail this too
+            raise InputError(f"{config_path()}: [prices.\"{model}\"] 'input' and 'output' must be USD per million "
+                             "tokens from 0 to 1,000,000")
     return result
 
 
@@ -153,6 +156,9 @@ class EndpointSettings:
     response_format: str = DEFAULT_RESPONSE_FORMAT
 
 
+MAX_TIMEOUT = 86_400  # a day: past that a request is not waiting, it is lost
+
+
 def endpoint_settings(config: Config, *, timeout: float | None = None,
                       response_format: str | None = None) -> EndpointSettings:
     """Command-line option, else environment (OPENAI_BASE_URL, OPENAI_API_KEY), else [openai] in the
@@ -160,10 +166,17 @@ def endpoint_settings(config: Config, *, timeout: float | None = None,
     table = config.openai
     if timeout is None:
         timeout = table.timeout if table.timeout is not None else DEFAULT_TIMEOUT
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
-        raise InputError(f"{config_path()}: [openai] timeout must be a number of seconds above 0")
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 1 <= timeout <= MAX_TIMEOUT:
+        raise InputError(f"{config_path()}: [openai] timeout must be a number of seconds from 1 to {MAX_TIMEOUT:,}")
+    for name in ("base_url", "api_key", "response_format"):
+        if getattr(table, name) is not None and not isinstance(getattr(table, name), str):
+            raise InputError(f"{config_path()}: [openai] {name} must be a string")
+    base_url = os.environ.get("OPENAI_BASE_URL") or table.base_url or OFFICIAL_BASE_URL
+    if not base_url.startswith(("http://", "https://")):
+        where = "OPENAI_BASE_URL" if os.environ.get("OPENAI_BASE_URL") else f"{config_path()}: [openai] base_url"
+        raise InputError(f"{where} must be an http:// or https:// URL")
     return EndpointSettings(
-        base_url=os.environ.get("OPENAI_BASE_URL") or table.base_url or OFFICIAL_BASE_URL,
+        base_url=base_url,
         api_key=os.environ.get("OPENAI_API_KEY") or table.api_key or None,
         timeout=float(timeout),
         response_format=response_format or table.response_format or DEFAULT_RESPONSE_FORMAT,

@@ -74,6 +74,9 @@ async def list_models(settings: EndpointSettings) -> tuple[list[str] | None, str
         await client.close()
 
 
+MAX_SLOTS = 256  # the most --concurrency takes
+
+
 def server_slots(base_url: str, timeout: float = 3.0) -> int | None:
     """llama.cpp's llama-server says how many requests it works on at once (GET /props)."""
     parts = urlsplit(base_url)
@@ -82,7 +85,8 @@ def server_slots(base_url: str, timeout: float = 3.0) -> int | None:
             slots = json.loads(response.read(65536)).get("total_slots")
     except (OSError, ValueError, AttributeError):
         return None
-    return slots if isinstance(slots, int) and slots > 0 else None
+    # A count from outside: a server's word is believed only within what --concurrency allows.
+    return slots if isinstance(slots, int) and not isinstance(slots, bool) and 0 < slots <= MAX_SLOTS else None
 
 
 async def probe_mode(settings: EndpointSettings, name: str, mode: str, prompt: Prompt) -> ModeResult:

@@ -323,7 +323,18 @@ class OpenAICompatibleModel(ModelDefaults):
     def retry_options(self) -> dict:
         """How tenacity retries one request to this endpoint (live calls and Batch API calls alike)."""
         return {"retry": retry_if_exception(is_transient), "wait": self._wait, "reraise": True,
-                "stop": stop_after_attempt(self.retry.max_attempts) | stop_after_delay(self.retry.max_total_seconds)}
+                "stop": stop_after_attempt(self.retry.max_attempts) | stop_after_delay(self.retry.max_total_seconds)
+                | self._wait_past_budget}
+
+    def _wait_past_budget(self, state: RetryCallState) -> bool:
+        """Stop now rather than wait for a Retry-After that ends past the request's time budget (a
+        server asking for 120 s three times would hold one paper for 6 minutes of a 5-minute budget)."""
+        exc = state.outcome.exception() if state.outcome else None
+        retry_after = retry_after_seconds(exc)
+        if retry_after is None:
+            return False
+        elapsed = state.seconds_since_start or 0.0
+        return elapsed + min(retry_after, MAX_RETRY_AFTER_SECONDS) > self.retry.max_total_seconds
 
     def sync_client(self, timeout: float | None = None) -> openai.OpenAI:
         """A blocking client for the same endpoint and key (the Batch API's files and batches)."""
@@ -336,7 +347,6 @@ class OpenAICompatibleModel(ModelDefaults):
             return min(retry_after, MAX_RETRY_AFTER_SECONDS)
         backoff = self.retry.backoff_base * 2 ** (state.attempt_number - 1)
         return min(self.retry.backoff_max, backoff) * random.uniform(0.5, 1.5)
-
 
 
 

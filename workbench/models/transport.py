@@ -105,7 +105,9 @@ def redact_key(text: str | None, key: str | None = None) -> str | None:
 
 @functools.lru_cache(maxsize=8)
 def _key_pattern(key: str) -> re.Pattern:
-    return re.compile(re.escape(key), re.IGNORECASE)
+    """The key in any case, each character also as a JSON escape (`\\u0073` is `s`): a server that
+    escapes the key it echoes must not get it past redaction into the parsed fields."""
+    return re.compile("".join(f"(?:{re.escape(c)}|\\\\u{ord(c):04x})" for c in key), re.IGNORECASE)
 
 
 def is_quota(exc: BaseException) -> bool:
