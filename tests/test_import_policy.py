@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
@@ -11,7 +12,8 @@ from workbench.db import open_db
 from workbench.store import Decision, decide, get_annotation, paper_order
 
 OLD = "2020-01-01T00:00:00Z"
-FUTURE = "2099-01-01T00:00:00Z"
+# Later than any decision the tests make, and not in the future (an import refuses those).
+FUTURE = (datetime.now(timezone.utc) + timedelta(hours=6)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @pytest.fixture
@@ -112,3 +114,13 @@ def test_records_without_an_annotator_need_annotator(store, run_cli, tmp_path):
     assert result.exit_code == 0, result.stderr
     assert get_annotation(db, ids[2], "zoe").status == "accepted"
     assert get_annotation(db, ids[3], "cleo").status == "accepted"
+
+
+def test_a_time_in_the_future_is_refused_it_would_win_every_newer_conflict(store, run_cli, tmp_path):
+    db, ids = store
+    path = write(tmp_path / "future.jsonl", _line(ids[0], updated_at="2099-01-01T00:00:00Z") + "\n")
+    result = run_cli("import", str(path), "--on-conflict", "newer")
+    assert result.exit_code == 2
+    assert result.stderr == (f"workbench: {path}:1: 'updated_at' 2099-01-01T00:00:00Z is in the future; "
+                             "no decision was made then\n")
+    assert get_annotation(db, ids[0], "ana").values["technique"] == "ana's careful edit"

@@ -13,6 +13,7 @@ import json
 import os
 import tempfile
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
@@ -30,6 +31,7 @@ from workbench.store import get_annotation, get_paper, paper_order, suggestions_
 from workbench.suggest import remember_prompt
 
 EXAMPLES = int(os.environ.get("WORKBENCH_PROPERTY_EXAMPLES", "50"))
+LATER = (datetime.now(timezone.utc) + timedelta(hours=6)).strftime("%Y-%m-%dT%H:%M:%SZ")  # later than any decision here
 STORE_SETTINGS = settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 TITLES = ["Multigrid Training for Video Models", "Sparse Pre-training for Language Models", "Progressive Layer Drop"]
@@ -52,8 +54,7 @@ STEP = st.one_of(
     st.tuples(st.just("flag"), session),
     st.tuples(st.just("undo"), session),
     st.tuples(st.just("import"), paper, st.sampled_from(["refuse", "skip", "newer", "replace"]),
-              st.sampled_from(["accepted", "edited", "rejected"]), st.sampled_from(["2020-01-01T00:00:00Z",
-                                                                                    "2099-01-01T00:00:00Z"])),
+              st.sampled_from(["accepted", "edited", "rejected"]), st.sampled_from(["2020-01-01T00:00:00Z", LATER])),
     st.tuples(st.just("ingest"), paper, st.integers(0, len(TEXTS) - 1)),
     st.tuples(st.just("suggest"), paper),
 )

@@ -21,7 +21,7 @@ import stat
 import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import IO, Iterable, Iterator
 
@@ -209,16 +209,24 @@ def _annotator(value, where: str) -> str:
     return value
 
 
+CLOCK_SKEW = timedelta(days=1)  # a colleague's clock may run ahead; a day is the most believed
+
+
 def _timestamp(value, where: str, key: str) -> str | None:
     if value is None:
         return None
+    when = None
     if isinstance(value, str) and len(value) <= 40:
         try:
-            datetime.fromisoformat(value.replace("Z", "+00:00"))
-            return value
+            when = datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError:
             pass
-    raise InputError(f"{where}: '{key}' must be an ISO 8601 time such as 2026-11-23T12:00:00Z, got {value!r}")
+    if when is None:
+        raise InputError(f"{where}: '{key}' must be an ISO 8601 time such as 2026-11-23T12:00:00Z, got {value!r}")
+    if (when if when.tzinfo else when.replace(tzinfo=timezone.utc)) > datetime.now(timezone.utc) + CLOCK_SKEW:
+        # A time to come would win every `--on-conflict newer` against any decision made before it.
+        raise InputError(f"{where}: '{key}' {value} is in the future; no decision was made then")
+    return value
 
 
 def _unknown(keys: Iterable[str], known: tuple[str, ...], where: str, what: str) -> None:
