@@ -124,3 +124,24 @@ def test_a_time_in_the_future_is_refused_it_would_win_every_newer_conflict(store
     assert result.stderr == (f"workbench: {path}:1: 'updated_at' 2099-01-01T00:00:00Z is in the future; "
                              "no decision was made then\n")
     assert get_annotation(db, ids[0], "ana").values["technique"] == "ana's careful edit"
+
+
+def test_an_import_keeps_a_flag_set_in_the_review(store, run_cli, tmp_path):
+    """A paper only flagged (no decision yet) is no conflict, but the record must not clear the flag."""
+    from workbench.store import set_flag
+
+    db, ids = store
+    set_flag(db, ids[2], "ana", True, based_on=None)
+    path = write(tmp_path / "decided.jsonl", _line(ids[2]) + "\n")
+    assert run_cli("import", str(path)).exit_code == 0
+    row = get_annotation(db, ids[2], "ana")
+    assert (row.status, row.flagged) == ("accepted", True)
+
+
+def test_newer_compares_a_time_without_a_zone_as_utc(store, run_cli, tmp_path):
+    db, ids = store
+    path = write(tmp_path / "naive.jsonl", _line(ids[0], updated_at="2020-01-01T00:00:00") + "\n")
+    result = run_cli("import", str(path), "--on-conflict", "newer")
+    assert result.exit_code == 0, result.stderr  # was an internal error comparing naive and aware times
+    assert "1 conflict skipped" in result.stdout
+    assert get_annotation(db, ids[0], "ana").values["technique"] == "ana's careful edit"

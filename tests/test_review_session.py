@@ -145,3 +145,29 @@ def test_the_session_says_once_that_the_offline_model_ignores_a_prompt_without_i
     session = open_session(db_path, prompt=resolve_prompt("summary"), model=get_model("offline"), annotator="ana")
     assert session.notices_at_start == []
     session.close()
+
+
+def test_a_move_never_waits_for_a_busy_store_and_close_keeps_the_position(suggested, db_path):
+    """Remembering where the reviewer is must not hold a move for the busy timeout while another
+    writer (an ingest, a collect) has the store; the position is written again on close."""
+    import sqlite3
+    import time
+
+    from workbench.store import remembered_position
+
+    db, feed = suggested
+    session = ReviewSession(db, "ana", feed, queue="all")
+    blocker = sqlite3.connect(db_path, timeout=0)
+    blocker.execute("BEGIN IMMEDIATE")
+    started = time.monotonic()
+    session.move(3)
+    assert time.monotonic() - started < 1.0
+    blocker.rollback()
+    blocker.close()
+    target = session.current_id
+    session.close()
+    from workbench.db import open_db
+
+    again = open_db(db_path)
+    assert remembered_position(again, "ana", "all") == target
+    again.close()

@@ -89,3 +89,16 @@ def test_a_decision_on_an_older_revision_is_marked_queued_and_exported_with_it(r
     db.conn.commit()
     import_annotations(db, path, None)
     assert "".join(export_annotation_lines(db)) == line
+
+
+def test_compare_doubt_and_search_filters_see_only_suggestions_of_the_current_text(run_cli, tmp_path, db, paper):
+    from workbench.store import search
+    from workbench.store.reports import grounded_suggestions, ok_values
+
+    assert "suggested 1 (ok 1)" in run_cli("suggest", "--paper", paper).stdout
+    key = suggestions_for_paper(db, paper)[0].key
+    assert paper in ok_values(db, key) and paper in grounded_suggestions(db)
+    assert [h.id for h in search(db, "multigrid gain:any", annotator="ana", active=key)[0]] == [paper]
+    _dump(run_cli, tmp_path, "new.jsonl", NEW)
+    assert ok_values(db, key) == {} and grounded_suggestions(db) == {}  # the old text's suggestion
+    assert search(db, "multigrid gain:any", annotator="ana", active=key)[0] == []

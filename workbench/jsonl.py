@@ -20,7 +20,7 @@ import re
 import stat
 import tempfile
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import IO, Iterable, Iterator
@@ -209,6 +209,12 @@ def _annotator(value, where: str) -> str:
     return value
 
 
+def _instant(text: str) -> datetime:
+    """An ISO 8601 time; one without a zone is taken as UTC (as every time this program writes is)."""
+    when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+
+
 CLOCK_SKEW = timedelta(days=1)  # a colleague's clock may run ahead; a day is the most believed
 
 
@@ -218,12 +224,12 @@ def _timestamp(value, where: str, key: str) -> str | None:
     when = None
     if isinstance(value, str) and len(value) <= 40:
         try:
-            when = datetime.fromisoformat(value.replace("Z", "+00:00"))
+            when = _instant(value)
         except ValueError:
             pass
     if when is None:
         raise InputError(f"{where}: '{key}' must be an ISO 8601 time such as 2026-11-23T12:00:00Z, got {value!r}")
-    if (when if when.tzinfo else when.replace(tzinfo=timezone.utc)) > datetime.now(timezone.utc) + CLOCK_SKEW:
+    if when > datetime.now(timezone.utc) + CLOCK_SKEW:
         # A time to come would win every `--on-conflict newer` against any decision made before it.
         raise InputError(f"{where}: '{key}' {value} is in the future; no decision was made then")
     return value
@@ -376,8 +382,6 @@ def _decision(row: AnnotationRow) -> tuple:
             json.dumps(row.suggested, sort_keys=True), json.dumps(row.field_sources, sort_keys=True))
 
 
-def _instant(text: str) -> datetime:
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def _incoming_wins(stored: AnnotationRow, incoming: AnnotationRow, policy: str) -> bool:
@@ -414,6 +418,8 @@ def import_annotations(db: Handle, path: Path, default_annotator: str | None,
                 if not _incoming_wins(stored, row, on_conflict):
                     report.skipped += 1
                     continue
+            if stored is not None and stored.flagged and not stored.decided:
+                row = replace(row, flagged=True)  # a flag set in the review is not the record's to clear
             import_annotation(db, row, stored.version if stored else None)
             report.written += 1
         if conflicts:

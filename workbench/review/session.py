@@ -382,7 +382,10 @@ class ReviewSession:
         return session_stats(self.db, self.annotator, self.session_id, self.decided, self.total_papers, self.counts)
 
     def close(self) -> None:
-        """Write everything into the store file itself (checkpoint) and close it."""
+        """Keep where the reviewer is (a move's write may have been skipped while the store was
+        busy), write everything into the store file itself (checkpoint) and close it."""
+        if not self.read_only and self.order:
+            remember_position(self.db, self.annotator, self.queue_name, self.order[self.index][1])
         close_db(self.db)
 
 

@@ -282,8 +282,11 @@ def annotators(db: Handle) -> list[str]:
 
 @guarded
 def remember_position(db: Handle, annotator: str, queue: str, paper_id: str) -> None:
-    """Where the annotator is in this queue. Best effort: a store busy with another writer for
-    longer than the busy timeout costs the resume point, never the reviewer's move."""
+    """Where the annotator is in this queue. Best effort, and never waited for: while another writer
+    holds the store (an ingest, a collect) the move goes on at once and this point is not kept (the
+    session writes it again when it closes); waiting the busy timeout froze each move 3 s."""
+    waits = db.execute("PRAGMA busy_timeout").fetchone()[0]
+    db.execute("PRAGMA busy_timeout = 0")
     try:
         with transaction(db):
             db.execute("INSERT INTO review_positions (annotator, queue, paper_id, at) VALUES (?, ?, ?, ?) "
@@ -291,6 +294,8 @@ def remember_position(db: Handle, annotator: str, queue: str, paper_id: str) -> 
                        [annotator, queue, paper_id, utc_now()])
     except StoreBusy:
         pass
+    finally:
+        db.execute(f"PRAGMA busy_timeout = {int(waits)}")
 
 
 @guarded

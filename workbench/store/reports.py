@@ -12,7 +12,7 @@ from typing import Iterable, Iterator, NamedTuple
 from workbench.grounding import Span
 from workbench.records import SuggestionKey, SuggestionRow, Values
 from workbench.store._base import Handle, guarded, marks
-from workbench.store.suggestions import suggestion_from_row
+from workbench.store.suggestions import ON_CURRENT_TEXT, suggestion_from_row
 from workbench.vocab import FIELDS, NUMBER_NOT_IN_ABSTRACT, OK, REJECTED, STATUSES
 
 _IN_KEY = "prompt_id = ? AND model = ? AND params = ?"
@@ -66,8 +66,8 @@ def decided_values(db: Handle, annotator: str | None = None) -> Iterator[tuple[s
 def ok_values(db: Handle, key: SuggestionKey) -> dict[str, Values]:
     """paper id -> fields of this key's `ok` suggestions."""
     return {pid: dict(zip(FIELDS, values)) for pid, *values in db.execute(
-        f"SELECT paper_id, technique, claimed_gain, compute FROM suggestions WHERE {_IN_KEY} AND outcome = '{OK}'",
-        _key(key))}
+        f"SELECT paper_id, technique, claimed_gain, compute FROM suggestions s WHERE {_IN_KEY} AND outcome = '{OK}' "
+        f"AND {ON_CURRENT_TEXT}", _key(key))}
 
 
 @dataclass
@@ -255,13 +255,13 @@ class Grounded(NamedTuple):
 @guarded
 def grounded_suggestions(db: Handle, paper_ids: Iterable[str] | None = None) -> dict[str, list[Grounded]]:
     """paper id -> its stored suggestions (every key), for every paper with one (or the ones given)."""
-    where, params = "", []
+    where, params = f"WHERE {ON_CURRENT_TEXT}", []
     if paper_ids is not None:
         params = list(paper_ids)
-        where = f"WHERE paper_id IN ({marks(params)})"
+        where += f" AND paper_id IN ({marks(params)})"
     rows: dict[str, list[Grounded]] = {}
     for pid, outcome, technique, gain, compute, evidence, warnings in db.execute(
-            f"SELECT paper_id, outcome, technique, claimed_gain, compute, evidence, warnings FROM suggestions {where} "
+            f"SELECT paper_id, outcome, technique, claimed_gain, compute, evidence, warnings FROM suggestions s {where} "
             "ORDER BY paper_id", params):
         spans = json.loads(evidence) if evidence else {}
         rows.setdefault(pid, []).append(Grounded(

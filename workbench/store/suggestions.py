@@ -72,7 +72,9 @@ def save_suggestions(db: Handle, items: list[tuple[SuggestionRow, list[Call]]]) 
 _UPSERT_FROM_BATCH = (
     f"INSERT INTO suggestions ({', '.join(_SUGGESTION_COLUMNS)}) VALUES ({marks(_SUGGESTION_COLUMNS)}) "
     "ON CONFLICT(id) DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in _SUGGESTION_COLUMNS[1:])
-    + f" WHERE suggestions.outcome != '{OK}' OR suggestions.content_hash IS NOT excluded.content_hash"
+    # Replaced unless it is the key's `ok` suggestion of the current text: exactly what `kept` reports.
+    + f" WHERE NOT (suggestions.outcome = '{OK}' AND suggestions.content_hash IS "
+    "(SELECT content_hash FROM papers WHERE id = excluded.paper_id))"
 )
 
 
@@ -123,14 +125,16 @@ def get_suggestion(db: Handle, suggestion_id: str) -> SuggestionRow | None:
     return suggestion_from_row(row) if row else None
 
 
-_ON_CURRENT_TEXT = "s.content_hash = (SELECT content_hash FROM papers WHERE id = s.paper_id)"
+# A suggestion counts (shown, cached, compared, searched, weighed for doubt) only when it was made
+# from the paper's current text: every read of suggestions `s` that means "the paper's" uses this.
+ON_CURRENT_TEXT = "s.content_hash = (SELECT content_hash FROM papers WHERE id = s.paper_id)"
 
 
 @guarded
 def suggestions_for_paper(db: Handle, paper_id: str) -> list[SuggestionRow]:
     """The suggestions made from the paper's current text, oldest first (the order keys 1-9 follow).
     Those made from an older revision are kept but not served: their values and spans are of that text."""
-    rows = db.execute(f"{_SUGGESTION_SELECT} WHERE s.paper_id = ? AND {_ON_CURRENT_TEXT} "
+    rows = db.execute(f"{_SUGGESTION_SELECT} WHERE s.paper_id = ? AND {ON_CURRENT_TEXT} "
                       "ORDER BY s.created_at, s.rowid", [paper_id])
     return [suggestion_from_row(r) for r in rows]
 
@@ -173,7 +177,7 @@ def count_lacking_ok(db: Handle, key: SuggestionKey, *, only: list[str] | None =
 def papers_with_suggestion(db: Handle, paper_ids: list[str], key: SuggestionKey) -> set[str]:
     rows = db.execute(
         f"SELECT s.paper_id FROM suggestions s WHERE s.prompt_id = ? AND s.model = ? AND s.params = ? "
-        f"AND s.paper_id IN ({marks(paper_ids)}) AND {_ON_CURRENT_TEXT}", [key.prompt_id, key.model, key.params, *paper_ids])
+        f"AND s.paper_id IN ({marks(paper_ids)}) AND {ON_CURRENT_TEXT}", [key.prompt_id, key.model, key.params, *paper_ids])
     return {r[0] for r in rows}
 
 

@@ -145,7 +145,8 @@ def search(db: Handle, text: str, *, annotator: str, active: SuggestionKey | Non
     if query.needs_suggestion:
         if active is None:
             return [], "filters on suggestions need a prompt and model"
-        joins.append("JOIN suggestions s ON s.paper_id = p.id AND s.prompt_id = ? AND s.model = ? AND s.params = ?")
+        joins.append("JOIN suggestions s ON s.paper_id = p.id AND s.prompt_id = ? AND s.model = ? AND s.params = ? "
+                     "AND s.content_hash = p.content_hash")  # made from the text shown, as the review shows it
         params += [active.prompt_id, active.model, active.params]
     where = list(query.where)
     params_where = list(query.params)
