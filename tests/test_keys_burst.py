@@ -34,6 +34,7 @@ KNOWN = {
     "search then accept": ["/", *"speech", ENTER, "a"],
     "help, esc, accept": ["?", ESC, "a"],
     "guidelines, esc, accept": ["h", ESC, "a"],
+    "edit, paste, save": ["e", "\x1b[200~PASTED\x1b[201~", CTRL_S, "a"],  # a bracketed paste among keys
 }
 _VOLATILE = ("updated_at", "created_at", "seconds_spent")
 

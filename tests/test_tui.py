@@ -714,7 +714,7 @@ async def test_small_print_palette_search_and_resuggest(notices, db_path, ids):
         titles = [c.title for c in app.get_system_commands(app.screen)]
         assert titles.count("Quit") == 1
         helps = {c.title: c.help for c in app.get_system_commands(app.screen)}
-        assert helps["Save"] == "Review: Save (^s)" and helps["Undo"] == "Review: Undo (u, ⌫)"
+        assert helps["Accept"] == "Review: Accept (a)" and "Save" not in helps and helps["Undo"] == "Review: Undo (u, ⌫)"
         await pilot.press("slash", *"zzqqxx")
         await pilot.pause()
         assert "No paper matches." in str(app.screen.query_one("#search-status").render())
@@ -1013,3 +1013,22 @@ async def test_saving_the_form_untouched_keeps_the_exact_values_and_is_no_edit(d
         await pilot.press("e", "ctrl+s")
     row = sqlite3.connect(db_path).execute("SELECT status, technique, claimed_gain, compute FROM annotations").fetchone()
     assert row == ("accepted", suggested["technique"], suggested["claimed_gain"], suggested["compute"])
+
+
+@pytest.mark.parametrize("typed", ["²", "99999999999999999999999", "#0"])
+async def test_go_to_a_number_no_paper_has_says_so_and_the_review_goes_on(notices, db_path, ids, typed):
+    """'²' is a digit int() refuses, and 23 digits overflow SQLite: both ended the app."""
+    async with running(db_path) as (app, pilot):
+        await pilot.press("g", *typed, "enter")
+        await settle(app, pilot)
+        assert app.is_running and app.session.current_id == ids[0]
+        assert any(n.startswith("No paper ") for n in notices)
+
+
+async def test_the_palette_offers_only_what_the_keys_could_do_now(db_path, ids):
+    """With the form open, the palette's Accept would have dropped the typed values unasked."""
+    async with running(db_path) as (app, pilot):
+        closed = {description for _, description, _ in app.screen.palette_entries()}
+        await pilot.press("e")
+        opened = {description for _, description, _ in app.screen.palette_entries()}
+    assert "Accept" in closed and "Accept" not in opened and "Save" in opened

@@ -76,3 +76,24 @@ async def test_compose_opens_the_form_with_yours_and_saves_based_on_the_stored_o
     stored = get_annotation(seeded_db, ids[0], "ana")
     assert stored.status == "edited" and stored.values["technique"] == mine + "!"
     assert events(db_path) == ["edited", "edited"]
+
+
+async def test_compose_keeps_your_notes_and_a_third_write_meanwhile_is_a_conflict_again(db_path, seeded_db, ids):
+    """The form after `e` holds your notes too, and saves on the version the dialog showed: a decision
+    made while the form was open is met again as a conflict, never replaced unseen."""
+    async with running(db_path) as (app, pilot):
+        decide(seeded_db, Decision(ids[0], "ana", "edited", {"technique": "other"}, notes="their note"))
+        await pilot.press("e", "tab", "tab", "tab", *"my note", "ctrl+s")  # the notes are the fourth field
+        await pilot.pause()
+        assert isinstance(app.screen, ConflictScreen)
+        await pilot.press("e")
+        await pilot.pause()
+        assert app.screen.query_one(SuggestionForm).values()["notes"] == "my note"  # yours, not theirs
+        third = decide(seeded_db, Decision(ids[0], "ana", "rejected", {},
+                                           based_on=get_annotation(seeded_db, ids[0], "ana").version))
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert isinstance(app.screen, ConflictScreen)  # the third write is shown, not replaced unseen
+        await pilot.press("s")
+        await pilot.pause()
+    assert get_annotation(seeded_db, ids[0], "ana") == third

@@ -286,11 +286,16 @@ class ReviewSession:
         self.seen[row.paper_id] = row.version
         self._record_status(row.paper_id, row.status)
 
+    def rebase_on(self, conflict: Conflict) -> None:
+        """The reviewer has seen the stored decision in the conflict dialog: the next write on that
+        paper is based on it (not on whatever is stored by the time they save)."""
+        self.seen[conflict.attempted.paper_id] = conflict.stored.version if conflict.stored else None
+
     def keep_mine(self, conflict: Conflict) -> AnnotationRow:
         """After a conflict: write the reviewer's attempted decision again, based on the stored version
         (the reviewer has seen it now). Conflict again if it changed once more meanwhile."""
         mine = conflict.attempted
-        self.seen[mine.paper_id] = conflict.stored.version if conflict.stored else None
+        self.rebase_on(conflict)
         row = decide(self.db, Decision(mine.paper_id, self.annotator, mine.status, dict(mine.values),
                                        self._suggestion_of(mine), self.seconds_here(), mine.notes, self.session_id,
                                        mine.field_sources, based_on=self.seen[mine.paper_id],

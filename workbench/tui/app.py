@@ -72,12 +72,12 @@ class ReviewApp(App):
 
     async def on_event(self, event: events.Event) -> None:
         """Every key as it arrives goes to the one ordered key path (see tui/keys.py)."""
-        if isinstance(event, events.Key) and not event.is_forwarded:
-            self.keys.receive(event)
+        if isinstance(event, (events.Key, events.Paste)) and not event.is_forwarded:
+            self.keys.receive(event)  # a paste too: it belongs between the keys typed around it
             return
         await super().on_event(event)
 
-    async def _route_key(self, event: events.Key) -> None:
+    async def _route_key(self, event: events.Key | events.Paste) -> None:
         await super().on_event(event)  # Textual's routing: priority bindings, else the focused widget
 
     def _key_failed(self, exc: BaseException) -> None:

@@ -19,7 +19,8 @@ So a burst leaves the same state as the same keys typed one at a time. Everythin
 (decisions, moves, opening and closing dialogs, the form's save and leave) is a priority binding
 or a handler of the focused widget, run inside that wait: never a message left to arrive later.
 
-`alt+<key>` is Esc followed by `<key>` (a terminal sends both in one read and the parser joins
+A paste takes the same path, in its place between the keys typed around it. `alt+<key>` is
+Esc followed by `<key>` (a terminal sends both in one read and the parser joins
 them); no binding uses alt.
 """
 
@@ -71,18 +72,14 @@ class KeyPath:
         self.waits: list[Awaitable] = []
         self.task: asyncio.Task | None = None
 
-    def receive(self, event: events.Key) -> None:
-        self.queue.extend(split_alt(event))
+    def receive(self, event: events.Key | events.Paste) -> None:
+        self.queue.extend(split_alt(event) if isinstance(event, events.Key) else [event])
         if self.task is None or self.task.done():
             self.task = asyncio.create_task(self._drain())
 
     def wait_for(self, awaitable: Awaitable) -> None:
         """The next key waits for this (a dialog mounting, a dismissed dialog's answer)."""
         self.waits.append(awaitable)
-
-    @property
-    def idle(self) -> bool:
-        return not self.queue and (self.task is None or self.task.done())
 
     async def _drain(self) -> None:
         try:

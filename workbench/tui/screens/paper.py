@@ -50,6 +50,7 @@ class ReviewScreen(Screen):
         super().__init__()
         self.session = session
         self.view: PaperView | None = None
+        self.stale = False  # the current paper changed while a dialog covered the screen
         self.composition: Composition | None = None  # the compare screen's result, while it is being edited
         self._spans: dict = {}  # the evidence highlighted in the paper pane
 
@@ -83,7 +84,10 @@ class ReviewScreen(Screen):
         entries = []
         for action, (binding, keys) in bindings_by_action(self.app).items():
             method = getattr(self, f"action_{action}", None)
-            if binding.id and not binding.id.startswith("pick_") and method is not None:
+            # Only what its key could do now: from the palette, Accept while the form is open would
+            # have dropped the typed values without the discard question.
+            if binding.id and not binding.id.startswith("pick_") and method is not None \
+                    and self.check_action(action, ()):
                 entries.append((", ".join(keys), binding.description, method))
         return entries
 
@@ -229,7 +233,15 @@ class ReviewScreen(Screen):
         if message.result.fatal:
             self.workers.cancel_group(self, "suggest")
         if message.result.paper_id == self.session.current_id and not self.editing:
+            if self.app.screen is self:
+                self.show_current()
+            else:  # behind a dialog: re-reading now would base its answer on a version it never showed
+                self.stale = True
+
+    def on_screen_resume(self) -> None:
+        if self.stale and not self.editing:
             self.show_current()
+        self.stale = False
 
     # ------------------------------------------------------------------ decisions
 
@@ -261,8 +273,9 @@ class ReviewScreen(Screen):
             if choice == KEEP_YOURS:
                 if self._commit(lambda: self.session.keep_mine(conflict), decision=True):
                     self._advance()
-            elif choice == COMPOSE:
-                self.form.begin_edit(values=dict(conflict.attempted.values))
+            elif choice == COMPOSE:  # yours in the form, notes too, saved on the version the dialog showed
+                self.session.rebase_on(conflict)
+                self.form.begin_edit(values={**conflict.attempted.values, NOTES: conflict.attempted.notes})
                 self.refresh_bindings()
             else:
                 tell(self, "Kept the stored decision; yours was not saved.", timeout=4)
@@ -399,7 +412,10 @@ class ReviewScreen(Screen):
                 return
             target = target.strip()
             number = target.removeprefix("#")
-            moved = self.session.go_to_number(int(number)) if number.isdigit() else self.session.go_to_id(target)
+            if number.isascii() and number.isdecimal():  # not isdigit(): '²' is a digit int() refuses
+                moved = int(number) <= self.session.total_papers and self.session.go_to_number(int(number))
+            else:
+                moved = self.session.go_to_id(target)
             if moved:
                 self.show_current()
             else:

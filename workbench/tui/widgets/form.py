@@ -172,7 +172,7 @@ class SuggestionForm(Vertical):
         self._originals: dict[str, str | None] = {}  # the values before cleaning, for fields left as they were
         for name in FORM_FIELDS:
             if name == NOTES:
-                value = self._notes
+                value = values[NOTES] if values is not None and NOTES in values else self._notes
             elif values is not None:
                 value = values.get(name)
             else:
