@@ -481,6 +481,50 @@ def test_a_result_line_with_a_lone_surrogate_or_bad_bytes_is_a_failed_item_also_
     assert db_rows(db_path, "SELECT count(*) FROM attempts") == [(3,)]
 
 
+def test_a_result_line_nested_deeper_than_any_reader_expects_is_one_failed_paper(run_cli, seeds_copy, db_path,
+                                                                                   tmp_path):
+    """An error object nested 1,200 deep (json reads it on 3.12+) made the message reader recurse
+    out of stack, and the collect stopped at that line on every rerun."""
+    assert run_cli("ingest").exit_code == 0
+    first, second = _requests_and_results(run_cli, tmp_path, 2)
+    nested = json.loads(second)
+    error = "deep"
+    for _ in range(900):
+        error = {"error": error}
+    nested["error"], nested["response"] = error, None
+    results = write(tmp_path / "nested.jsonl", first + "\n" + json.dumps(nested) + "\n")
+    result = run_cli("batch", "collect", "--file", str(results))
+    assert result.exit_code == 0, result.stderr
+    assert [outcome for _, outcome in db_rows(db_path, "SELECT p.seq, s.outcome FROM suggestions s JOIN papers p "
+                                                       "ON p.id = s.paper_id ORDER BY p.seq")] == ["ok", "error"]
+
+
+def test_an_engines_status_message_with_a_lone_surrogate_or_the_key_is_stored_mended_and_redacted(seeded_db):
+    from types import SimpleNamespace
+
+    from workbench.batch_status import record_status
+    from workbench.models.transport import redact_key
+    from workbench.store import add_batch, get_batch
+
+    key = "sk-batch-0123456789abcdef"
+    batch = SimpleNamespace(status="failed", output_file_id=None, error_file_id=None, request_counts=None,
+                            errors=SimpleNamespace(data=[SimpleNamespace(line=1, code="bad", param=None,
+                                                                         message=f"bad \ud800 from {key}")]))
+    from workbench.prompts import resolve_prompt
+    from workbench.records import BatchRow
+    from workbench.suggest import remember_prompt
+
+    prompt = resolve_prompt("summary")
+    remember_prompt(seeded_db, prompt)
+    row_id = "batch_hostile"
+    add_batch(seeded_db, BatchRow(id=row_id, engine="api", prompt_id=prompt.id, prompt_name=prompt.name, model="m",
+                                  params="{}", key="k", requests=1, state="validating", created_at="2026-01-01T00:00:00Z",
+                                  updated_at="2026-01-01T00:00:00Z"), [])
+    record_status(seeded_db, row_id, batch, lambda text: redact_key(text, key))
+    stored = get_batch(seeded_db, row_id).errors
+    assert key not in json.dumps(stored) and "\ud800" not in json.dumps(stored, ensure_ascii=False)
+
+
 def test_a_killed_collect_run_again_counts_every_line_it_stored(run_cli, seeds_copy, db_path, tmp_path, monkeypatch):
     from workbench import batch
 

@@ -92,7 +92,7 @@ ALLOWED = {
     "grounding": {"vocab"},
     "corpus": {"errors", "json_text", "vocab"},
     "schema": {"vocab"},
-    "config": {"errors"},
+    "config": {"errors", "vocab"},
     "migrations": set(),
     "models.offline_settings": {"errors"},
     "records": {"grounding", "safe_text", "vocab"},

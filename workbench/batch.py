@@ -187,7 +187,7 @@ def _send(db: Handle, api: BatchAPI, row: BatchRow, *, resumed: bool = False) ->
         batch = api.create(row.input_file_id, row.id)
     update_batch(db, row.id, id=batch.id, submitted_at=utc_now())
     Path(row.input_file or "").unlink(missing_ok=True)  # the engine keeps it now
-    return record_status(db, batch.id, batch)
+    return record_status(db, batch.id, batch, api.model.redact)
 
 
 # --------------------------------------------------------------------------- collecting
@@ -317,8 +317,13 @@ class ResultStore:
                 report.already += 1
                 continue
             done.add(sid)
-            reply = unreadable_reply(f"the result line is not valid text: {problem}") if problem \
-                else reply_from_result(line, prompt, self.redact)
+            if problem:
+                reply = unreadable_reply(f"the result line is not valid text: {problem}")
+            else:
+                try:
+                    reply = reply_from_result(line, prompt, self.redact)
+                except Exception as exc:  # a shape no reader foresaw: that paper's invalid outcome, as live
+                    reply = unreadable_reply(f"the result line cannot be read: {type(exc).__name__}: {exc}")
             new = record_from_reply(paper, prompt, key.model, reply, key.params, batch_id=self.batch_id)
             items.append((new.suggestion, new.calls))
         report.kept += len(save_batch_suggestions(self.db, items))

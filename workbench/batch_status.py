@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import calendar
 import time
-from typing import Iterable
+from typing import Callable, Iterable
 
 from workbench.errors import InputError
 from workbench.models.openai_batch import BatchAPI
@@ -74,14 +74,16 @@ def counts_text(row: BatchRow) -> str:
     return f"{(row.completed or 0) + (row.failed or 0):,}/{row.requests:,} done, {row.failed or 0:,} failed"
 
 
-def record_status(db: Handle, row_id: str, batch) -> BatchRow:
-    """Store what the engine says about a batch: status, counts, files, validation errors."""
+def record_status(db: Handle, row_id: str, batch, redact: Callable[[str | None], str | None]) -> BatchRow:
+    """Store what the engine says about a batch: status, counts, files, validation errors (text from
+    outside: redacted, and mended by the store)."""
     counts = batch.request_counts
     changes = {"state": batch.status, "output_file_id": batch.output_file_id, "error_file_id": batch.error_file_id,
                "completed": counts.completed if counts else None, "failed": counts.failed if counts else None}
     errors = batch.errors.data if batch.errors and batch.errors.data else None
     if errors:
-        changes["errors"] = [{"line": e.line, "code": e.code, "message": e.message, "param": e.param} for e in errors]
+        changes["errors"] = [{"line": e.line, "code": redact(e.code), "message": redact(e.message),
+                              "param": redact(e.param)} for e in errors]
     row = get_batch(db, row_id)
     if batch.status in BATCH_ENDED and row.ended_at is None:
         changes["ended_at"] = utc_now()
@@ -93,7 +95,7 @@ def refresh(db: Handle, api: BatchAPI, row: BatchRow) -> BatchRow:
     """The batch's state as the engine has it now (unchanged for a file, an ended or an unsent batch)."""
     if row.engine != ENGINE_API or row.ended or row.state in (WRITTEN, UPLOADED) or row.endpoint != api.endpoint:
         return row
-    return record_status(db, row.id, api.retrieve(row.id))
+    return record_status(db, row.id, api.retrieve(row.id), api.model.redact)
 
 
 def cancel(db: Handle, api: BatchAPI, row: BatchRow) -> BatchRow:
@@ -106,7 +108,7 @@ def cancel(db: Handle, api: BatchAPI, row: BatchRow) -> BatchRow:
         return get_batch(db, row.id)
     if row.endpoint != api.endpoint:
         raise InputError(f"batch {row.id} was submitted to {row.endpoint}; set OPENAI_BASE_URL to it to cancel it")
-    return record_status(db, row.id, api.cancel(row.id))
+    return record_status(db, row.id, api.cancel(row.id), api.model.redact)
 
 
 def find_batches(db: Handle, refs: Iterable[str]) -> list[BatchRow]:

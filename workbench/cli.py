@@ -32,7 +32,7 @@ from workbench.cli_common import (
 )
 from workbench.db import ReadOnlyStore, close_db, default_db_path
 from workbench.errors import InputError, StoreBusy, StoreRefused, StoreUnreadable, WorkbenchError
-from workbench.vocab import OFFLINE, QUEUES, STATUSES
+from workbench.vocab import MAX_CONCURRENCY, MAX_TIMEOUT_SECONDS, OFFLINE, QUEUES, STATUSES
 
 if _gc_was_enabled:
     gc.enable()
@@ -168,7 +168,7 @@ def import_(ctx, file: Path, annotator: str | None, on_conflict: str) -> None:
 
 @cli.command()
 @model_options
-@click.option("--concurrency", type=click.IntRange(1, 256), default=None,
+@click.option("--concurrency", type=click.IntRange(1, MAX_CONCURRENCY), default=None,
               help="Requests in flight (default: the server's slots when `workbench models` found them, else 8).")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Request at most N papers this run.")
 @click.option("--paper", "paper_ids", multiple=True, help="Only this paper id (repeatable).")
@@ -267,7 +267,7 @@ def _counts_text(counts: dict[str, int] | None) -> str:
 
 @cli.command("models")
 @click.option("--model", "model_name", default=None, help="Probe this model (default: the endpoint's only model).")
-@click.option("--timeout", type=click.FloatRange(min=1), default=None, help="Seconds a probe request may take.")
+@click.option("--timeout", type=click.FloatRange(1, MAX_TIMEOUT_SECONDS), default=None, help="Seconds a probe request may take.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 @db_option
 @click.pass_context

@@ -51,7 +51,6 @@ def batch_group() -> None:
 def _batch_api(rows):
     """The Batch API client for the configured endpoint, when any of these batches needs one."""
     from workbench.models.openai_batch import BatchAPI
-    from workbench.vocab import ENGINE_API
 
     wanted = [r for r in rows if r.engine == ENGINE_API and not r.collected_at]
     return BatchAPI(make_model(wanted[0].model, None, None, None)) if wanted else None
@@ -123,7 +122,6 @@ def batch_collect(ctx, ids, wait, files, poll, timeout, price_in, price_out) -> 
     from workbench import batch_status as batch_info
     from workbench.progress import BatchProgress
     from workbench.store import get_batch, list_batches
-    from workbench.vocab import ENGINE_API, FAILED
 
     db = open_store(ctx, create=False)
     redact = _redactor()

@@ -13,7 +13,7 @@ from workbench.db import close_db, open_db, open_for_reading
 from workbench.errors import InputError
 from workbench.records import annotator_problem
 from workbench.safe_text import clean
-from workbench.vocab import OFFLINE, QUEUES, SEARCH_QUEUE_PREFIX
+from workbench.vocab import MAX_TIMEOUT_SECONDS, OFFLINE, QUEUES, SEARCH_QUEUE_PREFIX
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -86,7 +86,7 @@ def model_options(func):
                                                              "text"]), default=None,
                      help="How to ask for JSON. auto (default): the best mode the endpoint supports, learned by "
                           "`workbench models` or by falling back once and remembered."),
-        click.option("--timeout", type=click.FloatRange(min=1), default=None,
+        click.option("--timeout", type=click.FloatRange(1, MAX_TIMEOUT_SECONDS), default=None,
                      help="Seconds a request may take in all (default 60)."),
         click.option("--rpm", type=click.FloatRange(min=0.1), default=None, help="At most this many requests a minute."),
         db_option,

@@ -29,9 +29,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from workbench.errors import InputError
+from workbench.vocab import MAX_TIMEOUT_SECONDS
 
 OFFICIAL_BASE_URL = "https://api.openai.com/v1"
 DEFAULT_TIMEOUT = 60.0
@@ -66,7 +67,7 @@ class OpenAITable(_Table):
     """[openai]; values are checked when used (a bad timeout does not stop an offline review)."""
 
     base_url: Any = None
-    api_key: Any = None
+    api_key: Any = Field(default=None, repr=False)  # never in a repr, a log or a traceback
     timeout: Any = None
     response_format: Any = None
 
@@ -156,9 +157,6 @@ class EndpointSettings:
     response_format: str = DEFAULT_RESPONSE_FORMAT
 
 
-MAX_TIMEOUT = 86_400  # a day: past that a request is not waiting, it is lost
-
-
 def endpoint_settings(config: Config, *, timeout: float | None = None,
                       response_format: str | None = None) -> EndpointSettings:
     """Command-line option, else environment (OPENAI_BASE_URL, OPENAI_API_KEY), else [openai] in the
@@ -166,8 +164,8 @@ def endpoint_settings(config: Config, *, timeout: float | None = None,
     table = config.openai
     if timeout is None:
         timeout = table.timeout if table.timeout is not None else DEFAULT_TIMEOUT
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 1 <= timeout <= MAX_TIMEOUT:
-        raise InputError(f"{config_path()}: [openai] timeout must be a number of seconds from 1 to {MAX_TIMEOUT:,}")
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 1 <= timeout <= MAX_TIMEOUT_SECONDS:
+        raise InputError(f"{config_path()}: [openai] timeout must be a number of seconds from 1 to {MAX_TIMEOUT_SECONDS:,}")
     for name in ("base_url", "api_key", "response_format"):
         if getattr(table, name) is not None and not isinstance(getattr(table, name), str):
             raise InputError(f"{config_path()}: [openai] {name} must be a string")

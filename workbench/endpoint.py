@@ -21,7 +21,7 @@ import openai
 from workbench.config import EndpointSettings
 from workbench.models.openai_compat import RESPONSE_FORMATS, OpenAICompatibleModel, RetryPolicy
 from workbench.prompts import Prompt
-from workbench.vocab import OK
+from workbench.vocab import MAX_CONCURRENCY, OK
 
 PROBE_TITLE = "SparseProbe: Sparse Attention for Faster Pre-training"
 PROBE_ABSTRACT = ("We propose SparseProbe, a sparse attention scheme for pre-training language models. "
@@ -74,9 +74,6 @@ async def list_models(settings: EndpointSettings) -> tuple[list[str] | None, str
         await client.close()
 
 
-MAX_SLOTS = 256  # the most --concurrency takes
-
-
 def server_slots(base_url: str, timeout: float = 3.0) -> int | None:
     """llama.cpp's llama-server says how many requests it works on at once (GET /props)."""
     parts = urlsplit(base_url)
@@ -86,7 +83,7 @@ def server_slots(base_url: str, timeout: float = 3.0) -> int | None:
     except (OSError, ValueError, AttributeError):
         return None
     # A count from outside: a server's word is believed only within what --concurrency allows.
-    return slots if isinstance(slots, int) and not isinstance(slots, bool) and 0 < slots <= MAX_SLOTS else None
+    return slots if isinstance(slots, int) and not isinstance(slots, bool) and 0 < slots <= MAX_CONCURRENCY else None
 
 
 async def probe_mode(settings: EndpointSettings, name: str, mode: str, prompt: Prompt) -> ModeResult:

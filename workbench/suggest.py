@@ -23,7 +23,7 @@ from typing import Callable
 
 from workbench.errors import AbortedRun, StoreBusy, refusal
 from workbench.grounding import ground_summary
-from workbench.models.base import MAX_ERROR_CHARS, Model, Reply
+from workbench.models.base import Model, Reply, shorten
 from workbench.prompts import Prompt
 from workbench.records import Call, PaperRow, SuggestionKey, SuggestionRow, no_values
 from workbench.store import (
@@ -73,7 +73,7 @@ def record_from_reply(paper: PaperRow, prompt: Prompt, model_name: str, reply: R
         except Exception as exc:  # a bug grounding one hostile reply fails that paper, never the run
             values, evidence, warnings = no_values(), {}, []
             reply.outcome = ERROR
-            reply.error = _error_line(f"could not ground the reply: {type(exc).__name__}: {exc}")
+            reply.error = shorten(f"could not ground the reply: {type(exc).__name__}: {exc}")
     row = SuggestionRow(
         id=SuggestionKey(prompt.id, model_name, params).suggestion_id(paper.id), paper_id=paper.id, prompt_id=prompt.id,
         prompt_name=prompt.name, model=model_name, params=params, outcome=reply.outcome, error=reply.error,
@@ -86,13 +86,9 @@ def record_from_reply(paper: PaperRow, prompt: Prompt, model_name: str, reply: R
     return NewSuggestion(row, reply.calls)
 
 
-def _error_line(text: str) -> str:
-    return " ".join(text.split())[:MAX_ERROR_CHARS]
-
-
 def crash_reply(exc: BaseException) -> Reply:
     """A model that raised (a bug, a hostile abstract it could not handle): one failed paper."""
-    text = _error_line(f"{type(exc).__name__}: {exc}")
+    text = shorten(f"{type(exc).__name__}: {exc}")
     return Reply(outcome=ERROR, error=text, calls=[Call(ask=1, attempt=1, outcome=ERROR, error=text, at=utc_now())])
 
 
@@ -272,7 +268,7 @@ def store_alone(db: Handle, suggestion: SuggestionRow, calls: list[Call]) -> Non
     except StoreBusy:
         raise
     except Exception as exc:
-        text = " ".join(f"the result could not be stored ({refusal(exc)})".split())[:MAX_ERROR_CHARS]
+        text = shorten(f"the result could not be stored ({refusal(exc)})")
         failed = replace(suggestion, outcome=ERROR, error=text, values=no_values(), evidence={}, warnings=[], raw=None,
                          input_tokens=None, output_tokens=None)
         save_suggestions(db, [(failed, [Call(ask=1, attempt=1, outcome=ERROR, error=text, at=utc_now())])])

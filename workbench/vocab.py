@@ -116,3 +116,9 @@ def utc_now() -> str:
         _NOW[1] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(second))
         _NOW[0] = second
     return _NOW[1]
+
+
+# Limits on numbers that reach a request: the same bound for a command-line option, a config value
+# and what a server reports about itself.
+MAX_TIMEOUT_SECONDS = 86_400  # a day: past that a request is not waiting, it is lost
+MAX_CONCURRENCY = 256  # requests at once (--concurrency, a server's /props slots)

@@ -17,6 +17,11 @@ MAX_REASK_CHARS = 4_000
 MAX_ERROR_CHARS = 300
 
 
+def shorten(text: str | None) -> str:
+    """An error message as kept and shown: one line, at most MAX_ERROR_CHARS."""
+    return " ".join((text or "").split())[:MAX_ERROR_CHARS]
+
+
 def capped(text: str | None, limit: int = MAX_RAW_CHARS) -> str | None:
     """The first `limit` characters, marked when cut."""
     if text is None or len(text) <= limit:

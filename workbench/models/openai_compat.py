@@ -32,7 +32,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_aft
 
 from workbench.config import OFFICIAL_BASE_URL
 from workbench.errors import AbortedRun, InputError
-from workbench.models.base import MAX_ERROR_CHARS, ModelDefaults, Reply, capped
+from workbench.models.base import ModelDefaults, Reply, capped, shorten
 from workbench.models.replies import Answer, NO_MESSAGE, interpret, read_answer, read_usage, reask_messages
 from workbench.models.transport import (
     DOWN_AFTER_FAILURES, MAX_RETRY_AFTER_SECONDS, DeadlinePassed, Gate, RateLimiter, RetryPolicy, error_message,
@@ -58,14 +58,6 @@ class _Unsupported(Exception):
 
 class _Queued(Exception):
     """A request timed out waiting behind our own other requests in the server's queue."""
-
-
-
-
-
-
-
-
 
 
 class OpenAICompatibleModel(ModelDefaults):
@@ -314,7 +306,7 @@ class OpenAICompatibleModel(ModelDefaults):
         return self._short(text)
 
     def _short(self, text: str) -> str:
-        return (self.redact(" ".join(text.split())) or "")[:MAX_ERROR_CHARS]
+        return shorten(self.redact(text))
 
     def redact(self, text: str | None) -> str | None:
         """Remove the API key (and anything key-shaped) from text we keep or show."""
@@ -347,48 +339,5 @@ class OpenAICompatibleModel(ModelDefaults):
             return min(retry_after, MAX_RETRY_AFTER_SECONDS)
         backoff = self.retry.backoff_base * 2 ** (state.attempt_number - 1)
         return min(self.retry.backoff_max, backoff) * random.uniform(0.5, 1.5)
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
-
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pydantic import ValidationError
 
 from workbench.json_text import UnreadableJson, decode, read_json
-from workbench.models.base import MAX_ERROR_CHARS, MAX_REASK_CHARS, Reply, capped
+from workbench.models.base import MAX_REASK_CHARS, Reply, capped, shorten
 from workbench.models.transport import redact_key
 from workbench.prompts import Prompt
 from workbench.records import Call
@@ -106,10 +106,6 @@ def reask_messages(content: str | None, error: str | None) -> list[dict]:
     ]
 
 
-def shorten(text: str | None) -> str:
-    return " ".join((text or "").split())[:MAX_ERROR_CHARS]
-
-
 _FENCE = re.compile(r"^```(?:json)?\s*|\s*```$", re.S)
 
 
@@ -199,11 +195,14 @@ def _result_error(error, status: int | None, body) -> str:
 
 
 def _message_in(value) -> str | None:
-    """The message of an error in any of the shapes engines use: a string, {"message"}, {"error": {...}}."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, dict):
+    """The message of an error in any of the shapes engines use: a string, {"message"}, {"error": {...}}
+    (followed a few levels down, never recursively: a line nested 1,200 deep ended a collect)."""
+    for _ in range(8):
+        if isinstance(value, str):
+            return value
+        if not isinstance(value, dict):
+            return None
         if isinstance(value.get("message"), str):
             return value["message"]
-        return _message_in(value.get("error"))
+        value = value.get("error")
     return None

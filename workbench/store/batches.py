@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from workbench.records import BatchRow, SuggestionKey
-from workbench.store._base import Handle, guarded, marks, transaction
+from workbench.store._base import Handle, guarded, marks, mended, transaction
 from workbench.vocab import ENGINE_API, utc_now
 
 _BATCH_COLUMNS = (
@@ -45,9 +45,9 @@ def update_batch(db: Handle, batch_id: str, **changes) -> None:
     if "errors" in changes and changes["errors"] is not None:
         changes["errors"] = json.dumps(changes["errors"], ensure_ascii=False)
     changes["updated_at"] = utc_now()
-    with transaction(db):
+    with transaction(db):  # mended: an engine's status or message with a lone surrogate cannot be stored
         db.execute(f"UPDATE batches SET {', '.join(f'{c} = ?' for c in changes)} WHERE id = ?",
-                   [*changes.values(), batch_id])
+                   [*mended(list(changes.values())), batch_id])
 
 
 _BATCH_SELECT = (f"SELECT {', '.join(f'b.{c}' for c in _BATCH_COLUMNS)}, p.name FROM batches b "

@@ -37,7 +37,6 @@ class SuggestionDone(Message):
         self.result = result
 
 
-_EDIT_ACTIONS = FORM_ACTIONS
 SIDE_GUIDELINES_WIDTH = 120  # from this many columns the guidelines open beside the task
 
 
@@ -77,7 +76,7 @@ class ReviewScreen(Screen):
     def check_action(self, action: str, parameters: tuple) -> bool | None:
         """In the form only save and leave-form work (every other key is the field's);
         outside it, those two are hidden from the footer."""
-        return self.editing if action in _EDIT_ACTIONS else not self.editing
+        return self.editing if action in FORM_ACTIONS else not self.editing
 
     def palette_entries(self) -> list[tuple[str, str, Callable]]:
         """(keys, description, action) for the command palette: every decision and move."""
@@ -445,9 +444,8 @@ class ReviewScreen(Screen):
         from workbench.tui.widgets.abstract import title_page
 
         if self.view is not None:
-            paper = self.view.paper
-            self.app.open_dialog(ReadingScreen("title", keys_of(self.app, "title"),
-                                               lambda: [Static(title_page(paper)), Static(Text("esc close", style="dim"))]))
+            page = [Static(title_page(self.view.paper)), Static(Text("esc close", style="dim"))]
+            self.app.open_dialog(ReadingScreen("title", keys_of(self.app, "title"), lambda: page))
 
     def action_guidelines(self) -> None:
         from workbench.tui.screens.guidelines import guidelines_screen, guidelines_widgets
