@@ -18,6 +18,7 @@ import pytest
 
 from tests.conftest import ROOT, write
 from tests.fake_batch import FakeBatchAPI
+from workbench.db import open_db
 from workbench.models.offline import extract
 from workbench.models.openai_compat import OpenAICompatibleModel
 from workbench.models.replies import reply_from_result
@@ -45,9 +46,16 @@ def env(monkeypatch, fake, run_cli, seeds_copy):
     return fake
 
 
-def db_rows(db_path: Path, sql: str, params=()) -> list[tuple]:
-    with sqlite3.connect(db_path, timeout=10) as db:
-        return db.execute(sql, params).fetchall()
+def db_rows(store: Path | str, sql: str, params=()) -> list[tuple]:
+    """Rows from the store on either backend (a path or a postgresql:// URL)."""
+    if not str(store).startswith("postgresql://"):
+        with sqlite3.connect(store, timeout=10) as db:
+            return db.execute(sql, params).fetchall()
+    db = open_db(store)
+    try:
+        return [tuple(row) for row in db.execute(sql, params).fetchall()]
+    finally:
+        db.close()
 
 
 def uploaded_requests(fake: FakeBatchAPI) -> list[dict]:
@@ -59,7 +67,8 @@ def titles(db_path: Path) -> dict[str, tuple[str, str]]:
     return {pid: (title, abstract) for pid, title, abstract in db_rows(db_path, "SELECT id, title, abstract FROM papers")}
 
 
-def test_every_seed_paper_through_a_batch_then_nothing_twice(env, run_cli, db_path, tmp_path):
+def test_every_seed_paper_through_a_batch_then_nothing_twice(store_url, env, run_cli, tmp_path):
+    db_path = store_url  # on both backends
     """The issue's 'done when': 504 papers submitted, collected with --wait, every one stored (injected
     failures as failed outcomes), a second collect adds none, and a new submit asks only for what is not ok."""
     fake = env
@@ -85,7 +94,7 @@ def test_every_seed_paper_through_a_batch_then_nothing_twice(env, run_cli, db_pa
         assert (request["method"], request["url"]) == ("POST", "/v1/chat/completions")
         assert request["body"] == model.request_body(prompt, model.messages(prompt, title, abstract))
         assert request["body"]["response_format"]["json_schema"]["strict"] is True
-    assert not list((db_path.parent / "batches").glob("*.jsonl"))  # uploaded, then removed
+    assert not list((tmp_path / "annotations" / "batches").glob("*.jsonl"))  # uploaded, then removed
 
     waiting = run_cli("batch", "status")
     assert waiting.stdout.startswith("batch_0001  in_progress") or "validating" in waiting.stdout
@@ -132,7 +141,7 @@ def test_every_seed_paper_through_a_batch_then_nothing_twice(env, run_cli, db_pa
     for text in (submitted.stdout, submitted.stderr, collected.stdout, collected.stderr, status.stdout,
                  resubmit.stdout, json.dumps(requests)):
         assert KEY not in text
-    for path in db_path.parent.rglob("*"):
+    for path in tmp_path.rglob("*"):
         if path.is_file():
             assert KEY.encode() not in path.read_bytes(), path
 
@@ -306,8 +315,9 @@ def test_killed_while_creating_the_batch_the_next_submit_finds_it(env, run_cli, 
     assert db_rows(db_path, "SELECT count(DISTINCT paper_id) FROM suggestions") == [(12,)]
 
 
-def test_a_round_trip_through_files_alone(run_cli, seeds_copy, db_path, tmp_path):
+def test_a_round_trip_through_files_alone(store_url, run_cli, seeds_copy, tmp_path):
     """--batch-file, answered by a stand-in for `vllm run-batch`, then collect --file; no endpoint, no key."""
+    db_path = store_url  # on both backends
     assert run_cli("ingest").exit_code == 0
     written = run_cli("suggest", "--batch", "--batch-file", str(tmp_path / "requests.jsonl"), "--model", "qwen-7b",
                       "--limit", "30")

@@ -72,15 +72,15 @@ def _unit(module: str) -> str:
 # Bottom to top: a unit may import only units of a lower layer (never one beside or above it).
 LAYERS = [
     {"__init__", "vocab", "errors", "json_text", "safe_text"},  # the words, the errors, text made safe
-    {"grounding", "corpus", "schema", "config", "migrations", "models.offline_settings"},
+    {"grounding", "corpus", "schema", "config", "migrations", "migrations_pg", "pg", "models.offline_settings"},
     {"records", "metrics", "prompts", "db", "tables", "progress"},
     {"store"},  # every query; the only SQL
     {"models"},  # suggestion providers
     {"suggest", "ingest", "jsonl", "stats", "agreement", "doubt", "prompt_report", "endpoint", "batch_files",
      "batch_status"},
-    {"batch", "review"},
+    {"batch", "review", "copying"},
     {"tui", "cli_common"},
-    {"cli_batch"},
+    {"cli_batch", "cli_copy"},
     {"cli"},
     {"__main__"},
 ]
@@ -94,14 +94,16 @@ ALLOWED = {
     "schema": {"vocab"},
     "config": {"errors", "vocab"},
     "migrations": set(),
+    "migrations_pg": {"errors"},  # StoreTooNew
+    "pg": {"errors"},  # the store's errors for psycopg's
     "models.offline_settings": {"errors"},
     "records": {"grounding", "safe_text", "vocab"},
     "metrics": {"grounding", "vocab"},
     "prompts": {"errors", "schema", "vocab", "models.offline_settings"},  # it validates a prompt's [offline] table
-    "db": {"errors", "migrations"},
+    "db": {"errors", "migrations", "migrations_pg", "pg", "vocab"},  # vocab: utc_now for a migration's record
     "tables": {"safe_text", "vocab"},
     "progress": {"safe_text"},
-    "store": {"db", "errors", "grounding", "json_text", "records", "vocab",
+    "store": {"db", "errors", "grounding", "json_text", "pg", "records", "vocab",
               "prompts"},  # resolve_prompt_versions: a prompt file path names its version
     "models": {"config", "errors", "grounding", "json_text", "models.offline_settings", "prompts", "records", "schema",
                "vocab"},
@@ -117,6 +119,7 @@ ALLOWED = {
     "batch_status": {"errors", "models", "records", "store", "vocab"},
     "batch": {"batch_files", "batch_status", "errors", "json_text", "models", "prompts", "records", "store", "suggest",
               "vocab"},
+    "copying": {"errors", "jsonl", "store"},
     "review": {"agreement", "db", "doubt", "errors", "grounding", "metrics", "models", "prompts", "records", "stats",
                "store", "suggest", "vocab"},
     # The TUI talks to the review session only, besides the vocabulary, safe text and the errors. Beyond those:
@@ -127,15 +130,16 @@ ALLOWED = {
             },
     "cli_common": {"config", "db", "errors", "models", "records", "safe_text", "vocab"},
     "cli_batch": {"batch", "batch_status", "cli_common", "config", "errors", "models", "progress", "store", "vocab"},
-    "cli": {"__init__", "agreement", "stats", "cli_batch", "cli_common", "prompt_report", "config", "db", "endpoint",
+    "cli_copy": {"cli_common", "copying", "db", "errors", "progress"},
+    "cli": {"__init__", "agreement", "stats", "cli_batch", "cli_copy", "cli_common", "prompt_report", "config", "db", "endpoint",
             "errors", "ingest", "jsonl", "progress", "prompts", "tables", "store", "suggest", "tui", "vocab"},
     "__main__": {"cli"},
 }
 
 # Libraries only some units may import (the standard library is free to all).
 LIBRARIES = {
-    "sqlite3": {"store", "db"}, "sqlite_utils": {"store", "db", "migrations"},
-    "textual": {"tui"}, "rich": {"tui", "safe_text", "tables", "progress"}, "click": {"cli", "cli_batch", "cli_common"},
+    "sqlite3": {"store", "db"}, "sqlite_utils": {"store", "db", "migrations"}, "psycopg": {"pg"},
+    "textual": {"tui"}, "rich": {"tui", "safe_text", "tables", "progress"}, "click": {"cli", "cli_batch", "cli_common", "cli_copy"},
     "openai": {"models", "endpoint"}, "tenacity": {"models"},
     "pydantic": {"schema", "config", "models"},
 }
@@ -231,7 +235,8 @@ def test_no_run_of_six_identical_lines_appears_twice_in_the_package():
 
 def test_only_the_store_db_and_migrations_hold_sql_or_a_driver():
     sql = re.compile(r"sqlite3|sqlite_utils|SELECT |INSERT |UPDATE ")
-    allowed = ("workbench/store/", "workbench/db.py", "workbench/migrations.py")
+    allowed = ("workbench/store/", "workbench/db.py", "workbench/migrations.py", "workbench/migrations_pg.py",
+               "workbench/pg.py")
     found = [f"{path.relative_to(ROOT)}:{n}" for path in _modules().values()
              if not str(path.relative_to(ROOT)).startswith(allowed)
              for n, line in enumerate(path.read_text().splitlines(), start=1) if sql.search(line)]

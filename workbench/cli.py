@@ -27,10 +27,12 @@ import click
 from workbench import __version__
 from workbench.cli_batch import batch_group, submit_batches
 from workbench.cli_common import (
+    STORE, store_name,
     DB_HELP, check_annotator, db_option, default_annotator, default_seeds, say, echo_json, fail, make_model,
     model_options, open_store, parse_queue, price_for, read_config, rich_console,
 )
-from workbench.db import ReadOnlyStore, close_db, default_db_path
+from workbench.cli_copy import copy_command
+from workbench.db import ReadOnlyStore, close_db, default_db_path, is_url, store_exists
 from workbench.errors import InputError, StoreBusy, StoreRefused, StoreUnreadable, WorkbenchError
 from workbench.vocab import MAX_CONCURRENCY, MAX_TIMEOUT_SECONDS, OFFLINE, QUEUES, STATUSES
 
@@ -54,12 +56,13 @@ class _Group(click.Group):
         except StoreBusy as exc:
             if ctx.obj.get("debug"):
                 raise
-            fail(ctx, f"the store at {ctx.obj['db_path']} failed: {exc}", 1)
+            fail(ctx, f"the store at {store_name(ctx)} failed: {exc}", 1)
         except StoreUnreadable as exc:  # not a database, or damaged (e.g. copied without its -wal)
             if ctx.obj.get("debug"):
                 raise
-            fail(ctx, f"the store at {ctx.obj['db_path']} cannot be read ({exc}): restore it from a backup "
-                       "(a store copied while open needs its -wal file too)", 2)
+            advice = ("" if is_url(ctx.obj["db_path"]) else
+                      ": restore it from a backup (a store copied while open needs its -wal file too)")
+            fail(ctx, f"the store at {store_name(ctx)} cannot be read ({exc}){advice}", 2)
         except StoreRefused as exc:  # a value no check stopped before the store: a bug
             if ctx.obj.get("debug"):
                 raise
@@ -75,11 +78,11 @@ class _Group(click.Group):
 
 
 @click.group(cls=_Group)
-@click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=Path), default=None, help=DB_HELP)
+@click.option("--db", "db_path", type=STORE, default=None, help=DB_HELP)
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 @click.version_option(__version__)
 @click.pass_context
-def cli(ctx: click.Context, db_path: Path | None, debug: bool) -> None:
+def cli(ctx: click.Context, db_path: Path | str | None, debug: bool) -> None:
     """LLM-assisted review and annotation of research-paper abstracts.
 
     --db is accepted before the command or after it.
@@ -90,6 +93,7 @@ def cli(ctx: click.Context, db_path: Path | None, debug: bool) -> None:
 
 
 cli.add_command(batch_group)
+cli.add_command(copy_command)
 
 
 # --------------------------------------------------------------------------- ingest
@@ -194,7 +198,7 @@ def suggest(ctx, prompt_ref, model_name, response_format, timeout, rpm, concurre
 
     db = open_store(ctx)
     if count_papers(db) == 0:
-        raise InputError(f"the store at {ctx.obj['db_path']} has no papers yet; add some with `workbench ingest`")
+        raise InputError(f"the store at {store_name(ctx)} has no papers yet; add some with `workbench ingest`")
     if batch_file and not as_batch:
         raise InputError("--batch-file goes with --batch")
     if as_batch and model_name == OFFLINE:
@@ -203,7 +207,7 @@ def suggest(ctx, prompt_ref, model_name, response_format, timeout, rpm, concurre
     model = make_model(model_name, response_format, timeout, rpm, sends=batch_file is None)
     missing = unknown_paper_ids(db, paper_ids)
     if missing:
-        raise InputError(f"--paper {missing[0]}: no such paper in {ctx.obj['db_path']}")
+        raise InputError(f"--paper {missing[0]}: no such paper in {store_name(ctx)}")
     if as_batch:
         return submit_batches(ctx, db, prompt, model, batch_file, list(paper_ids) or None, limit, force)
     price = price_for(model_name, price_in, price_out)
@@ -245,7 +249,7 @@ def prompts_(ctx) -> None:
     from workbench.prompts import list_prompts, prompts_dir
     from workbench.store import stored_prompts, suggestion_counts_by_prompt
 
-    db = open_store(ctx, create=False) if Path(ctx.obj["db_path"]).is_file() else None
+    db = open_store(ctx, create=False) if store_exists(ctx.obj["db_path"]) else None
     counts = suggestion_counts_by_prompt(db) if db else {}
     current = list_prompts()
     current_ids = {p.id for p in current}

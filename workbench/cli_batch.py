@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from workbench.cli_common import db_option, say, echo_json, fail, make_model, open_store, price_for, read_config
+from workbench.cli_common import batches_folder, db_option, say, echo_json, fail, make_model, open_store, price_for, read_config
 from workbench.errors import WorkbenchError
 from workbench.vocab import ENGINE_API, FAILED
 
@@ -23,7 +23,7 @@ def submit_batches(ctx, db, prompt, model, batch_file: Path | None, paper_ids, l
     else:
         api = BatchAPI(model)
         try:
-            report = batch.submit(db, prompt, model, api, Path(ctx.obj["db_path"]).parent / "batches", **options)
+            report = batch.submit(db, prompt, model, api, batches_folder(ctx), **options)
         finally:
             api.close()
     say(report.summary())

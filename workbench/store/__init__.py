@@ -14,6 +14,7 @@ Import from here, not from the modules below (the boundary test holds everyone e
 - batches:      batch records
 - text_search:  full-text search with filters (`search`)
 - reports:      what the prompt report, statistics, agreement, doubt and exports read
+- transfer:     whole tables between two stores (`workbench copy`)
 """
 
 from workbench.errors import (  # noqa: F401  (re-exported: the store's errors)
@@ -42,6 +43,9 @@ from workbench.store.reports import (  # noqa: F401
     ok_values, store_counts, suggestion_keys,
 )
 from workbench.store.text_search import FILTER_HELP, Query, parse, search  # noqa: F401
+from workbench.store.transfer import (  # noqa: F401
+    TABLES as COPY_TABLES, finish_copy, last_key, read_rows, row_counts, write_rows,
+)
 from workbench.store.suggestions import (  # noqa: F401
     count_lacking_ok, get_suggestion, papers_lacking_ok, papers_with_suggestion, recent_attempts, save_batch_suggestions,
     save_suggestion, save_suggestions, suggestions_for_paper,
