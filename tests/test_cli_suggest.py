@@ -161,7 +161,8 @@ def test_ctrl_c_stops_promptly_and_keeps_what_finished(seeds_copy, run_cli, db_p
 
     run_cli("ingest")
     fake = FakeOpenAI(latency=0.3).start()
-    env = dict(os.environ, OPENAI_BASE_URL=fake.base_url, OPENAI_API_KEY=KEY, WORKBENCH_DB=str(db_path))
+    env = dict(os.environ, OPENAI_BASE_URL=fake.base_url, OPENAI_API_KEY=KEY, WORKBENCH_DB=str(db_path),
+               PYTHONFAULTHANDLER="1")  # a hang shows where it hangs
     proc = subprocess.Popen([sys.executable, "-m", "workbench", "suggest", "--model", "gpt-test", "--concurrency", "2"],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -172,7 +173,13 @@ def test_ctrl_c_stops_promptly_and_keeps_what_finished(seeds_copy, run_cli, db_p
             with sqlite3.connect(db_path, timeout=5) as db:
                 stored = db.execute("SELECT count(*) FROM suggestions").fetchone()[0]
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=60)  # it stops (a hang would fail here), without a race on speed
+        try:
+            out, err = proc.communicate(timeout=60)  # it stops (a hang would fail here), without a race on speed
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGQUIT)  # faulthandler-less: Python prints nothing; kill and show what it said
+            proc.kill()
+            out, err = proc.communicate()
+            raise AssertionError(f"suggest did not stop after ctrl+c (stored {stored}): {out[-800:]} {err[-1500:]}")
     finally:
         fake.stop()
         if proc.poll() is None:

@@ -61,9 +61,10 @@ class CopyProgress:
 
     def rows(self, table: str, done: int, total: int) -> None:
         if self._progress:
-            if table not in self._tasks:
-                self._tasks[table] = self._progress.add_task(table, total=total)
-            self._progress.update(self._tasks[table], completed=done)
+            if table not in self._tasks:  # a table's name: ours, never data
+                self._tasks[table] = self._progress.add_task(one_line(table, 30), total=total)
+            task = self._tasks[table]
+            self._progress.update(task, completed=done)
 
     def __exit__(self, *exc) -> None:
         if self._progress:
