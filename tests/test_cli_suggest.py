@@ -176,9 +176,8 @@ def test_ctrl_c_stops_promptly_and_keeps_what_finished(seeds_copy, run_cli, db_p
         try:
             out, err = proc.communicate(timeout=60)  # it stops (a hang would fail here), without a race on speed
         except subprocess.TimeoutExpired:
-            proc.send_signal(signal.SIGQUIT)  # faulthandler-less: Python prints nothing; kill and show what it said
-            proc.kill()
-            out, err = proc.communicate()
+            proc.send_signal(signal.SIGABRT)  # faulthandler prints every thread's stack on stderr
+            out, err = proc.communicate(timeout=10)
             raise AssertionError(f"suggest did not stop after ctrl+c (stored {stored}): {out[-800:]} {err[-1500:]}")
     finally:
         fake.stop()
