@@ -73,7 +73,7 @@ def _unit(module: str) -> str:
 LAYERS = [
     {"__init__", "vocab", "errors", "json_text", "safe_text"},  # the words, the errors, text made safe
     {"grounding", "corpus", "schema", "config", "migrations", "models.offline_settings"},
-    {"records", "metrics", "prompts", "db", "tables", "progress"},
+    {"records", "metrics", "reliability", "prompts", "db", "tables", "progress"},
     {"store"},  # every query; the only SQL
     {"models"},  # suggestion providers
     {"suggest", "ingest", "jsonl", "stats", "agreement", "doubt", "prompt_report", "endpoint", "batch_files",
@@ -97,6 +97,7 @@ ALLOWED = {
     "models.offline_settings": {"errors"},
     "records": {"grounding", "safe_text", "vocab"},
     "metrics": {"grounding", "vocab"},
+    "reliability": set(),  # Krippendorff's alpha and Gwet's AC1: arithmetic on labels, stdlib only
     "prompts": {"errors", "schema", "vocab", "models.offline_settings"},  # it validates a prompt's [offline] table
     "db": {"errors", "migrations"},
     "tables": {"safe_text", "vocab"},
@@ -109,7 +110,7 @@ ALLOWED = {
     "ingest": {"corpus", "errors", "records", "store"},
     "jsonl": {"corpus", "errors", "json_text", "records", "store", "vocab"},
     "stats": {"records", "store", "vocab"},
-    "agreement": {"errors", "metrics", "store", "vocab"},
+    "agreement": {"errors", "metrics", "reliability", "store", "vocab"},
     "doubt": {"metrics", "store", "vocab"},
     "prompt_report": {"metrics", "records", "store", "vocab"},
     "endpoint": {"config", "models", "prompts", "vocab"},
