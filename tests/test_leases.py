@@ -186,3 +186,29 @@ class Team(RuleBasedStateMachine):
 Team.TestCase.settings = settings(max_examples=EXAMPLES, stateful_step_count=30, deadline=None,
                                   suppress_health_check=[HealthCheck.too_slow])
 TestTeamClaims = Team.TestCase
+
+
+def test_three_review_processes_at_once_never_give_a_paper_more_than_two_decisions(db_path, tmp_path):
+    """The issue's bar: `per-paper 2`, three review sessions in three processes deciding at the same time."""
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    db = open_db(db_path)
+    ingest(db, [papers_file(tmp_path, 90)])
+    set_distribution(db, 2, None)
+    ids = _ids(db)
+    db.close()
+    workers = [subprocess.Popen([sys.executable, "-m", "tests.team_worker", str(db_path), name], cwd=ROOT,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+               for name in ("ana", "ben", "cleo")]
+    results = [worker.communicate(timeout=300) for worker in workers]
+    assert [worker.returncode for worker in workers] == [0, 0, 0], [err for _, err in results]
+    decided = [int(out.split()[0]) for out, _ in results]
+    db = open_db(db_path)
+    counts = decision_counts(db)
+    assert {pid: counts.get(pid, 0) for pid in ids} == {pid: 2 for pid in ids}  # never 3; all done once they stop
+    assert sum(decided) == 2 * len(ids) and live_leases(db) == []  # every lease given back on quitting
+    assert min(decided) > 0, decided  # all three were at work at once
+    db.close()
