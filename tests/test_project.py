@@ -76,7 +76,7 @@ LAYERS = [
     {"records", "metrics", "reliability", "prompts", "db", "tables", "progress"},
     {"store"},  # every query; the only SQL
     {"models"},  # suggestion providers
-    {"suggest", "ingest", "jsonl", "stats", "agreement", "doubt", "prompt_report", "endpoint", "batch_files",
+    {"suggest", "ingest", "jsonl", "stats", "agreement", "team_agreement", "doubt", "prompt_report", "endpoint", "batch_files",
      "batch_status"},
     {"batch", "review"},
     {"tui", "cli_common"},
@@ -110,7 +110,8 @@ ALLOWED = {
     "ingest": {"corpus", "errors", "records", "store"},
     "jsonl": {"corpus", "errors", "json_text", "records", "store", "vocab"},
     "stats": {"records", "store", "vocab"},
-    "agreement": {"errors", "metrics", "reliability", "store", "vocab"},
+    "agreement": {"errors", "metrics", "store", "vocab"},
+    "team_agreement": {"errors", "metrics", "reliability", "store", "vocab"},  # any number of annotators
     "doubt": {"metrics", "store", "vocab"},
     "prompt_report": {"metrics", "records", "store", "vocab"},
     "endpoint": {"config", "models", "prompts", "vocab"},
@@ -128,7 +129,7 @@ ALLOWED = {
             },
     "cli_common": {"config", "db", "errors", "models", "records", "safe_text", "vocab"},
     "cli_batch": {"batch", "batch_status", "cli_common", "config", "errors", "models", "progress", "store", "vocab"},
-    "cli": {"__init__", "agreement", "stats", "cli_batch", "cli_common", "prompt_report", "config", "db", "endpoint",
+    "cli": {"__init__", "agreement", "team_agreement", "stats", "cli_batch", "cli_common", "prompt_report", "config", "db", "endpoint",
             "errors", "ingest", "jsonl", "progress", "prompts", "tables", "store", "suggest", "tui", "vocab"},
     "__main__": {"cli"},
 }
