@@ -80,7 +80,7 @@ LAYERS = [
      "batch_status"},
     {"batch", "review"},
     {"tui", "cli_common"},
-    {"cli_batch"},
+    {"cli_batch", "cli_team_work"},
     {"cli"},
     {"__main__"},
 ]
@@ -129,15 +129,16 @@ ALLOWED = {
             },
     "cli_common": {"config", "db", "errors", "models", "records", "safe_text", "vocab"},
     "cli_batch": {"batch", "batch_status", "cli_common", "config", "errors", "models", "progress", "store", "vocab"},
-    "cli": {"__init__", "agreement", "team_agreement", "stats", "cli_batch", "cli_common", "prompt_report", "config", "db", "endpoint",
+    "cli": {"__init__", "agreement", "team_agreement", "stats", "cli_batch", "cli_team_work", "cli_common", "prompt_report", "config", "db", "endpoint",
             "errors", "ingest", "jsonl", "progress", "prompts", "tables", "store", "suggest", "tui", "vocab"},
+    "cli_team_work": {"cli_common", "errors", "store", "tables", "team_agreement", "vocab"},  # `team per-paper|show|status`
     "__main__": {"cli"},
 }
 
 # Libraries only some units may import (the standard library is free to all).
 LIBRARIES = {
     "sqlite3": {"store", "db"}, "sqlite_utils": {"store", "db", "migrations"},
-    "textual": {"tui"}, "rich": {"tui", "safe_text", "tables", "progress"}, "click": {"cli", "cli_batch", "cli_common"},
+    "textual": {"tui"}, "rich": {"tui", "safe_text", "tables", "progress"}, "click": {"cli", "cli_batch", "cli_common", "cli_team_work"},
     "openai": {"models", "endpoint"}, "tenacity": {"models"},
     "pydantic": {"schema", "config", "models"},
 }

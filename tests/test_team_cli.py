@@ -49,3 +49,32 @@ def test_agreement_of_three_annotators_per_field(db_path, tmp_path, run_cli):
     assert "3 annotators (ana, ben, cleo)" in text and "presence AC1" in text
     pair = json.loads(run_cli("agreement", "--annotators", "ana,cleo", "--json").stdout)
     assert pair["annotators"] == ["ana", "cleo"] and "kappa" in pair  # the two-annotator report, as before
+
+
+def test_team_per_paper_show_and_status(db_path, tmp_path, run_cli):
+    db, ids = _store(db_path, tmp_path)
+    db.close()
+    assert "no distribution set" in run_cli("team", "show").stdout
+    assert run_cli("team", "per-paper", "0").exit_code == 2
+    bad = run_cli("team", "per-paper", "2", "--overlap", "1.5")
+    assert bad.exit_code == 2 and "--overlap" in bad.stderr
+    assert run_cli("team", "per-paper", "1", "--overlap", "0.5").exit_code == 2
+    out = run_cli("team", "per-paper", "2", "--lease-minutes", "10").stdout
+    assert "every paper needs 2 decisions; a lease lasts 10 min" in out
+    assert "every paper needs 2 decisions" in run_cli("team", "show").stdout
+    db = open_db(db_path)
+    from workbench.store import claim
+    for who in ("ana", "ben"):
+        _say(db, ids[0], who, "layer dropping")  # agree: complete
+        _say(db, ids[1], who, "layer dropping" if who == "ana" else "pruning")  # differ: waiting
+    _say(db, ids[2], "ana", "pruning", status=REJECTED)  # one of two: in progress
+    claim(db, ids[3], "ben", "s1")  # held: in progress
+    db.close()
+    report = json.loads(run_cli("team", "status", "--json").stdout)
+    assert report["papers"] == {"complete": 1, "in_progress": 2, "not_started": 2, "awaiting_adjudication": 1}
+    ana, ben = report["annotators"]
+    assert (ana["annotator"], ana["decisions"], ana["rates"]["rejected"], ana["live_leases"]) == ("ana", 3, round(1 / 3, 4), 0)
+    assert (ben["decisions"], ben["live_leases"], ben["agreement_with_consensus"]) == (2, 1, round(5 / 6, 4))
+    assert report["distribution"] == {"per_paper": 2, "overlap": None, "lease_seconds": 600}
+    text = run_cli("team", "status", env={"COLUMNS": "200"}).stdout
+    assert "1 waiting for adjudication" in text and "live leases" in text

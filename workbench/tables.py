@@ -12,7 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from workbench.safe_text import one_line, plain
-from workbench.vocab import FIELDS, field_name
+from workbench.vocab import FIELDS, STATUSES, field_name
 
 DASH = "—"
 
@@ -238,6 +238,19 @@ def team_agreement_report(result: dict) -> RenderGroup:
             cells.append(text)
         people.add_row(plain(who), *cells)
     return RenderGroup(head, fields, people)
+
+
+def team_status_table(report: dict) -> Table:
+    """`workbench team status`: one row per annotator."""
+    table = Table(title="Team", title_justify="left")
+    for column in ("annotator", "decisions", "active", "per hour", "accepted", "edited", "rejected",
+                   "agreement with consensus", "live leases"):
+        table.add_column(column, justify="left" if column == "annotator" else "right")
+    for a in report["annotators"]:
+        table.add_row(plain(a["annotator"]), f"{a['decisions']:,}", f"{a['active_seconds'] / 60:.0f} min",
+                      _num(a["decisions_per_hour"]), *(_pct(a["rates"][s]) for s in STATUSES),
+                      _pct(a["agreement_with_consensus"]), str(a["live_leases"]))
+    return table
 
 
 # --------------------------------------------------------------------------- log

@@ -1,4 +1,5 @@
-"""Agreement of any number of annotators, per field (technique, claimed gain, compute).
+"""Agreement of any number of annotators, per field (technique, claimed gain, compute), and the team's
+progress (`workbench team status`).
 
 - Presence: each annotator's value stated or not ("none": empty, or the paper rejected) is a nominal
   judgement; Krippendorff's alpha and Gwet's AC1 (with its 95% interval) over the papers that two or
@@ -20,8 +21,10 @@ from itertools import combinations
 from workbench.errors import InputError
 from workbench.metrics import normalise_for_comparison, number_set, token_f1
 from workbench.reliability import gwet_ac1, krippendorff_alpha
-from workbench.store import Handle, iter_annotations
-from workbench.vocab import FIELDS, REJECTED, is_adjudication
+from workbench.store import Handle, decision_seconds, get_distribution, iter_annotations, live_leases, paper_order
+from workbench.vocab import (
+    AWAITING_ADJUDICATION, COMPLETE, FIELDS, IN_PROGRESS, NOT_STARTED, REJECTED, STATUSES, is_adjudication,
+)
 
 STATED, NONE = "stated", "none"
 
@@ -135,3 +138,56 @@ def consensus_agreement(report: dict, who: str) -> float | None:
     papers = sum(s["papers"] for s in scores.values())
     return _ratio(sum((s["exact"] or 0) * s["papers"] for s in scores.values()), papers)
 
+
+
+# --------------------------------------------------------------------------- team progress
+
+
+def _differ(decided: dict[str, dict]) -> bool:
+    """Whether the decisions differ in status or in any field (normalised)."""
+    seen = {(v["status"], *(normalise_for_comparison(v[f]) for f in FIELDS)) for v in decided.values()}
+    return len(seen) > 1
+
+
+def paper_states(db: Handle, people: dict[str, dict[str, dict]], adjudicated: dict[str, dict[str, dict]]) -> dict[str, str]:
+    """paper id -> complete / in_progress / not_started / awaiting_adjudication."""
+    dist = get_distribution(db)
+    leased = {lease.paper_id for lease in live_leases(db)}
+    states = {}
+    for _, pid in paper_order(db):
+        decided = people.get(pid, {})
+        needs = dist.needs(pid) if dist else 1
+        if len(decided) >= needs:
+            waiting = len(decided) >= 2 and _differ(decided) and pid not in adjudicated
+            states[pid] = AWAITING_ADJUDICATION if waiting else COMPLETE
+        else:
+            states[pid] = IN_PROGRESS if decided or pid in leased else NOT_STARTED
+    return states
+
+
+def team_status(db: Handle) -> dict:
+    """`workbench team status`: each annotator's work and the papers' progress."""
+    people, adjudicated, _ = decided_by_paper(db)
+    names = sorted({who for decided in people.values() for who in decided})
+    report = team_agreement(db) if len(names) >= 2 else None
+    leases = Counter(lease.annotator for lease in live_leases(db))
+    annotators = []
+    for who in names:
+        statuses = Counter(decided[who]["status"] for decided in people.values() if who in decided)
+        total = sum(statuses.values())
+        seconds = sum(decision_seconds(db, annotator=who))
+        annotators.append({
+            "annotator": who, "decisions": total, "active_seconds": round(seconds, 1),
+            "decisions_per_hour": round(total / seconds * 3600, 1) if seconds else None,
+            "rates": {s: _ratio(statuses[s], total) for s in STATUSES},
+            "agreement_with_consensus": consensus_agreement(report, who) if report else None,
+            "live_leases": leases.get(who, 0),
+        })
+    states = Counter(paper_states(db, people, adjudicated).values())
+    dist = get_distribution(db)
+    return {
+        "distribution": None if dist is None else {"per_paper": dist.per_paper, "overlap": dist.overlap,
+                                                   "lease_seconds": dist.lease_seconds},
+        "annotators": annotators,
+        "papers": {state: states.get(state, 0) for state in (COMPLETE, IN_PROGRESS, NOT_STARTED, AWAITING_ADJUDICATION)},
+    }
