@@ -212,3 +212,24 @@ def test_three_review_processes_at_once_never_give_a_paper_more_than_two_decisio
     assert sum(decided) == 2 * len(ids) and live_leases(db) == []  # every lease given back on quitting
     assert min(decided) > 0, decided  # all three were at work at once
     db.close()
+
+
+def test_a_review_session_holds_the_paper_on_screen_and_gives_it_back(team, db_path):
+    from workbench.models import get_model
+    from workbench.prompts import resolve_prompt
+    from workbench.review import ReviewSession, SuggestionFeed
+
+    db, ids = team
+    claim(db, ids[0], "ben", "s2")
+    claim(db, ids[0], "cleo", "s3")  # the first paper's two slots are held: not in dora's todo
+    own = open_db(db_path)
+    session = ReviewSession(own, "dora", SuggestionFeed(own, resolve_prompt("summary"), get_model("offline")))
+    assert session.current_id == ids[1] and len(session) == 2
+    assert {(lease.paper_id, lease.annotator) for lease in live_leases(db)} >= {(ids[1], "dora")}
+    assert session.move(1) and session.keep_lease()
+    assert [lease.paper_id for lease in live_leases(db) if lease.annotator == "dora"] == [ids[2]]  # moved with her
+    session.reject(None)
+    assert [lease for lease in live_leases(db) if lease.annotator == "dora"] == []  # deciding gave it back
+    session.move(-1)
+    session.close()
+    assert [lease for lease in live_leases(db) if lease.annotator == "dora"] == []  # quitting too
