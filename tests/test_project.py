@@ -73,14 +73,14 @@ def _unit(module: str) -> str:
 LAYERS = [
     {"__init__", "vocab", "errors", "json_text", "safe_text"},  # the words, the errors, text made safe
     {"grounding", "corpus", "schema", "config", "migrations", "migrations_pg", "pg", "models.offline_settings"},
-    {"records", "metrics", "prompts", "db", "tables", "progress"},
+    {"records", "metrics", "reliability", "prompts", "db", "tables", "progress"},
     {"store"},  # every query; the only SQL
     {"models"},  # suggestion providers
-    {"suggest", "ingest", "jsonl", "stats", "agreement", "doubt", "prompt_report", "endpoint", "batch_files",
+    {"suggest", "ingest", "jsonl", "stats", "agreement", "team_agreement", "doubt", "prompt_report", "endpoint", "batch_files",
      "batch_status"},
     {"batch", "review", "copying"},
     {"tui", "cli_common"},
-    {"cli_batch", "cli_copy"},
+    {"cli_batch", "cli_copy", "cli_team_work"},
     {"cli"},
     {"__main__"},
 ]
@@ -99,6 +99,7 @@ ALLOWED = {
     "models.offline_settings": {"errors"},
     "records": {"grounding", "safe_text", "vocab"},
     "metrics": {"grounding", "vocab"},
+    "reliability": set(),  # Krippendorff's alpha and Gwet's AC1: arithmetic on labels, stdlib only
     "prompts": {"errors", "schema", "vocab", "models.offline_settings"},  # it validates a prompt's [offline] table
     "db": {"errors", "migrations", "migrations_pg", "pg", "vocab"},  # vocab: utc_now for a migration's record
     "tables": {"safe_text", "vocab"},
@@ -112,6 +113,7 @@ ALLOWED = {
     "jsonl": {"corpus", "errors", "json_text", "records", "store", "vocab"},
     "stats": {"records", "store", "vocab"},
     "agreement": {"errors", "metrics", "store", "vocab"},
+    "team_agreement": {"errors", "metrics", "reliability", "store", "vocab"},  # any number of annotators
     "doubt": {"metrics", "store", "vocab"},
     "prompt_report": {"metrics", "records", "store", "vocab"},
     "endpoint": {"config", "models", "prompts", "vocab"},
@@ -131,15 +133,18 @@ ALLOWED = {
     "cli_common": {"config", "db", "errors", "models", "records", "safe_text", "vocab"},
     "cli_batch": {"batch", "batch_status", "cli_common", "config", "errors", "models", "progress", "store", "vocab"},
     "cli_copy": {"cli_common", "copying", "db", "errors", "progress"},
-    "cli": {"__init__", "agreement", "stats", "cli_batch", "cli_copy", "cli_common", "prompt_report", "config", "db", "endpoint",
+    "cli": {"__init__", "agreement", "team_agreement", "stats", "cli_batch", "cli_copy", "cli_team_work", "cli_common",
+            "prompt_report", "config", "db", "endpoint",
             "errors", "ingest", "jsonl", "progress", "prompts", "tables", "store", "suggest", "tui", "vocab"},
+    "cli_team_work": {"cli_common", "errors", "store", "tables", "team_agreement", "vocab"},  # `team per-paper|show|status`
     "__main__": {"cli"},
 }
 
 # Libraries only some units may import (the standard library is free to all).
 LIBRARIES = {
     "sqlite3": {"store", "db"}, "sqlite_utils": {"store", "db", "migrations"}, "psycopg": {"pg"},
-    "textual": {"tui"}, "rich": {"tui", "safe_text", "tables", "progress"}, "click": {"cli", "cli_batch", "cli_common", "cli_copy"},
+    "textual": {"tui"}, "rich": {"tui", "safe_text", "tables", "progress"},
+    "click": {"cli", "cli_batch", "cli_common", "cli_copy", "cli_team_work"},
     "openai": {"models", "endpoint"}, "tenacity": {"models"},
     "pydantic": {"schema", "config", "models"},
 }

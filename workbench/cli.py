@@ -26,6 +26,7 @@ import click
 
 from workbench import __version__
 from workbench.cli_batch import batch_group, submit_batches
+from workbench.cli_team_work import team_group
 from workbench.cli_common import (
     STORE, store_name,
     DB_HELP, check_annotator, db_option, default_annotator, default_seeds, say, echo_json, fail, make_model,
@@ -94,6 +95,7 @@ def cli(ctx: click.Context, db_path: Path | str | None, debug: bool) -> None:
 
 cli.add_command(batch_group)
 cli.add_command(copy_command)
+cli.add_command(team_group)
 
 
 # --------------------------------------------------------------------------- ingest
@@ -458,23 +460,31 @@ def compare(ctx, prompt_refs, models, annotator, as_json, diff_count) -> None:
 
 
 @cli.command()
-@click.option("--annotators", "pair", default=None, help="The two annotators, A,B (default: the only two in the store).")
+@click.option("--annotators", "names", default=None,
+              help="Only these annotators, A,B[,C...] (default: every one). Exactly two: Cohen's kappa and their disagreements.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
-@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True, help="Disagreements to list.")
+@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True, help="Disagreements to list (two annotators).")
 @db_option
 @click.pass_context
-def agreement(ctx, pair, as_json, limit) -> None:
-    """Agreement between two annotators: Cohen's kappa, per-field agreement, disagreements."""
+def agreement(ctx, names, as_json, limit) -> None:
+    """Agreement per field for every annotator: alpha, AC1, value agreement, each against the consensus."""
     from workbench import tables
     from workbench.agreement import agreement as measure, choose_pair
+    from workbench.team_agreement import team_agreement
 
     db = open_store(ctx, create=False)
-    a, b = choose_pair(db, pair)
-    result = measure(db, a, b)
+    if names and len([n for n in names.split(",") if n.strip()]) == 2:  # the two-annotator report, as before
+        result = measure(db, *choose_pair(db, names))
+        return echo_json(json.dumps(result, indent=2)) if as_json else rich_console().print(tables.agreement_report(result, limit))
+    chosen = [n.strip() for n in names.split(",") if n.strip()] if names else None
+    result = team_agreement(db, chosen)
+    if len(result["annotators"]) == 2:
+        result["pair"] = measure(db, *result["annotators"])
     if as_json:
-        echo_json(json.dumps(result, indent=2))
-    else:
-        rich_console().print(tables.agreement_report(result, limit))
+        return echo_json(json.dumps(result, indent=2))
+    rich_console().print(tables.team_agreement_report(result))
+    if "pair" in result:
+        rich_console().print(tables.agreement_report(result["pair"], limit))
 
 
 def main() -> None:

@@ -200,11 +200,31 @@ CREATE TABLE review_positions (
 );
 """
 
+_TEAM_DISTRIBUTION = r"""
+CREATE TABLE team_distribution (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    per_paper INTEGER NOT NULL CHECK (per_paper >= 1),
+    overlap DOUBLE PRECISION CHECK (overlap IS NULL OR (overlap >= 0 AND overlap <= 1)),
+    lease_seconds INTEGER NOT NULL CHECK (lease_seconds > 0),
+    updated_at TEXT COLLATE "C" NOT NULL
+);
+CREATE TABLE leases (
+    paper_id TEXT COLLATE "C" NOT NULL REFERENCES papers(id),
+    annotator TEXT COLLATE "C" NOT NULL,
+    session TEXT COLLATE "C" NOT NULL,
+    expires_at DOUBLE PRECISION NOT NULL,
+    taken_at TEXT COLLATE "C" NOT NULL,
+    PRIMARY KEY (paper_id, annotator)
+);
+CREATE INDEX leases_expiry ON leases(paper_id, expires_at);
+"""
+
 # (the SQLite migrations it stands for, its DDL), in order.
 MIGRATIONS: list[tuple[tuple[str, ...], str]] = [
     (("m001_initial", "m002_paper_order_index", "m003_attempts", "m004_annotation_field_sources",
       "m005_sightings_by_file", "m006_endpoint_formats", "m007_papers_fts", "m008_batches",
       "m009_annotation_versions", "m010_paper_revisions", "m011_review_positions"), _INITIAL),
+    (("m013_team_distribution",), _TEAM_DISTRIBUTION),
 ]
 
 _VERSION_TABLE = (f"CREATE TABLE IF NOT EXISTS {MIGRATIONS_TABLE} (migration_set TEXT COLLATE \"C\" NOT NULL, "

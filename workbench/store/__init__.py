@@ -12,6 +12,7 @@ Import from here, not from the modules below (the boundary test holds everyone e
 - suggestions:  suggestions and the attempts log
 - annotations:  annotations and the events log (decisions, flags, undo, import)
 - batches:      batch records
+- leases:       the team's distribution (decisions per paper), leases on open slots, team reports
 - text_search:  full-text search with filters (`search`)
 - reports:      what the prompt report, statistics, agreement, doubt and exports read
 - transfer:     whole tables between two stores (`workbench copy`)
@@ -28,6 +29,10 @@ from workbench.store.annotations import (  # noqa: F401
 from workbench.store.batches import (  # noqa: F401
     add_batch, batch_keys, batch_papers, batch_totals, collected_suggestion_ids, get_batch, list_batches,
     papers_in_flight, update_batch,
+)
+from workbench.store.leases import (  # noqa: F401
+    DECIDED, FULL, HELD, Distribution, Lease, claim, decide_in_slot, decision_counts, get_distribution, live_leases,
+    open_papers, release, set_distribution, share_of,
 )
 from workbench.store.papers import (  # noqa: F401
     FileCounts, PaperWriter, count_papers, find_papers, get_paper, get_papers, iter_papers, known_paper_ids,

@@ -14,15 +14,19 @@ from textual.keys import KEY_ALIASES, KEY_NAME_REPLACEMENTS, KEY_TO_UNICODE_NAME
 from textual.screen import Screen
 
 from workbench.config import Guidelines, unknown_key
-from workbench.errors import InputError
+from workbench.errors import InputError, StoreBusy
 from workbench.models.base import Model
 from workbench.prompts import Prompt
 from workbench.review import ReviewSession, open_session
 from workbench.tui.filters import DropControlCharacters
+from workbench.tui.notices import tell
 from workbench.tui.keys import KeyPath, handled_by
 from workbench.tui.screens.dialogs import Dialog
 from workbench.tui.screens.paper import ReviewScreen
 from workbench.tui.screens.paper_keys import BINDINGS, key_help
+
+# A paper on screen renews its lease this often (leases last 30 min by default).
+LEASE_RENEWAL_SECONDS = 120.0
 
 
 class ReviewApp(App):
@@ -56,6 +60,17 @@ class ReviewApp(App):
             self.set_keymap(self.keymap_overrides)
         self._push_then_wait(ReviewScreen(self.session))  # keys typed during start-up wait for it
         self.call_after_refresh(self._freeze_startup_objects)
+        if self.session.team is not None:  # working as a team: the paper on screen keeps its slot
+            self.set_interval(LEASE_RENEWAL_SECONDS, self._keep_lease)
+
+    def _keep_lease(self) -> None:
+        try:
+            kept = self.session.keep_lease()
+        except StoreBusy:
+            return  # the next renewal tries again, long before the lease runs out
+        if not kept:
+            tell(self.screen, "Your hold on this paper lapsed and others took its slots: a decision on it "
+                 "will not be saved. n moves on.", title="Paper taken", severity="warning", timeout=10)
 
     def _freeze_startup_objects(self) -> None:
         """Move everything alive after start-up out of the garbage collector's sight.
