@@ -77,10 +77,10 @@ LAYERS = [
     {"store"},  # every query; the only SQL
     {"models"},  # suggestion providers
     {"suggest", "ingest", "jsonl", "stats", "agreement", "doubt", "prompt_report", "endpoint", "batch_files",
-     "batch_status"},
+     "batch_status", "accounts"},
     {"batch", "review"},
     {"tui", "cli_common"},
-    {"cli_batch"},
+    {"cli_batch", "cli_team"},
     {"cli"},
     {"__main__"},
 ]
@@ -115,6 +115,7 @@ ALLOWED = {
     "endpoint": {"config", "models", "prompts", "vocab"},
     "batch_files": {"errors", "models", "prompts", "records"},
     "batch_status": {"errors", "models", "records", "store", "vocab"},
+    "accounts": {"errors", "records", "store"},  # tokens, their hashes, signing in (rows kept by the store)
     "batch": {"batch_files", "batch_status", "errors", "json_text", "models", "prompts", "records", "store", "suggest",
               "vocab"},
     "review": {"agreement", "db", "doubt", "errors", "grounding", "metrics", "models", "prompts", "records", "stats",
@@ -127,7 +128,8 @@ ALLOWED = {
             },
     "cli_common": {"config", "db", "errors", "models", "records", "safe_text", "vocab"},
     "cli_batch": {"batch", "batch_status", "cli_common", "config", "errors", "models", "progress", "store", "vocab"},
-    "cli": {"__init__", "agreement", "stats", "cli_batch", "cli_common", "prompt_report", "config", "db", "endpoint",
+    "cli_team": {"accounts", "cli_common", "store"},
+    "cli": {"__init__", "agreement", "stats", "cli_batch", "cli_team", "cli_common", "prompt_report", "config", "db", "endpoint",
             "errors", "ingest", "jsonl", "progress", "prompts", "tables", "store", "suggest", "tui", "vocab"},
     "__main__": {"cli"},
 }
@@ -135,7 +137,7 @@ ALLOWED = {
 # Libraries only some units may import (the standard library is free to all).
 LIBRARIES = {
     "sqlite3": {"store", "db"}, "sqlite_utils": {"store", "db", "migrations"},
-    "textual": {"tui"}, "rich": {"tui", "safe_text", "tables", "progress"}, "click": {"cli", "cli_batch", "cli_common"},
+    "textual": {"tui"}, "rich": {"tui", "safe_text", "tables", "progress"}, "click": {"cli", "cli_batch", "cli_common", "cli_team"},
     "openai": {"models", "endpoint"}, "tenacity": {"models"},
     "pydantic": {"schema", "config", "models"},
 }
