@@ -26,6 +26,7 @@ import click
 
 from workbench import __version__
 from workbench.cli_batch import batch_group, submit_batches
+from workbench.cli_serve import serve, serve_session
 from workbench.cli_team import team_group
 from workbench.cli_common import (
     DB_HELP, check_annotator, db_option, default_annotator, default_seeds, say, echo_json, fail, make_model,
@@ -92,6 +93,8 @@ def cli(ctx: click.Context, db_path: Path | None, debug: bool) -> None:
 
 cli.add_command(batch_group)
 cli.add_command(team_group)
+cli.add_command(serve)
+cli.add_command(serve_session)
 
 
 # --------------------------------------------------------------------------- ingest
