@@ -77,10 +77,10 @@ LAYERS = [
     {"store"},  # every query; the only SQL
     {"models"},  # suggestion providers
     {"suggest", "ingest", "jsonl", "stats", "agreement", "doubt", "prompt_report", "endpoint", "batch_files",
-     "batch_status", "accounts"},
+     "batch_status", "accounts", "serve"},
     {"batch", "review"},
     {"tui", "cli_common"},
-    {"cli_batch", "cli_team"},
+    {"cli_batch", "cli_team", "cli_serve"},
     {"cli"},
     {"__main__"},
 ]
@@ -116,6 +116,7 @@ ALLOWED = {
     "batch_files": {"errors", "models", "prompts", "records"},
     "batch_status": {"errors", "models", "records", "store", "vocab"},
     "accounts": {"errors", "records", "store"},  # tokens, their hashes, signing in (rows kept by the store)
+    "serve": {"errors"},  # textual-serve's server with our page; knows nothing of the store or the app
     "batch": {"batch_files", "batch_status", "errors", "json_text", "models", "prompts", "records", "store", "suggest",
               "vocab"},
     "review": {"agreement", "db", "doubt", "errors", "grounding", "metrics", "models", "prompts", "records", "stats",
@@ -129,7 +130,9 @@ ALLOWED = {
     "cli_common": {"config", "db", "errors", "models", "records", "safe_text", "vocab"},
     "cli_batch": {"batch", "batch_status", "cli_common", "config", "errors", "models", "progress", "store", "vocab"},
     "cli_team": {"accounts", "cli_common", "store"},
-    "cli": {"__init__", "agreement", "stats", "cli_batch", "cli_team", "cli_common", "prompt_report", "config", "db", "endpoint",
+    "cli_serve": {"accounts", "cli_common", "config", "db", "ingest", "prompts", "review", "serve", "store",
+                  "tui", "vocab"},  # serve-session composes the served app: sign-in (accounts) and session (review)
+    "cli": {"__init__", "agreement", "stats", "cli_batch", "cli_team", "cli_serve", "cli_common", "prompt_report", "config", "db", "endpoint",
             "errors", "ingest", "jsonl", "progress", "prompts", "tables", "store", "suggest", "tui", "vocab"},
     "__main__": {"cli"},
 }
@@ -137,7 +140,8 @@ ALLOWED = {
 # Libraries only some units may import (the standard library is free to all).
 LIBRARIES = {
     "sqlite3": {"store", "db"}, "sqlite_utils": {"store", "db", "migrations"},
-    "textual": {"tui"}, "rich": {"tui", "safe_text", "tables", "progress"}, "click": {"cli", "cli_batch", "cli_common", "cli_team"},
+    "textual": {"tui"}, "rich": {"tui", "safe_text", "tables", "progress"}, "click": {"cli", "cli_batch", "cli_common", "cli_team", "cli_serve"},
+    "textual_serve": {"serve"}, "aiohttp": {"serve"}, "aiohttp_jinja2": {"serve"},
     "openai": {"models", "endpoint"}, "tenacity": {"models"},
     "pydantic": {"schema", "config", "models"},
 }
