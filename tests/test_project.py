@@ -116,7 +116,7 @@ ALLOWED = {
     "batch_files": {"errors", "models", "prompts", "records"},
     "batch_status": {"errors", "models", "records", "store", "vocab"},
     "accounts": {"errors", "records", "store"},  # tokens, their hashes, signing in (rows kept by the store)
-    "serve": {"errors"},  # textual-serve's server with our page; knows nothing of the store or the app
+    "serve": {"errors", "safe_text"},  # textual-serve's server with our page; knows nothing of the store or the app
     "batch": {"batch_files", "batch_status", "errors", "json_text", "models", "prompts", "records", "store", "suggest",
               "vocab"},
     "review": {"agreement", "db", "doubt", "errors", "grounding", "metrics", "models", "prompts", "records", "stats",

@@ -24,7 +24,7 @@ def add(ctx: click.Context, name: str) -> None:
     """Make an account for NAME and print its token (shown this once; only a hash is stored)."""
     token = accounts.add(open_store(ctx), name)
     say(f"annotator {name} added. Their token (shown only now; give it to them privately):", err=True)
-    click.echo(token)  # base64url: nothing to clean, and `token=$(workbench team add ana)` takes it alone
+    say(token)  # alone on stdout: `token=$(workbench team add ana)` takes it
 
 
 @team_group.command("revoke")

@@ -16,6 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from workbench.errors import InputError
+from workbench.safe_text import plain
 
 PAGE_DIR = Path(__file__).resolve().parent / "serve_page"
 LOOPBACK = ("127.0.0.1", "::1")
@@ -122,7 +123,6 @@ def make_server(command: str, *, host: str, port: int, public_url: str | None, m
 
         async def on_startup(self, app: web.Application) -> None:
             where = self.given_public_url or f"http://{url_host(host)}:{port}"
-            self.console.print(f"workbench serve: the review at {where}/ (Ctrl+C stops it)", highlight=False,
-                               markup=False)
+            self.console.print(plain(f"workbench serve: the review at {where}/ (Ctrl+C stops it)"), highlight=False)
 
     return ReviewServer()
