@@ -76,11 +76,11 @@ LAYERS = [
     {"records", "metrics", "reliability", "prompts", "db", "tables", "progress"},
     {"store"},  # every query; the only SQL
     {"models"},  # suggestion providers
-    {"suggest", "ingest", "jsonl", "stats", "agreement", "team_agreement", "doubt", "prompt_report", "endpoint", "batch_files",
-     "batch_status"},
+    {"suggest", "ingest", "jsonl", "stats", "agreement", "team_agreement", "doubt", "prompt_report", "endpoint",
+     "batch_files", "batch_status", "accounts", "serve"},
     {"batch", "review", "copying"},
     {"tui", "cli_common"},
-    {"cli_batch", "cli_copy", "cli_team_work"},
+    {"cli_batch", "cli_copy", "cli_team_work", "cli_team", "cli_serve"},
     {"cli"},
     {"__main__"},
 ]
@@ -119,6 +119,8 @@ ALLOWED = {
     "endpoint": {"config", "models", "prompts", "vocab"},
     "batch_files": {"errors", "models", "prompts", "records"},
     "batch_status": {"errors", "models", "records", "store", "vocab"},
+    "accounts": {"errors", "records", "store"},  # tokens, their hashes, signing in (rows kept by the store)
+    "serve": {"errors", "safe_text"},  # textual-serve's server with our page; knows nothing of the store or the app
     "batch": {"batch_files", "batch_status", "errors", "json_text", "models", "prompts", "records", "store", "suggest",
               "vocab"},
     "copying": {"errors", "jsonl", "store"},
@@ -133,8 +135,11 @@ ALLOWED = {
     "cli_common": {"config", "db", "errors", "models", "records", "safe_text", "vocab"},
     "cli_batch": {"batch", "batch_status", "cli_common", "config", "errors", "models", "progress", "store", "vocab"},
     "cli_copy": {"cli_common", "copying", "db", "errors", "progress"},
-    "cli": {"__init__", "agreement", "team_agreement", "stats", "cli_batch", "cli_copy", "cli_team_work", "cli_common",
-            "prompt_report", "config", "db", "endpoint",
+    "cli_team": {"accounts", "cli_common", "store"},
+    "cli_serve": {"accounts", "cli_common", "config", "db", "ingest", "prompts", "review", "serve", "store",
+                  "tui", "vocab"},  # serve-session composes the served app: sign-in (accounts) and session (review)
+    "cli": {"__init__", "agreement", "team_agreement", "stats", "cli_batch", "cli_copy", "cli_team_work", "cli_team",
+            "cli_serve", "cli_common", "prompt_report", "config", "db", "endpoint",
             "errors", "ingest", "jsonl", "progress", "prompts", "tables", "store", "suggest", "tui", "vocab"},
     "cli_team_work": {"cli_common", "errors", "store", "tables", "team_agreement", "vocab"},  # `team per-paper|show|status`
     "__main__": {"cli"},
@@ -144,7 +149,8 @@ ALLOWED = {
 LIBRARIES = {
     "sqlite3": {"store", "db"}, "sqlite_utils": {"store", "db", "migrations"}, "psycopg": {"pg"},
     "textual": {"tui"}, "rich": {"tui", "safe_text", "tables", "progress"},
-    "click": {"cli", "cli_batch", "cli_common", "cli_copy", "cli_team_work"},
+    "click": {"cli", "cli_batch", "cli_common", "cli_copy", "cli_team_work", "cli_team", "cli_serve"},
+    "textual_serve": {"serve"}, "aiohttp": {"serve"}, "aiohttp_jinja2": {"serve"},
     "openai": {"models", "endpoint"}, "tenacity": {"models"},
     "pydantic": {"schema", "config", "models"},
 }

@@ -26,7 +26,9 @@ import click
 
 from workbench import __version__
 from workbench.cli_batch import batch_group, submit_batches
-from workbench.cli_team_work import team_group
+from workbench.cli_serve import serve, serve_session
+from workbench.cli_team import team_group
+from workbench.cli_team_work import team_group as team_work_group
 from workbench.cli_common import (
     STORE, store_name,
     DB_HELP, check_annotator, db_option, default_annotator, default_seeds, say, echo_json, fail, make_model,
@@ -96,6 +98,10 @@ def cli(ctx: click.Context, db_path: Path | str | None, debug: bool) -> None:
 cli.add_command(batch_group)
 cli.add_command(copy_command)
 cli.add_command(team_group)
+for _command in team_work_group.commands.values():  # one `team` group: accounts, and the split of work
+    team_group.add_command(_command)
+cli.add_command(serve)
+cli.add_command(serve_session)
 
 
 # --------------------------------------------------------------------------- ingest

@@ -320,6 +320,25 @@ def m011_review_positions(db: Database) -> None:
 
 
 @migrations()
+def m012_annotator_accounts(db: Database) -> None:
+    # Annotators who sign in to `workbench serve`: a salted hash of each one's token (never the
+    # token), and the failed sign-ins that lock a name out for a while.
+    db.executescript(
+        """
+        CREATE TABLE annotator_accounts (
+            name TEXT PRIMARY KEY,
+            token_hash TEXT NOT NULL,             -- scrypt$N$r$p$salt$hash (base64): never the token
+            created_at TEXT NOT NULL,             -- when this token was issued
+            revoked_at TEXT,                      -- NULL while the account may sign in
+            failures INTEGER NOT NULL DEFAULT 0,  -- failed sign-ins in a row
+            locked_until TEXT,                    -- no sign-in is tried before this time
+            last_sign_in_at TEXT
+        );
+        """
+    )
+
+
+@migrations()
 def m013_team_distribution(db: Database) -> None:
     # Work split across a team. team_distribution: one row (or none: every annotator's todo holds
     # every paper): each paper needs per_paper decisions, or, with overlap, a stable share of the

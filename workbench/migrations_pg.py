@@ -200,6 +200,18 @@ CREATE TABLE review_positions (
 );
 """
 
+_ANNOTATOR_ACCOUNTS = r"""
+CREATE TABLE annotator_accounts (
+    name TEXT COLLATE "C" PRIMARY KEY,
+    token_hash TEXT COLLATE "C" NOT NULL,
+    created_at TEXT COLLATE "C" NOT NULL,
+    revoked_at TEXT COLLATE "C",
+    failures INTEGER NOT NULL DEFAULT 0,
+    locked_until TEXT COLLATE "C",
+    last_sign_in_at TEXT COLLATE "C"
+);
+"""
+
 _TEAM_DISTRIBUTION = r"""
 CREATE TABLE team_distribution (
     id INTEGER PRIMARY KEY CHECK (id = 1),
@@ -224,6 +236,7 @@ MIGRATIONS: list[tuple[tuple[str, ...], str]] = [
     (("m001_initial", "m002_paper_order_index", "m003_attempts", "m004_annotation_field_sources",
       "m005_sightings_by_file", "m006_endpoint_formats", "m007_papers_fts", "m008_batches",
       "m009_annotation_versions", "m010_paper_revisions", "m011_review_positions"), _INITIAL),
+    (("m012_annotator_accounts",), _ANNOTATOR_ACCOUNTS),
     (("m013_team_distribution",), _TEAM_DISTRIBUTION),
 ]
 

@@ -16,12 +16,17 @@ Import from here, not from the modules below (the boundary test holds everyone e
 - text_search:  full-text search with filters (`search`)
 - reports:      what the prompt report, statistics, agreement, doubt and exports read
 - transfer:     whole tables between two stores (`workbench copy`)
+- accounts:     annotator accounts for `workbench serve` (token hashes, failed sign-ins)
 """
 
 from workbench.errors import (  # noqa: F401  (re-exported: the store's errors)
     Conflict, DamagedStore, ReadOnlyStore, StoreBusy, StoreRefused, StoreTooNew, StoreUnreadable,
 )
 from workbench.store._base import Handle, bulk_writes, transaction  # noqa: F401
+from workbench.store.accounts import (  # noqa: F401
+    Account, AccountSecret, account_secret, add_account, count_active_accounts, list_accounts, record_sign_in,
+    revoke_account,
+)
 from workbench.store.annotations import (  # noqa: F401
     Decision, annotation_statuses, annotations_of, annotators, changed_since_decided, clean_value, decide, flagged_ids,
     get_annotation, import_annotation, iter_annotations, remember_position, remembered_position, set_flag, undo_last,

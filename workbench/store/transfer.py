@@ -47,6 +47,8 @@ TABLES: tuple[Table, ...] = (
     Table("endpoint_formats", ("endpoint", "model", "response_format", "concurrency", "source", "detail",
                                "learned_at"), "", "endpoint, model"),
     Table("review_positions", ("annotator", "queue", "paper_id", "at"), "", "annotator, queue"),
+    Table("annotator_accounts", ("name", "token_hash", "created_at", "revoked_at", "failures", "locked_until",
+                                 "last_sign_in_at"), "", "name"),
     Table("team_distribution", ("id", "per_paper", "overlap", "lease_seconds", "updated_at"), "id", ""),
     Table("leases", ("paper_id", "annotator", "session", "expires_at", "taken_at"), "", "paper_id, annotator"),
 )

@@ -33,7 +33,7 @@ class ReviewApp(App):
     TITLE = "workbench review"
     CSS_PATH = "app.tcss"
 
-    def __init__(self, session: ReviewSession, keymap: dict[str, str] | None = None,
+    def __init__(self, session: ReviewSession | None, keymap: dict[str, str] | None = None,
                  guidelines: Guidelines | None = None):
         super().__init__()
         self.session = session
@@ -58,7 +58,7 @@ class ReviewApp(App):
     def on_mount(self) -> None:
         if self.keymap_overrides:
             self.set_keymap(self.keymap_overrides)
-        self._push_then_wait(ReviewScreen(self.session))  # keys typed during start-up wait for it
+        self._push_then_wait(self.first_screen())  # keys typed during start-up wait for it
         self.call_after_refresh(self._freeze_startup_objects)
         if self.session.team is not None:  # working as a team: the paper on screen keeps its slot
             self.set_interval(LEASE_RENEWAL_SECONDS, self._keep_lease)
@@ -71,6 +71,9 @@ class ReviewApp(App):
         if not kept:
             tell(self.screen, "Your hold on this paper lapsed and others took its slots: a decision on it "
                  "will not be saved. n moves on.", title="Paper taken", severity="warning", timeout=10)
+
+    def first_screen(self) -> Screen:
+        return ReviewScreen(self.session)
 
     def _freeze_startup_objects(self) -> None:
         """Move everything alive after start-up out of the garbage collector's sight.
@@ -123,8 +126,9 @@ class ReviewApp(App):
         self.keys.wait_for(ready())
 
     async def on_unmount(self) -> None:
-        await self.session.feed.model.aclose()
-        self.session.close()
+        if self.session is not None:  # None: a served app nobody signed in to
+            await self.session.feed.model.aclose()
+            self.session.close()
 
     def key_help(self) -> list[tuple[str, str]]:
         """(keys, description) of the review screen's bindings as they are now (remapped keys included)."""
