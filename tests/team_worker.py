@@ -3,7 +3,10 @@ decides every paper its todo queue gives it, as fast as it can, then quits. Prin
 
 from __future__ import annotations
 
+import os
 import sys
+import time
+from pathlib import Path
 
 from workbench.errors import SlotTaken
 from workbench.models import get_model
@@ -14,6 +17,12 @@ from workbench.store import Decision  # noqa: F401  (the session builds them)
 
 def main(db_path: str, annotator: str) -> None:
     session = open_session(db_path, prompt=resolve_prompt("summary"), model=get_model("offline"), annotator=annotator)
+    barrier = os.environ.get("TEAM_BARRIER")
+    if barrier:  # start deciding together, once every worker is up (start-up takes a second under load)
+        (Path(barrier) / annotator).touch()
+        deadline = time.monotonic() + 120
+        while len(os.listdir(barrier)) < int(os.environ["TEAM_WORKERS"]) and time.monotonic() < deadline:
+            time.sleep(0.01)
     decided = refused = 0
     try:
         while session.current_id is not None:

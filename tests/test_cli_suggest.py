@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -178,6 +179,7 @@ def test_ctrl_c_stops_promptly_and_keeps_what_finished(seeds_copy, run_cli, db_p
         except subprocess.TimeoutExpired:
             proc.send_signal(signal.SIGABRT)  # faulthandler prints every thread's stack on stderr
             out, err = proc.communicate(timeout=10)
+            Path("/tmp/workbench-ctrl-c-hang.txt").write_text(out + "\n" + err)  # every thread's stack, whole
             raise AssertionError(f"suggest did not stop after ctrl+c (stored {stored}): {out[-800:]} {err[-1500:]}")
     finally:
         fake.stop()

@@ -212,7 +212,10 @@ def test_three_review_processes_at_once_never_give_a_paper_more_than_two_decisio
     set_distribution(db, 2, None)
     ids = _ids(db)
     db.close()
-    workers = [subprocess.Popen([sys.executable, "-m", "tests.team_worker", str(db_path), name], cwd=ROOT,
+    barrier = tmp_path / "barrier"
+    barrier.mkdir()
+    env = dict(os.environ, TEAM_BARRIER=str(barrier), TEAM_WORKERS="3")
+    workers = [subprocess.Popen([sys.executable, "-m", "tests.team_worker", str(db_path), name], cwd=ROOT, env=env,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
                for name in ("ana", "ben", "cleo")]
     results = [worker.communicate(timeout=300) for worker in workers]
