@@ -164,8 +164,11 @@ def test_ctrl_c_stops_promptly_and_keeps_what_finished(seeds_copy, run_cli, db_p
     fake = FakeOpenAI(latency=0.3).start()
     env = dict(os.environ, OPENAI_BASE_URL=fake.base_url, OPENAI_API_KEY=KEY, WORKBENCH_DB=str(db_path),
                PYTHONFAULTHANDLER="1")  # a hang shows where it hangs
+    # ctrl+c as from a terminal: SIGINT handled by default in the child, whatever this test process has
+    # (a child inherits an ignored SIGINT, and Python then keeps ignoring it: seen under pytest-xdist).
     proc = subprocess.Popen([sys.executable, "-m", "workbench", "suggest", "--model", "gpt-test", "--concurrency", "2"],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         deadline = time.monotonic() + 30
         stored = 0

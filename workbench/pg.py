@@ -140,9 +140,11 @@ class PgHandle:
             self.depth = 0
             self.conn.close()
 
-    # Transactions: the first level takes the write lock, deeper ones are savepoints.
+    # Transactions: the first level takes the write lock, deeper ones are savepoints. The thread that
+    # begins one holds the handle until it ends, so another thread's statements never land inside it.
     def begin(self, *, wait: bool = True) -> None:
-        with self.lock:
+        self.lock.acquire()
+        try:
             if self.depth:
                 self.conn.execute(f"SAVEPOINT s{self.depth}")
             else:
@@ -152,7 +154,10 @@ class PgHandle:
                 except BaseException:
                     self.conn.execute("ROLLBACK")
                     raise
-            self.depth += 1
+        except BaseException:
+            self.lock.release()
+            raise
+        self.depth += 1
 
     def _take_write_lock(self, wait: bool) -> None:
         if wait:
@@ -161,20 +166,24 @@ class PgHandle:
             raise StoreBusy("another writer holds the store")
 
     def commit(self) -> None:
-        with self.lock:
-            self.depth -= 1
+        self.depth -= 1
+        try:
             self.conn.execute(f"RELEASE SAVEPOINT s{self.depth}" if self.depth else "COMMIT")
+        finally:
+            self.lock.release()
 
     def rollback(self) -> None:
-        with self.lock:
-            if not self.depth:
-                return
-            self.depth -= 1
+        if not self.depth:
+            return
+        self.depth -= 1
+        try:
             if self.depth:
                 self.conn.execute(f"ROLLBACK TO SAVEPOINT s{self.depth}")
                 self.conn.execute(f"RELEASE SAVEPOINT s{self.depth}")
             elif not self.conn.closed:
                 self.conn.execute("ROLLBACK")
+        finally:
+            self.lock.release()
 
 
 @contextmanager
