@@ -38,13 +38,13 @@ def location(text: str) -> Path | str:
     return text if text.startswith("postgresql://") else Path(text)
 
 
-def phase_ingest(db_path: Path, corpus: Path) -> dict:
+def phase_ingest(db_path: Path, corpus: str) -> dict:
     from workbench.db import open_db
     from workbench.ingest import ingest
 
     db = open_db(db_path)
     start = time.perf_counter()
-    report = ingest(db, [corpus])
+    report = ingest(db, [Path(corpus)])
     seconds = time.perf_counter() - start
     assert not report.errors, report.errors
     return {"papers": report.new, "seconds": seconds, "peak_mb": peak_mb()}
@@ -89,7 +89,8 @@ def phase_sessions(db_path, sessions: str, papers: str) -> dict:
     return {"decisions": written, "seconds": seconds, "busy": sum(r["busy"] for r in reports)}
 
 
-def phase_export(db_path: Path, out: Path) -> dict:
+def phase_export(db_path: Path, out: str) -> dict:
+    out = Path(out)
     from workbench.db import open_db
     from workbench.jsonl import export_annotation_lines, write_lines
 
@@ -116,7 +117,8 @@ def main() -> None:
         name, *rest = args.phase
         fn = {"ingest": phase_ingest, "annotate": phase_annotate, "export": phase_export, "copy": phase_copy,
               "sessions": phase_sessions}[name]
-        print(json.dumps(fn(*(location(r) if n < 2 else r for n, r in enumerate(rest)))))
+        stores = {"ingest": 1, "annotate": 1, "export": 1, "copy": 2, "sessions": 1}[name]  # leading store args
+        print(json.dumps(fn(*(location(r) if n < stores else r for n, r in enumerate(rest)))))
         return
 
     from benchmarks.synthetic import write_corpus
