@@ -1,17 +1,26 @@
-"""`t`: progress, pace for this session and overall, rates by prompt and model, with bars."""
+"""`t`: statistics in three tabs. You: progress, pace for this session and overall, rates by prompt and
+model, with bars. Agreement: every annotator's, per field (`workbench agreement`). Team: each annotator's
+work and the papers' progress (`workbench team status`). ← → (or 1-3) switch tabs."""
 
 from __future__ import annotations
 
-from rich.console import Group
+from typing import Callable
+
+from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
+from textual.binding import Binding
 from textual.widgets import Static
 
-from workbench.review import SessionStats
+from workbench.review import ReviewSession, SessionStats, TeamFigures
 from workbench.safe_text import one_line, plain
-from workbench.tables import bar, rates_table
+from workbench.tables import bar, rates_table, team_agreement_report, team_status_table
 from workbench.tui.screens.dialogs import ReadingScreen
-from workbench.vocab import STATUS_MARKS
+from workbench.vocab import AWAITING_ADJUDICATION, COMPLETE, IN_PROGRESS, NOT_STARTED, STATUS_MARKS
+
+TABS = ("You", "Agreement", "Team")
+PAPER_STATES = ((COMPLETE, "complete"), (IN_PROGRESS, "in progress"), (NOT_STARTED, "not started"),
+                (AWAITING_ADJUDICATION, "waiting for adjudication"))
 
 
 def _pace_cell(value: float | None) -> str:
@@ -34,7 +43,69 @@ def stats_renderable(stats: SessionStats, width: int = 120) -> Group:
     return Group(head, pace, rates)
 
 
-def stats_screen(stats: SessionStats, width: int, open_keys: tuple[str, ...]) -> ReadingScreen:
-    return ReadingScreen("stats", open_keys, lambda: [
-        Static(Text("Statistics", style="bold")), Static(stats_renderable(stats, width), id="stats-body"),
-        Static(Text("esc close", style="dim"))])
+def agreement_renderable(figures: TeamFigures) -> RenderableType:
+    if figures.agreement is None:
+        count = len(figures.status["annotators"])
+        return Text(f"Agreement needs two or more annotators with decisions; this store has {count}.", style="dim")
+    return team_agreement_report(figures.agreement)
+
+
+def team_renderable(figures: TeamFigures) -> Group:
+    status = figures.status
+    papers = status["papers"]
+    line = Text("Papers: ", style="bold")
+    line.append("  ·  ".join(f"{papers[key]:,} {label}" for key, label in PAPER_STATES))
+    dist = status["distribution"]
+    setting = Text("No distribution set: every annotator's todo holds every paper they have not decided.", style="dim") \
+        if dist is None else Text(f"Each paper needs {dist['per_paper']} decision{'s' * (dist['per_paper'] != 1)}"
+                                  + ("" if dist["overlap"] is None else f" ({dist['overlap']:.0%} of them; the rest 1)")
+                                  + f"; a lease lasts {dist['lease_seconds'] // 60} min.", style="dim")
+    table = team_status_table(status) if status["annotators"] else Text("No decisions yet.", style="dim")
+    return Group(line, setting, table)
+
+
+class StatsScreen(ReadingScreen):
+    BINDINGS = [
+        Binding("right", "tab(1)", "Next tab", show=False, priority=True),
+        Binding("left", "tab(-1)", "Tab before", show=False, priority=True),
+        *[Binding(str(n), f"show_tab({n - 1})", show=False, priority=True) for n in range(1, len(TABS) + 1)],
+    ]
+
+    def __init__(self, stats: SessionStats, width: int, open_keys: tuple[str, ...],
+                 team: Callable[[], TeamFigures]) -> None:
+        super().__init__("stats", open_keys, lambda: [
+            Static(Text("Statistics", style="bold")), Static(id="stats-tabs"),
+            Static(stats_renderable(stats, width), id="stats-body"), Static(Text("esc close", style="dim"))])
+        self.stats, self.width, self.team = stats, width, team
+        self.tab = 0
+        self._figures: TeamFigures | None = None  # read when a team tab is first shown
+
+    def on_mount(self) -> None:
+        self._draw()
+
+    def action_tab(self, delta: int) -> None:
+        self.action_show_tab((self.tab + delta) % len(TABS))
+
+    def action_show_tab(self, index: int) -> None:
+        self.tab = index
+        self._draw()
+
+    def _draw(self) -> None:
+        tabs = Text()
+        for index, name in enumerate(TABS):
+            tabs.append(f" {index + 1} {name} ", style="bold reverse" if index == self.tab else "dim")
+            tabs.append(" ")
+        tabs.append("  ← → switch", style="dim")
+        self.query_one("#stats-tabs", Static).update(tabs)
+        if self.tab == 0:
+            body: RenderableType = stats_renderable(self.stats, self.width)
+        else:
+            if self._figures is None:
+                self._figures = self.team()
+            body = agreement_renderable(self._figures) if self.tab == 1 else team_renderable(self._figures)
+        self.query_one("#stats-body", Static).update(body)
+
+
+def stats_screen(session: ReviewSession, width: int, open_keys: tuple[str, ...]) -> StatsScreen:
+    """The reviewer's own figures now; the team's when their tab is first shown."""
+    return StatsScreen(session.stats(), width, open_keys, session.team_figures)
