@@ -16,7 +16,9 @@ from workbench.review import ReviewSession, SessionStats, TeamFigures
 from workbench.safe_text import one_line, plain
 from workbench.tables import bar, rates_table, team_agreement_report, team_status_table
 from workbench.tui.screens.dialogs import ReadingScreen
-from workbench.vocab import AWAITING_ADJUDICATION, COMPLETE, IN_PROGRESS, NOT_STARTED, STATUS_MARKS
+from workbench.vocab import (
+    AWAITING_ADJUDICATION, COMPLETE, FIELDS, IN_PROGRESS, NOT_STARTED, STATUS_MARKS, STATUSES, field_name,
+)
 
 TABS = ("You", "Agreement", "Team")
 PAPER_STATES = ((COMPLETE, "complete"), (IN_PROGRESS, "in progress"), (NOT_STARTED, "not started"),
@@ -43,14 +45,61 @@ def stats_renderable(stats: SessionStats, width: int = 120) -> Group:
     return Group(head, pace, rates)
 
 
-def agreement_renderable(figures: TeamFigures) -> RenderableType:
+WIDE = 100  # from this many columns the tabs show `workbench agreement`'s and `team status`'s tables
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{value:.0%}"
+
+
+def _coefficient(c: dict) -> str:
+    if c["value"] is None:
+        return "—"
+    return f"{c['value']:.2f}" + (f" [{c['ci95'][0]:.2f}, {c['ci95'][1]:.2f}]" if c["ci95"] else "")
+
+
+def _narrow_agreement(report: dict) -> Text:
+    """The agreement tab below WIDE columns: two lines per field, one per annotator."""
+    text = plain(f"{len(report['annotators'])} annotators; {report['papers']:,} papers decided by two or more\n",
+                 style="bold")
+    for field in FIELDS:
+        score = report["fields"][field]
+        value = score["value"]
+        text.append(f"\n{field_name(field)}", style="bold")
+        text.append(f"\n  presence α {_coefficient(score['presence']['alpha'])} · "
+                    f"AC1 {_coefficient(score['presence']['ac1'])}\n  value on {value['papers']:,} papers: token F1 "
+                    + ("—" if value["token_f1"] is None else f"{value['token_f1']:.2f}") + f", exact {_pct(value['exact'])}"
+                    + (f", same numbers {_pct(value['same_numbers'])}" if "same_numbers" in value else ""))
+    text.append("\n\nEach against the others' consensus (exact)", style="bold")
+    for who in report["annotators"]:
+        text.append("\n")
+        text.append_text(plain(one_line(who, 16), style="bold"))
+        text.append(" " + " · ".join(f"{field_name(f)} {_pct(report['against_consensus'][who][f]['exact'])}"
+                                     for f in FIELDS))
+    return text
+
+
+def agreement_renderable(figures: TeamFigures, width: int = 120) -> RenderableType:
     if figures.agreement is None:
         count = len(figures.status["annotators"])
         return Text(f"Agreement needs two or more annotators with decisions; this store has {count}.", style="dim")
-    return team_agreement_report(figures.agreement)
+    return team_agreement_report(figures.agreement) if width >= WIDE else _narrow_agreement(figures.agreement)
 
 
-def team_renderable(figures: TeamFigures) -> Group:
+def _narrow_team(annotators: list[dict]) -> Text:
+    """The team tab's annotators below WIDE columns: two lines each."""
+    text = Text()
+    for a in annotators:
+        text.append("\n")
+        text.append_text(plain(one_line(a["annotator"], 24), style="bold"))
+        per_hour = "—" if a["decisions_per_hour"] is None else f"{a['decisions_per_hour']:.0f}"
+        text.append(f"  {a['decisions']:,} decisions · {a['active_seconds'] / 60:.0f} min active · {per_hour}/hour"
+                    f"\n  " + " ".join(f"{STATUS_MARKS[s]} {_pct(a['rates'][s])}" for s in STATUSES)
+                    + f" · consensus {_pct(a['agreement_with_consensus'])} · leases {a['live_leases']}")
+    return text
+
+
+def team_renderable(figures: TeamFigures, width: int = 120) -> Group:
     status = figures.status
     papers = status["papers"]
     line = Text("Papers: ", style="bold")
@@ -60,7 +109,8 @@ def team_renderable(figures: TeamFigures) -> Group:
         if dist is None else Text(f"Each paper needs {dist['per_paper']} decision{'s' * (dist['per_paper'] != 1)}"
                                   + ("" if dist["overlap"] is None else f" ({dist['overlap']:.0%} of them; the rest 1)")
                                   + f"; a lease lasts {dist['lease_seconds'] // 60} min.", style="dim")
-    table = team_status_table(status) if status["annotators"] else Text("No decisions yet.", style="dim")
+    table = Text("No decisions yet.", style="dim") if not status["annotators"] else \
+        team_status_table(status) if width >= WIDE else _narrow_team(status["annotators"])
     return Group(line, setting, table)
 
 
@@ -102,7 +152,8 @@ class StatsScreen(ReadingScreen):
         else:
             if self._figures is None:
                 self._figures = self.team()
-            body = agreement_renderable(self._figures) if self.tab == 1 else team_renderable(self._figures)
+            render = agreement_renderable if self.tab == 1 else team_renderable
+            body = render(self._figures, self.width)
         self.query_one("#stats-body", Static).update(body)
 
 
