@@ -265,3 +265,24 @@ def test_export_final_says_when_the_text_changed_since_the_final_decision(db_pat
     db.close()
     [record] = [json.loads(line) for line in run_cli("export", "--final").stdout.splitlines()]
     assert record["text_changed"] is True
+
+
+@pytest.mark.parametrize("width", [80, 130])
+def test_the_team_tabs_show_a_hostile_name_as_plain_text(db, tmp_path, width):
+    from rich.console import Console
+
+    from workbench.review.adjudication import team_figures
+    from workbench.tui.screens.stats import agreement_renderable, team_renderable
+
+    ingest(db, [papers_file(tmp_path, 3)])
+    ids = [pid for _, pid in paper_order(db)]
+    hostile = "[@click=app.quit]eve\x1b]0;pwned\x07\u202e"
+    for who in (hostile, "ana"):
+        _say(db, ids[0], who, f"technique of {who[:5]}")
+    figures = team_figures(db)
+    console = Console(width=width, record=True, file=open("/dev/null", "w"), force_terminal=True)
+    for renderable in (agreement_renderable(figures, width), team_renderable(figures, width)):
+        console.print(renderable)
+    text = console.export_text(styles=True, clear=False)
+    assert "\x1b]0;" not in text and "\x07" not in text and "\u202e" not in text
+    assert "[@click=app.quit]eve" in console.export_text()  # shown as it is, never run as markup
