@@ -60,10 +60,12 @@ class ReviewApp(App):
             self.set_keymap(self.keymap_overrides)
         self._push_then_wait(self.first_screen())  # keys typed during start-up wait for it
         self.call_after_refresh(self._freeze_startup_objects)
-        if self.session.team is not None:  # working as a team: the paper on screen keeps its slot
-            self.set_interval(LEASE_RENEWAL_SECONDS, self._keep_lease)
+        # Working as a team: the paper on screen keeps its slot. (A served app has no session until sign-in.)
+        self.set_interval(LEASE_RENEWAL_SECONDS, self._keep_lease)
 
     def _keep_lease(self) -> None:
+        if self.session is None or self.session.team is None:
+            return
         try:
             kept = self.session.keep_lease()
         except StoreBusy:
