@@ -78,9 +78,9 @@ LAYERS = [
     {"models"},  # suggestion providers
     {"suggest", "ingest", "jsonl", "stats", "agreement", "team_agreement", "doubt", "prompt_report", "endpoint",
      "batch_files", "batch_status", "accounts", "serve"},
-    {"batch", "review", "copying"},
+    {"batch", "review", "copying", "final"},
     {"tui", "cli_common"},
-    {"cli_batch", "cli_copy", "cli_team_work", "cli_team", "cli_serve"},
+    {"cli_batch", "cli_copy", "cli_team_work", "cli_team", "cli_serve", "cli_review"},
     {"cli"},
     {"__main__"},
 ]
@@ -113,7 +113,7 @@ ALLOWED = {
     "jsonl": {"corpus", "errors", "json_text", "records", "store", "vocab"},
     "stats": {"records", "store", "vocab"},
     "agreement": {"errors", "metrics", "store", "vocab"},
-    "team_agreement": {"errors", "metrics", "reliability", "store", "vocab"},  # any number of annotators
+    "team_agreement": {"errors", "metrics", "records", "reliability", "store", "vocab"},  # any number of annotators
     "doubt": {"metrics", "store", "vocab"},
     "prompt_report": {"metrics", "records", "store", "vocab"},
     "endpoint": {"config", "models", "prompts", "vocab"},
@@ -124,8 +124,10 @@ ALLOWED = {
     "batch": {"batch_files", "batch_status", "errors", "json_text", "models", "prompts", "records", "store", "suggest",
               "vocab"},
     "copying": {"errors", "jsonl", "store"},
-    "review": {"agreement", "db", "doubt", "errors", "grounding", "metrics", "models", "prompts", "records", "stats",
-               "store", "suggest", "vocab"},
+    "review": {"db", "doubt", "errors", "grounding", "metrics", "models", "prompts", "records", "stats",
+               "store", "suggest", "vocab",
+               "team_agreement"},  # adjudication: the disagreements of any number of annotators; the team tab
+    "final": {"jsonl", "records", "store", "team_agreement", "vocab"},  # export --final: one decision per paper
     # The TUI talks to the review session only, besides the vocabulary, safe text and the errors. Beyond those:
     "tui": {"review", "vocab", "safe_text", "errors",
             "config",  # Guidelines (the text shown beside the task) and the unknown-key message for [keys]
@@ -139,8 +141,10 @@ ALLOWED = {
     "cli_serve": {"accounts", "cli_common", "config", "db", "ingest", "prompts", "review", "serve", "store",
                   "tui", "vocab"},  # serve-session composes the served app: sign-in (accounts) and session (review)
     "cli": {"__init__", "agreement", "team_agreement", "stats", "cli_batch", "cli_copy", "cli_team_work", "cli_team",
-            "cli_serve", "cli_common", "prompt_report", "config", "db", "endpoint",
+            "cli_serve", "cli_common", "cli_review", "final", "prompt_report", "config", "db", "endpoint",
             "errors", "ingest", "jsonl", "progress", "prompts", "tables", "store", "suggest", "tui", "vocab"},
+    "cli_review": {"cli_common", "config", "db", "errors", "ingest", "prompts", "review", "store", "tui",
+                   "vocab"},  # `review`: the session's options, adjudication's plan, the app
     "cli_team_work": {"cli_common", "errors", "store", "tables", "team_agreement", "vocab"},  # `team per-paper|show|status`
     "__main__": {"cli"},
 }
@@ -149,7 +153,7 @@ ALLOWED = {
 LIBRARIES = {
     "sqlite3": {"store", "db"}, "sqlite_utils": {"store", "db", "migrations"}, "psycopg": {"pg"},
     "textual": {"tui"}, "rich": {"tui", "safe_text", "tables", "progress"},
-    "click": {"cli", "cli_batch", "cli_common", "cli_copy", "cli_team_work", "cli_team", "cli_serve"},
+    "click": {"cli", "cli_batch", "cli_common", "cli_copy", "cli_team_work", "cli_team", "cli_serve", "cli_review"},
     "textual_serve": {"serve"}, "aiohttp": {"serve"}, "aiohttp_jinja2": {"serve"},
     "openai": {"models", "endpoint"}, "tenacity": {"models"},
     "pydantic": {"schema", "config", "models"},

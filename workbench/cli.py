@@ -31,13 +31,14 @@ from workbench.cli_team import team_group
 from workbench.cli_team_work import team_group as team_work_group
 from workbench.cli_common import (
     STORE, store_name,
-    DB_HELP, check_annotator, db_option, default_annotator, default_seeds, say, echo_json, fail, make_model,
-    model_options, open_store, parse_queue, price_for, read_config, rich_console,
+    DB_HELP, check_annotator, db_option, default_seeds, say, echo_json, fail, make_model,
+    model_options, open_store, price_for, read_config, rich_console,
 )
 from workbench.cli_copy import copy_command
-from workbench.db import ReadOnlyStore, close_db, default_db_path, is_url, store_exists
+from workbench.cli_review import review
+from workbench.db import default_db_path, is_url, store_exists
 from workbench.errors import InputError, StoreBusy, StoreRefused, StoreUnreadable, WorkbenchError
-from workbench.vocab import MAX_CONCURRENCY, MAX_TIMEOUT_SECONDS, OFFLINE, QUEUES, STATUSES
+from workbench.vocab import MAX_CONCURRENCY, MAX_TIMEOUT_SECONDS, OFFLINE, STATUSES
 
 if _gc_was_enabled:
     gc.enable()
@@ -97,6 +98,7 @@ def cli(ctx: click.Context, db_path: Path | str | None, debug: bool) -> None:
 
 cli.add_command(batch_group)
 cli.add_command(copy_command)
+cli.add_command(review)
 cli.add_command(team_group)
 for _command in team_work_group.commands.values():  # one `team` group: accounts, and the split of work
     team_group.add_command(_command)
@@ -134,17 +136,25 @@ def ingest(ctx: click.Context, paths: tuple[Path, ...]) -> None:
 @click.option("--annotator", help="Only this annotator.")
 @click.option("--flagged", is_flag=True, help="Only flagged annotations.")
 @click.option("--suggestions", is_flag=True, help="Export stored suggestions instead of annotations.")
+@click.option("--final", is_flag=True,
+              help="One training-ready record per paper: its adjudicated decision, else the agreed one, else none.")
 @click.option("--prompt", "prompt_ref", help="With --suggestions: only this prompt (name, name@hash or path).")
 @click.option("--model", help="With --suggestions: only this model.")
 @db_option
 @click.pass_context
-def export(ctx, output, status, annotator, flagged, suggestions, prompt_ref, model) -> None:
-    """Write annotations (or suggestions) as JSONL, in paper order."""
+def export(ctx, output, status, annotator, flagged, suggestions, final, prompt_ref, model) -> None:
+    """Write annotations (or suggestions, or final decisions) as JSONL, in paper order."""
     from workbench import jsonl
     from workbench.store import resolve_prompt_versions
 
     db = open_store(ctx, create=False)
-    if suggestions:
+    if final:
+        if status or annotator or flagged or suggestions or prompt_ref or model:
+            raise InputError("--final takes no other filter (--status, --annotator, --flagged, --suggestions, ...)")
+        from workbench.final import export_final_lines
+
+        lines = export_final_lines(db)
+    elif suggestions:
         if status or annotator or flagged:
             raise InputError("--status, --annotator and --flagged apply to annotations, not to --suggestions")
         prompt_ids = resolve_prompt_versions(db, prompt_ref) if prompt_ref else None
@@ -155,7 +165,8 @@ def export(ctx, output, status, annotator, flagged, suggestions, prompt_ref, mod
         lines = jsonl.export_annotation_lines(db, status=status, annotator=annotator, flagged=flagged)
     count = jsonl.write_lines(lines, output, sys.stdout)
     if output:
-        say(f"exported {count} {'suggestions' if suggestions else 'annotations'} to {output}", err=True)
+        say(f"exported {count} {'suggestions' if suggestions else 'final decisions' if final else 'annotations'} "
+            f"to {output}", err=True)
 
 
 @cli.command("import")
@@ -353,63 +364,6 @@ def log(ctx, paper_id: str | None, limit: int, as_json: bool) -> None:
         console.print(tables.log_table(attempts, console.width))
     else:
         say("no model calls on record" + (f" for paper {paper_id}" if paper_id else ""))
-
-
-# --------------------------------------------------------------------------- review
-
-
-@cli.command()
-@model_options
-@click.option("--annotator", default=None, help="Whose decisions these are (default: $WORKBENCH_ANNOTATOR or login name).")
-@click.option("--queue", default="todo", show_default=True, callback=lambda ctx, param, value: parse_queue(value),
-              help=f"Which papers to step through: {', '.join(QUEUES)}, or search:\"QUERY\" (the / dialog's syntax).")
-@click.option("--annotators", "pair", default=None,
-              help="With --queue disagreements: the two annotators A,B (default: the only two besides you).")
-@click.pass_context
-def review(ctx, prompt_ref, model_name, response_format, timeout, rpm, annotator, queue, pair) -> None:
-    """Review suggestions paper by paper in the terminal (ingests seeds/ into an empty store)."""
-    from workbench.config import guidelines
-    from workbench.ingest import ingest as run_ingest
-    from workbench.prompts import prompts_dir, resolve_prompt
-    from workbench.store import count_papers
-
-    try:
-        db = open_store(ctx)
-    except ReadOnlyStore:
-        db = open_store(ctx, create=False)  # browse it: the session opens it read-only and says so
-    if count_papers(db) == 0:
-        report = run_ingest(db, [default_seeds()])
-        say(report.summary(), err=True)
-        if report.errors:
-            for error in report.errors:
-                say(f"workbench: {error}", err=True)
-            if report.new == 0:
-                raise InputError("the store is empty and nothing could be ingested; run `workbench ingest PATH`")
-    prompt = resolve_prompt(prompt_ref)
-    annotator = check_annotator(annotator or os.environ.get("WORKBENCH_ANNOTATOR") or default_annotator())
-    others = None
-    if queue == "disagreements":
-        from workbench.agreement import choose_pair
-
-        others = choose_pair(db, pair, exclude=annotator)
-    elif pair:
-        raise InputError("--annotators goes with --queue disagreements")
-    model = make_model(model_name, response_format, timeout, rpm)
-    config = read_config()
-    keymap = dict(config.keys)
-    notes = guidelines(config, prompts_dir())
-    close_db(ctx.obj.pop("db"))  # the session opens its own connection
-    gc.disable()  # until the first screen is drawn (see the top of this module)
-    try:
-        from workbench.tui.app import create_app
-
-        app = create_app(ctx.obj["db_path"], prompt=prompt, model=model, annotator=annotator, queue=queue,
-                         keymap=keymap, others=others, guidelines=notes)
-        app.run()
-    finally:
-        gc.enable()
-    if app.return_code:  # the app crashed (Textual printed why)
-        ctx.exit(1)
 
 
 @cli.command()

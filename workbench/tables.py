@@ -223,9 +223,9 @@ def team_agreement_report(result: dict) -> RenderGroup:
         fields.add_row(field_name(field), _coefficient(score["presence"]["alpha"]), _coefficient(score["presence"]["ac1"]),
                        f"{value['papers']:,}", _num(value["token_f1"], 3), _pct(value["exact"]),
                        _pct(value.get("same_numbers")) if "same_numbers" in value else DASH)
-    people_title = ("Each annotator: exact / token F1 against the others' consensus"
-                    + (" · against the adjudicated decision" if result["adjudicated_papers"] else ""))  # our words only
-    people = Table(title=people_title, title_justify="left")
+    people = Table(title=("Each annotator: exact / token F1 against the others' consensus · against the adjudicated "
+                          "decision" if result["adjudicated_papers"] else
+                          "Each annotator: exact / token F1 against the others' consensus"), title_justify="left")
     people.add_column("annotator")
     for field in FIELDS:
         people.add_column(field_name(field), justify="right")

@@ -17,9 +17,11 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from itertools import combinations
+from typing import Iterable
 
 from workbench.errors import InputError
 from workbench.metrics import normalise_for_comparison, number_set, token_f1
+from workbench.records import AnnotationRow
 from workbench.reliability import gwet_ac1, krippendorff_alpha
 from workbench.store import Handle, decision_seconds, get_distribution, iter_annotations, live_leases, paper_order
 from workbench.vocab import (
@@ -33,6 +35,13 @@ def _ratio(part: float, whole: float) -> float | None:
     return round(part / whole, 4) if whole else None
 
 
+def decision_values(row: AnnotationRow) -> dict:
+    """A decision as agreement compares it: its status and each field (all None when rejected)."""
+    values = {f: None if row.status == REJECTED else row.values.get(f) for f in FIELDS}
+    values["status"] = row.status
+    return values
+
+
 def decided_by_paper(db: Handle) -> tuple[dict[str, dict[str, dict]], dict[str, dict[str, dict]], dict[str, str]]:
     """(paper -> annotator -> fields, paper -> adjudicator role -> fields, paper -> title), in paper order.
     A rejected paper's fields are all "none"."""
@@ -41,8 +50,7 @@ def decided_by_paper(db: Handle) -> tuple[dict[str, dict[str, dict]], dict[str, 
     titles: dict[str, str] = {}
     for item in iter_annotations(db):
         row = item.annotation
-        values = {f: None if row.status == REJECTED else row.values.get(f) for f in FIELDS}
-        values["status"] = row.status
+        values = decision_values(row)
         titles[row.paper_id] = item.title
         (adjudicated if is_adjudication(row.annotator) else people)[row.paper_id][row.annotator] = values
     return people, adjudicated, titles
@@ -143,10 +151,30 @@ def consensus_agreement(report: dict, who: str) -> float | None:
 # --------------------------------------------------------------------------- team progress
 
 
+def decision_key(values: dict) -> tuple:
+    """What two decisions must share to agree: rejected or not, and every field after normalisation.
+    `accepted` and `edited` with the same values agree: the status says how a value came about (taken
+    from the suggestion or typed), not what it is."""
+    return (values["status"] == REJECTED, *(normalise_for_comparison(values[f]) for f in FIELDS))
+
+
 def _differ(decided: dict[str, dict]) -> bool:
-    """Whether the decisions differ in status or in any field (normalised)."""
-    seen = {(v["status"], *(normalise_for_comparison(v[f]) for f in FIELDS)) for v in decided.values()}
-    return len(seen) > 1
+    """Whether the decisions differ: one rejected and another not, or any field (normalised)."""
+    return len({decision_key(v) for v in decided.values()}) > 1
+
+
+def disagreeing_papers(db: Handle, names: Iterable[str] | None = None) -> list[str]:
+    """The papers (in paper order) that two or more of these annotators (default: every one) decided, and
+    on which their decisions differ. Adjudicated decisions are never among them."""
+    people, _, _ = decided_by_paper(db)
+    chosen = set(names) if names else None
+    found = []
+    for pid, decided in people.items():
+        if chosen is not None:
+            decided = {who: values for who, values in decided.items() if who in chosen}
+        if len(decided) >= 2 and _differ(decided):
+            found.append(pid)
+    return found
 
 
 def paper_states(db: Handle, people: dict[str, dict[str, dict]], adjudicated: dict[str, dict[str, dict]]) -> dict[str, str]:
@@ -165,11 +193,13 @@ def paper_states(db: Handle, people: dict[str, dict[str, dict]], adjudicated: di
     return states
 
 
-def team_status(db: Handle) -> dict:
-    """`workbench team status`: each annotator's work and the papers' progress."""
+def team_status(db: Handle, report: dict | None = None) -> dict:
+    """`workbench team status`: each annotator's work and the papers' progress (`report`: the
+    `team_agreement` of every annotator, when the caller has it already)."""
     people, adjudicated, _ = decided_by_paper(db)
     names = sorted({who for decided in people.values() for who in decided})
-    report = team_agreement(db) if len(names) >= 2 else None
+    if report is None and len(names) >= 2:
+        report = team_agreement(db)
     leases = Counter(lease.annotator for lease in live_leases(db))
     annotators = []
     for who in names:

@@ -21,6 +21,7 @@ from workbench.errors import Conflict, ReadOnlyStore, StoreBusy
 from workbench.models.base import Model
 from workbench.prompts import Prompt
 from workbench.records import AnnotationRow, PaperRow, SearchHit, SuggestionKey, SuggestionRow, Values, no_values
+from workbench.review.adjudication import TeamFigures, team_figures
 from workbench.review.feed import SuggestionFeed
 from workbench.review.queues import Scope, check_queue, select
 from workbench.review.views import Composition, Notice, PaperView
@@ -43,7 +44,7 @@ TUI_BUSY_TIMEOUT = 3.0
 
 class ReviewSession:
     def __init__(self, db: Handle, annotator: str, feed: SuggestionFeed, queue: str = TODO,
-                 clock=time.monotonic, others: tuple[str, str] | None = None, read_only: bool = False):
+                 clock=time.monotonic, others: tuple[str, ...] | None = None, read_only: bool = False):
         check_queue(queue, others)
         self.db, self.annotator, self.feed, self.queue_name = db, annotator, feed, queue
         self.others = others
@@ -450,6 +451,10 @@ class ReviewSession:
         """This annotator's progress, pace (this session and overall) and rates (for the stats screen)."""
         return session_stats(self.db, self.annotator, self.session_id, self.decided, self.total_papers, self.counts)
 
+    def team_figures(self) -> TeamFigures:
+        """The stats screen's agreement and team tabs, read now (`workbench agreement`, `team status`)."""
+        return team_figures(self.db)
+
     def close(self) -> None:
         """Keep where the reviewer is (a move's write may have been skipped while the store was
         busy), write everything into the store file itself (checkpoint) and close it."""
@@ -462,7 +467,7 @@ class ReviewSession:
 
 
 def open_session(db_path: str | Path, *, prompt: Prompt, model: Model, annotator: str, queue: str = TODO,
-                 others: tuple[str, str] | None = None) -> ReviewSession:
+                 others: tuple[str, ...] | None = None) -> ReviewSession:
     """Open the store, record the prompt version, and start a session on the queue. A store that
     cannot be written opens read-only, for browsing."""
     db = None

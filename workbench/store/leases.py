@@ -18,7 +18,7 @@ from workbench.errors import SlotTaken
 from workbench.records import AnnotationRow
 from workbench.store._base import Handle, guarded, one, transaction
 from workbench.store.annotations import Decision, decide, get_annotation
-from workbench.vocab import ADJUDICATED_SUFFIX, LEASE_SECONDS, utc_now
+from workbench.vocab import ADJUDICATED_SUFFIX, LEASE_SECONDS, is_adjudication, utc_now
 
 _ANNOTATORS_ONLY = f"annotator NOT LIKE '%{ADJUDICATED_SUFFIX}'"
 HELD, DECIDED, FULL = "held", "decided", "full"  # what a claim found
@@ -153,9 +153,10 @@ def release(db: Handle, annotator: str, paper_id: str | None = None) -> None:
 def decide_in_slot(db: Handle, decision: Decision, now: float | None = None) -> AnnotationRow:
     """`decide`, when the team's distribution leaves room: a first decision on a paper needs the
     annotator's live lease or an open slot (else SlotTaken, nothing written); a change of their own
-    decision always may. The lease is given back with the decision, in one transaction."""
+    decision always may. The lease is given back with the decision, in one transaction. An adjudicated
+    decision takes no slot: it is not one of the paper's decisions."""
     dist = get_distribution(db)
-    if dist is None:
+    if dist is None or is_adjudication(decision.annotator):
         return decide(db, decision)
     now = _now(now)
     with transaction(db):

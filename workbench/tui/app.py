@@ -215,7 +215,7 @@ def _character_key(character: str) -> str:
 
 
 def create_app(db_path: str | Path, *, prompt: Prompt, model: Model, annotator: str, queue: str = "todo",
-               keymap: dict | None = None, others: tuple[str, str] | None = None,
+               keymap: dict | None = None, others: tuple[str, ...] | None = None,
                guidelines: Guidelines | None = None) -> ReviewApp:
     keymap = validate_keymap(keymap or {})  # a config error should not wait for the store
     session = open_session(db_path, prompt=prompt, model=model, annotator=annotator, queue=queue, others=others)

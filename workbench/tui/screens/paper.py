@@ -491,7 +491,7 @@ class ReviewScreen(Screen):
     def action_stats(self) -> None:
         from workbench.tui.screens.stats import stats_screen
 
-        self.app.open_dialog(stats_screen(self.session.stats(), self.app.size.width, keys_of(self.app, "stats")))
+        self.app.open_dialog(stats_screen(self.session, self.app.size.width, keys_of(self.app, "stats")))
 
     def action_quit(self) -> None:
         self.app.exit()
