@@ -122,3 +122,10 @@ def utc_now() -> str:
 # and what a server reports about itself.
 MAX_TIMEOUT_SECONDS = 86_400  # a day: past that a request is not waiting, it is lost
 MAX_CONCURRENCY = 256  # requests at once (--concurrency, a server's /props slots)
+
+
+# The summary's limits (schema.py validates with them; the offline rules keep within them without
+# importing pydantic, which the review's first frame does not need).
+MAX_VALUE_CHARS = 600
+MAX_QUOTE_CHARS = 1500
+NULL_WORDS = frozenset({"null", "none", "n/a", "not stated", "not mentioned"})  # a value that means "none"
