@@ -71,13 +71,14 @@ def _unit(module: str) -> str:
 
 # Bottom to top: a unit may import only units of a lower layer (never one beside or above it).
 LAYERS = [
-    {"__init__", "vocab", "errors", "json_text", "safe_text"},  # the words, the errors, text made safe
+    {"__init__", "vocab", "errors", "json_text", "safe_text", "workers"},  # the words, the errors, text made safe, processes
     {"grounding", "corpus", "schema", "config", "migrations", "models.offline_settings"},
     {"records", "metrics", "prompts", "db", "tables", "progress"},
     {"store"},  # every query; the only SQL
     {"models"},  # suggestion providers
     {"suggest", "ingest", "jsonl", "stats", "agreement", "doubt", "prompt_report", "endpoint", "batch_files",
      "batch_status"},
+    {"batch_lines"},  # a batch's result lines read and grounded (in worker processes): below batch, above suggest
     {"batch", "review"},
     {"tui", "cli_common"},
     {"cli_batch"},
@@ -88,7 +89,7 @@ LAYER = {unit: n for n, units in enumerate(LAYERS) for unit in units}
 
 # Each unit and the units it may import. Adding an entry is a design decision: say why beside it.
 ALLOWED = {
-    "__init__": set(), "vocab": set(), "errors": set(), "json_text": set(), "safe_text": set(),
+    "__init__": set(), "vocab": set(), "errors": set(), "json_text": set(), "safe_text": set(), "workers": set(),
     "grounding": {"vocab"},
     "corpus": {"errors", "json_text", "vocab"},
     "schema": {"vocab"},
@@ -115,8 +116,10 @@ ALLOWED = {
     "endpoint": {"config", "models", "prompts", "vocab"},
     "batch_files": {"errors", "models", "prompts", "records"},
     "batch_status": {"errors", "models", "records", "store", "vocab"},
-    "batch": {"batch_files", "batch_status", "errors", "json_text", "models", "prompts", "records", "store", "suggest",
-              "vocab"},
+    "batch_lines": {"batch_files", "json_text", "models", "store", "suggest"},
+    "batch": {"batch_files", "batch_lines", "batch_status", "errors", "json_text", "models", "prompts", "records", "store",
+              "suggest", "vocab",
+              "workers"},  # collecting: lines read and grounded in worker processes
     "review": {"agreement", "db", "doubt", "errors", "grounding", "metrics", "models", "prompts", "records", "stats",
                "store", "suggest", "vocab"},
     # The TUI talks to the review session only, besides the vocabulary, safe text and the errors. Beyond those:
@@ -126,7 +129,8 @@ ALLOWED = {
             "tables",  # bar() and rates_table(): the stats screen shows the rich tables `workbench stats` prints
             },
     "cli_common": {"config", "db", "errors", "models", "records", "safe_text", "vocab"},
-    "cli_batch": {"batch", "batch_status", "cli_common", "config", "errors", "models", "progress", "store", "vocab"},
+    "cli_batch": {"batch", "batch_status", "cli_common", "config", "errors", "models", "progress", "store", "vocab",
+                  "workers"},  # --workers: its bound and default
     "cli": {"__init__", "agreement", "stats", "cli_batch", "cli_common", "prompt_report", "config", "db", "endpoint",
             "errors", "ingest", "jsonl", "progress", "prompts", "tables", "store", "suggest", "tui", "vocab"},
     "__main__": {"cli"},

@@ -12,6 +12,7 @@ Import from here, not from the modules below (the boundary test holds everyone e
 - suggestions:  suggestions and the attempts log
 - annotations:  annotations and the events log (decisions, flags, undo, import)
 - batches:      batch records
+- bulk:         batch results encoded in worker processes, written in key order
 - text_search:  full-text search with filters (`search`)
 - reports:      what the prompt report, statistics, agreement, doubt and exports read
 """
@@ -27,6 +28,9 @@ from workbench.store.annotations import (  # noqa: F401
 from workbench.store.batches import (  # noqa: F401
     add_batch, batch_keys, batch_papers, batch_totals, collected_suggestion_ids, get_batch, list_batches,
     papers_in_flight, update_batch,
+)
+from workbench.store.bulk import (  # noqa: F401
+    EncodedSuggestion, encode_batch_suggestion, open_reader, save_encoded_batch, store_location,
 )
 from workbench.store.papers import (  # noqa: F401
     FileCounts, PaperWriter, count_papers, find_papers, get_paper, get_papers, iter_papers, known_paper_ids,
