@@ -558,3 +558,35 @@ def test_a_killed_collect_run_again_counts_every_line_it_stored(run_cli, seeds_c
     assert "stored 2 (ok 2), 2 stored before" in again.stdout
     assert db_rows(db_path, "SELECT stored, input_tokens > 0 FROM batches WHERE id LIKE 'results-%'") == [(4, 1)]
     assert "4 lines stored" in run_cli("batch", "status").stdout
+
+
+def test_collect_in_worker_processes_stores_exactly_what_one_process_stores(run_cli, seeds_copy, db_path, tmp_path,
+                                                                             monkeypatch):
+    """--workers 3 (lines read and grounded in spawned processes, chunk by chunk) against --workers 1: the
+    same report, the same suggestions and attempts rows, line for line, with repeats, junk, a stranger and
+    a lone surrogate spread over chunks."""
+    from workbench import batch
+
+    monkeypatch.setattr(batch, "STORE_CHUNK", 3)
+    assert run_cli("ingest").exit_code == 0
+    lines = _requests_and_results(run_cli, tmp_path, 12)
+    broken = lines[4].replace('"content": "{', '"content": "\\ud800{', 1)
+    assert broken != lines[4]
+    stranger = json.dumps({"custom_id": "0123456789abcdef:0000000000000000", "response": None, "error": "x"})
+    messy = write(tmp_path / "messy.jsonl", "\n".join(
+        lines[:4] + ["not json {", broken, lines[0], stranger, ""] + lines[5:] + [lines[7], "[]"]) + "\n")
+    copy = tmp_path / "copy.db"
+    with sqlite3.connect(db_path) as source, sqlite3.connect(copy) as target:
+        source.backup(target)
+    one = run_cli("batch", "collect", "--file", str(messy), "--workers", "1")
+    three = run_cli("--db", str(copy), "batch", "collect", "--file", str(messy), "--workers", "3")
+    assert one.exit_code == three.exit_code == 0, (one.stderr, three.stderr)
+    assert one.stdout == three.stdout
+    assert ("stored 12 (ok 11; failed: invalid 1), 2 stored before, 2 lines not from this batch (lines 8, 18), "
+            "1 unreadable line (line 5)") in one.stdout
+    columns = ("id, paper_id, prompt_id, model, params, outcome, error, technique, claimed_gain, compute, evidence, "
+               "warnings, raw, input_tokens, output_tokens, attempts, batch_id, content_hash")
+    attempt_columns = "suggestion_id, ask, attempt, outcome, http_status, error, raw, input_tokens, output_tokens, batch_id"
+    for query in (f"SELECT {columns} FROM suggestions ORDER BY id", f"SELECT {attempt_columns} FROM attempts ORDER BY 1"):
+        assert db_rows(db_path, query) == db_rows(copy, query)
+    assert len(db_rows(copy, "SELECT id FROM suggestions")) == 12

@@ -247,6 +247,16 @@ def bulk_writes(db: Database, pages: int = 16_000) -> Iterator[Database]:
         db.execute(f"PRAGMA wal_autocheckpoint={int(default)}")
 
 
+def location_of(db) -> str:
+    """What `open_db` takes to open this store again (a worker process opens its own connection)."""
+    if pg.is_handle(db):
+        return db.url
+    for _, name, path in db.execute("PRAGMA database_list").fetchall():
+        if name == "main":
+            return path
+    raise ValueError("the store has no main database")
+
+
 def close_db(db: Database) -> None:
     """Fold the write-ahead log into the store file and close it, so the file alone holds
     everything (copying just the .db is safe after this)."""

@@ -144,3 +144,9 @@ def is_adjudication(annotator: str) -> bool:
 # Papers of the team's progress (`team status`): every decision it needs, no decision nor hold yet,
 # in between, and complete but with decisions that differ and no adjudicated one.
 COMPLETE, IN_PROGRESS, NOT_STARTED, AWAITING_ADJUDICATION = "complete", "in_progress", "not_started", "awaiting_adjudication"
+
+# The summary's limits (schema.py validates with them; the offline rules keep within them without
+# importing pydantic, which the review's first frame does not need).
+MAX_VALUE_CHARS = 600
+MAX_QUOTE_CHARS = 1500
+NULL_WORDS = frozenset({"null", "none", "n/a", "not stated", "not mentioned"})  # a value that means "none"

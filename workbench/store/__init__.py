@@ -13,6 +13,7 @@ Import from here, not from the modules below (the boundary test holds everyone e
 - annotations:  annotations and the events log (decisions, flags, undo, import)
 - batches:      batch records
 - leases:       the team's distribution (decisions per paper), leases on open slots, team reports
+- bulk:         batch results encoded in worker processes, written in key order
 - text_search:  full-text search with filters (`search`)
 - reports:      what the prompt report, statistics, agreement, doubt and exports read
 - transfer:     whole tables between two stores (`workbench copy`)
@@ -38,6 +39,9 @@ from workbench.store.batches import (  # noqa: F401
 from workbench.store.leases import (  # noqa: F401
     DECIDED, FULL, HELD, Distribution, Lease, claim, decide_in_slot, decision_counts, get_distribution, live_leases,
     open_papers, release, set_distribution, share_of,
+)
+from workbench.store.bulk import (  # noqa: F401
+    EncodedSuggestion, encode_batch_suggestion, open_reader, save_encoded_batch, store_location,
 )
 from workbench.store.papers import (  # noqa: F401
     FileCounts, PaperWriter, count_papers, find_papers, get_paper, get_papers, iter_papers, known_paper_ids,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import gc
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
@@ -118,6 +120,21 @@ class ReviewApp(App):
                 screen.answered.set()
 
         self._push_then_wait(screen, answered)
+
+    def keys_wait_for_call(self, call: Callable[[], object]) -> Callable[[], None]:
+        """`call`, wrapped: keys typed from now wait until it has run (the first paper's instant
+        suggestion, made after the paper is drawn: an `a` accepts what the reviewer sees)."""
+        done = asyncio.get_running_loop().create_future()
+        self.keys.wait_for(done)
+
+        def run() -> None:
+            try:
+                call()
+            finally:
+                if not done.done():
+                    done.set_result(None)
+
+        return run
 
     def _push_then_wait(self, screen: Screen, callback: Callable[[Any], None] | None = None) -> None:
         mounted = self.push_screen(screen, callback)
