@@ -590,3 +590,23 @@ def test_collect_in_worker_processes_stores_exactly_what_one_process_stores(run_
     for query in (f"SELECT {columns} FROM suggestions ORDER BY id", f"SELECT {attempt_columns} FROM attempts ORDER BY 1"):
         assert db_rows(db_path, query) == db_rows(copy, query)
     assert len(db_rows(copy, "SELECT id FROM suggestions")) == 12
+
+
+def test_collect_in_worker_processes_into_postgresql_stores_what_sqlite_stores(run_cli, seeds_copy, db_path, tmp_path,
+                                                                                monkeypatch, pg_server):
+    """The workers reopen the store by its URL: on PostgreSQL they store, row for row, what SQLite stores."""
+    from workbench import batch
+
+    monkeypatch.setattr(batch, "STORE_CHUNK", 3)
+    assert run_cli("--db", str(db_path), "ingest").exit_code == 0
+    lines = _requests_and_results(run_cli, tmp_path, 12)
+    results = write(tmp_path / "all.jsonl", "\n".join(lines) + "\n")
+    url = pg_server.create_database("collect_workers")
+    assert run_cli("copy", str(db_path), url).exit_code == 0
+    here = run_cli("--db", str(db_path), "batch", "collect", "--file", str(results), "--workers", "1")
+    there = run_cli("--db", url, "batch", "collect", "--file", str(results), "--workers", "2")
+    assert here.exit_code == there.exit_code == 0, (here.stderr, there.stderr)
+    assert here.stdout == there.stdout and "stored 12" in here.stdout
+    query = ("SELECT id, outcome, technique, claimed_gain, compute, evidence, warnings, raw, batch_id, content_hash "
+             "FROM suggestions ORDER BY id")
+    assert db_rows(db_path, query) == db_rows(url, query) and len(db_rows(url, query)) == 12

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from workbench.records import Call, SuggestionRow
-from workbench.store._base import Handle, guarded, marks, transaction
+from workbench.store._base import Handle, executemany, guarded, marks, transaction
 from workbench.store.suggestions import _INSERT_ATTEMPT, _UPSERT_FROM_BATCH, _attempt_values, _suggestion_values
 from workbench.vocab import OK
 
@@ -47,8 +47,8 @@ def save_encoded_batch(db: Handle, items: list[EncodedSuggestion]) -> set[str]:
         kept = {r[0] for r in db.execute(
             f"SELECT s.id FROM suggestions s JOIN papers p ON p.id = s.paper_id AND p.content_hash = s.content_hash "
             f"WHERE s.outcome = '{OK}' AND s.id IN ({marks(ids)})", ids)}
-        db.conn.executemany(_UPSERT_FROM_BATCH, [item.row for item in items])
-        db.conn.executemany(_INSERT_ATTEMPT, [row for item in items for row in item.attempts])
+        executemany(db, _UPSERT_FROM_BATCH, [item.row for item in items])
+        executemany(db, _INSERT_ATTEMPT, [row for item in items for row in item.attempts])
     return kept
 
 
