@@ -1,6 +1,8 @@
 """Review TUI responsiveness, measured on the real process in a pseudo-terminal.
 
-    python benchmarks/bench_review.py
+    python benchmarks/bench_review.py [--postgresql]
+
+(--postgresql: every store on a PostgreSQL server this script starts on 127.0.0.1.)
 
 On a store of 20,000 synthetic papers (made from the seeds):
 - launch -> first paper on screen (target <= 1.0 s), from spawning the process
@@ -62,9 +64,19 @@ def warm_bytecode_cache() -> None:
                    env=env, cwd=str(ROOT), check=True)
 
 
+POSTGRESQL = None  # a started tests.pg_server.Server when run with --postgresql
+
+
+def store_location(folder: Path, name: str) -> Path | str:
+    """A SQLite file in the folder, or a fresh database on the benchmark's PostgreSQL server."""
+    if POSTGRESQL is None:
+        return folder / f"{name}.db"
+    return POSTGRESQL.create_database(name)
+
+
 def build_store(folder: Path, papers: int) -> tuple[Path, str]:
     write_corpus(folder / "corpus", papers)
-    db_path = folder / f"review_{papers}.db"
+    db_path = store_location(folder, f"review_{papers}")
     db = open_db(db_path)
     ingest(db, [folder / "corpus"])
     first_title = db.execute("SELECT title FROM papers ORDER BY seq LIMIT 1").fetchone()[0]
@@ -75,7 +87,8 @@ def build_store(folder: Path, papers: int) -> tuple[Path, str]:
 
 def spawn(db_path: Path) -> pexpect.spawn:
     child = pexpect.spawn(sys.executable, ["-m", "workbench", "review"], env=child_env(db_path), dimensions=(30, 100),
-                          encoding="utf-8", timeout=30, cwd=str(db_path.parent), maxread=65536)
+                          encoding="utf-8", timeout=30, cwd=tempfile.gettempdir() if isinstance(db_path, str)
+                          else str(db_path.parent), maxread=65536)
     child.delaybeforesend = None  # pexpect sleeps 50 ms before every send by default
     return child
 
@@ -180,7 +193,7 @@ def bench_long_abstracts(folder: Path) -> None:
         body = "We propose MaxNet. " + ("It is a long abstract sentence with 2x gains. " * 2200)[:99_900]
         lines.append(json.dumps({"title": f"Long paper {i}", "abstract": body if i % 2 else "Short one. 3x faster."}))
     (folder / "long.jsonl").write_text("\n".join(lines) + "\n")
-    db_path = folder / "long.db"
+    db_path = store_location(folder, "long")
     db = open_db(db_path)
     ingest(db, [folder / "long.jsonl"])
     db.close()
@@ -195,6 +208,20 @@ def bench_long_abstracts(folder: Path) -> None:
 
 
 def main() -> None:
+    global POSTGRESQL
+    if "--postgresql" in sys.argv:  # the same benchmark with the store on a local PostgreSQL server
+        from tests.pg_server import Server
+
+        POSTGRESQL = Server(durable=True).start()
+        print(f"store: PostgreSQL {POSTGRESQL.bin.parent.name} on 127.0.0.1 (fsync on, defaults)")
+    try:
+        run()
+    finally:
+        if POSTGRESQL is not None:
+            POSTGRESQL.stop()
+
+
+def run() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         warm_bytecode_cache()

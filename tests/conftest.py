@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 from pathlib import Path
@@ -30,6 +31,42 @@ def isolated(tmp_path, monkeypatch):
     for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "WORKBENCH_ANNOTATOR", "COLUMNS", "LINES"):
         monkeypatch.delenv(name, raising=False)
     yield tmp_path
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """One real PostgreSQL server per test process (see tests/pg_server.py)."""
+    from tests.pg_server import Server
+
+    server = Server().start()
+    yield server
+    server.stop()
+
+
+_databases = itertools.count(1)
+
+
+@pytest.fixture
+def pg_url(pg_server, monkeypatch) -> str:
+    """A fresh, empty PostgreSQL database on the test server; WORKBENCH_DB names it."""
+    url = pg_server.create_database(f"t{os.getpid()}_{next(_databases)}")
+    monkeypatch.setenv("WORKBENCH_DB", url)
+    return url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request, tmp_path) -> str:
+    """The store's location on each backend: the contract tests run on both."""
+    if request.param == "sqlite":
+        return str(tmp_path / "annotations" / "workbench.db")
+    return request.getfixturevalue("pg_url")
+
+
+@pytest.fixture
+def any_db(store_url):
+    database = open_db(store_url)
+    yield database
+    database.close()
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ import pytest
 
 from tests.conftest import ROOT, write
 from tests.fake_batch import FakeBatchAPI
+from workbench.db import open_db
 from workbench.models.offline import extract
 from workbench.models.openai_compat import OpenAICompatibleModel
 from workbench.models.replies import reply_from_result
@@ -45,9 +46,16 @@ def env(monkeypatch, fake, run_cli, seeds_copy):
     return fake
 
 
-def db_rows(db_path: Path, sql: str, params=()) -> list[tuple]:
-    with sqlite3.connect(db_path, timeout=10) as db:
-        return db.execute(sql, params).fetchall()
+def db_rows(store: Path | str, sql: str, params=()) -> list[tuple]:
+    """Rows from the store on either backend (a path or a postgresql:// URL)."""
+    if not str(store).startswith("postgresql://"):
+        with sqlite3.connect(store, timeout=10) as db:
+            return db.execute(sql, params).fetchall()
+    db = open_db(store)
+    try:
+        return [tuple(row) for row in db.execute(sql, params).fetchall()]
+    finally:
+        db.close()
 
 
 def uploaded_requests(fake: FakeBatchAPI) -> list[dict]:
@@ -59,7 +67,8 @@ def titles(db_path: Path) -> dict[str, tuple[str, str]]:
     return {pid: (title, abstract) for pid, title, abstract in db_rows(db_path, "SELECT id, title, abstract FROM papers")}
 
 
-def test_every_seed_paper_through_a_batch_then_nothing_twice(env, run_cli, db_path, tmp_path):
+def test_every_seed_paper_through_a_batch_then_nothing_twice(store_url, env, run_cli, tmp_path):
+    db_path = store_url  # on both backends
     """The issue's 'done when': 504 papers submitted, collected with --wait, every one stored (injected
     failures as failed outcomes), a second collect adds none, and a new submit asks only for what is not ok."""
     fake = env
@@ -85,7 +94,7 @@ def test_every_seed_paper_through_a_batch_then_nothing_twice(env, run_cli, db_pa
         assert (request["method"], request["url"]) == ("POST", "/v1/chat/completions")
         assert request["body"] == model.request_body(prompt, model.messages(prompt, title, abstract))
         assert request["body"]["response_format"]["json_schema"]["strict"] is True
-    assert not list((db_path.parent / "batches").glob("*.jsonl"))  # uploaded, then removed
+    assert not list((tmp_path / "annotations" / "batches").glob("*.jsonl"))  # uploaded, then removed
 
     waiting = run_cli("batch", "status")
     assert waiting.stdout.startswith("batch_0001  in_progress") or "validating" in waiting.stdout
@@ -132,7 +141,7 @@ def test_every_seed_paper_through_a_batch_then_nothing_twice(env, run_cli, db_pa
     for text in (submitted.stdout, submitted.stderr, collected.stdout, collected.stderr, status.stdout,
                  resubmit.stdout, json.dumps(requests)):
         assert KEY not in text
-    for path in db_path.parent.rglob("*"):
+    for path in tmp_path.rglob("*"):
         if path.is_file():
             assert KEY.encode() not in path.read_bytes(), path
 
@@ -306,8 +315,9 @@ def test_killed_while_creating_the_batch_the_next_submit_finds_it(env, run_cli, 
     assert db_rows(db_path, "SELECT count(DISTINCT paper_id) FROM suggestions") == [(12,)]
 
 
-def test_a_round_trip_through_files_alone(run_cli, seeds_copy, db_path, tmp_path):
+def test_a_round_trip_through_files_alone(store_url, run_cli, seeds_copy, tmp_path):
     """--batch-file, answered by a stand-in for `vllm run-batch`, then collect --file; no endpoint, no key."""
+    db_path = store_url  # on both backends
     assert run_cli("ingest").exit_code == 0
     written = run_cli("suggest", "--batch", "--batch-file", str(tmp_path / "requests.jsonl"), "--model", "qwen-7b",
                       "--limit", "30")
@@ -548,3 +558,55 @@ def test_a_killed_collect_run_again_counts_every_line_it_stored(run_cli, seeds_c
     assert "stored 2 (ok 2), 2 stored before" in again.stdout
     assert db_rows(db_path, "SELECT stored, input_tokens > 0 FROM batches WHERE id LIKE 'results-%'") == [(4, 1)]
     assert "4 lines stored" in run_cli("batch", "status").stdout
+
+
+def test_collect_in_worker_processes_stores_exactly_what_one_process_stores(run_cli, seeds_copy, db_path, tmp_path,
+                                                                             monkeypatch):
+    """--workers 3 (lines read and grounded in spawned processes, chunk by chunk) against --workers 1: the
+    same report, the same suggestions and attempts rows, line for line, with repeats, junk, a stranger and
+    a lone surrogate spread over chunks."""
+    from workbench import batch
+
+    monkeypatch.setattr(batch, "STORE_CHUNK", 3)
+    assert run_cli("ingest").exit_code == 0
+    lines = _requests_and_results(run_cli, tmp_path, 12)
+    broken = lines[4].replace('"content": "{', '"content": "\\ud800{', 1)
+    assert broken != lines[4]
+    stranger = json.dumps({"custom_id": "0123456789abcdef:0000000000000000", "response": None, "error": "x"})
+    messy = write(tmp_path / "messy.jsonl", "\n".join(
+        lines[:4] + ["not json {", broken, lines[0], stranger, ""] + lines[5:] + [lines[7], "[]"]) + "\n")
+    copy = tmp_path / "copy.db"
+    with sqlite3.connect(db_path) as source, sqlite3.connect(copy) as target:
+        source.backup(target)
+    one = run_cli("batch", "collect", "--file", str(messy), "--workers", "1")
+    three = run_cli("--db", str(copy), "batch", "collect", "--file", str(messy), "--workers", "3")
+    assert one.exit_code == three.exit_code == 0, (one.stderr, three.stderr)
+    assert one.stdout == three.stdout
+    assert ("stored 12 (ok 11; failed: invalid 1), 2 stored before, 2 lines not from this batch (lines 8, 18), "
+            "1 unreadable line (line 5)") in one.stdout
+    columns = ("id, paper_id, prompt_id, model, params, outcome, error, technique, claimed_gain, compute, evidence, "
+               "warnings, raw, input_tokens, output_tokens, attempts, batch_id, content_hash")
+    attempt_columns = "suggestion_id, ask, attempt, outcome, http_status, error, raw, input_tokens, output_tokens, batch_id"
+    for query in (f"SELECT {columns} FROM suggestions ORDER BY id", f"SELECT {attempt_columns} FROM attempts ORDER BY 1"):
+        assert db_rows(db_path, query) == db_rows(copy, query)
+    assert len(db_rows(copy, "SELECT id FROM suggestions")) == 12
+
+
+def test_collect_in_worker_processes_into_postgresql_stores_what_sqlite_stores(run_cli, seeds_copy, db_path, tmp_path,
+                                                                                monkeypatch, pg_server):
+    """The workers reopen the store by its URL: on PostgreSQL they store, row for row, what SQLite stores."""
+    from workbench import batch
+
+    monkeypatch.setattr(batch, "STORE_CHUNK", 3)
+    assert run_cli("--db", str(db_path), "ingest").exit_code == 0
+    lines = _requests_and_results(run_cli, tmp_path, 12)
+    results = write(tmp_path / "all.jsonl", "\n".join(lines) + "\n")
+    url = pg_server.create_database("collect_workers")
+    assert run_cli("copy", str(db_path), url).exit_code == 0
+    here = run_cli("--db", str(db_path), "batch", "collect", "--file", str(results), "--workers", "1")
+    there = run_cli("--db", url, "batch", "collect", "--file", str(results), "--workers", "2")
+    assert here.exit_code == there.exit_code == 0, (here.stderr, there.stderr)
+    assert here.stdout == there.stdout and "stored 12" in here.stdout
+    query = ("SELECT id, outcome, technique, claimed_gain, compute, evidence, warnings, raw, batch_id, content_hash "
+             "FROM suggestions ORDER BY id")
+    assert db_rows(db_path, query) == db_rows(url, query) and len(db_rows(url, query)) == 12

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -161,9 +162,13 @@ def test_ctrl_c_stops_promptly_and_keeps_what_finished(seeds_copy, run_cli, db_p
 
     run_cli("ingest")
     fake = FakeOpenAI(latency=0.3).start()
-    env = dict(os.environ, OPENAI_BASE_URL=fake.base_url, OPENAI_API_KEY=KEY, WORKBENCH_DB=str(db_path))
+    env = dict(os.environ, OPENAI_BASE_URL=fake.base_url, OPENAI_API_KEY=KEY, WORKBENCH_DB=str(db_path),
+               PYTHONFAULTHANDLER="1")  # a hang shows where it hangs
+    # ctrl+c as from a terminal: SIGINT handled by default in the child, whatever this test process has
+    # (a child inherits an ignored SIGINT, and Python then keeps ignoring it: seen under pytest-xdist).
     proc = subprocess.Popen([sys.executable, "-m", "workbench", "suggest", "--model", "gpt-test", "--concurrency", "2"],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         deadline = time.monotonic() + 30
         stored = 0
@@ -172,7 +177,13 @@ def test_ctrl_c_stops_promptly_and_keeps_what_finished(seeds_copy, run_cli, db_p
             with sqlite3.connect(db_path, timeout=5) as db:
                 stored = db.execute("SELECT count(*) FROM suggestions").fetchone()[0]
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=60)  # it stops (a hang would fail here), without a race on speed
+        try:
+            out, err = proc.communicate(timeout=60)  # it stops (a hang would fail here), without a race on speed
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGABRT)  # faulthandler prints every thread's stack on stderr
+            out, err = proc.communicate(timeout=10)
+            Path("/tmp/workbench-ctrl-c-hang.txt").write_text(out + "\n" + err)  # every thread's stack, whole
+            raise AssertionError(f"suggest did not stop after ctrl+c (stored {stored}): {out[-800:]} {err[-1500:]}")
     finally:
         fake.stop()
         if proc.poll() is None:

@@ -124,7 +124,10 @@ def test_agreement_of_identical_annotators_is_perfect(store, run_cli):
     for pid in ids[:8]:
         row = next(db.query("SELECT * FROM annotations WHERE paper_id = ? AND annotator = 'ana'", [pid]))
         decide(db, Decision(pid, "ben", row["status"], {f: row[f] for f in FIELDS}))
-    result = json.loads(run_cli("agreement", "--json").stdout)
+    team = json.loads(run_cli("agreement", "--json").stdout)  # every annotator; two of them: the pair too
+    assert (team["annotators"], team["papers"]) == (["ana", "ben"], 8)
+    assert team["fields"]["technique"]["value"]["exact"] == 1.0
+    result = team["pair"]
     assert (result["annotators"], result["papers"], result["kappa"], result["status_agreement"]) == (["ana", "ben"], 8, 1.0, 1.0)
     assert result["fields"]["technique"] == {"exact": 1.0, "token_f1": 1.0} and result["disagreements"] == []
 

@@ -71,16 +71,17 @@ def _unit(module: str) -> str:
 
 # Bottom to top: a unit may import only units of a lower layer (never one beside or above it).
 LAYERS = [
-    {"__init__", "vocab", "errors", "json_text", "safe_text"},  # the words, the errors, text made safe
-    {"grounding", "corpus", "schema", "config", "migrations", "models.offline_settings"},
-    {"records", "metrics", "prompts", "db", "tables", "progress"},
+    {"__init__", "vocab", "errors", "json_text", "safe_text", "workers"},  # the words, the errors, text made safe, processes
+    {"grounding", "corpus", "schema", "config", "migrations", "migrations_pg", "pg", "models.offline_settings"},
+    {"records", "metrics", "reliability", "prompts", "db", "tables", "progress"},
     {"store"},  # every query; the only SQL
     {"models"},  # suggestion providers
-    {"suggest", "ingest", "jsonl", "stats", "agreement", "doubt", "prompt_report", "endpoint", "batch_files",
-     "batch_status"},
-    {"batch", "review"},
+    {"suggest", "ingest", "jsonl", "stats", "agreement", "team_agreement", "doubt", "prompt_report", "endpoint",
+     "batch_files", "batch_status", "accounts", "serve"},
+    {"batch_lines"},  # a batch's result lines read and grounded (in worker processes): below batch, above suggest
+    {"batch", "review", "copying", "final"},
     {"tui", "cli_common"},
-    {"cli_batch"},
+    {"cli_batch", "cli_copy", "cli_team_work", "cli_team", "cli_serve", "cli_review"},
     {"cli"},
     {"__main__"},
 ]
@@ -88,20 +89,23 @@ LAYER = {unit: n for n, units in enumerate(LAYERS) for unit in units}
 
 # Each unit and the units it may import. Adding an entry is a design decision: say why beside it.
 ALLOWED = {
-    "__init__": set(), "vocab": set(), "errors": set(), "json_text": set(), "safe_text": set(),
+    "__init__": set(), "vocab": set(), "errors": set(), "json_text": set(), "safe_text": set(), "workers": set(),
     "grounding": {"vocab"},
     "corpus": {"errors", "json_text", "vocab"},
     "schema": {"vocab"},
     "config": {"errors", "vocab"},
     "migrations": set(),
+    "migrations_pg": {"errors"},  # StoreTooNew
+    "pg": {"errors"},  # the store's errors for psycopg's
     "models.offline_settings": {"errors"},
     "records": {"grounding", "safe_text", "vocab"},
     "metrics": {"grounding", "vocab"},
+    "reliability": set(),  # Krippendorff's alpha and Gwet's AC1: arithmetic on labels, stdlib only
     "prompts": {"errors", "schema", "vocab", "models.offline_settings"},  # it validates a prompt's [offline] table
-    "db": {"errors", "migrations"},
+    "db": {"errors", "migrations", "migrations_pg", "pg", "vocab"},  # vocab: utc_now for a migration's record
     "tables": {"safe_text", "vocab"},
     "progress": {"safe_text"},
-    "store": {"db", "errors", "grounding", "json_text", "records", "vocab",
+    "store": {"db", "errors", "grounding", "json_text", "pg", "records", "vocab",
               "prompts"},  # resolve_prompt_versions: a prompt file path names its version
     "models": {"config", "errors", "grounding", "json_text", "models.offline_settings", "prompts", "records", "schema",
                "vocab"},
@@ -110,15 +114,23 @@ ALLOWED = {
     "jsonl": {"corpus", "errors", "json_text", "records", "store", "vocab"},
     "stats": {"records", "store", "vocab"},
     "agreement": {"errors", "metrics", "store", "vocab"},
+    "team_agreement": {"errors", "metrics", "records", "reliability", "store", "vocab"},  # any number of annotators
     "doubt": {"metrics", "store", "vocab"},
     "prompt_report": {"metrics", "records", "store", "vocab"},
     "endpoint": {"config", "models", "prompts", "vocab"},
     "batch_files": {"errors", "models", "prompts", "records"},
     "batch_status": {"errors", "models", "records", "store", "vocab"},
-    "batch": {"batch_files", "batch_status", "errors", "json_text", "models", "prompts", "records", "store", "suggest",
-              "vocab"},
-    "review": {"agreement", "db", "doubt", "errors", "grounding", "metrics", "models", "prompts", "records", "stats",
-               "store", "suggest", "vocab"},
+    "accounts": {"errors", "records", "store"},  # tokens, their hashes, signing in (rows kept by the store)
+    "serve": {"errors", "safe_text"},  # textual-serve's server with our page; knows nothing of the store or the app
+    "batch_lines": {"batch_files", "json_text", "models", "store", "suggest"},
+    "batch": {"batch_files", "batch_lines", "batch_status", "errors", "json_text", "models", "prompts", "records", "store",
+              "suggest", "vocab",
+              "workers"},  # collecting: lines read and grounded in worker processes
+    "copying": {"errors", "jsonl", "store"},
+    "review": {"db", "doubt", "errors", "grounding", "metrics", "models", "prompts", "records", "stats",
+               "store", "suggest", "vocab",
+               "team_agreement"},  # adjudication: the disagreements of any number of annotators; the team tab
+    "final": {"jsonl", "records", "store", "team_agreement", "vocab"},  # export --final: one decision per paper
     # The TUI talks to the review session only, besides the vocabulary, safe text and the errors. Beyond those:
     "tui": {"review", "vocab", "safe_text", "errors",
             "config",  # Guidelines (the text shown beside the task) and the unknown-key message for [keys]
@@ -126,16 +138,27 @@ ALLOWED = {
             "tables",  # bar() and rates_table(): the stats screen shows the rich tables `workbench stats` prints
             },
     "cli_common": {"config", "db", "errors", "models", "records", "safe_text", "vocab"},
-    "cli_batch": {"batch", "batch_status", "cli_common", "config", "errors", "models", "progress", "store", "vocab"},
-    "cli": {"__init__", "agreement", "stats", "cli_batch", "cli_common", "prompt_report", "config", "db", "endpoint",
+    "cli_batch": {"batch", "batch_status", "cli_common", "config", "errors", "models", "progress", "store", "vocab",
+                  "workers"},  # --workers: its bound and default
+    "cli_copy": {"cli_common", "copying", "db", "errors", "progress"},
+    "cli_team": {"accounts", "cli_common", "store"},
+    "cli_serve": {"accounts", "cli_common", "config", "db", "ingest", "prompts", "review", "serve", "store",
+                  "tui", "vocab"},  # serve-session composes the served app: sign-in (accounts) and session (review)
+    "cli": {"__init__", "agreement", "team_agreement", "stats", "cli_batch", "cli_copy", "cli_team_work", "cli_team",
+            "cli_serve", "cli_common", "cli_review", "final", "prompt_report", "config", "db", "endpoint",
             "errors", "ingest", "jsonl", "progress", "prompts", "tables", "store", "suggest", "tui", "vocab"},
+    "cli_review": {"cli_common", "config", "db", "errors", "ingest", "prompts", "review", "store", "tui",
+                   "vocab"},  # `review`: the session's options, adjudication's plan, the app
+    "cli_team_work": {"cli_common", "errors", "store", "tables", "team_agreement", "vocab"},  # `team per-paper|show|status`
     "__main__": {"cli"},
 }
 
 # Libraries only some units may import (the standard library is free to all).
 LIBRARIES = {
-    "sqlite3": {"store", "db"}, "sqlite_utils": {"store", "db", "migrations"},
-    "textual": {"tui"}, "rich": {"tui", "safe_text", "tables", "progress"}, "click": {"cli", "cli_batch", "cli_common"},
+    "sqlite3": {"store", "db"}, "sqlite_utils": {"store", "db", "migrations"}, "psycopg": {"pg"},
+    "textual": {"tui"}, "rich": {"tui", "safe_text", "tables", "progress"},
+    "click": {"cli", "cli_batch", "cli_common", "cli_copy", "cli_team_work", "cli_team", "cli_serve", "cli_review"},
+    "textual_serve": {"serve"}, "aiohttp": {"serve"}, "aiohttp_jinja2": {"serve"},
     "openai": {"models", "endpoint"}, "tenacity": {"models"},
     "pydantic": {"schema", "config", "models"},
 }
@@ -231,7 +254,8 @@ def test_no_run_of_six_identical_lines_appears_twice_in_the_package():
 
 def test_only_the_store_db_and_migrations_hold_sql_or_a_driver():
     sql = re.compile(r"sqlite3|sqlite_utils|SELECT |INSERT |UPDATE ")
-    allowed = ("workbench/store/", "workbench/db.py", "workbench/migrations.py")
+    allowed = ("workbench/store/", "workbench/db.py", "workbench/migrations.py", "workbench/migrations_pg.py",
+               "workbench/pg.py")
     found = [f"{path.relative_to(ROOT)}:{n}" for path in _modules().values()
              if not str(path.relative_to(ROOT)).startswith(allowed)
              for n, line in enumerate(path.read_text().splitlines(), start=1) if sql.search(line)]

@@ -101,3 +101,36 @@ def test_resolve_by_name_or_path_and_unknown_names(tmp_path):
     assert resolve_prompt(str(ROOT / "prompts" / "gains.toml")).name == "gains"
     with pytest.raises(InputError, match="unknown prompt 'nope'"):
         resolve_prompt("nope")
+
+
+SHAPES = [
+    {}, {"technique": "X"}, {"technique": 3}, {"compute": ["a"]}, {"claimed_gain": "x" * 600},
+    {"claimed_gain": "x" * 601}, {"claimed_gain": "  " + "x " * 300}, {"technique": "n/a " + "y" * 700},
+    {"technique": "N/A"}, {"technique": " \t "}, {"technique": "null"}, {"evidence": {"technique": "q" * 1500}},
+    {"evidence": {"technique": "q" * 1501}}, {"evidence": {"compute": 2.5}}, {"evidence": {"claimed_gain": True}},
+    {"technique": "t" * 601, "evidence": {"technique": 1}},
+]
+
+
+@pytest.mark.parametrize("given", SHAPES, ids=range(len(SHAPES)))
+def test_example_check_without_pydantic_agrees_with_the_schema(given):
+    """prompts.summary_problem (no pydantic: the review's first frame loads a prompt) refuses exactly
+    what Summary refuses, naming the same first field and reason."""
+    from workbench.prompts import summary_problem
+    from workbench.vocab import FIELDS
+
+    output = {f: given.get(f) for f in FIELDS} | {"evidence": {f: given.get("evidence", {}).get(f) for f in FIELDS}}
+    try:
+        Summary.model_validate(output)
+        expected = None
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        expected = f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}"
+    assert summary_problem(output) == expected
+
+
+def test_an_example_whose_evidence_is_not_a_table_is_one_line_of_error(tmp_path):
+    path = write(tmp_path / "p.toml", 'name = "p"\ndescription = "d"\nsystem = "s"\nuser = "{title} {abstract}"\n'
+                 '[[examples]]\ntitle = "T"\nabstract = "A"\n[examples.output]\ntechnique = "X"\nevidence = "quote"\n')
+    with pytest.raises(InputError, match="evidence: must be a table"):
+        load_prompt_file(path)

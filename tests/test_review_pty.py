@@ -11,6 +11,8 @@ from contextlib import contextmanager
 
 import pexpect
 
+from tests.conftest import ROOT
+
 
 def _decisions(db_path) -> list[tuple]:
     if not db_path.exists():
@@ -165,3 +167,60 @@ def test_an_undecodable_byte_on_stdin_is_ignored(tmp_path):
         assert _wait_for(child, lambda: len(_decisions(db_path)) == 2, 15), "keys after the bad bytes were lost"
     assert child.exitstatus == 0
     assert "Traceback" not in child.before and "UnicodeDecodeError" not in child.before
+
+
+# `workbench review` as run from the command line, recording which packages were loaded once the first
+# frame's content is built (ReviewScreen.show_current(first=True) has returned).
+_RECORD_FIRST_FRAME = """
+import sys
+from workbench.tui.screens import paper
+
+shown, record = paper.ReviewScreen.show_current, sys.argv[1]
+
+
+def show_current(self, *, first=False):
+    shown(self, first=first)
+    if first:
+        with open(record, "w") as out:
+            out.write("\\n".join(sorted({name.split(".")[0] for name in sys.modules})))
+
+
+paper.ReviewScreen.show_current = show_current
+sys.argv = ["workbench", "review"]
+from workbench.cli import main
+
+main()
+"""
+
+
+def test_the_first_frame_imports_neither_pydantic_nor_the_openai_sdk_and_a_first_key_waits_for_the_suggestion(
+        tmp_path):
+    """Launch speed: the offline review of a migrated store draws its first paper before pydantic, openai,
+    tenacity or httpx2 are imported (~100 ms of a 0.5 s launch); that paper's suggestion follows at once, and an
+    `a` typed in the same instant accepts it (it waited for it), never a paper without one."""
+    from workbench.db import close_db, open_db
+    from workbench.ingest import ingest
+
+    db_path = tmp_path / "annotations" / "workbench.db"
+    db_path.parent.mkdir()
+    db = open_db(db_path)
+    ingest(db, [ROOT / "seeds"])
+    close_db(db)
+    record = tmp_path / "modules.txt"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "WORKBENCH_CONFIG"))}
+    env.update(WORKBENCH_DB=str(db_path), TERM="xterm-256color", WORKBENCH_ANNOTATOR="pty", TEXTUAL_ANIMATIONS="none",
+               WORKBENCH_CONFIG=str(tmp_path / "none.toml"))
+    child = pexpect.spawn(sys.executable, ["-c", _RECORD_FIRST_FRAME, str(record)], cwd=str(tmp_path), env=env,
+                          dimensions=(30, 100), encoding="utf-8", timeout=30)
+    try:
+        child.expect("Multigrid", timeout=60)
+        child.send("a")
+        assert _wait_for(child, lambda: len(_decisions(db_path)) == 1, 15)
+    finally:
+        child.kill(signal.SIGKILL)
+    loaded = set(record.read_text().split())
+    assert {"textual", "workbench", "sqlite3"} <= loaded  # the record is of a real first frame
+    assert not loaded & {"pydantic", "pydantic_core", "openai", "tenacity", "httpx2", "httpx"}
+    db = sqlite3.connect(db_path)
+    row = db.execute("SELECT status, suggestion_id, technique FROM annotations WHERE annotator = 'pty'").fetchone()
+    assert row[0] == "accepted" and row[1] is not None and row[2]

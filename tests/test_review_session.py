@@ -6,11 +6,23 @@ import asyncio
 
 import pytest
 
+from workbench.db import open_db
 from workbench.models import get_model
 from workbench.prompts import resolve_prompt
 from workbench.review import ReviewSession, SuggestionFeed
 from workbench.store import get_annotation
 from workbench.suggest import run_suggestions
+
+
+# The store's contract: every test here runs on SQLite and on PostgreSQL.
+@pytest.fixture
+def db(any_db):
+    return any_db
+
+
+@pytest.fixture
+def db_path(store_url):
+    return store_url
 
 
 class Clock:
@@ -150,23 +162,22 @@ def test_the_session_says_once_that_the_offline_model_ignores_a_prompt_without_i
 def test_a_move_never_waits_for_a_busy_store_and_close_keeps_the_position(suggested, db_path):
     """Remembering where the reviewer is must not hold a move for the busy timeout while another
     writer (an ingest, a collect) has the store; the position is written again on close."""
-    import sqlite3
     import time
 
+    from workbench.db import WriteUnit
     from workbench.store import remembered_position
 
     db, feed = suggested
     session = ReviewSession(db, "ana", feed, queue="all")
-    blocker = sqlite3.connect(db_path, timeout=0)
-    blocker.execute("BEGIN IMMEDIATE")
+    blocker = open_db(db_path)
+    WriteUnit(blocker).begin()  # another writer holds the store (on either backend)
     started = time.monotonic()
     session.move(3)
     assert time.monotonic() - started < 1.0
-    blocker.rollback()
+    WriteUnit(blocker).rollback()
     blocker.close()
     target = session.current_id
     session.close()
-    from workbench.db import open_db
 
     again = open_db(db_path)
     assert remembered_position(again, "ana", "all") == target

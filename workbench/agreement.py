@@ -75,6 +75,3 @@ def agreement(db: Handle, a: str, b: str) -> dict:
         "disagreements": disagreements,
     }
 
-
-def disagreement_ids(db: Handle, a: str, b: str) -> list[str]:
-    return [p.paper_id for p in _pairs(db, a, b) if p.disagree]

@@ -21,6 +21,7 @@ time waits at most one short transaction, and an interrupted collect keeps what 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import time
 import uuid
 from collections import Counter
@@ -31,23 +32,24 @@ from typing import Callable, Iterable, Iterator, NamedTuple
 from workbench.batch_files import (
     MAX_BYTES_PER_FILE, MAX_REQUESTS_PER_FILE, RequestFile, RequestLines, split_custom_id, write_request_files,
 )
+from workbench.batch_lines import LineReader, ReadChunk, chunked, read_in_worker, start_reader
 from workbench.batch_status import counts_text, record_status, refresh
 from workbench.errors import InputError, WorkbenchError
 from workbench.json_text import UnreadableJson, decode, read_json_mended
 from workbench.models.openai_batch import BatchAPI
 from workbench.models.openai_compat import OpenAICompatibleModel
-from workbench.models.replies import reply_from_result, unreadable_reply
 from workbench.models.transport import redact_key
 from workbench.prompts import Prompt, prompt_from_text
 from workbench.records import BatchRow, SuggestionKey, custom_id
 from workbench.store import (
     Handle, add_batch, batch_keys, batch_papers, batch_totals, bulk_writes, collected_suggestion_ids, count_lacking_ok,
-    get_batch, get_papers, list_batches, papers_in_flight, papers_lacking_ok, prompt_body, save_batch_suggestions,
+    get_batch, list_batches, papers_in_flight, papers_lacking_ok, prompt_body, save_encoded_batch, store_location,
     update_batch,
 )
 from workbench.suggest import (
-    outcomes_text, recall_format, record_from_reply, remember_prompt, suggestion_key, usage_text,
+    outcomes_text, recall_format, remember_prompt, suggestion_key, usage_text,
 )
+from workbench.workers import ordered_map
 from workbench.vocab import (
     COMPLETED, ENGINE_API, ENGINE_FILE, FAILED, UPLOADED, WRITTEN, utc_now,
 )
@@ -262,76 +264,59 @@ def asked_keys(db: Handle) -> dict[str, Asked]:
 
 
 class ResultStore:
-    """Stores result lines of one batch (or results file) in transactions of STORE_CHUNK lines."""
+    """Stores result lines of one batch (or results file) in transactions of STORE_CHUNK lines. With
+    `workers` > 1 the lines are read and grounded in that many worker processes, chunk by chunk, while
+    this process only writes, in the order of the lines."""
 
     def __init__(self, db: Handle, batch_id: str, keys: dict[str, Asked], report: CollectReport, *,
                  expected: set[str] | None = None, redact=redact_key,
-                 on_progress: Callable[[CollectReport], None] | None = None):
+                 on_progress: Callable[[CollectReport], None] | None = None, workers: int = 1):
         self.db, self.batch_id, self.keys, self.report = db, batch_id, keys, report
         self.expected = expected  # custom_ids the batch asked for (None: any known key)
-        self.redact, self.on_progress = redact, on_progress
+        self.redact, self.on_progress, self.workers = redact, on_progress, workers
 
     def add_lines(self, lines: Iterable[str | bytes], first_number: int = 1) -> None:
-        chunk: list[tuple[int, str | bytes]] = []
+        chunks = chunked(enumerate(lines, start=first_number), STORE_CHUNK)
+        ahead = list(itertools.islice(chunks, 2))  # fewer than two chunks are not worth starting processes
+        chunks = itertools.chain(ahead, chunks)
         with bulk_writes(self.db):
-            for number, text in enumerate(lines, start=first_number):
-                chunk.append((number, text))
-                if len(chunk) >= STORE_CHUNK:
-                    self._store(chunk)
-                    chunk = []
-            if chunk:
-                self._store(chunk)
+            if self.workers > 1 and len(ahead) > 1:
+                setup = (store_location(self.db), self.batch_id, self.keys, self.redact)
+                results = ordered_map(read_in_worker, chunks, self.workers, start_reader, setup)
+            else:
+                results = map(LineReader(self.db, self.batch_id, self.keys, self.redact).read, chunks)
+            for result in results:
+                self._store(result)
 
-    def _store(self, chunk: list[tuple[int, str | bytes]]) -> None:
+    def _store(self, result: ReadChunk) -> None:
         report = self.report
-        parsed = []  # (line number, paper id, key, line, suggestion id, what is wrong with its text)
-        for number, data in chunk:
-            text, problem = decode(data)  # not UTF-8, or a lone surrogate: that item fails, not the collect
-            if not text.strip():
-                continue
-            report.lines += 1
-            try:
-                line, surrogate = read_json_mended(text)
-            except UnreadableJson:
-                report.unreadable.append(number)
-                continue
-            problem = problem or surrogate
-            cid = line.get("custom_id") if isinstance(line, dict) else None
-            ids = split_custom_id(cid)
-            asked = self.keys.get(ids[1]) if ids else None
-            if asked is None or (self.expected is not None and cid not in self.expected):
-                report.foreign.append(number)
-                continue
-            parsed.append((number, ids[0], asked, line, asked.key.suggestion_id(ids[0]), problem))
-        papers = get_papers(self.db, list({p[1] for p in parsed})) if parsed else {}
+        report.lines += result.lines
+        for number in result.unreadable:
+            report.unreadable.append(number)
+        foreign, wanted = list(result.foreign), []
+        for number, cid, item in result.items:
+            if self.expected is not None and cid not in self.expected:
+                foreign.append(number)
+            else:
+                wanted.append(item)
+        for number in sorted(foreign):
+            report.foreign.append(number)
         # Stored by an earlier chunk or collect (each chunk is committed before the next is read), or
         # met earlier in this chunk: a line given twice is stored once.
-        done = collected_suggestion_ids(self.db, self.batch_id, [p[4] for p in parsed])
+        done = collected_suggestion_ids(self.db, self.batch_id, [item.id for item in wanted])
         items = []
-        for number, paper_id, (key, prompt), line, sid, problem in parsed:
-            paper = papers.get(paper_id)
-            if paper is None:
-                report.foreign.append(number)
-                continue
-            if sid in done:
+        for item in wanted:
+            if item.id in done:
                 report.already += 1
                 continue
-            done.add(sid)
-            if problem:
-                reply = unreadable_reply(f"the result line is not valid text: {problem}")
-            else:
-                try:
-                    reply = reply_from_result(line, prompt, self.redact)
-                except Exception as exc:  # a shape no reader foresaw: that paper's invalid outcome, as live
-                    reply = unreadable_reply(f"the result line cannot be read: {type(exc).__name__}: {exc}")
-            new = record_from_reply(paper, prompt, key.model, reply, key.params, batch_id=self.batch_id)
-            items.append((new.suggestion, new.calls))
-        report.kept += len(save_batch_suggestions(self.db, items))
-        for suggestion, _ in items:
+            done.add(item.id)
+            items.append(item)
+        report.kept += len(save_encoded_batch(self.db, items))
+        for item in items:
             report.stored += 1
-            report.outcomes[suggestion.outcome] += 1
-            report.input_tokens += suggestion.input_tokens or 0
-            report.output_tokens += suggestion.output_tokens or 0
+            report.outcomes[item.outcome] += 1
+            report.input_tokens += item.input_tokens or 0
+            report.output_tokens += item.output_tokens or 0
         if self.on_progress:
             self.on_progress(report)
 
@@ -345,7 +330,7 @@ def _finish_collect(db: Handle, row_id: str, report: CollectReport) -> None:
 
 
 def collect(db: Handle, api: BatchAPI | None, row: BatchRow, *, redact=redact_key,
-            on_progress: Callable[[CollectReport], None] | None = None) -> CollectReport:
+            on_progress: Callable[[CollectReport], None] | None = None, workers: int = 1) -> CollectReport:
     """Store an ended batch's output and error lines; say why not when it has not ended."""
     report = CollectReport(row.id, label=row.label, state=row.state)
     if row.collected_at:
@@ -366,7 +351,7 @@ def collect(db: Handle, api: BatchAPI | None, row: BatchRow, *, redact=redact_ke
         return report
     expected = {custom_id(pid, row.key) for pid in batch_papers(db, row.id)}
     store = ResultStore(db, row.id, asked_keys(db), report, expected=expected, redact=redact,
-                        on_progress=on_progress)
+                        on_progress=on_progress, workers=workers)
     for file_id in (row.output_file_id, row.error_file_id):
         if file_id:
             store.add_lines(api.lines(file_id))
@@ -409,7 +394,7 @@ def _unfinished(row: BatchRow, report: CollectReport) -> str:
 
 
 def collect_file(db: Handle, path: Path, *, redact=redact_key,
-                 on_progress: Callable[[CollectReport], None] | None = None) -> CollectReport:
+                 on_progress: Callable[[CollectReport], None] | None = None, workers: int = 1) -> CollectReport:
     """Store a results file from an offline engine (`vllm run-batch -o`). Its id is a hash of its bytes,
     so the same file collected twice adds nothing, and a rerun's new file is a batch of its own."""
     try:
@@ -431,7 +416,8 @@ def collect_file(db: Handle, path: Path, *, redact=redact_key,
     if existing is None:
         existing = _results_row(db, path, row_id, keys)
         report.label = existing.label
-    store = ResultStore(db, row_id, keys, report, expected=requested, redact=redact, on_progress=on_progress)
+    store = ResultStore(db, row_id, keys, report, expected=requested, redact=redact, on_progress=on_progress,
+                        workers=workers)
     try:
         with open(path, "rb") as handle:
             store.add_lines(handle)

@@ -26,13 +26,19 @@ import click
 
 from workbench import __version__
 from workbench.cli_batch import batch_group, submit_batches
+from workbench.cli_serve import serve, serve_session
+from workbench.cli_team import team_group
+from workbench.cli_team_work import team_group as team_work_group
 from workbench.cli_common import (
-    DB_HELP, check_annotator, db_option, default_annotator, default_seeds, say, echo_json, fail, make_model,
-    model_options, open_store, parse_queue, price_for, read_config, rich_console,
+    STORE, store_name,
+    DB_HELP, check_annotator, db_option, default_seeds, say, echo_json, fail, make_model,
+    model_options, open_store, price_for, read_config, rich_console,
 )
-from workbench.db import ReadOnlyStore, close_db, default_db_path
+from workbench.cli_copy import copy_command
+from workbench.cli_review import review
+from workbench.db import default_db_path, is_url, store_exists
 from workbench.errors import InputError, StoreBusy, StoreRefused, StoreUnreadable, WorkbenchError
-from workbench.vocab import MAX_CONCURRENCY, MAX_TIMEOUT_SECONDS, OFFLINE, QUEUES, STATUSES
+from workbench.vocab import MAX_CONCURRENCY, MAX_TIMEOUT_SECONDS, OFFLINE, STATUSES
 
 if _gc_was_enabled:
     gc.enable()
@@ -54,12 +60,13 @@ class _Group(click.Group):
         except StoreBusy as exc:
             if ctx.obj.get("debug"):
                 raise
-            fail(ctx, f"the store at {ctx.obj['db_path']} failed: {exc}", 1)
+            fail(ctx, f"the store at {store_name(ctx)} failed: {exc}", 1)
         except StoreUnreadable as exc:  # not a database, or damaged (e.g. copied without its -wal)
             if ctx.obj.get("debug"):
                 raise
-            fail(ctx, f"the store at {ctx.obj['db_path']} cannot be read ({exc}): restore it from a backup "
-                       "(a store copied while open needs its -wal file too)", 2)
+            advice = ("" if is_url(ctx.obj["db_path"]) else
+                      ": restore it from a backup (a store copied while open needs its -wal file too)")
+            fail(ctx, f"the store at {store_name(ctx)} cannot be read ({exc}){advice}", 2)
         except StoreRefused as exc:  # a value no check stopped before the store: a bug
             if ctx.obj.get("debug"):
                 raise
@@ -75,11 +82,11 @@ class _Group(click.Group):
 
 
 @click.group(cls=_Group)
-@click.option("--db", "db_path", type=click.Path(dir_okay=False, path_type=Path), default=None, help=DB_HELP)
+@click.option("--db", "db_path", type=STORE, default=None, help=DB_HELP)
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 @click.version_option(__version__)
 @click.pass_context
-def cli(ctx: click.Context, db_path: Path | None, debug: bool) -> None:
+def cli(ctx: click.Context, db_path: Path | str | None, debug: bool) -> None:
     """LLM-assisted review and annotation of research-paper abstracts.
 
     --db is accepted before the command or after it.
@@ -90,6 +97,13 @@ def cli(ctx: click.Context, db_path: Path | None, debug: bool) -> None:
 
 
 cli.add_command(batch_group)
+cli.add_command(copy_command)
+cli.add_command(review)
+cli.add_command(team_group)
+for _command in team_work_group.commands.values():  # one `team` group: accounts, and the split of work
+    team_group.add_command(_command)
+cli.add_command(serve)
+cli.add_command(serve_session)
 
 
 # --------------------------------------------------------------------------- ingest
@@ -122,17 +136,25 @@ def ingest(ctx: click.Context, paths: tuple[Path, ...]) -> None:
 @click.option("--annotator", help="Only this annotator.")
 @click.option("--flagged", is_flag=True, help="Only flagged annotations.")
 @click.option("--suggestions", is_flag=True, help="Export stored suggestions instead of annotations.")
+@click.option("--final", is_flag=True,
+              help="One training-ready record per paper: its adjudicated decision, else the agreed one, else none.")
 @click.option("--prompt", "prompt_ref", help="With --suggestions: only this prompt (name, name@hash or path).")
 @click.option("--model", help="With --suggestions: only this model.")
 @db_option
 @click.pass_context
-def export(ctx, output, status, annotator, flagged, suggestions, prompt_ref, model) -> None:
-    """Write annotations (or suggestions) as JSONL, in paper order."""
+def export(ctx, output, status, annotator, flagged, suggestions, final, prompt_ref, model) -> None:
+    """Write annotations (or suggestions, or final decisions) as JSONL, in paper order."""
     from workbench import jsonl
     from workbench.store import resolve_prompt_versions
 
     db = open_store(ctx, create=False)
-    if suggestions:
+    if final:
+        if status or annotator or flagged or suggestions or prompt_ref or model:
+            raise InputError("--final takes no other filter (--status, --annotator, --flagged, --suggestions, ...)")
+        from workbench.final import export_final_lines
+
+        lines = export_final_lines(db)
+    elif suggestions:
         if status or annotator or flagged:
             raise InputError("--status, --annotator and --flagged apply to annotations, not to --suggestions")
         prompt_ids = resolve_prompt_versions(db, prompt_ref) if prompt_ref else None
@@ -143,7 +165,8 @@ def export(ctx, output, status, annotator, flagged, suggestions, prompt_ref, mod
         lines = jsonl.export_annotation_lines(db, status=status, annotator=annotator, flagged=flagged)
     count = jsonl.write_lines(lines, output, sys.stdout)
     if output:
-        say(f"exported {count} {'suggestions' if suggestions else 'annotations'} to {output}", err=True)
+        say(f"exported {count} {'suggestions' if suggestions else 'final decisions' if final else 'annotations'} "
+            f"to {output}", err=True)
 
 
 @cli.command("import")
@@ -194,7 +217,7 @@ def suggest(ctx, prompt_ref, model_name, response_format, timeout, rpm, concurre
 
     db = open_store(ctx)
     if count_papers(db) == 0:
-        raise InputError(f"the store at {ctx.obj['db_path']} has no papers yet; add some with `workbench ingest`")
+        raise InputError(f"the store at {store_name(ctx)} has no papers yet; add some with `workbench ingest`")
     if batch_file and not as_batch:
         raise InputError("--batch-file goes with --batch")
     if as_batch and model_name == OFFLINE:
@@ -203,7 +226,7 @@ def suggest(ctx, prompt_ref, model_name, response_format, timeout, rpm, concurre
     model = make_model(model_name, response_format, timeout, rpm, sends=batch_file is None)
     missing = unknown_paper_ids(db, paper_ids)
     if missing:
-        raise InputError(f"--paper {missing[0]}: no such paper in {ctx.obj['db_path']}")
+        raise InputError(f"--paper {missing[0]}: no such paper in {store_name(ctx)}")
     if as_batch:
         return submit_batches(ctx, db, prompt, model, batch_file, list(paper_ids) or None, limit, force)
     price = price_for(model_name, price_in, price_out)
@@ -245,7 +268,7 @@ def prompts_(ctx) -> None:
     from workbench.prompts import list_prompts, prompts_dir
     from workbench.store import stored_prompts, suggestion_counts_by_prompt
 
-    db = open_store(ctx, create=False) if Path(ctx.obj["db_path"]).is_file() else None
+    db = open_store(ctx, create=False) if store_exists(ctx.obj["db_path"]) else None
     counts = suggestion_counts_by_prompt(db) if db else {}
     current = list_prompts()
     current_ids = {p.id for p in current}
@@ -343,63 +366,6 @@ def log(ctx, paper_id: str | None, limit: int, as_json: bool) -> None:
         say("no model calls on record" + (f" for paper {paper_id}" if paper_id else ""))
 
 
-# --------------------------------------------------------------------------- review
-
-
-@cli.command()
-@model_options
-@click.option("--annotator", default=None, help="Whose decisions these are (default: $WORKBENCH_ANNOTATOR or login name).")
-@click.option("--queue", default="todo", show_default=True, callback=lambda ctx, param, value: parse_queue(value),
-              help=f"Which papers to step through: {', '.join(QUEUES)}, or search:\"QUERY\" (the / dialog's syntax).")
-@click.option("--annotators", "pair", default=None,
-              help="With --queue disagreements: the two annotators A,B (default: the only two besides you).")
-@click.pass_context
-def review(ctx, prompt_ref, model_name, response_format, timeout, rpm, annotator, queue, pair) -> None:
-    """Review suggestions paper by paper in the terminal (ingests seeds/ into an empty store)."""
-    from workbench.config import guidelines
-    from workbench.ingest import ingest as run_ingest
-    from workbench.prompts import prompts_dir, resolve_prompt
-    from workbench.store import count_papers
-
-    try:
-        db = open_store(ctx)
-    except ReadOnlyStore:
-        db = open_store(ctx, create=False)  # browse it: the session opens it read-only and says so
-    if count_papers(db) == 0:
-        report = run_ingest(db, [default_seeds()])
-        say(report.summary(), err=True)
-        if report.errors:
-            for error in report.errors:
-                say(f"workbench: {error}", err=True)
-            if report.new == 0:
-                raise InputError("the store is empty and nothing could be ingested; run `workbench ingest PATH`")
-    prompt = resolve_prompt(prompt_ref)
-    annotator = check_annotator(annotator or os.environ.get("WORKBENCH_ANNOTATOR") or default_annotator())
-    others = None
-    if queue == "disagreements":
-        from workbench.agreement import choose_pair
-
-        others = choose_pair(db, pair, exclude=annotator)
-    elif pair:
-        raise InputError("--annotators goes with --queue disagreements")
-    model = make_model(model_name, response_format, timeout, rpm)
-    config = read_config()
-    keymap = dict(config.keys)
-    notes = guidelines(config, prompts_dir())
-    close_db(ctx.obj.pop("db"))  # the session opens its own connection
-    gc.disable()  # until the first screen is drawn (see the top of this module)
-    try:
-        from workbench.tui.app import create_app
-
-        app = create_app(ctx.obj["db_path"], prompt=prompt, model=model, annotator=annotator, queue=queue,
-                         keymap=keymap, others=others, guidelines=notes)
-        app.run()
-    finally:
-        gc.enable()
-    if app.return_code:  # the app crashed (Textual printed why)
-        ctx.exit(1)
-
-
 @cli.command()
 @click.option("--annotator", default=None, help="Only this annotator's decisions.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
@@ -454,23 +420,31 @@ def compare(ctx, prompt_refs, models, annotator, as_json, diff_count) -> None:
 
 
 @cli.command()
-@click.option("--annotators", "pair", default=None, help="The two annotators, A,B (default: the only two in the store).")
+@click.option("--annotators", "names", default=None,
+              help="Only these annotators, A,B[,C...] (default: every one). Exactly two: Cohen's kappa and their disagreements.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
-@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True, help="Disagreements to list.")
+@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True, help="Disagreements to list (two annotators).")
 @db_option
 @click.pass_context
-def agreement(ctx, pair, as_json, limit) -> None:
-    """Agreement between two annotators: Cohen's kappa, per-field agreement, disagreements."""
+def agreement(ctx, names, as_json, limit) -> None:
+    """Agreement per field for every annotator: alpha, AC1, value agreement, each against the consensus."""
     from workbench import tables
     from workbench.agreement import agreement as measure, choose_pair
+    from workbench.team_agreement import team_agreement
 
     db = open_store(ctx, create=False)
-    a, b = choose_pair(db, pair)
-    result = measure(db, a, b)
+    if names and len([n for n in names.split(",") if n.strip()]) == 2:  # the two-annotator report, as before
+        result = measure(db, *choose_pair(db, names))
+        return echo_json(json.dumps(result, indent=2)) if as_json else rich_console().print(tables.agreement_report(result, limit))
+    chosen = [n.strip() for n in names.split(",") if n.strip()] if names else None
+    result = team_agreement(db, chosen)
+    if len(result["annotators"]) == 2:
+        result["pair"] = measure(db, *result["annotators"])
     if as_json:
-        echo_json(json.dumps(result, indent=2))
-    else:
-        rich_console().print(tables.agreement_report(result, limit))
+        return echo_json(json.dumps(result, indent=2))
+    rich_console().print(tables.team_agreement_report(result))
+    if "pair" in result:
+        rich_console().print(tables.agreement_report(result["pair"], limit))
 
 
 def main() -> None:

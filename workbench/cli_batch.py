@@ -8,9 +8,10 @@ from pathlib import Path
 
 import click
 
-from workbench.cli_common import db_option, say, echo_json, fail, make_model, open_store, price_for, read_config
+from workbench.cli_common import batches_folder, db_option, say, echo_json, fail, make_model, open_store, price_for, read_config
 from workbench.errors import WorkbenchError
 from workbench.vocab import ENGINE_API, FAILED
+from workbench.workers import MAX_WORKERS, default_workers
 
 
 def submit_batches(ctx, db, prompt, model, batch_file: Path | None, paper_ids, limit, force) -> None:
@@ -23,7 +24,7 @@ def submit_batches(ctx, db, prompt, model, batch_file: Path | None, paper_ids, l
     else:
         api = BatchAPI(model)
         try:
-            report = batch.submit(db, prompt, model, api, Path(ctx.obj["db_path"]).parent / "batches", **options)
+            report = batch.submit(db, prompt, model, api, batches_folder(ctx), **options)
         finally:
             api.close()
     say(report.summary())
@@ -114,9 +115,11 @@ def batch_status(ctx, ids, as_json) -> None:
 @click.option("--price-in", type=float, default=None,
               help="USD per million input tokens in a batch (default: half the config's price).")
 @click.option("--price-out", type=float, default=None, help="USD per million output tokens in a batch.")
+@click.option("--workers", type=click.IntRange(1, MAX_WORKERS), default=None,
+              help="Processes that read and ground a results file's lines  [default: the core count]")
 @db_option
 @click.pass_context
-def batch_collect(ctx, ids, wait, files, poll, timeout, price_in, price_out) -> None:
+def batch_collect(ctx, ids, wait, files, poll, timeout, price_in, price_out, workers) -> None:
     """Store the results of ended batches (or of results files) as suggestions."""
     from workbench import batch
     from workbench import batch_status as batch_info
@@ -126,7 +129,7 @@ def batch_collect(ctx, ids, wait, files, poll, timeout, price_in, price_out) -> 
     db = open_store(ctx, create=False)
     redact = _redactor()
     for path in files:
-        report = batch.collect_file(db, path, redact=redact)
+        report = batch.collect_file(db, path, redact=redact, workers=workers or default_workers())
         say(report.summary(price_for(get_batch(db, report.batch_id).model, price_in, price_out, batch=True)))
     if files and not ids:
         return

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from workbench.db import close_db, open_db, open_for_reading
+from workbench.db import batches_dir, close_db, describe_store, open_db, open_for_reading, store_location
 from workbench.errors import InputError
 from workbench.records import annotator_problem
 from workbench.safe_text import clean
@@ -55,14 +55,37 @@ def parse_queue(value: str) -> str:
     raise click.BadParameter(f"{value!r} is not one of {', '.join(QUEUES)}, or search:\"QUERY\"")
 
 
-def _remember_db(ctx: click.Context, param, value: Path | None) -> None:
+def _remember_db(ctx: click.Context, param, value: Path | str | None) -> None:
     if value is not None:
         ctx.obj["db_path"] = value
 
 
-DB_HELP = "Store path (default: $WORKBENCH_DB or annotations/workbench.db)."
-db_option = click.option("--db", "db_here", type=click.Path(dir_okay=False, path_type=Path), default=None,
-                         expose_value=False, callback=_remember_db, help=DB_HELP)
+class StoreParam(click.ParamType):
+    """--db: a path (the SQLite file) or a postgresql:// URL (without a password)."""
+
+    name = "PATH|URL"
+
+    def convert(self, value, param, ctx):
+        try:
+            return store_location(value)
+        except InputError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+STORE = StoreParam()
+DB_HELP = ("Store: a SQLite file, or postgresql://user@host:port/dbname for a team's server "
+           "(default: $WORKBENCH_DB or annotations/workbench.db).")
+db_option = click.option("--db", "db_here", type=STORE, default=None, expose_value=False, callback=_remember_db,
+                         help=DB_HELP)
+
+
+def batches_folder(ctx: click.Context) -> Path:
+    return batches_dir(ctx.obj["db_path"])
+
+
+def store_name(ctx: click.Context) -> str:
+    """The store in messages: its path, or host:port/dbname."""
+    return describe_store(ctx.obj["db_path"])
 
 
 def open_store(ctx: click.Context, *, create: bool = True):

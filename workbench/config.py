@@ -29,8 +29,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from workbench.errors import InputError
 from workbench.vocab import MAX_TIMEOUT_SECONDS
 
@@ -59,32 +57,34 @@ KNOWN_KEYS = {
 PRICE_KEYS = ("input", "output")
 
 
-class _Table(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class OpenAITable(_Table):
+# Plain frozen dataclasses, not pydantic: `workbench review` reads the config before its first frame,
+# and pydantic's import is ~70 ms of a 0.5 s launch. Nothing here needs coercion: every value is
+# `Any` and checked where it is used; unknown keys and non-table sections are refused by `_check_keys`.
+@dataclass(frozen=True)
+class OpenAITable:
     """[openai]; values are checked when used (a bad timeout does not stop an offline review)."""
 
     base_url: Any = None
-    api_key: Any = Field(default=None, repr=False)  # never in a repr, a log or a traceback
+    api_key: Any = field(default=None, repr=False)  # never in a repr, a log or a traceback
     timeout: Any = None
     response_format: Any = None
 
 
-class ReviewTable(_Table):
+@dataclass(frozen=True)
+class ReviewTable:
     guidelines: Any = None
 
 
-class Config(_Table):
+@dataclass(frozen=True)
+class Config:
     """The config file, read and checked once (`load_config`) and passed down. Unknown keys were
     refused on load, with the nearest known one."""
 
     path: Path | None = None  # None: there is no file (an empty config)
     openai: OpenAITable = OpenAITable()
     review: ReviewTable = ReviewTable()
-    keys: dict[str, Any] = {}  # binding id -> keys; ids are checked by the review app
-    prices: dict[str, dict[str, Any]] = {}  # model -> {"input", "output"}: USD per million tokens
+    keys: dict[str, Any] = field(default_factory=dict)  # binding id -> keys; ids are checked by the review app
+    prices: dict[str, dict[str, Any]] = field(default_factory=dict)  # model -> {"input", "output"}: USD/M tokens
 
 
 def load_config() -> Config:
@@ -98,7 +98,9 @@ def load_config() -> Config:
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: cannot read config ({exc})") from None
     _check_keys(config)
-    return Config(path=path, **config)
+    return Config(path=path, openai=OpenAITable(**section(config, "openai")),
+                  review=ReviewTable(**section(config, "review")), keys=dict(section(config, "keys")),
+                  prices={model: dict(table) for model, table in section(config, "prices").items()})
 
 
 def unknown_key(where: str, key: str, known) -> str:

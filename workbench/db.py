@@ -1,4 +1,5 @@
-"""`open_db()`: the one way the code opens the store."""
+"""`open_db()`: the one way the code opens the store. A path is the embedded SQLite file;
+a `postgresql://` URL is a team's PostgreSQL database (`workbench.pg`)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Iterator
 from sqlite_utils import Database
 
 from workbench.errors import DamagedStore, InputError, ReadOnlyStore, StoreTooNew, WorkbenchError
+from workbench import pg
 from workbench.migrations import migrations
 
 DEFAULT_DB = Path("annotations") / "workbench.db"
@@ -21,8 +23,35 @@ DEFAULT_DB = Path("annotations") / "workbench.db"
 BUSY_TIMEOUT_SECONDS = 30.0
 
 
-def default_db_path() -> Path:
-    return Path(os.environ.get("WORKBENCH_DB") or DEFAULT_DB)
+def default_db_path() -> Path | str:
+    return store_location(os.environ.get("WORKBENCH_DB") or DEFAULT_DB)
+
+
+def store_location(value: str | Path) -> Path | str:
+    """What --db / WORKBENCH_DB name: a `postgresql://` URL as given (checked: no password in it), else a path."""
+    if pg.is_url(value):
+        return pg.check_url(str(value))
+    return Path(value)
+
+
+def is_url(location: object) -> bool:
+    """Whether --db names a PostgreSQL server rather than a SQLite file."""
+    return pg.is_url(location)
+
+
+def store_exists(location: Path | str) -> bool:
+    """Whether a store may be there: a file for SQLite; a server is always asked."""
+    return pg.is_url(location) or Path(location).is_file()
+
+
+def batches_dir(location: Path | str) -> Path:
+    """Where request files are written: beside the SQLite file, or annotations/batches for a server."""
+    return (DEFAULT_DB.parent if pg.is_url(location) else Path(location).parent) / "batches"
+
+
+def describe_store(location: Path | str) -> str:
+    """The store's name in messages: the path, or host:port/dbname of a server (never a password)."""
+    return pg.describe(str(location)) if pg.is_url(location) else str(location)
 
 
 @functools.cache
@@ -45,10 +74,12 @@ def refuse_newer(db: Database, path: Path) -> None:
 
 
 def open_db(path: str | Path, *, busy_timeout: float = BUSY_TIMEOUT_SECONDS, create: bool = True,
-            read_only: bool = False) -> Database:
+            read_only: bool = False):
     """Open the store: WAL, busy timeout, foreign keys, migrations. `create=False` (the read-only
     commands) refuses a path with no store instead of making an empty one there; `read_only`
     opens it without writing anything (for a store on read-only media or without permission)."""
+    if pg.is_url(path):
+        return _open_pg(str(path), busy_timeout=busy_timeout, create=create)
     path = Path(path)
     if not create and not path.is_file():
         raise InputError(f"{path}: there is no store here (create one with `workbench ingest`, or check --db)")
@@ -88,7 +119,33 @@ def is_read_only_error(exc: sqlite3.OperationalError, path: str | Path) -> bool:
     return code == sqlite3.SQLITE_READONLY or (code == sqlite3.SQLITE_CANTOPEN and Path(path).is_file())
 
 
-def open_for_reading(path: str | Path) -> Database:
+def _open_pg(url: str, *, busy_timeout: float, create: bool) -> pg.PgHandle:
+    from workbench import migrations_pg
+    from workbench.vocab import utc_now
+
+    db = pg.connect(url, busy_timeout=busy_timeout)
+    where = pg.describe(url)
+    try:
+        if migrations_pg.applied_names(db) is None and not create:
+            raise InputError(f"{where}: there is no store here (create one with `workbench ingest`, or check --db)")
+        migrations_pg.refuse_newer(db, where)
+        if migrations_pg.pending(db):
+            with pg.write_transaction(db):  # one process creates the tables; another waits, then finds them
+                migrations_pg.refuse_newer(db, where)
+                migrations_pg.apply(db, utc_now())
+    except WorkbenchError:
+        db.close()
+        raise
+    except Exception as exc:
+        db.close()
+        error = pg.store_error(exc)
+        if error is None:
+            raise
+        raise WorkbenchError(f"{where}: cannot open the store ({error})") from None
+    return db
+
+
+def open_for_reading(path: str | Path):
     """For commands that only read: the store as it is, read-only if it cannot be written."""
     try:
         return open_db(path, create=False)
@@ -132,6 +189,10 @@ def write_transaction(db: Database) -> Iterator[Database]:
     once with "database is locked". BEGIN IMMEDIATE waits (busy timeout) before
     reading. Nested use becomes a savepoint.
     """
+    if pg.is_handle(db):
+        with pg.write_transaction(db):
+            yield db
+        return
     if db.conn.in_transaction:
         with db.atomic():
             yield db
@@ -154,10 +215,16 @@ class WriteUnit:
         self.db = db
 
     def begin(self) -> None:
-        self.db.execute("BEGIN IMMEDIATE")  # waits for another writer (busy timeout)
+        if pg.is_handle(self.db):
+            self.db.begin()  # waits for another writer (the write lock, lock_timeout)
+        else:
+            self.db.execute("BEGIN IMMEDIATE")  # waits for another writer (busy timeout)
 
     def commit(self) -> None:
-        self.db.execute("COMMIT")
+        if pg.is_handle(self.db):
+            self.db.commit()
+        else:
+            self.db.execute("COMMIT")
 
     def rollback(self) -> None:
         self.db.rollback()
@@ -167,7 +234,11 @@ class WriteUnit:
 def bulk_writes(db: Database, pages: int = 16_000) -> Iterator[Database]:
     """Many write transactions in a row: fold the write-ahead log into the store every `pages` pages
     (64 MB) instead of every 1,000, which spares a sync per transaction. Durability is as before:
-    a commit is in the log either way; only when it reaches the store file changes."""
+    a commit is in the log either way; only when it reaches the store file changes. (PostgreSQL
+    manages its own log: nothing to change there.)"""
+    if pg.is_handle(db):
+        yield db
+        return
     default = db.execute("PRAGMA wal_autocheckpoint").fetchone()[0]
     db.execute(f"PRAGMA wal_autocheckpoint={int(pages)}")
     try:
@@ -176,9 +247,22 @@ def bulk_writes(db: Database, pages: int = 16_000) -> Iterator[Database]:
         db.execute(f"PRAGMA wal_autocheckpoint={int(default)}")
 
 
+def location_of(db) -> str:
+    """What `open_db` takes to open this store again (a worker process opens its own connection)."""
+    if pg.is_handle(db):
+        return db.url
+    for _, name, path in db.execute("PRAGMA database_list").fetchall():
+        if name == "main":
+            return path
+    raise ValueError("the store has no main database")
+
+
 def close_db(db: Database) -> None:
     """Fold the write-ahead log into the store file and close it, so the file alone holds
     everything (copying just the .db is safe after this)."""
+    if pg.is_handle(db):
+        db.close()
+        return
     try:
         if db.conn.in_transaction:
             db.conn.rollback()

@@ -81,3 +81,8 @@ class StoreUnreadable(InputError):
 def refusal(exc: BaseException) -> str:
     """Why a value could not be stored, in words: "Kind: detail"."""
     return str(exc) if isinstance(exc, StoreRefused) else f"{type(exc).__name__}: {exc}"
+
+
+class SlotTaken(WorkbenchError):
+    """A first decision on a paper that already has every decision it needs, counting the live holds of
+    other annotators (this annotator's own hold had lapsed). Nothing was written."""

@@ -68,6 +68,9 @@ def _numbers(text: str | None) -> frozenset[str]:
     return frozenset(numbers_in(text))
 
 
+number_set = _numbers  # the numbers a value states (agreement on a claimed gain's numbers)
+
+
 def cohen_kappa(pairs: list[tuple[str, str]]) -> float | None:
     """Kappa of two raters' labels; None without pairs; 1.0 when both always agree on one label."""
     if not pairs:

@@ -317,3 +317,51 @@ def m011_review_positions(db: Database) -> None:
         );
         """
     )
+
+
+@migrations()
+def m012_annotator_accounts(db: Database) -> None:
+    # Annotators who sign in to `workbench serve`: a salted hash of each one's token (never the
+    # token), and the failed sign-ins that lock a name out for a while.
+    db.executescript(
+        """
+        CREATE TABLE annotator_accounts (
+            name TEXT PRIMARY KEY,
+            token_hash TEXT NOT NULL,             -- scrypt$N$r$p$salt$hash (base64): never the token
+            created_at TEXT NOT NULL,             -- when this token was issued
+            revoked_at TEXT,                      -- NULL while the account may sign in
+            failures INTEGER NOT NULL DEFAULT 0,  -- failed sign-ins in a row
+            locked_until TEXT,                    -- no sign-in is tried before this time
+            last_sign_in_at TEXT
+        );
+        """
+    )
+
+
+@migrations()
+def m013_team_distribution(db: Database) -> None:
+    # Work split across a team. team_distribution: one row (or none: every annotator's todo holds
+    # every paper): each paper needs per_paper decisions, or, with overlap, a stable share of the
+    # papers (chosen by a hash of the paper id) needs per_paper and the rest one. leases: a paper
+    # shown to an annotator holds one of its open slots until expires_at (unix seconds); an expired
+    # one is back in the pool. Decisions counted are those of annotators, not adjudicators.
+    db.executescript(
+        """
+        CREATE TABLE team_distribution (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            per_paper INTEGER NOT NULL CHECK (per_paper >= 1),
+            overlap REAL CHECK (overlap IS NULL OR (overlap >= 0 AND overlap <= 1)),
+            lease_seconds INTEGER NOT NULL CHECK (lease_seconds > 0),
+            updated_at TEXT NOT NULL
+        );
+        CREATE TABLE leases (
+            paper_id TEXT NOT NULL REFERENCES papers(id),
+            annotator TEXT NOT NULL,
+            session TEXT NOT NULL,
+            expires_at REAL NOT NULL,
+            taken_at TEXT NOT NULL,
+            PRIMARY KEY (paper_id, annotator)
+        );
+        CREATE INDEX leases_expiry ON leases(paper_id, expires_at);
+        """
+    )

@@ -41,6 +41,36 @@ class SuggestProgress:
             self._progress.__exit__(*exc)
 
 
+class CopyProgress:
+    """`workbench copy`: one bar per table."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+        self._progress = None
+        self._tasks: dict[str, object] = {}
+
+    def __enter__(self) -> "CopyProgress":
+        if self.enabled:
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+            self._progress = Progress(TextColumn("{task.description}", markup=False), BarColumn(),
+                                      MofNCompleteColumn(), console=Console(stderr=True), transient=True)
+            self._progress.__enter__()
+        return self
+
+    def rows(self, table: str, done: int, total: int) -> None:
+        if self._progress:
+            if table not in self._tasks:  # a table's name: ours, never data
+                self._tasks[table] = self._progress.add_task(one_line(table, 30), total=total)
+            task = self._tasks[table]
+            self._progress.update(task, completed=done)
+
+    def __exit__(self, *exc) -> None:
+        if self._progress:
+            self._progress.__exit__(*exc)
+
+
 class BatchProgress:
     """`workbench batch collect --wait`: one bar per batch (the engine's counts, then lines stored)."""
 

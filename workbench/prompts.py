@@ -20,8 +20,7 @@ from pathlib import Path
 
 from workbench.errors import InputError
 from workbench.models.offline_settings import OfflineSettings, parse_offline_table
-from workbench.schema import Summary, summary_json_schema
-from workbench.vocab import FIELDS, prompt_label
+from workbench.vocab import FIELDS, MAX_QUOTE_CHARS, MAX_VALUE_CHARS, NULL_WORDS, collapse_whitespace, prompt_label
 
 DEFAULT_PROMPT = "summary"
 _REQUIRED = {"name": str, "description": str, "system": str, "user": str}
@@ -65,6 +64,8 @@ class Prompt:
         into the user message, never into the instructions."""
         system = self.system
         if schema_in_prompt:  # a server without constrained decoding: spell out the shape
+            from workbench.schema import summary_json_schema  # pydantic: only when a request needs it
+
             system += "\n\n" + JSON_SHAPE_INSTRUCTIONS + json.dumps(summary_json_schema())
         messages = [{"role": "system", "content": system}]
         for example in self.examples:
@@ -160,21 +161,33 @@ def _check_example(path: Path, number: int, example) -> None:
     output = example["output"]
     if not isinstance(output, dict):
         raise InputError(f"{where}: 'output' must be a table")
+    evidence = output.get("evidence", {})
+    if not isinstance(evidence, dict):
+        raise InputError(f"{where}: 'output' does not match the summary schema (evidence: must be a table)")
     # TOML has no null: a missing field in an example's output means "not stated".
-    output = {f: output.get(f) for f in FIELDS} | {"evidence": {f: output.get("evidence", {}).get(f) for f in FIELDS}}
-    try:
-        Summary.model_validate(output)
-    except Exception as exc:  # pydantic's message names the field
-        raise InputError(f"{where}: 'output' does not match the summary schema ({_first_error(exc)})") from None
+    output = {f: output.get(f) for f in FIELDS} | {"evidence": {f: evidence.get(f) for f in FIELDS}}
+    problem = summary_problem(output)
+    if problem:
+        raise InputError(f"{where}: 'output' does not match the summary schema ({problem})")
     example["output"] = output
 
 
-def _first_error(exc: Exception) -> str:
-    errors = getattr(exc, "errors", None)
-    if callable(errors):
-        first = errors()[0]
-        return f"{'.'.join(str(p) for p in first['loc'])}: {first['msg']}"
-    return str(exc)
+def summary_problem(output: dict) -> str | None:
+    """The first reason `schema.Summary` would refuse this dict of the summary's shape, in its words;
+    None when it would take it. Checked here without pydantic: every `workbench review` loads the
+    prompt before its first frame, and pydantic's import is ~70 ms of it (tests/test_prompts_schema.py
+    holds the two to the same answers)."""
+    pairs = [(f, output.get(f), MAX_VALUE_CHARS) for f in FIELDS]
+    pairs += [(f"evidence.{f}", output["evidence"].get(f), MAX_QUOTE_CHARS) for f in FIELDS]
+    for where, value, limit in pairs:
+        if value is None:
+            continue
+        if not isinstance(value, str):
+            return f"{where}: Input should be a valid string"
+        value = collapse_whitespace(value)
+        if value and value.lower() not in NULL_WORDS and len(value) > limit:
+            return f"{where}: Value error, longer than {limit} characters"
+    return None
 
 
 def list_prompts(folder: Path | None = None) -> list[Prompt]:

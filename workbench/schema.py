@@ -12,13 +12,9 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict
 
-from workbench.vocab import FIELDS, collapse_whitespace
+from workbench.vocab import FIELDS, MAX_QUOTE_CHARS, MAX_VALUE_CHARS, NULL_WORDS, collapse_whitespace
 
-MAX_VALUE_CHARS = 600
-MAX_QUOTE_CHARS = 1500
-
-
-NULL_WORDS = frozenset({"null", "none", "n/a", "not stated", "not mentioned"})  # a value that means "none"
+__all__ = ["MAX_QUOTE_CHARS", "MAX_VALUE_CHARS", "NULL_WORDS", "Evidence", "Summary", "summary_json_schema"]
 
 
 def _tidy(limit: int):

@@ -302,7 +302,10 @@ async def run_suggestions(
 
     async def worker() -> None:
         for paper in pending:
-            if report.aborted:
+            # Stopped or interrupted: no new paper. A cancellation can be swallowed inside a request
+            # (the HTTP stack's own time-out and retry handling, seen under load: ctrl+c then ran on
+            # through every paper); the task still counts it as requested, so it ends here.
+            if report.aborted or report.interrupted or asyncio.current_task().cancelling():
                 return
             try:
                 new = await suggest_paper(paper, prompt, model)

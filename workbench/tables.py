@@ -12,7 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from workbench.safe_text import one_line, plain
-from workbench.vocab import FIELDS, field_name
+from workbench.vocab import FIELDS, STATUSES, field_name
 
 DASH = "—"
 
@@ -201,6 +201,57 @@ def agreement_report(result: dict, limit: int = 50) -> RenderGroup:
     else:
         parts.append(Text("no disagreements", style="green"))
     return RenderGroup(*parts)
+
+
+def _coefficient(c: dict) -> str:
+    if c["value"] is None:
+        return "—"
+    return f"{c['value']:.3f}" + (f" [{c['ci95'][0]:.2f}, {c['ci95'][1]:.2f}]" if c["ci95"] else "")
+
+
+def team_agreement_report(result: dict) -> RenderGroup:
+    """`workbench agreement` for any number of annotators: per field, then each annotator."""
+    head = plain(f"{len(result['annotators'])} annotators ({', '.join(result['annotators'])}); "
+                 f"{result['papers']:,} papers decided by two or more\n", style="bold")
+    fields = Table(title="Per field", title_justify="left")
+    for column in ("field", "presence α", "presence AC1 [95% CI]", "papers with 2+ values", "value token F1",
+                   "value exact", "same numbers"):
+        fields.add_column(column, justify="left" if column == "field" else "right")
+    for field in FIELDS:
+        score = result["fields"][field]
+        value = score["value"]
+        fields.add_row(field_name(field), _coefficient(score["presence"]["alpha"]), _coefficient(score["presence"]["ac1"]),
+                       f"{value['papers']:,}", _num(value["token_f1"], 3), _pct(value["exact"]),
+                       _pct(value.get("same_numbers")) if "same_numbers" in value else DASH)
+    people = Table(title=("Each annotator: exact / token F1 against the others' consensus · against the adjudicated "
+                          "decision" if result["adjudicated_papers"] else
+                          "Each annotator: exact / token F1 against the others' consensus"), title_justify="left")
+    people.add_column("annotator")
+    for field in FIELDS:
+        people.add_column(field_name(field), justify="right")
+    for who in result["annotators"]:
+        cells = []
+        for field in FIELDS:
+            c, a = result["against_consensus"][who][field], result["against_adjudicated"][who][field]
+            text = f"{_pct(c['exact'])} / {_num(c['token_f1'], 2)} (n={c['papers']})"
+            if a["papers"]:
+                text += f" · {_pct(a['exact'])} (n={a['papers']})"
+            cells.append(text)
+        people.add_row(plain(who), *cells)
+    return RenderGroup(head, fields, people)
+
+
+def team_status_table(report: dict) -> Table:
+    """`workbench team status`: one row per annotator."""
+    table = Table(title="Team", title_justify="left")
+    for column in ("annotator", "decisions", "active", "per hour", "accepted", "edited", "rejected",
+                   "agreement with consensus", "live leases"):
+        table.add_column(column, justify="left" if column == "annotator" else "right")
+    for a in report["annotators"]:
+        table.add_row(plain(a["annotator"]), f"{a['decisions']:,}", f"{a['active_seconds'] / 60:.0f} min",
+                      _num(a["decisions_per_hour"]), *(_pct(a["rates"][s]) for s in STATUSES),
+                      _pct(a["agreement_with_consensus"]), str(a["live_leases"]))
+    return table
 
 
 # --------------------------------------------------------------------------- log

@@ -122,3 +122,31 @@ def utc_now() -> str:
 # and what a server reports about itself.
 MAX_TIMEOUT_SECONDS = 86_400  # a day: past that a request is not waiting, it is lost
 MAX_CONCURRENCY = 256  # requests at once (--concurrency, a server's /props slots)
+
+# --------------------------------------------------------------------------- working as a team
+
+# An adjudicated decision is stored as its own annotator role: the adjudicator's name with this suffix
+# (ana adjudicating is "ana@adjudicated"), so it never counts as one of a paper's decisions and never
+# replaces ana's own decision on the paper.
+ADJUDICATED_SUFFIX = "@adjudicated"
+LEASE_SECONDS = 1800  # a paper on screen holds its slot this long, renewed while it stays there
+MAX_PER_PAPER = 50  # decisions a paper can need (`team per-paper K`)
+
+
+def adjudicator_role(name: str) -> str:
+    return name + ADJUDICATED_SUFFIX
+
+
+def is_adjudication(annotator: str) -> bool:
+    return annotator.endswith(ADJUDICATED_SUFFIX)
+
+
+# Papers of the team's progress (`team status`): every decision it needs, no decision nor hold yet,
+# in between, and complete but with decisions that differ and no adjudicated one.
+COMPLETE, IN_PROGRESS, NOT_STARTED, AWAITING_ADJUDICATION = "complete", "in_progress", "not_started", "awaiting_adjudication"
+
+# The summary's limits (schema.py validates with them; the offline rules keep within them without
+# importing pydantic, which the review's first frame does not need).
+MAX_VALUE_CHARS = 600
+MAX_QUOTE_CHARS = 1500
+NULL_WORDS = frozenset({"null", "none", "n/a", "not stated", "not mentioned"})  # a value that means "none"

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from workbench.prompts import Prompt
 from workbench.records import Call
-from workbench.schema import Summary
+
+if TYPE_CHECKING:
+    from workbench.schema import Summary  # pydantic: imported by what builds one, not by the interface
 
 # What is kept of a model's reply (in the store and the attempts log): a summary
 # is ~1 KB, so this only bites on a runaway or hostile reply.

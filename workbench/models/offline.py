@@ -39,14 +39,17 @@ import re
 import time
 from bisect import bisect_right
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from workbench.grounding import supports
 from workbench.models.base import ModelDefaults, Reply
 from workbench.models.offline_settings import OfflineSettings
 from workbench.prompts import Prompt
 from workbench.records import Call
-from workbench.schema import MAX_QUOTE_CHARS, MAX_VALUE_CHARS, NULL_WORDS, Evidence, Summary
-from workbench.vocab import OFFLINE, OK, collapse_whitespace, utc_now
+from workbench.vocab import MAX_QUOTE_CHARS, MAX_VALUE_CHARS, NULL_WORDS, OFFLINE, OK, collapse_whitespace, utc_now
+
+if TYPE_CHECKING:
+    from workbench.schema import Summary
 
 # Bump when the rules change, so new suggestions do not hide behind cached old ones.
 RULES_VERSION = "4"
@@ -96,6 +99,8 @@ MAX_READ_CHARS = 8_000
 
 
 def extract(title: str, abstract: str, settings: OfflineSettings = DEFAULT_SETTINGS) -> Summary:
+    from workbench.schema import Evidence, Summary  # here, not on import: pydantic is not the first frame's
+
     text = Text(_readable_part(abstract))
     technique, technique_quote = _technique(title, text, settings)
     gain, gain_quote = _gains(text, settings)

@@ -4,6 +4,7 @@
 - feed:     which suggestions to fetch and storing them (SuggestionFeed, FeedResult)
 - queues:   which papers, in which order: one named selector per queue
 - session:  the session itself (ReviewSession, open_session): position, decisions, undo, flags
+- adjudication: whose decisions the disagreements queue compares, --adjudicate's role, the team's figures
 
 The TUI imports from here only. Besides the session's own types, this surface carries the rows and
 spans its views are made of, so the TUI needs no other module for them.
@@ -11,6 +12,7 @@ spans its views are made of, so the TUI needs no other module for them.
 
 from workbench.grounding import Span  # noqa: F401  (a FieldView's span)
 from workbench.records import AnnotationRow, PaperRow, SearchHit, SuggestionRow  # noqa: F401  (what views carry)
+from workbench.review.adjudication import TeamFigures  # noqa: F401  (the stats screen's team tabs)
 from workbench.review.feed import FeedResult, SuggestionFeed  # noqa: F401
 from workbench.review.queues import SELECTORS, Queue  # noqa: F401
 from workbench.review.session import (  # noqa: F401

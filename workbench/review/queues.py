@@ -7,11 +7,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable
 
-from workbench.agreement import disagreement_ids
 from workbench.doubt import Doubt, doubts
 from workbench.errors import InputError
 from workbench.records import SearchHit
 from workbench.store import Handle, changed_since_decided, flagged_ids
+from workbench.team_agreement import disagreeing_papers
 from workbench.vocab import (
     ALL, CHANGED, DISAGREEMENTS, DOUBT, EDITED, FLAGGED, QUEUES, REJECTED, SEARCH_QUEUE_PREFIX, TODO,
 )
@@ -27,7 +27,7 @@ class Scope:
     annotator: str
     statuses: dict[str, str | None]  # paper id -> the reviewer's status (None: only flagged)
     order: Entries  # every paper, in paper order
-    others: tuple[str, str] | None  # the two annotators a disagreements queue adjudicates
+    others: tuple[str, ...] | None  # the annotators whose decisions a disagreements queue compares
     search: Callable[[str], tuple[list[SearchHit], str | None]]  # every hit, unranked
 
 
@@ -67,7 +67,7 @@ def _changed(scope: Scope) -> Queue:
 
 
 def _disagreements(scope: Scope) -> Queue:
-    return _among(DISAGREEMENTS, set(disagreement_ids(scope.db, *scope.others)), scope)
+    return _among(DISAGREEMENTS, set(disagreeing_papers(scope.db, scope.others)), scope)
 
 
 def _doubt(scope: Scope) -> Queue:
@@ -90,11 +90,11 @@ SELECTORS: dict[str, Callable[[Scope], Queue]] = {
 assert tuple(SELECTORS) == QUEUES, "every queue of the vocabulary has its selector"
 
 
-def check_queue(name: str, others: tuple[str, str] | None) -> None:
+def check_queue(name: str, others: tuple[str, ...] | None) -> None:
     if name not in SELECTORS and not name.startswith(SEARCH_QUEUE_PREFIX):
         raise ValueError(f"unknown queue {name!r}")
     if name == DISAGREEMENTS and not others:
-        raise ValueError("the disagreements queue needs the two annotators to adjudicate")
+        raise ValueError("the disagreements queue needs the annotators whose decisions it compares")
 
 
 def select(name: str, scope: Scope) -> Queue:

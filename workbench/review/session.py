@@ -21,14 +21,15 @@ from workbench.errors import Conflict, ReadOnlyStore, StoreBusy
 from workbench.models.base import Model
 from workbench.prompts import Prompt
 from workbench.records import AnnotationRow, PaperRow, SearchHit, SuggestionKey, SuggestionRow, Values, no_values
+from workbench.review.adjudication import TeamFigures, team_figures
 from workbench.review.feed import SuggestionFeed
 from workbench.review.queues import Scope, check_queue, select
 from workbench.review.views import Composition, Notice, PaperView
 from workbench.stats import SessionStats, session_stats
 from workbench.store import (
-    Decision, Handle, annotation_statuses, annotations_of, clean_value, decide, find_papers, get_annotation, get_paper,
-    paper_order, paper_seq, paper_with_number, remember_position, remembered_position, search, set_flag,
-    suggestions_for_paper, transaction, undo_last,
+    FULL, Decision, Handle, annotation_statuses, annotations_of, claim, clean_value, decide_in_slot, find_papers,
+    get_annotation, get_distribution, get_paper, open_papers, paper_order, paper_seq, paper_with_number, release,
+    remember_position, remembered_position, search, set_flag, suggestions_for_paper, transaction, undo_last,
 )
 from workbench.suggest import recall_format, remember_prompt
 from workbench.vocab import ACCEPTED, ALL, DISAGREEMENTS, DOUBT, EDITED, FIELDS, REJECTED, TODO
@@ -43,7 +44,7 @@ TUI_BUSY_TIMEOUT = 3.0
 
 class ReviewSession:
     def __init__(self, db: Handle, annotator: str, feed: SuggestionFeed, queue: str = TODO,
-                 clock=time.monotonic, others: tuple[str, str] | None = None, read_only: bool = False):
+                 clock=time.monotonic, others: tuple[str, ...] | None = None, read_only: bool = False):
         check_queue(queue, others)
         self.db, self.annotator, self.feed, self.queue_name = db, annotator, feed, queue
         self.others = others
@@ -55,10 +56,19 @@ class ReviewSession:
         order = paper_order(db)
         self.total_papers = len(order)
         self.queue = select(queue, Scope(db, annotator, self.statuses, order, others, self._every_hit))
+        # Working as a team (`workbench team per-paper K`): the paper on screen holds a lease on one of its
+        # open slots; todo holds only the papers with a slot open to this annotator. Not when adjudicating.
+        self.team = get_distribution(db) if not read_only and queue != DISAGREEMENTS else None
+        self.leased: str | None = None  # the paper this session holds a lease on
+        if self.team is not None and queue == TODO:
+            open_now = open_papers(db, annotator, [pid for _, pid in self.queue.entries])
+            self.queue.entries = [entry for entry in self.queue.entries if entry[1] in open_now]
         self.order: list[tuple[int, str]] = self.queue.entries
         self._queued = {pid for _, pid in self.order}
         self._undecided = sum(1 for pid in self._queued if not self.statuses.get(pid))  # kept live
         self.index = self._start_index()
+        if self.order and not self._take(self.index):  # the first paper's slots went meanwhile: the next one
+            self.index = self._next_taken(self.index - 1, 1, skip_decided=False) or 0
         self.shown_at = clock()
         self.preferred: dict[str, str] = {}  # paper id -> suggestion id picked with 1-9
         # suggestion key -> its number for 1-9: given as first seen, kept all session
@@ -113,8 +123,54 @@ class ReviewSession:
         target = self.index + delta
         if not self.order or not 0 <= target < len(self.order):
             return False
+        if self.team is not None and self.queue_name == TODO:  # past papers whose slots others took
+            found = self._next_taken(self.index, delta, skip_decided=False)
+            if found is None:
+                return False
+            target = found
         self._arrive(target)
         return True
+
+    # ------------------------------------------------------------------ leases (working as a team)
+
+    def _take(self, index: int) -> bool:
+        """Hold a lease on the paper at `index` (giving back the one held before); False when its slots
+        are all taken (then, in todo, the paper leaves the queue). Always True outside a team."""
+        if self.team is None:
+            return True
+        pid = self.order[index][1]
+        if self.leased not in (None, pid):
+            release(self.db, self.annotator, self.leased)
+            self.leased = None
+        if claim(self.db, pid, self.annotator, self.session_id) == FULL:
+            return self.queue_name != TODO
+        self.leased = pid if not self.statuses.get(pid) else None
+        return True
+
+    def _next_taken(self, start: int, step: int, *, skip_decided: bool) -> int | None:
+        """From `start` (exclusive) in direction `step`, the first paper this session could hold; papers
+        whose slots went to others leave the queue on the way."""
+        index = start + step
+        while 0 <= index < len(self.order):
+            pid = self.order[index][1]
+            if not (skip_decided and self.statuses.get(pid)):
+                if self._take(index):
+                    return index
+                self._queued.discard(pid)
+                self._undecided -= not self.statuses.get(pid)
+                del self.order[index]  # stepping forward, the next paper is at `index` now
+                index = index if step > 0 else index - 1
+                continue
+            index += step
+        return None
+
+    def keep_lease(self) -> bool:
+        """Renew the lease on the paper on screen (the screen calls this while it stays there); False
+        when it lapsed and others took the slots meanwhile."""
+        pid = self.current_id
+        if self.team is None or pid is None or self.statuses.get(pid):
+            return True
+        return claim(self.db, pid, self.annotator, self.session_id) != FULL
 
     def go_to_paper(self, paper_id: str) -> bool:
         """Go to a paper, adding it to the queue (in paper order) if this queue lacks it."""
@@ -145,6 +201,11 @@ class ReviewSession:
         (a paper reached with g or / may sit among decided ones)."""
         if self.queue_name != TODO:
             return self.move(1)
+        if self.team is not None:
+            found = self._next_taken(self.index, 1, skip_decided=True)
+            if found is not None:
+                self._arrive(found)
+            return found is not None
         for index in range(self.index + 1, len(self.order)):
             if not self.statuses.get(self.order[index][1]):
                 self._arrive(index)
@@ -163,6 +224,8 @@ class ReviewSession:
         return text + " g or / goes elsewhere, q quits."
 
     def _arrive(self, index: int) -> None:
+        if self.team is not None and self.order[index][1] != self.leased:
+            self._take(index)  # outside todo a full paper is still shown: a decision on it says so
         self.index = index
         self.shown_at = self.clock()
         if not self.read_only:  # a restart comes back here
@@ -181,11 +244,14 @@ class ReviewSession:
 
     # ------------------------------------------------------------------ what is on screen
 
-    def view(self) -> PaperView | None:
+    def view(self, *, fill: bool = True) -> PaperView | None:
+        """What to show of the current paper. An instant model's suggestion for it is made first, unless
+        `fill` is False: the first frame shows the paper without it (the rules and pydantic's import
+        cost ~80 ms of a 0.5 s launch) and the screen asks again once the paper is drawn."""
         pid = self.current_id
         if pid is None:
             return None
-        if self.feed.instant:
+        if self.feed.instant and fill:
             self.feed.fill_now([pid])  # the papers ahead: fill_ahead(), once the screen has drawn this one
         suggestions = suggestions_for_paper(self.db, pid)
         shown, picked = self._shown(pid, suggestions)
@@ -274,7 +340,7 @@ class ReviewSession:
                             self.session_id, field_sources, based_on=self._based_on(pid),
                             decided_on=self.seen_text.get(pid))
         try:
-            row = decide(self.db, decision)
+            row = decide_in_slot(self.db, decision)
         except Conflict:
             self.reload(pid)  # the next key works on what is stored now
             raise
@@ -284,6 +350,8 @@ class ReviewSession:
 
     def _wrote(self, row: AnnotationRow) -> None:
         self.seen[row.paper_id] = row.version
+        if self.leased == row.paper_id:
+            self.leased = None  # deciding gave it back
         self._record_status(row.paper_id, row.status)
 
     def rebase_on(self, conflict: Conflict) -> None:
@@ -296,7 +364,7 @@ class ReviewSession:
         (the reviewer has seen it now). Conflict again if it changed once more meanwhile."""
         mine = conflict.attempted
         self.rebase_on(conflict)
-        row = decide(self.db, Decision(mine.paper_id, self.annotator, mine.status, dict(mine.values),
+        row = decide_in_slot(self.db, Decision(mine.paper_id, self.annotator, mine.status, dict(mine.values),
                                        self._suggestion_of(mine), self.seconds_here(), mine.notes, self.session_id,
                                        mine.field_sources, based_on=self.seen[mine.paper_id],
                                        decided_on=mine.decided_on))
@@ -386,16 +454,23 @@ class ReviewSession:
         """This annotator's progress, pace (this session and overall) and rates (for the stats screen)."""
         return session_stats(self.db, self.annotator, self.session_id, self.decided, self.total_papers, self.counts)
 
+    def team_figures(self) -> TeamFigures:
+        """The stats screen's agreement and team tabs, read now (`workbench agreement`, `team status`)."""
+        return team_figures(self.db)
+
     def close(self) -> None:
         """Keep where the reviewer is (a move's write may have been skipped while the store was
         busy), write everything into the store file itself (checkpoint) and close it."""
         if not self.read_only and self.order:
             remember_position(self.db, self.annotator, self.queue_name, self.order[self.index][1])
+        if self.leased is not None:
+            release(self.db, self.annotator, self.leased)
+            self.leased = None
         close_db(self.db)
 
 
 def open_session(db_path: str | Path, *, prompt: Prompt, model: Model, annotator: str, queue: str = TODO,
-                 others: tuple[str, str] | None = None) -> ReviewSession:
+                 others: tuple[str, ...] | None = None) -> ReviewSession:
     """Open the store, record the prompt version, and start a session on the queue. A store that
     cannot be written opens read-only, for browsing."""
     db = None

@@ -12,14 +12,22 @@ Import from here, not from the modules below (the boundary test holds everyone e
 - suggestions:  suggestions and the attempts log
 - annotations:  annotations and the events log (decisions, flags, undo, import)
 - batches:      batch records
+- leases:       the team's distribution (decisions per paper), leases on open slots, team reports
+- bulk:         batch results encoded in worker processes, written in key order
 - text_search:  full-text search with filters (`search`)
 - reports:      what the prompt report, statistics, agreement, doubt and exports read
+- transfer:     whole tables between two stores (`workbench copy`)
+- accounts:     annotator accounts for `workbench serve` (token hashes, failed sign-ins)
 """
 
 from workbench.errors import (  # noqa: F401  (re-exported: the store's errors)
     Conflict, DamagedStore, ReadOnlyStore, StoreBusy, StoreRefused, StoreTooNew, StoreUnreadable,
 )
 from workbench.store._base import Handle, bulk_writes, transaction  # noqa: F401
+from workbench.store.accounts import (  # noqa: F401
+    Account, AccountSecret, account_secret, add_account, count_active_accounts, list_accounts, record_sign_in,
+    revoke_account,
+)
 from workbench.store.annotations import (  # noqa: F401
     Decision, annotation_statuses, annotations_of, annotators, changed_since_decided, clean_value, decide, flagged_ids,
     get_annotation, import_annotation, iter_annotations, remember_position, remembered_position, set_flag, undo_last,
@@ -27,6 +35,13 @@ from workbench.store.annotations import (  # noqa: F401
 from workbench.store.batches import (  # noqa: F401
     add_batch, batch_keys, batch_papers, batch_totals, collected_suggestion_ids, get_batch, list_batches,
     papers_in_flight, update_batch,
+)
+from workbench.store.leases import (  # noqa: F401
+    DECIDED, FULL, HELD, Distribution, Lease, claim, decide_in_slot, decision_counts, get_distribution, live_leases,
+    open_papers, release, set_distribution, share_of,
+)
+from workbench.store.bulk import (  # noqa: F401
+    EncodedSuggestion, encode_batch_suggestion, open_reader, save_encoded_batch, store_location,
 )
 from workbench.store.papers import (  # noqa: F401
     FileCounts, PaperWriter, count_papers, find_papers, get_paper, get_papers, iter_papers, known_paper_ids,
@@ -42,6 +57,9 @@ from workbench.store.reports import (  # noqa: F401
     ok_values, store_counts, suggestion_keys,
 )
 from workbench.store.text_search import FILTER_HELP, Query, parse, search  # noqa: F401
+from workbench.store.transfer import (  # noqa: F401
+    TABLES as COPY_TABLES, finish_copy, last_key, read_rows, row_counts, write_rows,
+)
 from workbench.store.suggestions import (  # noqa: F401
     count_lacking_ok, get_suggestion, papers_lacking_ok, papers_with_suggestion, recent_attempts, save_batch_suggestions,
     save_suggestion, save_suggestions, suggestions_for_paper,

@@ -77,7 +77,7 @@ def annotation_statuses(db: Handle, annotator: str) -> dict[str, str | None]:
 
 @guarded
 def flagged_ids(db: Handle, annotator: str) -> set[str]:
-    rows = db.execute("SELECT paper_id FROM annotations WHERE annotator = ? AND flagged", [annotator])
+    rows = db.execute("SELECT paper_id FROM annotations WHERE annotator = ? AND flagged != 0", [annotator])
     return {r[0] for r in rows}
 
 
@@ -87,18 +87,22 @@ def _write_annotation(db: Handle, row: AnnotationRow) -> None:
     for key in ("suggested", "field_sources"):
         if columns[key] is not None:
             columns[key] = json.dumps(columns[key], ensure_ascii=False)
-    db.execute(
-        f"INSERT OR REPLACE INTO annotations ({', '.join(_ANNOTATION_COLUMNS)}) VALUES ({marks(_ANNOTATION_COLUMNS)})",
-        [columns[c] for c in _ANNOTATION_COLUMNS],
-    )
+    db.execute(_WRITE_ANNOTATION, [columns[c] for c in _ANNOTATION_COLUMNS])
+
+
+_WRITE_ANNOTATION = (
+    f"INSERT INTO annotations ({', '.join(_ANNOTATION_COLUMNS)}) VALUES ({marks(_ANNOTATION_COLUMNS)}) "
+    "ON CONFLICT (paper_id, annotator) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in _ANNOTATION_COLUMNS[2:])
+)
 
 
 def _append_event(
     db: Handle, paper_id: str, annotator: str, action: str, before: AnnotationRow | None,
     after: AnnotationRow | None, *, seconds: float | None = None, session: str | None = None,
-    undoes: int | None = None, at: str | None = None, event_id: int | None = None,
+    undoes: int | None = None, at: str | None = None, event_id: int,
 ) -> int:
-    cursor = db.execute(
+    db.execute(
         "INSERT INTO events (id, paper_id, annotator, action, before, after, seconds, session, undoes, at) "
         "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
@@ -108,7 +112,7 @@ def _append_event(
             seconds, session, undoes, at or utc_now(),
         ],
     )
-    return cursor.lastrowid
+    return event_id
 
 
 def _next_event_id(db: Handle) -> int:
@@ -262,7 +266,7 @@ def iter_annotations(
         where.append("a.annotator = ?")
         params.append(annotator)
     if flagged:
-        where.append("a.flagged")
+        where.append("a.flagged != 0")
     columns = ", ".join(f"a.{c}" for c in _ANNOTATION_COLUMNS)
     sql = (f"SELECT p.title, {columns} FROM annotations a JOIN papers p ON p.id = a.paper_id "
            f"WHERE {' AND '.join(where)} ORDER BY p.seq, a.annotator")
@@ -285,17 +289,13 @@ def remember_position(db: Handle, annotator: str, queue: str, paper_id: str) -> 
     """Where the annotator is in this queue. Best effort, and never waited for: while another writer
     holds the store (an ingest, a collect) the move goes on at once and this point is not kept (the
     session writes it again when it closes); waiting the busy timeout froze each move 3 s."""
-    waits = db.execute("PRAGMA busy_timeout").fetchone()[0]
-    db.execute("PRAGMA busy_timeout = 0")
     try:
-        with transaction(db):
+        with transaction(db, wait=False):
             db.execute("INSERT INTO review_positions (annotator, queue, paper_id, at) VALUES (?, ?, ?, ?) "
                        "ON CONFLICT (annotator, queue) DO UPDATE SET paper_id = excluded.paper_id, at = excluded.at",
                        [annotator, queue, paper_id, utc_now()])
     except StoreBusy:
         pass
-    finally:
-        db.execute(f"PRAGMA busy_timeout = {int(waits)}")
 
 
 @guarded

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Iterable, Iterator
 
 from workbench.records import PAPER_METADATA, PaperRow, ParsedRow, SearchHit
-from workbench.store._base import Handle, guarded, marks
+from workbench import pg
+from workbench.store._base import Handle, change_marker, executemany, guarded, marks
 from workbench.db import WriteUnit
 from workbench.vocab import utc_now
 
@@ -91,9 +92,9 @@ def find_papers(db: Handle, text: str, limit: int = 50) -> list[SearchHit]:
     text = text.strip()
     if not text:
         return []
-    pattern = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-    rows = db.execute(
-        "SELECT id, seq, title FROM papers WHERE id LIKE ? ESCAPE '\\' OR title LIKE ? ESCAPE '\\' "
+    pattern = "%" + text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    rows = db.execute(  # lower() on both sides: SQLite's LIKE ignores ASCII case, PostgreSQL's does not
+        "SELECT id, seq, title FROM papers WHERE id LIKE ? ESCAPE '\\' OR lower(title) LIKE ? ESCAPE '\\' "
         "ORDER BY (id LIKE ? ESCAPE '\\') DESC, seq LIMIT ?",
         [text.lower() + "%", pattern, text.lower() + "%", limit],
     )
@@ -125,8 +126,8 @@ class PaperWriter:
         self.known: dict[str, tuple[str, int]] = {}  # id -> (content hash, abstract length)
 
     def _refresh(self) -> None:
-        """Reload if another connection committed since (cheap: PRAGMA data_version)."""
-        version = self.db.execute("PRAGMA data_version").fetchone()[0]
+        """Reload if another connection committed since (cheap: PRAGMA data_version, or counts)."""
+        version = change_marker(self.db)
         if version == self.version:
             return
         rows = self.db.execute("SELECT id, content_hash, length(abstract) FROM papers")
@@ -179,19 +180,27 @@ class PaperWriter:
         if papers:
             # One prepared statement: sqlite-utils' insert_all sniffs types and
             # JSON-encodes value by value, which cost a third of ingest time.
-            self.db.conn.executemany(_INSERT_PAPER, papers)
+            executemany(self.db, _INSERT_PAPER, papers)
             # The search index, in one statement for the chunk (a per-row trigger cost 5x
             # more). Before any later update of these rows: the index must hold them first.
-            self.db.execute(_INDEX_FOR_SEARCH, [papers[0][1], papers[-1][1]])
+            # (PostgreSQL's is a generated column: nothing to do.)
+            if not pg.is_handle(self.db):
+                self.db.execute(_INDEX_FOR_SEARCH, [papers[0][1], papers[-1][1]])
             papers.clear()
         if sightings:
-            cursor = self.db.conn.executemany(_INSERT_SIGHTING, sightings)
-            self.counts.already += len(sightings) - cursor.rowcount
+            self.counts.already += len(sightings) - executemany(self.db, _INSERT_SIGHTING, sightings)
             sightings.clear()
 
     @guarded
     def commit(self) -> FileCounts:
+        if pg.is_handle(self.db):
+            # PostgreSQL's marker (counts) moves with our own writes too: read it while this file's
+            # transaction still holds the write lock, so only another writer's commit makes the next
+            # file reload every paper (which reads every abstract's length: 20 s at 100,000 papers).
+            marker = change_marker(self.db)
         self.unit.commit()
+        if pg.is_handle(self.db):
+            self.version = marker
         # Only now, with the file committed, do its papers count as known.
         self.known.update(self.added)
         self.next_seq = self.seq
@@ -209,8 +218,8 @@ _INDEX_FOR_SEARCH = (
     "INSERT INTO papers_fts (rowid, title, abstract) SELECT rowid, title, abstract FROM papers WHERE seq BETWEEN ? AND ?"
 )
 _INSERT_SIGHTING = (
-    "INSERT OR IGNORE INTO sightings (paper_id, source, source_hash, position, line, content_hash) "
-    "VALUES (?, ?, ?, ?, ?, ?)"
+    "INSERT INTO sightings (paper_id, source, source_hash, position, line, content_hash) "
+    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
 )
 # A paper's first text is kept apart only once a second one arrives (until then it is in papers).
 _KEEP_FIRST_TEXT = (
@@ -220,8 +229,8 @@ _KEEP_FIRST_TEXT = (
 )
 # A text not seen before for this paper becomes its next revision (one seen before changes nothing).
 _ADD_REVISION = (
-    "INSERT OR IGNORE INTO paper_revisions (paper_id, revision, abstract, content_hash, added_at) "
-    "SELECT ?, max(revision) + 1, ?, ?, ? FROM paper_revisions WHERE paper_id = ?"
+    "INSERT INTO paper_revisions (paper_id, revision, abstract, content_hash, added_at) "
+    "SELECT ?, max(revision) + 1, ?, ?, ? FROM paper_revisions WHERE paper_id = ? ON CONFLICT DO NOTHING"
 )
 _FILL_METADATA = (
     "UPDATE papers SET " + ", ".join(f"{k} = coalesce({k}, ?)" for k in PAPER_METADATA) + " WHERE id = ?"

@@ -11,7 +11,7 @@ from typing import Iterable, Iterator, NamedTuple
 
 from workbench.grounding import Span
 from workbench.records import SuggestionKey, SuggestionRow, Values
-from workbench.store._base import Handle, guarded, marks
+from workbench.store._base import Handle, guarded, json_text, marks
 from workbench.store.suggestions import ON_CURRENT_TEXT, suggestion_from_row
 from workbench.vocab import FIELDS, NUMBER_NOT_IN_ABSTRACT, OK, REJECTED, STATUSES
 
@@ -44,10 +44,11 @@ def suggestion_keys(db: Handle, prompt_ids: list[str] | None = None,
         where.append(f"s.model IN ({marks(models)})")
         params += models
     rows = db.execute(
-        "SELECT DISTINCT s.prompt_id, p.name, s.model, s.params FROM suggestions s JOIN prompts p ON p.id = s.prompt_id "
+        "SELECT DISTINCT s.prompt_id, p.name, s.model, s.params, p.created_at FROM suggestions s "
+        "JOIN prompts p ON p.id = s.prompt_id "
         + (f"WHERE {' AND '.join(where)} " if where else "")
         + "ORDER BY p.name, p.created_at, s.model, s.params", params).fetchall()
-    return [KeyedPrompt(SuggestionKey(pid, model, params), name) for pid, name, model, params in rows]
+    return [KeyedPrompt(SuggestionKey(pid, model, params), name) for pid, name, model, params, _ in rows]
 
 
 @guarded
@@ -127,12 +128,13 @@ def _count_grounding(db: Handle, key: list, totals: KeyTotals) -> None:
     Warnings are counted by substring (length arithmetic) rather than json_each:
     the kind name cannot occur in a warning any other way, and it is 5x faster.
     """
-    statuses = ", ".join(f"json_extract(evidence, '$.{f}.status') AS s{i}" for i, f in enumerate(FIELDS))
-    count = lambda status: " + ".join(f"coalesce(sum(s{i} = '{status}'), 0)" for i in range(3))  # noqa: E731
+    statuses = ", ".join(f"{json_text(db, 'evidence', f, 'status')} AS s{i}" for i, f in enumerate(FIELDS))
+    count = lambda status: " + ".join(  # noqa: E731
+        f"coalesce(sum(CASE WHEN s{i} = '{status}' THEN 1 ELSE 0 END), 0)" for i in range(3))
     (totals.exact, totals.fuzzy, totals.ungrounded, totals.quotes, totals.numbers_not_in_abstract) = db.execute(
         f"SELECT {count('exact')}, {count('fuzzy')}, {count('ungrounded')}, count(s0) + count(s1) + count(s2), "
         f"coalesce(sum((length(warnings) - length(replace(warnings, '{_WARNING}', ''))) / {len(_WARNING)}), 0) "
-        f"FROM (SELECT {statuses}, warnings FROM suggestions WHERE {_IN_KEY} AND outcome = '{OK}')",
+        f"FROM (SELECT {statuses}, warnings FROM suggestions WHERE {_IN_KEY} AND outcome = '{OK}') AS ok",
         key).fetchone()
 
 
@@ -210,7 +212,7 @@ def store_counts(db: Handle, annotator: str | None = None) -> StoreCounts:
         sources=one("SELECT count(DISTINCT source_hash) FROM sightings"),
         decided_papers=one("SELECT count(DISTINCT paper_id) FROM annotations WHERE status IS NOT NULL"
                            + (" AND annotator = ?" if annotator else ""), who),
-        flagged=one("SELECT count(*) FROM annotations WHERE flagged" + (" AND annotator = ?" if annotator else ""),
+        flagged=one("SELECT count(*) FROM annotations WHERE flagged != 0" + (" AND annotator = ?" if annotator else ""),
                     who),
         by_status=by_status,
         suggestions=db.execute(

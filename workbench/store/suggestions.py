@@ -10,7 +10,7 @@ from typing import Iterator
 
 from workbench.grounding import Span
 from workbench.records import AttemptRow, Call, SuggestionKey, SuggestionRow
-from workbench.store._base import Handle, guarded, marks, mended, transaction
+from workbench.store._base import Handle, executemany, guarded, marks, mended, transaction
 from workbench.store.papers import current_texts
 from workbench.vocab import FIELDS, OK, prompt_label
 
@@ -19,7 +19,8 @@ _SUGGESTION_COLUMNS = (
     "input_tokens", "output_tokens", "latency_ms", "attempts", "created_at", "batch_id", "content_hash",
 )
 _INSERT_SUGGESTION = (
-    f"INSERT OR REPLACE INTO suggestions ({', '.join(_SUGGESTION_COLUMNS)}) VALUES ({marks(_SUGGESTION_COLUMNS)})"
+    f"INSERT INTO suggestions ({', '.join(_SUGGESTION_COLUMNS)}) VALUES ({marks(_SUGGESTION_COLUMNS)}) "
+    "ON CONFLICT (id) DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in _SUGGESTION_COLUMNS[1:])
 )
 _ATTEMPT_COLUMNS = (
     "suggestion_id", "paper_id", "prompt_id", "model", "params", "request_hash", "ask", "attempt", "outcome",
@@ -65,15 +66,15 @@ def save_suggestions(db: Handle, items: list[tuple[SuggestionRow, list[Call]]]) 
     """Several suggestions in one transaction (a run commits in small groups, not one by one)."""
     with transaction(db):
         _made_on_current(db, items)
-        db.conn.executemany(_INSERT_SUGGESTION, [_suggestion_values(s) for s, _ in items])
-        db.conn.executemany(_INSERT_ATTEMPT, [_attempt_values(s, c) for s, calls in items for c in calls])
+        executemany(db, _INSERT_SUGGESTION, [_suggestion_values(s) for s, _ in items])
+        executemany(db, _INSERT_ATTEMPT, [_attempt_values(s, c) for s, calls in items for c in calls])
 
 
 _UPSERT_FROM_BATCH = (
     f"INSERT INTO suggestions ({', '.join(_SUGGESTION_COLUMNS)}) VALUES ({marks(_SUGGESTION_COLUMNS)}) "
     "ON CONFLICT(id) DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in _SUGGESTION_COLUMNS[1:])
     # Replaced unless it is the key's `ok` suggestion of the current text: exactly what `kept` reports.
-    + f" WHERE NOT (suggestions.outcome = '{OK}' AND suggestions.content_hash IS "
+    + f" WHERE NOT (suggestions.outcome = '{OK}' AND suggestions.content_hash IS NOT DISTINCT FROM "
     "(SELECT content_hash FROM papers WHERE id = excluded.paper_id))"
 )
 
@@ -91,8 +92,8 @@ def save_batch_suggestions(db: Handle, items: list[tuple[SuggestionRow, list[Cal
         kept = {r[0] for r in db.execute(
             f"SELECT s.id FROM suggestions s JOIN papers p ON p.id = s.paper_id AND p.content_hash = s.content_hash "
             f"WHERE s.outcome = '{OK}' AND s.id IN ({marks(ids)})", ids)}
-        db.conn.executemany(_UPSERT_FROM_BATCH, [_suggestion_values(s) for s, _ in items])
-        db.conn.executemany(_INSERT_ATTEMPT, [_attempt_values(s, c) for s, calls in items for c in calls])
+        executemany(db, _UPSERT_FROM_BATCH, [_suggestion_values(s) for s, _ in items])
+        executemany(db, _INSERT_ATTEMPT, [_attempt_values(s, c) for s, calls in items for c in calls])
     return kept
 
 
@@ -149,7 +150,7 @@ def _lacking(db: Handle, columns: str, key: SuggestionKey, only: list[str] | Non
                      f"AND s.model = ? AND s.params = ? AND s.outcome = '{OK}' AND s.content_hash = p.content_hash)")
         args += [key.prompt_id, key.model, key.params]
     return db.execute(f"SELECT {columns} FROM papers p" + (f" WHERE {' AND '.join(where)}" if where else "")
-                      + " ORDER BY p.seq", args)
+                      + ("" if columns == "count(*)" else " ORDER BY p.seq"), args)
 
 
 @guarded

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import gc
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
@@ -14,22 +16,26 @@ from textual.keys import KEY_ALIASES, KEY_NAME_REPLACEMENTS, KEY_TO_UNICODE_NAME
 from textual.screen import Screen
 
 from workbench.config import Guidelines, unknown_key
-from workbench.errors import InputError
+from workbench.errors import InputError, StoreBusy
 from workbench.models.base import Model
 from workbench.prompts import Prompt
 from workbench.review import ReviewSession, open_session
 from workbench.tui.filters import DropControlCharacters
+from workbench.tui.notices import tell
 from workbench.tui.keys import KeyPath, handled_by
 from workbench.tui.screens.dialogs import Dialog
 from workbench.tui.screens.paper import ReviewScreen
 from workbench.tui.screens.paper_keys import BINDINGS, key_help
+
+# A paper on screen renews its lease this often (leases last 30 min by default).
+LEASE_RENEWAL_SECONDS = 120.0
 
 
 class ReviewApp(App):
     TITLE = "workbench review"
     CSS_PATH = "app.tcss"
 
-    def __init__(self, session: ReviewSession, keymap: dict[str, str] | None = None,
+    def __init__(self, session: ReviewSession | None, keymap: dict[str, str] | None = None,
                  guidelines: Guidelines | None = None):
         super().__init__()
         self.session = session
@@ -54,8 +60,25 @@ class ReviewApp(App):
     def on_mount(self) -> None:
         if self.keymap_overrides:
             self.set_keymap(self.keymap_overrides)
-        self._push_then_wait(ReviewScreen(self.session))  # keys typed during start-up wait for it
+        self._push_then_wait(self.first_screen())  # keys typed during start-up wait for it
         self.call_after_refresh(self._freeze_startup_objects)
+        # Working as a team, the paper on screen keeps its slot. (A served app has no session until
+        # someone signs in, so whether there is a team is asked at each renewal.)
+        self.set_interval(LEASE_RENEWAL_SECONDS, self._keep_lease)
+
+    def _keep_lease(self) -> None:
+        if self.session is None or self.session.team is None:
+            return
+        try:
+            kept = self.session.keep_lease()
+        except StoreBusy:
+            return  # the next renewal tries again, long before the lease runs out
+        if not kept:
+            tell(self.screen, "Your hold on this paper lapsed and others took its slots: a decision on it "
+                 "will not be saved. n moves on.", title="Paper taken", severity="warning", timeout=10)
+
+    def first_screen(self) -> Screen:
+        return ReviewScreen(self.session)
 
     def _freeze_startup_objects(self) -> None:
         """Move everything alive after start-up out of the garbage collector's sight.
@@ -98,6 +121,21 @@ class ReviewApp(App):
 
         self._push_then_wait(screen, answered)
 
+    def keys_wait_for_call(self, call: Callable[[], object]) -> Callable[[], None]:
+        """`call`, wrapped: keys typed from now wait until it has run (the first paper's instant
+        suggestion, made after the paper is drawn: an `a` accepts what the reviewer sees)."""
+        done = asyncio.get_running_loop().create_future()
+        self.keys.wait_for(done)
+
+        def run() -> None:
+            try:
+                call()
+            finally:
+                if not done.done():
+                    done.set_result(None)
+
+        return run
+
     def _push_then_wait(self, screen: Screen, callback: Callable[[Any], None] | None = None) -> None:
         mounted = self.push_screen(screen, callback)
 
@@ -108,8 +146,9 @@ class ReviewApp(App):
         self.keys.wait_for(ready())
 
     async def on_unmount(self) -> None:
-        await self.session.feed.model.aclose()
-        self.session.close()
+        if self.session is not None:  # None: a served app nobody signed in to
+            await self.session.feed.model.aclose()
+            self.session.close()
 
     def key_help(self) -> list[tuple[str, str]]:
         """(keys, description) of the review screen's bindings as they are now (remapped keys included)."""
@@ -193,7 +232,7 @@ def _character_key(character: str) -> str:
 
 
 def create_app(db_path: str | Path, *, prompt: Prompt, model: Model, annotator: str, queue: str = "todo",
-               keymap: dict | None = None, others: tuple[str, str] | None = None,
+               keymap: dict | None = None, others: tuple[str, ...] | None = None,
                guidelines: Guidelines | None = None) -> ReviewApp:
     keymap = validate_keymap(keymap or {})  # a config error should not wait for the store
     session = open_session(db_path, prompt=prompt, model=model, annotator=annotator, queue=queue, others=others)

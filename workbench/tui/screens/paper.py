@@ -62,7 +62,7 @@ class ReviewScreen(Screen):
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
-        self.show_current()
+        self.show_current(first=True)
         for notice in self.session.notices_at_start:
             show(self, notice, timeout=8)
 
@@ -100,18 +100,18 @@ class ReviewScreen(Screen):
     def editing(self) -> bool:
         return self.form.editing
 
-    def show_current(self) -> None:
+    def show_current(self, *, first: bool = False) -> None:
         """Render the current paper from the session and keep suggestions coming."""
         self.composition = None
         if self.editing:
             self.call_after_refresh(self.refresh_bindings)  # ctrl+s / esc leave the footer
         for paper in self.session.prefetch():  # first, so the view knows what is under way
             self.fetch(paper)
-        self.view = view = self.session.view()
-        # After this paper is drawn, not before: the offline rules on a long abstract cost a
-        # frame or two. (call_after_refresh could run before the frame: the panels' repaint
-        # requests had not reached the screen yet.)
-        self.query_one("#paper", TextPanel).after_next_draw(self.session.fill_ahead)
+        self.view = view = self.session.view(fill=not (deferred := first and self.session.feed.instant))
+        # After this paper is drawn, not before (call_after_refresh could run before the frame): the offline
+        # rules on a long abstract cost a frame or two; at launch, the first paper's own suggestion waits too.
+        then = self.app.keys_wait_for_call(self.show_current) if deferred else self.session.fill_ahead
+        self.query_one("#paper", TextPanel).after_next_draw(then)
         self.set_focus(None)
         self._render_progress()
         paper_panel = self.query_one("#paper", TextPanel)
@@ -491,7 +491,7 @@ class ReviewScreen(Screen):
     def action_stats(self) -> None:
         from workbench.tui.screens.stats import stats_screen
 
-        self.app.open_dialog(stats_screen(self.session.stats(), self.app.size.width, keys_of(self.app, "stats")))
+        self.app.open_dialog(stats_screen(self.session, self.app.size.width, keys_of(self.app, "stats")))
 
     def action_quit(self) -> None:
         self.app.exit()

@@ -1,0 +1,110 @@
+"""`workbench copy`: a whole store between SQLite and PostgreSQL, resumable, verified."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.conftest import write
+from workbench.copying import copy_store
+from workbench.db import open_db
+from workbench.errors import InputError
+from workbench.store import (
+    Decision, decide, get_annotation, paper_order, row_counts, search, set_flag, suggestions_for_paper, undo_last,
+)
+
+
+@pytest.fixture
+def worked(run_cli, seeds_copy, tmp_path):
+    """A SQLite store with every kind of row: revisions, sightings, suggestions with attempts, decisions,
+    flags, an undo, a batch, an import."""
+    source = str(tmp_path / "source.db")
+    assert run_cli("--db", source, "ingest").exit_code == 0
+    write(tmp_path / "rev.jsonl", '{"title": "A Multigrid Method for Efficiently Training Video Models", '
+                                  '"abstract": "A longer and different text of the multigrid abstract, \\u00e9\\u00df."}\n')
+    assert run_cli("--db", source, "ingest", str(tmp_path / "rev.jsonl")).exit_code == 0
+    assert run_cli("--db", source, "suggest", "--model", "offline", "--limit", "60").exit_code == 0
+    assert run_cli("--db", source, "suggest", "--batch", "--batch-file", str(tmp_path / "req.jsonl"),
+                   "--model", "qwen", "--limit", "5").exit_code == 0
+    db = open_db(source)
+    for seq, pid in paper_order(db)[:40]:
+        decide(db, Decision(pid, ("ana", "ben")[seq % 2], ("accepted", "edited", "rejected")[seq % 3],
+                            {"technique": f"t{seq}", "compute": None}, seconds=seq / 3, notes="n\u00e9"))
+    pid = paper_order(db)[0][1]
+    set_flag(db, pid, "ben", True, based_on=get_annotation(db, pid, "ben").version)
+    undo_last(db, "ana")
+    db.close()
+    return source
+
+
+def _export(run_cli, where: str) -> str:
+    return run_cli("--db", where, "export").stdout + run_cli("--db", where, "export", "--suggestions").stdout
+
+
+def test_sqlite_to_postgresql_to_sqlite_gives_a_byte_identical_export(run_cli, worked, pg_url, tmp_path):
+    there = run_cli("copy", worked, pg_url)
+    assert there.exit_code == 0, there.stderr
+    assert "verified:" in there.stdout and "rows/s" in there.stdout
+    back = str(tmp_path / "back.db")
+    assert run_cli("copy", pg_url, back).exit_code == 0
+    original = _export(run_cli, worked)
+    assert original.count("\n") > 90
+    assert _export(run_cli, pg_url) == original
+    assert _export(run_cli, back) == original
+    a, b, c = (open_db(x) for x in (worked, pg_url, back))
+    assert row_counts(a) == row_counts(b) == row_counts(c) and row_counts(a)["paper_revisions"] == 2
+    first = paper_order(a)[0][1]
+    assert [s.id for s in suggestions_for_paper(a, first)] == [s.id for s in suggestions_for_paper(c, first)]
+    for db in (b, c):  # the copies are stores that work, not only rows: search, versions, new writes
+        assert search(db, "multigrid", annotator="ana", active=None)[0][0].title.startswith("A Multigrid")
+        row = get_annotation(db, paper_order(db)[0][1], "ben")
+        assert decide(db, Decision(row.paper_id, "ben", "accepted", {}, based_on=row.version)).version > row.version
+        db.close()
+    a.close()
+    assert run_cli("--db", pg_url, "suggest", "--model", "offline", "--limit", "70").exit_code == 0  # ids go on
+
+
+def test_a_target_with_rows_is_refused_unless_into_existing(run_cli, worked, tmp_path):
+    target = str(tmp_path / "t.db")
+    assert run_cli("copy", worked, target).exit_code == 0
+    again = run_cli("copy", worked, target)
+    assert again.exit_code == 2 and "the target store is not empty" in again.stderr and "--into-existing" in again.stderr
+    same = run_cli("copy", worked, worked)
+    assert same.exit_code == 2 and "the same store" in same.stderr
+
+
+def test_a_copy_that_stopped_resumes_with_into_existing(worked, pg_url):
+    source, target = open_db(worked), open_db(pg_url)
+    calls = []
+
+    def stop_after_two_chunks(table, done, total):
+        calls.append(table)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        copy_store(source, target, chunk=100, on_rows=stop_after_two_chunks)
+    partial = row_counts(target)
+    assert 0 < sum(partial.values()) < sum(row_counts(source).values())
+    with pytest.raises(InputError):
+        copy_store(source, target)
+    report = copy_store(source, target, into_existing=True, chunk=100)
+    assert report.verified and row_counts(target) == row_counts(source)
+    assert report.rows["papers"] == row_counts(source)["papers"] - partial["papers"]
+    source.close()
+    target.close()
+
+
+def test_a_target_that_holds_other_rows_under_the_same_keys_is_said_to_differ(worked, tmp_path, run_cli):
+    other = str(tmp_path / "other.db")
+    assert run_cli("copy", worked, other).exit_code == 0
+    db = open_db(other)
+    pid = paper_order(db)[0][1]
+    row = get_annotation(db, pid, "ben")
+    decide(db, Decision(pid, "ben", "rejected", {"technique": "changed"}, based_on=row.version))
+    db.execute("DELETE FROM review_positions")
+    db.close()
+    result = run_cli("copy", "--into-existing", worked, other)
+    assert result.exit_code == 1 and "differ" in result.stderr
+    assert json.loads(run_cli("--db", other, "export", "--annotator", "ben").stdout.splitlines()[0])

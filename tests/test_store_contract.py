@@ -1,0 +1,208 @@
+"""The store's contract on both backends: every test runs on SQLite and on a real PostgreSQL server.
+
+(test_versions, test_search, test_review_session and test_batch run on both as well.)
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from tests.conftest import SEEDS, write
+from tests.factories import add_suggestion
+from workbench import pg
+from workbench.db import open_db
+from workbench.errors import InputError, StoreTooNew, WorkbenchError
+from workbench.ingest import ingest
+from workbench.records import SuggestionKey
+from workbench.store import (
+    Decision, count_papers, decide, find_papers, get_annotation, get_paper,
+    iter_annotations, key_totals, paper_order, remember_format, remember_position, remembered_format,
+    remembered_position, save_batch_suggestions, set_flag, store_counts, suggestion_keys, suggestions_for_paper,
+    transaction,
+)
+
+TIMES = re.compile(r'"(created_at|updated_at|at|decided_at)": "[^"]*"|"latency_ms": \d+')
+
+
+@pytest.fixture
+def db_path(store_url):
+    return store_url
+
+
+@pytest.fixture
+def seeded(any_db):
+    ingest(any_db, [SEEDS])
+    return any_db
+
+
+def test_every_command_of_the_spine_works_on_the_backend(run_cli, store_url, seeds_copy, tmp_path):
+    """ingest, suggest, review's writes, export, import, stats, compare, agreement, log: the same results."""
+    assert run_cli("--db", store_url, "ingest").stdout.startswith("ingested 5 files: 583 papers found, 504 new")
+    assert run_cli("--db", store_url, "suggest", "--model", "offline", "--limit", "30").exit_code == 0
+    line = ('{"title": "A Multigrid Method for Efficiently Training Video Models", "annotator": "ana", '
+            '"status": "edited", "annotation": {"technique": "multigrid"}}\n')
+    assert run_cli("--db", store_url, "import", str(write(tmp_path / "in.jsonl", line))).exit_code == 0
+    exported = [json.loads(line) for line in run_cli("--db", store_url, "export").stdout.splitlines()]
+    assert [r["annotation"]["technique"] for r in exported] == ["multigrid"]
+    stats = json.loads(run_cli("--db", store_url, "stats", "--json").stdout)
+    assert (stats["papers"], stats["sightings"]) == (504, 583)
+    compare = json.loads(run_cli("--db", store_url, "compare", "--json").stdout)
+    assert compare and compare[0]["outcomes"]["ok"] + compare[0]["outcomes"].get("invalid", 0) == 30
+    assert run_cli("--db", store_url, "agreement", "--json").exit_code in (0, 2)
+    log = run_cli("--db", store_url, "log", "--json", "--limit", "5").stdout.splitlines()
+    assert [json.loads(line)["model"] for line in log] == ["offline"] * 5
+    suggestions = run_cli("--db", store_url, "export", "--suggestions").stdout.splitlines()
+    assert len(suggestions) == 30
+
+
+def test_the_same_work_gives_the_same_export_on_both_backends(run_cli, pg_url, tmp_path, seeds_copy):
+    """Text, numbers, JSON and the order of everything agree byte for byte (times aside)."""
+    exports = []
+    for url in (str(tmp_path / "a.db"), pg_url):
+        run_cli("--db", url, "ingest")
+        run_cli("--db", url, "suggest", "--model", "offline", "--limit", "40")
+        db = open_db(url)
+        for seq, pid in paper_order(db)[:25]:
+            status = ("accepted", "edited", "rejected")[seq % 3]
+            decide(db, Decision(pid, "b\u00e9a" if seq % 2 else "Ana", status, {"technique": f"t{seq} \u00e9\u00df"},
+                                seconds=seq / 7))
+        db.close()
+        exports.append(TIMES.sub("", run_cli("--db", url, "export").stdout)
+                       + TIMES.sub("", run_cli("--db", url, "export", "--suggestions").stdout))
+    assert exports[0] == exports[1] and exports[0].count("\n") == 25 + 40
+
+
+def test_search_finds_words_phrases_and_prefixes_alike(seeded):
+    def found(text):
+        from workbench.store import search
+
+        return [h.title for h in search(seeded, text, annotator="ana", active=None, limit=None)[0]]
+
+    assert found("Kinetics-400 SlowFast") == ["A Multigrid Method for Efficiently Training Video Models"]
+    assert "A Multigrid Method for Efficiently Training Video Models" == found("multigrid")[0]  # title first
+    assert len(found('"mixture of experts"')) >= 10
+    assert set(found("mixtur")) >= set(found('"mixture of experts"'))  # the last word is a prefix
+    assert found("zzzznotaword") == []
+    assert [h.title for h in find_papers(seeded, "MULTIGRID")] == ["A Multigrid Method for Efficiently Training Video Models"]
+
+
+def test_grounding_counts_and_keys_are_read_alike(seeded):
+    pid = paper_order(seeded)[0][1]
+    span = {"quote": "x", "start": 0, "end": 1, "status": "fuzzy"}
+    add_suggestion(seeded, pid, "p1", "summary", "m", {"technique": "t"}, evidence={"technique": span},
+                   warnings=[{"kind": "number_not_in_abstract", "field": "claimed_gain"}])
+    key = SuggestionKey("p1", "m", "{}")
+    totals = key_totals(seeded, key)
+    assert (totals.fuzzy, totals.exact, totals.quotes, totals.numbers_not_in_abstract) == (1, 0, 1, 1)
+    assert [k.prompt for k in suggestion_keys(seeded)] == ["summary"]
+
+
+def test_a_batch_keeps_an_ok_suggestion_made_meanwhile(seeded):
+    pid = paper_order(seeded)[0][1]
+    kept = add_suggestion(seeded, pid, "p1", "summary", "m", {"technique": "live"})
+    again = add_suggestion(seeded, paper_order(seeded)[1][1], "p1", "summary", "m", {"technique": "x"},
+                           outcome="error")
+    kept.values["technique"], again.values["technique"] = "batch", "batch"
+    again.outcome = "ok"
+    assert save_batch_suggestions(seeded, [(kept, []), (again, [])]) == {kept.id}
+    assert suggestions_for_paper(seeded, pid)[0].values["technique"] == "live"
+    assert suggestions_for_paper(seeded, again.paper_id)[0].values["technique"] == "batch"
+
+
+def test_flags_positions_formats_and_counts(seeded):
+    pid = paper_order(seeded)[3][1]
+    set_flag(seeded, pid, "ana", True, based_on=None)
+    decide(seeded, Decision(pid, "ana", "rejected", {}, based_on=get_annotation(seeded, pid, "ana").version))
+    assert [a.annotation.flagged for a in iter_annotations(seeded, flagged=True)] == [True]
+    assert store_counts(seeded).flagged == 1
+    remember_position(seeded, "ana", "todo", pid)
+    remember_position(seeded, "ana", "todo", paper_order(seeded)[4][1])
+    assert remembered_position(seeded, "ana", "todo") == paper_order(seeded)[4][1]
+    remember_format(seeded, "http://h/v1", "m", "json_schema", source="probe", concurrency=4)
+    remember_format(seeded, "http://h/v1", "m", "json_object", source="fallback")
+    assert remembered_format(seeded, "http://h/v1", "m")[2:4] == ("json_object", 4)
+
+
+def test_text_with_a_nul_is_stored_readable_on_both(any_db, tmp_path):
+    """PostgreSQL text cannot hold NUL: it becomes U+FFFD there; SQLite keeps it. Neither fails the ingest."""
+    write(tmp_path / "p.jsonl", '{"title": "T\\u0000x", "abstract": "An abstract with a NUL \\u0000 inside."}\n')
+    assert ingest(any_db, [tmp_path / "p.jsonl"]).new == 1
+    title = get_paper(any_db, paper_order(any_db)[0][1]).title
+    assert title in ("T\x00x", "T\ufffdx") and (title == "T\ufffdx") == pg.is_handle(any_db)
+
+
+def test_a_failed_unit_of_work_leaves_nothing(seeded):
+    pid = paper_order(seeded)[0][1]
+    with pytest.raises(RuntimeError):
+        with transaction(seeded):
+            decide(seeded, Decision(pid, "ana", "accepted", {}))
+            raise RuntimeError("stop")
+    assert get_annotation(seeded, pid, "ana") is None
+    assert decide(seeded, Decision(pid, "ana", "accepted", {})).version == 1
+
+
+# --------------------------------------------------------------------------- PostgreSQL only
+
+
+def test_a_password_in_the_url_is_refused_and_never_printed(run_cli, pg_server):
+    url = pg_server.url("x").replace("postgres@", "postgres:hunter2@")
+    result = run_cli("--db", url, "stats")
+    assert result.exit_code == 2 and "hunter2" not in result.output and "PGPASSWORD" in result.output
+    with pytest.raises(InputError) as caught:
+        open_db(pg_server.url("x") + "?password=hunter2")
+    assert "hunter2" not in str(caught.value)
+
+
+def test_a_server_that_cannot_be_reached_is_one_line_naming_host_and_database(run_cli):
+    result = run_cli("--db", "postgresql://ana@127.0.0.1:9/teamstore", "stats")
+    assert result.exit_code == 1
+    assert result.stderr.startswith("workbench: postgresql://127.0.0.1:9/teamstore: cannot connect to the store (")
+    assert result.stderr.count("\n") == 1
+
+
+def test_a_database_with_no_store_is_not_made_one_by_a_reading_command(run_cli, pg_url):
+    result = run_cli("--db", pg_url, "stats")
+    assert result.exit_code == 2 and "there is no store here" in result.stderr
+    with pytest.raises(InputError):
+        open_db(pg_url, create=False)
+
+
+def test_a_postgresql_store_from_a_newer_workbench_is_refused(pg_url, seeds_copy):
+    db = open_db(pg_url)
+    db.execute("INSERT INTO workbench_migrations (migration_set, name, applied_at) VALUES (?, ?, ?)",
+               ["workbench", "m999_from_the_future", "2027-01-01"])
+    db.close()
+    with pytest.raises(StoreTooNew):
+        open_db(pg_url)
+
+
+def test_the_postgresql_migrations_stand_for_every_sqlite_one():
+    """A migration added to one backend and not the other would make their stores differ."""
+    from sqlite_utils import Database
+
+    from workbench import migrations_pg
+    from workbench.migrations import migrations
+
+    sqlite_names = [m.name for m in migrations.pending(Database(memory=True))]
+    pg_names = [name for names, _ in migrations_pg.MIGRATIONS for name in names]
+    assert pg_names == sqlite_names
+
+
+def test_the_first_open_by_two_processes_at_once_makes_the_tables_once(pg_url):
+    import concurrent.futures
+
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        handles = list(pool.map(lambda _: open_db(pg_url), range(4)))
+    assert all(count_papers(h) == 0 for h in handles)
+    for h in handles:
+        h.close()
+
+
+def test_the_url_in_messages_never_carries_credentials():
+    assert pg.describe("postgresql://ana:pw@db.example:6543/team?sslmode=require") == \
+        "postgresql://db.example:6543/team"
+    with pytest.raises(WorkbenchError):
+        pg.check_url("postgresql://ana@db.example:6543/")

@@ -1,0 +1,40 @@
+"""`workbench copy SRC DST`: move a whole store between a SQLite file and a PostgreSQL database (or any two)."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from workbench.cli_common import STORE, say
+from workbench.copying import copy_store
+from workbench.db import close_db, describe_store, open_db, open_for_reading
+from workbench.errors import InputError
+from workbench.progress import CopyProgress
+
+
+@click.command("copy")
+@click.argument("source", type=STORE)
+@click.argument("target", type=STORE)
+@click.option("--into-existing", is_flag=True,
+              help="Add to a target that already holds rows (resumes a copy that stopped).")
+def copy_command(source, target, into_existing: bool) -> None:
+    """Copy a whole store: papers with revisions and sightings, prompts, suggestions, attempts, annotations,
+    events, batches. SOURCE and TARGET are each a SQLite file or a postgresql:// URL."""
+    if describe_store(source) == describe_store(target):
+        raise InputError(f"{describe_store(source)}: the source and the target are the same store")
+    src = open_for_reading(source)
+    try:
+        dst = open_db(target)
+        try:
+            with CopyProgress(enabled=sys.stderr.isatty()) as progress:
+                report = copy_store(src, dst, into_existing=into_existing, target_name=describe_store(target),
+                                    on_rows=progress.rows)
+        finally:
+            close_db(dst)
+    finally:
+        close_db(src)
+    tables = ", ".join(f"{name} {n:,}" for name, n in report.rows.items() if n)
+    rate = report.total / max(report.seconds, 1e-6)
+    say(f"copied {report.total:,} rows in {report.seconds:.1f} s ({rate:,.0f} rows/s){': ' + tables if tables else ''}")
+    say(f"verified: {describe_store(target)} holds every row of {describe_store(source)}, and their exports are identical")

@@ -1,0 +1,54 @@
+"""Work spread over processes: chunks in, results out in the order the chunks went in.
+
+`ordered_map(function, chunks, workers, setup, setup_args)`: `setup(*setup_args)` runs once in each
+worker (opening what the work reads), then `function(chunk)` per chunk. At most `2 * workers` chunks
+are under way at once, so memory stays flat for any number of chunks. `workers <= 1` runs everything
+in this process, with no pickling: what tests and small inputs use. Workers are *spawned* (never
+forked): a forked child would inherit the parent's open store connection, which SQLite forbids using
+or closing there. Imports nothing of the package: the callers' functions bring what they need.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import deque
+from typing import Callable, Iterable, Iterator, TypeVar
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+MAX_WORKERS = 64
+
+
+def default_workers() -> int:
+    """The cores this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # not on Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def ordered_map(function: Callable[[T], R], chunks: Iterable[T], workers: int,
+                setup: Callable[..., object] | None = None, setup_args: tuple = ()) -> Iterator[R]:
+    if workers <= 1:
+        if setup is not None:
+            setup(*setup_args)
+        yield from map(function, chunks)
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=min(workers, MAX_WORKERS), mp_context=context, initializer=setup,
+                             initargs=setup_args) as pool:
+        pending: deque = deque()
+        try:
+            for chunk in chunks:
+                pending.append(pool.submit(function, chunk))
+                if len(pending) >= 2 * workers:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+        finally:
+            for future in pending:
+                future.cancel()
