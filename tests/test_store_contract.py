@@ -6,9 +6,11 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 
 import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
 
 from tests.conftest import SEEDS, write
 from tests.factories import add_suggestion
@@ -206,3 +208,46 @@ def test_the_url_in_messages_never_carries_credentials():
         "postgresql://db.example:6543/team"
     with pytest.raises(WorkbenchError):
         pg.check_url("postgresql://ana@db.example:6543/")
+
+
+# --------------------------------------------------------------------------- PostgreSQL's search words
+
+
+def test_postgresql_search_splits_and_folds_words_as_fts5_does(pg_url, tmp_path):
+    from workbench.store import search
+
+    write(tmp_path / "p.jsonl", "".join(json.dumps(record) + "\n" for record in (
+        {"title": "Kinetics-400 état-of-the-art", "abstract": "Über 2.3x fäster; e.g. x@y.com 'quoted' \\\\ back"},
+        {"title": "O'Brien: a * & | ! ( ) <-> :* title", "abstract": "Words with 'quotes' and \\\\backslashes\\\\."},
+    )))
+    db = open_db(pg_url)
+    ingest(db, [tmp_path / "p.jsonl"])
+
+    def found(text):
+        return [h.title[:8] for h in search(db, text, annotator="a", active=None)[0]]
+
+    assert found("kinetics 400") == found("etat") == found("uber faster") == found("com") == ["Kinetics"]
+    assert found("brien") == found('"o brien"') == found("backslashes") == ["O'Brien:"]
+    for hostile in ("'", "\\", ":*", "&", "|", "!", "<->", "'a' | 'b'", "x:*A", "()", "\x00", "a" * 3000):
+        search(db, hostile, annotator="a", active=None)  # never a syntax error from PostgreSQL
+    db.close()
+
+
+@settings(max_examples=int(os.environ.get("WORKBENCH_PROPERTY_EXAMPLES", "40")), deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(title=st.text(min_size=1, max_size=60), abstract=st.text(max_size=400))
+def test_any_text_makes_a_tsvector_postgresql_takes_and_finds_by_its_words(pg_server, title, abstract):
+    from workbench.store.pg_words import tsquery, tsvector, words
+
+    conn = _conn(pg_server)
+    literal = tsvector(title, abstract)
+    for word in words(title)[:5]:
+        assert conn.execute("SELECT %s::tsvector @@ %s::tsquery", [literal, tsquery([([word], False)])]).fetchone()[0]
+
+
+def _conn(server, cache={}):  # noqa: B006 (one connection for every example)
+    import psycopg
+
+    if server.port not in cache:
+        cache[server.port] = psycopg.connect(server.url(), autocommit=True)
+    return cache[server.port]

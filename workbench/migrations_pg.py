@@ -8,10 +8,9 @@ record the same names and "written by a newer workbench" is one rule.
 Differences from the SQLite DDL, on purpose:
 - text is `COLLATE "C"`: ordering and comparisons by code point, as SQLite's BINARY, whatever the
   database's locale (an export from either backend is byte-identical);
-- `papers.search` is the full-text index (a generated tsvector with a GIN index, title weighted A,
-  abstract B) where SQLite has the FTS5 table `papers_fts`. ASCII punctuation becomes a space first,
-  so words split as FTS5 splits them ("Kinetics-400" is kinetics, 400; PostgreSQL's own parser would
-  make it a signed number "-400" and a host name of "e.g.");
+- `papers.search` is the full-text index (a tsvector with a GIN index, title weighted A, abstract B)
+  where SQLite has the FTS5 table `papers_fts`; the store writes it with the paper, its words split
+  as FTS5 splits them (workbench/store/pg_words.py);
 - `suggestions.rowid` and `batches.rowid` are the insertion order SQLite's implicit rowid gives;
 - integer keys SQLite assigns (sightings, attempts) are identity columns.
 """
@@ -36,10 +35,7 @@ CREATE TABLE papers (
     organization TEXT COLLATE "C",
     content_hash TEXT COLLATE "C" NOT NULL,
     added_at TEXT COLLATE "C" NOT NULL,
-    search tsvector GENERATED ALWAYS AS (
-        setweight(to_tsvector('simple', translate(title, '!"#$%&''()*+,-./:;<=>?@[\]^_`{|}~', repeat(' ', 32))), 'A')
-        || setweight(to_tsvector('simple', translate(abstract, '!"#$%&''()*+,-./:;<=>?@[\]^_`{|}~', repeat(' ', 32))), 'B')
-    ) STORED
+    search tsvector NOT NULL
 );
 CREATE INDEX papers_order ON papers(seq, id, title);
 CREATE INDEX papers_search ON papers USING GIN (search);

@@ -6,6 +6,7 @@ from typing import Iterable, Iterator
 
 from workbench.records import PAPER_METADATA, PaperRow, ParsedRow, SearchHit
 from workbench import pg
+from workbench.store import pg_words
 from workbench.store._base import Handle, change_marker, executemany, guarded, marks
 from workbench.db import WriteUnit
 from workbench.vocab import utc_now
@@ -167,7 +168,7 @@ class PaperWriter:
                     self.db.execute(_KEEP_FIRST_TEXT, [pid, pid])
                     counts.revised += self.db.execute(_ADD_REVISION, [pid, abstract, chash, self.now, pid]).rowcount
                     if len(abstract) > stored[1]:
-                        self.db.execute("UPDATE papers SET abstract = ?, content_hash = ? WHERE id = ?", [abstract, chash, pid])
+                        self._replace_text(pid, row.title, abstract, chash)
                         added[pid] = (chash, len(abstract))
                 if any(v is not None for v in row.metadata):
                     self._write(papers, sightings)
@@ -176,7 +177,22 @@ class PaperWriter:
             sightings.append((pid, source, self.digest, row.position, row.line, chash))
         self._write(papers, sightings)
 
+    def _replace_text(self, pid: str, title: str, abstract: str, chash: str) -> None:
+        if pg.is_handle(self.db):  # the search index is a column there, written with the text
+            self.db.execute("UPDATE papers SET abstract = ?, content_hash = ?, search = ?::tsvector WHERE id = ?",
+                            [abstract, chash, pg_words.tsvector(self._title(pid, title), abstract), pid])
+        else:
+            self.db.execute("UPDATE papers SET abstract = ?, content_hash = ? WHERE id = ?", [abstract, chash, pid])
+
+    def _title(self, pid: str, title: str) -> str:
+        """The stored title (the first one seen is kept)."""
+        row = self.db.execute("SELECT title FROM papers WHERE id = ?", [pid]).fetchone()
+        return row[0] if row else title
+
     def _write(self, papers: list[tuple], sightings: list[tuple]) -> None:
+        if papers and pg.is_handle(self.db):
+            executemany(self.db, _INSERT_PAPER_PG, [(*p, pg_words.tsvector(p[2], p[3])) for p in papers])
+            papers.clear()
         if papers:
             # One prepared statement: sqlite-utils' insert_all sniffs types and
             # JSON-encodes value by value, which cost a third of ingest time.
@@ -238,4 +254,7 @@ _FILL_METADATA = (
 _INSERT_COLUMNS = ("id", "seq", "title", "abstract", *PAPER_METADATA, "content_hash", "added_at")
 _INSERT_PAPER = (
     f"INSERT INTO papers ({', '.join(_INSERT_COLUMNS)}) VALUES ({marks(_INSERT_COLUMNS)})"
+)
+_INSERT_PAPER_PG = (  # PostgreSQL: the search index is a column, written with the paper
+    f"INSERT INTO papers ({', '.join(_INSERT_COLUMNS)}, search) VALUES ({marks(_INSERT_COLUMNS)}, ?::tsvector)"
 )

@@ -18,9 +18,9 @@ which lets SQLite stop after the first `limit` matches instead of sorting them a
 A single letter is matched as a word, not a prefix: "t*" merges the postings of every
 word starting with t (~75 ms on 20,000 papers), and one letter narrows nothing anyway.
 
-PostgreSQL: the same query as a tsquery over `papers.search` ('simple' configuration: words are
-lower-cased, not stemmed; unlike FTS5 accents are kept), ranked by ts_rank with the title's weight
-five times the abstract's, paper order otherwise.
+PostgreSQL: the same query as a tsquery over `papers.search`, its words split, lower-cased and
+stripped of accents as FTS5 does it (workbench/store/pg_words.py), ranked by ts_rank with the
+title's weight five times the abstract's, paper order otherwise.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 
 from workbench import pg
 from workbench.records import SearchHit, SuggestionKey
+from workbench.store import pg_words
 from workbench.store._base import Handle, guarded, like_prefix
 from workbench.vocab import NUMBER_NOT_IN_ABSTRACT, STATUSES, UNGROUNDED_QUOTE, VALUE_NOT_IN_QUOTE
 
@@ -45,7 +46,7 @@ FILTER_HELP = ("words, \"a phrase\", status:accepted|edited|rejected|decided|tod
 @dataclass
 class Query:
     words: list[str] = field(default_factory=list)  # each an FTS5 string (a quoted word, phrase or prefix)
-    tsquery: list[str] = field(default_factory=list)  # the same, each as a PostgreSQL tsquery
+    terms: list[tuple[list[str], bool]] = field(default_factory=list)  # the same: (words, last is a prefix)
     where: list[str] = field(default_factory=list)
     params: list = field(default_factory=list)
     needs_suggestion: bool = False
@@ -68,7 +69,7 @@ def parse(text: str, *, prefix_last: bool = True) -> Query:
             terms = _WORD.findall(phrase)
             if terms:
                 query.words.append('"' + " ".join(terms) + '"')
-                query.tsquery.append("(" + " <-> ".join(f"'{t}'" for t in terms) + ")")
+                query.terms.append((terms, False))
             continue
         key, colon, value = word.partition(":")
         if colon and not value and key.lower() in _FILTERS:  # `status:` is a filter still to be written
@@ -89,7 +90,7 @@ def parse(text: str, *, prefix_last: bool = True) -> Query:
             for n, term in enumerate(terms):
                 prefix = last and n == len(terms) - 1 and len(term) >= MIN_PREFIX
                 query.words.append(f'"{term}"' + ("*" if prefix else ""))
-                query.tsquery.append(f"'{term}'" + (":*" if prefix else ""))
+                query.terms.append(([term], prefix))
     return query
 
 
@@ -164,11 +165,11 @@ def search(db: Handle, text: str, *, annotator: str, active: SuggestionKey | Non
     order, params_order = "p.seq", []
     source = "papers p"
     if query.words and pg.is_handle(db):
-        match = " & ".join(query.tsquery)
-        where.insert(0, "p.search @@ to_tsquery('simple', ?)")
-        params_where.insert(0, match)
-        if ranked and _matches_at_most(db, match, RANK_LIMIT):
-            order, params_order = "ts_rank('{0, 0, 0.2, 1}', p.search, to_tsquery('simple', ?)) DESC, p.seq", [match]
+        match = pg_words.tsquery(query.terms)
+        where.insert(0, "p.search @@ ?::tsquery" if match else "1 = 0")  # no word left: nothing matches
+        params_where[:0] = [match] if match else []
+        if match and ranked and _matches_at_most(db, match, RANK_LIMIT):
+            order, params_order = "ts_rank('{0, 0, 0.2, 1}', p.search, ?::tsquery) DESC, p.seq", [match]
     elif query.words:
         match = " ".join(query.words)
         source = "papers_fts f JOIN papers p ON p.rowid = f.rowid"
@@ -191,7 +192,7 @@ def search(db: Handle, text: str, *, annotator: str, active: SuggestionKey | Non
 
 
 def _matches_at_most(db: Handle, match: str, cap: int) -> bool:
-    matching = ("SELECT 1 FROM papers WHERE search @@ to_tsquery('simple', ?)" if pg.is_handle(db)
+    matching = ("SELECT 1 FROM papers WHERE search @@ ?::tsquery" if pg.is_handle(db)
                 else "SELECT 1 FROM papers_fts WHERE papers_fts MATCH ?")
     found = db.execute(f"SELECT count(*) FROM ({matching} LIMIT ?) AS m", [match, cap + 1]).fetchone()[0]
     return found <= cap

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Iterator, NamedTuple
 
 from workbench import pg
+from workbench.store import pg_words
 from workbench.store._base import Handle, executemany, guarded, marks, transaction
 
 
@@ -84,8 +85,11 @@ def read_rows(db: Handle, table: Table, *, after: int | None, chunk: int) -> Ite
 @guarded
 def write_rows(db: Handle, table: Table, rows: list[tuple]) -> int:
     """Rows the target lacks, in one transaction; returns how many were new."""
-    sql = (f"INSERT INTO {table.name} ({', '.join(table.columns)}) VALUES ({marks(table.columns)}) "
-           "ON CONFLICT DO NOTHING")
+    columns, values = table.columns, marks(table.columns)
+    if table.name == "papers" and pg.is_handle(db):  # PostgreSQL's search index is a column of the paper
+        columns, values = (*columns, "search"), values + ", ?::tsvector"
+        rows = [(*row, pg_words.tsvector(row[2], row[3])) for row in rows]
+    sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({values}) ON CONFLICT DO NOTHING"
     with transaction(db):
         return executemany(db, sql, rows)
 
