@@ -17,7 +17,7 @@ from typing import Iterator
 from workbench.corpus import expand_paths, read_source
 from workbench.errors import InputError, StoreRefused, WorkbenchError, refusal
 from workbench.records import PAPER_METADATA, ParsedRow
-from workbench.store import Handle, PaperWriter
+from workbench.store import Handle, PaperWriter, refresh_statistics
 
 
 @dataclass
@@ -151,6 +151,8 @@ def ingest(db: Handle, paths: list[Path]) -> IngestReport:
         raise
     finally:
         messages.close()
+    if report.new >= 1_000:
+        refresh_statistics(db)  # the planner learns the new papers now, not when autovacuum gets to them
     return report
 
 

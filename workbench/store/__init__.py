@@ -44,7 +44,7 @@ from workbench.store.bulk import (  # noqa: F401
     EncodedSuggestion, encode_batch_suggestion, open_reader, save_encoded_batch, store_location,
 )
 from workbench.store.papers import (  # noqa: F401
-    FileCounts, PaperWriter, count_papers, find_papers, get_paper, get_papers, iter_papers, known_paper_ids,
+    FileCounts, PaperWriter, refresh_statistics, count_papers, find_papers, get_paper, get_papers, iter_papers, known_paper_ids,
     paper_order, paper_seq, paper_title, paper_with_number, unknown_paper_ids,
 )
 from workbench.store.prompts import (  # noqa: F401
