@@ -121,3 +121,9 @@ def test_the_store_functions_are_portable_sql(db):
     assert store.account_secret(db, "ana").token_hash == "h3"
     [row] = store.list_accounts(db)
     assert row.active and row.failures == 0
+
+
+def test_an_account_cannot_take_an_adjudicators_role(run_cli, seeds_copy):
+    """A served session under `ana@adjudicated` would store adjudications without --adjudicate."""
+    result = run_cli("team", "add", "ana@adjudicated")
+    assert result.exit_code == 2 and "adjudicator's role" in result.stderr and result.stdout == ""

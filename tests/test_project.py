@@ -120,7 +120,7 @@ ALLOWED = {
     "endpoint": {"config", "models", "prompts", "vocab"},
     "batch_files": {"errors", "models", "prompts", "records"},
     "batch_status": {"errors", "models", "records", "store", "vocab"},
-    "accounts": {"errors", "records", "store"},  # tokens, their hashes, signing in (rows kept by the store)
+    "accounts": {"errors", "records", "store", "vocab"},  # tokens, their hashes, signing in (rows kept by the store)
     "serve": {"errors", "safe_text"},  # textual-serve's server with our page; knows nothing of the store or the app
     "batch_lines": {"batch_files", "json_text", "models", "store", "suggest"},
     "batch": {"batch_files", "batch_lines", "batch_status", "errors", "json_text", "models", "prompts", "records", "store",

@@ -161,7 +161,7 @@ def test_a_password_in_the_url_is_refused_and_never_printed(run_cli, pg_server):
 def test_a_server_that_cannot_be_reached_is_one_line_naming_host_and_database(run_cli):
     result = run_cli("--db", "postgresql://ana@127.0.0.1:9/teamstore", "stats")
     assert result.exit_code == 1
-    assert result.stderr.startswith("workbench: postgresql://127.0.0.1:9/teamstore: cannot connect to the store (")
+    assert result.stderr.startswith("workbench: postgresql://ana@127.0.0.1:9/teamstore: cannot connect to the store (")
     assert result.stderr.count("\n") == 1
 
 
@@ -205,7 +205,7 @@ def test_the_first_open_by_two_processes_at_once_makes_the_tables_once(pg_url):
 
 def test_the_url_in_messages_never_carries_credentials():
     assert pg.describe("postgresql://ana:pw@db.example:6543/team?sslmode=require") == \
-        "postgresql://db.example:6543/team"
+        "postgresql://ana@db.example:6543/team"  # the user, never the password
     with pytest.raises(WorkbenchError):
         pg.check_url("postgresql://ana@db.example:6543/")
 
@@ -251,3 +251,40 @@ def _conn(server, cache={}):  # noqa: B006 (one connection for every example)
     if server.port not in cache:
         cache[server.port] = psycopg.connect(server.url(), autocommit=True)
     return cache[server.port]
+
+
+@pytest.mark.parametrize("typo", ["postgresql:/ana@127.0.0.1:5432/team", "PostgreSQL://ana@h/team", "pg://h/team",
+                                  "postgresql+psycopg://h/team", "sqlite:///tmp/x.db", "postgres ql://h/team"])
+def test_a_mistyped_url_is_refused_never_made_a_private_sqlite_file(run_cli, typo, tmp_path):
+    result = run_cli("--db", typo, "ingest")
+    assert result.exit_code == 2 and "postgresql://user@host:port/dbname" in result.output
+    assert list(tmp_path.iterdir()) == [] or not any(p.is_dir() and p.name.lower().startswith(("postgres", "pg", "sqlite"))
+                                                    for p in tmp_path.iterdir())
+    copied = run_cli("copy", str(tmp_path / "none.db"), typo)
+    assert copied.exit_code == 2 and "verified" not in copied.output
+
+
+def test_a_folder_as_the_store_says_so(run_cli, tmp_path):
+    (tmp_path / "annotations").mkdir(exist_ok=True)
+    for args in (("--db", str(tmp_path / "annotations"), "stats"), ("--db", str(tmp_path / "annotations"), "ingest"),
+                 ("--db", str(tmp_path / "newdir") + "/", "ingest")):
+        result = run_cli(*args)
+        assert result.exit_code == 2 and "is a folder; --db names the store's file" in result.output, result.output
+    assert not (tmp_path / "newdir").exists()
+
+
+def test_a_lost_connection_fails_one_write_and_the_next_try_saves(pg_url, seeds_copy):
+    import psycopg
+
+    from workbench.errors import StoreBusy
+
+    db = open_db(pg_url)
+    ingest(db, [seeds_copy])
+    pid = paper_order(db)[0][1]
+    with psycopg.connect(pg_url, autocommit=True) as admin:  # as a server restart would
+        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() "
+                      "AND pid != pg_backend_pid()")
+    with pytest.raises(StoreBusy):
+        decide(db, Decision(pid, "ana", "accepted", {}))
+    assert decide(db, Decision(pid, "ana", "accepted", {})).version == 1  # "try again" works
+    db.close()

@@ -21,6 +21,7 @@ from typing import Callable
 from workbench import store
 from workbench.errors import InputError
 from workbench.records import annotator_problem
+from workbench.vocab import ADJUDICATED_SUFFIX, is_adjudication
 
 # scrypt at these costs takes ~50 ms and 16 MiB per check: cheap for a sign-in, dear for a guesser.
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2 ** 14, 8, 1
@@ -73,6 +74,8 @@ def check_name(name: str) -> str:
     problem = annotator_problem(name)
     if problem:
         raise InputError(f"annotator name {name!r} {problem}")
+    if is_adjudication(name):  # a served session would store adjudications without --adjudicate
+        raise InputError(f"annotator name {name!r} is an adjudicator's role, not a person's: add {name[:-len(ADJUDICATED_SUFFIX)]!r}")
     return name
 
 

@@ -13,7 +13,7 @@ from workbench.store import list_accounts
 
 @click.group("team")
 def team_group() -> None:
-    """Annotators: accounts for `workbench serve`."""
+    """The team: accounts for `workbench serve` (add, revoke, list), and the split of work (per-paper, show, status)."""
 
 
 @team_group.command("add")

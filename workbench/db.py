@@ -31,6 +31,11 @@ def store_location(value: str | Path) -> Path | str:
     """What --db / WORKBENCH_DB name: a `postgresql://` URL as given (checked: no password in it), else a path."""
     if pg.is_url(value):
         return pg.check_url(str(value))
+    if str(value).endswith("/"):
+        raise InputError(f"{value}: is a folder; --db names the store's file (e.g. {Path(value) / DEFAULT_DB.name})")
+    if pg.looks_like_url(str(value)):
+        raise InputError(f"{value}: not a store this version can open: a PostgreSQL store is "
+                         "postgresql://user@host:port/dbname (or postgres://...); anything else is a SQLite file's path")
     return Path(value)
 
 
@@ -81,6 +86,8 @@ def open_db(path: str | Path, *, busy_timeout: float = BUSY_TIMEOUT_SECONDS, cre
     if pg.is_url(path):
         return _open_pg(str(path), busy_timeout=busy_timeout, create=create)
     path = Path(path)
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder; --db names the store's file (e.g. {path / DEFAULT_DB.name})")
     if not create and not path.is_file():
         raise InputError(f"{path}: there is no store here (create one with `workbench ingest`, or check --db)")
     if read_only:

@@ -11,6 +11,7 @@ imported here only, and only when a `postgresql://` URL is opened.
 from __future__ import annotations
 
 import functools
+import re
 import threading
 from contextlib import contextmanager
 from typing import Any, Iterator
@@ -35,8 +36,17 @@ def __getattr__(name: str):
     raise AttributeError(name)
 
 
+# Something a person meant as a URL ("postgresql:/x", "PostgreSQL://", "pg://", "sqlite:///x"): never
+# taken as a file path, which would quietly make a private SQLite store where a team's was meant.
+_LOOKS_LIKE_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+. -]*:/")
+
+
 def is_url(location: object) -> bool:
     return isinstance(location, str) and location.startswith(URL_SCHEMES)
+
+
+def looks_like_url(location: str) -> bool:
+    return bool(_LOOKS_LIKE_URL.match(location)) and not is_url(location)
 
 
 def is_handle(db: object) -> bool:
@@ -55,14 +65,15 @@ def check_url(url: str) -> str:
 
 
 def describe(url: str) -> str:
-    """host:port/dbname, for messages: never the user's password, whatever the URL holds."""
+    """user@host:port/dbname, for messages: never the password, whatever the URL holds."""
     try:
         parts = urlsplit(url)
         host = parts.hostname or "localhost"
         port = parts.port or 5432
     except ValueError:
         return "postgresql://(an unreadable URL)"
-    return f"postgresql://{host}:{port}/{parts.path.strip('/') or '?'}"
+    user = f"{parts.username}@" if parts.username else ""
+    return f"postgresql://{user}{host}:{port}/{parts.path.strip('/')}"
 
 
 @functools.lru_cache(maxsize=1024)
@@ -87,21 +98,30 @@ class PgHandle:
 
     dialect = "postgresql"
 
-    def __init__(self, conn, url: str):
+    def __init__(self, conn, url: str, busy_timeout: float = 30.0):
         self.conn = conn
         self.url = url
+        self.busy_timeout = busy_timeout
         self.depth = 0  # nested transactions: savepoints below the first
         self.lock = threading.RLock()  # the review's worker threads share one connection
 
     # The calls the store makes (as on sqlite-utils' Database).
+    def _reconnect_if_lost(self) -> None:
+        """A server restarted (or a dropped network) broke the connection: between transactions,
+        connect again, so the reviewer's next try saves (the failed one said nothing was saved)."""
+        if self.depth == 0 and (self.conn.closed or self.conn.broken):
+            self.conn = _connect(self.url, self.busy_timeout)
+
     def execute(self, sql: str, params=()):
         with self.lock:
+            self._reconnect_if_lost()
             if not params:  # no placeholders: sent as written (several statements allowed, `%` as is)
                 return self.conn.execute(sql)
             return self.conn.execute(to_psycopg(sql), _params(params))
 
     def executemany(self, sql: str, rows):
         with self.lock:
+            self._reconnect_if_lost()
             cursor = self.conn.cursor()
             cursor.executemany(to_psycopg(sql), [_params(r) for r in rows])
             return cursor
@@ -145,6 +165,7 @@ class PgHandle:
     def begin(self, *, wait: bool = True) -> None:
         self.lock.acquire()
         try:
+            self._reconnect_if_lost()
             if self.depth:
                 self.conn.execute(f"SAVEPOINT s{self.depth}")
             else:
@@ -204,13 +225,21 @@ def connect(url: str, *, busy_timeout: float) -> PgHandle:
 
     check_url(url)
     try:
-        conn = psycopg.connect(url, autocommit=True, connect_timeout=10,
-                               options=f"-c lock_timeout={int(busy_timeout * 1000)} -c client_encoding=UTF8")
+        conn = _connect(url, busy_timeout)
     except psycopg.Error as exc:
         reason = " ".join(str(exc).split()) or type(exc).__name__
         reason = reason.split(": ", 1)[-1] if reason.startswith("connection failed") else reason
-        raise WorkbenchError(f"{describe(url)}: cannot connect to the store ({shorten(reason)})") from None
-    return PgHandle(conn, url)
+        if "password" in reason:  # no password supplied, or a wrong one
+            reason += "; the password comes from PGPASSWORD or ~/.pgpass (a line for this host, port and database)"
+        raise WorkbenchError(f"{describe(url)}: cannot connect to the store ({shorten(reason, 400)})") from None
+    return PgHandle(conn, url, busy_timeout)
+
+
+def _connect(url: str, busy_timeout: float):
+    import psycopg
+
+    return psycopg.connect(url, autocommit=True, connect_timeout=10,
+                           options=f"-c lock_timeout={int(busy_timeout * 1000)} -c client_encoding=UTF8")
 
 
 def shorten(text: str, limit: int = 200) -> str:
