@@ -54,23 +54,35 @@ def pg_url(pg_server, monkeypatch) -> str:
     return url
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store_url(request, tmp_path) -> str:
-    """The store's location on each backend: the contract tests run on both."""
-    if request.param == "sqlite":
-        return str(tmp_path / "annotations" / "workbench.db")
-    return request.getfixturevalue("pg_url")
+@pytest.fixture
+def backend(request) -> str:
+    """Which store the test's `db` / `db_path` / `store_url` is: SQLite, unless parametrized below."""
+    return getattr(request, "param", "sqlite")
+
+
+def pytest_generate_tests(metafunc):
+    """The store's contract runs on both backends: every test of a module that sets BOTH_BACKENDS = True
+    and uses the store, and every test that asks for `store_url`, runs on SQLite and on PostgreSQL."""
+    both = getattr(metafunc.module, "BOTH_BACKENDS", False) or "store_url" in metafunc.fixturenames
+    if both and "backend" in metafunc.fixturenames:
+        metafunc.parametrize("backend", ["sqlite", "postgresql"], indirect=True)
 
 
 @pytest.fixture
-def any_db(store_url):
-    database = open_db(store_url)
-    yield database
-    database.close()
+def store_url(db_path) -> str:
+    return str(db_path)
 
 
 @pytest.fixture
-def db_path(tmp_path) -> Path:
+def any_db(db):
+    return db
+
+
+@pytest.fixture
+def db_path(tmp_path, backend, request) -> Path | str:
+    """The store's location: a SQLite file, or (backend "postgresql") a fresh database's URL."""
+    if backend == "postgresql":
+        return request.getfixturevalue("pg_url")
     return tmp_path / "annotations" / "workbench.db"
 
 

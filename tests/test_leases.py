@@ -30,14 +30,7 @@ VALUES = {"technique": "t", "claimed_gain": None, "compute": None}
 
 # Leases and claims are store operations: these tests run on SQLite and on PostgreSQL (the stateful
 # property test below drives its own SQLite store: it explores the claim logic, not the backend).
-@pytest.fixture
-def db(any_db):
-    return any_db
-
-
-@pytest.fixture
-def db_path(store_url):
-    return store_url
+BOTH_BACKENDS = True
 
 
 def papers_file(folder: Path, count: int) -> Path:

@@ -19,15 +19,7 @@ from workbench.store import Decision, decide, set_flag
 from workbench.suggest import run_suggestions, suggestion_key
 
 
-# The store's contract: every test here runs on SQLite and on PostgreSQL.
-@pytest.fixture
-def db(any_db):
-    return any_db
-
-
-@pytest.fixture
-def db_path(store_url):
-    return store_url
+BOTH_BACKENDS = True  # the store's contract: every test here runs on SQLite and on PostgreSQL
 
 
 def titles(hits) -> list[str]:

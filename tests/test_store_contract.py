@@ -29,9 +29,7 @@ from workbench.store import (
 TIMES = re.compile(r'"(created_at|updated_at|at|decided_at)": "[^"]*"|"latency_ms": \d+')
 
 
-@pytest.fixture
-def db_path(store_url):
-    return store_url
+BOTH_BACKENDS = True  # every test that uses the store runs on both (those that need a server ask for it)
 
 
 @pytest.fixture

@@ -15,15 +15,7 @@ from workbench.store import Decision, decide, get_annotation, set_flag, undo_las
 from workbench.suggest import run_suggestions
 
 
-# The store's contract: every test here runs on SQLite and on PostgreSQL.
-@pytest.fixture
-def db(any_db):
-    return any_db
-
-
-@pytest.fixture
-def db_path(store_url):
-    return store_url
+BOTH_BACKENDS = True  # the store's contract: every test here runs on SQLite and on PostgreSQL
 
 
 def _events(db) -> int:

@@ -1,30 +1,45 @@
-"""Progress bars for `workbench suggest` and `workbench batch collect --wait` (rich, on a terminal only;
-rich is loaded only then)."""
+"""Progress bars for `workbench suggest`, `workbench batch collect --wait` and `workbench copy` (rich, on a
+terminal only; rich is loaded only then)."""
 
 from __future__ import annotations
 
 from workbench.safe_text import one_line
 
 
-class SuggestProgress:
+class _Bars:
+    """A rich progress display on stderr while the block runs, when `enabled` (a terminal)."""
+
     def __init__(self, enabled: bool):
         self.enabled = enabled
         self._progress = None
-        self._task = None
 
-    def __enter__(self) -> "SuggestProgress":
+    def columns(self, rich_progress) -> list:
+        raise NotImplementedError
+
+    def __enter__(self):
         if self.enabled:
+            from rich import progress as rich_progress
             from rich.console import Console
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-            self._progress = Progress(
-                TextColumn("suggesting"), BarColumn(), MofNCompleteColumn(),
-                TextColumn("ok {task.fields[ok]} · failed {task.fields[failed]} · cached {task.fields[cached]}"),
-                TextColumn("{task.fields[rate]}/s"), TimeRemainingColumn(),
-                console=Console(stderr=True), transient=True,
-            )
+            self._progress = rich_progress.Progress(*self.columns(rich_progress), console=Console(stderr=True),
+                                                    transient=True)
             self._progress.__enter__()
         return self
+
+    def __exit__(self, *exc) -> None:
+        if self._progress:
+            self._progress.__exit__(*exc)
+
+
+class SuggestProgress(_Bars):
+    def __init__(self, enabled: bool):
+        super().__init__(enabled)
+        self._task = None
+
+    def columns(self, rp) -> list:
+        return [rp.TextColumn("suggesting"), rp.BarColumn(), rp.MofNCompleteColumn(),
+                rp.TextColumn("ok {task.fields[ok]} · failed {task.fields[failed]} · cached {task.fields[cached]}"),
+                rp.TextColumn("{task.fields[rate]}/s"), rp.TimeRemainingColumn()]
 
     def update(self, report) -> None:
         if not self._progress:
@@ -36,28 +51,16 @@ class SuggestProgress:
         self._progress.update(self._task, completed=report.done, ok=report.outcomes["ok"], failed=report.failed,
                               rate=f"{rate:.1f}")
 
-    def __exit__(self, *exc) -> None:
-        if self._progress:
-            self._progress.__exit__(*exc)
 
-
-class CopyProgress:
+class CopyProgress(_Bars):
     """`workbench copy`: one bar per table."""
 
     def __init__(self, enabled: bool):
-        self.enabled = enabled
-        self._progress = None
+        super().__init__(enabled)
         self._tasks: dict[str, object] = {}
 
-    def __enter__(self) -> "CopyProgress":
-        if self.enabled:
-            from rich.console import Console
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
-            self._progress = Progress(TextColumn("{task.description}", markup=False), BarColumn(),
-                                      MofNCompleteColumn(), console=Console(stderr=True), transient=True)
-            self._progress.__enter__()
-        return self
+    def columns(self, rp) -> list:
+        return [rp.TextColumn("{task.description}", markup=False), rp.BarColumn(), rp.MofNCompleteColumn()]
 
     def rows(self, table: str, done: int, total: int) -> None:
         if self._progress:
@@ -66,30 +69,17 @@ class CopyProgress:
             task = self._tasks[table]
             self._progress.update(task, completed=done)
 
-    def __exit__(self, *exc) -> None:
-        if self._progress:
-            self._progress.__exit__(*exc)
 
-
-class BatchProgress:
+class BatchProgress(_Bars):
     """`workbench batch collect --wait`: one bar per batch (the engine's counts, then lines stored)."""
 
     def __init__(self, enabled: bool):
-        self.enabled = enabled
-        self._progress = None
+        super().__init__(enabled)
         self._tasks: dict[str, object] = {}
 
-    def __enter__(self) -> "BatchProgress":
-        if self.enabled:
-            from rich.console import Console
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
-            self._progress = Progress(
-                TextColumn("{task.fields[name]}", markup=False), TextColumn("{task.fields[state]}", markup=False), BarColumn(),
-                MofNCompleteColumn(), console=Console(stderr=True), transient=True,
-            )
-            self._progress.__enter__()
-        return self
+    def columns(self, rp) -> list:
+        return [rp.TextColumn("{task.fields[name]}", markup=False), rp.TextColumn("{task.fields[state]}", markup=False),
+                rp.BarColumn(), rp.MofNCompleteColumn()]
 
     def _task(self, batch_id: str, total: int | None):
         if batch_id not in self._tasks:
@@ -108,7 +98,3 @@ class BatchProgress:
         """Lines read from its result files while they are stored."""
         if self._progress:
             self._progress.update(self._task(report.batch_id, None), completed=report.lines, state="storing")
-
-    def __exit__(self, *exc) -> None:
-        if self._progress:
-            self._progress.__exit__(*exc)
