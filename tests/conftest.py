@@ -62,8 +62,10 @@ def backend(request) -> str:
 
 def pytest_generate_tests(metafunc):
     """The store's contract runs on both backends: every test of a module that sets BOTH_BACKENDS = True
-    and uses the store, and every test that asks for `store_url`, runs on SQLite and on PostgreSQL."""
-    both = getattr(metafunc.module, "BOTH_BACKENDS", False) or "store_url" in metafunc.fixturenames
+    and uses the store, every test marked both_backends, and every test that asks for `store_url`, runs
+    on SQLite and on PostgreSQL."""
+    both = (getattr(metafunc.module, "BOTH_BACKENDS", False) or "store_url" in metafunc.fixturenames
+            or metafunc.definition.get_closest_marker("both_backends") is not None)
     if both and "backend" in metafunc.fixturenames:
         metafunc.parametrize("backend", ["sqlite", "postgresql"], indirect=True)
 

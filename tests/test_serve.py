@@ -131,6 +131,7 @@ async def _sign_in(app, pilot, name, token):
     await settle(app, pilot)
 
 
+@pytest.mark.both_backends  # a team serves its PostgreSQL store as well as a SQLite file
 async def test_the_served_app_signs_in_and_decides_only_as_that_name(seeded_db, db_path, run_cli):
     token = run_cli("team", "add", "ana").stdout.strip()
     run_cli("team", "add", "ben")
