@@ -241,3 +241,30 @@ def test_a_review_session_holds_the_paper_on_screen_and_gives_it_back(team, db_p
     session.move(-1)
     session.close()
     assert [lease for lease in live_leases(db) if lease.annotator == "dora"] == []  # quitting too
+
+
+def test_a_busy_store_never_ends_a_team_review_and_a_hold_is_taken_once_it_can(team, db_path):
+    """Another writer (an ingest, a copy) holds the store: moving and quitting go on at once, without a
+    hold; the screen's renewal takes it afterwards, and quitting gives it back."""
+    import time
+
+    from workbench.db import WriteUnit
+    from workbench.models import get_model
+    from workbench.prompts import resolve_prompt
+    from workbench.review import ReviewSession, SuggestionFeed
+
+    db, ids = team
+    own = open_db(db_path)
+    session = ReviewSession(own, "dora", SuggestionFeed(own, resolve_prompt("summary"), get_model("offline")))
+    blocker = open_db(db_path)
+    WriteUnit(blocker).begin()
+    started = time.monotonic()
+    assert session.move(1)  # no StoreBusy out of a move
+    assert time.monotonic() - started < 1.0
+    WriteUnit(blocker).rollback()
+    blocker.close()
+    assert [lease.paper_id for lease in live_leases(db) if lease.annotator == "dora"] == [ids[0]]  # the old hold
+    assert session.keep_lease()  # the renewal takes the hold on the paper on screen
+    assert [lease.paper_id for lease in live_leases(db) if lease.annotator == "dora"] == [session.current_id]
+    session.close()
+    assert [lease for lease in live_leases(db) if lease.annotator == "dora"] == []

@@ -14,6 +14,7 @@ import bisect
 import time
 import uuid
 from collections import Counter
+from contextlib import suppress
 from pathlib import Path
 
 from workbench.db import close_db, open_db
@@ -56,8 +57,7 @@ class ReviewSession:
         order = paper_order(db)
         self.total_papers = len(order)
         self.queue = select(queue, Scope(db, annotator, self.statuses, order, others, self._every_hit))
-        # Working as a team (`workbench team per-paper K`): the paper on screen holds a lease on one of its
-        # open slots; todo holds only the papers with a slot open to this annotator. Not when adjudicating.
+        # A team (`team per-paper K`, not when adjudicating): the paper on screen holds one of its open slots.
         self.team = get_distribution(db) if not read_only and queue != DISAGREEMENTS else None
         self.leased: str | None = None  # the paper this session holds a lease on
         if self.team is not None and queue == TODO:
@@ -134,22 +134,23 @@ class ReviewSession:
     # ------------------------------------------------------------------ leases (working as a team)
 
     def _take(self, index: int) -> bool:
-        """Hold a lease on the paper at `index` (giving back the one held before); False when its slots
-        are all taken (then, in todo, the paper leaves the queue). Always True outside a team."""
+        """Hold a lease on the paper at `index` (giving back the last); False: its slots are taken."""
         if self.team is None:
             return True
         pid = self.order[index][1]
-        if self.leased not in (None, pid):
-            release(self.db, self.annotator, self.leased)
-            self.leased = None
-        if claim(self.db, pid, self.annotator, self.session_id) == FULL:
-            return self.queue_name != TODO
+        try:  # never waited for: a move must not freeze while another writer holds the store
+            if self.leased not in (None, pid):
+                release(self.db, self.annotator, self.leased, wait=False)
+                self.leased = None
+            if claim(self.db, pid, self.annotator, self.session_id, wait=False) == FULL:
+                return self.queue_name != TODO
+        except StoreBusy:  # an ingest, a copy: shown without a hold; a decision checks the slots again,
+            return True  # and the screen's renewal takes the hold once it can
         self.leased = pid if not self.statuses.get(pid) else None
         return True
 
     def _next_taken(self, start: int, step: int, *, skip_decided: bool) -> int | None:
-        """From `start` (exclusive) in direction `step`, the first paper this session could hold; papers
-        whose slots went to others leave the queue on the way."""
+        """After `start`, in direction `step`, the first paper this session could hold (others leave)."""
         index = start + step
         while 0 <= index < len(self.order):
             pid = self.order[index][1]
@@ -165,12 +166,16 @@ class ReviewSession:
         return None
 
     def keep_lease(self) -> bool:
-        """Renew the lease on the paper on screen (the screen calls this while it stays there); False
-        when it lapsed and others took the slots meanwhile."""
+        """Renew the hold on the paper on screen; False when it lapsed and others took the slots."""
         pid = self.current_id
         if self.team is None or pid is None or self.statuses.get(pid):
             return True
-        return claim(self.db, pid, self.annotator, self.session_id) != FULL
+        if self.leased not in (None, pid):  # a busy store kept the move from giving the last one back
+            release(self.db, self.annotator, self.leased)
+        if claim(self.db, pid, self.annotator, self.session_id) == FULL:
+            return False
+        self.leased = pid  # also when a busy store kept the move from taking it
+        return True
 
     def go_to_paper(self, paper_id: str) -> bool:
         """Go to a paper, adding it to the queue (in paper order) if this queue lacks it."""
@@ -464,7 +469,8 @@ class ReviewSession:
         if not self.read_only and self.order:
             remember_position(self.db, self.annotator, self.queue_name, self.order[self.index][1])
         if self.leased is not None:
-            release(self.db, self.annotator, self.leased)
+            with suppress(StoreBusy):  # the hold runs out by itself: quitting never waits or fails on it
+                release(self.db, self.annotator, self.leased, wait=False)
             self.leased = None
         close_db(self.db)
 

@@ -120,7 +120,8 @@ def _slot_state(db: Handle, dist: Distribution, paper_id: str, annotator: str, n
 
 
 @guarded
-def claim(db: Handle, paper_id: str, annotator: str, session: str, now: float | None = None) -> str:
+def claim(db: Handle, paper_id: str, annotator: str, session: str, now: float | None = None, *,
+          wait: bool = True) -> str:
     """Take (or renew) a lease on one of the paper's open slots: HELD, DECIDED (the annotator decided it:
     no lease needed) or FULL (its decisions and others' live leases fill every slot: no lease).
     Without a distribution every paper is open and nothing is written."""
@@ -128,7 +129,7 @@ def claim(db: Handle, paper_id: str, annotator: str, session: str, now: float | 
     if dist is None:
         return HELD
     now = _now(now)
-    with transaction(db):
+    with transaction(db, wait=wait):
         state = _slot_state(db, dist, paper_id, annotator, now)
         if state == HELD:
             db.execute("INSERT INTO leases (paper_id, annotator, session, expires_at, taken_at) VALUES (?, ?, ?, ?, ?) "
@@ -140,9 +141,9 @@ def claim(db: Handle, paper_id: str, annotator: str, session: str, now: float | 
 
 
 @guarded
-def release(db: Handle, annotator: str, paper_id: str | None = None) -> None:
+def release(db: Handle, annotator: str, paper_id: str | None = None, *, wait: bool = True) -> None:
     """Give back the annotator's lease on a paper (every lease of theirs without `paper_id`)."""
-    with transaction(db):
+    with transaction(db, wait=wait):
         if paper_id is None:
             db.execute("DELETE FROM leases WHERE annotator = ?", [annotator])
         else:
