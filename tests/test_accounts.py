@@ -57,13 +57,15 @@ def test_revoke_stops_sign_in_and_add_again_issues_a_new_token(run_cli, db_path)
     old = run_cli("team", "add", "ana").stdout.strip()
     assert run_cli("team", "revoke", "ana").exit_code == 0
     assert _sign_in(db_path, "ana", old).annotator is None
-    assert not accounts.still_active(lambda: open_db(db_path), close_db, "ana")
+    assert not accounts.still_active(lambda: open_db(db_path), close_db, "ana", old)
     assert "ana\trevoked" in run_cli("team", "list").stdout
     assert run_cli("team", "revoke", "ana").exit_code == 2  # nothing active to revoke
     new = run_cli("team", "add", "ana").stdout.strip()
     assert new != old
     assert _sign_in(db_path, "ana", old).annotator is None
     assert _sign_in(db_path, "ana", new).annotator == "ana"
+    assert not accounts.still_active(lambda: open_db(db_path), close_db, "ana", old)  # a session on the old one ends
+    assert accounts.still_active(lambda: open_db(db_path), close_db, "ana", new)
 
 
 def test_team_list_on_no_store_is_an_error_not_a_new_store(run_cli, db_path):

@@ -167,3 +167,18 @@ async def test_a_revoked_account_ends_its_served_session(seeded_db, db_path, run
         await settle(app, pilot)
         await pilot.pause(0.2)
         assert (app.return_code, app.is_running) == (0, False)  # the session ended
+
+
+async def test_a_new_token_after_a_revoke_ends_the_old_tokens_session(seeded_db, db_path, run_cli):
+    """The README's lost-token procedure (revoke, then add again): the old token's session ends too."""
+    token = run_cli("team", "add", "ana").stdout.strip()
+    app = _served_app(db_path)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await _sign_in(app, pilot, "ana", token)
+        assert isinstance(app.screen, ReviewScreen)
+        run_cli("team", "revoke", "ana")
+        assert run_cli("team", "add", "ana").stdout.strip() != token
+        app._recheck()
+        await settle(app, pilot)
+        await pilot.pause(0.2)
+        assert (app.return_code, app.is_running) == (0, False)

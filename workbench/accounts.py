@@ -146,10 +146,13 @@ def sign_in(open_store: Callable[[], object], close_store: Callable[[object], No
         close_store(db)
 
 
-def still_active(open_store: Callable[[], object], close_store: Callable[[object], None], name: str) -> bool:
-    """Is the account still allowed in (not revoked)? A served session asks now and then."""
+def still_active(open_store: Callable[[], object], close_store: Callable[[object], None], name: str,
+                 token: str) -> bool:
+    """Is the token a session signed in with still the account's (not revoked, and not replaced by a new
+    token after a revoke)? A served session asks now and then."""
     db = open_store()
     try:
-        return store.account_secret(db, name) is not None
+        secret = store.account_secret(db, name)
+        return secret is not None and token_matches(token, secret.token_hash)
     finally:
         close_store(db)

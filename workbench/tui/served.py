@@ -24,15 +24,22 @@ class ServedReviewApp(ReviewApp):
     TITLE = "workbench review"
 
     def __init__(self, start: Callable[[str], ReviewSession], check: Callable[[str, str], Answer],
-                 still_active: Callable[[str], bool], keymap: dict[str, str] | None = None,
+                 still_active: Callable[[str, str], bool], keymap: dict[str, str] | None = None,
                  guidelines: Guidelines | None = None):
         super().__init__(None, keymap, guidelines)
         self._start, self._check, self._still_active = start, check, still_active
         self.annotator: str | None = None
+        self._token: str | None = None  # what this connection signed in with (in memory only), checked again
+
+    def _checked(self, name: str, token: str) -> Answer:
+        answer = self._check(name, token)
+        if answer.annotator is not None and self.session is None:
+            self._token = token
+        return answer
 
     def first_screen(self) -> Screen:
         self.set_timer(SIGN_IN_SECONDS, self._nobody_signed_in)
-        return SignInScreen(self._check, self.signed_in)
+        return SignInScreen(self._checked, self.signed_in)
 
     def signed_in(self, annotator: str) -> None:
         if self.session is not None:
@@ -53,7 +60,7 @@ class ServedReviewApp(ReviewApp):
 
     def _check_account(self) -> None:
         try:
-            active = self._still_active(self.annotator)
+            active = self._still_active(self.annotator, self._token or "")
         except Exception:  # the store busy for a moment: ask again next time
             return
         if not active:
@@ -61,6 +68,6 @@ class ServedReviewApp(ReviewApp):
 
 
 def create_served_app(start: Callable[[str], ReviewSession], check: Callable[[str, str], Answer],
-                      still_active: Callable[[str], bool], *, keymap: dict | None = None,
+                      still_active: Callable[[str, str], bool], *, keymap: dict | None = None,
                       guidelines: Guidelines | None = None) -> ServedReviewApp:
     return ServedReviewApp(start, check, still_active, validate_keymap(keymap or {}), guidelines)
