@@ -108,3 +108,21 @@ def test_a_target_that_holds_other_rows_under_the_same_keys_is_said_to_differ(wo
     result = run_cli("copy", "--into-existing", worked, other)
     assert result.exit_code == 1 and "differ" in result.stderr
     assert json.loads(run_cli("--db", other, "export", "--annotator", "ben").stdout.splitlines()[0])
+
+
+def test_into_existing_finds_what_changed_in_any_table_not_only_in_the_exports(run_cli, worked, pg_url, tmp_path):
+    """A revoked account, a changed team setting or a new abstract text left behind in the target would
+    be a store that differs while the exports agree: the copy says so."""
+    assert run_cli("--db", worked, "team", "add", "ben").exit_code == 0
+    assert run_cli("copy", worked, pg_url).exit_code == 0
+    assert run_cli("--db", worked, "team", "revoke", "ben").exit_code == 0
+    again = run_cli("copy", "--into-existing", worked, pg_url)
+    assert again.exit_code == 1 and "differ in annotator_accounts" in again.stderr and "verified" not in again.stdout
+
+
+def test_text_with_a_nul_copies_to_postgresql_and_verifies(run_cli, pg_url, tmp_path):
+    source = str(tmp_path / "nul.db")
+    write(tmp_path / "p.jsonl", '{"title": "T\\u0000x", "abstract": "An abstract with a NUL \\u0000 inside it."}\n')
+    assert run_cli("--db", source, "ingest", str(tmp_path / "p.jsonl")).exit_code == 0
+    result = run_cli("copy", source, pg_url)
+    assert result.exit_code == 0 and "verified" in result.stdout, result.stderr

@@ -9,7 +9,7 @@ import click
 from workbench.cli_common import STORE, say
 from workbench.copying import copy_store
 from workbench.db import close_db, describe_store, open_db, open_for_reading
-from workbench.errors import InputError
+from workbench.errors import InputError, WorkbenchError
 from workbench.progress import CopyProgress
 
 
@@ -28,8 +28,12 @@ def copy_command(source, target, into_existing: bool) -> None:
         dst = open_db(target)
         try:
             with CopyProgress(enabled=sys.stderr.isatty()) as progress:
-                report = copy_store(src, dst, into_existing=into_existing, target_name=describe_store(target),
-                                    on_rows=progress.rows)
+                try:
+                    report = copy_store(src, dst, into_existing=into_existing, target_name=describe_store(target),
+                                        on_rows=progress.rows)
+                except KeyboardInterrupt:
+                    raise WorkbenchError(f"{describe_store(target)}: interrupted; the rows copied so far stay: run "
+                                         "the same command with --into-existing to go on") from None
         finally:
             close_db(dst)
     finally:
@@ -37,4 +41,5 @@ def copy_command(source, target, into_existing: bool) -> None:
     tables = ", ".join(f"{name} {n:,}" for name, n in report.rows.items() if n)
     rate = report.total / max(report.seconds, 1e-6)
     say(f"copied {report.total:,} rows in {report.seconds:.1f} s ({rate:,.0f} rows/s){': ' + tables if tables else ''}")
-    say(f"verified: {describe_store(target)} holds every row of {describe_store(source)}, and their exports are identical")
+    say(f"verified: {describe_store(target)} holds every row of {describe_store(source)} (every table's rows "
+        "and both exports are identical)")

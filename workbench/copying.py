@@ -8,9 +8,11 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-from workbench.errors import InputError, WorkbenchError
+from workbench.errors import InputError, StoreRefused, WorkbenchError
 from workbench.jsonl import export_annotation_lines, export_suggestion_lines
-from workbench.store import COPY_TABLES as TABLES, Handle, finish_copy, last_key, read_rows, row_counts, write_rows
+from workbench.store import (
+    COPY_TABLES as TABLES, Handle, finish_copy, last_key, read_rows, row_counts, table_digest, write_rows,
+)
 
 CHUNK = 5_000  # rows a transaction: large enough to be fast, small enough that a stop loses little
 
@@ -29,11 +31,9 @@ class CopyReport:
 
 def _digest(db: Handle) -> str:
     h = hashlib.sha256()
-    for line in export_annotation_lines(db):
-        h.update(line.encode("utf-8", "surrogatepass"))
-    h.update(b"\x00suggestions\x00")
-    for line in export_suggestion_lines(db):
-        h.update(line.encode("utf-8", "surrogatepass"))
+    for lines in (export_annotation_lines(db), ["\x00suggestions\x00"], export_suggestion_lines(db)):
+        for line in lines:  # NUL as PostgreSQL stores it (U+FFFD): a store copied there is the same store
+            h.update(line.replace("\\u0000", "\ufffd").encode("utf-8", "surrogatepass"))
     return h.hexdigest()
 
 
@@ -54,7 +54,11 @@ def copy_store(source: Handle, target: Handle, *, into_existing: bool = False, t
         done = have[table.name] if after is not None else 0
         report.rows[table.name] = 0
         for rows in read_rows(source, table, after=after, chunk=chunk):
-            report.rows[table.name] += write_rows(target, table, rows)
+            try:
+                report.rows[table.name] += write_rows(target, table, rows)
+            except StoreRefused as exc:
+                raise WorkbenchError(f"{target_name}: the target refused a row of {table.name} ({exc}); what was "
+                                     "copied before it stays, and --into-existing goes on from there") from None
             done += len(rows)
             if on_rows:
                 on_rows(table.name, min(done, totals[table.name]), totals[table.name])
@@ -65,8 +69,11 @@ def copy_store(source: Handle, target: Handle, *, into_existing: bool = False, t
               for name in totals if copied[name] != totals[name]]
     if differ:
         raise WorkbenchError(f"{target_name}: copied, but the stores differ: {'; '.join(differ)}")
+    differ = [t.name for t in TABLES if table_digest(source, t) != table_digest(target, t)]
+    if differ:
+        raise WorkbenchError(f"{target_name}: copied, but the stores differ in {', '.join(differ)} (the target "
+                             "held rows of its own under the same keys)")
     if _digest(source) != _digest(target):
-        raise WorkbenchError(f"{target_name}: copied, but the exports of the two stores differ "
-                             "(the target held rows of its own under the same keys)")
+        raise WorkbenchError(f"{target_name}: copied, but the exports of the two stores differ")
     report.verified = True
     return report

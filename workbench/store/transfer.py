@@ -8,6 +8,7 @@ then the copy's verification says the stores differ).
 
 from __future__ import annotations
 
+import hashlib
 from typing import Iterator, NamedTuple
 
 from workbench import pg
@@ -91,7 +92,31 @@ def write_rows(db: Handle, table: Table, rows: list[tuple]) -> int:
         rows = [(*row, pg_words.tsvector(row[2], row[3])) for row in rows]
     sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({values}) ON CONFLICT DO NOTHING"
     with transaction(db):
-        return executemany(db, sql, rows)
+        written = executemany(db, sql, rows)
+        if pg.is_handle(db) and table.name in _IDENTITY:  # at once: the target is a store between chunks too
+            _continue_after_max(db, table.name, _IDENTITY[table.name])
+        return written
+
+
+# PostgreSQL's identity columns the copy writes explicitly (SQLite assigns its integer keys itself).
+_IDENTITY = {"sightings": "id", "attempts": "id", "suggestions": "rowid", "batches": "rowid"}
+
+
+def _continue_after_max(db: Handle, table: str, column: str) -> None:
+    db.execute(f"SELECT setval(pg_get_serial_sequence('{table}', '{column}'), "
+               f"coalesce(max({column}), 0) + 1, false) FROM {table}")
+
+
+@guarded
+def table_digest(db: Handle, table: Table) -> str:
+    """A hash of every row of the table in key order, alike on both backends (NUL counted as the U+FFFD
+    PostgreSQL stores for it): two stores hold the same rows exactly when their digests agree."""
+    digest = hashlib.sha256()
+    for rows in read_rows(db, table, after=None, chunk=5_000):
+        for row in rows:
+            digest.update(repr(tuple(v.replace("\x00", "\ufffd") if isinstance(v, str) else v
+                                     for v in row)).encode("utf-8", "surrogatepass"))
+    return digest.hexdigest()
 
 
 @guarded
@@ -100,9 +125,7 @@ def finish_copy(db: Handle) -> None:
     PostgreSQL's identity columns continue after the highest key copied."""
     with transaction(db):
         if pg.is_handle(db):
-            for table, column in (("sightings", "id"), ("attempts", "id"), ("suggestions", "rowid"),
-                                  ("batches", "rowid")):
-                db.execute(f"SELECT setval(pg_get_serial_sequence('{table}', '{column}'), "
-                           f"coalesce(max({column}), 0) + 1, false) FROM {table}")
+            for table, column in _IDENTITY.items():
+                _continue_after_max(db, table, column)
         else:
             db.execute("INSERT INTO papers_fts (papers_fts) VALUES ('rebuild')")
