@@ -286,3 +286,16 @@ def test_a_lost_connection_fails_one_write_and_the_next_try_saves(pg_url, seeds_
         decide(db, Decision(pid, "ana", "accepted", {}))
     assert decide(db, Decision(pid, "ana", "accepted", {})).version == 1  # "try again" works
     db.close()
+
+
+@pytest.mark.parametrize("url", ["postgresql://wb@127.0.0.1:9/x#?dbname=wb&password=S3cret",
+                                 "postgresql://wb@127.0.0.1:9/x?passfile=/tmp/p", "postgresql://wb@[::1:9/wb",
+                                 "postgresql://wb@127.0.0.1:9/x?PASSWORD=S3cret"])
+def test_a_url_that_hides_a_password_or_cannot_be_read_is_one_line(run_cli, url):
+    for result in (run_cli("--db", url, "stats"), run_cli("stats", env={"WORKBENCH_DB": url})):
+        assert result.exit_code == 2 and "S3cret" not in result.output and "Traceback" not in result.output
+        assert "internal error" not in result.output
+
+
+def test_messages_name_the_database_libpq_connects_to():
+    assert pg.describe("postgresql://wb@127.0.0.1:5432/wb2?dbname=wb3&host=db.lab") == "postgresql://wb@db.lab:5432/wb3"

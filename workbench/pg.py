@@ -56,10 +56,18 @@ def is_handle(db: object) -> bool:
 def check_url(url: str) -> str:
     """The URL as given, once it is known to carry no password (it would be printed, logged and kept
     in shell history): the password comes from PGPASSWORD or ~/.pgpass."""
-    parts = urlsplit(url)
-    if parts.password is not None or "password" in parse_qs(parts.query):
+    try:
+        url.encode("utf-8")
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (reading it checks it)
+    except (ValueError, UnicodeError):
+        raise InputError(f"{describe(url)}: not a readable store URL (postgresql://user@host:port/dbname)") from None
+    if "#" in url:  # libpq has no fragment: what follows would be read as more of the URL
+        raise InputError(f"{describe(url)}: a '#' in the store URL is refused (write it %23 where it belongs)")
+    options = {k.lower() for k in parse_qs(parts.query, keep_blank_values=True)}
+    if parts.password is not None or options & {"password", "passfile"}:
         raise InputError(f"{describe(url)}: a password in the store URL is refused; put it in PGPASSWORD or ~/.pgpass")
-    if not parts.path.strip("/"):
+    if not (parts.path.strip("/") or "dbname" in options):
         raise InputError(f"{describe(url)}: the store URL names no database (postgresql://user@host:port/dbname)")
     return url
 
@@ -67,13 +75,15 @@ def check_url(url: str) -> str:
 def describe(url: str) -> str:
     """user@host:port/dbname, for messages: never the password, whatever the URL holds."""
     try:
-        parts = urlsplit(url)
-        host = parts.hostname or "localhost"
-        port = parts.port or 5432
-    except ValueError:
+        parts = urlsplit(url.split("#", 1)[0])
+        options = {k.lower(): v[-1] for k, v in parse_qs(parts.query).items()}  # libpq: these win over the rest
+        host = options.get("host") or parts.hostname or "localhost"
+        port = options.get("port") or parts.port or 5432
+        user = options.get("user") or parts.username
+        dbname = options.get("dbname") or parts.path.strip("/")
+    except (ValueError, UnicodeError):
         return "postgresql://(an unreadable URL)"
-    user = f"{parts.username}@" if parts.username else ""
-    return f"postgresql://{user}{host}:{port}/{parts.path.strip('/')}"
+    return f"postgresql://{user + '@' if user else ''}{host}:{port}/{dbname}"
 
 
 @functools.lru_cache(maxsize=1024)
