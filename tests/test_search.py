@@ -137,3 +137,14 @@ def test_a_filter_with_no_value_is_said_not_searched_as_a_word(seeded_db, text):
     assert all(key.lower() not in word.lower() for word in query.words)
     hits, problem = search(seeded_db, text, annotator="ana", active=None)
     assert problem == query.problem
+
+
+def test_a_pasted_page_is_searched_by_its_first_words_at_once_and_an_unindexable_word_matches_nothing(seeded_db):
+    import time
+
+    from workbench.store.text_search import MAX_WORDS
+
+    started = time.perf_counter()
+    hits, problem = search(seeded_db, "training " * 10_000, annotator="ana", active=None)
+    assert time.perf_counter() - started < 1.0 and hits and f"first {MAX_WORDS} words" in problem
+    assert find(seeded_db, "mixture " + "a" * 3000) == []  # both backends: no paper has that word

@@ -91,7 +91,7 @@ def test_search_finds_words_phrases_and_prefixes_alike(seeded):
 
 def test_grounding_counts_and_keys_are_read_alike(seeded):
     pid = paper_order(seeded)[0][1]
-    span = {"quote": "x", "start": 0, "end": 1, "status": "fuzzy"}
+    span = {"quote": "x\x00y", "start": 0, "end": 1, "status": "fuzzy"}  # a NUL in a reply's quote too
     add_suggestion(seeded, pid, "p1", "summary", "m", {"technique": "t"}, evidence={"technique": span},
                    warnings=[{"kind": "number_not_in_abstract", "field": "claimed_gain"}])
     key = SuggestionKey("p1", "m", "{}")

@@ -129,8 +129,8 @@ def like_prefix(prefix: str) -> str:
 
 def json_text(db: Handle, column: str, *path: str) -> str:
     """SQL for the text at `path` inside a JSON text column."""
-    if pg.is_handle(db):
-        return f"({column}::jsonb #>> '{{{','.join(path)}}}')"
+    if pg.is_handle(db):  # jsonb refuses the \u0000 escape a NUL in a quote is stored as
+        return f"(replace({column}, '\\u0000', '\\ufffd')::jsonb #>> '{{{','.join(path)}}}')"
     return f"json_extract({column}, '$.{'.'.join(path)}')"
 
 

@@ -18,12 +18,12 @@ MAX_WORD_BYTES = 2_000  # PostgreSQL refuses a lexeme of 2 KB or more
 _ASCII = re.compile(r"[\x00-\x7f]*")
 
 
-def words(text: str) -> list[str]:
-    """The words of a text as the index holds them."""
+def words(text: str, *, every: bool = False) -> list[str]:
+    """The words of a text as the index holds them (`every`: a word too long to index too)."""
     text = text.lower()
     if not _ASCII.fullmatch(text):  # accents off, as FTS5's remove_diacritics
         text = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
-    return [w for w in _WORD.findall(text) if len(w.encode("utf-8")) < MAX_WORD_BYTES]
+    return [w for w in _WORD.findall(text) if every or len(w.encode("utf-8")) < MAX_WORD_BYTES]
 
 
 def tsvector(title: str, abstract: str) -> str:
@@ -46,9 +46,11 @@ def tsquery(terms: list[tuple[list[str], bool]]) -> str:
     last word is a prefix; all of them must match. Empty when no term has a word."""
     parts = []
     for phrase, prefix in terms:
-        tokens = [w for term in phrase for w in words(term)]
+        tokens = [w for term in phrase for w in words(term, every=True)]
         if not tokens:
             continue
+        if any(len(w.encode("utf-8")) >= MAX_WORD_BYTES for w in tokens):
+            return ""  # no paper holds a word the index cannot: nothing matches (as in FTS5)
         quoted = [f"'{w}'" for w in tokens]
         if prefix:
             quoted[-1] += ":*"

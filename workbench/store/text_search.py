@@ -35,6 +35,7 @@ from workbench.store._base import Handle, guarded, like_prefix
 from workbench.vocab import NUMBER_NOT_IN_ABSTRACT, STATUSES, UNGROUNDED_QUOTE, VALUE_NOT_IN_QUOTE
 
 RANK_LIMIT = 3_000
+MAX_WORDS = 64  # words searched at most: a pasted page of text made FTS5 take seconds a keystroke
 MIN_PREFIX = 2  # the shortest last word searched as a prefix while typing
 _TOKEN = re.compile(r'"([^"]*)"?|(\S+)')
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -91,6 +92,9 @@ def parse(text: str, *, prefix_last: bool = True) -> Query:
                 prefix = last and n == len(terms) - 1 and len(term) >= MIN_PREFIX
                 query.words.append(f'"{term}"' + ("*" if prefix else ""))
                 query.terms.append(([term], prefix))
+    if len(query.words) > MAX_WORDS:
+        query.words, query.terms = query.words[:MAX_WORDS], query.terms[:MAX_WORDS]
+        query.problem = f"only the first {MAX_WORDS} words are searched"
     return query
 
 
