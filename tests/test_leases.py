@@ -268,3 +268,16 @@ def test_a_busy_store_never_ends_a_team_review_and_a_hold_is_taken_once_it_can(t
     assert [lease.paper_id for lease in live_leases(db) if lease.annotator == "dora"] == [session.current_id]
     session.close()
     assert [lease for lease in live_leases(db) if lease.annotator == "dora"] == []
+
+
+def test_on_postgresql_holds_are_timed_by_the_servers_clock_not_an_annotators(team, backend, monkeypatch):
+    """A laptop whose clock runs 31 minutes ahead must not see others' live holds as expired."""
+
+    from workbench.store import leases as lease_module
+
+    db, ids = team
+    set_distribution(db, 1, None, lease_seconds=1800)
+    assert claim(db, ids[0], "ana", "s1") == HELD
+    monkeypatch.setattr(lease_module.time, "time", lambda: 10.0**10)  # this machine's clock: far ahead
+    taken = claim(db, ids[0], "eve", "s2")
+    assert taken == (FULL if backend == "postgresql" else HELD)  # SQLite's writers share the host's clock

@@ -16,6 +16,7 @@ from typing import Iterable
 
 from workbench.errors import SlotTaken
 from workbench.records import AnnotationRow
+from workbench import pg
 from workbench.store._base import Handle, guarded, one, transaction
 from workbench.store.annotations import Decision, decide, get_annotation
 from workbench.vocab import ADJUDICATED_SUFFIX, LEASE_SECONDS, is_adjudication, utc_now
@@ -66,8 +67,15 @@ def set_distribution(db: Handle, per_paper: int, overlap: float | None,
     return Distribution(per_paper, overlap, lease_seconds)
 
 
-def _now(now: float | None) -> float:
-    return time.time() if now is None else now
+def _now(db: Handle, now: float | None) -> float:
+    """The time leases are measured by: the server's clock on PostgreSQL, where every annotator's
+    machine has its own (one running 31 minutes ahead took others' live holds); the host's on SQLite,
+    which every writer shares."""
+    if now is not None:
+        return now
+    if pg.is_handle(db):
+        return float(db.execute("SELECT extract(epoch FROM clock_timestamp())::float8").fetchone()[0])
+    return time.time()
 
 
 @guarded
@@ -80,7 +88,7 @@ def decision_counts(db: Handle) -> dict[str, int]:
 @guarded
 def live_leases(db: Handle, now: float | None = None) -> list[Lease]:
     rows = db.execute("SELECT paper_id, annotator, session, expires_at FROM leases WHERE expires_at > ? "
-                      "ORDER BY paper_id, annotator", [_now(now)]).fetchall()
+                      "ORDER BY paper_id, annotator", [_now(db, now)]).fetchall()
     return [Lease(*row) for row in rows]
 
 
@@ -128,7 +136,7 @@ def claim(db: Handle, paper_id: str, annotator: str, session: str, now: float | 
     dist = get_distribution(db)
     if dist is None:
         return HELD
-    now = _now(now)
+    now = _now(db, now)
     with transaction(db, wait=wait):
         state = _slot_state(db, dist, paper_id, annotator, now)
         if state == HELD:
@@ -159,7 +167,7 @@ def decide_in_slot(db: Handle, decision: Decision, now: float | None = None) -> 
     dist = get_distribution(db)
     if dist is None or is_adjudication(decision.annotator):
         return decide(db, decision)
-    now = _now(now)
+    now = _now(db, now)
     with transaction(db):
         if _slot_state(db, dist, decision.paper_id, decision.annotator, now) == FULL:
             raise SlotTaken(f"paper {decision.paper_id} already has the {dist.needs(decision.paper_id)} "

@@ -28,7 +28,7 @@ from workbench.tui.screens.paper import ReviewScreen
 from workbench.tui.screens.paper_keys import BINDINGS, key_help
 
 # A paper on screen renews its lease this often (leases last 30 min by default).
-LEASE_RENEWAL_SECONDS = 120.0
+LEASE_RENEWAL_SECONDS = 20.0  # well inside the shortest hold a team may set (1 minute)
 
 
 class ReviewApp(App):
