@@ -126,3 +126,12 @@ def test_text_with_a_nul_copies_to_postgresql_and_verifies(run_cli, pg_url, tmp_
     assert run_cli("--db", source, "ingest", str(tmp_path / "p.jsonl")).exit_code == 0
     result = run_cli("copy", source, pg_url)
     assert result.exit_code == 0 and "verified" in result.stdout, result.stderr
+
+
+def test_one_store_under_two_spellings_is_the_same_store(run_cli, worked, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    link = tmp_path / "link.db"
+    link.symlink_to(worked)
+    for target in ("./source.db", str(link)):
+        result = run_cli("copy", worked, target, "--into-existing")
+        assert result.exit_code == 2 and "the same store" in result.stderr

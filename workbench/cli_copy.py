@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 
@@ -13,6 +14,13 @@ from workbench.errors import InputError, WorkbenchError
 from workbench.progress import CopyProgress
 
 
+def _same(source, target) -> bool:
+    """One store under two spellings (./a.db and a.db, a link to it; the same URL): refused."""
+    if isinstance(source, Path) and isinstance(target, Path):
+        return source.resolve() == target.resolve()
+    return describe_store(source) == describe_store(target)
+
+
 @click.command("copy")
 @click.argument("source", type=STORE)
 @click.argument("target", type=STORE)
@@ -21,7 +29,7 @@ from workbench.progress import CopyProgress
 def copy_command(source, target, into_existing: bool) -> None:
     """Copy a whole store: papers with revisions and sightings, prompts, suggestions, attempts, annotations,
     events, batches. SOURCE and TARGET are each a SQLite file or a postgresql:// URL."""
-    if describe_store(source) == describe_store(target):
+    if _same(source, target):
         raise InputError(f"{describe_store(source)}: the source and the target are the same store")
     src = open_for_reading(source)
     try:
@@ -40,6 +48,6 @@ def copy_command(source, target, into_existing: bool) -> None:
         close_db(src)
     tables = ", ".join(f"{name} {n:,}" for name, n in report.rows.items() if n)
     rate = report.total / max(report.seconds, 1e-6)
-    say(f"copied {report.total:,} rows in {report.seconds:.1f} s ({rate:,.0f} rows/s){': ' + tables if tables else ''}")
+    say(f"copied {report.total:,} row{'s' * (report.total != 1)} in {report.seconds:.1f} s ({rate:,.0f} rows/s){': ' + tables if tables else ''}")
     say(f"verified: {describe_store(target)} holds every row of {describe_store(source)} (every table's rows "
         "and both exports are identical)")

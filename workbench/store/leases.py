@@ -171,8 +171,8 @@ def decide_in_slot(db: Handle, decision: Decision, now: float | None = None) -> 
     with transaction(db):
         if _slot_state(db, dist, decision.paper_id, decision.annotator, now) == FULL:
             raise SlotTaken(f"paper {decision.paper_id} already has the {dist.needs(decision.paper_id)} "
-                            f"decision{'s' * (dist.needs(decision.paper_id) != 1)} it needs (your hold on it "
-                            "had lapsed and others took the slots); nothing was saved")
+                            f"decision{'s' * (dist.needs(decision.paper_id) != 1)} it needs (others' "
+                            "decisions and holds fill its slots); nothing was saved")
         row = decide(db, decision)
         db.execute("DELETE FROM leases WHERE paper_id = ? AND annotator = ?", [decision.paper_id, decision.annotator])
     return row
