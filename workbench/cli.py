@@ -36,7 +36,7 @@ from workbench.cli_common import (
 )
 from workbench.cli_copy import copy_command
 from workbench.cli_review import review
-from workbench.db import default_db_path, is_url, store_exists
+from workbench.db import default_db_path, is_url, store_exists, store_location
 from workbench.errors import InputError, StoreBusy, StoreRefused, StoreUnreadable, WorkbenchError
 from workbench.vocab import MAX_CONCURRENCY, MAX_TIMEOUT_SECONDS, OFFLINE, STATUSES
 
@@ -92,7 +92,7 @@ def cli(ctx: click.Context, db_path: Path | str | None, debug: bool) -> None:
     --db is accepted before the command or after it.
     """
     ctx.ensure_object(dict)
-    ctx.obj["db_path"] = db_path or default_db_path()
+    ctx.obj["db_path"] = store_location(db_path) if db_path else default_db_path()
     ctx.obj["debug"] = debug
 
 

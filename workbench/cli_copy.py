@@ -9,7 +9,7 @@ import click
 
 from workbench.cli_common import STORE, say
 from workbench.copying import copy_store
-from workbench.db import close_db, describe_store, open_db, open_for_reading
+from workbench.db import close_db, describe_store, open_db, open_for_reading, store_location
 from workbench.errors import InputError, WorkbenchError
 from workbench.progress import CopyProgress
 
@@ -29,6 +29,7 @@ def _same(source, target) -> bool:
 def copy_command(source, target, into_existing: bool) -> None:
     """Copy a whole store: papers with revisions and sightings, prompts, suggestions, attempts, annotations,
     events, batches. SOURCE and TARGET are each a SQLite file or a postgresql:// URL."""
+    source, target = store_location(source), store_location(target)
     if _same(source, target):
         raise InputError(f"{describe_store(source)}: the source and the target are the same store")
     src = open_for_reading(source)
