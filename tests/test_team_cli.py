@@ -78,3 +78,21 @@ def test_team_per_paper_show_and_status(db_path, tmp_path, run_cli):
     assert report["distribution"] == {"per_paper": 2, "overlap": None, "lease_seconds": 600}
     text = run_cli("team", "status", env={"COLUMNS": "200"}).stdout
     assert "1 waiting for adjudication" in text and "live leases" in text
+
+
+def test_team_per_paper_off_undoes_the_split_and_gives_back_every_hold(db_path, tmp_path, run_cli):
+    from workbench.store import claim, get_distribution, live_leases
+
+    db, ids = _store(db_path, tmp_path)
+    db.close()
+    assert run_cli("team", "per-paper", "2").exit_code == 0
+    db = open_db(db_path)
+    claim(db, ids[0], "ben", "s1")
+    db.close()
+    assert run_cli("team", "per-paper", "off", "--overlap", "0.5").exit_code == 2
+    off = run_cli("team", "per-paper", "off")
+    assert off.exit_code == 0 and "no distribution set" in off.stdout
+    db = open_db(db_path)
+    assert get_distribution(db) is None and live_leases(db) == []
+    db.close()
+    assert "no distribution set" in run_cli("team", "show").stdout

@@ -16,8 +16,17 @@ def team_group() -> None:
     """Work split across annotators: decisions per paper, leases, progress."""
 
 
+class _CountOrOff(click.ParamType):
+    name = "COUNT|off"
+
+    def convert(self, value, param, ctx):
+        if str(value).strip().lower() == "off":
+            return None
+        return click.IntRange(1, MAX_PER_PAPER).convert(value, param, ctx)
+
+
 @team_group.command("per-paper")
-@click.argument("count", type=click.IntRange(1, MAX_PER_PAPER))
+@click.argument("count", type=_CountOrOff())
 @click.option("--overlap", type=click.FloatRange(0, 1), default=None,
               help="Only this share of the papers (chosen by a hash of the paper id) needs COUNT decisions; the rest need 1.")
 @click.option("--lease-minutes", type=click.IntRange(1, 24 * 60), default=LEASE_SECONDS // 60, show_default=True,
@@ -25,9 +34,15 @@ def team_group() -> None:
 @db_option
 @click.pass_context
 def per_paper(ctx, count: int, overlap: float | None, lease_minutes: int) -> None:
-    """Every paper needs COUNT decisions (or a share of them does, with --overlap)."""
-    from workbench.store import set_distribution
+    """Every paper needs COUNT decisions (or a share of them does, with --overlap); `off`: no split."""
+    from workbench.store import clear_distribution, set_distribution
 
+    if count is None:
+        if overlap is not None:
+            raise InputError("--overlap goes with a COUNT, not with off")
+        clear_distribution(open_store(ctx, create=False))
+        say(_setting_text(None))
+        return
     if overlap is not None and count == 1:
         raise InputError("--overlap goes with a COUNT of 2 or more (with 1, every paper needs 1 decision anyway)")
     dist = set_distribution(open_store(ctx, create=False), count, overlap, lease_minutes * 60)

@@ -37,7 +37,7 @@ from workbench.store.batches import (  # noqa: F401
     papers_in_flight, update_batch,
 )
 from workbench.store.leases import (  # noqa: F401
-    DECIDED, FULL, HELD, Distribution, Lease, claim, decide_in_slot, decision_counts, get_distribution, live_leases,
+    DECIDED, FULL, HELD, Distribution, Lease, claim, clear_distribution, decide_in_slot, decision_counts, get_distribution, live_leases,
     open_papers, release, set_distribution, share_of,
 )
 from workbench.store.bulk import (  # noqa: F401

@@ -67,6 +67,14 @@ def set_distribution(db: Handle, per_paper: int, overlap: float | None,
     return Distribution(per_paper, overlap, lease_seconds)
 
 
+@guarded
+def clear_distribution(db: Handle) -> None:
+    """No split any more: every annotator's todo holds every paper again, and no paper is held."""
+    with transaction(db):
+        db.execute("DELETE FROM team_distribution")
+        db.execute("DELETE FROM leases")
+
+
 def _now(db: Handle, now: float | None) -> float:
     """The time leases are measured by: the server's clock on PostgreSQL, where every annotator's
     machine has its own (one running 31 minutes ahead took others' live holds); the host's on SQLite,
