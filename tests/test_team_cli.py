@@ -88,7 +88,10 @@ def test_team_per_paper_off_undoes_the_split_and_gives_back_every_hold(db_path, 
     assert run_cli("team", "per-paper", "2").exit_code == 0
     db = open_db(db_path)
     claim(db, ids[0], "ben", "s1")
+    claim(db, ids[1], "cleo", "s2")  # on her first paper: no decision yet, but at work
     db.close()
+    cleo = [a for a in json.loads(run_cli("team", "status", "--json").stdout)["annotators"] if a["annotator"] == "cleo"]
+    assert [(a["decisions"], a["live_leases"]) for a in cleo] == [(0, 1)]
     assert run_cli("team", "per-paper", "off", "--overlap", "0.5").exit_code == 2
     off = run_cli("team", "per-paper", "off")
     assert off.exit_code == 0 and "no distribution set" in off.stdout

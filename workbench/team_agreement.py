@@ -197,10 +197,11 @@ def team_status(db: Handle, report: dict | None = None) -> dict:
     """`workbench team status`: each annotator's work and the papers' progress (`report`: the
     `team_agreement` of every annotator, when the caller has it already)."""
     people, adjudicated, _ = decided_by_paper(db)
-    names = sorted({who for decided in people.values() for who in decided})
-    if report is None and len(names) >= 2:
+    deciders = {who for decided in people.values() for who in decided}
+    if report is None and len(deciders) >= 2:
         report = team_agreement(db)
     leases = Counter(lease.annotator for lease in live_leases(db))
+    names = sorted(deciders | set(leases))  # someone on their first paper holds a lease, no decision yet
     annotators = []
     for who in names:
         statuses = Counter(decided[who]["status"] for decided in people.values() if who in decided)
