@@ -130,6 +130,7 @@ def sign_in(open_store: Callable[[], object], close_store: Callable[[object], No
         secret = store.account_secret(db, name)
         now = clock()
         if secret is not None and secret.locked_until and _epoch(secret.locked_until) > now:
+            token_matches(token, _DUMMY_HASH)  # the answer takes as long as any other (no timing tells)
             wait = int(_epoch(secret.locked_until) - now) + 1
             return SignInAnswer(None, f"Too many failed sign-ins for this name: try again in {wait} s.")
         ok = token_matches(token, secret.token_hash if secret else _DUMMY_HASH) and secret is not None
