@@ -15,14 +15,15 @@ _WORD = re.compile(r"[^\W_]+")
 MAX_POSITION = 16_383  # PostgreSQL's largest tsvector position
 MAX_POSITIONS = 255  # positions kept per word (PostgreSQL keeps at most 256)
 MAX_WORD_BYTES = 2_000  # PostgreSQL refuses a lexeme of 2 KB or more
-_ASCII = re.compile(r"[\x00-\x7f]*")
+# The combining marks NFKD splits accents into (the Unicode blocks of combining diacritics).
+_COMBINING = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
 
 
 def words(text: str, *, every: bool = False) -> list[str]:
     """The words of a text as the index holds them (`every`: a word too long to index too)."""
     text = text.lower()
-    if not _ASCII.fullmatch(text):  # accents off, as FTS5's remove_diacritics
-        text = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    if not text.isascii():  # accents off, as FTS5's remove_diacritics
+        text = _COMBINING.sub("", unicodedata.normalize("NFKD", text))
     return [w for w in _WORD.findall(text) if every or len(w.encode("utf-8")) < MAX_WORD_BYTES]
 
 
