@@ -106,7 +106,7 @@ def test_a_target_that_holds_other_rows_under_the_same_keys_is_said_to_differ(wo
     db.execute("DELETE FROM review_positions")
     db.close()
     result = run_cli("copy", "--into-existing", worked, other)
-    assert result.exit_code == 1 and "differ" in result.stderr
+    assert result.exit_code == 1 and "the target has events of its own" in result.stderr
     assert json.loads(run_cli("--db", other, "export", "--annotator", "ben").stdout.splitlines()[0])
 
 
@@ -135,3 +135,26 @@ def test_one_store_under_two_spellings_is_the_same_store(run_cli, worked, tmp_pa
     for target in ("./source.db", str(link)):
         result = run_cli("copy", worked, target, "--into-existing")
         assert result.exit_code == 2 and "the same store" in result.stderr
+
+
+def test_a_half_copied_store_written_to_is_refused_in_one_line_not_copied_with_gaps(worked, pg_url, tmp_path):
+    from workbench.errors import WorkbenchError
+    from workbench.ingest import ingest
+
+    source, target = open_db(worked), open_db(pg_url)
+    calls = []
+
+    def stop(table, done, total):
+        calls.append(table)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        copy_store(source, target, chunk=100, on_rows=stop)
+    write(tmp_path / "mine.jsonl", '{"title": "A paper of the target alone", "abstract": "Written meanwhile."}\n')
+    ingest(target, [tmp_path / "mine.jsonl"])  # takes the number the next source paper has
+    with pytest.raises(WorkbenchError) as caught:
+        copy_store(source, target, into_existing=True, chunk=100, target_name="t")
+    assert "papers of its own" in str(caught.value) and "\n" not in str(caught.value)
+    source.close()
+    target.close()

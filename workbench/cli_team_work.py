@@ -22,7 +22,13 @@ class _CountOrOff(click.ParamType):
     def convert(self, value, param, ctx):
         if str(value).strip().lower() == "off":
             return None
-        return click.IntRange(1, MAX_PER_PAPER).convert(value, param, ctx)
+        try:
+            count = int(value)
+        except ValueError:
+            count = 0
+        if not 1 <= count <= MAX_PER_PAPER:  # the one-line error, not click's usage block
+            raise InputError(f"team per-paper takes a number from 1 to {MAX_PER_PAPER}, or off; not {value!r}")
+        return count
 
 
 @team_group.command("per-paper")

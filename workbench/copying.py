@@ -11,7 +11,7 @@ from typing import Callable
 from workbench.errors import InputError, StoreRefused, WorkbenchError
 from workbench.jsonl import export_annotation_lines, export_suggestion_lines
 from workbench.store import (
-    COPY_TABLES as TABLES, Handle, finish_copy, last_key, read_rows, row_counts, table_digest, write_rows,
+    COPY_TABLES as TABLES, Handle, finish_copy, last_key, read_rows, row_at, row_counts, table_digest, write_rows,
 )
 
 CHUNK = 5_000  # rows a transaction: large enough to be fast, small enough that a stop loses little
@@ -51,6 +51,10 @@ def copy_store(source: Handle, target: Handle, *, into_existing: bool = False, t
     started = time.perf_counter()
     for table in TABLES:
         after = last_key(target, table) if into_existing else None
+        if after is not None and row_at(target, table, after) != row_at(source, table, after):
+            # Resuming goes on after the target's last key: only right when those rows are the source's.
+            raise WorkbenchError(f"{target_name}: the target has {table.name} of its own (its last, key {after}, "
+                                 "is not the source's; was a half-copied store written to?): copy into an empty store")
         done = have[table.name] if after is not None else 0
         report.rows[table.name] = 0
         for rows in read_rows(source, table, after=after, chunk=chunk):

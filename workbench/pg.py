@@ -11,6 +11,7 @@ imported here only, and only when a `postgresql://` URL is opened.
 from __future__ import annotations
 
 import functools
+import logging
 import re
 import threading
 from contextlib import contextmanager
@@ -20,6 +21,9 @@ from urllib.parse import parse_qs, urlsplit
 from workbench.errors import InputError, StoreBusy, StoreRefused, StoreUnreadable, WorkbenchError
 
 URL_SCHEMES = ("postgresql://", "postgres://")
+# psycopg logs a warning of its own when a failed batch ends its pipeline; the store's one-line error
+# says what happened.
+logging.getLogger("psycopg").setLevel(logging.ERROR)
 WRITE_LOCK = 0x776F726B  # "work": the advisory lock every write transaction takes
 REPLACEMENT = "\ufffd"  # PostgreSQL text cannot hold NUL: it is stored as U+FFFD
 

@@ -469,8 +469,8 @@ class ReviewSession:
         if not self.read_only and self.order:
             remember_position(self.db, self.annotator, self.queue_name, self.order[self.index][1])
         if self.leased is not None:
-            with suppress(StoreBusy):  # the hold runs out by itself: quitting never waits or fails on it
-                release(self.db, self.annotator, self.leased, wait=False)
+            with suppress(StoreBusy):  # given back, waiting the busy timeout at most; else it runs out
+                release(self.db, self.annotator, self.leased)
             self.leased = None
         close_db(self.db)
 

@@ -58,7 +58,7 @@ from workbench.store.reports import (  # noqa: F401
 )
 from workbench.store.text_search import FILTER_HELP, Query, parse, search  # noqa: F401
 from workbench.store.transfer import (  # noqa: F401
-    TABLES as COPY_TABLES, finish_copy, last_key, read_rows, row_counts, table_digest, write_rows,
+    TABLES as COPY_TABLES, finish_copy, last_key, read_rows, row_at, row_counts, table_digest, write_rows,
 )
 from workbench.store.suggestions import (  # noqa: F401
     count_lacking_ok, get_suggestion, papers_lacking_ok, papers_with_suggestion, recent_attempts, save_batch_suggestions,

@@ -13,6 +13,7 @@ from typing import Iterator, NamedTuple
 
 from workbench import pg
 from workbench.store import pg_words
+from workbench.errors import StoreRefused
 from workbench.store._base import Handle, executemany, guarded, marks, transaction
 
 
@@ -70,6 +71,13 @@ def last_key(db: Handle, table: Table) -> int | None:
 
 
 @guarded
+def row_at(db: Handle, table: Table, key: int) -> tuple | None:
+    """The table's row at this integer key (a resumed copy checks the target's last one is the source's)."""
+    row = db.execute(f"SELECT {', '.join(table.columns)} FROM {table.name} WHERE {table.key} = ?", [key]).fetchone()
+    return tuple(row) if row is not None else None
+
+
+@guarded
 def read_rows(db: Handle, table: Table, *, after: int | None, chunk: int) -> Iterator[list[tuple]]:
     """The table's rows in key order, `chunk` at a time (memory flat whatever the size)."""
     where, params = ("", []) if after is None else (f" WHERE {table.key} > ?", [after])
@@ -93,9 +101,21 @@ def write_rows(db: Handle, table: Table, rows: list[tuple]) -> int:
     sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({values}) ON CONFLICT DO NOTHING"
     with transaction(db):
         written = executemany(db, sql, rows)
+        if table.name == "papers" and written < len(rows):
+            _refuse_papers_of_its_own(db, [row[0] for row in rows])
         if pg.is_handle(db) and table.name in _IDENTITY:  # at once: the target is a store between chunks too
             _continue_after_max(db, table.name, _IDENTITY[table.name])
         return written
+
+
+def _refuse_papers_of_its_own(db: Handle, ids: list[str]) -> None:
+    """A paper left out because the target already has another paper at its number (someone wrote into
+    a half-copied store): its sightings and decisions could never follow, so the copy stops here."""
+    present = {r[0] for r in db.execute(f"SELECT id FROM papers WHERE id IN ({marks(ids)})", ids)}
+    missing = [pid for pid in ids if pid not in present]
+    if missing:
+        raise StoreRefused(f"paper {missing[0]} cannot be copied: the target has papers of its own at the same "
+                           "numbers (was the half-copied store written to?); copy into an empty store instead")
 
 
 # PostgreSQL's identity columns the copy writes explicitly (SQLite assigns its integer keys itself).
