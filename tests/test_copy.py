@@ -74,17 +74,22 @@ def test_a_target_with_rows_is_refused_unless_into_existing(run_cli, worked, tmp
     assert same.exit_code == 2 and "the same store" in same.stderr
 
 
-def test_a_copy_that_stopped_resumes_with_into_existing(worked, pg_url):
-    source, target = open_db(worked), open_db(pg_url)
-    calls = []
+def _stop_copy_after(source, target, chunks: int) -> None:
+    """A copy of 100-row chunks stopped as ctrl+c would stop it, after `chunks` chunks have landed."""
+    landed = []
 
-    def stop_after_two_chunks(table, done, total):
-        calls.append(table)
-        if len(calls) == 3:
+    def stop(table, done, total):
+        landed.append(table)
+        if len(landed) == chunks:
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        copy_store(source, target, chunk=100, on_rows=stop_after_two_chunks)
+        copy_store(source, target, chunk=100, on_rows=stop)
+
+
+def test_a_copy_that_stopped_resumes_with_into_existing(worked, pg_url):
+    source, target = open_db(worked), open_db(pg_url)
+    _stop_copy_after(source, target, 3)
     partial = row_counts(target)
     assert 0 < sum(partial.values()) < sum(row_counts(source).values())
     with pytest.raises(InputError):
@@ -142,15 +147,7 @@ def test_a_half_copied_store_written_to_is_refused_in_one_line_not_copied_with_g
     from workbench.ingest import ingest
 
     source, target = open_db(worked), open_db(pg_url)
-    calls = []
-
-    def stop(table, done, total):
-        calls.append(table)
-        if len(calls) == 2:
-            raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        copy_store(source, target, chunk=100, on_rows=stop)
+    _stop_copy_after(source, target, 2)
     write(tmp_path / "mine.jsonl", '{"title": "A paper of the target alone", "abstract": "Written meanwhile."}\n')
     ingest(target, [tmp_path / "mine.jsonl"])  # takes the number the next source paper has
     with pytest.raises(WorkbenchError) as caught:

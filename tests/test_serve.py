@@ -154,31 +154,33 @@ async def test_the_served_app_signs_in_and_decides_only_as_that_name(seeded_db, 
 
 
 async def test_a_revoked_account_ends_its_served_session(seeded_db, db_path, run_cli):
-    token = run_cli("team", "add", "ana").stdout.strip()
-    app = _served_app(db_path)
-    async with app.run_test(size=(100, 30)) as pilot:
-        await _sign_in(app, pilot, "ana", token)
-        assert isinstance(app.screen, ReviewScreen)
+    async def revoke(app, pilot, token):
         app._recheck()  # still active: nothing happens
         await settle(app, pilot)
         assert app.is_running
         run_cli("team", "revoke", "ana")
-        app._recheck()
-        await settle(app, pilot)
-        await pilot.pause(0.2)
-        assert (app.return_code, app.is_running) == (0, False)  # the session ended
+
+    await _signed_in_then(db_path, run_cli, revoke)
 
 
 async def test_a_new_token_after_a_revoke_ends_the_old_tokens_session(seeded_db, db_path, run_cli):
     """The README's lost-token procedure (revoke, then add again): the old token's session ends too."""
+    async def replace_token(app, pilot, token):
+        run_cli("team", "revoke", "ana")
+        assert run_cli("team", "add", "ana").stdout.strip() != token
+
+    await _signed_in_then(db_path, run_cli, replace_token)
+
+
+async def _signed_in_then(db_path, run_cli, change) -> None:
+    """ana signs in to a served app; `change` is made to her account; the next recheck ends the session."""
     token = run_cli("team", "add", "ana").stdout.strip()
     app = _served_app(db_path)
     async with app.run_test(size=(100, 30)) as pilot:
         await _sign_in(app, pilot, "ana", token)
         assert isinstance(app.screen, ReviewScreen)
-        run_cli("team", "revoke", "ana")
-        assert run_cli("team", "add", "ana").stdout.strip() != token
+        await change(app, pilot, token)
         app._recheck()
         await settle(app, pilot)
         await pilot.pause(0.2)
-        assert (app.return_code, app.is_running) == (0, False)
+        assert (app.return_code, app.is_running) == (0, False)  # the session ended
