@@ -299,3 +299,20 @@ def test_a_url_that_hides_a_password_or_cannot_be_read_is_one_line(run_cli, url)
 
 def test_messages_name_the_database_libpq_connects_to():
     assert pg.describe("postgresql://wb@127.0.0.1:5432/wb2?dbname=wb3&host=db.lab") == "postgresql://wb@db.lab:5432/wb3"
+
+
+@pytest.mark.parametrize("text", ["𝛢", "İstanbul", "ǅ", "ﬀ", "Ⅻ", "㎒", "ẞ"])
+def test_a_words_words_are_its_own(text):
+    """The query's words are made from the index's words again: the making must give them back as they are
+    (NFKD once turned '𝛢' into 'Α', which a second lower-casing made 'α': the paper was never found)."""
+    from workbench.store.pg_words import words
+
+    assert all(words(word) == [word] for word in words(text))
+
+
+@settings(max_examples=int(os.environ.get("WORKBENCH_PROPERTY_EXAMPLES", "40")) * 10, deadline=None)
+@given(text=st.text(max_size=80))
+def test_any_texts_words_are_their_own_words(text):
+    from workbench.store.pg_words import MAX_WORD_BYTES, words
+
+    assert all(words(word) == [word] and len(word.encode()) < MAX_WORD_BYTES for word in words(text))

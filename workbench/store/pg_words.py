@@ -22,8 +22,8 @@ _COMBINING = re.compile("[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\u
 def words(text: str, *, every: bool = False) -> list[str]:
     """The words of a text as the index holds them (`every`: a word too long to index too)."""
     text = text.lower()
-    if not text.isascii():  # accents off, as FTS5's remove_diacritics
-        text = _COMBINING.sub("", unicodedata.normalize("NFKD", text))
+    if not text.isascii():  # accents off, as FTS5's remove_diacritics; lower again: NFKD can
+        text = _COMBINING.sub("", unicodedata.normalize("NFKD", text)).lower()  # make capitals ('𝛢' is 'Α')
     return [w for w in _WORD.findall(text) if every or len(w.encode("utf-8")) < MAX_WORD_BYTES]
 
 
