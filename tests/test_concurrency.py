@@ -61,6 +61,4 @@ def test_sessions_in_parallel_lose_nothing_and_meet_as_conflicts(backend, sessio
     for pid, who, before, after in db.execute("SELECT paper_id, annotator, before, after FROM events ORDER BY id"):
         assert (json.loads(before)["version"] if before else None) == last.get((pid, who))
         last[(pid, who)] = json.loads(after)["version"] if after else None
-    shared = [r for r in reports if r["annotator"] == "shared"]
-    assert sum(r["conflicts"] for r in shared) <= PAPERS  # each met at most once per paper, then kept
     db.close()

@@ -112,7 +112,8 @@ def test_a_target_that_holds_other_rows_under_the_same_keys_is_said_to_differ(wo
     db.close()
     result = run_cli("copy", "--into-existing", worked, other)
     assert result.exit_code == 1 and "the target has events of its own" in result.stderr
-    assert json.loads(run_cli("--db", other, "export", "--annotator", "ben").stdout.splitlines()[0])
+    kept = [json.loads(line) for line in run_cli("--db", other, "export", "--annotator", "ben").stdout.splitlines()]
+    assert [(r["status"], r["annotation"]["technique"]) for r in kept if r["paper_id"] == pid] == [("rejected", "changed")]
 
 
 def test_into_existing_finds_what_changed_in_any_table_not_only_in_the_exports(run_cli, worked, pg_url, tmp_path):

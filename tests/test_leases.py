@@ -281,3 +281,38 @@ def test_on_postgresql_holds_are_timed_by_the_servers_clock_not_an_annotators(te
     monkeypatch.setattr(lease_module.time, "time", lambda: 10.0**10)  # this machine's clock: far ahead
     taken = claim(db, ids[0], "eve", "s2")
     assert taken == (FULL if backend == "postgresql" else HELD)  # SQLite's writers share the host's clock
+
+
+def test_a_failed_step_back_over_taken_papers_leaves_the_paper_on_screen_where_it_was(team, db_path):
+    """Others took the earlier paper's slots: stepping back finds nothing, and the next decision must
+    still land on the paper on screen (it once landed on the one after it)."""
+    from workbench.models import get_model
+    from workbench.prompts import resolve_prompt
+    from workbench.review import ReviewSession, SuggestionFeed
+
+    db, ids = team
+    own = open_db(db_path)
+    session = ReviewSession(own, "dora", SuggestionFeed(own, resolve_prompt("summary"), get_model("offline")))
+    assert session.move(1) and session.current_id == ids[1]
+    claim(db, ids[0], "ben", "s2")
+    claim(db, ids[0], "cleo", "s3")  # the paper behind dora is full now
+    assert not session.move(-1)
+    assert session.current_id == ids[1]
+    session.reject(None)
+    assert get_annotation(db, ids[1], "dora").status == "rejected" and get_annotation(db, ids[2], "dora") is None
+    session.close()
+
+
+def test_browsing_a_full_paper_outside_todo_is_not_a_lapsed_hold(team, db_path):
+    from workbench.models import get_model
+    from workbench.prompts import resolve_prompt
+    from workbench.review import ReviewSession, SuggestionFeed
+
+    db, ids = team
+    claim(db, ids[0], "ben", "s2")
+    claim(db, ids[0], "cleo", "s3")
+    own = open_db(db_path)
+    session = ReviewSession(own, "dora", SuggestionFeed(own, resolve_prompt("summary"), get_model("offline")),
+                            queue="all")
+    assert session.current_id == ids[0] and session.keep_lease()  # shown, never held: nothing lapsed
+    session.close()

@@ -148,3 +148,6 @@ def test_a_pasted_page_is_searched_by_its_first_words_at_once_and_an_unindexable
     hits, problem = search(seeded_db, "training " * 10_000, annotator="ana", active=None)
     assert time.perf_counter() - started < 1.0 and hits and f"first {MAX_WORDS} words" in problem
     assert find(seeded_db, "mixture " + "a" * 3000) == []  # both backends: no paper has that word
+    started = time.perf_counter()
+    _, problem = search(seeded_db, '"' + "training " * 10_000 + '"', annotator="ana", active=None)
+    assert time.perf_counter() - started < 1.0 and f"first {MAX_WORDS} words" in problem  # a quoted page too

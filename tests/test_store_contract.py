@@ -51,7 +51,10 @@ def test_every_command_of_the_spine_works_on_the_backend(run_cli, store_url, see
     assert (stats["papers"], stats["sightings"]) == (504, 583)
     compare = json.loads(run_cli("--db", store_url, "compare", "--json").stdout)
     assert compare and compare[0]["outcomes"]["ok"] + compare[0]["outcomes"].get("invalid", 0) == 30
-    assert run_cli("--db", store_url, "agreement", "--json").exit_code in (0, 2)
+    second = line.replace('"ana"', '"ben"').replace('"edited"', '"rejected"')
+    assert run_cli("--db", store_url, "import", str(write(tmp_path / "ben.jsonl", second))).exit_code == 0
+    agreement = run_cli("--db", store_url, "agreement", "--json")
+    assert agreement.exit_code == 0 and json.loads(agreement.stdout)
     log = run_cli("--db", store_url, "log", "--json", "--limit", "5").stdout.splitlines()
     assert [json.loads(line)["model"] for line in log] == ["offline"] * 5
     suggestions = run_cli("--db", store_url, "export", "--suggestions").stdout.splitlines()

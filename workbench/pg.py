@@ -116,6 +116,7 @@ class PgHandle:
         self.conn = conn
         self.url = url
         self.busy_timeout = busy_timeout
+        self.streams = 0
         self.depth = 0  # nested transactions: savepoints below the first
         self.lock = threading.RLock()  # the review's worker threads share one connection
 
@@ -143,7 +144,8 @@ class PgHandle:
     def stream(self, sql: str, params, chunk: int) -> Iterator[list[tuple]]:
         """A large result read `chunk` rows at a time through a server-side cursor (memory flat)."""
         with self.lock:
-            cursor = self.conn.cursor(name=f"stream_{id(self)}", withhold=True)
+            self.streams += 1  # a name of its own: two streams may be open at once
+            cursor = self.conn.cursor(name=f"stream_{self.streams}", withhold=True)
         try:
             with self.lock:
                 cursor.execute(to_psycopg(sql) if params else sql, _params(params) if params else None)
@@ -177,7 +179,8 @@ class PgHandle:
     # Transactions: the first level takes the write lock, deeper ones are savepoints. The thread that
     # begins one holds the handle until it ends, so another thread's statements never land inside it.
     def begin(self, *, wait: bool = True) -> None:
-        self.lock.acquire()
+        if not self.lock.acquire(blocking=wait):  # another thread's transaction: busy, if not waiting
+            raise StoreBusy("another writer holds the store")
         try:
             self._reconnect_if_lost()
             if self.depth:
@@ -252,8 +255,10 @@ def connect(url: str, *, busy_timeout: float) -> PgHandle:
 def _connect(url: str, busy_timeout: float):
     import psycopg
 
-    return psycopg.connect(url, autocommit=True, connect_timeout=10,
-                           options=f"-c lock_timeout={int(busy_timeout * 1000)} -c client_encoding=UTF8")
+    # SET, not options=: that would replace an `options` the URL carries (a team's search_path, say).
+    conn = psycopg.connect(url, autocommit=True, connect_timeout=10, client_encoding="UTF8")
+    conn.execute(f"SET lock_timeout = {int(busy_timeout * 1000)}")
+    return conn
 
 
 def shorten(text: str, limit: int = 200) -> str:

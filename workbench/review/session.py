@@ -28,8 +28,8 @@ from workbench.review.queues import Scope, check_queue, select
 from workbench.review.views import Composition, Notice, PaperView
 from workbench.stats import SessionStats, session_stats
 from workbench.store import (
-    FULL, Decision, Handle, annotation_statuses, annotations_of, claim, clean_value, decide_in_slot, find_papers,
-    get_annotation, get_distribution, get_paper, open_papers, paper_order, paper_seq, paper_with_number, release,
+    FULL, HELD, Decision, Handle, annotation_statuses, annotations_of, claim, clean_value, decide_in_slot,
+    find_papers, get_annotation, get_distribution, get_paper, open_papers, paper_order, paper_seq, paper_with_number, release,
     remember_position, remembered_position, search, set_flag, suggestions_for_paper, transaction, undo_last,
 )
 from workbench.suggest import recall_format, remember_prompt
@@ -142,12 +142,11 @@ class ReviewSession:
             if self.leased not in (None, pid):
                 release(self.db, self.annotator, self.leased, wait=False)
                 self.leased = None
-            if claim(self.db, pid, self.annotator, self.session_id, wait=False) == FULL:
-                return self.queue_name != TODO
+            taken = claim(self.db, pid, self.annotator, self.session_id, wait=False)
         except StoreBusy:  # an ingest, a copy: shown without a hold; a decision checks the slots again,
             return True  # and the screen's renewal takes the hold once it can
-        self.leased = pid if not self.statuses.get(pid) else None
-        return True
+        self.leased = pid if taken == HELD else None  # outside todo a full paper is shown, not held
+        return taken != FULL or self.queue_name != TODO
 
     def _next_taken(self, start: int, step: int, *, skip_decided: bool) -> int | None:
         """After `start`, in direction `step`, the first paper this session could hold (others leave)."""
@@ -160,6 +159,7 @@ class ReviewSession:
                 self._queued.discard(pid)
                 self._undecided -= not self.statuses.get(pid)
                 del self.order[index]  # stepping forward, the next paper is at `index` now
+                self.index -= index < self.index  # the paper on screen keeps its place (a decision lands on it)
                 index = index if step > 0 else index - 1
                 continue
             index += step
@@ -171,11 +171,10 @@ class ReviewSession:
         if self.team is None or pid is None or self.statuses.get(pid):
             return True
         if self.leased not in (None, pid):  # a busy store kept the move from giving the last one back
-            release(self.db, self.annotator, self.leased)
-        if claim(self.db, pid, self.annotator, self.session_id) == FULL:
-            return False
-        self.leased = pid  # also when a busy store kept the move from taking it
-        return True
+            release(self.db, self.annotator, self.leased, wait=False)
+        held, taken = self.leased == pid, claim(self.db, pid, self.annotator, self.session_id, wait=False)
+        self.leased = pid if taken == HELD else None  # also when a busy store kept the move from taking it
+        return taken != FULL or not held  # lapsed: it was held, and others took the slots
 
     def go_to_paper(self, paper_id: str) -> bool:
         """Go to a paper, adding it to the queue (in paper order) if this queue lacks it."""

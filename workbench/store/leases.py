@@ -141,11 +141,11 @@ def claim(db: Handle, paper_id: str, annotator: str, session: str, now: float | 
     """Take (or renew) a lease on one of the paper's open slots: HELD, DECIDED (the annotator decided it:
     no lease needed) or FULL (its decisions and others' live leases fill every slot: no lease).
     Without a distribution every paper is open and nothing is written."""
-    dist = get_distribution(db)
-    if dist is None:
-        return HELD
-    now = _now(db, now)
-    with transaction(db, wait=wait):
+    with transaction(db, wait=wait):  # the setting and the time read once the lock is held
+        dist = get_distribution(db)
+        if dist is None:
+            return HELD
+        now = _now(db, now)
         state = _slot_state(db, dist, paper_id, annotator, now)
         if state == HELD:
             db.execute("INSERT INTO leases (paper_id, annotator, session, expires_at, taken_at) VALUES (?, ?, ?, ?, ?) "
@@ -172,11 +172,11 @@ def decide_in_slot(db: Handle, decision: Decision, now: float | None = None) -> 
     annotator's live lease or an open slot (else SlotTaken, nothing written); a change of their own
     decision always may. The lease is given back with the decision, in one transaction. An adjudicated
     decision takes no slot: it is not one of the paper's decisions."""
-    dist = get_distribution(db)
-    if dist is None or is_adjudication(decision.annotator):
-        return decide(db, decision)
-    now = _now(db, now)
-    with transaction(db):
+    with transaction(db):  # the setting and the time read once the lock is held
+        dist = get_distribution(db)
+        if dist is None or is_adjudication(decision.annotator):
+            return decide(db, decision)
+        now = _now(db, now)
         if _slot_state(db, dist, decision.paper_id, decision.annotator, now) == FULL:
             raise SlotTaken(f"paper {decision.paper_id} already has the {dist.needs(decision.paper_id)} "
                             f"decision{'s' * (dist.needs(decision.paper_id) != 1)} it needs (others' "

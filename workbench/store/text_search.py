@@ -92,8 +92,12 @@ def parse(text: str, *, prefix_last: bool = True) -> Query:
                 prefix = last and n == len(terms) - 1 and len(term) >= MIN_PREFIX
                 query.words.append(f'"{term}"' + ("*" if prefix else ""))
                 query.terms.append(([term], prefix))
-    if len(query.words) > MAX_WORDS:
-        query.words, query.terms = query.words[:MAX_WORDS], query.terms[:MAX_WORDS]
+    if sum(len(words) for words, _ in query.terms) > MAX_WORDS:  # a quoted page counts by its words
+        kept, count = 0, 0
+        while kept < len(query.terms) and count + len(query.terms[kept][0]) <= MAX_WORDS:
+            count += len(query.terms[kept][0])
+            kept += 1
+        query.words, query.terms = query.words[:kept], query.terms[:kept]
         query.problem = f"only the first {MAX_WORDS} words are searched"
     return query
 
