@@ -196,6 +196,11 @@ class FakeOpenAI(LocalServer):
             return self._completion(handler, body, None, refusal="I can't help with that request.")
         if fault == "badbody":
             return self._send(handler, 200, b"<html>upstream proxy error</html>", "text/html")
+        if fault == "listbody":  # JSON, but not a completion
+            return self._send(handler, 200, b"[1, 2, 3]", "application/json")
+        if fault == "oddchoices":  # a completion whose parts have the wrong types
+            return self._send(handler, 200, b'{"choices": "none", "usage": {"prompt_tokens": "many"}}',
+                              "application/json")
         if fault == "slow":
             time.sleep(3.0)
             return self._completion(handler, body, json.dumps(extract(title, abstract).model_dump()))

@@ -141,6 +141,23 @@ def test_length_refusal_and_bad_body_outcomes(seeded_db, fake):
     assert report.failed == 3 and fake.count(titles[0]) == 1 and fake.count(titles[1]) == 1
 
 
+def test_a_body_that_is_not_a_completion_is_an_invalid_reply_with_its_reason(seeded_db, fake):
+    # The reply is read from its JSON by us, not by the SDK's typed object: each malformed shape is that
+    # paper's invalid outcome with a reason, logged once (not retried: the server answered), never a crash.
+    ids = first_ids(seeded_db, 3)
+    titles = [next(seeded_db.query("SELECT title FROM papers WHERE id = ?", [pid]))["title"] for pid in ids]
+    fake.script = {titles[0]: ["badbody"] * 4, titles[1]: ["listbody"] * 4, titles[2]: ["oddchoices"] * 4}
+    report = run(seeded_db, fake, ids, retry=RetryPolicy(2, 30, 0.01, 0.02))
+    rows = {r["paper_id"]: r for r in seeded_db.query("SELECT * FROM suggestions")}
+    assert rows[ids[0]]["outcome"] == "invalid" and rows[ids[0]]["error"].startswith("unreadable response: JSONDecode")
+    assert "<html>" not in rows[ids[0]]["error"]
+    for pid in ids[1:]:
+        assert rows[pid]["outcome"] == "invalid" and rows[pid]["error"] == "the response has no message in its first choice"
+    attempts = list(seeded_db.query("SELECT paper_id, outcome, http_status FROM attempts ORDER BY id"))
+    assert sorted(a["paper_id"] for a in attempts) == sorted(ids) and {a["outcome"] for a in attempts} == {"invalid"}
+    assert report.failed == 3 and [fake.count(t) for t in titles] == [1, 1, 1]
+
+
 def test_400_is_not_retried(seeded_db, fake):
     fake.script = {MULTIGRID: ["400"]}
     run(seeded_db, fake, first_ids(seeded_db, 1))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import calendar
+import functools
 import hashlib
 import hmac
 import secrets
@@ -67,7 +68,11 @@ def token_matches(token: str, stored: str) -> bool:
     return hmac.compare_digest(got, expected)
 
 
-_DUMMY_HASH = hash_token("an unknown name still costs one hash", salt=b"\0" * 16)
+@functools.cache
+def _dummy_hash() -> str:
+    """What an unknown name is checked against, so it costs one hash too; made on first use (~35 ms and
+    16 MiB: not at import, where every command would pay it)."""
+    return hash_token("an unknown name still costs one hash", salt=b"\0" * 16)
 
 
 def check_name(name: str) -> str:
@@ -123,17 +128,17 @@ def sign_in(open_store: Callable[[], object], close_store: Callable[[object], No
     """Check a name and token against the store (opened for this check only)."""
     name, token = name.strip(), token.strip()
     if not name or not token or len(token) > MAX_TOKEN_CHARS or annotator_problem(name):
-        token_matches(token[:MAX_TOKEN_CHARS], _DUMMY_HASH)  # the same cost as a real check
+        token_matches(token[:MAX_TOKEN_CHARS], _dummy_hash())  # the same cost as a real check
         return SignInAnswer(None, WRONG)
     db = open_store()
     try:
         secret = store.account_secret(db, name)
         now = clock()
         if secret is not None and secret.locked_until and _epoch(secret.locked_until) > now:
-            token_matches(token, _DUMMY_HASH)  # the answer takes as long as any other (no timing tells)
+            token_matches(token, _dummy_hash())  # the answer takes as long as any other (no timing tells)
             wait = int(_epoch(secret.locked_until) - now) + 1
             return SignInAnswer(None, f"Too many failed sign-ins for this name: try again in {wait} s.")
-        ok = token_matches(token, secret.token_hash if secret else _DUMMY_HASH) and secret is not None
+        ok = token_matches(token, secret.token_hash if secret else _dummy_hash()) and secret is not None
         if secret is None:
             return SignInAnswer(None, WRONG)
         if ok:
