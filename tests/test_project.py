@@ -78,7 +78,7 @@ LAYERS = [
     {"models"},  # suggestion providers
     {"suggest", "ingest", "jsonl", "stats", "agreement", "team_agreement", "doubt", "prompt_report", "endpoint",
      "batch_files", "batch_status", "accounts", "serve"},
-    {"batch_lines"},  # a batch's result lines read and grounded (in worker processes): below batch, above suggest
+    {"batch_lines", "suggest_cores"},  # read and grounded in worker processes: below batch, above suggest
     {"batch", "review", "copying", "final"},
     {"tui", "cli_common"},
     {"cli_batch", "cli_copy", "cli_team_work", "cli_team", "cli_serve", "cli_review"},
@@ -110,6 +110,7 @@ ALLOWED = {
     "models": {"config", "errors", "grounding", "json_text", "models.offline_settings", "prompts", "records", "schema",
                "vocab"},
     "suggest": {"errors", "grounding", "models", "prompts", "records", "store", "vocab"},
+    "suggest_cores": {"models", "prompts", "store", "suggest", "workers"},  # the offline model on every core
     "ingest": {"corpus", "errors", "records", "store"},
     "jsonl": {"corpus", "errors", "json_text", "records", "store", "vocab"},
     "stats": {"records", "store", "vocab"},
@@ -146,7 +147,8 @@ ALLOWED = {
                   "tui", "vocab"},  # serve-session composes the served app: sign-in (accounts) and session (review)
     "cli": {"__init__", "agreement", "team_agreement", "stats", "cli_batch", "cli_copy", "cli_team_work", "cli_team",
             "cli_serve", "cli_common", "cli_review", "final", "prompt_report", "config", "db", "endpoint",
-            "errors", "ingest", "jsonl", "progress", "prompts", "tables", "store", "suggest", "tui", "vocab"},
+            "errors", "ingest", "jsonl", "progress", "prompts", "tables", "store", "suggest", "suggest_cores", "tui", "vocab",
+            "workers"},
     "cli_review": {"cli_common", "config", "db", "errors", "ingest", "prompts", "review", "store", "tui",
                    "vocab"},  # `review`: the session's options, adjudication's plan, the app
     "cli_team_work": {"cli_common", "errors", "store", "tables", "team_agreement", "vocab"},  # `team per-paper|show|status`

@@ -39,6 +39,7 @@ from workbench.cli_review import review
 from workbench.db import default_db_path, is_url, store_exists, store_location
 from workbench.errors import InputError, StoreBusy, StoreRefused, StoreUnreadable, WorkbenchError
 from workbench.vocab import MAX_CONCURRENCY, MAX_TIMEOUT_SECONDS, OFFLINE, STATUSES
+from workbench.workers import MAX_WORKERS
 
 if _gc_was_enabled:
     gc.enable()
@@ -193,6 +194,8 @@ def import_(ctx, file: Path, annotator: str | None, on_conflict: str) -> None:
 @model_options
 @click.option("--concurrency", type=click.IntRange(1, MAX_CONCURRENCY), default=None,
               help="Requests in flight (default: the server's slots when `workbench models` found them, else 8).")
+@click.option("--workers", type=click.IntRange(1, MAX_WORKERS), default=None,
+              help="The offline model: processes to run it in (default: every core).")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Request at most N papers this run.")
 @click.option("--paper", "paper_ids", multiple=True, help="Only this paper id (repeatable).")
 @click.option("--force", is_flag=True, help="Redo suggestions that are already ok.")
@@ -205,7 +208,7 @@ def import_(ctx, file: Path, annotator: str | None, on_conflict: str) -> None:
               help="With --batch: only write request files FILE-1.jsonl, FILE-2.jsonl, ... for `vllm run-batch` "
                    "(nothing is sent; --model is the model vLLM will serve).")
 @click.pass_context
-def suggest(ctx, prompt_ref, model_name, response_format, timeout, rpm, concurrency, limit, paper_ids, force,
+def suggest(ctx, prompt_ref, model_name, response_format, timeout, rpm, concurrency, workers, limit, paper_ids, force,
             price_in, price_out, as_batch, batch_file) -> None:
     """Suggest summaries for the papers that lack an ok one (this prompt version and model)."""
     import asyncio
@@ -222,6 +225,8 @@ def suggest(ctx, prompt_ref, model_name, response_format, timeout, rpm, concurre
         raise InputError("--batch-file goes with --batch")
     if as_batch and model_name == OFFLINE:
         raise InputError("--batch is for a model at an endpoint (--model NAME); the offline model needs no batch")
+    if workers is not None and model_name != OFFLINE:
+        raise InputError("--workers is for the offline model; a model at an endpoint takes --concurrency")
     prompt = resolve_prompt(prompt_ref)
     model = make_model(model_name, response_format, timeout, rpm, sends=batch_file is None)
     missing = unknown_paper_ids(db, paper_ids)
@@ -237,6 +242,15 @@ def suggest(ctx, prompt_ref, model_name, response_format, timeout, rpm, concurre
     progress = SuggestProgress(enabled=sys.stderr.isatty())
     concurrency = concurrency or default_concurrency(db, model)
 
+    if model.instant:  # all CPU: every core, not an event loop
+        from workbench.suggest_cores import run_on_cores
+        from workbench.workers import default_workers
+
+        with progress:
+            run_on_cores(db, prompt, model, workers=workers or default_workers(), paper_ids=list(paper_ids) or None,
+                         limit=limit, force=force, on_progress=progress.update, report=report)
+        return _suggest_said(ctx, prompt, model, report, price)
+
     async def run():
         try:
             return await run_suggestions(db, prompt, model, paper_ids=list(paper_ids) or None, limit=limit,
@@ -251,6 +265,11 @@ def suggest(ctx, prompt_ref, model_name, response_format, timeout, rpm, concurre
         except KeyboardInterrupt:
             report.interrupted = True
             report.finished = report.finished or time.perf_counter()
+    _suggest_said(ctx, prompt, model, report, price)
+
+
+def _suggest_said(ctx, prompt, model, report, price) -> None:
+    """A run's one-line summary, and its exit code."""
     say(f"{prompt.label} · {model.name}: {report.summary(price)}")
     if report.aborted:
         fail(ctx, report.aborted, 1)

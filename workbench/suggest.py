@@ -198,11 +198,14 @@ class RunReport:
         return (self.finished or time.perf_counter()) - self.started
 
     def add(self, row: SuggestionRow) -> None:
-        self.outcomes[row.outcome] += 1
-        if row.outcome != OK and row.error:
-            self.errors[row.error] += 1
-        self.input_tokens += row.input_tokens or 0
-        self.output_tokens += row.output_tokens or 0
+        self.count(row.outcome, row.error, row.input_tokens, row.output_tokens)
+
+    def count(self, outcome: str, error: str | None, input_tokens: int | None, output_tokens: int | None) -> None:
+        self.outcomes[outcome] += 1
+        if outcome != OK and error:
+            self.errors[error] += 1
+        self.input_tokens += input_tokens or 0
+        self.output_tokens += output_tokens or 0
 
     def summary(self, price: tuple[float, float] | None = None) -> str:
         text = f"suggested {self.done} {outcomes_text(self.outcomes)}, cached {self.cached}"

@@ -39,8 +39,8 @@ def ordered_map(function: Callable[[T], R], chunks: Iterable[T], workers: int,
     from concurrent.futures import ProcessPoolExecutor
 
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=min(workers, MAX_WORKERS), mp_context=context, initializer=setup,
-                             initargs=setup_args) as pool:
+    with ProcessPoolExecutor(max_workers=min(workers, MAX_WORKERS), mp_context=context, initializer=_start,
+                             initargs=(setup, setup_args)) as pool:
         pending: deque = deque()
         try:
             for chunk in chunks:
@@ -52,3 +52,13 @@ def ordered_map(function: Callable[[T], R], chunks: Iterable[T], workers: int,
         finally:
             for future in pending:
                 future.cancel()
+
+
+def _start(setup: Callable[..., object] | None, setup_args: tuple) -> None:
+    """A worker's start: ctrl+c is the parent's to handle (it stops handing out chunks and keeps what was
+    written); a worker that took it too would die mid-chunk and break the pool."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if setup is not None:
+        setup(*setup_args)

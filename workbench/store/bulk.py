@@ -5,7 +5,8 @@ in key order.
 writes (mended, JSON encoded) - pure, so a worker process does it, not the one writing. `save_encoded_batch`
 writes such rows with the same rule as `save_batch_suggestions` (a key's `ok` suggestion of the current
 text stays, reported as kept; the attempts are appended either way), sorted by suggestion id: the
-primary key's B-tree is then filled page by page instead of at random places.
+primary key's B-tree is then filled page by page instead of at random places. `save_encoded` writes a live
+run's rows the same way (`suggest --workers`), with the live rule: the new suggestion is the key's current one.
 """
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ from dataclasses import dataclass
 
 from workbench.records import Call, SuggestionRow
 from workbench.store._base import Handle, executemany, guarded, marks, transaction
-from workbench.store.suggestions import _INSERT_ATTEMPT, _UPSERT_FROM_BATCH, _attempt_values, _suggestion_values
+from workbench.store.suggestions import (
+    _INSERT_ATTEMPT, _INSERT_SUGGESTION, _UPSERT_FROM_BATCH, _attempt_values, _suggestion_values,
+)
 from workbench.vocab import OK
 
 
@@ -26,6 +29,7 @@ class EncodedSuggestion:
     output_tokens: int | None
     row: list  # the suggestions row, columns as _SUGGESTION_COLUMNS
     attempts: list[list]  # its attempts rows, columns as _ATTEMPT_COLUMNS
+    error: str | None = None  # why it is not ok
 
 
 def encode_batch_suggestion(suggestion: SuggestionRow, calls: list[Call]) -> EncodedSuggestion:
@@ -33,7 +37,8 @@ def encode_batch_suggestion(suggestion: SuggestionRow, calls: list[Call]) -> Enc
     if suggestion.content_hash is None:
         raise ValueError("a batch suggestion names the text it was made from")
     return EncodedSuggestion(suggestion.id, suggestion.outcome, suggestion.input_tokens, suggestion.output_tokens,
-                             _suggestion_values(suggestion), [_attempt_values(suggestion, c) for c in calls])
+                             _suggestion_values(suggestion), [_attempt_values(suggestion, c) for c in calls],
+                             suggestion.error)
 
 
 @guarded
@@ -50,6 +55,18 @@ def save_encoded_batch(db: Handle, items: list[EncodedSuggestion]) -> set[str]:
         executemany(db, _UPSERT_FROM_BATCH, [item.row for item in items])
         executemany(db, _INSERT_ATTEMPT, [row for item in items for row in item.attempts])
     return kept
+
+
+@guarded
+def save_encoded(db: Handle, items: list[EncodedSuggestion]) -> None:
+    """Write encoded suggestions of a live run (`suggest` on several cores) in one transaction, in key order:
+    each becomes its key's current suggestion, as `save_suggestions` makes it; the attempts are appended."""
+    if not items:
+        return
+    items = sorted(items, key=lambda item: item.id)
+    with transaction(db):
+        executemany(db, _INSERT_SUGGESTION, [item.row for item in items])
+        executemany(db, _INSERT_ATTEMPT, [row for item in items for row in item.attempts])
 
 
 def store_location(db: Handle) -> str:

@@ -1,0 +1,107 @@
+"""`suggest --model offline --workers N`: the offline model on every core, one writer, the live path's rule."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from benchmarks.synthetic import write_corpus
+from workbench import suggest_cores
+from workbench.db import open_db
+from workbench.ingest import ingest
+from workbench.models import get_model
+from workbench.prompts import resolve_prompt
+from workbench.suggest import run_suggestions
+from workbench.suggest_cores import run_on_cores
+
+ROOT = Path(__file__).resolve().parent.parent
+
+COLUMNS = "id, paper_id, prompt_id, model, params, outcome, error, technique, claimed_gain, compute, evidence, " \
+          "warnings, raw, content_hash"
+
+
+def stored(db) -> list[tuple]:
+    return [tuple(r.values()) for r in db.query(f"SELECT {COLUMNS} FROM suggestions ORDER BY id")]
+
+
+@pytest.mark.both_backends
+def test_two_workers_store_exactly_what_one_process_and_the_event_loop_store(seeded_db, monkeypatch):
+    monkeypatch.setattr(suggest_cores, "CHUNK", 100)  # 6 chunks for 504 papers: several in flight at once
+    prompt, model = resolve_prompt("summary"), get_model("offline")
+    report = run_on_cores(seeded_db, prompt, model, workers=2)
+    on_cores = stored(seeded_db)
+    assert report.done == report.outcomes["ok"] == len(on_cores) == 504 and report.cached == 0
+    run_on_cores(seeded_db, prompt, model, workers=1, force=True)
+    assert stored(seeded_db) == on_cores
+    asyncio.run(run_suggestions(seeded_db, prompt, model, force=True))
+    assert stored(seeded_db) == on_cores
+    # Every run appended its calls: three runs, one attempt a paper each.
+    assert seeded_db.execute("SELECT count(*), count(DISTINCT suggestion_id) FROM attempts").fetchone() == (1512, 504)
+    again = run_on_cores(seeded_db, prompt, model, workers=2)
+    assert (again.done, again.cached) == (0, 504)
+
+
+def test_a_paper_the_model_fails_on_is_that_papers_error_and_the_run_goes_on(seeded_db, monkeypatch):
+    from workbench.models import offline
+
+    victim = seeded_db.execute("SELECT title FROM papers ORDER BY seq LIMIT 1 OFFSET 7").fetchone()[0]
+    real = offline.extract
+
+    def flaky(title, abstract, settings=offline.DEFAULT_SETTINGS):
+        if title == victim:
+            raise RuntimeError("a rule met something it never saw \x1b[31m")
+        return real(title, abstract, settings)
+
+    monkeypatch.setattr(offline, "extract", flaky)
+    report = run_on_cores(seeded_db, resolve_prompt("summary"), get_model("offline"), workers=1)
+    assert report.outcomes == {"ok": 503, "error": 1}
+    row = next(seeded_db.query("SELECT s.outcome, s.error FROM suggestions s JOIN papers p ON p.id = s.paper_id "
+                               "WHERE p.title = ?", [victim]))
+    assert row["outcome"] == "error" and row["error"].startswith("RuntimeError: a rule met something")
+
+
+def test_workers_is_for_the_offline_model_only(run_cli, seeds_copy, tmp_path):
+    db = tmp_path / "w.db"
+    assert run_cli("--db", str(db), "ingest", str(seeds_copy)).exit_code == 0
+    result = run_cli("--db", str(db), "suggest", "--model", "some-model", "--workers", "2")
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines() == [
+        "workbench: --workers is for the offline model; a model at an endpoint takes --concurrency"]
+    assert run_cli("--db", str(db), "suggest", "--workers", "0").exit_code == 2
+
+
+def test_ctrl_c_keeps_every_chunk_written_and_a_rerun_does_the_rest(tmp_path):
+    store = tmp_path / "big.db"
+    db = open_db(store)
+    ingest(db, write_corpus(tmp_path / "corpus", 12_000))
+    db.close()
+    env = dict(os.environ, WORKBENCH_CONFIG=str(tmp_path / "none.toml"), PYTHONPATH=str(ROOT))
+    command = [sys.executable, "-m", "workbench", "--db", str(store), "suggest", "--model", "offline", "--workers", "2"]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               start_new_session=True)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and process.poll() is None:
+        reader = open_db(store, create=False)
+        written = reader.execute("SELECT count(*) FROM suggestions").fetchone()[0]
+        reader.close()
+        if written >= 1000:
+            break
+        time.sleep(0.05)
+    os.killpg(process.pid, signal.SIGINT)  # what a terminal's ctrl+c does: the whole process group
+    out, err = process.communicate(timeout=60)
+    reader = open_db(store, create=False)
+    kept, attempts = reader.execute("SELECT count(*) FROM suggestions").fetchone()[0], \
+        reader.execute("SELECT count(*) FROM attempts").fetchone()[0]
+    reader.close()
+    assert process.returncode == 1 and "Traceback" not in err, err
+    assert "interrupted; finished suggestions are kept" in out and f"suggested {kept} (ok {kept})" in out
+    assert 1000 <= kept < 12_000 and kept % suggest_cores.CHUNK == 0 and attempts == kept  # whole chunks only
+    rerun = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    assert rerun.returncode == 0 and f"suggested {12_000 - kept} (ok {12_000 - kept}), cached {kept}" in rerun.stdout
