@@ -1,13 +1,16 @@
 """Suggestion throughput.
 
-    python benchmarks/bench_suggest.py
+    python benchmarks/bench_suggest.py [--only openai|cores|offline|quality] [--cores-papers N]
 
 1. The 504 seed abstracts against a Chat Completions server on 127.0.0.1 (its own
    process) that answers after 200 ms, at concurrency 16, 32 and 64: a bare
    AsyncOpenAI loop sending the same request bodies and `workbench suggest`, each
    timed as a whole run, process start to exit, three times in alternating order
    (target: workbench within 10%, medians).
-2. The offline model's throughput, the model alone and the whole `suggest`
+2. `workbench suggest --model offline` on a store of 50,000 synthetic papers, whole
+   processes: `--workers 1` against every core, three times in alternating order
+   (target: >= 1.8x the one-core rate on 2 cores).
+   Then the offline model's throughput, the model alone and the whole `suggest`
    pipeline with grounding and store writes (target >= 2,000 abstracts/s).
 3. The offline model's quality on the hand-annotated samples in tests/fixtures, with
    the summary and the gains prompt's settings (workbench/evaluation.py defines the
@@ -150,6 +153,36 @@ def bench_openai(db, db_path: Path, tmp: Path, rounds: int = 3) -> None:
         server.wait()
 
 
+def bench_cores(tmp: Path, papers: int, rounds: int = 3) -> None:
+    """`suggest --model offline` as whole processes, process start to exit, on a store of `papers` synthetic
+    papers: one worker (the one-core rate) and every core, `rounds` times each in alternating order."""
+    from benchmarks.synthetic import write_corpus
+    from workbench.workers import default_workers
+
+    base = tmp / "cores.db"
+    db = open_db(base)
+    ingest(db, write_corpus(tmp / "corpus", papers, per_file=20_000))
+    close_db(db)
+    cores = default_workers()
+    env = dict(os.environ, WORKBENCH_CONFIG=str(tmp / "no-config.toml"))
+    runs: dict[int, list[float]] = {1: [], cores: []}
+    for round_ in range(rounds):
+        for workers in ((1, cores) if round_ % 2 == 0 else (cores, 1)):
+            run_db = tmp / f"cores-{workers}.db"
+            shutil.copy(base, run_db)
+            wall, _, out = _timed([sys.executable, "-m", "workbench", "--db", str(run_db), "suggest", "--model",
+                                   "offline", "--workers", str(workers)], env)
+            assert f"suggested {papers} (ok {papers})" in out, out
+            run_db.unlink()
+            runs[workers].append(wall)
+    one, many = statistics.median(runs[1]), statistics.median(runs[cores])
+    print(f"offline suggest, {papers:,} papers, whole runs, process start to exit: 1 worker "
+          f"{', '.join(f'{w:.2f}' for w in runs[1])} s ({papers / one:,.0f} papers/s median); {cores} workers "
+          f"{', '.join(f'{w:.2f}' for w in runs[cores])} s ({papers / many:,.0f} papers/s median); speed-up "
+          f"{one / many:.2f}x (target >= 1.8x on 2 cores); per round "
+          f"{', '.join(f'{a / b:.2f}' for a, b in zip(runs[1], runs[cores]))}")
+
+
 def bench_offline(db) -> None:
     papers = list(db.query("SELECT id, title, abstract FROM papers ORDER BY seq"))
     rounds = 10
@@ -188,14 +221,27 @@ def offline_quality(db) -> None:
 
 
 def main() -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--only", choices=("openai", "cores", "offline", "quality"), action="append",
+                        help="Run only these parts (repeatable; default: all).")
+    parser.add_argument("--cores-papers", type=int, default=50_000, help="Papers in the store of the cores part.")
+    args = parser.parse_args()
+    parts = set(args.only or ("openai", "cores", "offline", "quality"))
     with tempfile.TemporaryDirectory() as tmp:
         db_path = Path(tmp) / "bench.db"
         db = open_db(db_path)
         ingest(db, [ROOT / "seeds"])
-        bench_openai(db, db_path, Path(tmp))
-        db = open_db(db_path)
-        bench_offline(db)
-        offline_quality(db)
+        if "openai" in parts:
+            bench_openai(db, db_path, Path(tmp))
+            db = open_db(db_path)
+        if "cores" in parts:
+            bench_cores(Path(tmp), args.cores_papers)
+        if "offline" in parts:
+            bench_offline(db)
+        if "quality" in parts:
+            offline_quality(db)
 
 
 if __name__ == "__main__":
