@@ -1,6 +1,6 @@
 """Batch suggestions at scale: request files written, result lines collected, peak memory.
 
-    python benchmarks/bench_batch.py [--papers 1000000] [--keep DIR]
+    python benchmarks/bench_batch.py [--papers 1000000] [--keep DIR] [--review]
 
 1. A store with N synthetic papers (seed abstracts, varied titles; ingested as usual, not timed).
 2. `suggest --batch --batch-file`: every paper's request line written into files of at most
@@ -14,6 +14,9 @@
    and an `executemany` of (custom_id, the reply's content, its token counts) into a fresh SQLite table
    keyed by custom_id (WAL, synchronous=NORMAL, as the store), 1,000 lines a transaction. Printed as the
    ratio of the two rates (target >= 1.0: collect at least as fast as the bare loop).
+5. With --review: the review process in a pseudo-terminal accepting a paper every 100 ms while
+   `batch collect --file` stores the same results into a copy of the store (target: accept -> next
+   paper p95 <= 33 ms, over the accepts made while the collect ran).
 """
 
 from __future__ import annotations
@@ -110,6 +113,48 @@ def phase_bare(results: Path, folder: Path) -> dict:
     return {"lines": lines, "seconds": time.perf_counter() - started, "peak_mb": peak_mb()}
 
 
+def review_during_collect(db_path: Path, results: Path, papers: int, pace: float = 0.100,
+                          workers: int | None = None) -> None:
+    """A reviewer accepting one paper every `pace` s in the real review process (a pseudo-terminal) while
+    `workbench batch collect --file` stores the results in the same store: accept -> next paper, counted only
+    for the accepts made while the collect was running (target p95 <= 33 ms)."""
+    import re
+    import signal
+    import subprocess
+
+    import pexpect
+
+    from benchmarks.bench_review import percentiles, spawn, warm_bytecode_cache
+
+    warm_bytecode_cache()
+    from workbench.db import open_db
+
+    db = open_db(db_path)
+    first_title = db.execute("SELECT title FROM papers ORDER BY seq LIMIT 1").fetchone()[0]
+    db.close()
+    child = spawn(db_path)
+    child.expect(re.escape(first_title[:40]), timeout=60)
+    child.expect(pexpect.TIMEOUT, timeout=1.0)  # the first suggestions settle
+    collect = subprocess.Popen([sys.executable, "-m", "workbench", "--db", str(db_path), "batch", "collect", "--file",
+                                str(results)] + (["--workers", str(workers)] if workers else []), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    started, latencies, decided = time.perf_counter(), [], 0
+    while collect.poll() is None:
+        decided += 1
+        sent = time.perf_counter()
+        child.send("a")
+        child.expect(f" {decided}/{papers} decided")
+        if collect.poll() is None:
+            latencies.append((time.perf_counter() - sent) * 1000)
+        time.sleep(max(0.0, pace - (time.perf_counter() - sent)))
+    collect_seconds = time.perf_counter() - started
+    out, err = collect.communicate()
+    child.kill(signal.SIGKILL)
+    assert collect.returncode == 0, err
+    print(f"review during collect: {len(latencies)} accepts, one per {pace * 1000:.0f} ms, while collect --file "
+          f"stored {papers:,} lines in the same store ({collect_seconds:.1f} s): {percentiles(latencies)} "
+          "(target p95 <= 33 ms)")
+
+
 def write_results(folder: Path, results: Path, block: int = 10_000) -> int:
     """Answer every request file's lines in vLLM's output format, shuffled within blocks of lines."""
     from tests.fake_openai import completion, paper_in
@@ -157,6 +202,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--papers", type=int, default=1_000_000)
     parser.add_argument("--keep", type=Path, default=None, help="Work in this folder and keep it.")
+    parser.add_argument("--review", action="store_true",
+                        help="Also measure the review's accept -> next paper while a collect runs (a copy of the store).")
     parser.add_argument("--phase", nargs="+", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.phase:
@@ -179,6 +226,8 @@ def main() -> None:
               f"(target >= 50,000); peak memory {wrote['peak_mb']:.0f} MB (target < 300)")
         lines = write_results(folder, results)
         shutil.rmtree(folder)
+        if args.review:
+            shutil.copy(db_path, work / "review.db")  # as it is before the collect (the phases close the store)
         collected = run_phase("collect", str(db_path), str(results), script=__file__)
         bare = run_phase("bare", str(results), str(work), script=__file__)
         rate, bare_rate = collected["lines"] / collected["seconds"], bare["lines"] / bare["seconds"]
@@ -188,6 +237,8 @@ def main() -> None:
         print(f"bare json.loads + executemany, same lines, same run: {bare['seconds']:.1f} s = {bare_rate:,.0f} "
               f"lines/s; ratio collect / bare {rate / bare_rate:.2f} (target >= 1.0)")
         assert lines == collected["lines"] == bare["lines"]
+        if args.review:
+            review_during_collect(work / "review.db", results, args.papers)
     finally:
         if args.keep is None:
             shutil.rmtree(work, ignore_errors=True)

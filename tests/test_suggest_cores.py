@@ -18,6 +18,7 @@ from workbench.db import open_db
 from workbench.ingest import ingest
 from workbench.models import get_model
 from workbench.prompts import resolve_prompt
+from workbench.store import WRITE_CHUNK
 from workbench.suggest import run_suggestions
 from workbench.suggest_cores import run_on_cores
 
@@ -102,6 +103,6 @@ def test_ctrl_c_keeps_every_chunk_written_and_a_rerun_does_the_rest(tmp_path):
     reader.close()
     assert process.returncode == 1 and "Traceback" not in err, err
     assert "interrupted; finished suggestions are kept" in out and f"suggested {kept} (ok {kept})" in out
-    assert 1000 <= kept < 12_000 and kept % suggest_cores.CHUNK == 0 and attempts == kept  # whole chunks only
+    assert 1000 <= kept < 12_000 and kept % WRITE_CHUNK == 0 and attempts == kept  # whole transactions only
     rerun = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
     assert rerun.returncode == 0 and f"suggested {12_000 - kept} (ok {12_000 - kept}), cached {kept}" in rerun.stdout

@@ -14,8 +14,9 @@ validate -> ground -> record), as ask 1, attempt 1, with the batch id on the sug
 its attempts row. Lines are joined on custom_id (any order). Idempotent: a line whose key already
 has an attempt from the same batch is skipped, and a collected batch is not read again. A key
 that got an `ok` suggestion some other way meanwhile keeps it; the line is kept in the attempts
-log as history. Lines are stored in transactions of STORE_CHUNK, so a review running at the same
-time waits at most one short transaction, and an interrupted collect keeps what it stored.
+log as history. Lines are read in chunks of STORE_CHUNK and stored in transactions of WRITE_CHUNK, so a
+review running at the same time waits at most one short transaction, and an interrupted collect keeps
+what it stored.
 """
 
 from __future__ import annotations
@@ -42,19 +43,19 @@ from workbench.models.transport import redact_key
 from workbench.prompts import Prompt, prompt_from_text
 from workbench.records import BatchRow, SuggestionKey, custom_id
 from workbench.store import (
-    Handle, add_batch, batch_keys, batch_papers, batch_totals, bulk_writes, collected_suggestion_ids, count_lacking_ok,
-    get_batch, list_batches, papers_in_flight, papers_lacking_ok, prompt_body, save_encoded_batch, store_location,
-    update_batch,
+    WRITE_CHUNK, Handle, add_batch, batch_keys, batch_papers, batch_totals, bulk_writes, collected_suggestion_ids,
+    count_lacking_ok, get_batch, list_batches, papers_in_flight, papers_lacking_ok, prompt_body, save_encoded_batch,
+    store_location, update_batch,
 )
 from workbench.suggest import (
     outcomes_text, recall_format, remember_prompt, suggestion_key, usage_text,
 )
-from workbench.workers import ordered_map
+from workbench.workers import BULK_NICE, ordered_map
 from workbench.vocab import (
     COMPLETED, ENGINE_API, ENGINE_FILE, FAILED, UPLOADED, WRITTEN, utc_now,
 )
 
-STORE_CHUNK = 1000  # result lines per transaction
+STORE_CHUNK = 1000  # result lines read (and grounded) at a time; written WRITE_CHUNK a transaction
 
 
 class Asked(NamedTuple):
@@ -264,7 +265,8 @@ def asked_keys(db: Handle) -> dict[str, Asked]:
 
 
 class ResultStore:
-    """Stores result lines of one batch (or results file) in transactions of STORE_CHUNK lines. With
+    """Stores result lines of one batch (or results file), read STORE_CHUNK lines at a time and written in
+    transactions of WRITE_CHUNK. With
     `workers` > 1 the lines are read and grounded in that many worker processes, chunk by chunk, while
     this process only writes, in the order of the lines."""
 
@@ -282,7 +284,7 @@ class ResultStore:
         with bulk_writes(self.db):
             if self.workers > 1 and len(ahead) > 1:
                 setup = (store_location(self.db), self.batch_id, self.keys, self.redact)
-                results = ordered_map(read_in_worker, chunks, self.workers, start_reader, setup)
+                results = ordered_map(read_in_worker, chunks, self.workers, start_reader, setup, nice=BULK_NICE)
             else:
                 results = map(LineReader(self.db, self.batch_id, self.keys, self.redact).read, chunks)
             for result in results:
@@ -311,7 +313,8 @@ class ResultStore:
                 continue
             done.add(item.id)
             items.append(item)
-        report.kept += len(save_encoded_batch(self.db, items))
+        for start in range(0, len(items), WRITE_CHUNK):  # short transactions: a review's write waits on one at most
+            report.kept += len(save_encoded_batch(self.db, items[start:start + WRITE_CHUNK]))
         for item in items:
             report.stored += 1
             report.outcomes[item.outcome] += 1

@@ -19,11 +19,11 @@ from typing import Callable
 from workbench.models.base import Model
 from workbench.prompts import Prompt
 from workbench.store import (
-    EncodedSuggestion, Handle, bulk_writes, encode_batch_suggestion, get_papers, open_reader, save_encoded,
+    WRITE_CHUNK, EncodedSuggestion, Handle, bulk_writes, encode_batch_suggestion, get_papers, open_reader, save_encoded,
     store_location,
 )
 from workbench.suggest import RunReport, papers_to_request, remember_prompt, suggest_paper_now
-from workbench.workers import ordered_map
+from workbench.workers import BULK_NICE, ordered_map
 
 CHUNK = 500  # papers a worker takes at once: big enough to hide the hand-over, small enough to stop soon
 
@@ -71,13 +71,14 @@ def run_on_cores(db: Handle, prompt: Prompt, model: Model, *, workers: int, pape
     chunks = [todo[start:start + CHUNK] for start in range(0, len(todo), CHUNK)]
     if workers > 1 and len(chunks) > 1:
         results = ordered_map(_suggest_in_worker, chunks, workers, _start_worker,
-                              (store_location(db), prompt, model.name))
+                              (store_location(db), prompt, model.name), nice=BULK_NICE)
     else:
         results = map(_Suggester(db, prompt, model).run, chunks)
     try:
         with bulk_writes(db):
             for items in results:
-                save_encoded(db, items)
+                for start in range(0, len(items), WRITE_CHUNK):  # short transactions, as a collect's
+                    save_encoded(db, items[start:start + WRITE_CHUNK])
                 for item in items:
                     report.count(item.outcome, item.error, item.input_tokens, item.output_tokens)
                 if on_progress:

@@ -1,7 +1,8 @@
 """Work spread over processes: chunks in, results out in the order the chunks went in.
 
-`ordered_map(function, chunks, workers, setup, setup_args)`: `setup(*setup_args)` runs once in each
-worker (opening what the work reads), then `function(chunk)` per chunk. At most `2 * workers` chunks
+`ordered_map(function, chunks, workers, setup, setup_args, nice)`: `setup(*setup_args)` runs once in each
+worker (opening what the work reads), then `function(chunk)` per chunk. Bulk work passes `nice` (see
+BULK_NICE): its workers then take only the CPU a review on the same machine leaves. At most `2 * workers` chunks
 are under way at once, so memory stays flat for any number of chunks. `workers <= 1` runs everything
 in this process, with no pickling: what tests and small inputs use. Workers are *spawned* (never
 forked): a forked child would inherit the parent's open store connection, which SQLite forbids using
@@ -18,6 +19,10 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 MAX_WORKERS = 64
+# The CPU priority of bulk workers (collect, suggest on every core), as `nice` counts: far enough below a
+# review's that the reviewer is served first, as measured (bench_batch.py --review); the writer, which holds
+# the store's lock, keeps its priority, so a review never waits on a starved lock holder.
+BULK_NICE = 10
 
 
 def default_workers() -> int:
@@ -29,7 +34,7 @@ def default_workers() -> int:
 
 
 def ordered_map(function: Callable[[T], R], chunks: Iterable[T], workers: int,
-                setup: Callable[..., object] | None = None, setup_args: tuple = ()) -> Iterator[R]:
+                setup: Callable[..., object] | None = None, setup_args: tuple = (), nice: int = 0) -> Iterator[R]:
     if workers <= 1:
         if setup is not None:
             setup(*setup_args)
@@ -40,7 +45,7 @@ def ordered_map(function: Callable[[T], R], chunks: Iterable[T], workers: int,
 
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(max_workers=min(workers, MAX_WORKERS), mp_context=context, initializer=_start,
-                             initargs=(setup, setup_args)) as pool:
+                             initargs=(setup, setup_args, nice)) as pool:
         pending: deque = deque()
         try:
             for chunk in chunks:
@@ -54,11 +59,14 @@ def ordered_map(function: Callable[[T], R], chunks: Iterable[T], workers: int,
                 future.cancel()
 
 
-def _start(setup: Callable[..., object] | None, setup_args: tuple) -> None:
+def _start(setup: Callable[..., object] | None, setup_args: tuple, nice: int) -> None:
     """A worker's start: ctrl+c is the parent's to handle (it stops handing out chunks and keeps what was
-    written); a worker that took it too would die mid-chunk and break the pool."""
+    written); a worker that took it too would die mid-chunk and break the pool. A `nice` worker yields the
+    CPU to interactive processes (a review on the same machine) and takes what they leave."""
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if nice:
+        os.nice(nice)
     if setup is not None:
         setup(*setup_args)

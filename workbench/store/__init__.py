@@ -41,7 +41,8 @@ from workbench.store.leases import (  # noqa: F401
     open_papers, release, set_distribution, share_of,
 )
 from workbench.store.bulk import (  # noqa: F401
-    EncodedSuggestion, encode_batch_suggestion, open_reader, save_encoded, save_encoded_batch, store_location,
+    WRITE_CHUNK, EncodedSuggestion, encode_batch_suggestion, open_reader, save_encoded, save_encoded_batch,
+    store_location,
 )
 from workbench.store.papers import (  # noqa: F401
     FileCounts, PaperWriter, refresh_statistics, count_papers, find_papers, get_paper, get_papers, iter_papers, known_paper_ids,

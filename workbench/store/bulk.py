@@ -21,6 +21,11 @@ from workbench.store.suggestions import (
 from workbench.vocab import OK
 
 
+# Rows written per transaction in bulk (a collect, suggest on every core): a review's decision waits for the
+# transaction under way, so it is short (README, *Benchmarks*: accept -> next paper during a collect).
+WRITE_CHUNK = 100
+
+
 @dataclass(slots=True)
 class EncodedSuggestion:
     id: str
