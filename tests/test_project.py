@@ -74,6 +74,7 @@ LAYERS = [
     {"__init__", "vocab", "errors", "json_text", "safe_text", "workers",
      "plain_text"},  # the words, the errors, text made safe, processes, LaTeX as it prints
     {"grounding", "corpus", "schema", "config", "migrations", "migrations_pg", "pg", "models.offline_settings"},
+    {"checks"},  # what a reply keeps: above grounding (its numbers), below prompts (which read the [checks] table)
     {"records", "metrics", "reliability", "prompts", "db", "tables", "progress"},
     {"store"},  # every query; the only SQL
     {"models"},  # suggestion providers
@@ -103,7 +104,9 @@ ALLOWED = {
     "records": {"grounding", "safe_text", "vocab"},
     "metrics": {"grounding", "vocab"},
     "reliability": set(),  # Krippendorff's alpha and Gwet's AC1: arithmetic on labels, stdlib only
-    "prompts": {"errors", "schema", "vocab", "models.offline_settings"},  # it validates a prompt's [offline] table
+    "checks": {"errors", "grounding", "vocab"},  # the checks every reply goes through: pure functions
+    "prompts": {"errors", "schema", "vocab", "models.offline_settings",  # it validates a prompt's [offline] table
+                "checks", "plain_text"},  # ... and its [checks] table; latex_as_text sends the abstract as it prints
     "db": {"errors", "migrations", "migrations_pg", "pg", "vocab"},  # vocab: utc_now for a migration's record
     "tables": {"safe_text", "vocab"},
     "progress": {"safe_text"},
@@ -111,7 +114,7 @@ ALLOWED = {
               "prompts"},  # resolve_prompt_versions: a prompt file path names its version
     "models": {"config", "errors", "grounding", "json_text", "models.offline_settings", "prompts", "records", "schema",
                "vocab"},
-    "suggest": {"errors", "grounding", "models", "prompts", "records", "store", "vocab"},
+    "suggest": {"checks", "errors", "grounding", "models", "prompts", "records", "store", "vocab"},
     "ingest": {"corpus", "errors", "records", "store"},
     "jsonl": {"corpus", "errors", "json_text", "records", "store", "vocab"},
     "stats": {"records", "store", "vocab"},
