@@ -132,7 +132,8 @@ ALLOWED = {
               "suggest", "vocab",
               "workers"},  # collecting: lines read and grounded in worker processes
     "copying": {"errors", "jsonl", "store"},
-    "review": {"db", "doubt", "errors", "grounding", "metrics", "models", "prompts", "records", "stats",
+    "review": {"checks",  # the `m` page: which warnings are the checks' changes
+               "db", "doubt", "errors", "grounding", "metrics", "models", "prompts", "records", "stats",
                "store", "suggest", "vocab",
                "team_agreement"},  # adjudication: the disagreements of any number of annotators; the team tab
     "final": {"jsonl", "records", "store", "team_agreement", "vocab"},  # export --final: one decision per paper
