@@ -260,3 +260,42 @@ def test_offline_suggestions_go_through_the_same_checks(run_cli, tmp_path, db_pa
         assert (replayed["claimed_gain"], replayed["compute"]) == (gain, compute)
         assert [w for w in json.loads(warnings) if w["kind"] in (FIGURE_NOT_IN_ABSTRACT, GAIN_WITHOUT_FIGURE,
                                                                   REPEATED_ITEM)] == expected
+
+
+# --------------------------------------------------------------------------- evidence before the values
+
+
+def test_evidence_first_asks_for_the_quotes_before_the_values_and_reads_either_order(fake, run_cli, tmp_path):
+    """`evidence_first = true`: the schema (strict and in the prompt) and the example turns put `evidence` first,
+    so a model writes its quotes before it summarises; a reply in either order is read the same."""
+    shipped = resolve_prompt("summary")
+    first = prompt_from_text(shipped.body.replace("latex_as_text = true", "latex_as_text = true\nevidence_first = true"),
+                             tmp_path / "first.toml")
+    assert first.evidence_first and first.id != shipped.id
+    with pytest.raises(InputError, match=r"x\.toml: key 'evidence_first' must be true or false"):
+        prompt_from_text(shipped.body.replace("latex_as_text = true", "evidence_first = 1"), "x.toml")
+    write(tmp_path / "first.toml", first.body)
+    assert run_cli("ingest", str(_corpus(tmp_path))).exit_code == 0
+    reply = {"evidence": HOSTILE_LATEX_REPLY["evidence"], **{f: HOSTILE_LATEX_REPLY[f] for f in
+                                                             ("technique", "claimed_gain", "compute")}}
+    fake.script = {LATEX[0]: ["reply:" + json.dumps(reply)] * 2}
+    for mode in ("json_schema", "json_object"):
+        result = run_cli("suggest", "--model", "gpt-test", "--prompt", str(tmp_path / "first.toml"), "--force",
+                         "--paper", _paper_id(LATEX[0]), "--response-format", mode)
+        assert result.exit_code == 0 and "ok 1" in result.stdout, result.stdout + result.stderr
+    strict, in_prompt = fake.requests[-2].body, fake.requests[-1].body
+    schema = strict["response_format"]["json_schema"]["schema"]
+    assert list(schema["properties"])[0] == "evidence" and schema["required"][0] == "evidence"
+    system = in_prompt["messages"][0]["content"]
+    assert system.index('"evidence"') < system.index('"technique"')
+    example_answer = json.loads(in_prompt["messages"][2]["content"])
+    assert list(example_answer)[0] == "evidence"
+    suggestions, _ = _stored(Path("annotations/workbench.db"), LATEX[0])  # one per response format
+    assert [s.values["compute"] for s in suggestions] == ["64 A100 GPUs"] * 2  # read, then checked, as any reply
+    assert list(json.loads(shipped.render(*LATEX)[2]["content"]))[0] == "technique"  # without the flag: as before
+
+
+def _paper_id(title: str) -> str:
+    from workbench.corpus import paper_id
+
+    return paper_id(title)

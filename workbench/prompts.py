@@ -29,7 +29,7 @@ from workbench.vocab import FIELDS, MAX_QUOTE_CHARS, MAX_VALUE_CHARS, NULL_WORDS
 DEFAULT_PROMPT = "summary"
 _REQUIRED = {"name": str, "description": str, "system": str, "user": str}
 _OPTIONAL = {"examples": list, "temperature": (int, float), "max_tokens": int, "offline": dict, "checks": dict,
-             "latex_as_text": bool}
+             "latex_as_text": bool, "evidence_first": bool}
 _PROJECT_PROMPTS = Path(__file__).resolve().parent.parent / "prompts"
 
 
@@ -48,6 +48,7 @@ class Prompt:
     offline: OfflineSettings | None = None  # the [offline] table; None: the offline model ignores this prompt
     checks_table: Checks | None = None  # the [checks] table; None: the file has none (see `checks`)
     latex_as_text: bool = False  # the title and abstract are sent as they print (LaTeX escapes, inline math)
+    evidence_first: bool = False  # the reply's shape puts `evidence` before the values (quote, then summarise)
     body: str = field(default="", repr=False)  # the file's text, stored with the version
     path: Path | None = None
 
@@ -62,8 +63,9 @@ class Prompt:
             content["offline"] = self.offline.as_dict()
         if self.checks_table is not None:  # the same: what a reply keeps is part of the version
             content["checks"] = self.checks_table.as_dict()
-        if self.latex_as_text:
-            content["latex_as_text"] = True
+        for flag in ("latex_as_text", "evidence_first"):  # only when set: other prompts keep their versions
+            if getattr(self, flag):
+                content[flag] = True
         return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
 
     @property
@@ -82,11 +84,16 @@ class Prompt:
         if schema_in_prompt:  # a server without constrained decoding: spell out the shape
             from workbench.schema import summary_json_schema  # pydantic: only when a request needs it
 
-            system += "\n\n" + JSON_SHAPE_INSTRUCTIONS + json.dumps(summary_json_schema())
+            shape = EVIDENCE_FIRST_SHAPE if self.evidence_first else JSON_SHAPE
+            system += "\n\n" + JSON_SHAPE_INSTRUCTIONS.format(shape=shape) + json.dumps(
+                summary_json_schema(self.evidence_first))
         messages = [{"role": "system", "content": system}]
         for example in self.examples:
+            output = example["output"]
+            if self.evidence_first:
+                output = {"evidence": output["evidence"], **{k: v for k, v in output.items() if k != "evidence"}}
             messages.append({"role": "user", "content": _fill(self.user, example["title"], example["abstract"])})
-            messages.append({"role": "assistant", "content": json.dumps(example["output"])})
+            messages.append({"role": "assistant", "content": json.dumps(output)})
         messages.append({"role": "user", "content": self.user_message(title, abstract)})
         return messages
 
@@ -97,10 +104,13 @@ class Prompt:
         return _fill(self.user, title, abstract)
 
 
+_VALUES_SHAPE = '"technique": <string or null>, "claimed_gain": <string or null>, "compute": <string or null>'
+_EVIDENCE_SHAPE = '"evidence": {"technique": <quote or null>, "claimed_gain": <quote or null>, "compute": <quote or null>}'
+JSON_SHAPE = "{" + _VALUES_SHAPE + ", " + _EVIDENCE_SHAPE + "}"
+EVIDENCE_FIRST_SHAPE = "{" + _EVIDENCE_SHAPE + ", " + _VALUES_SHAPE + "}"
 JSON_SHAPE_INSTRUCTIONS = (
     "Reply with one JSON object and nothing else, with exactly these keys:\n"
-    '{"technique": <string or null>, "claimed_gain": <string or null>, "compute": <string or null>, '
-    '"evidence": {"technique": <quote or null>, "claimed_gain": <quote or null>, "compute": <quote or null>}}\n'
+    "{shape}\n"
     "Every quote is copied character for character from the abstract. The object must match this JSON Schema:\n"
 )
 
@@ -167,12 +177,14 @@ def _validate(path: Path, data: dict, text: str) -> Prompt:
     offline = parse_offline_table(path, data["offline"]) if "offline" in data else None
     checks = parse_checks_table(path, data["checks"]) if "checks" in data else None
     latex_as_text = data.get("latex_as_text", False)
-    if not isinstance(latex_as_text, bool):
-        raise InputError(f"{path}: key 'latex_as_text' must be true or false")
+    for flag in ("latex_as_text", "evidence_first"):
+        if not isinstance(data.get(flag, False), bool):
+            raise InputError(f"{path}: key '{flag}' must be true or false")
     return Prompt(
         name=data["name"].strip(), description=data["description"].strip(), system=data["system"].strip(),
         user=data["user"], examples=tuple(examples), temperature=float(temperature), max_tokens=max_tokens,
-        offline=offline, checks_table=checks, latex_as_text=latex_as_text, body=text, path=path,
+        offline=offline, checks_table=checks, latex_as_text=latex_as_text,
+        evidence_first=data.get("evidence_first", False), body=text, path=path,
     )
 
 
