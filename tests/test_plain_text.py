@@ -161,3 +161,19 @@ def test_the_units_cover_the_stored_text_in_order(stored):
         assert plain.starts[k] == plain.ends[k - 1]
         assert plain.plain_starts[k] >= plain.plain_starts[k - 1]
     assert plain.plain_starts[0] == 0 and plain.plain_starts[-1] <= len(plain.text)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_TEXT, st.data())
+def test_grounding_places_any_quote_of_the_printed_text_on_a_stored_span_that_prints_it(stored, data):
+    plain = plain_text(stored)
+    if not plain.text.strip():
+        return
+    start = data.draw(st.integers(0, len(plain.text) - 1))
+    end = data.draw(st.integers(start + 1, len(plain.text)))
+    quote = plain.text[start:end]
+    if quote != quote.strip() or not quote:
+        return
+    span = align(quote, stored)
+    assert span.status == EXACT  # found as it is, in the stored text or in the text as it prints
+    assert quote in as_printed(stored[span.start:span.end]) or stored[span.start:span.end] == quote
