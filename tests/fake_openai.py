@@ -2,7 +2,7 @@
 
 Replies are schema-shaped JSON built by the offline extractor from the abstract
 in the request, so they ground. A script maps a title fragment to the faults
-its next requests meet, e.g. {"Multigrid": ["429", "ok"]}; requests of other
+its next requests meet, e.g. {"Multigrid": ["429", "ok"]} ("reply:TEXT" answers with TEXT); requests of other
 papers get `default` (normally "ok"). Every request is recorded.
 """
 
@@ -178,6 +178,8 @@ class FakeOpenAI(LocalServer):
         elif self.latency:
             time.sleep(self.latency)
 
+        if fault.startswith("reply:"):  # a scripted reply text, sent as it is
+            return self._completion(handler, body, fault.removeprefix("reply:"))
         if fault == "ok":
             summary = extract(title, abstract).model_dump()
             if self.omit_evidence:

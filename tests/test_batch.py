@@ -21,6 +21,7 @@ from tests.fake_batch import FakeBatchAPI
 from workbench.db import open_db
 from workbench.models.offline import extract
 from workbench.models.openai_compat import OpenAICompatibleModel
+from workbench.plain_text import as_printed
 from workbench.models.replies import reply_from_result
 from workbench.prompts import resolve_prompt
 
@@ -111,7 +112,8 @@ def test_every_seed_paper_through_a_batch_then_nothing_twice(store_url, env, run
         if fault:
             assert outcome == FAULTS[fault], (title, outcome, error)
         else:  # the stored reply is the one made for this paper's abstract: joined on custom_id
-            assert outcome == "ok" and technique == extract(title, abstract).technique
+            # the engine answered the request it was sent: the paper as it prints (the prompt's latex_as_text)
+            assert outcome == "ok" and technique == extract(as_printed(title), as_printed(abstract)).technique
     assert db_rows(db_path, "SELECT count(*), count(DISTINCT batch_id) FROM attempts") == [(504, 1)]
     assert "(batch)" in run_cli("log", "--limit", "1", env={"COLUMNS": "200"}).stdout
 
@@ -339,7 +341,7 @@ def test_a_round_trip_through_files_alone(store_url, run_cli, seeds_copy, tmp_pa
     assert error == [("HTTP 400: This model's maximum context length is 4096 tokens.", 400)]
     papers = titles(db_path)
     for paper_id, technique in db_rows(db_path, "SELECT paper_id, technique FROM suggestions WHERE outcome = 'ok'"):
-        assert technique == extract(*papers[paper_id]).technique
+        assert technique == extract(*map(as_printed, papers[paper_id])).technique
     assert "collected already (30 lines stored)" in run_cli("batch", "collect", "--file", str(results)).stdout
     assert db_rows(db_path, "SELECT count(*) FROM attempts") == [(30,)]
     status = run_cli("batch", "status").stdout.splitlines()

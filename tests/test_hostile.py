@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import sqlite3
 import sys
 import time
 
@@ -88,7 +89,12 @@ def test_a_server_answering_hostile_strings_is_stored_as_data(run_cli, hostile_d
     assert_inert(exported)
     first = json.loads(exported.splitlines()[0])
     assert first["fields"]["technique"].startswith("[@click=app.quit]Quit[/] \x1b]0;PWNED-TITLE")  # kept, as data
-    assert first["evidence"]["claimed_gain"]["status"] == "ungrounded"
+    assert first["fields"]["claimed_gain"] is None  # "99x" is in no abstract: the shipped prompt's checks drop it
+    with sqlite3.connect(hostile_db) as conn:
+        warnings = [json.loads(w) for (w,) in conn.execute("SELECT warnings FROM suggestions")]
+    dropped = [[w["dropped"] for w in ws if w["field"] == "claimed_gain"] for ws in warnings]
+    # the items of the gain (split at ";"), as data: the one with the figure, then what was left without one
+    assert dropped == [["[link=https://evil.example]99x faster[/link] \x1b]52", "c; cHduZWQ=\x07"]] * 12
     log = run_cli("log", "--limit", "5", env={"COLUMNS": "250"})
     assert log.exit_code == 0 and "[@click=app.quit]" in log.stdout
     assert_inert(log.stdout, log.stderr)

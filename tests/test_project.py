@@ -71,8 +71,10 @@ def _unit(module: str) -> str:
 
 # Bottom to top: a unit may import only units of a lower layer (never one beside or above it).
 LAYERS = [
-    {"__init__", "vocab", "errors", "json_text", "safe_text", "workers"},  # the words, the errors, text made safe, processes
+    {"__init__", "vocab", "errors", "json_text", "safe_text", "workers",
+     "plain_text"},  # the words, the errors, text made safe, processes, LaTeX as it prints
     {"grounding", "corpus", "schema", "config", "migrations", "migrations_pg", "pg", "models.offline_settings"},
+    {"checks"},  # what a reply keeps: above grounding (its numbers), below prompts (which read the [checks] table)
     {"records", "metrics", "reliability", "prompts", "db", "tables", "progress"},
     {"store"},  # every query; the only SQL
     {"models"},  # suggestion providers
@@ -89,8 +91,9 @@ LAYER = {unit: n for n, units in enumerate(LAYERS) for unit in units}
 
 # Each unit and the units it may import. Adding an entry is a design decision: say why beside it.
 ALLOWED = {
-    "__init__": set(), "vocab": set(), "errors": set(), "json_text": set(), "safe_text": set(), "workers": set(),
-    "grounding": {"vocab"},
+    "vocab": set(), "errors": set(), "json_text": set(), "safe_text": set(), "workers": set(),
+    "__init__": set(), "plain_text": set(),  # the abstract as it prints, with its map back: stdlib only
+    "grounding": {"plain_text", "vocab"},  # a quote of the printed abstract maps back to the stored one
     "corpus": {"errors", "json_text", "vocab"},
     "schema": {"vocab"},
     "config": {"errors", "vocab"},
@@ -101,7 +104,9 @@ ALLOWED = {
     "records": {"grounding", "safe_text", "vocab"},
     "metrics": {"grounding", "vocab"},
     "reliability": set(),  # Krippendorff's alpha and Gwet's AC1: arithmetic on labels, stdlib only
-    "prompts": {"errors", "schema", "vocab", "models.offline_settings"},  # it validates a prompt's [offline] table
+    "checks": {"errors", "grounding", "vocab"},  # the checks every reply goes through: pure functions
+    "prompts": {"errors", "schema", "vocab", "models.offline_settings",  # it validates a prompt's [offline] table
+                "checks", "plain_text"},  # ... and its [checks] table; latex_as_text sends the abstract as it prints
     "db": {"errors", "migrations", "migrations_pg", "pg", "vocab"},  # vocab: utc_now for a migration's record
     "tables": {"safe_text", "vocab"},
     "progress": {"safe_text"},
@@ -109,7 +114,7 @@ ALLOWED = {
               "prompts"},  # resolve_prompt_versions: a prompt file path names its version
     "models": {"config", "errors", "grounding", "json_text", "models.offline_settings", "prompts", "records", "schema",
                "vocab"},
-    "suggest": {"errors", "grounding", "models", "prompts", "records", "store", "vocab"},
+    "suggest": {"checks", "errors", "grounding", "models", "prompts", "records", "store", "vocab"},
     "suggest_cores": {"models", "prompts", "store", "suggest", "workers"},  # the offline model on every core
     "ingest": {"corpus", "errors", "records", "store"},
     "jsonl": {"corpus", "errors", "json_text", "records", "store", "vocab"},
@@ -128,7 +133,8 @@ ALLOWED = {
               "suggest", "vocab",
               "workers"},  # collecting: lines read and grounded in worker processes
     "copying": {"errors", "jsonl", "store"},
-    "review": {"db", "doubt", "errors", "grounding", "metrics", "models", "prompts", "records", "stats",
+    "review": {"checks",  # the `m` page: which warnings are the checks' changes
+               "db", "doubt", "errors", "grounding", "metrics", "models", "prompts", "records", "stats",
                "store", "suggest", "vocab",
                "team_agreement"},  # adjudication: the disagreements of any number of annotators; the team tab
     "final": {"jsonl", "records", "store", "team_agreement", "vocab"},  # export --final: one decision per paper

@@ -1,6 +1,7 @@
 """Tie every field to the abstract: align quotes to character spans, check values and numbers.
 
-Alignment of a quote, three tries in order: the exact quote; a match after
+Alignment of a quote, three tries in order: the exact quote (in the stored abstract, then in the
+abstract as it prints, `plain_text.py`, mapped back to the stored text); a match after
 `fold_for_matching` (case, white space, Unicode forms, typographic quotes and
 dashes), with offsets mapped back to the original text; a fuzzy match of most
 of the quote's tokens, in order, in a tight window. Status `exact` for the
@@ -21,6 +22,7 @@ import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 
+from workbench.plain_text import plain_text
 from workbench.vocab import (
     EVIDENCE_MISSING, EXACT, FUZZY, INSTRUCTION_IN_TEXT, NUMBER_FIELDS, NUMBER_NOT_IN_ABSTRACT, UNGROUNDED,
     UNGROUNDED_QUOTE, VALUE_NOT_IN_QUOTE,
@@ -61,7 +63,9 @@ class Span:
     start: int | None
     end: int | None
     status: str  # exact | fuzzy | ungrounded
-    method: str | None = None  # exact | normalized | tokens | value (the value itself was aligned)
+    # exact | printed (exact on the abstract as it prints: LaTeX escapes and inline math turned into what they
+    # print, see plain_text.py) | normalized | tokens | value (the value itself was aligned)
+    method: str | None = None
 
     def as_dict(self) -> dict:
         # Not dataclasses.asdict: it deep-copies each value, and every stored suggestion calls this.
@@ -109,13 +113,22 @@ def align(quote: str | None, abstract: str) -> Span:
     start = abstract.find(quote)
     if start >= 0:
         return Span(quote, start, start + len(quote), EXACT, "exact")
-    folded_abstract, where = _fold_with_map(abstract)
+    printed = plain_text(abstract)  # the abstract as it prints ("5\\%" is "5%"), as the model was sent it
+    if printed.changed:
+        start = printed.text.find(quote)
+        if start >= 0:
+            start, end = printed.to_stored(start, start + len(quote))
+            return Span(quote, start, end, EXACT, "printed")
     folded_quote = fold_for_matching(quote).strip(" .")
     if folded_quote:
-        found = folded_abstract.find(folded_quote)
-        if found >= 0:
-            last = where[found + len(folded_quote) - 1]
-            return Span(quote, where[found], last + 1, FUZZY, "normalized")
+        for text, mapping in ((abstract, None), (printed.text, printed)) if printed.changed else ((abstract, None),):
+            folded_text, where = _fold_with_map(text)
+            found = folded_text.find(folded_quote)
+            if found >= 0:
+                start, end = where[found], where[found + len(folded_quote) - 1] + 1
+                if mapping is not None:
+                    start, end = mapping.to_stored(start, end)
+                return Span(quote, start, end, FUZZY, "normalized")
     span = _token_match(quote, abstract)
     if span is not None:
         return Span(quote, span[0], span[1], FUZZY, "tokens")

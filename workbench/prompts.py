@@ -2,8 +2,10 @@
 
 A prompt is a TOML file in `prompts/` (or any path): name, description,
 system, user (a template with {title} and {abstract}), optional few-shot
-examples, temperature and max_tokens, and an optional `[offline]` table that
-configures the built-in offline model (`models/offline_settings.py` reads it). Its identity is
+examples, temperature and max_tokens, an optional `[offline]` table that
+configures the built-in offline model (`models/offline_settings.py` reads it), an optional
+`[checks]` table (the checks every reply goes through, `checks.py`) and `latex_as_text` (the
+abstract is sent as it prints, `plain_text.py`). Its identity is
 a hash of its content, so editing a file makes a new version; old versions stay
 in the store.
 """
@@ -18,13 +20,16 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
+from workbench.checks import WITHOUT_TABLE, Checks, parse_checks_table
 from workbench.errors import InputError
 from workbench.models.offline_settings import OfflineSettings, parse_offline_table
+from workbench.plain_text import as_printed
 from workbench.vocab import FIELDS, MAX_QUOTE_CHARS, MAX_VALUE_CHARS, NULL_WORDS, collapse_whitespace, prompt_label
 
 DEFAULT_PROMPT = "summary"
 _REQUIRED = {"name": str, "description": str, "system": str, "user": str}
-_OPTIONAL = {"examples": list, "temperature": (int, float), "max_tokens": int, "offline": dict}
+_OPTIONAL = {"examples": list, "temperature": (int, float), "max_tokens": int, "offline": dict, "checks": dict,
+             "latex_as_text": bool, "evidence_first": bool}
 _PROJECT_PROMPTS = Path(__file__).resolve().parent.parent / "prompts"
 
 
@@ -41,6 +46,9 @@ class Prompt:
     temperature: float = 0.0
     max_tokens: int = 600
     offline: OfflineSettings | None = None  # the [offline] table; None: the offline model ignores this prompt
+    checks_table: Checks | None = None  # the [checks] table; None: the file has none (see `checks`)
+    latex_as_text: bool = False  # the title and abstract are sent as they print (LaTeX escapes, inline math)
+    evidence_first: bool = False  # the reply's shape puts `evidence` before the values (quote, then summarise)
     body: str = field(default="", repr=False)  # the file's text, stored with the version
     path: Path | None = None
 
@@ -53,7 +61,17 @@ class Prompt:
         }
         if self.offline is not None:  # only when present: prompts without the table keep their versions
             content["offline"] = self.offline.as_dict()
+        if self.checks_table is not None:  # the same: what a reply keeps is part of the version
+            content["checks"] = self.checks_table.as_dict()
+        for flag in ("latex_as_text", "evidence_first"):  # only when set: other prompts keep their versions
+            if getattr(self, flag):
+                content[flag] = True
         return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
+
+    @property
+    def checks(self) -> Checks:
+        """The checks every reply to this prompt goes through."""
+        return self.checks_table if self.checks_table is not None else WITHOUT_TABLE
 
     @property
     def label(self) -> str:
@@ -66,23 +84,33 @@ class Prompt:
         if schema_in_prompt:  # a server without constrained decoding: spell out the shape
             from workbench.schema import summary_json_schema  # pydantic: only when a request needs it
 
-            system += "\n\n" + JSON_SHAPE_INSTRUCTIONS + json.dumps(summary_json_schema())
+            shape = EVIDENCE_FIRST_SHAPE if self.evidence_first else JSON_SHAPE
+            system += "\n\n" + JSON_SHAPE_INSTRUCTIONS.format(shape=shape) + json.dumps(
+                summary_json_schema(self.evidence_first))
         messages = [{"role": "system", "content": system}]
         for example in self.examples:
+            output = example["output"]
+            if self.evidence_first:
+                output = {"evidence": output["evidence"], **{k: v for k, v in output.items() if k != "evidence"}}
             messages.append({"role": "user", "content": _fill(self.user, example["title"], example["abstract"])})
-            messages.append({"role": "assistant", "content": json.dumps(example["output"])})
+            messages.append({"role": "assistant", "content": json.dumps(output)})
         messages.append({"role": "user", "content": self.user_message(title, abstract)})
         return messages
 
     def user_message(self, title: str, abstract: str) -> str:
-        """The last message of `render`: the only one that holds the paper."""
+        """The last message of `render`: the only one that holds the paper (as it prints, with latex_as_text)."""
+        if self.latex_as_text:
+            title, abstract = as_printed(title), as_printed(abstract)
         return _fill(self.user, title, abstract)
 
 
+_VALUES_SHAPE = '"technique": <string or null>, "claimed_gain": <string or null>, "compute": <string or null>'
+_EVIDENCE_SHAPE = '"evidence": {"technique": <quote or null>, "claimed_gain": <quote or null>, "compute": <quote or null>}'
+JSON_SHAPE = "{" + _VALUES_SHAPE + ", " + _EVIDENCE_SHAPE + "}"
+EVIDENCE_FIRST_SHAPE = "{" + _EVIDENCE_SHAPE + ", " + _VALUES_SHAPE + "}"
 JSON_SHAPE_INSTRUCTIONS = (
     "Reply with one JSON object and nothing else, with exactly these keys:\n"
-    '{"technique": <string or null>, "claimed_gain": <string or null>, "compute": <string or null>, '
-    '"evidence": {"technique": <quote or null>, "claimed_gain": <quote or null>, "compute": <quote or null>}}\n'
+    "{shape}\n"
     "Every quote is copied character for character from the abstract. The object must match this JSON Schema:\n"
 )
 
@@ -147,10 +175,16 @@ def _validate(path: Path, data: dict, text: str) -> Prompt:
     for number, example in enumerate(examples, start=1):
         _check_example(path, number, example)
     offline = parse_offline_table(path, data["offline"]) if "offline" in data else None
+    checks = parse_checks_table(path, data["checks"]) if "checks" in data else None
+    latex_as_text = data.get("latex_as_text", False)
+    for flag in ("latex_as_text", "evidence_first"):
+        if not isinstance(data.get(flag, False), bool):
+            raise InputError(f"{path}: key '{flag}' must be true or false")
     return Prompt(
         name=data["name"].strip(), description=data["description"].strip(), system=data["system"].strip(),
         user=data["user"], examples=tuple(examples), temperature=float(temperature), max_tokens=max_tokens,
-        offline=offline, body=text, path=path,
+        offline=offline, checks_table=checks, latex_as_text=latex_as_text,
+        evidence_first=data.get("evidence_first", False), body=text, path=path,
     )
 
 

@@ -61,6 +61,13 @@ class Summary(BaseModel):
 
 
 @cache
-def summary_json_schema() -> dict:
-    """Built once: pydantic takes ~2 ms per call, and every request sends it. Do not mutate."""
-    return Summary.model_json_schema()
+def summary_json_schema(evidence_first: bool = False) -> dict:
+    """Built once: pydantic takes ~2 ms per call, and every request sends it. Do not mutate.
+    `evidence_first`: the same schema with `evidence` as the first property (a model that decodes in
+    the schema's order then quotes before it summarises; a prompt's `evidence_first` asks for it)."""
+    schema = Summary.model_json_schema()
+    if evidence_first:
+        schema["properties"] = {"evidence": schema["properties"]["evidence"],
+                                **{k: v for k, v in schema["properties"].items() if k != "evidence"}}
+        schema["required"] = ["evidence", *[k for k in schema["required"] if k != "evidence"]]
+    return schema

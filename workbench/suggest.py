@@ -21,6 +21,7 @@ from collections import Counter
 from dataclasses import dataclass, field, replace
 from typing import Callable
 
+from workbench.checks import check_values, keep_warnings
 from workbench.errors import AbortedRun, StoreBusy, refusal
 from workbench.grounding import ground_summary
 from workbench.models.base import Model, Reply, shorten
@@ -54,7 +55,7 @@ class NewSuggestion:
 
 
 def build_record(paper: PaperRow, prompt: Prompt, model: Model, reply: Reply, params: str | None = None) -> NewSuggestion:
-    """The store row for one reply, with its fields grounded in the abstract."""
+    """The store row for one reply, checked and grounded in the abstract."""
     if params is None:
         params = json.dumps(reply.params, sort_keys=True, separators=(",", ":")) if reply.params \
             else canonical_params(model, prompt)
@@ -63,13 +64,18 @@ def build_record(paper: PaperRow, prompt: Prompt, model: Model, reply: Reply, pa
 
 def record_from_reply(paper: PaperRow, prompt: Prompt, model_name: str, reply: Reply, params: str,
                       batch_id: str | None = None) -> NewSuggestion:
-    """`build_record` once the parameters are known (a batch line: from the batch, not a live model)."""
+    """`build_record` once the parameters are known (a batch line: from the batch, not a live model).
+
+    Every reply, from any model and path, goes through the prompt's checks here: the stored values are
+    the checked ones, each change a warning; the reply as received stays in `raw` and the attempts log."""
     values, evidence, warnings = no_values(), {}, []
     if reply.summary is not None:
         try:
-            values = reply.summary.fields()
+            checks = prompt.checks
+            values, changed = check_values(reply.summary.fields(), paper.abstract, checks)
             quotes = reply.summary.quotes() if reply.evidence_given else None
             evidence, warnings = ground_summary(values, quotes, paper.abstract)
+            warnings = keep_warnings(warnings, checks) + changed
         except Exception as exc:  # a bug grounding one hostile reply fails that paper, never the run
             values, evidence, warnings = no_values(), {}, []
             reply.outcome = ERROR

@@ -50,6 +50,10 @@ UNGROUNDED_QUOTE = "ungrounded_quote"
 VALUE_NOT_IN_QUOTE = "value_not_in_quote"
 INSTRUCTION_IN_TEXT = "instruction_in_text"
 EVIDENCE_MISSING = "evidence_missing"
+# Warnings of the checks a prompt declares (checks.py): each names what was dropped from the model's reply.
+FIGURE_NOT_IN_ABSTRACT = "figure_not_in_abstract"  # an item with a number the abstract lacks was dropped
+GAIN_WITHOUT_FIGURE = "gain_without_figure"  # a claimed gain with no figure from the abstract became null
+REPEATED_ITEM = "repeated_item"  # an item that repeats an earlier one was removed
 
 # --------------------------------------------------------------------------- review queues
 

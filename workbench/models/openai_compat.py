@@ -155,9 +155,9 @@ class OpenAICompatibleModel(ModelDefaults):
                 "max_tokens": prompt.max_tokens}
         if mode == "json_schema":
             body["response_format"] = {"type": "json_schema", "json_schema": {
-                "name": "summary", "strict": True, "schema": summary_json_schema()}}
+                "name": "summary", "strict": True, "schema": summary_json_schema(prompt.evidence_first)}}
         elif mode == "json_object_schema":
-            body["response_format"] = {"type": "json_object", "schema": summary_json_schema()}
+            body["response_format"] = {"type": "json_object", "schema": summary_json_schema(prompt.evidence_first)}
         elif mode == "json_object":
             body["response_format"] = {"type": "json_object"}
         return body

@@ -4,6 +4,7 @@
 - feed:     which suggestions to fetch and storing them (SuggestionFeed, FeedResult)
 - queues:   which papers, in which order: one named selector per queue
 - session:  the session itself (ReviewSession, open_session): position, decisions, undo, flags
+- said:     what the model said beside what was stored after the prompt's checks (ModelSaid)
 - adjudication: whose decisions the disagreements queue compares, --adjudicate's role, the team's figures
 
 The TUI imports from here only. Besides the session's own types, this surface carries the rows and
@@ -15,6 +16,7 @@ from workbench.records import AnnotationRow, PaperRow, SearchHit, SuggestionRow 
 from workbench.review.adjudication import TeamFigures  # noqa: F401  (the stats screen's team tabs)
 from workbench.review.feed import FeedResult, SuggestionFeed  # noqa: F401
 from workbench.review.queues import SELECTORS, Queue  # noqa: F401
+from workbench.review.said import ModelSaid, model_said  # noqa: F401  (the `m` page: the reply beside the checked one)
 from workbench.review.session import (  # noqa: F401
     MAX_SECONDS_PER_VISIT, PREFETCH, TUI_BUSY_TIMEOUT, ReviewSession, open_session,
 )

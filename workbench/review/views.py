@@ -79,11 +79,12 @@ class PaperView:
 
     def field_view(self, name: str, value: str | None) -> FieldView:
         suggestion = self.suggestion
-        if value is None:
-            return FieldView(None, None)
-        if suggestion is not None and suggestion.ok and suggestion.values.get(name) == value:
+        if suggestion is not None and suggestion.ok and suggestion.values.get(name) == value and \
+                (value is not None or not self.shows_decision):  # a value the checks set to none keeps its warning
             return FieldView(value, suggestion.evidence.get(name), tuple(w for w in suggestion.warnings
                                                                         if w.get("field") == name))
+        if value is None:
+            return FieldView(None, None)
         span, warnings = ground_field(name, value, None, self.paper.abstract, quote_expected=False)
         return FieldView(value, span, tuple(warnings), own=True)
 

@@ -24,6 +24,7 @@ from workbench.review import Composition, FeedResult, PaperView, ReviewSession, 
 from workbench.safe_text import one_line, plain
 from workbench.tui.notices import show, tell
 from workbench.tui.screens.paper_keys import BINDINGS, FOOTER_ORDER, bindings_by_action, key_help, keys_of
+from workbench.tui.screens.said import ModelSaidAction
 from workbench.tui.widgets.abstract import message_text, paper_text
 from workbench.tui.widgets.form import FORM_ACTIONS, SuggestionForm
 from workbench.tui.widgets.panel import TextPanel
@@ -40,7 +41,7 @@ class SuggestionDone(Message):
 SIDE_GUIDELINES_WIDTH = 120  # from this many columns the guidelines open beside the task
 
 
-class ReviewScreen(Screen):
+class ReviewScreen(ModelSaidAction, Screen):
     BINDINGS = BINDINGS
     CSS_PATH = "paper.tcss"
     AUTO_FOCUS = ""  # nothing focused (None would mean "the app's", i.e. "*"): keys are decisions until `e`
@@ -68,8 +69,7 @@ class ReviewScreen(Screen):
 
     @property
     def active_bindings(self):
-        """Textual's, in the order of BINDINGS: a [keys] remap re-adds the remapped keys at the end,
-        and the footer shows bindings in this order."""
+        """Textual's, in the order of BINDINGS (a [keys] remap re-adds its keys at the end): the footer's order."""
         bindings = super().active_bindings
         return dict(sorted(bindings.items(), key=lambda item: FOOTER_ORDER.get(item[1].binding.action, len(FOOTER_ORDER))))
 

@@ -25,6 +25,7 @@ _KEYS = [  # keys, action, footer label, in the footer, help text
     ("slash", "search", "Search", False, "Search titles and abstracts, with filters (status:, flagged, gain:none…)"),
     ("ctrl+r", "resuggest", "Re-suggest", False, "Ask the model again for this paper"),
     ("c", "compare", "Compare", False, "Every suggestion side by side; take a field from each; adjudicate"),
+    ("m", "model_said", "Model said", False, "What the model said beside what was stored after the prompt's checks"),
     ("t", "stats", "Stats", False, "Statistics: progress, pace, accept and edit rates"),
     ("h", "guidelines", "Guidelines", False, "The annotation guidelines"),
     ("i", "title", "Title", False, "The paper's whole title and details (a long title is cut to 3 lines)"),

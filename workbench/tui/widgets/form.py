@@ -16,6 +16,7 @@ from textual.widgets import Static, TextArea
 
 from workbench.review import FieldView
 from workbench.safe_text import clean, is_clean, plain
+from workbench.tui.widgets.checked import check_badge
 from workbench.tui.widgets.panel import TextPanel
 from workbench.tui.widgets.style import FIELD_COLOURS
 from workbench.vocab import (
@@ -72,8 +73,8 @@ def grounding_badge(view: FieldView | None) -> Text:
     is grounded by itself: `✓ in abstract`, `≈ close to abstract`, or `✎ own words` (not an error)."""
     if view is None or view.absent:
         return Text("")
-    if view.value is None:
-        return Text("— not stated", style="dim")
+    if view.value is None:  # a gain the checks set to none says so
+        return Text("— not stated", style="dim").append_text(check_badge(view.warnings))
     badge = Text()
     status = view.span.status if view.span is not None else None
     if view.own:
@@ -95,7 +96,7 @@ def grounding_badge(view: FieldView | None) -> Text:
         badge.append_text(plain(f"  ! {', '.join(missing)} not in abstract", style="bold red"))
     if INSTRUCTION_IN_TEXT in kinds:
         badge.append("  ⚠ reads as an instruction to the model", style="bold red")
-    return badge
+    return badge.append_text(check_badge(view.warnings))
 
 
 def field_heading(name: str, view: FieldView | None) -> Text:
