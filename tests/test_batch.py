@@ -612,3 +612,21 @@ def test_collect_in_worker_processes_into_postgresql_stores_what_sqlite_stores(r
     query = ("SELECT id, outcome, technique, claimed_gain, compute, evidence, warnings, raw, batch_id, content_hash "
              "FROM suggestions ORDER BY id")
     assert db_rows(db_path, query) == db_rows(url, query) and len(db_rows(url, query)) == 12
+
+
+def test_a_collect_writes_short_transactions_so_a_review_waits_on_one_at_most(run_cli, seeds_copy, tmp_path,
+                                                                              monkeypatch):
+    """Lines are read STORE_CHUNK at a time but written WRITE_CHUNK a transaction; every line still lands."""
+    from workbench import batch
+
+    monkeypatch.setattr(batch, "STORE_CHUNK", 10)
+    monkeypatch.setattr(batch, "WRITE_CHUNK", 4)
+    sizes = []
+    real = batch.save_encoded_batch
+    monkeypatch.setattr(batch, "save_encoded_batch", lambda db, items: sizes.append(len(items)) or real(db, items))
+    assert run_cli("ingest").exit_code == 0
+    lines = _requests_and_results(run_cli, tmp_path, 12)
+    result = run_cli("batch", "collect", "--file", str(write(tmp_path / "r.jsonl", "\n".join(lines) + "\n")),
+                     "--workers", "1")
+    assert result.exit_code == 0 and "stored 12 (ok 12)" in result.stdout
+    assert sizes == [4, 4, 2, 2]  # chunks of 10 and 2 lines, each written 4 a transaction

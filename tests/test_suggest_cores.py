@@ -106,3 +106,16 @@ def test_ctrl_c_keeps_every_chunk_written_and_a_rerun_does_the_rest(tmp_path):
     assert 1000 <= kept < 12_000 and kept % WRITE_CHUNK == 0 and attempts == kept  # whole transactions only
     rerun = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
     assert rerun.returncode == 0 and f"suggested {12_000 - kept} (ok {12_000 - kept}), cached {kept}" in rerun.stdout
+
+
+def _niceness(_chunk) -> int:
+    return os.nice(0)
+
+
+def test_bulk_workers_run_below_the_review_and_leave_ctrl_c_to_the_parent():
+    from workbench.workers import BULK_NICE, ordered_map
+
+    own = os.nice(0)
+    assert list(ordered_map(_niceness, [1, 2, 3], 2, nice=BULK_NICE)) == [min(19, own + BULK_NICE)] * 3
+    assert list(ordered_map(_niceness, [1, 2], 2)) == [own] * 2
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the parent's own is untouched
