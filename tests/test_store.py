@@ -145,3 +145,33 @@ def test_shipped_migrations_hold_literal_ddl():
     for function in (n for n in tree.body if isinstance(n, ast.FunctionDef)):
         for call in (n for n in ast.walk(function) if isinstance(n, ast.Call)):
             assert all(isinstance(arg, ast.Constant) for arg in call.args), function.name
+
+
+def test_a_reviews_commits_never_fold_the_log_in_a_thread_of_its_own_does(tmp_path):
+    """A review's connection (`interactive`) leaves checkpoints to a background thread: its commits do
+    not pay for copying and syncing what another writer (a batch collect) put in the log."""
+    import sqlite3
+    import time
+
+    from workbench.db import close_db
+
+    path = tmp_path / "s.db"
+    review = open_db(path, interactive=True)
+    assert review.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
+    other = sqlite3.connect(path)
+    other.execute("PRAGMA wal_autocheckpoint=0")  # the other writer leaves its pages in the log
+    with other:
+        other.execute("CREATE TABLE filler (x BLOB)")
+        other.executemany("INSERT INTO filler VALUES (?)", [(b"x" * 4000,) for _ in range(2000)])
+    before = path.stat().st_size
+    with review.conn:  # the review commits: no checkpoint in its commit
+        review.execute("INSERT INTO review_positions (annotator, queue, paper_id, at) VALUES ('a', 'todo', 'p', 'now')")
+    assert path.stat().st_size == before
+    deadline = time.monotonic() + 10
+    while path.stat().st_size == before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert path.stat().st_size > before + 2000 * 4000  # folded in by the thread
+    thread = review.checkpoints.thread
+    close_db(review)
+    other.close()
+    assert not thread.is_alive()

@@ -480,7 +480,7 @@ def open_session(db_path: str | Path, *, prompt: Prompt, model: Model, annotator
     cannot be written opens read-only, for browsing."""
     db = None
     try:
-        db = open_db(db_path, busy_timeout=TUI_BUSY_TIMEOUT)
+        db = open_db(db_path, busy_timeout=TUI_BUSY_TIMEOUT, interactive=True)
         with transaction(db):
             remember_prompt(db, prompt)
         read_only = False
