@@ -294,7 +294,7 @@ def _title_name(title: str, abstract: str) -> tuple[str | None, str | None]:
 
 def _supporting_quote(text: Text, value: str, index: int | None) -> str | None:
     """The proposal's sentence if it backs the value (most of its words); else the sentence, or run of
-    up to three, sharing most words with it (a phrase taken from the title is not in one sentence)."""
+    up to three, sharing most words with it if that backs it; else the proposal's sentence."""
     if index is not None:
         quote = text.quote(*text.sentences[index])
         if quote and supports(quote, value):
@@ -313,9 +313,13 @@ def _supporting_quote(text: Text, value: str, index: int | None) -> str | None:
             score = len(covered) - 0.1 * (last - first)  # a longer run only for more words
             if score > best_score:
                 best, best_score = (first, last), score
+    proposal = text.quote(*text.sentences[index]) if index is not None else None
     if best is None:
-        return text.quote(*text.sentences[index]) if index is not None else None
-    return text.quote(text.sentences[best[0]][0], text.sentences[best[1]][1])
+        return proposal
+    run = text.quote(text.sentences[best[0]][0], text.sentences[best[1]][1])
+    # Neither backs the value (a title's words are often not the abstract's): the sentence where the
+    # authors propose their method says more about it than the sentences sharing a few of its words.
+    return run if proposal is None or (run and supports(run, value)) else proposal
 
 
 _WORD = re.compile(r"[A-Za-z][\w-]{2,}")
