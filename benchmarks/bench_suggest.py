@@ -207,7 +207,7 @@ def offline_quality(db) -> None:
     for name in ("summary", "gains"):
         settings = resolve_prompt(name).offline
         model = lambda title, abstract: extract(title, abstract, settings)  # noqa: E731
-        for sample in ("dev", "dev2", "heldout", "blind", "blind2"):
+        for sample in ("dev", "dev2", "heldout", "blind", "blind2", "fresh"):
             q = score(load_gold(ROOT / "tests" / "fixtures" / f"offline_gold_{sample}.jsonl"), papers, model)
             lengths = q.median_lengths
             print(f"offline quality, {name} prompt, {sample} sample ({q.papers} abstracts): gain-figure recall "
@@ -215,7 +215,8 @@ def offline_quality(db) -> None:
                   f"{q.right_figures}/{q.suggested_figures} = {q.figure_precision:.0%} (>= 90%), null on no-gain "
                   f"{q.null_on_no_gain}/{q.no_gain} = {q.null_rate:.0%} (>= 90%), technique token-F1 "
                   f"{q.technique_f1:.3f} (>= 0.45; title alone {q.title_f1:.3f}), claimed-gain length ratio "
-                  f"{q.length_ratio:.2f} (<= 2; median {lengths[0]} vs. human {lengths[1]} characters)")
+                  f"{q.length_ratio:.2f} (<= 2; median {lengths[0]} vs. human {lengths[1]} characters), compute "
+                  f"recall {q.compute_carried}/{q.compute_numbers} = {q.compute_recall:.0%}")
         quotes, exact = quote_grounding(papers.values(), model)
         print(f"offline quotes ({name} prompt) on the {len(papers)} seed abstracts grounding exactly: {exact}/{quotes}")
 

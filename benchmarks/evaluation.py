@@ -20,7 +20,9 @@ The measures (the README repeats them):
   against the annotator's phrase, over every gold paper (the title alone is
   reported as a baseline);
 - length ratio: median, over the papers where both are non-null, of
-  len(suggested claimed_gain) / len(annotator's claimed_gain), in characters.
+  len(suggested claimed_gain) / len(annotator's claimed_gain), in characters;
+- compute recall: share of the numbers in the annotator's compute values
+  (pooled over the papers) that appear in the suggested compute.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from statistics import median
 from typing import Callable, Iterable
 
 from workbench.grounding import align, numbers_in
-from workbench.metrics import token_f1
+from workbench.metrics import number_counts, token_f1
 from workbench.schema import Summary
 from workbench.vocab import EXACT, FIELDS
 
@@ -74,6 +76,8 @@ class Quality:
     suggested_lengths: list[int] = field(default_factory=list)
     human_lengths: list[int] = field(default_factory=list)
     misses: list[str] = field(default_factory=list)  # one line per miss, for a failing assertion
+    compute_numbers: int = 0  # numbers in the annotator's compute values
+    compute_carried: int = 0  # of them, in the suggested compute
 
     # The measures: a share of what was counted (1.0 with nothing to count: no figure was missed), a median.
     figure_recall = property(lambda self: _share(self.carried, self.figures))
@@ -82,6 +86,7 @@ class Quality:
     technique_f1 = property(lambda self: _share(self.technique_f1_sum, self.papers, 0.0))
     title_f1 = property(lambda self: _share(self.title_f1_sum, self.papers, 0.0))  # the title alone as technique
     length_ratio = property(lambda self: _median(self.length_ratios))
+    compute_recall = property(lambda self: _share(self.compute_carried, self.compute_numbers))
 
     @property
     def median_lengths(self) -> tuple[float | None, float | None]:
@@ -96,7 +101,8 @@ class Quality:
             "no_gain": self.no_gain, "null_on_no_gain": self.null_on_no_gain, "null_rate": round(self.null_rate, 4),
             "technique_f1": round(self.technique_f1, 4), "title_f1": round(self.title_f1, 4),
             "length_ratio": self.length_ratio and round(self.length_ratio, 3),
-            "median_lengths": self.median_lengths,
+            "median_lengths": self.median_lengths, "compute_numbers": self.compute_numbers,
+            "compute_carried": self.compute_carried, "compute_recall": round(self.compute_recall, 4),
         }
 
 
@@ -172,6 +178,9 @@ def score(gold: Iterable[Gold], abstracts: dict[str, tuple[str, str]], summarise
             quality.human_lengths.append(len(paper.claimed_gain))
         if gain and paper.claimed_gain:
             quality.length_ratios.append(len(gain) / len(paper.claimed_gain))
+        found, wanted = number_counts(summary.compute, paper.compute)
+        quality.compute_carried += found
+        quality.compute_numbers += wanted
     return quality
 
 
