@@ -72,9 +72,10 @@ def _unit(module: str) -> str:
 # Bottom to top: a unit may import only units of a lower layer (never one beside or above it).
 LAYERS = [
     {"__init__", "vocab", "errors", "json_text", "safe_text", "workers"},  # the words, the errors, text made safe, processes
-    {"grounding", "corpus", "schema", "config", "migrations", "migrations_pg", "pg", "models.offline_settings"},
+    {"grounding", "corpus", "schema", "config", "migrations", "migrations_pg", "pg", "models.offline_settings",
+     "effort"},
     {"records", "metrics", "reliability", "prompts", "db", "tables", "progress"},
-    {"store"},  # every query; the only SQL
+    {"store", "gold"},  # every query; the only SQL  ·  a gold sample and its measures
     {"models"},  # suggestion providers
     {"suggest", "ingest", "jsonl", "stats", "agreement", "team_agreement", "doubt", "prompt_report", "endpoint",
      "batch_files", "batch_status", "accounts", "serve"},
@@ -100,6 +101,8 @@ ALLOWED = {
     "models.offline_settings": {"errors"},
     "records": {"grounding", "safe_text", "vocab"},
     "metrics": {"grounding", "vocab"},
+    "effort": {"vocab"},  # edit effort: characters inserted plus deleted, effort saved (pure arithmetic)
+    "gold": {"errors", "grounding", "json_text", "metrics", "vocab"},  # gold files read, and the measures against gold
     "reliability": set(),  # Krippendorff's alpha and Gwet's AC1: arithmetic on labels, stdlib only
     "prompts": {"errors", "schema", "vocab", "models.offline_settings"},  # it validates a prompt's [offline] table
     "db": {"errors", "migrations", "migrations_pg", "pg", "vocab"},  # vocab: utc_now for a migration's record
@@ -112,11 +115,11 @@ ALLOWED = {
     "suggest": {"errors", "grounding", "models", "prompts", "records", "store", "vocab"},
     "ingest": {"corpus", "errors", "records", "store"},
     "jsonl": {"corpus", "errors", "json_text", "records", "store", "vocab"},
-    "stats": {"records", "store", "vocab"},
+    "stats": {"effort", "records", "store", "vocab"},
     "agreement": {"errors", "metrics", "store", "vocab"},
     "team_agreement": {"errors", "metrics", "records", "reliability", "store", "vocab"},  # any number of annotators
     "doubt": {"metrics", "store", "vocab"},
-    "prompt_report": {"metrics", "records", "store", "vocab"},
+    "prompt_report": {"effort", "gold", "metrics", "records", "store", "vocab"},  # edit effort; --against
     "endpoint": {"config", "models", "prompts", "vocab"},
     "batch_files": {"errors", "models", "prompts", "records"},
     "batch_status": {"errors", "models", "records", "store", "vocab"},
