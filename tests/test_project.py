@@ -138,7 +138,7 @@ ALLOWED = {
     "tui": {"review", "vocab", "safe_text", "errors",
             "config",  # Guidelines (the text shown beside the task) and the unknown-key message for [keys]
             "prompts", "models",  # Prompt and Model: only as the types the app factory passes to open_session
-            "tables",  # bar() and rates_table(): the stats screen shows the rich tables `workbench stats` prints
+            "tables",  # bar(), rates_table(), effort_table(): the stats screen shows the rich tables `workbench stats` prints
             },
     "cli_common": {"config", "db", "errors", "models", "records", "safe_text", "vocab"},
     "cli_batch": {"batch", "batch_status", "cli_common", "config", "errors", "models", "progress", "store", "vocab",

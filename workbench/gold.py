@@ -17,8 +17,9 @@ The measures (the README repeats them):
   such figure is a false one;
 - null rate: share of the abstracts with no gain figure (gain_figures == []) where the suggested
   claimed_gain is null;
-- compute recall: share of the gold papers with a compute value whose suggested compute is
-  not null and has every number of the gold one;
+- compute recall: share of the numbers of the gold compute values that the suggested compute
+  of the same paper has, pooled over the papers (a gold compute without a number counts as one
+  item, carried when the suggested compute is not null);
 - technique token-F1: mean `metrics.token_f1` of the suggested technique against the
   annotator's phrase, over every gold paper (the title alone is reported as a baseline);
 - length ratio: median, over the papers where both are non-null, of len(suggested claimed_gain)
@@ -78,8 +79,8 @@ class Quality:
     right_figures: int = 0  # of them, belonging to a gold figure of the paper
     no_gain: int = 0  # abstracts with no gold gain figure
     null_on_no_gain: int = 0
-    computes: int = 0  # gold papers with a compute value
-    computes_carried: int = 0  # of them, with a suggested compute holding its numbers
+    computes: int = 0  # numbers in the gold compute values (a value without one counts as one)
+    computes_carried: int = 0  # of them, in the suggested compute
     technique_f1_sum: float = 0.0
     title_f1_sum: float = 0.0
     length_ratios: list[float] = field(default_factory=list)
@@ -127,8 +128,10 @@ class Quality:
                 self.misses.append(f"not a gold figure: {number} in {title[:50]!r}: {gain[:100]!r}")
         if paper.compute:
             compute = suggested.get("compute")
-            self.computes += 1
-            self.computes_carried += compute is not None and numbers_in(paper.compute) <= numbers_in(compute)
+            wanted = numbers_in(paper.compute)
+            self.computes += len(wanted) or 1  # a compute without a number: one item, carried by any value
+            self.computes_carried += len(wanted & numbers_in(compute)) if wanted and compute else \
+                (not wanted and compute is not None)
         if gain:
             self.suggested_lengths.append(len(gain))
         if paper.claimed_gain:
