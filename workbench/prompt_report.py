@@ -106,6 +106,10 @@ def _effort_started_from(key: SuggestionKey, started: list) -> dict:
 # --------------------------------------------------------------------------- --against
 
 
+_COUNTED_BY = {"figure_recall": "figures", "figure_precision": "suggested_figures", "null_rate": "no_gain",
+               "compute_recall": "computes"}
+
+
 def reviewer_gold(db: Handle, annotator: str) -> list[Gold]:
     """Each paper the annotator accepted or edited, as gold; a rejection is no gold value."""
     return [gold_from_decision(d.paper_id, d.title, d.values)
@@ -127,13 +131,17 @@ def against(db: Handle, gold: list[Gold], *, prompt_ids: list[str] | None = None
             quality.add(paper, paper.title, suggestion)
             tally.add(decision_effort(suggestion, paper.values))
         suggested_length, gold_length = quality.median_lengths
+        measures = {k: (v if quality.papers else None) for k, v in quality.as_dict().items()
+                    if k not in ("papers", "median_lengths")}
+        for measure, counted in _COUNTED_BY.items():  # a share of nothing is no figure (gold.py's 1.0 is for tests)
+            if not measures[counted]:
+                measures[measure] = None
         results.append({
             "prompt": group.prompt, "prompt_hash": group.key.prompt_id, "label": group.label,
             "model": group.key.model, "params": json.loads(group.key.params),
             "gold_papers": len(gold), "papers": quality.papers,
             "coverage": round(quality.papers / len(gold), 4) if gold else None,
-            **{k: (v if quality.papers else None) for k, v in quality.as_dict().items()
-               if k not in ("papers", "median_lengths")},
+            **measures,
             "gain_length": suggested_length, "gold_gain_length": gold_length,
             "effort": tally.as_dict(),
         })
