@@ -149,7 +149,8 @@ ALLOWED = {
                   "tui", "vocab"},  # serve-session composes the served app: sign-in (accounts) and session (review)
     "cli": {"__init__", "agreement", "team_agreement", "stats", "cli_batch", "cli_copy", "cli_team_work", "cli_team",
             "cli_serve", "cli_common", "cli_review", "final", "prompt_report", "config", "db", "endpoint",
-            "errors", "ingest", "jsonl", "progress", "prompts", "tables", "store", "suggest", "tui", "vocab"},
+            "errors", "ingest", "jsonl", "progress", "prompts", "tables", "store", "suggest", "tui", "vocab",
+            "gold"},  # compare --against FILE: the gold file read (one error naming file and line)
     "cli_review": {"cli_common", "config", "db", "errors", "ingest", "prompts", "review", "store", "tui",
                    "vocab"},  # `review`: the session's options, adjudication's plan, the app
     "cli_team_work": {"cli_common", "errors", "store", "tables", "team_agreement", "vocab"},  # `team per-paper|show|status`
