@@ -149,7 +149,7 @@ def test_compare_against_a_gold_file(papers, run_cli, tmp_path):
     out = run_cli("compare", "--against", str(gold), "--prompt", "alpha", "--json")
     assert out.exit_code == 0, out.stderr
     (alpha,) = json.loads(out.stdout)
-    assert alpha["against"] == {"file": str(gold)}
+    assert alpha["against"] == {"file": str(gold)} and alpha["gold_not_in_store"] == 0
     assert (alpha["figure_recall"], alpha["null_rate"], alpha["figure_precision"], alpha["compute_recall"]) == (
         1.0, 1.0, 1.0, 0.0)
     assert (alpha["technique_f1"], alpha["no_gain"], alpha["null_on_no_gain"]) == (1.0, 1, 1)
@@ -185,6 +185,29 @@ def test_against_names_what_it_cannot_use(papers, run_cli, tmp_path):
     assert nobody.exit_code == 2 and "'zoe' is neither a gold file nor an annotator" in nobody.stderr
     both = run_cli("compare", "--against", "ana", "--annotator", "ben")
     assert both.exit_code == 2 and "--against does not go with --annotator" in both.stderr
+
+
+def test_gold_papers_missing_from_the_store_count_against_coverage_and_are_named(papers, run_cli, tmp_path):
+    _, (p1, *_) = papers
+    gold = tmp_path / "gold.jsonl"
+    gold.write_text(_gold_line(p1, TITLES[0], ["2x"], "LoRA adapters", "2x faster", None)
+                    + _gold_line("0123456789abcdef", "Elsewhere", [], "x", None, None))
+    (alpha, beta) = json.loads(run_cli("compare", "--against", str(gold), "--json").stdout)
+    assert (alpha["gold_papers"], alpha["gold_not_in_store"], alpha["papers"], alpha["coverage"]) == (2, 1, 1, 0.5)
+    assert (alpha["effort"]["accepted_as_is"], beta["effort"]["saved"]) == (1.0, round(13 / 22, 4))
+    out = run_cli("compare", "--against", str(gold))
+    assert out.exit_code == 0 and "1 of the 2 gold papers are not in this store" in out.stdout + out.stderr
+
+
+def test_suggestions_differing_only_in_parameters_keep_their_own_effort(papers, run_cli):
+    db, (p1, *_) = papers
+    add_suggestion(db, p1, B, "beta", "m", {"technique": "LoRA adapters", "claimed_gain": "2x faster", "compute": None},
+                   params='{"temperature": 1}')
+    rows = {json.dumps(r["params"]): r["effort"]
+            for r in json.loads(run_cli("compare", "--json", "--prompt", "beta").stdout)}
+    assert rows == {"{}": BETA_EFFORT, '{"temperature": 1}': {**BETA_EFFORT, "decisions": 0, "accepted_as_is": None,
+                                                              "saved": None, "typed_chars": 0, "scratch_chars": 0,
+                                                              "fields": dict.fromkeys(BETA_EFFORT["fields"])}}
 
 
 def test_a_gold_file_named_like_markup_is_shown_as_written(papers, run_cli, tmp_path):

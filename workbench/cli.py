@@ -449,6 +449,8 @@ def _compare_against(db, against: str, prompt_ids, models, annotator, as_json: b
             item["against"] = source
         return echo_json(json.dumps(results, indent=2))
     rich_console().print(tables.against_table(results, f"{'gold file' if 'file' in source else 'reviewer'} {against}"))
+    if results[0]["gold_not_in_store"]:
+        say(f"{results[0]['gold_not_in_store']} of the {len(gold)} gold papers are not in this store: ingest their source first")
 
 
 @cli.command()

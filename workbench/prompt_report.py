@@ -27,7 +27,7 @@ from workbench.gold import Gold, Quality, gold_from_decision
 from workbench.metrics import FieldScore, exact, median_or_none, token_f1
 from workbench.records import SuggestionKey
 from workbench.store import Handle, KeyedPrompt, decided_values, decisions_started_from, first_decision, key_totals
-from workbench.store import ok_values, paper_title, suggestion_keys
+from workbench.store import ok_values, paper_title, suggestion_keys, unknown_paper_ids
 from workbench.vocab import FIELDS, NUMBER_FIELDS, REJECTED, batch_price, estimated_cost, source_label
 
 
@@ -85,17 +85,21 @@ def compare(db: Handle, *, prompt_ids: list[str] | None = None, models: list[str
             annotator: str | None = None, prices: dict[str, tuple[float, float]] | None = None) -> list[dict]:
     references, rejected_total = _decided(db, annotator)
     decided_total = sum(len(v) for v in references.values())
-    started = [d for d in decisions_started_from(db, annotator) if d.suggestion_id is not None]
+    started: dict[tuple, list] = {}  # (prompt version, model) of the snapshot -> decisions
+    for decision in decisions_started_from(db, annotator):
+        if decision.suggestion_id is not None:
+            started.setdefault((decision.prompt_id, decision.model), []).append(decision)
     results = []
     for group in measured(db, prompt_ids, models):
         result = _measure(db, group, references, decided_total, rejected_total, annotator, prices or {})
-        result["effort"] = _effort_started_from(group.key, started)
+        result["effort"] = _effort_started_from(group.key, started.get((group.key.prompt_id, group.key.model), []))
         results.append(result)
     return results
 
 
 def _effort_started_from(key: SuggestionKey, started: list) -> dict:
-    """The edit effort of the decisions (rejections included) that started from this key's suggestion."""
+    """The edit effort of the decisions (rejections included) that started from this key's suggestion
+    (its id names the parameters too, which the snapshot does not)."""
     tally = EffortTally()
     for decision in started:
         if decision.suggestion_id == key.suggestion_id(decision.paper_id):
@@ -120,6 +124,7 @@ def against(db: Handle, gold: list[Gold], *, prompt_ids: list[str] | None = None
             models: list[str] | None = None) -> list[dict]:
     """Every group (of these prompt versions and models) scored against the gold papers it has an
     `ok` suggestion for on the paper's current text; the others count against coverage only."""
+    not_here = len(unknown_paper_ids(db, [paper.paper_id for paper in gold]))
     results = []
     for group in measured(db, prompt_ids, models):
         ok = ok_values(db, group.key)
@@ -139,7 +144,7 @@ def against(db: Handle, gold: list[Gold], *, prompt_ids: list[str] | None = None
         results.append({
             "prompt": group.prompt, "prompt_hash": group.key.prompt_id, "label": group.label,
             "model": group.key.model, "params": json.loads(group.key.params),
-            "gold_papers": len(gold), "papers": quality.papers,
+            "gold_papers": len(gold), "gold_not_in_store": not_here, "papers": quality.papers,
             "coverage": round(quality.papers / len(gold), 4) if gold else None,
             **measures,
             "gain_length": suggested_length, "gold_gain_length": gold_length,
