@@ -175,6 +175,13 @@ def test_a_bad_gold_file_is_one_line_naming_file_and_line(papers, run_cli, tmp_p
     assert out.stderr.count("\n") == 1 and f"{gold}, line" in out.stderr and problem in out.stderr
 
 
+def test_a_gold_file_that_is_not_utf8_is_one_line(papers, run_cli, tmp_path):
+    gold = tmp_path / "latin1.jsonl"
+    gold.write_bytes(b'{"paper_id": "P", "title": "t", "gain_figures": []}\n{"paper_id": "Q", "title": "caf\xe9"}\n')
+    out = run_cli("compare", "--against", str(gold))
+    assert out.exit_code == 2 and out.stderr == f"workbench: {gold}, line 2: not UTF-8 text (byte 32)\n"
+
+
 def test_against_names_what_it_cannot_use(papers, run_cli, tmp_path):
     missing = run_cli("compare", "--against", str(tmp_path / "nowhere.jsonl"))
     assert missing.exit_code == 2 and "nowhere.jsonl: cannot be read" in missing.stderr
@@ -224,6 +231,8 @@ def test_a_gold_file_named_like_markup_is_shown_as_written(papers, run_cli, tmp_
 
 
 async def test_the_stats_screen_shows_effort_by_the_suggestion_started_from(papers, db_path):
+    from workbench.tui.screens.stats import stats_renderable
+
     db, (_, _, _, p4) = papers
     async with running(db_path) as (app, pilot):
         assert app.session.current_id == p4  # ana's todo: the one paper she has not decided
@@ -235,6 +244,10 @@ async def test_the_stats_screen_shows_effort_by_the_suggestion_started_from(pape
         console = Console(width=100, record=True)
         console.print(body)
         text = console.export_text()
+        narrow = Console(width=80, record=True)
+        narrow.print(stats_renderable(app.session.stats(), 80))
+        narrow_text = narrow.export_text()
+    assert "62.2%" in narrow_text and "saved per field" not in narrow_text  # below 100 columns: no per-field column
     effort = text[text.index("Edit effort by the suggestion it started from"):].splitlines()
     alpha = next(line for line in effort if f"alpha@{A[:8]}" in line)
     assert "33.3%" in alpha and "62.2%" in alpha and "67% / 58% / 67%" in alpha

@@ -200,15 +200,15 @@ def load_gold(path: Path | str) -> list[Gold]:
         data = path.read_bytes()
     except OSError as exc:
         raise InputError(f"gold file {path}: cannot be read ({exc.strerror or exc})") from None
-    text, problem = decode(data)
-    if problem:
-        raise InputError(f"gold file {path}: {problem}")
     records: list[Gold] = []
     seen: dict[str, int] = {}
-    for number, line in enumerate(text.splitlines(), 1):
+    for number, raw in enumerate(data.split(b"\n"), 1):
+        where = f"{path}, line {number}"
+        line, problem = decode(raw.rstrip(b"\r"))
+        if problem:
+            raise InputError(f"{where}: {problem}")
         if not line.strip():
             continue
-        where = f"{path}, line {number}"
         record = _gold_record(line, where)
         if record.paper_id in seen:
             raise InputError(f"{where}: paper {record.paper_id!r} is already on line {seen[record.paper_id]}")
