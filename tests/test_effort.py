@@ -118,3 +118,15 @@ def test_a_tally_hand_computed():
                       "fields": {"technique": 0.5, "claimed_gain": round(2 / 3, 4), "compute": round(2 / 3, 4)},
                       "typed_chars": 2, "scratch_chars": 6}
     assert EffortTally().as_dict()["saved"] is None
+
+
+def test_compute_recall_counts_each_number_of_the_gold_compute():
+    from workbench.gold import Gold, Quality
+
+    quality = Quality()
+    values = lambda compute: {"technique": "t", "claimed_gain": None, "compute": compute}  # noqa: E731
+    quality.add(Gold("p1", "t", (), "t", None, "8 GPUs; 300B tokens"), "t", values("8 A100 GPUs"))  # 1 of 2
+    quality.add(Gold("p2", "t", (), "t", None, "a single GPU"), "t", values("one GPU"))  # no number: 1 of 1
+    quality.add(Gold("p3", "t", (), "t", None, "1.3B parameters"), "t", values(None))  # 0 of 1
+    quality.add(Gold("p4", "t", (), "t", None, None), "t", values("8 GPUs"))  # no gold compute: not counted
+    assert (quality.computes, quality.computes_carried, quality.compute_recall) == (4, 2, 0.5)

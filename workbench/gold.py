@@ -129,9 +129,12 @@ class Quality:
         if paper.compute:
             compute = suggested.get("compute")
             wanted = numbers_in(paper.compute)
-            self.computes += len(wanted) or 1  # a compute without a number: one item, carried by any value
-            self.computes_carried += len(wanted & numbers_in(compute)) if wanted and compute else \
-                (not wanted and compute is not None)
+            if wanted:
+                self.computes += len(wanted)
+                self.computes_carried += len(wanted & numbers_in(compute)) if compute else 0
+            else:  # a compute without a number: one item, carried by any value
+                self.computes += 1
+                self.computes_carried += compute is not None
         if gain:
             self.suggested_lengths.append(len(gain))
         if paper.claimed_gain:
