@@ -220,8 +220,8 @@ def effort_table(rates: list[dict], width: int = 120) -> Table:
     as is, the mean effort saved against typing from scratch, and per field. Below 100 columns the
     bar and the per-field column go."""
     narrow = width < 100
-    table = Table(title="Edit effort by the suggestion it started from (saved: against typing from scratch)",
-                  title_justify="left")
+    table = Table(title="Edit effort by the suggestion it started from", title_justify="left",
+                  caption="saved: characters not typed, against typing the decision from scratch", caption_justify="left")
     table.add_column("prompt · model", overflow="fold")
     table.add_column("n", justify="right", no_wrap=True)
     table.add_column("as is", justify="right", no_wrap=True)

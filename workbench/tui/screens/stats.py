@@ -43,7 +43,7 @@ def stats_renderable(stats: SessionStats, width: int = 120) -> Group:
                      _pace_cell(numbers["median_seconds_per_paper"]))
     if not stats.rates:
         return Group(head, pace, Text("No decisions yet.", style="dim"))
-    return Group(head, pace, rates_table(stats.rates, width), effort_table(stats.rates, width))
+    return Group(head, pace, effort_table(stats.rates, width), rates_table(stats.rates, width))  # effort: the headline
 
 
 WIDE = 100  # from this many columns the tabs show `workbench agreement`'s and `team status`'s tables
