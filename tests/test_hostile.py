@@ -119,6 +119,7 @@ def test_every_command_that_prints_data_prints_it_inert(run_cli, hostile_db, tmp
     assert imported.exit_code == 0, imported.stderr
     outputs = []
     for args in (["stats"], ["stats", "--json"], ["compare", "--diff", "5"], ["compare", "--json"],
+                 ["compare", "--against", "evil [/]"], ["compare", "--against", "evil [/]", "--json"],
                  ["agreement"], ["agreement", "--json"], ["export"], ["export", "--suggestions"], ["log"],
                  ["prompts"]):
         result = run_cli(*args, env={"COLUMNS": "200"})

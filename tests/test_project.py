@@ -73,10 +73,11 @@ def _unit(module: str) -> str:
 LAYERS = [
     {"__init__", "vocab", "errors", "json_text", "safe_text", "workers",
      "plain_text", "turnstile"},  # the words, the errors, text made safe, processes, LaTeX as it prints, writers' turns
-    {"grounding", "corpus", "schema", "config", "migrations", "migrations_pg", "pg", "models.offline_settings"},
+    {"grounding", "corpus", "schema", "config", "migrations", "migrations_pg", "pg", "models.offline_settings",
+     "effort"},
     {"checks"},  # what a reply keeps: above grounding (its numbers), below prompts (which read the [checks] table)
     {"records", "metrics", "reliability", "prompts", "db", "tables", "progress"},
-    {"store"},  # every query; the only SQL
+    {"store", "gold"},  # every query; the only SQL  ·  a gold sample and its measures
     {"models"},  # suggestion providers
     {"suggest", "ingest", "jsonl", "stats", "agreement", "team_agreement", "doubt", "prompt_report", "endpoint",
      "batch_files", "batch_status", "accounts", "serve"},
@@ -103,6 +104,8 @@ ALLOWED = {
     "models.offline_settings": {"errors"},
     "records": {"grounding", "safe_text", "vocab"},
     "metrics": {"grounding", "vocab"},
+    "effort": {"vocab"},  # edit effort: characters inserted plus deleted, effort saved (pure arithmetic)
+    "gold": {"errors", "grounding", "json_text", "metrics", "vocab"},  # gold files read, and the measures against gold
     "reliability": set(),  # Krippendorff's alpha and Gwet's AC1: arithmetic on labels, stdlib only
     "checks": {"errors", "grounding", "vocab"},  # the checks every reply goes through: pure functions
     "prompts": {"errors", "schema", "vocab", "models.offline_settings",  # it validates a prompt's [offline] table
@@ -118,11 +121,11 @@ ALLOWED = {
     "suggest_cores": {"models", "prompts", "store", "suggest", "workers"},  # the offline model on every core
     "ingest": {"corpus", "errors", "records", "store"},
     "jsonl": {"corpus", "errors", "json_text", "records", "store", "vocab"},
-    "stats": {"records", "store", "vocab"},
+    "stats": {"effort", "records", "store", "vocab"},
     "agreement": {"errors", "metrics", "store", "vocab"},
     "team_agreement": {"errors", "metrics", "records", "reliability", "store", "vocab"},  # any number of annotators
     "doubt": {"metrics", "store", "vocab"},
-    "prompt_report": {"metrics", "records", "store", "vocab"},
+    "prompt_report": {"effort", "gold", "metrics", "records", "store", "vocab"},  # edit effort; --against
     "endpoint": {"config", "models", "prompts", "vocab"},
     "batch_files": {"errors", "models", "prompts", "records"},
     "batch_status": {"errors", "models", "records", "store", "vocab"},
@@ -142,7 +145,7 @@ ALLOWED = {
     "tui": {"review", "vocab", "safe_text", "errors",
             "config",  # Guidelines (the text shown beside the task) and the unknown-key message for [keys]
             "prompts", "models",  # Prompt and Model: only as the types the app factory passes to open_session
-            "tables",  # bar() and rates_table(): the stats screen shows the rich tables `workbench stats` prints
+            "tables",  # bar(), rates_table(), effort_table(): the stats screen shows the rich tables `workbench stats` prints
             },
     "cli_common": {"config", "db", "errors", "models", "records", "safe_text", "vocab"},
     "cli_batch": {"batch", "batch_status", "cli_common", "config", "errors", "models", "progress", "store", "vocab",
@@ -154,7 +157,7 @@ ALLOWED = {
     "cli": {"__init__", "agreement", "team_agreement", "stats", "cli_batch", "cli_copy", "cli_team_work", "cli_team",
             "cli_serve", "cli_common", "cli_review", "final", "prompt_report", "config", "db", "endpoint",
             "errors", "ingest", "jsonl", "progress", "prompts", "tables", "store", "suggest", "suggest_cores", "tui", "vocab",
-            "workers"},
+            "workers", "gold"},  # gold: compare --against FILE, the gold file read (one error naming file and line)
     "cli_review": {"cli_common", "config", "db", "errors", "ingest", "prompts", "review", "store", "tui",
                    "vocab"},  # `review`: the session's options, adjudication's plan, the app
     "cli_team_work": {"cli_common", "errors", "store", "tables", "team_agreement", "vocab"},  # `team per-paper|show|status`

@@ -407,9 +407,11 @@ def stats(ctx, annotator: str | None, as_json: bool) -> None:
 @click.option("--annotator", default=None, help="Only this annotator's decisions as the reference.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list, one object per (prompt version, model, parameters).")
 @click.option("--diff", "diff_count", type=click.IntRange(min=0), default=0, help="Also show the N papers where the suggestions differ most.")
+@click.option("--against", "against", default=None, metavar="ANNOTATOR|FILE.jsonl",
+              help="Score against one reviewer's decisions or a gold file: gain figures, nulls, compute, technique, effort.")
 @db_option
 @click.pass_context
-def compare(ctx, prompt_refs, models, annotator, as_json, diff_count) -> None:
+def compare(ctx, prompt_refs, models, annotator, as_json, diff_count, against) -> None:
     """Compare prompts and models against the human decisions."""
     from workbench import prompt_report as comparison
     from workbench import tables
@@ -418,6 +420,8 @@ def compare(ctx, prompt_refs, models, annotator, as_json, diff_count) -> None:
 
     db = open_store(ctx, create=False)
     prompt_ids = [pid for ref in prompt_refs for pid in resolve_prompt_versions(db, ref)] or None
+    if against is not None:
+        return _compare_against(db, against, prompt_ids, list(models) or None, annotator, as_json, diff_count)
     results = comparison.compare(db, prompt_ids=prompt_ids, models=list(models) or None, annotator=annotator,
                                  prices=prices(read_config()))
     if not results:
@@ -436,6 +440,36 @@ def compare(ctx, prompt_refs, models, annotator, as_json, diff_count) -> None:
     if diff_count and not differing:
         say("--diff: the suggestions do not differ on any paper" if len(results) > 1 else
               "--diff: there is only one group of suggestions; nothing to compare it with")
+
+
+def _compare_against(db, against: str, prompt_ids, models, annotator, as_json: bool, diff_count: int) -> None:
+    """`compare --against`: a value naming a file (or ending in .jsonl) is a gold file, else an annotator."""
+    from workbench import prompt_report as comparison
+    from workbench import tables
+    from workbench.gold import load_gold
+    from workbench.store import annotators
+
+    if annotator is not None or diff_count:
+        raise InputError("--against does not go with --annotator or --diff")
+    if Path(against).is_file() or against.endswith(".jsonl"):
+        gold, source = load_gold(Path(against)), {"file": against}
+    else:
+        if against not in annotators(db):
+            raise InputError(f"--against: {against!r} is neither a gold file nor an annotator with decisions here")
+        gold, source = comparison.reviewer_gold(db, against), {"annotator": against}
+        if not gold:
+            raise InputError(f"--against: {against!r} rejected every paper they decided; there is nothing to score against")
+    results = comparison.against(db, gold, prompt_ids=prompt_ids, models=models)
+    if not results:
+        raise InputError("no suggestions match; run `workbench suggest` first (or check --prompt/--model)")
+    if as_json:
+        for item in results:
+            item.pop("label")
+            item["against"] = source
+        return echo_json(json.dumps(results, indent=2))
+    rich_console().print(tables.against_table(results, f"{'gold file' if 'file' in source else 'reviewer'} {against}"))
+    if results[0]["gold_not_in_store"]:
+        say(f"{results[0]['gold_not_in_store']} of the {len(gold)} gold papers are not in this store: ingest their source first")
 
 
 @cli.command()

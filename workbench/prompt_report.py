@@ -7,8 +7,13 @@ The reference is each `accepted` or `edited` annotation (its final fields);
   (all three, after normalising) - "would have been accepted as is";
 - per field: exact, token F1, number recall (claimed_gain, compute), null agreement;
 - grounding of its quotes, numbers not in the abstract, outcomes, median latency,
-  tokens and estimated cost.
+  tokens and estimated cost;
+- edit effort (`workbench.effort`) of the decisions that started from one of its suggestions.
 Aggregates over all suggestions run in SQL; only decided pairs come to Python.
+
+`against()` (`compare --against`): every group scored against gold - a gold file, or one
+reviewer's accepted and edited decisions (`workbench.gold`) - with the effort a reviewer
+would spend turning its suggestion into the gold values.
 """
 
 from __future__ import annotations
@@ -17,10 +22,12 @@ import itertools
 import json
 from dataclasses import dataclass
 
+from workbench.effort import EffortTally, decision_effort
+from workbench.gold import Gold, Quality, gold_from_decision
 from workbench.metrics import FieldScore, exact, median_or_none, token_f1
 from workbench.records import SuggestionKey
-from workbench.store import Handle, KeyedPrompt, decided_values, first_decision, key_totals, ok_values, paper_title
-from workbench.store import suggestion_keys
+from workbench.store import Handle, KeyedPrompt, decided_values, decisions_started_from, first_decision, key_totals
+from workbench.store import ok_values, paper_title, suggestion_keys, unknown_paper_ids
 from workbench.vocab import FIELDS, NUMBER_FIELDS, REJECTED, batch_price, estimated_cost, source_label
 
 
@@ -78,9 +85,71 @@ def compare(db: Handle, *, prompt_ids: list[str] | None = None, models: list[str
             annotator: str | None = None, prices: dict[str, tuple[float, float]] | None = None) -> list[dict]:
     references, rejected_total = _decided(db, annotator)
     decided_total = sum(len(v) for v in references.values())
+    started: dict[tuple, list] = {}  # (prompt version, model) of the snapshot -> decisions
+    for decision in decisions_started_from(db, annotator):
+        if decision.suggestion_id is not None:
+            started.setdefault((decision.prompt_id, decision.model), []).append(decision)
     results = []
     for group in measured(db, prompt_ids, models):
-        results.append(_measure(db, group, references, decided_total, rejected_total, annotator, prices or {}))
+        result = _measure(db, group, references, decided_total, rejected_total, annotator, prices or {})
+        result["effort"] = _effort_started_from(group.key, started.get((group.key.prompt_id, group.key.model), []))
+        results.append(result)
+    return results
+
+
+def _effort_started_from(key: SuggestionKey, started: list) -> dict:
+    """The edit effort of the decisions (rejections included) that started from this key's suggestion
+    (its id names the parameters too, which the snapshot does not)."""
+    tally = EffortTally()
+    for decision in started:
+        if decision.suggestion_id == key.suggestion_id(decision.paper_id):
+            tally.add(decision_effort(decision.suggested, decision.values, decision.status))
+    return tally.as_dict()
+
+
+# --------------------------------------------------------------------------- --against
+
+
+_COUNTED_BY = {"figure_recall": "figures", "figure_precision": "suggested_figures", "null_rate": "no_gain",
+               "compute_recall": "compute_numbers"}
+
+
+def reviewer_gold(db: Handle, annotator: str) -> list[Gold]:
+    """Each paper the annotator accepted or edited, as gold; a rejection is no gold value."""
+    return [gold_from_decision(d.paper_id, d.title, d.values)
+            for d in decisions_started_from(db, annotator) if d.status != REJECTED]
+
+
+def against(db: Handle, gold: list[Gold], *, prompt_ids: list[str] | None = None,
+            models: list[str] | None = None) -> list[dict]:
+    """Every group (of these prompt versions and models) scored against the gold papers it has an
+    `ok` suggestion for on the paper's current text; the others count against coverage only."""
+    not_here = len(unknown_paper_ids(db, [paper.paper_id for paper in gold]))
+    results = []
+    for group in measured(db, prompt_ids, models):
+        ok = ok_values(db, group.key)
+        quality, tally = Quality(), EffortTally()
+        for paper in gold:
+            suggestion = ok.get(paper.paper_id)
+            if suggestion is None:
+                continue
+            quality.add(paper, paper.title, suggestion)
+            tally.add(decision_effort(suggestion, paper.values))
+        suggested_length, gold_length = quality.median_lengths
+        measures = {k: (v if quality.papers else None) for k, v in quality.as_dict().items()
+                    if k not in ("papers", "median_lengths")}
+        for measure, counted in _COUNTED_BY.items():  # a share of nothing is no figure (gold.py's 1.0 is for tests)
+            if not measures[counted]:
+                measures[measure] = None
+        results.append({
+            "prompt": group.prompt, "prompt_hash": group.key.prompt_id, "label": group.label,
+            "model": group.key.model, "params": json.loads(group.key.params),
+            "gold_papers": len(gold), "gold_not_in_store": not_here, "papers": quality.papers,
+            "coverage": round(quality.papers / len(gold), 4) if gold else None,
+            **measures,
+            "gain_length": suggested_length, "gold_gain_length": gold_length,
+            "effort": tally.as_dict(),
+        })
     return results
 
 

@@ -4,7 +4,8 @@ Pace: decisions per hour = decisions / the seconds spent on them; median seconds
 per paper. Overall it uses each decided annotation's seconds_spent (so imported
 decisions count); for one review session it uses that session's decision events,
 leaving out decisions that were undone. Rates by prompt and model use the
-suggestion snapshot each annotation keeps (what the reviewer actually saw).
+suggestion snapshot each annotation keeps (what the reviewer actually saw), and so
+does the edit effort from it to the decision (`workbench.effort`).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections import Counter
 from dataclasses import dataclass
 from statistics import median
 
+from workbench.effort import EffortTally, decision_effort
 from workbench.records import edited_fields
 from workbench.store import Handle, decision_seconds, decisions_with_snapshot, store_counts
 from workbench.vocab import FIELDS, STATUSES, prompt_label
@@ -33,8 +35,9 @@ def rates_by_suggestion(db: Handle, annotator: str | None = None) -> list[dict]:
     groups: dict[tuple, dict] = {}
     for status, snapshot, values in decisions_with_snapshot(db, annotator):
         key = (snapshot["prompt"], snapshot["prompt_hash"], snapshot["model"]) if snapshot else ("(none)", "", "")
-        group = groups.setdefault(key, {"statuses": Counter(), "kept": 0, "edits": Counter()})
+        group = groups.setdefault(key, {"statuses": Counter(), "kept": 0, "edits": Counter(), "effort": EffortTally()})
         group["statuses"][status] += 1
+        group["effort"].add(decision_effort(snapshot["fields"] if snapshot else None, values, status))
         if status != "rejected":
             group["kept"] += 1
             for field in edited_fields(values, snapshot["fields"] if snapshot else None):
@@ -49,6 +52,7 @@ def rates_by_suggestion(db: Handle, annotator: str | None = None) -> list[dict]:
             "decided": decided,
             **{f"{s}_rate": round(group["statuses"][s] / decided, 4) for s in STATUSES},
             "field_edit_rates": {f: (round(group["edits"][f] / kept, 4) if kept else None) for f in FIELDS},
+            "effort": group["effort"].as_dict(),
         })
     return rows
 

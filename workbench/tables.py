@@ -51,6 +51,7 @@ def _compare_rows(results: list[dict]):
         if field != "technique":
             yield f"{name}: number recall", get("fields", field, "number_recall"), _pct, "max"
         yield f"{name}: null agreement", get("fields", field, "null_agreement"), _pct, "max"
+    yield from _effort_rows(results, "decided from it")
     yield "quotes exact", get("grounding", "exact"), _pct, "max"
     yield "quotes fuzzy", get("grounding", "fuzzy"), _pct, None
     yield "quotes ungrounded", get("grounding", "ungrounded"), _pct, "min"
@@ -65,6 +66,58 @@ def _compare_rows(results: list[dict]):
     yield "estimated cost (USD)", get("cost"), lambda v: DASH if v is None else f"${v:.4f}", "min"
 
 
+def _effort_rows(results: list[dict], counted: str):
+    """Edit effort's rows of a compare table (`workbench.effort`)."""
+    get = lambda *path: [_dig(r, ("effort", *path)) for r in results]  # noqa: E731
+    yield counted, get("decisions"), _num, None
+    yield "accepted as is", get("accepted_as_is"), _pct, "max"
+    yield "effort saved", get("saved"), _pct, "max"
+    for field in FIELDS:
+        yield f"{field_name(field)}: effort saved", get("fields", field), _pct, "max"
+
+
+def _against_rows(results: list[dict]):
+    get = lambda *path: [_dig(r, path) for r in results]  # noqa: E731
+    yield "papers with suggestions", get("papers"), _num, None
+    yield "coverage of the gold papers", get("coverage"), _pct, "max"
+    yield "gain-figure recall", get("figure_recall"), lambda v: _num(v, 2), "max"
+    yield "null on no-gain abstracts", get("null_rate"), lambda v: _num(v, 2), "max"
+    yield "gain-figure precision", get("figure_precision"), lambda v: _num(v, 2), "max"
+    yield "compute recall", get("compute_recall"), lambda v: _num(v, 2), "max"
+    yield "technique token-F1", get("technique_f1"), lambda v: _num(v, 2), "max"
+    yield "technique: the title alone", get("title_f1"), lambda v: _num(v, 2), None
+    yield "gain length (median chars)", get("gain_length"), _num, None
+    yield from _effort_rows(results, "papers measured")
+
+
+def _best_table(title: str | Text, results: list[dict], rows) -> Table:
+    table = Table(title=title, title_justify="left")
+    table.add_column("metric", style="bold")
+    for r in results:
+        table.add_column(plain(r["label"].replace(" · ", "\n", 1)), justify="right")
+    for label, values, fmt, best in rows:
+        numeric = [v for v in values if isinstance(v, (int, float))]
+        target = (max(numeric) if best == "max" else min(numeric)) if best and len(numeric) > 1 and \
+            len(set(numeric)) > 1 else None
+        cells = []
+        for value in values:
+            text = fmt(value)
+            cells.append(Text(f"★ {text}", style="bold green") if target is not None and value == target else Text(text))
+        table.add_row(label, *cells)
+    return table
+
+
+def against_table(results: list[dict], against: str) -> Table:
+    """`compare --against`: the gold measures and the effort to reach the gold values."""
+    first = results[0]
+    table = _best_table(plain(f"Suggestions against {one_line(against, 200)}: {first['gold_papers']:,} papers"),
+                        results, _against_rows(results))
+    gold_length = first.get("gold_gain_length")
+    table.caption = ("★ best in the row · effort: characters inserted plus deleted to reach the gold values, "
+                     "against typing them" + (f" · gold gain length {gold_length:.0f} chars" if gold_length else ""))
+    return table
+
+
 def _dig(record: dict, path: tuple):
     value = record
     for key in path:
@@ -74,20 +127,10 @@ def _dig(record: dict, path: tuple):
 
 def compare_table(results: list[dict]) -> Table:
     decided = results[0]["decided"] if results else 0
-    table = Table(title=f"Suggestions against {decided:,} human decisions (accepted + edited)", title_justify="left")
-    table.add_column("metric", style="bold")
-    for r in results:
-        table.add_column(plain(r["label"].replace(" · ", "\n", 1)), justify="right")
-    for label, values, fmt, best in _compare_rows(results):
-        numeric = [v for v in values if isinstance(v, (int, float))]
-        target = (max(numeric) if best == "max" else min(numeric)) if best and len(numeric) > 1 and \
-            len(set(numeric)) > 1 else None
-        cells = []
-        for value in values:
-            text = fmt(value)
-            cells.append(Text(f"★ {text}", style="bold green") if target is not None and value == target else Text(text))
-        table.add_row(label, *cells)
-    table.caption = "★ best in the row · accept rate: human fields equal the suggestion's after normalising"
+    table = _best_table(f"Suggestions against {decided:,} human decisions (accepted + edited)", results,
+                        _compare_rows(results))
+    table.caption = ("★ best in the row · accept rate: human fields equal the suggestion's after normalising · "
+                     "effort: of the decisions that started from its suggestion")
     if any(r.get("batch_input_tokens") or r.get("batch_output_tokens") for r in results):
         table.caption += " · cost: suggestions made in batches at the batch price (half the live one)"
     return table
@@ -136,6 +179,7 @@ def stats_report(report: dict) -> RenderGroup:
                           f"median {_num(overall['median_seconds_per_paper'], 1)} s per paper"))
     if report["rates"]:
         parts.append(rates_table(report["rates"]))
+        parts.append(effort_table(report["rates"]))
     if report["suggestions"]:
         table = Table(title="Suggestions by prompt, model and outcome", title_justify="left")
         for column in ("prompt", "model", "outcome", "count"):
@@ -169,6 +213,33 @@ def rates_table(rates: list[dict], width: int = 120) -> Table:
             cells.append(" / ".join(DASH if edits[f] is None else f"{edits[f] * 100:.0f}%" for f in FIELDS))
         table.add_row(*cells)
     return table
+
+
+def effort_table(rates: list[dict], width: int = 120) -> Table:
+    """Edit effort by the suggestion the decisions started from (`workbench.effort`): the share taken
+    as is, the mean effort saved against typing from scratch, and per field. Below 100 columns the
+    bar and the per-field column go."""
+    narrow = width < 100
+    table = Table(title="Edit effort by the suggestion it started from", title_justify="left",
+                  caption="saved: characters not typed, against typing the decision from scratch", caption_justify="left")
+    table.add_column("prompt · model", overflow="fold")
+    table.add_column("n", justify="right", no_wrap=True)
+    table.add_column("as is", justify="right", no_wrap=True)
+    table.add_column("saved", justify="right", no_wrap=True)
+    if not narrow:
+        table.add_column("saved per field\ntech / gain / comp", justify="right", no_wrap=True)
+    for row in rates:
+        effort = row["effort"]
+        cells = [plain(f"{row['prompt']}\n{row['model']}"), str(effort["decisions"]), _pct(effort["accepted_as_is"]),
+                 _pct(effort["saved"]) if narrow else bar(effort["saved"], 8)]
+        if not narrow:
+            cells.append(" / ".join(_pct0(effort["fields"][f]) for f in FIELDS))
+        table.add_row(*cells)
+    return table
+
+
+def _pct0(value) -> str:
+    return DASH if value is None else f"{value * 100:.0f}%"
 
 
 # --------------------------------------------------------------------------- agreement

@@ -18,6 +18,7 @@ Import from here, not from the modules below (the boundary test holds everyone e
 - reports:      what the prompt report, statistics, agreement, doubt and exports read
 - transfer:     whole tables between two stores (`workbench copy`)
 - accounts:     annotator accounts for `workbench serve` (token hashes, failed sign-ins)
+- started_from: each decision with the suggestion it started from (edit effort, `compare --against`)
 """
 
 from workbench.errors import (  # noqa: F401  (re-exported: the store's errors)
@@ -57,6 +58,7 @@ from workbench.store.reports import (  # noqa: F401
     decision_seconds, decisions_with_snapshot, first_decision, grounded_suggestions, iter_suggestions, key_totals,
     ok_values, store_counts, suggestion_keys,
 )
+from workbench.store.started_from import StartedFrom, decisions_started_from  # noqa: F401
 from workbench.store.text_search import FILTER_HELP, Query, parse, search  # noqa: F401
 from workbench.store.transfer import (  # noqa: F401
     TABLES as COPY_TABLES, finish_copy, last_key, read_rows, row_at, row_counts, table_digest, write_rows,

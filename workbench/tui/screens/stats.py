@@ -1,5 +1,5 @@
-"""`t`: statistics in three tabs. You: progress, pace for this session and overall, rates by prompt and
-model, with bars. Agreement: every annotator's, per field (`workbench agreement`). Team: each annotator's
+"""`t`: statistics in three tabs. You: progress, pace for this session and overall, rates and edit
+effort by prompt and model, with bars. Agreement: every annotator's, per field (`workbench agreement`). Team: each annotator's
 work and the papers' progress (`workbench team status`). ← → (or 1-3) switch tabs."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from textual.widgets import Static
 
 from workbench.review import ReviewSession, SessionStats, TeamFigures
 from workbench.safe_text import one_line, plain
-from workbench.tables import bar, rates_table, team_agreement_report, team_status_table
+from workbench.tables import bar, effort_table, rates_table, team_agreement_report, team_status_table
 from workbench.tui.screens.dialogs import ReadingScreen
 from workbench.vocab import (
     AWAITING_ADJUDICATION, COMPLETE, FIELDS, IN_PROGRESS, NOT_STARTED, STATUS_MARKS, STATUSES, field_name,
@@ -41,8 +41,9 @@ def stats_renderable(stats: SessionStats, width: int = 120) -> Group:
     for label, numbers in (("this session", stats.this_session), ("overall", stats.overall)):
         pace.add_row(label, str(numbers["decisions"]), _pace_cell(numbers["decisions_per_hour"]),
                      _pace_cell(numbers["median_seconds_per_paper"]))
-    rates = rates_table(stats.rates, width) if stats.rates else Text("No decisions yet.", style="dim")
-    return Group(head, pace, rates)
+    if not stats.rates:
+        return Group(head, pace, Text("No decisions yet.", style="dim"))
+    return Group(head, pace, effort_table(stats.rates, width), rates_table(stats.rates, width))  # effort: the headline
 
 
 WIDE = 100  # from this many columns the tabs show `workbench agreement`'s and `team status`'s tables
