@@ -16,6 +16,8 @@ The measures (the README repeats them):
   a false one;
 - null rate: share of the abstracts with no gain figure (gain_figures == [])
   where the suggested claimed_gain is null;
+- compute recall: share of the numbers in the annotator's compute that appear in the suggested
+  compute, pooled over the papers whose compute the annotator filled in;
 - technique token-F1: mean `metrics.token_f1` of the suggested technique
   against the annotator's phrase, over every gold paper (the title alone is
   reported as a baseline);
@@ -68,6 +70,8 @@ class Quality:
     right_figures: int = 0  # of them, belonging to a gold figure of the paper
     no_gain: int = 0  # abstracts with no gold gain figure
     null_on_no_gain: int = 0
+    compute_numbers: int = 0  # numbers in the annotator's compute values
+    compute_carried: int = 0  # of them, in the suggested compute
     technique_f1_sum: float = 0.0
     title_f1_sum: float = 0.0
     length_ratios: list[float] = field(default_factory=list)
@@ -79,6 +83,7 @@ class Quality:
     figure_recall = property(lambda self: _share(self.carried, self.figures))
     figure_precision = property(lambda self: _share(self.right_figures, self.suggested_figures))
     null_rate = property(lambda self: _share(self.null_on_no_gain, self.no_gain))
+    compute_recall = property(lambda self: _share(self.compute_carried, self.compute_numbers))
     technique_f1 = property(lambda self: _share(self.technique_f1_sum, self.papers, 0.0))
     title_f1 = property(lambda self: _share(self.title_f1_sum, self.papers, 0.0))  # the title alone as technique
     length_ratio = property(lambda self: _median(self.length_ratios))
@@ -94,6 +99,8 @@ class Quality:
             "figure_recall": round(self.figure_recall, 4), "suggested_figures": self.suggested_figures,
             "right_figures": self.right_figures, "figure_precision": round(self.figure_precision, 4),
             "no_gain": self.no_gain, "null_on_no_gain": self.null_on_no_gain, "null_rate": round(self.null_rate, 4),
+            "compute_numbers": self.compute_numbers, "compute_carried": self.compute_carried,
+            "compute_recall": round(self.compute_recall, 4),
             "technique_f1": round(self.technique_f1, 4), "title_f1": round(self.title_f1, 4),
             "length_ratio": self.length_ratio and round(self.length_ratio, 3),
             "median_lengths": self.median_lengths,
@@ -166,6 +173,9 @@ def score(gold: Iterable[Gold], abstracts: dict[str, tuple[str, str]], summarise
                 quality.right_figures += 1
             else:
                 quality.misses.append(f"not a gold figure: {number} in {title[:50]!r}: {gain[:100]!r}")
+        wanted = numbers_in(paper.compute)
+        quality.compute_numbers += len(wanted)
+        quality.compute_carried += len(wanted & numbers_in(summary.compute))
         if gain:
             quality.suggested_lengths.append(len(gain))
         if paper.claimed_gain:

@@ -1,0 +1,88 @@
+"""Candidate figures for a prompt's `{figures}`: the abstract's numbers, each with a few words around it.
+
+A small model misses figures and paraphrases them; given the list, it only has to say which are
+gains against something and which are compute. The numbers are found deterministically, by the
+offline model's number finder (`offline._NUMBER`, its sentences, its rule for numbers that are part of
+a name, and its word figures such as "doubles"): nothing here is a second copy of those rules.
+
+Bounded whatever the abstract: the offline model's readable part only, at most MAX_LINES lines of at
+most MAX_LINE_CHARS characters; control and format characters (ESC, BIDI overrides) become spaces;
+LaTeX's `\\%`, `$\\times$` and `\\sim` are written as they print, so a figure can be copied into JSON.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+from workbench.models.offline import _NUMBER, _figures, _in_a_name, _readable_part, split_sentences
+
+MAX_LINES = 24  # lines listed; a figure with a unit or a gain word comes before a bare number
+MAX_LINE_CHARS = 200
+WORDS_AROUND = 6  # words kept on each side of a number
+NONE_FOUND = "(none: the abstract states no number)"
+
+_TOKEN = re.compile(r"\S+")
+# What LaTeX prints for the escapes seen around figures in the seeds; the rest of the text is left alone.
+_LATEX = (("\\%", "%"), ("\\times", "×"), ("\\sim", "~"), ("\\approx", "≈"), ("\\pm", "±"), ("\\&", "&"),
+          ("\\,", " "), ("\\!", ""), ("\\ ", " "), ("$", ""), ("{", ""), ("}", ""))
+
+
+def candidate_figures(abstract: str) -> list[str]:
+    """The lines `{figures}` lists: each number of the abstract (or a run of close ones) with the words around
+    it, in the abstract's order; figures with a unit or a gain word win a place first when there are too many."""
+    text = _printable(_readable_part(abstract))
+    found: list[tuple[int, int, str]] = []  # (priority, position, line)
+    for start, end in split_sentences(text):
+        sentence = text[start:end]
+        tokens = [m.span() for m in _TOKEN.finditer(sentence)]
+        if not tokens:
+            continue
+        figures = _figures(sentence)
+        marked = {f.start for f in figures}
+        hits = [(m.start(), m.start() in marked) for m in _NUMBER.finditer(sentence)
+                if not (m.start() and _in_a_name(sentence, m.start()))]
+        hits += [(f.start, True) for f in figures if f.kind == "word"]
+        for first, last, strong in _runs(sorted(hits), tokens):
+            line = " ".join(sentence[a:b] for a, b in tokens[first:last + 1])
+            if len(line) > MAX_LINE_CHARS:
+                line = line[:MAX_LINE_CHARS - 1].rstrip() + "…"
+            line = ("…" if first else "") + line + ("…" if last < len(tokens) - 1 else "")
+            found.append((0 if strong else 1, start + tokens[first][0], line))
+        if len(found) > 4 * MAX_LINES:
+            break  # a table or noise, not an abstract: enough to choose from
+    kept = sorted(sorted(found)[:MAX_LINES], key=lambda item: item[1])
+    lines, seen = [], set()
+    for _, _, line in kept:
+        if line not in seen:
+            seen.add(line)
+            lines.append(line)
+    return lines
+
+
+def list_figures(abstract: str) -> str:
+    """The text that replaces `{figures}`: one numbered line per candidate, or a line saying there is none."""
+    lines = candidate_figures(abstract)
+    return "\n".join(f"{n}. {line}" for n, line in enumerate(lines, start=1)) if lines else NONE_FOUND
+
+
+def _printable(text: str) -> str:
+    for escape, printed in _LATEX:
+        text = text.replace(escape, printed)
+    # Control, format (BIDI), private and unassigned characters: a space each (never into a prompt or a terminal).
+    return "".join(" " if unicodedata.category(c)[0] == "C" else c for c in text)
+
+
+def _runs(hits: list[tuple[int, bool]], tokens: list[tuple[int, int]]):
+    """(first token, last token, has a figure) for each run of numbers whose windows of words touch."""
+    runs: list[list] = []
+    index = 0
+    for position, strong in hits:
+        while index + 1 < len(tokens) and tokens[index][1] <= position:
+            index += 1
+        first, last = max(0, index - WORDS_AROUND), min(len(tokens) - 1, index + WORDS_AROUND)
+        if runs and first <= runs[-1][1] + 1 and last - runs[-1][0] <= 4 * WORDS_AROUND:
+            runs[-1][1], runs[-1][2] = last, runs[-1][2] or strong
+        else:
+            runs.append([first, last, strong])
+    return [tuple(run) for run in runs]
