@@ -9,7 +9,9 @@ import pytest
 
 from tests.conftest import ROOT, write
 from tests.fake_openai import FakeOpenAI
-from workbench.models.figures import MAX_LINE_CHARS, MAX_LINES, NONE_FOUND, candidate_figures, list_figures
+from workbench.models.figures import (
+    GAINS_HEADING, MAX_LINE_CHARS, MAX_LINES, NONE, NONE_FOUND, OTHERS_HEADING, candidate_figures, list_figures,
+)
 from workbench.models.openai_compat import OpenAICompatibleModel
 from workbench.prompts import list_prompts, load_prompt_file
 
@@ -21,15 +23,15 @@ def test_thousands_of_numbers_give_a_bounded_list_quickly():
     started = time.perf_counter()
     lines = candidate_figures(abstract)
     assert time.perf_counter() - started < 2
-    assert 0 < len(lines) <= MAX_LINES and all(len(line) <= MAX_LINE_CHARS + 2 for line in lines)
-    assert len(list_figures(abstract)) <= MAX_LINES * (MAX_LINE_CHARS + 8)
-    # the figures with a unit came first: every line listed carries a percentage
-    assert all("%" in line for line in lines)
+    assert 0 < len(lines) <= MAX_LINES and all(len(line) <= MAX_LINE_CHARS + 2 for line, _ in lines)
+    assert len(list_figures(abstract)) <= MAX_LINES * (MAX_LINE_CHARS + 8) + 200
+    # the figures that can compare came first: every line listed carries a percentage
+    assert all("%" in line and comparing for line, comparing in lines)
 
 
 def test_one_endless_sentence_of_digits_is_bounded_too():
     lines = candidate_figures("1 " * 200_000)
-    assert len(lines) <= MAX_LINES and all(len(line) <= MAX_LINE_CHARS + 2 for line in lines)
+    assert len(lines) <= MAX_LINES and all(len(line) <= MAX_LINE_CHARS + 2 for line, _ in lines)
 
 
 def test_control_and_bidi_characters_never_reach_the_list():
@@ -45,7 +47,7 @@ def test_numbers_in_latex_are_written_as_they_print():
     abstract = (r"Our method reduces memory by 35\% and trains $2.3\times$ faster, reaching "
                 r"$\sim$24\% of the data with $\approx 7$B parameters.")
     lines = candidate_figures(abstract)
-    text = "\n".join(lines)
+    text = "\n".join(line for line, _ in lines)
     assert "35%" in text and "2.3×" in text and "~24%" in text and "≈ 7B" in text
     assert "\\" not in text and "$" not in text
 
@@ -53,10 +55,16 @@ def test_numbers_in_latex_are_written_as_they_print():
 def test_close_numbers_share_a_line_and_far_ones_do_not():
     abstract = ("We propose ProX. It improves accuracy by 7.6, 14.6 and 20.3 points over the baselines. "
                 "Training used 256 GPUs for a long time in a cluster of the university. Nothing else is said.")
-    lines = candidate_figures(abstract)
-    assert len(lines) == 2
-    assert "7.6, 14.6 and 20.3 points" in lines[0] and "256 GPUs" in lines[1]
-    assert lines[1].startswith("Training used 256")  # the sentence's start: no "…" before it
+    (gain, comparing), (other, counting) = candidate_figures(abstract)
+    assert "7.6, 14.6 and 20.3 points" in gain and comparing
+    assert other.startswith("Training used 256 GPUs") and not counting  # the sentence's start: no "…" before it
+    assert list_figures(abstract).splitlines() == [GAINS_HEADING, "1. " + gain, OTHERS_HEADING, "- " + other]
+
+
+def test_absolute_quantities_are_other_numbers():
+    listed = list_figures("We propose Q. It trains on 180k hours of audio in 3 days with 16 GB of memory.")
+    assert listed.splitlines()[:2] == [GAINS_HEADING, NONE]
+    assert "180k hours" in listed.splitlines()[3]
 
 
 def test_an_abstract_without_numbers_says_so():
@@ -71,7 +79,8 @@ def test_the_prompt_fills_figures_in_the_paper_turn_and_the_examples(tmp_path):
     content = messages[-1]["content"]
     # one pass: the braces in the title and abstract are left as they are
     assert content.startswith("Title: T {abstract}\n<<<\nA {title} and {figures} in the text, 3x faster than {abstract}.\n")
-    assert content.endswith("---\n1. …title and figures in the text, 3x faster than abstract.")  # LaTeX's braces go
+    assert content.endswith("---\n" + GAINS_HEADING + "\n1. …title and figures in the text, 3x faster than abstract.\n"
+                            + OTHERS_HEADING + "\n" + NONE)  # LaTeX's braces go
     with pytest.raises(ValueError, match="figures"):
         prompt.render("T", abstract)  # a caller that forgot the lister is a programming error, not an empty list
 
@@ -84,9 +93,9 @@ def test_prompts_without_figures_render_as_before():
 def test_the_shipped_figures_prompt_lists_the_figures_for_every_turn():
     figures = next(p for p in list_prompts(ROOT / "prompts") if p.name == "figures")
     messages = figures.render("T", "We propose Z. Z is 4.5x faster than Y on 64 GPUs.", figures=list_figures)
-    assert messages[-1]["content"].rstrip().endswith("1. We propose Z. Z is 4.5x faster than Y on 64 GPUs.")
+    assert "\n1. We propose Z. Z is 4.5x faster than Y on 64 GPUs.\n" in messages[-1]["content"]
     example_turns = [m["content"] for m in messages[1:-1] if m["role"] == "user"]
-    assert example_turns and all("Figures in the abstract:\n1. " in turn for turn in example_turns)
+    assert example_turns and all(GAINS_HEADING + "\n1. " in turn for turn in example_turns)
 
 
 async def test_the_live_path_sends_the_figures(tmp_path):
@@ -100,5 +109,5 @@ async def test_the_live_path_sends_the_figures(tmp_path):
         fake.stop()
     assert reply.outcome == "ok", reply.error
     sent = fake.requests[-1].body["messages"][-1]["content"]
-    assert sent.endswith("---\n1. We propose Z. Z trains 4.5x faster than Y.")
+    assert sent.endswith(f"---\n{GAINS_HEADING}\n1. We propose Z. Z trains 4.5x faster than Y.\n{OTHERS_HEADING}\n{NONE}")
     assert json.loads(reply.raw)["claimed_gain"]

@@ -17,10 +17,16 @@ import unicodedata
 
 from workbench.models.offline import _NUMBER, _figures, _in_a_name, _readable_part, split_sentences
 
-MAX_LINES = 24  # lines listed; a figure with a unit or a gain word comes before a bare number
+MAX_LINES = 24  # lines listed; a figure that can compare comes before a bare number
 MAX_LINE_CHARS = 200
 WORDS_AROUND = 6  # words kept on each side of a number
 NONE_FOUND = "(none: the abstract states no number)"
+GAINS_HEADING = "May be gains (a number with %, x, times or points, or a word such as \"doubles\"):"
+OTHERS_HEADING = "Other numbers (sizes, counts, compute, scores, dates):"
+NONE = "(none)"
+# A figure the offline finder found that can state a comparison: a relative unit, a gain word, or a cue
+# before it ("by 3", "a factor of 2", "+1.5"); not an absolute quantity ("16 GB", "3 hours") nor a bare pair.
+_NOT_COMPARING = ("absolute", "pair", "slash")
 
 _TOKEN = re.compile(r"\S+")
 # What LaTeX prints for the escapes seen around figures in the seeds; the rest of the text is left alone.
@@ -28,9 +34,10 @@ _LATEX = (("\\%", "%"), ("\\times", "×"), ("\\sim", "~"), ("\\approx", "≈"), 
           ("\\,", " "), ("\\!", ""), ("\\ ", " "), ("$", ""), ("{", ""), ("}", ""))
 
 
-def candidate_figures(abstract: str) -> list[str]:
-    """The lines `{figures}` lists: each number of the abstract (or a run of close ones) with the words around
-    it, in the abstract's order; figures with a unit or a gain word win a place first when there are too many."""
+def candidate_figures(abstract: str) -> list[tuple[str, bool]]:
+    """The lines `{figures}` lists, each with whether it holds a figure that can compare: each number of the
+    abstract (or a run of close ones) with the words around it, in the abstract's order; lines with such a
+    figure win a place first when there are too many."""
     text = _printable(_readable_part(abstract))
     found: list[tuple[int, int, str]] = []  # (priority, position, line)
     for start, end in split_sentences(text):
@@ -39,31 +46,38 @@ def candidate_figures(abstract: str) -> list[str]:
         if not tokens:
             continue
         figures = _figures(sentence)
-        marked = {f.start for f in figures}
+        marked = {f.start for f in figures if f.unit or f.kind not in _NOT_COMPARING}
         hits = [(m.start(), m.start() in marked) for m in _NUMBER.finditer(sentence)
                 if not (m.start() and _in_a_name(sentence, m.start()))]
-        hits += [(f.start, True) for f in figures if f.kind == "word"]
+        hits += [(f.start, True) for f in figures if f.kind == "word"]  # "doubles": a figure without a digit
         for first, last, strong in _runs(sorted(hits), tokens):
             line = " ".join(sentence[a:b] for a, b in tokens[first:last + 1])
             if len(line) > MAX_LINE_CHARS:
                 line = line[:MAX_LINE_CHARS - 1].rstrip() + "…"
             line = ("…" if first else "") + line + ("…" if last < len(tokens) - 1 else "")
-            found.append((0 if strong else 1, start + tokens[first][0], line))
+            found.append((0 if strong else 1, start + tokens[first][0], line, strong))
         if len(found) > 4 * MAX_LINES:
             break  # a table or noise, not an abstract: enough to choose from
     kept = sorted(sorted(found)[:MAX_LINES], key=lambda item: item[1])
     lines, seen = [], set()
-    for _, _, line in kept:
+    for _, _, line, strong in kept:
         if line not in seen:
             seen.add(line)
-            lines.append(line)
+            lines.append((line, strong))
     return lines
 
 
 def list_figures(abstract: str) -> str:
-    """The text that replaces `{figures}`: one numbered line per candidate, or a line saying there is none."""
+    """The text that replaces `{figures}`: the lines that may hold a gain, numbered, then the other numbers;
+    or one line saying the abstract has no number."""
     lines = candidate_figures(abstract)
-    return "\n".join(f"{n}. {line}" for n, line in enumerate(lines, start=1)) if lines else NONE_FOUND
+    if not lines:
+        return NONE_FOUND
+    gains = [line for line, strong in lines if strong]
+    others = [line for line, strong in lines if not strong]
+    text = [GAINS_HEADING, *(f"{n}. {line}" for n, line in enumerate(gains, start=1))] if gains else [GAINS_HEADING, NONE]
+    text += [OTHERS_HEADING, *(f"- {line}" for line in others)] if others else [OTHERS_HEADING, NONE]
+    return "\n".join(text)
 
 
 def _printable(text: str) -> str:
