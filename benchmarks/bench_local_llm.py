@@ -129,7 +129,8 @@ def quality(db, base_url: str, prompt, mode: str, gold: list, abstracts: dict, d
         for pid in ids:
             row = stored.get(pid) or {}
             dump.write(json.dumps({"prompt": prompt.name, "paper_id": pid, "outcome": row.get("outcome"),
-                                   **{f: row.get(f) for f in FIELDS}, "error": row.get("error")}) + "\n")
+                                   **{f: row.get(f) for f in FIELDS}, "error": row.get("error"),
+                                   "raw": (row.get("raw") or "")[:4000]}) + "\n")
     timeouts = sum(n for message, n in report.errors.items() if "time" in message.lower())
     tail = f"| {report.outcomes[OK]}/{report.done} | {per_abstract:.1f} | {rate:.1f} | {timeouts} |"
     offline, model = OfflineModel(), f"local · {prompt.name}"
