@@ -111,3 +111,16 @@ async def test_the_live_path_sends_the_figures(tmp_path):
     sent = fake.requests[-1].body["messages"][-1]["content"]
     assert sent.endswith(f"---\n{GAINS_HEADING}\n1. We propose Z. Z trains 4.5x faster than Y.\n{OTHERS_HEADING}\n{NONE}")
     assert json.loads(reply.raw)["claimed_gain"]
+
+
+def test_a_batch_request_line_carries_the_figures_as_the_live_path_does():
+    from workbench.batch_files import RequestLines
+
+    figures = next(p for p in list_prompts(ROOT / "prompts") if p.name == "figures")
+    model = OpenAICompatibleModel("test-model", base_url="http://127.0.0.1:9/v1", timeout=10,
+                                  response_format="json_schema")
+    abstract = "We propose Z. Z trains 4.5x faster than Y on 64 GPUs."
+    line = json.loads(RequestLines(model, figures).line("p1", "Fast", abstract, "0123456789abcdef"))
+    live = model.request_body(figures, model.messages(figures, "Fast", abstract))
+    assert line["body"] == live
+    assert "\n1. We propose Z. Z trains 4.5x faster than Y on 64 GPUs.\n" in line["body"]["messages"][-1]["content"]
