@@ -95,7 +95,16 @@ def test_the_shipped_figures_prompt_lists_the_figures_for_every_turn():
     messages = figures.render("T", "We propose Z. Z is 4.5x faster than Y on 64 GPUs.", figures=list_figures)
     assert "\n1. We propose Z. Z is 4.5x faster than Y on 64 GPUs.\n" in messages[-1]["content"]
     example_turns = [m["content"] for m in messages[1:-1] if m["role"] == "user"]
-    assert example_turns and all(GAINS_HEADING + "\n1. " in turn for turn in example_turns)
+    gains, no_gain = example_turns
+    assert GAINS_HEADING + "\n1. " in gains and "38% less memory than the BF16 baseline" in gains
+    # a score with nothing it beats is listed, but not as a gain
+    assert GAINS_HEADING + "\n" + NONE in no_gain and "- Loom reaches 41.5% pass@1" in no_gain
+
+
+def test_a_share_with_no_word_of_comparison_near_it_is_not_listed_as_a_gain():
+    listed = list_figures("We propose K. K preserves 97% of the accuracy. K is 2x faster than the baseline.")
+    gains = listed.split(OTHERS_HEADING)[0]
+    assert "2x faster" in gains and "97%" not in gains and "97%" in listed.split(OTHERS_HEADING)[1]
 
 
 async def test_the_live_path_sends_the_figures(tmp_path):

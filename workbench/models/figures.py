@@ -15,18 +15,34 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from workbench.models.offline import _NUMBER, _figures, _in_a_name, _readable_part, split_sentences
+from workbench.models.offline import (
+    _COMPARISON, _CUE_BEFORE, _DELTA_WORDS, _NUMBER, WINDOW, _figures, _in_a_name, _readable_part, split_sentences,
+)
 
 MAX_LINES = 24  # lines listed; a figure that can compare comes before a bare number
 MAX_LINE_CHARS = 200
 WORDS_AROUND = 6  # words kept on each side of a number
 NONE_FOUND = "(none: the abstract states no number)"
-GAINS_HEADING = "May be gains (a number with %, x, times or points, or a word such as \"doubles\"):"
-OTHERS_HEADING = "Other numbers (sizes, counts, compute, scores, dates):"
+GAINS_HEADING = "May be gains (figures with a word of comparison or change near them):"
+OTHERS_HEADING = "Other numbers (sizes, counts, compute, scores, shares, dates):"
 NONE = "(none)"
-# A figure the offline finder found that can state a comparison: a relative unit, a gain word, or a cue
-# before it ("by 3", "a factor of 2", "+1.5"); not an absolute quantity ("16 GB", "3 hours") nor a bare pair.
+# A figure the offline finder found that states a comparison: its own kind says so ("+1.5", "70.8 vs.
+# 68.3", "by 3 points", "a factor of 2", "doubles"), or it has a relative unit and the offline model's
+# words of comparison or change stand near it ("2x faster", "35% less memory than", "outperforms ... 4%").
+# Not an absolute quantity ("16 GB", "3 hours"), a bare pair, nor a share with no such word near it
+# ("preserves 97% of the accuracy", "a ratio of around 45%").
+_CHANGE_KINDS = ("plus", "versus", "word", "factor", "by", "from", "fraction")
 _NOT_COMPARING = ("absolute", "pair", "slash")
+_COMPARED_NEAR = re.compile(rf"{_COMPARISON.pattern}|{_CUE_BEFORE.pattern}|\b(?:{_DELTA_WORDS})\b", re.I)
+NEAR = WINDOW  # characters looked at on each side of a figure for a word of comparison (the offline rules' own)
+
+
+def _compares(sentence: str, figure) -> bool:
+    if figure.kind in _CHANGE_KINDS or figure.prefix == "by":
+        return True
+    if not figure.unit or figure.kind in _NOT_COMPARING:
+        return False
+    return _COMPARED_NEAR.search(sentence, max(0, figure.start - NEAR), figure.end + NEAR) is not None
 
 _TOKEN = re.compile(r"\S+")
 # What LaTeX prints for the escapes seen around figures in the seeds; the rest of the text is left alone.
@@ -46,9 +62,9 @@ def candidate_figures(abstract: str) -> list[tuple[str, bool]]:
         if not tokens:
             continue
         figures = _figures(sentence)
-        marked = {f.start for f in figures if f.unit or f.kind not in _NOT_COMPARING}
-        hits = [(m.start(), m.start() in marked) for m in _NUMBER.finditer(sentence)
-                if not (m.start() and _in_a_name(sentence, m.start()))]
+        spans = [(f.start, f.end) for f in figures if _compares(sentence, f)]
+        hits = [(m.start(), any(a <= m.start() < b for a, b in spans)) for m in _NUMBER.finditer(sentence)
+                if not (m.start() and _in_a_name(sentence, m.start()))]  # "75% and 84.5%": both numbers compare
         hits += [(f.start, True) for f in figures if f.kind == "word"]  # "doubles": a figure without a digit
         for first, last, strong in _runs(sorted(hits), tokens):
             line = " ".join(sentence[a:b] for a, b in tokens[first:last + 1])
@@ -88,7 +104,8 @@ def _printable(text: str) -> str:
 
 
 def _runs(hits: list[tuple[int, bool]], tokens: list[tuple[int, int]]):
-    """(first token, last token, has a figure) for each run of numbers whose windows of words touch."""
+    """(first token, last token, holds a figure that compares) for each run of numbers whose windows of words
+    touch."""
     runs: list[list] = []
     index = 0
     for position, strong in hits:
