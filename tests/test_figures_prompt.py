@@ -133,3 +133,13 @@ def test_a_batch_request_line_carries_the_figures_as_the_live_path_does():
     live = model.request_body(figures, model.messages(figures, "Fast", abstract))
     assert line["body"] == live
     assert "\n1. We propose Z. Z trains 4.5x faster than Y on 64 GPUs.\n" in line["body"]["messages"][-1]["content"]
+
+
+def test_figure_numbers_are_the_finders_figures_of_a_claimed_gain():
+    from workbench.models.figures import figure_numbers
+
+    assert figure_numbers("3 Dice points over the baseline; FVD 83 vs. 176; 2.3x faster; +20% recall") >= {
+        "3", "83", "176", "2.3", "20"}
+    assert figure_numbers("a 7B model trained in 2024 on 64 GPUs") == set()  # bare numbers are not figures
+    assert figure_numbers(None) == set() and figure_numbers("") == set()
+    assert len(figure_numbers("5% " * 1_000_000)) == 1  # bounded: the first characters only

@@ -117,3 +117,23 @@ def _runs(hits: list[tuple[int, bool]], tokens: list[tuple[int, int]]):
         else:
             runs.append([first, last, strong])
     return [tuple(run) for run in runs]
+
+
+def figure_numbers(text: str | None) -> set[str]:
+    """The canonical numbers of the figures the offline finder sees in a text ("3 Dice points", "83 vs. 176",
+    "2.3x", "+20%"): what a check can ask a claimed gain to hold. Bare numbers ("7B", "2024") are not figures."""
+    from workbench.grounding import numbers_in
+
+    if not text:
+        return set()
+    text = _printable(text[:MAX_CHECKED_CHARS])
+    found: set[str] = set()
+    for start, end in split_sentences(text):
+        sentence = text[start:end]
+        for figure in _figures(sentence):
+            if figure.kind != "word":
+                found |= numbers_in(sentence[figure.start:figure.end])
+    return found
+
+
+MAX_CHECKED_CHARS = 4_000
