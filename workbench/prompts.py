@@ -74,7 +74,8 @@ class Prompt:
             system += "\n\n" + JSON_SHAPE_INSTRUCTIONS + json.dumps(summary_json_schema())
         messages = [{"role": "system", "content": system}]
         for example in self.examples:
-            messages.append({"role": "user", "content": _fill(self.user, example["title"], example["abstract"], figures)})
+            content = _fill(self.user, example["title"], example["abstract"], figures)
+            messages.append({"role": "user", "content": content})
             messages.append({"role": "assistant", "content": json.dumps(example["output"])})
         messages.append({"role": "user", "content": self.user_message(title, abstract, figures)})
         return messages

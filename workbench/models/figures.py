@@ -3,7 +3,8 @@
 A small model misses figures and paraphrases them; given the list, it only has to say which are
 gains against something and which are compute. The numbers are found deterministically, by the
 offline model's number finder (`offline._NUMBER`, its sentences, its rule for numbers that are part of
-a name, and its word figures such as "doubles"): nothing here is a second copy of those rules.
+a name, its figures and word figures such as "doubles", its words of comparison): nothing here is a
+second copy of those rules.
 
 Bounded whatever the abstract: the offline model's readable part only, at most MAX_LINES lines of at
 most MAX_LINE_CHARS characters; control and format characters (ESC, BIDI overrides) become spaces;
@@ -26,6 +27,7 @@ NONE_FOUND = "(none: the abstract states no number)"
 GAINS_HEADING = "May be gains (figures with a word of comparison or change near them):"
 OTHERS_HEADING = "Other numbers (sizes, counts, compute, scores, shares, dates):"
 NONE = "(none)"
+MAX_CHECKED_CHARS = 4_000  # of a claimed gain, for figure_numbers
 # A figure the offline finder found that states a comparison: its own kind says so ("+1.5", "70.8 vs.
 # 68.3", "by 3 points", "a factor of 2", "doubles"), or it has a relative unit and the offline model's
 # words of comparison or change stand near it ("2x faster", "35% less memory than", "outperforms ... 4%").
@@ -44,6 +46,7 @@ def _compares(sentence: str, figure) -> bool:
         return False
     return _COMPARED_NEAR.search(sentence, max(0, figure.start - NEAR), figure.end + NEAR) is not None
 
+
 _TOKEN = re.compile(r"\S+")
 # What LaTeX prints for the escapes seen around figures in the seeds; the rest of the text is left alone.
 _LATEX = (("\\%", "%"), ("\\times", "×"), ("\\sim", "~"), ("\\approx", "≈"), ("\\pm", "±"), ("\\&", "&"),
@@ -55,7 +58,7 @@ def candidate_figures(abstract: str) -> list[tuple[str, bool]]:
     abstract (or a run of close ones) with the words around it, in the abstract's order; lines with such a
     figure win a place first when there are too many."""
     text = _printable(_readable_part(abstract))
-    found: list[tuple[int, int, str]] = []  # (priority, position, line)
+    found: list[tuple[int, int, str, bool]] = []  # (priority, position, line, holds a figure that compares)
     for start, end in split_sentences(text):
         sentence = text[start:end]
         tokens = [m.span() for m in _TOKEN.finditer(sentence)]
@@ -91,8 +94,8 @@ def list_figures(abstract: str) -> str:
         return NONE_FOUND
     gains = [line for line, strong in lines if strong]
     others = [line for line, strong in lines if not strong]
-    text = [GAINS_HEADING, *(f"{n}. {line}" for n, line in enumerate(gains, start=1))] if gains else [GAINS_HEADING, NONE]
-    text += [OTHERS_HEADING, *(f"- {line}" for line in others)] if others else [OTHERS_HEADING, NONE]
+    text = [GAINS_HEADING, *(f"{n}. {line}" for n, line in enumerate(gains, start=1))] + ([] if gains else [NONE])
+    text += [OTHERS_HEADING, *(f"- {line}" for line in others)] + ([] if others else [NONE])
     return "\n".join(text)
 
 
@@ -135,5 +138,3 @@ def figure_numbers(text: str | None) -> set[str]:
                 found |= numbers_in(sentence[figure.start:figure.end])
     return found
 
-
-MAX_CHECKED_CHARS = 4_000
