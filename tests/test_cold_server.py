@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.fake_openai import FakeOpenAI
 from tests.local_llm import local_endpoint, running_url
 from workbench.endpoint import PROBE_TIMEOUT_SECONDS
@@ -58,12 +60,8 @@ def test_the_opt_in_test_and_the_benchmark_take_a_running_server(monkeypatch):
     with local_endpoint() as url:
         assert url == "http://127.0.0.1:8091/v1"  # used as it is: nothing is started
     monkeypatch.setenv("WORKBENCH_LLAMA_URL", "file:///etc/passwd")
-    try:
+    with pytest.raises(RuntimeError, match="WORKBENCH_LLAMA_URL must be an http:// or https:// URL"):
         running_url()
-    except RuntimeError as exc:
-        assert "WORKBENCH_LLAMA_URL must be an http:// or https:// URL" in str(exc)
-    else:
-        raise AssertionError("a URL that is not http was taken")
     monkeypatch.delenv("WORKBENCH_LLAMA_URL")
     with local_endpoint() as url:
         assert url is None  # nothing configured: the opt-in test skips, the benchmark says what to set
