@@ -125,6 +125,7 @@ class FakeOpenAI(LocalServer):
     omit_evidence: bool = False  # replies with good values and no evidence (a small model in json_object mode)
     slots: int | None = None  # like llama-server -np N: at most N requests worked on at once, the rest wait
     models: list[str] = field(default_factory=lambda: ["test-model"])  # GET /v1/models
+    loading: float = 0.0  # seconds after start during which it answers 503, as llama-server does while it loads
     requests: list[Request] = field(default_factory=list)
     server: _QuietServer | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -132,14 +133,21 @@ class FakeOpenAI(LocalServer):
     def start(self) -> "FakeOpenAI":
         fake = self
         self._slots = threading.BoundedSemaphore(self.slots) if self.slots else None
+        ready_at = time.monotonic() + self.loading
 
         class Handler(QuietHandler):
             def do_POST(self):
                 length = int(self.headers.get("Content-Length", 0))
                 body = json.loads(self.rfile.read(length))
+                if time.monotonic() < ready_at:
+                    return fake._error(self, 503, "Loading model", "unavailable_error")
                 fake._answer(self, body)
 
             def do_GET(self):
+                if time.monotonic() < ready_at:
+                    return fake._error(self, 503, "Loading model", "unavailable_error")
+                if self.path == "/health" and fake.loading:
+                    return fake._send(self, 200, b'{"status": "ok"}', "application/json")
                 if self.path == "/v1/models" and fake.models:
                     listing = {"object": "list", "data": [{"id": name, "object": "model", "created": 0,
                                                            "owned_by": "test"} for name in fake.models]}

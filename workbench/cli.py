@@ -309,7 +309,8 @@ def _counts_text(counts: dict[str, int] | None) -> str:
 
 @cli.command("models")
 @click.option("--model", "model_name", default=None, help="Probe this model (default: the endpoint's only model).")
-@click.option("--timeout", type=click.FloatRange(1, MAX_TIMEOUT_SECONDS), default=None, help="Seconds a probe request may take.")
+@click.option("--timeout", type=click.FloatRange(1, MAX_TIMEOUT_SECONDS), default=None,
+              help="Seconds a probe request may take (default: [openai] timeout, else 300: a cold server is slow).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 @db_option
 @click.pass_context
@@ -318,18 +319,23 @@ def models(ctx, model_name: str | None, timeout: float | None, as_json: bool) ->
     import asyncio
 
     from workbench.config import endpoint_settings
-    from workbench.endpoint import probe
+    from workbench.endpoint import PROBE_TIMEOUT_SECONDS, probe
     from workbench.prompts import resolve_prompt
     from workbench.store import remember_format
 
-    settings = endpoint_settings(read_config(), timeout=timeout)
+    config = read_config()
+    if timeout is None and config.openai.timeout is None:
+        timeout = PROBE_TIMEOUT_SECONDS
+    settings = endpoint_settings(config, timeout=timeout)
     result = asyncio.run(probe(settings, model_name, resolve_prompt(None)))
     if result.model and result.best:
         remember_format(open_store(ctx), result.endpoint, result.model, result.best, source="probe",
                         concurrency=result.slots, detail=result.detail())
     if as_json:
         echo_json(json.dumps({"endpoint": result.endpoint, "models": result.models, "model": result.model,
-                               "formats": result.detail(), "best": result.best, "slots": result.slots}, indent=2))
+                               "formats": result.detail(), "best": result.best, "slots": result.slots,
+                               "timeout": result.timeout, "loading_seconds": round(result.loading_seconds, 1)},
+                              indent=2))
     if result.models is None and result.model is None:  # no server, or one that lists nothing: nothing was probed
         fail(ctx, f"the model list at {result.endpoint} is not available ({result.list_error}); is the server "
                    "running? (--model NAME probes a model without the list)", 1)
@@ -337,14 +343,19 @@ def models(ctx, model_name: str | None, timeout: float | None, as_json: bool) ->
         for line in _probe_lines(result):
             say(line)
     if result.model and not result.best:
+        if result.timed_out:
+            fail(ctx, f"no response format answered model '{result.model}' at {result.endpoint} within "
+                      f"{result.timeout:g} s; a cold or busy server can need longer: raise --timeout", 1)
         fail(ctx, f"no response format worked for model '{result.model}' at {result.endpoint}", 1)
 
 
 def _probe_lines(result) -> list[str]:
+    lines = [f"{result.endpoint}: waited {result.loading_seconds:.0f} s while the server loaded its model"] \
+        if result.loading_seconds >= 1 else []
     if result.models is None:
-        lines = [f"{result.endpoint}: the model list is not available ({result.list_error})"]
+        lines += [f"{result.endpoint}: the model list is not available ({result.list_error})"]
     else:
-        lines = [f"{result.endpoint}: {len(result.models)} model{'s' if len(result.models) != 1 else ''}"]
+        lines += [f"{result.endpoint}: {len(result.models)} model{'s' if len(result.models) != 1 else ''}"]
         lines += [f"  {name}" for name in result.models[:50]]
     if result.model is None:
         return lines + ["name one with --model to find which response formats it takes"]
@@ -354,6 +365,9 @@ def _probe_lines(result) -> list[str]:
         lines.append(f"  {r.mode:<20} {state}  ({r.seconds:.1f} s)")
     if result.best:
         lines.append(f"best: {result.best} (remembered: --response-format auto uses it)")
+    if result.timed_out and result.best:
+        lines.append(f"{', '.join(result.timed_out)} timed out after {result.timeout:g} s: a cold or busy server "
+                     "can need longer; raise --timeout to try again")
     if result.slots:
         lines.append(f"the server works on {result.slots} request{'s' if result.slots != 1 else ''} at once: "
                      f"suggest runs {result.slots} at a time by default here")

@@ -1,7 +1,8 @@
 """Prompt files: load, validate, hash, render.
 
 A prompt is a TOML file in `prompts/` (or any path): name, description,
-system, user (a template with {title} and {abstract}), optional few-shot
+system, user (a template with {title} and {abstract}, and optionally {figures}: the abstract's
+numbers with the words around them, listed by `models/figures.py`), optional few-shot
 examples, temperature and max_tokens, an optional `[offline]` table that
 configures the built-in offline model (`models/offline_settings.py` reads it), an optional
 `[checks]` table (the checks every reply goes through, `checks.py`) and `latex_as_text` (the
@@ -15,7 +16,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -77,9 +80,11 @@ class Prompt:
     def label(self) -> str:
         return prompt_label(self.name, self.id)
 
-    def render(self, title: str, abstract: str, *, schema_in_prompt: bool = False) -> list[dict]:
+    def render(self, title: str, abstract: str, *, schema_in_prompt: bool = False,
+               figures: Callable[[str], str] | None = None) -> list[dict]:
         """Chat messages for one paper. The abstract is data: it is only ever substituted
-        into the user message, never into the instructions."""
+        into the user message, never into the instructions. `figures` lists an abstract's
+        candidate figures (`models.figures.list_figures`); a prompt with {figures} needs it."""
         system = self.system
         if schema_in_prompt:  # a server without constrained decoding: spell out the shape
             from workbench.schema import summary_json_schema  # pydantic: only when a request needs it
@@ -92,16 +97,17 @@ class Prompt:
             output = example["output"]
             if self.evidence_first:
                 output = {"evidence": output["evidence"], **{k: v for k, v in output.items() if k != "evidence"}}
-            messages.append({"role": "user", "content": _fill(self.user, example["title"], example["abstract"])})
+            content = _fill(self.user, example["title"], example["abstract"], figures)
+            messages.append({"role": "user", "content": content})
             messages.append({"role": "assistant", "content": json.dumps(output)})
-        messages.append({"role": "user", "content": self.user_message(title, abstract)})
+        messages.append({"role": "user", "content": self.user_message(title, abstract, figures)})
         return messages
 
-    def user_message(self, title: str, abstract: str) -> str:
+    def user_message(self, title: str, abstract: str, figures: Callable[[str], str] | None = None) -> str:
         """The last message of `render`: the only one that holds the paper (as it prints, with latex_as_text)."""
         if self.latex_as_text:
             title, abstract = as_printed(title), as_printed(abstract)
-        return _fill(self.user, title, abstract)
+        return _fill(self.user, title, abstract, figures)
 
 
 _VALUES_SHAPE = '"technique": <string or null>, "claimed_gain": <string or null>, "compute": <string or null>'
@@ -115,9 +121,18 @@ JSON_SHAPE_INSTRUCTIONS = (
 )
 
 
-def _fill(template: str, title: str, abstract: str) -> str:
-    # str.replace, not str.format: braces in an abstract must not be read as fields.
-    return template.replace("{title}", title).replace("{abstract}", abstract)
+FIGURES = "{figures}"
+_PLACEHOLDER = re.compile(r"\{(?:title|abstract|figures)\}")
+
+
+def _fill(template: str, title: str, abstract: str, figures: Callable[[str], str] | None = None) -> str:
+    # One pass over the template, not str.format: braces in a title or an abstract are never read as fields.
+    if FIGURES in template and figures is None:
+        raise ValueError("this prompt lists {figures}: render it with figures=models.figures.list_figures")
+    values = {"{title}": title, "{abstract}": abstract}
+    if FIGURES in template:
+        values[FIGURES] = figures(abstract)
+    return _PLACEHOLDER.sub(lambda m: values[m.group()], template)
 
 
 def is_prompt_path(ref: str) -> bool:

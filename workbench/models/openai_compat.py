@@ -38,6 +38,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_aft
 from workbench.config import OFFICIAL_BASE_URL
 from workbench.errors import AbortedRun, InputError
 from workbench.models.base import ModelDefaults, Reply, capped, shorten
+from workbench.models.figures import list_figures
 from workbench.models.replies import Answer, NO_MESSAGE, interpret, read_answer, read_usage, reask_messages
 from workbench.models.transport import (
     DOWN_AFTER_FAILURES, MAX_RETRY_AFTER_SECONDS, DeadlinePassed, Gate, RateLimiter, RetryPolicy, error_message,
@@ -146,7 +147,8 @@ class OpenAICompatibleModel(ModelDefaults):
         return reply
 
     def messages(self, prompt: Prompt, title: str, abstract: str, mode: str | None = None) -> list[dict]:
-        return prompt.render(title, abstract, schema_in_prompt=(mode or self.response_format) in ("json_object", "text"))
+        return prompt.render(title, abstract, schema_in_prompt=(mode or self.response_format) in ("json_object", "text"),
+                             figures=list_figures)
 
     def request_body(self, prompt: Prompt, messages: list[dict], mode: str | None = None) -> dict:
         """The Chat Completions body for these messages: what the live path sends, and a batch line carries."""
