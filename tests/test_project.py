@@ -84,7 +84,8 @@ LAYERS = [
     {"batch_lines", "suggest_cores"},  # read and grounded in worker processes: below batch, above suggest
     {"batch", "review", "copying", "final"},
     {"tui", "cli_common"},
-    {"cli_batch", "cli_copy", "cli_team_work", "cli_team", "cli_serve", "cli_review"},
+    {"cli_batch"},
+    {"cli_suggest", "cli_copy", "cli_team_work", "cli_team", "cli_serve", "cli_review"},
     {"cli"},
     {"__main__"},
 ]
@@ -155,9 +156,11 @@ ALLOWED = {
     "cli_serve": {"accounts", "cli_common", "config", "db", "ingest", "prompts", "review", "serve", "store",
                   "tui", "vocab"},  # serve-session composes the served app: sign-in (accounts) and session (review)
     "cli": {"__init__", "agreement", "team_agreement", "stats", "cli_batch", "cli_copy", "cli_team_work", "cli_team",
-            "cli_serve", "cli_common", "cli_review", "final", "prompt_report", "config", "db", "endpoint",
-            "errors", "ingest", "jsonl", "progress", "prompts", "tables", "store", "suggest", "suggest_cores", "tui", "vocab",
-            "workers", "gold"},  # gold: compare --against FILE, the gold file read (one error naming file and line)
+            "cli_serve", "cli_common", "cli_review", "cli_suggest", "final", "prompt_report", "config", "db", "endpoint",
+            "errors", "ingest", "jsonl", "progress", "prompts", "tables", "store", "tui", "vocab",
+            "gold"},  # gold: compare --against FILE, the gold file read (one error naming file and line)
+    "cli_suggest": {"cli_batch", "cli_common", "errors", "progress", "prompts", "store", "suggest", "suggest_cores",
+                    "vocab", "workers"},  # `suggest`: live, on every core, or to a batch engine
     "cli_review": {"cli_common", "config", "db", "errors", "ingest", "prompts", "review", "store", "tui",
                    "vocab"},  # `review`: the session's options, adjudication's plan, the app
     "cli_team_work": {"cli_common", "errors", "store", "tables", "team_agreement", "vocab"},  # `team per-paper|show|status`
@@ -168,7 +171,7 @@ ALLOWED = {
 LIBRARIES = {
     "sqlite3": {"store", "db"}, "sqlite_utils": {"store", "db", "migrations"}, "psycopg": {"pg"},
     "textual": {"tui"}, "rich": {"tui", "safe_text", "tables", "progress"},
-    "click": {"cli", "cli_batch", "cli_common", "cli_copy", "cli_team_work", "cli_team", "cli_serve", "cli_review"},
+    "click": {"cli", "cli_batch", "cli_common", "cli_copy", "cli_team_work", "cli_team", "cli_serve", "cli_review", "cli_suggest"},
     "textual_serve": {"serve"}, "aiohttp": {"serve"}, "aiohttp_jinja2": {"serve"},
     "openai": {"models", "endpoint"}, "tenacity": {"models"},
     "pydantic": {"schema", "config", "models"},
