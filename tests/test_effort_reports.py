@@ -138,7 +138,7 @@ def _gold_line(pid, title, figures, technique, gain, compute, **more):
 
 # A gold file of P1 and P3 (the file's values, not ana's):
 #   alpha on P1: "2x faster" carries "2x"; on P3 gain null on a no-gain abstract -> recall 1, null 1, precision 1;
-#     compute "one GPU" has no number: one item, alpha says null -> compute recall 0
+#     compute "one GPU" has no number: nothing to count -> compute recall null (shown as such, not 1.0)
 #   effort: P1 gain + " training" = 9 of 13 + 18 = 31 -> 22/31; P3 compute "one GPU" 7 of 12 + 7 -> 12/19
 #     fields: technique 1, 1; gain 1 - 9/18 and 1 (null kept) -> 0.75; compute 1 (null kept) and 0 -> 0.5
 def test_compare_against_a_gold_file(papers, run_cli, tmp_path):
@@ -151,7 +151,7 @@ def test_compare_against_a_gold_file(papers, run_cli, tmp_path):
     (alpha,) = json.loads(out.stdout)
     assert alpha["against"] == {"file": str(gold)} and alpha["gold_not_in_store"] == 0
     assert (alpha["figure_recall"], alpha["null_rate"], alpha["figure_precision"], alpha["compute_recall"]) == (
-        1.0, 1.0, 1.0, 0.0)
+        1.0, 1.0, 1.0, None)
     assert (alpha["technique_f1"], alpha["no_gain"], alpha["null_on_no_gain"]) == (1.0, 1, 1)
     assert alpha["effort"] == {"decisions": 2, "accepted_as_is": 0.0, "saved": round((22 / 31 + 12 / 19) / 2, 4),
                                "fields": {"technique": 1.0, "claimed_gain": 0.75, "compute": 0.5},
