@@ -20,7 +20,6 @@ the database file").
 
 from __future__ import annotations
 
-import errno
 import os
 import threading
 import time
@@ -43,9 +42,9 @@ def _descriptor(path: Path) -> int | None:
     with _opening:
         if key not in _descriptors:
             try:
-                _descriptors[key] = os.open(key, os.O_RDWR)  # a write lock needs a descriptor open for writing
+                _descriptors[key] = os.open(key, os.O_RDONLY)
             except OSError:
-                return None  # a read-only store: nobody writes it, nothing to take turns for
+                return None
         return _descriptors[key]
 
 
@@ -64,9 +63,9 @@ class Turnstile:
                 fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, TURNSTILE_BYTE)
                 self.held = True
                 return
-            except OSError as exc:
-                if exc.errno not in (errno.EAGAIN, errno.EACCES) or time.monotonic() >= deadline:
-                    return  # not a lock someone holds (no locks on this file system), or held too long
+            except OSError:
+                if time.monotonic() >= deadline:
+                    return
                 time.sleep(POLL_SECONDS)
 
     def begun(self) -> None:
