@@ -16,7 +16,6 @@ from sqlite_utils import Database
 from workbench.errors import DamagedStore, InputError, ReadOnlyStore, StoreTooNew, WorkbenchError
 from workbench import pg
 from workbench.migrations import migrations
-from workbench.turnstile import Turnstile
 
 DEFAULT_DB = Path("annotations") / "workbench.db"
 # A second process (a batch `suggest` while `review` runs) waits this long for
@@ -111,7 +110,6 @@ def open_db(path: str | Path, *, busy_timeout: float = BUSY_TIMEOUT_SECONDS, cre
             # store cannot both try to create the tables.
             with write_transaction(db):
                 migrations.apply(db)
-        db.turnstile = Turnstile(path, holds=interactive)  # a reviewer keeps it for its whole transaction
         if interactive:
             db.checkpoints = BackgroundCheckpoints(db, path)
     except sqlite3.OperationalError as exc:
@@ -230,37 +228,17 @@ class WriteUnit:
     def begin(self) -> None:
         if pg.is_handle(self.db):
             self.db.begin()  # waits for another writer (the write lock, lock_timeout)
-            return
-        turnstile = getattr(self.db, "turnstile", None)
-        if turnstile is not None:  # writers take turns (see workbench/turnstile.py)
-            turnstile.enter(self.db.execute("PRAGMA busy_timeout").fetchone()[0] / 1000)
-        try:
+        else:
             self.db.execute("BEGIN IMMEDIATE")  # waits for another writer (busy timeout)
-        except BaseException:
-            self._leave()
-            raise
-        if turnstile is not None:
-            turnstile.begun()
 
     def commit(self) -> None:
         if pg.is_handle(self.db):
             self.db.commit()
         else:
-            try:
-                self.db.execute("COMMIT")
-            finally:
-                self._leave()
+            self.db.execute("COMMIT")
 
     def rollback(self) -> None:
-        try:
-            self.db.rollback()
-        finally:
-            self._leave()
-
-    def _leave(self) -> None:
-        turnstile = getattr(self.db, "turnstile", None)
-        if turnstile is not None:
-            turnstile.leave()
+        self.db.rollback()
 
 
 @contextmanager
