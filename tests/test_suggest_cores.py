@@ -85,8 +85,10 @@ def test_ctrl_c_keeps_every_chunk_written_and_a_rerun_does_the_rest(tmp_path):
     db.close()
     env = dict(os.environ, WORKBENCH_CONFIG=str(tmp_path / "none.toml"), PYTHONPATH=str(ROOT))
     command = [sys.executable, "-m", "workbench", "--db", str(store), "suggest", "--model", "offline", "--workers", "2"]
+    # As from a terminal: ctrl+c not ignored (a shell's background job inherits SIGINT ignored, and so would
+    # the child, which Python then leaves ignored).
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               start_new_session=True)
+                               start_new_session=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and process.poll() is None:
         reader = open_db(store, create=False)
@@ -115,7 +117,7 @@ def _niceness(_chunk) -> int:
 def test_bulk_workers_run_below_the_review_and_leave_ctrl_c_to_the_parent():
     from workbench.workers import BULK_NICE, ordered_map
 
-    own = os.nice(0)
+    own, handler = os.nice(0), signal.getsignal(signal.SIGINT)
     assert list(ordered_map(_niceness, [1, 2, 3], 2, nice=BULK_NICE)) == [min(19, own + BULK_NICE)] * 3
     assert list(ordered_map(_niceness, [1, 2], 2)) == [own] * 2
-    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # the parent's own is untouched
+    assert signal.getsignal(signal.SIGINT) is handler and os.nice(0) == own  # the parent's own are untouched
