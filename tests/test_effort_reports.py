@@ -182,6 +182,15 @@ def test_a_gold_file_that_is_not_utf8_is_one_line(papers, run_cli, tmp_path):
     assert out.exit_code == 2 and out.stderr == f"workbench: {gold}, line 2: not UTF-8 text (byte 32)\n"
 
 
+def test_a_gold_file_that_is_a_fifo_is_refused_not_waited_on(papers, run_cli, tmp_path):
+    import os
+
+    fifo = tmp_path / "gold.jsonl"
+    os.mkfifo(fifo)  # nobody writes it: reading it would wait forever
+    out = run_cli("compare", "--against", str(fifo))
+    assert out.exit_code == 2 and out.stderr == f"workbench: gold file {fifo}: not a regular file\n"
+
+
 def test_against_names_what_it_cannot_use(papers, run_cli, tmp_path):
     missing = run_cli("compare", "--against", str(tmp_path / "nowhere.jsonl"))
     assert missing.exit_code == 2 and "nowhere.jsonl: cannot be read" in missing.stderr

@@ -191,6 +191,8 @@ def load_gold(path: Path | str) -> list[Gold]:
     """Every record of a gold file; InputError naming the file and line of the first bad one."""
     path = Path(path)
     try:
+        if path.exists() and not path.is_file():  # a FIFO or a device would be read until it ends: never
+            raise InputError(f"gold file {path}: not a regular file")
         if path.stat().st_size > MAX_GOLD_BYTES:
             raise InputError(f"gold file {path}: larger than {MAX_GOLD_BYTES:,} bytes")
         data = path.read_bytes()
