@@ -35,6 +35,7 @@ def stored(db) -> list[tuple]:
 @pytest.mark.both_backends
 def test_two_workers_store_exactly_what_one_process_and_the_event_loop_store(seeded_db, monkeypatch):
     monkeypatch.setattr(suggest_cores, "CHUNK", 100)  # 6 chunks for 504 papers: several in flight at once
+    monkeypatch.setattr(suggest_cores, "MIN_PAPERS_FOR_WORKERS", 0)  # worker processes even for 504
     prompt, model = resolve_prompt("summary"), get_model("offline")
     report = run_on_cores(seeded_db, prompt, model, workers=2)
     on_cores = stored(seeded_db)
@@ -121,3 +122,13 @@ def test_bulk_workers_run_below_the_review_and_leave_ctrl_c_to_the_parent():
     assert list(ordered_map(_niceness, [1, 2, 3], 2, nice=BULK_NICE)) == [min(19, own + BULK_NICE)] * 3
     assert list(ordered_map(_niceness, [1, 2], 2)) == [own] * 2
     assert signal.getsignal(signal.SIGINT) is handler and os.nice(0) == own  # the parent's own are untouched
+
+
+def test_a_small_run_stays_in_one_process(seeded_db, monkeypatch):
+    """Below MIN_PAPERS_FOR_WORKERS no worker is started: starting one costs more than it saves."""
+    from workbench import workers
+
+    started = []
+    monkeypatch.setattr(suggest_cores, "ordered_map", lambda *a, **k: started.append(1) or workers.ordered_map(*a, **k))
+    report = run_on_cores(seeded_db, resolve_prompt("summary"), get_model("offline"), workers=2)
+    assert report.outcomes == {"ok": 504} and started == []
