@@ -329,3 +329,19 @@ def test_a_server_reporting_absurd_slots_is_not_believed(run_cli, ingested, monk
         fake.stop()
     assert result.exit_code == 0, result.stderr
     assert "request at once" not in result.stdout and "requests at once" not in result.stdout
+
+
+def test_one_bad_prompt_file_is_named_and_the_good_ones_are_still_listed(run_cli, ingested, tmp_path, monkeypatch):
+    from tests.conftest import ROOT
+
+    folder = tmp_path / "myprompts"
+    folder.mkdir()
+    text = (ROOT / "prompts" / "summary.toml").read_text()
+    write(folder / "summary.toml", text)
+    write(folder / "broken.toml", text.replace("[checks]", "[checks]\nbogus_check = true", 1))
+    monkeypatch.setenv("WORKBENCH_PROMPTS", str(folder))
+    result = run_cli("prompts")
+    assert result.exit_code == 2
+    assert [line.split()[0].split("@")[0] for line in result.stdout.splitlines()] == ["summary"]
+    (problem,) = result.stderr.splitlines()
+    assert problem.startswith(f"workbench: {folder / 'broken.toml'}") and "bogus_check" in problem

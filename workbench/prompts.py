@@ -246,6 +246,19 @@ def list_prompts(folder: Path | None = None) -> list[Prompt]:
     return [load_prompt_file(p) for p in sorted(folder.glob("*.toml"))]
 
 
+def scan_prompts(folder: Path | None = None) -> tuple[list[Prompt], list[str]]:
+    """Every prompt file that loads, and a one-line problem for each that does not (`workbench prompts`
+    lists the good ones and names the bad ones, rather than hiding all behind the first bad file)."""
+    folder = folder or prompts_dir()
+    prompts, problems = [], []
+    for path in sorted(folder.glob("*.toml")) if folder.is_dir() else []:
+        try:
+            prompts.append(load_prompt_file(path))
+        except InputError as exc:
+            problems.append(str(exc))
+    return prompts, problems
+
+
 def resolve_prompt(ref: str | None) -> Prompt:
     """A prompt by name (a file in prompts/) or by path."""
     ref = ref or DEFAULT_PROMPT
