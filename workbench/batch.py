@@ -314,12 +314,13 @@ class ResultStore:
             done.add(item.id)
             items.append(item)
         for start in range(0, len(items), WRITE_CHUNK):  # short transactions: a review's write waits on one at most
-            report.kept += len(save_encoded_batch(self.db, items[start:start + WRITE_CHUNK]))
-        for item in items:
-            report.stored += 1
-            report.outcomes[item.outcome] += 1
-            report.input_tokens += item.input_tokens or 0
-            report.output_tokens += item.output_tokens or 0
+            written = items[start:start + WRITE_CHUNK]
+            report.kept += len(save_encoded_batch(self.db, written))
+            for item in written:  # counted as written: an interrupted collect reports what it stored
+                report.stored += 1
+                report.outcomes[item.outcome] += 1
+                report.input_tokens += item.input_tokens or 0
+                report.output_tokens += item.output_tokens or 0
         if self.on_progress:
             self.on_progress(report)
 

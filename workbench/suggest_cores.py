@@ -81,9 +81,10 @@ def run_on_cores(db: Handle, prompt: Prompt, model: Model, *, workers: int, pape
         with bulk_writes(db):
             for items in results:
                 for start in range(0, len(items), WRITE_CHUNK):  # short transactions, as a collect's
-                    save_encoded(db, items[start:start + WRITE_CHUNK])
-                for item in items:
-                    report.count(item.outcome, item.error, item.input_tokens, item.output_tokens)
+                    written = items[start:start + WRITE_CHUNK]
+                    save_encoded(db, written)
+                    for item in written:  # counted as written: a ctrl+c between two says what was stored
+                        report.count(item.outcome, item.error, item.input_tokens, item.output_tokens)
                 if on_progress:
                     on_progress(report)
     except KeyboardInterrupt:

@@ -210,7 +210,7 @@ def rates_table(rates: list[dict], width: int = 120) -> Table:
                  _pct(row["accepted_rate"]) if narrow else bar(row["accepted_rate"], 8),
                  _pct(row["edited_rate"]), _pct(row["rejected_rate"])]
         if not narrow:
-            cells.append(" / ".join(DASH if edits[f] is None else f"{edits[f] * 100:.0f}%" for f in FIELDS))
+            cells.append(" / ".join(_pct0(edits[f]) for f in FIELDS))
         table.add_row(*cells)
     return table
 
