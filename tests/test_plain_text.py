@@ -131,17 +131,25 @@ _PIECES = st.sampled_from([
 _TEXT = st.lists(_PIECES, max_size=40).map("".join) | st.text(max_size=60)
 
 
-@settings(max_examples=400, deadline=None)
-@given(_TEXT, st.data())
-def test_any_stripped_quote_of_the_printed_text_maps_to_a_span_that_prints_it(stored, data):
+def _draw_quote(stored: str, data) -> tuple[object, int, int, str] | None:
+    """A quote of the text as it prints (plain, start, end, quote); None when there is none to draw or it
+    starts or ends with white space (grounding strips a quote: a span never does)."""
     plain = plain_text(stored)
     if not plain.text.strip():
-        return
+        return None
     start = data.draw(st.integers(0, len(plain.text) - 1))
     end = data.draw(st.integers(start + 1, len(plain.text)))
     quote = plain.text[start:end]
-    if quote != quote.strip():
-        return  # grounding strips a quote: a span never starts or ends with white space
+    return None if quote != quote.strip() else (plain, start, end, quote)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_TEXT, st.data())
+def test_any_stripped_quote_of_the_printed_text_maps_to_a_span_that_prints_it(stored, data):
+    drawn = _draw_quote(stored, data)
+    if drawn is None:
+        return
+    plain, start, end, quote = drawn
     _quote_maps_back(stored, start, end)
     wide = plain.widen(start, end)
     if wide == (start, end):  # a quote that cuts no unit maps to a stored span printing exactly it
@@ -166,14 +174,10 @@ def test_the_units_cover_the_stored_text_in_order(stored):
 @settings(max_examples=300, deadline=None)
 @given(_TEXT, st.data())
 def test_grounding_places_any_quote_of_the_printed_text_on_a_stored_span_that_prints_it(stored, data):
-    plain = plain_text(stored)
-    if not plain.text.strip():
+    drawn = _draw_quote(stored, data)
+    if drawn is None:
         return
-    start = data.draw(st.integers(0, len(plain.text) - 1))
-    end = data.draw(st.integers(start + 1, len(plain.text)))
-    quote = plain.text[start:end]
-    if quote != quote.strip() or not quote:
-        return
+    quote = drawn[3]
     span = align(quote, stored)
     assert span.status == EXACT  # found as it is, in the stored text or in the text as it prints
     assert quote in as_printed(stored[span.start:span.end]) or stored[span.start:span.end] == quote
