@@ -13,7 +13,9 @@ import pytest
 
 from tests.conftest import ROOT, write
 from tests.fake_openai import FakeOpenAI
-from workbench.checks import Checks, check_values, has_figure
+from workbench.checks import Checks, has_figure as _has_figure
+from workbench.checks import check_values as _check_values
+from workbench.models.figures import figure_numbers
 from workbench.db import open_db
 from workbench.errors import InputError
 from workbench.prompts import prompt_from_text, resolve_prompt
@@ -21,6 +23,15 @@ from workbench.store import suggestions_for_paper
 from workbench.vocab import FIGURE_NOT_IN_ABSTRACT, GAIN_WITHOUT_FIGURE, REPEATED_ITEM
 
 KEY = "sk-checks-SECRET-0123456789abcdef"
+def check_values(values, abstract, checks):
+    """The checks as the product runs them: a figure is what the offline finder reads as one."""
+    return _check_values(values, abstract, checks, figures_of=figure_numbers)
+
+
+def has_figure(value, abstract):
+    return _has_figure(value, abstract, figure_numbers)
+
+
 ALL = Checks(figures_in_abstract=True, gain_needs_figure=True, evidence_in_abstract=True, no_repeats=True)
 
 # A paper whose abstract ends in "\%" and holds inline math; one that claims no gain; one for a runaway reply.
@@ -103,6 +114,20 @@ def test_a_figure_word_counts_only_when_the_abstract_uses_it_too():
     assert has_figure("three-fold fewer steps", "a three fold reduction")
     assert not has_figure("twice as fast", "a faster schedule")
     assert not has_figure("impressive gains", "impressive gains of the method")
+
+
+def test_a_gain_of_bare_quantities_or_names_is_not_a_claim():
+    """Replies of a 1.5B model to abstracts that claim no gain (held-out sample): sizes, counts, names."""
+    abstract = ("We release Foo-8B, an 8B parameters speech model trained on 1.4 million hours of speech, and "
+                "compare it with GPT-2 on 50 tasks in 2024, where it improves WER by 3 points (12.1 vs. 15.4).")
+    for no_claim in ("8B parameters; 1.4 million hours of diverse speech data", "outperforms GPT-2",
+                     "strong results on 50 tasks", "state of the art in 2024"):
+        checked, warnings = check_values({"technique": "x", "claimed_gain": no_claim, "compute": None}, abstract, ALL)
+        assert checked["claimed_gain"] is None, no_claim
+        assert warnings == [{"field": "claimed_gain", "kind": GAIN_WITHOUT_FIGURE, "dropped": no_claim}]
+    for claim in ("improves WER by 3 points", "12.1 vs. 15.4 WER", "lower WER (12.1 vs. 15.4)"):
+        assert check_values({"technique": "x", "claimed_gain": claim, "compute": None}, abstract, ALL) == (
+            {"technique": "x", "claimed_gain": claim, "compute": None}, []), claim
 
 
 def test_without_the_table_only_evidence_is_marked_and_switches_are_honoured():

@@ -71,8 +71,10 @@ def record_from_reply(paper: PaperRow, prompt: Prompt, model_name: str, reply: R
     values, evidence, warnings = no_values(), {}, []
     if reply.summary is not None:
         try:
+            from workbench.models.figures import figure_numbers  # the offline finder: what a figure is
+
             checks = prompt.checks
-            values, changed = check_values(reply.summary.fields(), paper.abstract, checks)
+            values, changed = check_values(reply.summary.fields(), paper.abstract, checks, figures_of=figure_numbers)
             quotes = reply.summary.quotes() if reply.evidence_given else None
             evidence, warnings = ground_summary(values, quotes, paper.abstract)
             warnings = keep_warnings(warnings, checks) + changed
