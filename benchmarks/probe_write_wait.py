@@ -6,7 +6,9 @@ STORE must hold the request files RESULTS answers and not have collected them ye
 `bench_batch.py --keep DIR --review`'s review.db before its collect). Every 100 ms, while the collect
 runs, one write transaction as the review makes it (BEGIN IMMEDIATE, one row, COMMIT), timed in two
 parts: waiting for the write lock, and the insert with its commit. `--interactive` opens the store as
-the review does (`open_db(interactive=True)`: no checkpoint in its commits). The README's "waiting
+the review does (`open_db(interactive=True)`: no checkpoint in its commits, and its writes take their
+turn before the collect's next transaction: workbench/writer_turns.py), and writes through
+`write_transaction` as the review does. The README's "waiting
 for the write lock p95 79-97 ms" and "commit 0.1 ms, 16.7 ms median before" are this script's lines.
 """
 
@@ -22,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from workbench.db import close_db, open_db  # noqa: E402
+from workbench.db import WriteUnit, close_db, open_db  # noqa: E402
 
 
 def quantiles(values: list[float]) -> str:
@@ -44,11 +46,12 @@ def main() -> None:
     while collect.poll() is None:
         n += 1
         started = time.perf_counter()
-        db.execute("BEGIN IMMEDIATE")
+        unit = WriteUnit(db)
+        unit.begin()
         begun = time.perf_counter()
         db.execute("INSERT INTO review_positions (annotator, queue, paper_id, at) VALUES (?, 'todo', 'p', 'x') "
                    "ON CONFLICT (annotator, queue) DO UPDATE SET at = excluded.at", [f"probe{n % 50}"])
-        db.execute("COMMIT")
+        unit.commit()
         waits.append((begun - started) * 1000)
         writes.append((time.perf_counter() - begun) * 1000)
         time.sleep(max(0.0, 0.1 - (time.perf_counter() - started)))

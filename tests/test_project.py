@@ -72,7 +72,7 @@ def _unit(module: str) -> str:
 # Bottom to top: a unit may import only units of a lower layer (never one beside or above it).
 LAYERS = [
     {"__init__", "vocab", "errors", "json_text", "safe_text", "workers",
-     "plain_text"},  # the words, the errors, text made safe, processes, LaTeX as it prints
+     "plain_text", "writer_turns"},  # the words, the errors, text made safe, processes, LaTeX as it prints
     {"grounding", "corpus", "schema", "config", "migrations", "migrations_pg", "pg", "models.offline_settings",
      "effort"},
     {"checks"},  # what a reply keeps: above grounding (its numbers), below prompts (which read the [checks] table)
@@ -94,7 +94,7 @@ LAYER = {unit: n for n, units in enumerate(LAYERS) for unit in units}
 # Each unit and the units it may import. Adding an entry is a design decision: say why beside it.
 ALLOWED = {
     "vocab": set(), "errors": set(), "json_text": set(), "safe_text": set(), "workers": set(),
-    "__init__": set(), "plain_text": set(),  # the abstract as it prints, with its map back: stdlib only
+    "__init__": set(), "plain_text": set(), "writer_turns": set(),  # the abstract as it prints, with its map back: stdlib only
     "grounding": {"plain_text", "vocab"},  # a quote of the printed abstract maps back to the stored one
     "corpus": {"errors", "json_text", "vocab"},
     "schema": {"vocab"},
@@ -111,7 +111,8 @@ ALLOWED = {
     "checks": {"errors", "grounding", "vocab"},  # the checks every reply goes through: pure functions
     "prompts": {"errors", "schema", "vocab", "models.offline_settings",  # it validates a prompt's [offline] table
                 "checks", "plain_text"},  # ... and its [checks] table; latex_as_text sends the abstract as it prints
-    "db": {"errors", "migrations", "migrations_pg", "pg", "vocab"},  # vocab: utc_now for a migration's record
+    "db": {"errors", "migrations", "migrations_pg", "pg", "vocab",
+           "writer_turns"},  # vocab: utc_now for a migration's record; writer_turns: a reviewer writes first
     "tables": {"safe_text", "vocab"},
     "progress": {"safe_text"},
     "store": {"db", "errors", "grounding", "json_text", "pg", "records", "vocab",

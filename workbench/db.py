@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import os
 import sqlite3
+import time
 from contextlib import contextmanager
 from urllib.parse import quote
 from pathlib import Path
@@ -16,6 +17,7 @@ from sqlite_utils import Database
 from workbench.errors import DamagedStore, InputError, ReadOnlyStore, StoreTooNew, WorkbenchError
 from workbench import pg
 from workbench.migrations import migrations
+from workbench.writer_turns import POLL, Turns
 
 DEFAULT_DB = Path("annotations") / "workbench.db"
 # A second process (a batch `suggest` while `review` runs) waits this long for
@@ -112,6 +114,7 @@ def open_db(path: str | Path, *, busy_timeout: float = BUSY_TIMEOUT_SECONDS, cre
                 migrations.apply(db)
         if interactive:
             db.checkpoints = BackgroundCheckpoints(db, path)
+            db.turns = Turns(str(path), first=True)  # its writes go before a bulk writer's next one
     except sqlite3.OperationalError as exc:
         if is_read_only_error(exc, path):
             raise ReadOnlyStore(f"{path}: the store is read-only ({exc})") from None
@@ -228,17 +231,58 @@ class WriteUnit:
     def begin(self) -> None:
         if pg.is_handle(self.db):
             self.db.begin()  # waits for another writer (the write lock, lock_timeout)
+        elif (turns := getattr(self.db, "turns", None)) is not None:  # in turn: workbench/writer_turns.py
+            seconds = self.db.execute("PRAGMA busy_timeout").fetchone()[0] / 1000
+            deadline = time.monotonic() + seconds
+            turns.wait(deadline)
+            try:
+                if turns.first:
+                    _begin_polling(self.db.conn, deadline, seconds)
+                else:
+                    self.db.execute("BEGIN IMMEDIATE")
+            except BaseException:
+                turns.end()
+                raise
         else:
             self.db.execute("BEGIN IMMEDIATE")  # waits for another writer (busy timeout)
 
     def commit(self) -> None:
         if pg.is_handle(self.db):
             self.db.commit()
-        else:
+            return
+        try:
             self.db.execute("COMMIT")
+        finally:
+            self._end_turn()
 
     def rollback(self) -> None:
-        self.db.rollback()
+        try:
+            self.db.rollback()
+        finally:
+            self._end_turn()
+
+    def _end_turn(self) -> None:
+        if (turns := getattr(self.db, "turns", None)) is not None:
+            turns.end()
+
+
+def _begin_polling(conn: sqlite3.Connection, deadline: float, seconds: float) -> None:
+    """A reviewer's BEGIN IMMEDIATE, tried every POLL seconds until the deadline (the busy timeout), then
+    SQLite's own error: the bulk transaction under way ends within milliseconds, and a try finds it at once
+    where the busy handler's ladder would sleep on for up to 25-100 ms."""
+    conn.execute("PRAGMA busy_timeout = 0")
+    try:
+        while True:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                busy = (getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF == sqlite3.SQLITE_BUSY
+                if not busy or time.monotonic() >= deadline:
+                    raise
+                time.sleep(POLL)
+    finally:
+        conn.execute(f"PRAGMA busy_timeout = {max(int(seconds * 1000), 0)}")
 
 
 @contextmanager
@@ -252,10 +296,17 @@ def bulk_writes(db: Database, pages: int = 16_000) -> Iterator[Database]:
         return
     default = db.execute("PRAGMA wal_autocheckpoint").fetchone()[0]
     db.execute(f"PRAGMA wal_autocheckpoint={int(pages)}")
+    path = location_of(db)
+    mine = getattr(db, "turns", None) is None and bool(path)  # not a store in memory
+    if mine:  # each transaction waits while a reviewer waits or writes (workbench/writer_turns.py)
+        db.turns = Turns(path, first=False)
     try:
         yield db
     finally:
         db.execute(f"PRAGMA wal_autocheckpoint={int(default)}")
+        if mine:
+            db.turns.close()
+            del db.turns
 
 
 def location_of(db) -> str:
@@ -311,6 +362,8 @@ def close_db(db: Database) -> None:
     checkpoints = getattr(db, "checkpoints", None)
     if checkpoints is not None:
         checkpoints.stop()
+    if (turns := getattr(db, "turns", None)) is not None:
+        turns.close()
     try:
         if db.conn.in_transaction:
             db.conn.rollback()
