@@ -12,7 +12,7 @@ from tests.fake_openai import FakeOpenAI
 
 KEY = "sk-cli-SECRET-abcdef0123456789"
 SUGGESTION_KEYS = ["paper_id", "title", "prompt", "prompt_hash", "model", "outcome", "error", "fields", "evidence",
-                   "usage", "latency_ms", "created_at"]
+                   "warnings", "usage", "latency_ms", "created_at"]
 
 
 @pytest.fixture
@@ -73,6 +73,39 @@ def test_export_suggestions_contract(run_cli, ingested, tmp_path):
     bad = run_cli("export", "--suggestions", "--prompt", "nope")
     assert bad.exit_code == 2 and "no stored suggestions come from a prompt 'nope'" in bad.stderr
 
+
+
+def test_export_suggestions_carries_the_warnings_each_was_stored_with(run_cli, ingested, db_path, tmp_path):
+    """The checks' changes and grounding's marks go out with each suggestion, exactly as stored: what a
+    check dropped is hostile model text, written escaped and read back to the same value."""
+    from tests.factories import add_suggestion
+    from workbench.db import open_db
+    from workbench.store import get_suggestion, paper_order
+
+    run_cli("suggest", "--limit", "2")
+    db = open_db(db_path)
+    first, second = [pid for _, pid in paper_order(db)[:2]]
+    hostile = "\x1b]0;owned\x07 impressive \u202e gains"
+    changed = [{"field": "claimed_gain", "kind": "figure_not_in_abstract", "numbers": ["9.9"], "dropped": "9.9x faster"},
+               {"field": "claimed_gain", "kind": "gain_without_figure", "dropped": hostile},
+               {"field": "technique", "kind": "repeated_item", "dropped": "multigrid"},
+               {"field": "compute", "kind": "value_not_in_quote"}]
+    stored = add_suggestion(db, first, "c" * 64, "checked", "m", {"technique": "multigrid"}, warnings=changed)
+    plain = add_suggestion(db, second, "c" * 64, "checked", "m", {"technique": "multigrid"})
+    db.close()
+    out = tmp_path / "s.jsonl"
+    assert run_cli("export", "--suggestions", "--prompt", "checked", "-o", str(out)).exit_code == 0
+    text = out.read_text()
+    assert "\x1b" not in text and "\u202e" not in text  # escaped (\u001b), never raw
+    records = [json.loads(line) for line in text.splitlines()]
+    assert [list(r) for r in records] == [SUGGESTION_KEYS, SUGGESTION_KEYS]
+    assert records[0]["warnings"] == stored.warnings == changed  # the round trip: as stored, in order
+    assert records[1]["warnings"] == plain.warnings == []
+    db = open_db(db_path)
+    assert get_suggestion(db, stored.id).warnings == records[0]["warnings"]
+    db.close()
+    offline = [json.loads(line) for line in run_cli("export", "--suggestions", "--prompt", "summary").stdout.splitlines()]
+    assert len(offline) == 2 and all(isinstance(r["warnings"], list) for r in offline)
 
 def test_bad_key_exits_1_with_one_line_and_the_key_is_nowhere(run_cli, ingested, monkeypatch, db_path, tmp_path):
     fake = FakeOpenAI(default="401").start()
