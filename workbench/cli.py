@@ -196,20 +196,21 @@ def import_(ctx, file: Path, annotator: str | None, on_conflict: str) -> None:
 @click.pass_context
 def prompts_(ctx) -> None:
     """List prompts: name, short hash, description, stored suggestions."""
-    from workbench.prompts import prompts_dir, scan_prompts
+    from workbench.prompts import prompts_dir, scan_prompts, stored_version_notes
     from workbench.store import stored_prompts, suggestion_counts_by_prompt
 
     db = open_store(ctx, create=False) if store_exists(ctx.obj["db_path"]) else None
     counts = suggestion_counts_by_prompt(db) if db else {}
     current, problems = scan_prompts()
-    current_ids = {p.id for p in current}
     if not current and not problems:
         say(f"no prompt files in {prompts_dir()}")
     for prompt in current:
         say(f"{prompt.label:<20} {prompt.description}  [{_counts_text(counts.get(prompt.id))}]")
-    for stored in stored_prompts(db) if db else []:
-        if stored.id not in current_ids:
-            say(f"{stored.label:<20} (older version) {stored.description or ''}  [{_counts_text(counts.get(stored.id))}]")
+    versions = stored_prompts(db) if db else []
+    notes = stored_version_notes(current, versions)  # older version, or from a path (the store keeps no path)
+    for stored in versions:
+        if stored.id in notes:
+            say(f"{stored.label:<20} {notes[stored.id]} {stored.description or ''}  [{_counts_text(counts.get(stored.id))}]")
     for problem in problems:  # the good ones are listed; each bad file is named, and the exit says so
         say(f"workbench: {problem}", err=True)
     if problems:
