@@ -12,7 +12,7 @@ from tests.fake_openai import FakeOpenAI
 
 KEY = "sk-cli-SECRET-abcdef0123456789"
 SUGGESTION_KEYS = ["paper_id", "title", "prompt", "prompt_hash", "model", "outcome", "error", "fields", "evidence",
-                   "usage", "latency_ms", "created_at"]
+                   "warnings", "usage", "latency_ms", "created_at"]
 
 
 @pytest.fixture
@@ -55,6 +55,43 @@ def test_editing_a_prompt_keeps_the_old_version_attributed(run_cli, ingested, tm
     assert "(older version)" in listing and listing.count("[2 suggestions: ok 2]") == 2
 
 
+
+def test_a_prompt_used_from_a_path_is_not_called_an_older_version(run_cli, ingested, tmp_path, db_path):
+    """The store keeps no path, so `prompts` says what it can know: a version whose name no file in prompts/
+    has came from a path (or its file was removed); one named like a file in prompts/ but first used after
+    that file's current version did too (or an edit was undone). A version used before the current one is
+    still an older version."""
+    from tests.conftest import ROOT
+    from workbench.db import open_db
+    from workbench.prompts import load_prompt_file, resolve_prompt
+    from workbench.store import transaction
+
+    text = (ROOT / "prompts" / "summary.toml").read_text()
+    assert 'name = "summary"' in text and "short phrase" in text
+    folder = tmp_path / "elsewhere"
+    older = write(folder / "older.toml", text.replace("short phrase", "three words"))
+    mine = write(folder / "my.toml", text.replace('name = "summary"', 'name = "mine"').replace("short phrase", "few words"))
+    copy = write(folder / "copy.toml", text.replace("short phrase", "two words"))
+    assert run_cli("suggest", "--prompt", str(older), "--limit", "1").exit_code == 0
+    assert run_cli("suggest", "--limit", "2").exit_code == 0  # the file in prompts/
+    db = open_db(db_path)
+    with transaction(db):  # first used in January and February: the copies below come later
+        db.execute("UPDATE prompts SET created_at = '2026-01-01T00:00:00Z' WHERE id = ?", [load_prompt_file(older).id])
+        db.execute("UPDATE prompts SET created_at = '2026-02-01T00:00:00Z' WHERE id = ?", [resolve_prompt("summary").id])
+    db.close()
+    for path in (mine, copy):
+        assert run_cli("suggest", "--prompt", str(path), "--limit", "3").exit_code == 0
+    listing = run_cli("prompts")
+    assert listing.exit_code == 0
+    lines = {line.split(" ", 1)[0]: line for line in listing.stdout.splitlines()}
+    label = {path: load_prompt_file(path).label for path in (older, mine, copy)}
+    assert "(not in prompts/: from a path, or its file was removed)" in lines[label[mine]]
+    assert "(not in prompts/: from a path, or an edit since undone)" in lines[label[copy]]
+    assert "(older version)" in lines[label[older]] and "[1 suggestions: ok 1]" in lines[label[older]]
+    current = lines[resolve_prompt("summary").label]
+    assert "[2 suggestions: ok 2]" in current and "(" not in current.split("[")[0]
+    assert sum("older version" in line for line in lines.values()) == 1
+
 def test_paper_option_and_unknown_paper(run_cli, ingested):
     result = run_cli("suggest", "--paper", "0000000000000000")
     assert result.exit_code == 2 and "--paper 0000000000000000: no such paper" in result.stderr
@@ -73,6 +110,39 @@ def test_export_suggestions_contract(run_cli, ingested, tmp_path):
     bad = run_cli("export", "--suggestions", "--prompt", "nope")
     assert bad.exit_code == 2 and "no stored suggestions come from a prompt 'nope'" in bad.stderr
 
+
+
+def test_export_suggestions_carries_the_warnings_each_was_stored_with(run_cli, ingested, db_path, tmp_path):
+    """The checks' changes and grounding's marks go out with each suggestion, exactly as stored: what a
+    check dropped is hostile model text, written escaped and read back to the same value."""
+    from tests.factories import add_suggestion
+    from workbench.db import open_db
+    from workbench.store import get_suggestion, paper_order
+
+    run_cli("suggest", "--limit", "2")
+    db = open_db(db_path)
+    first, second = [pid for _, pid in paper_order(db)[:2]]
+    hostile = "\x1b]0;owned\x07 impressive \u202e gains"
+    changed = [{"field": "claimed_gain", "kind": "figure_not_in_abstract", "numbers": ["9.9"], "dropped": "9.9x faster"},
+               {"field": "claimed_gain", "kind": "gain_without_figure", "dropped": hostile},
+               {"field": "technique", "kind": "repeated_item", "dropped": "multigrid"},
+               {"field": "compute", "kind": "value_not_in_quote"}]
+    stored = add_suggestion(db, first, "c" * 64, "checked", "m", {"technique": "multigrid"}, warnings=changed)
+    plain = add_suggestion(db, second, "c" * 64, "checked", "m", {"technique": "multigrid"})
+    db.close()
+    out = tmp_path / "s.jsonl"
+    assert run_cli("export", "--suggestions", "--prompt", "checked", "-o", str(out)).exit_code == 0
+    text = out.read_text()
+    assert "\x1b" not in text and "\u202e" not in text  # escaped (\u001b), never raw
+    records = [json.loads(line) for line in text.splitlines()]
+    assert [list(r) for r in records] == [SUGGESTION_KEYS, SUGGESTION_KEYS]
+    assert records[0]["warnings"] == stored.warnings == changed  # the round trip: as stored, in order
+    assert records[1]["warnings"] == plain.warnings == []
+    db = open_db(db_path)
+    assert get_suggestion(db, stored.id).warnings == records[0]["warnings"]
+    db.close()
+    offline = [json.loads(line) for line in run_cli("export", "--suggestions", "--prompt", "summary").stdout.splitlines()]
+    assert len(offline) == 2 and all(isinstance(r["warnings"], list) for r in offline)
 
 def test_bad_key_exits_1_with_one_line_and_the_key_is_nowhere(run_cli, ingested, monkeypatch, db_path, tmp_path):
     fake = FakeOpenAI(default="401").start()
@@ -345,3 +415,23 @@ def test_one_bad_prompt_file_is_named_and_the_good_ones_are_still_listed(run_cli
     assert [line.split()[0].split("@")[0] for line in result.stdout.splitlines()] == ["summary"]
     (problem,) = result.stderr.splitlines()
     assert problem.startswith(f"workbench: {folder / 'broken.toml'}") and "bogus_check" in problem
+
+
+def test_stored_version_notes_say_no_more_than_the_store_knows():
+    """A tie in time (the store counts seconds) and a current file never used both leave "older version"."""
+    from types import SimpleNamespace as V
+
+    from workbench.prompts import FROM_A_PATH, NO_FILE, OLDER_VERSION, resolve_prompt, stored_version_notes
+
+    summary = resolve_prompt("summary")
+    stored = [V(id="old", name="summary", created_at="2026-01-01T00:00:00Z"),
+              V(id=summary.id, name="summary", created_at="2026-01-02T00:00:00Z"),
+              V(id="same-second", name="summary", created_at="2026-01-02T00:00:00Z"),
+              V(id="later", name="summary", created_at="2026-01-03T00:00:00Z"),
+              V(id="gone", name="\x1b[31mmine", created_at="2026-01-01T00:00:00Z")]
+    assert stored_version_notes([summary], stored) == {
+        "old": OLDER_VERSION, "same-second": OLDER_VERSION, "later": FROM_A_PATH, "gone": NO_FILE}
+    never_used = [v for v in stored if v.id != summary.id]
+    assert stored_version_notes([summary], never_used) == {
+        "old": OLDER_VERSION, "same-second": OLDER_VERSION, "later": OLDER_VERSION, "gone": NO_FILE}
+    assert stored_version_notes([], stored)[summary.id] == NO_FILE

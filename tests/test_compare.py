@@ -168,3 +168,55 @@ def test_stats_json_has_throughput_and_rates(store, run_cli):
     assert rates["field_edit_rates"] == {"technique": 0.0, "claimed_gain": 0.0, "compute": 0.0}
     text = run_cli("stats", env={"COLUMNS": "140"}).stdout
     assert "overall: 8 decisions, 360.0 per hour, median 10.0 s per paper" in text
+
+
+ANNOTATOR_COMMANDS = [["stats"], ["stats", "--json"], ["export"], ["export", "--status", "accepted"], ["compare"],
+                      ["compare", "--json"]]
+
+
+@pytest.mark.parametrize("command", ANNOTATOR_COMMANDS)
+def test_an_annotator_with_no_decisions_is_one_line_naming_who_has_some(store, run_cli, command):
+    """`--annotator nobody` is most likely a typo: stats, export and compare say so the same way, exit 2,
+    and print nothing else (it used to be an empty report, exit 0)."""
+    db, ids = store
+    decide(db, Decision(ids[9], "ben", "rejected", {}))
+    result = run_cli(*command, "--annotator", "anna")
+    assert result.exit_code == 2 and result.stdout == ""
+    assert result.stderr.splitlines() == ["workbench: --annotator: 'anna' has no decisions in this store "
+                                          "(known: ana, ben)"]
+    assert run_cli(*command, "--annotator", "ana").exit_code == 0  # someone with decisions: as before
+
+
+def test_every_annotator_option_words_an_unknown_name_alike_bounded_and_safe(seeded_db, run_cli):
+    """A hostile name and a crowd of annotators: the line stays one line, bounded, with no control character."""
+    pid = paper_order(seeded_db)[0][1]
+    for n in range(14):
+        decide(seeded_db, Decision(pid, f"reviewer-{n:02d}-" + "x" * 90, "rejected", {}))
+    hostile = "\x1b]0;owned\x07" + "\u202e" + "z" * 500
+    known = ", ".join(f"reviewer-{n:02d}-" + "x" * 27 + "…" for n in range(10)) + ", and 4 more"
+    lines = {
+        ("stats", "--annotator", hostile): f"--annotator: '{{}}' has no decisions in this store (known: {known})",
+        ("export", "--annotator", hostile): f"--annotator: '{{}}' has no decisions in this store (known: {known})",
+        ("compare", "--annotator", hostile): f"--annotator: '{{}}' has no decisions in this store (known: {known})",
+        ("agreement", "--annotators", f"reviewer-00-{'x' * 90},{hostile}"):
+            f"--annotators: '{{}}' has no decisions in this store (known: {known})",
+        ("agreement", "--annotators", f"reviewer-00-{'x' * 90},reviewer-01-{'x' * 90},{hostile}"):
+            f"--annotators: '{{}}' has no decisions in this store (known: {known})",
+    }
+    for args, expected in lines.items():
+        result = run_cli(*args)
+        assert result.exit_code == 2 and result.stdout == "", args
+        [line] = result.stderr.splitlines()
+        assert "\x1b" not in line and "\x07" not in line and "\u202e" not in line and len(line) < 900, args
+        name = line.split("'")[1]
+        assert len(name) == 60 and name.endswith("z…"), args
+        assert line == "workbench: " + expected.format(name), args
+
+
+def test_compare_against_an_unknown_name_lists_who_has_decisions(store, run_cli):
+    db, ids = store
+    decide(db, Decision(ids[9], "ben", "rejected", {}))
+    result = run_cli("compare", "--against", "anna")
+    assert result.exit_code == 2 and result.stderr.splitlines() == [
+        "workbench: --against: 'anna' is neither a gold file nor an annotator with decisions in this store "
+        "(known: ana, ben)"]

@@ -124,7 +124,7 @@ ALLOWED = {
     "ingest": {"corpus", "errors", "records", "store"},
     "jsonl": {"corpus", "errors", "json_text", "records", "store", "vocab"},
     "stats": {"effort", "records", "store", "vocab"},
-    "agreement": {"errors", "metrics", "store", "vocab"},
+    "agreement": {"errors", "metrics", "records", "store", "vocab"},  # records: no_decisions, the one wording
     "team_agreement": {"errors", "metrics", "records", "reliability", "store", "vocab"},  # any number of annotators
     "doubt": {"metrics", "store", "vocab"},
     "prompt_report": {"effort", "gold", "metrics", "records", "store", "vocab"},  # edit effort; --against
@@ -159,7 +159,8 @@ ALLOWED = {
     "cli": {"__init__", "agreement", "team_agreement", "stats", "cli_batch", "cli_copy", "cli_team_work", "cli_team",
             "cli_serve", "cli_common", "cli_review", "cli_suggest", "final", "prompt_report", "config", "db", "endpoint",
             "errors", "ingest", "jsonl", "progress", "prompts", "tables", "store", "tui", "vocab",
-            "gold"},  # gold: compare --against FILE, the gold file read (one error naming file and line)
+            "gold",  # gold: compare --against FILE, the gold file read (one error naming file and line)
+            "records"},  # no_decisions: --annotator naming nobody with decisions, worded as agreement's --annotators
     "cli_suggest": {"cli_batch", "cli_common", "errors", "progress", "prompts", "store", "suggest", "suggest_cores",
                     "vocab", "workers"},  # `suggest`: live, on every core, or to a batch engine
     "cli_review": {"cli_common", "config", "db", "errors", "ingest", "prompts", "review", "store", "tui",

@@ -134,6 +134,39 @@ def test_the_doubt_queue_puts_the_most_doubtful_papers_first_with_their_reasons(
     assert session.doubt_text(ids[0]) == "no doubt found"
 
 
+
+def test_a_value_a_check_changed_puts_the_paper_ahead_of_one_only_marked(seeded_db):
+    """The checks' warnings weigh in the doubt queue: a gain the check made null or an item it dropped (the
+    stored value is not what the model said) ranks above a number merely marked, which ranks above a repeat
+    removed, which ranks above a paper with nothing."""
+    from tests.factories import add_suggestion
+    from workbench.store import paper_order
+
+    ids = [pid for _, pid in paper_order(seeded_db)[:6]]
+    same = {"technique": "multigrid training", "claimed_gain": "4.5x faster", "compute": "128 GPUs"}
+    exact = {f: {"quote": "q", "start": 0, "end": 1, "status": "exact"} for f in same}
+    warnings = {
+        ids[0]: [],
+        ids[1]: [{"field": "technique", "kind": "repeated_item", "dropped": "multigrid"}],
+        ids[2]: [{"field": "claimed_gain", "kind": "number_not_in_abstract", "number": "4.5"}],
+        ids[3]: [{"field": "claimed_gain", "kind": "gain_without_figure", "dropped": "impressive gains"}],
+        ids[4]: [{"field": "compute", "kind": "figure_not_in_abstract", "numbers": ["512"], "dropped": "512 TPUs"}],
+        ids[5]: [{"field": "claimed_gain", "kind": "figure_not_in_abstract", "numbers": ["9"], "dropped": "9x"},
+                 {"field": "claimed_gain", "kind": "gain_without_figure", "dropped": "faster"}],
+    }
+    for pid, found in warnings.items():
+        add_suggestion(seeded_db, pid, "a" * 64, "a", "m", same, evidence=exact, warnings=found)
+    session = ReviewSession(seeded_db, "ana", SuggestionFeed(seeded_db, resolve_prompt("summary"),
+                                                             get_model("offline")), queue="doubt")
+    order = [pid for _, pid in session.order][:6]
+    assert order == [ids[5], ids[3], ids[4], ids[2], ids[1], ids[0]]
+    assert session.doubt_text(ids[5]) == ("doubt 3.0: a check dropped a figure of claimed gain not in the abstract; "
+                                          "a check made claimed gain null: no figure from the abstract")
+    assert session.doubt_text(ids[3]) == "doubt 1.5: a check made claimed gain null: no figure from the abstract"
+    assert session.doubt_text(ids[4]) == "doubt 1.5: a check dropped a figure of compute not in the abstract"
+    assert session.doubt_text(ids[1]) == "doubt 0.5: a check removed a repeated item of technique"
+    assert session.doubt_text(ids[0]) == "no doubt found"
+
 def test_the_session_says_once_that_the_offline_model_ignores_a_prompt_without_its_table(seeded_db, db_path,
                                                                                          tmp_path):
     from tests.conftest import write

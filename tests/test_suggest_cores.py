@@ -132,3 +132,29 @@ def test_a_small_run_stays_in_one_process(seeded_db, monkeypatch):
     monkeypatch.setattr(suggest_cores, "ordered_map", lambda *a, **k: started.append(1) or workers.ordered_map(*a, **k))
     report = run_on_cores(seeded_db, resolve_prompt("summary"), get_model("offline"), workers=2)
     assert report.outcomes == {"ok": 504} and started == []
+
+
+@pytest.mark.parametrize(("args", "line"), [
+    (["suggest", "--workers", "0"], "workbench: --workers must be a whole number from 1 to 64 (got '0')"),
+    (["suggest", "--workers", "-3"], "workbench: --workers must be a whole number from 1 to 64 (got '-3')"),
+    (["suggest", "--workers", "65"], "workbench: --workers must be a whole number from 1 to 64 (got '65')"),
+    (["suggest", "--workers", "two"], "workbench: --workers must be a whole number from 1 to 64 (got 'two')"),
+    (["suggest", "--workers", "\x1b[2J" + "9" * 300],
+     "workbench: --workers must be a whole number from 1 to 64 (got '␛[2J" + "9" * 35 + "…')"),
+    (["suggest", "--concurrency", "0"], "workbench: --concurrency must be a whole number from 1 to 256 (got '0')"),
+    (["suggest", "--limit", "-1"], "workbench: --limit must be a whole number from 1 up (got '-1')"),
+    (["batch", "collect", "--file", "x.jsonl", "--workers", "0"],
+     "workbench: --workers must be a whole number from 1 to 64 (got '0')"),
+])
+def test_a_bad_count_is_one_line_naming_the_option_and_what_is_allowed(run_cli, tmp_path, args, line):
+    result = run_cli("--db", str(tmp_path / "w.db"), *args)
+    assert result.exit_code == 2
+    assert result.stderr.splitlines() == [line]  # not click's usage block
+    assert result.stdout == "" and not (tmp_path / "w.db").exists()  # refused before the store is opened
+
+
+def test_a_good_count_still_works(run_cli, seeds_copy, tmp_path):
+    db = tmp_path / "w.db"
+    assert run_cli("--db", str(db), "ingest", str(seeds_copy)).exit_code == 0
+    result = run_cli("--db", str(db), "suggest", "--workers", "1", "--limit", "3", "--concurrency", "2")
+    assert result.exit_code == 0 and "suggested 3 (ok 3)" in result.stdout

@@ -6,6 +6,7 @@ from typing import NamedTuple
 
 from workbench.errors import InputError
 from workbench.metrics import FieldScore, cohen_kappa, exact
+from workbench.records import no_decisions
 from workbench.store import Decided, Handle, annotators, decision_pairs
 from workbench.vocab import FIELDS, REJECTED
 
@@ -19,7 +20,7 @@ def choose_pair(db: Handle, pair: str | None, *, exclude: str | None = None) -> 
         known = annotators(db)
         for name in names:
             if name not in known:
-                raise InputError(f"--annotators: '{name}' has no decisions in this store (known: {', '.join(known) or 'none'})")
+                raise InputError(no_decisions("--annotators", name, known))
         return names[0], names[1]
     candidates = [a for a in annotators(db) if a != exclude]
     if len(candidates) != 2:

@@ -37,6 +37,7 @@ from workbench.cli_review import review
 from workbench.cli_suggest import suggest
 from workbench.db import default_db_path, is_url, store_exists, store_location
 from workbench.errors import InputError, StoreBusy, StoreRefused, StoreUnreadable, WorkbenchError
+from workbench.records import no_decisions
 from workbench.vocab import MAX_TIMEOUT_SECONDS, STATUSES
 
 if _gc_was_enabled:
@@ -162,6 +163,7 @@ def export(ctx, output, status, annotator, flagged, suggestions, final, prompt_r
     else:
         if prompt_ref or model:
             raise InputError("--prompt and --model apply only with --suggestions")
+        _has_decisions(db, annotator)
         lines = jsonl.export_annotation_lines(db, status=status, annotator=annotator, flagged=flagged)
     count = jsonl.write_lines(lines, output, sys.stdout)
     if output:
@@ -194,20 +196,21 @@ def import_(ctx, file: Path, annotator: str | None, on_conflict: str) -> None:
 @click.pass_context
 def prompts_(ctx) -> None:
     """List prompts: name, short hash, description, stored suggestions."""
-    from workbench.prompts import prompts_dir, scan_prompts
+    from workbench.prompts import prompts_dir, scan_prompts, stored_version_notes
     from workbench.store import stored_prompts, suggestion_counts_by_prompt
 
     db = open_store(ctx, create=False) if store_exists(ctx.obj["db_path"]) else None
     counts = suggestion_counts_by_prompt(db) if db else {}
     current, problems = scan_prompts()
-    current_ids = {p.id for p in current}
     if not current and not problems:
         say(f"no prompt files in {prompts_dir()}")
     for prompt in current:
         say(f"{prompt.label:<20} {prompt.description}  [{_counts_text(counts.get(prompt.id))}]")
-    for stored in stored_prompts(db) if db else []:
-        if stored.id not in current_ids:
-            say(f"{stored.label:<20} (older version) {stored.description or ''}  [{_counts_text(counts.get(stored.id))}]")
+    versions = stored_prompts(db) if db else []
+    notes = stored_version_notes(current, versions)  # older version, or from a path (the store keeps no path)
+    for stored in versions:
+        if stored.id in notes:
+            say(f"{stored.label:<20} {notes[stored.id]} {stored.description or ''}  [{_counts_text(counts.get(stored.id))}]")
     for problem in problems:  # the good ones are listed; each bad file is named, and the exit says so
         say(f"workbench: {problem}", err=True)
     if problems:
@@ -322,7 +325,9 @@ def stats(ctx, annotator: str | None, as_json: bool) -> None:
     """Progress, decisions, throughput, accept and edit rates by prompt and model."""
     from workbench import stats as statistics, tables
 
-    result = statistics.store_stats(open_store(ctx, create=False), annotator)
+    db = open_store(ctx, create=False)
+    _has_decisions(db, annotator)
+    result = statistics.store_stats(db, annotator)
     if as_json:
         echo_json(json.dumps(result, indent=2))
     else:
@@ -350,6 +355,7 @@ def compare(ctx, prompt_refs, models, annotator, as_json, diff_count, against) -
     prompt_ids = [pid for ref in prompt_refs for pid in resolve_prompt_versions(db, ref)] or None
     if against is not None:
         return _compare_against(db, against, prompt_ids, list(models) or None, annotator, as_json, diff_count)
+    _has_decisions(db, annotator)
     results = comparison.compare(db, prompt_ids=prompt_ids, models=list(models) or None, annotator=annotator,
                                  prices=prices(read_config()))
     if not results:
@@ -382,8 +388,10 @@ def _compare_against(db, against: str, prompt_ids, models, annotator, as_json: b
     if Path(against).is_file() or against.endswith(".jsonl"):
         gold, source = load_gold(Path(against)), {"file": against}
     else:
-        if against not in annotators(db):
-            raise InputError(f"--against: {against!r} is neither a gold file nor an annotator with decisions here")
+        known = annotators(db)
+        if against not in known:
+            raise InputError(no_decisions("--against", against, known,
+                                          "is neither a gold file nor an annotator with decisions in this store"))
         gold, source = comparison.reviewer_gold(db, against), {"annotator": against}
         if not gold:
             raise InputError(f"--against: {against!r} rejected every paper they decided; there is nothing to score against")
@@ -398,6 +406,15 @@ def _compare_against(db, against: str, prompt_ids, models, annotator, as_json: b
     rich_console().print(tables.against_table(results, f"{'gold file' if 'file' in source else 'reviewer'} {against}"))
     if results[0]["gold_not_in_store"]:
         say(f"{results[0]['gold_not_in_store']} of the {len(gold)} gold papers are not in this store: ingest their source first")
+
+
+def _has_decisions(db, annotator: str | None) -> None:
+    """--annotator naming nobody with decisions here is most likely a typo: one line, exit 2 (stats, export and
+    compare alike), never an empty report."""
+    from workbench.store import annotators
+
+    if annotator is not None and annotator not in (known := annotators(db)):
+        raise InputError(no_decisions("--annotator", annotator, known))
 
 
 @cli.command()

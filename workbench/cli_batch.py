@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from workbench.cli_common import batches_folder, db_option, say, echo_json, fail, make_model, open_store, price_for, read_config
+from workbench.cli_common import WholeNumber, batches_folder, db_option, say, echo_json, fail, make_model, open_store, price_for, read_config
 from workbench.errors import WorkbenchError
 from workbench.vocab import ENGINE_API, FAILED
 from workbench.workers import MAX_WORKERS, default_workers
@@ -115,7 +115,7 @@ def batch_status(ctx, ids, as_json) -> None:
 @click.option("--price-in", type=float, default=None,
               help="USD per million input tokens in a batch (default: half the config's price).")
 @click.option("--price-out", type=float, default=None, help="USD per million output tokens in a batch.")
-@click.option("--workers", type=click.IntRange(1, MAX_WORKERS), default=None,
+@click.option("--workers", type=WholeNumber(1, MAX_WORKERS), default=None,
               help="Processes that read and ground a results file's lines  [default: the core count]")
 @db_option
 @click.pass_context

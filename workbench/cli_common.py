@@ -12,7 +12,7 @@ import click
 from workbench.db import batches_dir, close_db, describe_store, open_db, open_for_reading, store_location
 from workbench.errors import InputError
 from workbench.records import annotator_problem
-from workbench.safe_text import clean
+from workbench.safe_text import clean, one_line
 from workbench.vocab import MAX_TIMEOUT_SECONDS, OFFLINE, QUEUES, SEARCH_QUEUE_PREFIX
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -71,6 +71,30 @@ class StoreParam(click.ParamType):
 
 
 STORE = StoreParam()
+
+
+class WholeNumber(click.ParamType):
+    """A count option (--workers, --concurrency, --limit): a whole number from `low` to `high` (None: no
+    bound). A bad value is the project's one-line error naming the option and what is allowed, exit 2, not
+    click's usage block: it is raised as an InputError, which the group turns into that line like every
+    other bad input (`click.BadParameter` would print the usage block)."""
+
+    name = "INTEGER"
+
+    def __init__(self, low: int, high: int | None = None):
+        self.low, self.high = low, high
+
+    def convert(self, value, param, ctx):
+        try:
+            number = value if isinstance(value, int) and not isinstance(value, bool) else int(str(value).strip(), 10)
+        except ValueError:
+            number = None
+        if number is None or number < self.low or (self.high is not None and number > self.high):
+            allowed = f"from {self.low} to {self.high}" if self.high is not None else f"from {self.low} up"
+            shown = one_line(str(value), 40)  # from the command line: bounded, control characters shown
+            raise InputError(f"{param.opts[0] if param else 'the value'} must be a whole number {allowed} "
+                             f"(got '{shown}')")
+        return number
 DB_HELP = ("Store: a SQLite file, or postgresql://user@host:port/dbname for a team's server "
            "(default: $WORKBENCH_DB or annotations/workbench.db).")
 db_option = click.option("--db", "db_here", type=STORE, default=None, expose_value=False, callback=_remember_db,

@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from workbench.cli_batch import submit_batches
-from workbench.cli_common import fail, make_model, model_options, open_store, price_for, say, store_name
+from workbench.cli_common import WholeNumber, fail, make_model, model_options, open_store, price_for, say, store_name
 from workbench.errors import InputError
 from workbench.vocab import MAX_CONCURRENCY, OFFLINE
 from workbench.workers import MAX_WORKERS
@@ -18,11 +18,11 @@ from workbench.workers import MAX_WORKERS
 
 @click.command()
 @model_options
-@click.option("--concurrency", type=click.IntRange(1, MAX_CONCURRENCY), default=None,
-              help="Requests in flight (default: the server's slots when `workbench models` found them, else 8).")
-@click.option("--workers", type=click.IntRange(1, MAX_WORKERS), default=None,
-              help="The offline model: processes to run it in (default: every core).")
-@click.option("--limit", type=click.IntRange(min=1), default=None, help="Request at most N papers this run.")
+@click.option("--concurrency", type=WholeNumber(1, MAX_CONCURRENCY), default=None,
+              help=f"Requests in flight, 1 to {MAX_CONCURRENCY} (default: the server's slots when `workbench models` found them, else 8).")
+@click.option("--workers", type=WholeNumber(1, MAX_WORKERS), default=None,
+              help=f"The offline model: processes to run it in, 1 to {MAX_WORKERS} (default: every core).")
+@click.option("--limit", type=WholeNumber(1), default=None, help="Request at most N papers this run.")
 @click.option("--paper", "paper_ids", multiple=True, help="Only this paper id (repeatable).")
 @click.option("--force", is_flag=True, help="Redo suggestions that are already ok.")
 @click.option("--price-in", type=float, default=None, help="USD per million input tokens (for the cost estimate).")

@@ -6,6 +6,9 @@ A paper's doubt is the sum of:
 - 1 for each field whose evidence is not found in the abstract, or whose value is not
   supported by its quote;
 - 1 for each number in a field that the abstract does not contain;
+- 1.5 for each value a check changed: an item with a figure not in the abstract dropped, a claimed
+  gain without a figure made null (checks.py);
+- 0.5 for each repeated item a check removed;
 - 3 for text that reads as instructions to a model (a prompt injection in the abstract);
 - 0.5 for each failed suggestion (invalid, refused, truncated, error);
 - 1 when the paper has no ok suggestion at all.
@@ -20,13 +23,20 @@ from dataclasses import dataclass, field
 from workbench.metrics import token_f1
 from workbench.store import Grounded, Handle, grounded_suggestions
 from workbench.vocab import (
-    FIELDS, INSTRUCTION_IN_TEXT, NUMBER_NOT_IN_ABSTRACT, OK, UNGROUNDED, UNGROUNDED_QUOTE, VALUE_NOT_IN_QUOTE,
-    field_name,
+    FIELDS, FIGURE_NOT_IN_ABSTRACT, GAIN_WITHOUT_FIGURE, INSTRUCTION_IN_TEXT, NUMBER_NOT_IN_ABSTRACT, OK,
+    REPEATED_ITEM, UNGROUNDED, UNGROUNDED_QUOTE, VALUE_NOT_IN_QUOTE, field_name,
 )
 
 DISAGREEMENT_WEIGHT = 2.0
 FAILED_WEIGHT = 0.5
 INSTRUCTION_WEIGHT = 3.0
+# A value a check changed (a figure dropped, a gain made null) weighs more than a number merely marked (1):
+# the stored value is no longer what the model said, and only the abstract can tell whether the check
+# caught an invention or threw away a real gain the model paraphrased (small models do, issue 24).
+CHECK_CHANGE_WEIGHT = 1.5
+# A repeat removed loses nothing (its words are in another item of the field): a nudge, as a failed
+# suggestion, so such a paper comes before one nothing was found on.
+REPEAT_WEIGHT = 0.5
 
 
 @dataclass
@@ -73,6 +83,12 @@ def paper_doubt(rows: list[Grounded]) -> Doubt:
                 doubt.add(INSTRUCTION_WEIGHT, "the abstract addresses the model")
             elif kind == UNGROUNDED_QUOTE and not any(r.startswith(name) for r in doubt.reasons):
                 doubt.add(1.0, f"{name} not found in the abstract")
+            elif kind == FIGURE_NOT_IN_ABSTRACT:
+                doubt.add(CHECK_CHANGE_WEIGHT, f"a check dropped a figure of {name} not in the abstract")
+            elif kind == GAIN_WITHOUT_FIGURE:
+                doubt.add(CHECK_CHANGE_WEIGHT, f"a check made {name} null: no figure from the abstract")
+            elif kind == REPEATED_ITEM:
+                doubt.add(REPEAT_WEIGHT, f"a check removed a repeated item of {name}")
     return doubt
 
 

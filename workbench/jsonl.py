@@ -87,6 +87,7 @@ def suggestion_record(title: str, row) -> dict:
         "error": row.error,
         "fields": {f: row.values.get(f) for f in FIELDS},
         "evidence": {f: (span.as_dict() if span else None) for f, span in row.evidence.items()},
+        "warnings": row.warnings,  # as stored: the checks' changes (what was dropped) and grounding's marks
         "usage": {"input_tokens": row.input_tokens, "output_tokens": row.output_tokens},
         "latency_ms": row.latency_ms,
         "created_at": row.created_at,

@@ -259,6 +259,37 @@ def scan_prompts(folder: Path | None = None) -> tuple[list[Prompt], list[str]]:
     return prompts, problems
 
 
+OLDER_VERSION = "(older version)"
+FROM_A_PATH = "(not in prompts/: from a path, or an edit since undone)"
+NO_FILE = "(not in prompts/: from a path, or its file was removed)"
+
+
+def stored_version_notes(current: list[Prompt], stored: list) -> dict[str, str]:
+    """What `workbench prompts` says of each stored version (`.id`, `.name`, `.created_at`: when it was
+    first used) that is no prompt file in prompts/ now, by id. The store keeps no path, so this says only
+    what it can know: a version whose name no file in prompts/ has came from a path (or its file was
+    removed); one with a file's name, first used after that file's current version was, came from a
+    path too (a copy, edited, with the same name) or from an edit since undone; one first used before
+    it (or when the current version was never used) is an older version of the file."""
+    current_ids = {prompt.id for prompt in current}
+    names = {prompt.name for prompt in current}
+    first_used: dict[str, str] = {}  # name -> when its current version (the earliest, if several) was first used
+    for version in stored:
+        if version.id in current_ids:
+            first_used[version.name] = min(first_used.get(version.name, version.created_at), version.created_at)
+    notes = {}
+    for version in stored:
+        if version.id in current_ids:
+            continue
+        if version.name not in names:
+            notes[version.id] = NO_FILE
+        elif version.name in first_used and version.created_at > first_used[version.name]:
+            notes[version.id] = FROM_A_PATH
+        else:
+            notes[version.id] = OLDER_VERSION
+    return notes
+
+
 def resolve_prompt(ref: str | None) -> Prompt:
     """A prompt by name (a file in prompts/) or by path."""
     ref = ref or DEFAULT_PROMPT

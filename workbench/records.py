@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from workbench.grounding import Span
-from workbench.safe_text import is_clean
+from workbench.safe_text import is_clean, one_line
 from workbench.vocab import BATCH_ENDED, FIELDS, OK, prompt_label, source_label
 
 MAX_ANNOTATOR_CHARS = 100
@@ -28,6 +28,14 @@ def annotator_problem(name: object) -> str | None:
     if not is_clean(name):
         return "contains control characters"
     return None
+
+
+def no_decisions(option: str, name: str, known: list[str], problem: str = "has no decisions in this store") -> str:
+    """The one line for an annotator option that names nobody with decisions here (most likely a typo):
+    the name and who does have decisions, each bounded and safe to print (at most ten names)."""
+    shown = [one_line(who, 40) for who in known[:10]] + ([f"and {len(known) - 10} more"] if len(known) > 10 else [])
+    return f"{option}: '{one_line(name, 60)}' {problem} (known: {', '.join(shown) or 'none'})"
+
 
 Values = dict[str, "str | None"]  # field -> value (None: not stated)
 

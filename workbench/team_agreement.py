@@ -21,7 +21,7 @@ from typing import Iterable
 
 from workbench.errors import InputError
 from workbench.metrics import normalise_for_comparison, number_set, token_f1
-from workbench.records import AnnotationRow
+from workbench.records import AnnotationRow, no_decisions
 from workbench.reliability import gwet_ac1, krippendorff_alpha
 from workbench.store import Handle, decision_seconds, get_distribution, iter_annotations, live_leases, paper_order
 from workbench.vocab import (
@@ -111,6 +111,9 @@ def team_agreement(db: Handle, names: list[str] | None = None) -> dict:
         raise InputError(f"this store has {len(known)} annotator{'s' * (len(known) != 1)} with decisions "
                          f"({', '.join(known) or 'none'}); agreement needs two or more "
                          "(name two with --annotators A,B)")
+    for name in names:  # a name with no decisions is a typo, not a silent empty row
+        if name not in known:
+            raise InputError(no_decisions("--annotators", name, known))
     chosen = {pid: {who: v for who, v in decided.items() if who in names} for pid, decided in people.items()}
     shared = [decided for decided in chosen.values() if len(decided) >= 2]
     by_annotator: dict[str, dict[str, dict]] = {who: {} for who in names}

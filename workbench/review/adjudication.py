@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from workbench.errors import InputError
+from workbench.records import no_decisions
 from workbench.store import Handle, annotators
 from workbench.team_agreement import team_agreement, team_status
 from workbench.vocab import ADJUDICATED_SUFFIX, DISAGREEMENTS, TODO, adjudicator_role, is_adjudication
@@ -29,8 +30,7 @@ def adjudicated_annotators(db: Handle, names: str | None, *, exclude: str | None
             raise InputError("--annotators takes two or more different names, e.g. --annotators ana,ben,cleo")
         for name in chosen:
             if name not in known:
-                raise InputError(f"--annotators: '{name}' has no decisions in this store "
-                                 f"(known: {', '.join(known) or 'none'})")
+                raise InputError(no_decisions("--annotators", name, known))
         return tuple(chosen)
     candidates = [who for who in known if who != exclude]
     if len(candidates) < 2:

@@ -14,6 +14,7 @@ class StoredPrompt(NamedTuple):
     id: str
     name: str
     description: str | None
+    created_at: str = ""  # when the version was first used (`workbench prompts` tells older ones apart)
 
     @property
     def label(self) -> str:
@@ -33,7 +34,8 @@ def ensure_prompt(db: Handle, prompt_id: str, name: str, description: str | None
 
 @guarded
 def stored_prompts(db: Handle) -> list[StoredPrompt]:
-    return [StoredPrompt(*r) for r in db.execute("SELECT id, name, description FROM prompts ORDER BY name, created_at")]
+    return [StoredPrompt(*r) for r in db.execute("SELECT id, name, description, created_at FROM prompts "
+                                                 "ORDER BY name, created_at, id")]
 
 
 @guarded
