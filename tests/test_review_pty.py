@@ -132,7 +132,8 @@ def test_a_read_only_store_opens_for_browsing_and_says_decisions_cannot_be_saved
 
 def test_a_burst_of_keys_is_acted_on_every_one(tmp_path):
     """Ten `a` sent at once record ten decisions; `e`, text and ctrl+s sent at once save the text.
-    Then `q`: the store file alone holds every decision (no -wal left to copy along)."""
+    Then `q`: the store file alone holds every decision (no -wal left to copy along; the empty lock
+    file of writers' turns stays, workbench/writer_turns.py)."""
     import shutil
 
     db_path = tmp_path / "annotations" / "workbench.db"
@@ -142,7 +143,9 @@ def test_a_burst_of_keys_is_acted_on_every_one(tmp_path):
         child.send("e\x01typed in one burst\x13")  # e, ctrl+a, the text, ctrl+s
         assert _wait_for(child, lambda: len(_decisions(db_path)) == 11, 30)
     assert child.exitstatus == 0
-    assert sorted(p.name for p in db_path.parent.iterdir()) == ["workbench.db"]
+    # No -wal or -shm left: the store file alone holds everything. The turns lock file is empty (README).
+    assert sorted(p.name for p in db_path.parent.iterdir()) == ["workbench.db", "workbench.db-turns"]
+    assert (db_path.parent / "workbench.db-turns").stat().st_size == 0
     copy = shutil.copy(db_path, tmp_path / "copy.db")
     db = sqlite3.connect(copy)
     rows = db.execute("SELECT status, technique FROM annotations a JOIN papers p ON p.id = a.paper_id "
