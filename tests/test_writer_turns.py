@@ -83,3 +83,41 @@ def test_without_a_turn_file_the_writers_fall_back_to_the_write_lock(db_path, tm
         assert review.execute("SELECT COUNT(*) FROM review_positions").fetchone()[0] == 1
     finally:
         close_db(review)
+
+
+def test_a_turn_held_by_a_stopped_process_costs_a_bulk_writer_one_short_wait(db_path):
+    """A reviewer suspended (ctrl+z) while holding the turn: the collect waits TURN_WAIT once, then goes on
+    at its own pace; a reviewer's writes likewise."""
+    import fcntl
+    import os
+
+    from workbench.writer_turns import TURN_WAIT
+
+    bulk, review = open_db(db_path), open_db(db_path, interactive=True)
+    stuck = os.open(f"{db_path}-turns", os.O_RDWR | os.O_CREAT)
+    fcntl.flock(stuck, fcntl.LOCK_EX)  # held, as by a process that will not run again for a while
+    try:
+        started = time.monotonic()
+        with bulk_writes(bulk):
+            for n in range(20):
+                with transaction(bulk):
+                    bulk.execute("INSERT INTO review_positions (annotator, queue, paper_id, at) VALUES (?, 'todo', "
+                                 "'p', 'x')", [f"bulk{n}"])
+        bulk_seconds = time.monotonic() - started
+        started = time.monotonic()
+        for n in range(5):
+            with transaction(review):
+                review.execute("INSERT INTO review_positions (annotator, queue, paper_id, at) VALUES (?, 'todo', "
+                               "'p', 'x')", [f"reviewer{n}"])
+        review_seconds = time.monotonic() - started
+    finally:
+        os.close(stuck)
+        close_db(review)
+        close_db(bulk)
+    assert TURN_WAIT <= bulk_seconds < 3 * TURN_WAIT
+    assert TURN_WAIT <= review_seconds < 3 * TURN_WAIT
+    db = open_db(db_path)
+    try:
+        assert db.execute("SELECT COUNT(*) FROM review_positions").fetchone()[0] == 25
+    finally:
+        close_db(db)

@@ -234,7 +234,7 @@ class WriteUnit:
         elif (turns := getattr(self.db, "turns", None)) is not None:  # in turn: workbench/writer_turns.py
             seconds = self.db.execute("PRAGMA busy_timeout").fetchone()[0] / 1000
             deadline = time.monotonic() + seconds
-            turns.wait(deadline)
+            turns.wait()
             try:
                 if turns.first:
                     _begin_polling(self.db.conn, deadline, seconds)

@@ -10,8 +10,11 @@ So they take turns through a lock file beside the store (`<store>-turns`, an flo
   lock until its commit or rollback, and asks for the write lock every POLL seconds, not on the ladder;
 - a bulk writer passes it (shared, then released at once) before each transaction: it waits while a
   reviewer waits or writes.
-A reviewer then waits for the bulk transaction under way at most, never for the next one. Every wait
-keeps the connection's busy timeout as its bound: a stopped process never stalls another for longer.
+A reviewer then waits for the bulk transaction under way at most, never for the next one. Nobody waits
+for the turn longer than TURN_WAIT (a reviewer's transaction takes milliseconds; a turn held longer
+is a stopped or stuck process), and a writer that gave up once does not wait again until it finds the
+turn free: a reviewer suspended with ctrl+z costs a collect half a second, not half a second a
+transaction. The write lock itself is then waited for as before (the busy timeout).
 Where the lock file cannot be made (a read-only folder), nobody takes turns: the ladder, as before.
 This module is the turn; `db.WriteUnit` asks for the write lock. PostgreSQL queues its lock waiters itself and needs none of this.
 """
@@ -23,6 +26,7 @@ import os
 import time
 
 POLL = 0.0005  # seconds between tries for the turn (and, in db.py, a reviewer's tries for the write lock)
+TURN_WAIT = 0.5  # seconds at most that anyone waits for the turn
 
 
 class Turns:
@@ -33,6 +37,7 @@ class Turns:
         self.path, self.first = f"{store_path}-turns", first
         self._fd: int | None = None  # opened on first use; -1 when it cannot be
         self.holding = False
+        self.stuck = False  # the last wait for the turn ran out: try once, do not wait, until it is free
 
     def fd(self) -> int:
         if self._fd is None:
@@ -42,16 +47,19 @@ class Turns:
                 self._fd = -1
         return self._fd
 
-    def wait(self, deadline: float) -> None:
+    def wait(self) -> None:
         """Before BEGIN IMMEDIATE: a reviewer takes the turn; a bulk writer waits until it is free. Gives up
-        at the deadline (monotonic seconds): the write lock's own wait decides then."""
+        after TURN_WAIT: the write lock's own wait decides then."""
         fd = self.fd()
         if fd < 0:
             return
-        if self.first:
-            self.holding = _lock(fd, fcntl.LOCK_EX, deadline)
-        elif _lock(fd, fcntl.LOCK_SH, deadline):
-            fcntl.flock(fd, fcntl.LOCK_UN)
+        deadline = 0.0 if self.stuck else time.monotonic() + TURN_WAIT
+        taken = _lock(fd, fcntl.LOCK_EX if self.first else fcntl.LOCK_SH, deadline)
+        if taken and self.first:
+            self.holding = True
+        elif taken:
+            fcntl.flock(fd, fcntl.LOCK_UN)  # passed: a bulk writer only checks that no reviewer waits
+        self.stuck = not taken
 
     def end(self) -> None:
         """After the commit or the rollback: the turn is free."""
