@@ -172,6 +172,38 @@ def test_request_files_stay_within_the_limits(seeded_db, tmp_path):
     assert recorded == (len(by_count.files) + len(by_size.files), 1008)
 
 
+def test_a_disk_that_fills_up_stops_the_request_files_in_one_line_leaving_no_half_file(seeded_db, tmp_path,
+                                                                                       monkeypatch):
+    """The file is written on a thread of its own (workbench/batch_files.py `_DiskWriter`): its error still
+    stops the run, as one line, and the half-written file is removed."""
+    import builtins
+    import errno
+
+    from workbench import batch, batch_files
+    from workbench.errors import WorkbenchError
+
+    class FillsUp:
+        def __init__(self, path, *args, **kwargs):
+            self.real, self.written = builtins.open(path, *args, **kwargs), 0
+
+        def write(self, text):
+            if self.written > 50_000:
+                raise OSError(errno.ENOSPC, "No space left on device")
+            self.written += len(text)
+            return self.real.write(text)
+
+        def close(self):
+            self.real.close()
+
+    monkeypatch.setattr(batch_files, "open", FillsUp, raising=False)
+    monkeypatch.setattr(batch_files._DiskWriter, "CHUNK_CHARS", 10_000)
+    model = OpenAICompatibleModel(MODEL, base_url="http://127.0.0.1:9/v1", api_key=KEY)
+    with pytest.raises(WorkbenchError, match=r"requests-1\.jsonl: cannot write \(No space left on device\)"):
+        batch.write_files(seeded_db, resolve_prompt("summary"), model, tmp_path / "out" / "requests.jsonl")
+    assert list((tmp_path / "out").iterdir()) == []  # neither a half file nor a whole one
+    assert seeded_db.execute("SELECT count(*) FROM batches").fetchone()[0] == 0
+
+
 def test_a_batch_that_fails_validation_shows_the_engines_errors_by_line(env, run_cli, db_path):
     fake = env
     fake.reject_model = "gpt-missing"
