@@ -4,7 +4,9 @@
 
 1. A store with N synthetic papers (seed abstracts, varied titles; ingested as usual, not timed).
 2. `suggest --batch --batch-file`: every paper's request line written into files of at most
-   50,000 requests / 200 MB (target >= 50,000 papers/s), in a process of its own, peak memory.
+   50,000 requests / 200 MB (target >= 50,000 papers/s), in a process of its own, peak memory; then the
+   bare baseline in the same run: the same papers read with sqlite3 and one `json.dumps` of each whole
+   request line into one buffered writer (printed as the ratio of the two rates).
 3. A results file answering every request in `vllm run-batch`'s format (each reply the offline
    extractor's summary of that abstract, so it validates and grounds; shuffled in blocks), then
    `batch collect --file`: every line validated, grounded and stored with its attempt, in a process
@@ -68,6 +70,39 @@ def phase_write(db_path: Path, folder: Path) -> dict:
     seconds = time.perf_counter() - started
     return {"papers": report.requested, "files": len(report.files), "seconds": seconds,
             "bytes": sum(f.bytes for f in report.files), "peak_mb": peak_mb()}
+
+
+def phase_bare_write(db_path: Path, folder: Path) -> dict:
+    """The bare writer the request files are measured against: the same papers read with sqlite3 in paper
+    order, one `json.dumps` of the whole request line each (the same body, the paper in the user message),
+    one buffered writer, a new file every 50,000 lines. No prompt rendering, no store records."""
+    import sqlite3
+
+    from workbench.prompts import resolve_prompt
+
+    model, prompt = _model(), resolve_prompt("summary")
+    template = model.request_body(prompt, model.messages(prompt, "", ""))
+    folder.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    conn = sqlite3.connect(db_path)
+    papers = files = written = 0
+    out = None
+    for paper_id, title, abstract in conn.execute("SELECT id, title, abstract FROM papers ORDER BY seq"):
+        if papers % 50_000 == 0:
+            if out is not None:
+                out.close()
+            files += 1
+            out = open(folder / f"bare-{files}.jsonl", "w", encoding="ascii", buffering=1 << 20)
+        body = {**template, "messages": [*template["messages"][:-1],
+                                         {"role": "user", "content": f"Title: {title}\n\nAbstract: {abstract}"}]}
+        written += out.write(json.dumps({"custom_id": f"{paper_id}:bare", "method": "POST",
+                                         "url": "/v1/chat/completions", "body": body}) + "\n")
+        papers += 1
+    if out is not None:
+        out.close()
+    conn.close()
+    return {"papers": papers, "files": files, "seconds": time.perf_counter() - started, "bytes": written,
+            "peak_mb": peak_mb()}
 
 
 def phase_collect(db_path: Path, results: Path) -> dict:
@@ -208,7 +243,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.phase:
         name, *paths = args.phase
-        phase = {"write": phase_write, "collect": phase_collect, "bare": phase_bare}[name]
+        phase = {"write": phase_write, "bare_write": phase_bare_write, "collect": phase_collect,
+                 "bare": phase_bare}[name]
         result = phase(Path(paths[0]), Path(paths[1]))
         print(json.dumps(result))
         return
@@ -224,6 +260,12 @@ def main() -> None:
         print(f"request files: {wrote['papers']:,} papers in {wrote['files']} files ({wrote['bytes'] / 1e9:.2f} GB) "
               f"in {wrote['seconds']:.1f} s = {wrote['papers'] / wrote['seconds']:,.0f} papers/s "
               f"(target >= 50,000); peak memory {wrote['peak_mb']:.0f} MB (target < 300)")
+        bare_wrote = run_phase("bare_write", str(db_path), str(work / "bare-requests"), script=__file__)
+        shutil.rmtree(work / "bare-requests")
+        bare_write_rate = bare_wrote["papers"] / bare_wrote["seconds"]
+        print(f"bare json.dumps writer, same papers, same run: {bare_wrote['seconds']:.1f} s = {bare_write_rate:,.0f} "
+              f"papers/s ({bare_wrote['bytes'] / 1e9:.2f} GB); ratio request files / bare "
+              f"{wrote['papers'] / wrote['seconds'] / bare_write_rate:.2f}")
         lines = write_results(folder, results)
         shutil.rmtree(folder)
         if args.review:
