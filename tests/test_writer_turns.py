@@ -3,6 +3,7 @@ connections to one SQLite file, the bulk one writing back to back as `batch coll
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 
@@ -89,7 +90,6 @@ def test_a_turn_held_by_a_stopped_process_costs_a_bulk_writer_one_short_wait(db_
     """A reviewer suspended (ctrl+z) while holding the turn: the collect waits TURN_WAIT once, then goes on
     at its own pace; a reviewer's writes likewise."""
     import fcntl
-    import os
 
     from workbench.writer_turns import TURN_WAIT
 
@@ -121,3 +121,31 @@ def test_a_turn_held_by_a_stopped_process_costs_a_bulk_writer_one_short_wait(db_
         assert db.execute("SELECT COUNT(*) FROM review_positions").fetchone()[0] == 25
     finally:
         close_db(db)
+
+
+def test_a_turns_path_planted_as_a_link_or_a_folder_is_never_followed(db_path, tmp_path):
+    """Someone made `<store>-turns` a link to a file of theirs, or a folder: it is not opened (no turns),
+    the linked file is untouched, and decisions are written as before."""
+    target = tmp_path / "victim.txt"
+    target.write_text("keep me\n")
+    review = open_db(db_path, interactive=True)
+    try:
+        for planted in ("link", "folder"):
+            turns = f"{db_path}-turns"
+            if planted == "link":
+                os.symlink(target, turns)
+            else:
+                os.mkdir(turns)
+            review.turns.close()  # opened again on the next write
+            with transaction(review):
+                review.execute("INSERT INTO review_positions (annotator, queue, paper_id, at) VALUES (?, 'todo', "
+                               "'p', 'x')", [planted])
+            assert review.turns.holding is False and review.turns.fd() == -1
+            if planted == "link":
+                os.unlink(turns)
+            else:
+                os.rmdir(turns)
+        assert target.read_text() == "keep me\n"
+        assert review.execute("SELECT COUNT(*) FROM review_positions").fetchone()[0] == 2
+    finally:
+        close_db(review)

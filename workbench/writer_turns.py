@@ -42,7 +42,8 @@ class Turns:
     def fd(self) -> int:
         if self._fd is None:
             try:
-                self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+                # Read-only and never through a link: an flock needs no more, and nothing is ever written.
+                self._fd = os.open(self.path, os.O_RDONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
             except OSError:
                 self._fd = -1
         return self._fd
