@@ -124,16 +124,18 @@ def test_a_turn_held_by_a_stopped_process_costs_a_bulk_writer_one_short_wait(db_
 
 
 def test_a_turns_path_planted_as_a_link_or_a_folder_is_never_followed(db_path, tmp_path):
-    """Someone made `<store>-turns` a link to a file of theirs, or a folder: it is not opened (no turns),
+    """Someone made `<store>-turns` a link to a file of theirs, a folder or a FIFO: it is not used (no turns),
     the linked file is untouched, and decisions are written as before."""
     target = tmp_path / "victim.txt"
     target.write_text("keep me\n")
     review = open_db(db_path, interactive=True)
     try:
-        for planted in ("link", "folder"):
+        for planted in ("link", "folder", "fifo"):
             turns = f"{db_path}-turns"
             if planted == "link":
                 os.symlink(target, turns)
+            elif planted == "fifo":
+                os.mkfifo(turns)  # opened for reading, a FIFO would wait for a writer forever
             else:
                 os.mkdir(turns)
             review.turns.close()  # opened again on the next write
@@ -141,11 +143,11 @@ def test_a_turns_path_planted_as_a_link_or_a_folder_is_never_followed(db_path, t
                 review.execute("INSERT INTO review_positions (annotator, queue, paper_id, at) VALUES (?, 'todo', "
                                "'p', 'x')", [planted])
             assert review.turns.holding is False and review.turns.fd() == -1
-            if planted == "link":
-                os.unlink(turns)
-            else:
+            if planted == "folder":
                 os.rmdir(turns)
+            else:
+                os.unlink(turns)
         assert target.read_text() == "keep me\n"
-        assert review.execute("SELECT COUNT(*) FROM review_positions").fetchone()[0] == 2
+        assert review.execute("SELECT COUNT(*) FROM review_positions").fetchone()[0] == 3
     finally:
         close_db(review)

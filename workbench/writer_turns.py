@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import stat
 import time
 
 POLL = 0.0005  # seconds between tries for the turn (and, in db.py, a reviewer's tries for the write lock)
@@ -43,8 +44,15 @@ class Turns:
         if self._fd is None:
             try:
                 # Read-only and never through a link: an flock needs no more, and nothing is ever written.
-                self._fd = os.open(self.path, os.O_RDONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+                # Non-blocking: opening a FIFO planted there would otherwise wait for a writer forever.
+                fd = os.open(self.path, os.O_RDONLY | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK, 0o644)
             except OSError:
+                self._fd = -1
+                return self._fd
+            if stat.S_ISREG(os.fstat(fd).st_mode):
+                self._fd = fd
+            else:  # a FIFO, a device: not ours to lock
+                os.close(fd)
                 self._fd = -1
         return self._fd
 
