@@ -85,3 +85,27 @@ def test_two_windows_a_stale_flag_toggle_is_a_conflict(two_windows):
     with pytest.raises(Conflict):
         two.toggle_flag()
     assert get_annotation(one.db, one.current_id, "ana").flagged
+
+
+def test_two_windows_the_same_accept_in_both_is_no_conflict_and_writes_once(two_windows):
+    """Window one accepted; window two, still showing the paper, accepts the same suggestion: they say the
+    same thing, so there is nothing to choose between and no dialog; one decision and one event are stored."""
+    one, two = two_windows
+    shown_one, shown_two = one.view(), two.view()
+    first = one.accept(shown_one.suggestion)
+    events = _events(one.db)
+    second = two.accept(shown_two.suggestion)
+    assert second.version == first.version and _events(one.db) == events
+    assert get_annotation(one.db, shown_one.paper.id, "ana").status == "accepted"
+    # The next write of window two is based on the stored decision: an edit goes in without a conflict.
+    two.save_fields({"technique": "two's words", "claimed_gain": None, "compute": None}, shown_two.suggestion, None)
+    assert get_annotation(one.db, shown_one.paper.id, "ana").values["technique"] == "two's words"
+
+
+def test_two_windows_a_different_decision_is_still_a_conflict(two_windows):
+    one, two = two_windows
+    shown_one, shown_two = one.view(), two.view()
+    one.reject(shown_one.suggestion)
+    with pytest.raises(Conflict):
+        two.accept(shown_two.suggestion)
+    assert get_annotation(one.db, shown_one.paper.id, "ana").status == "rejected"

@@ -151,3 +151,48 @@ def test_a_turns_path_planted_as_a_link_or_a_folder_is_never_followed(db_path, t
         assert review.execute("SELECT COUNT(*) FROM review_positions").fetchone()[0] == 3
     finally:
         close_db(review)
+
+
+def test_a_store_named_through_a_link_takes_turns_on_one_file(tmp_path):
+    """The review was given `link.db`, the collect resolved it to `real/store.db`: both lock the same file."""
+    real = tmp_path / "real" / "store.db"
+    review = open_db(real, interactive=True)
+    link = tmp_path / "link.db"
+    link.symlink_to(real)
+    bulk = open_db(link)
+    try:
+        linked_review = open_db(link, interactive=True)
+        with bulk_writes(bulk):
+            assert bulk.turns.path == linked_review.turns.path == review.turns.path == f"{real}-turns"
+        close_db(linked_review)
+    finally:
+        close_db(bulk)
+        close_db(review)
+
+
+def test_a_write_that_is_never_waited_for_does_not_wait_for_the_turn(db_path):
+    """The review's position is saved with wait=False: another window holding the turn makes it give up at
+    once (StoreBusy, swallowed by the caller), not after TURN_WAIT, and the next write still waits its turn."""
+    import fcntl
+
+    from workbench.errors import StoreBusy
+
+    review = open_db(db_path, interactive=True)
+    other = os.open(f"{db_path}-turns", os.O_RDONLY | os.O_CREAT)
+    bulk = open_db(db_path)
+    try:
+        fcntl.flock(other, fcntl.LOCK_EX)
+        bulk.execute("BEGIN IMMEDIATE")  # and the write lock is taken too
+        started = time.monotonic()
+        try:
+            with transaction(review, wait=False):
+                pass
+        except StoreBusy:
+            pass
+        assert time.monotonic() - started < 0.2
+        assert review.turns.stuck is False
+    finally:
+        bulk.execute("ROLLBACK")
+        os.close(other)
+        close_db(bulk)
+        close_db(review)

@@ -114,7 +114,7 @@ def open_db(path: str | Path, *, busy_timeout: float = BUSY_TIMEOUT_SECONDS, cre
                 migrations.apply(db)
         if interactive:
             db.checkpoints = BackgroundCheckpoints(db, path)
-            db.turns = Turns(str(path), first=True)  # its writes go before a bulk writer's next one
+            db.turns = Turns(os.path.realpath(path), first=True)  # its writes go before a bulk writer's next one
     except sqlite3.OperationalError as exc:
         if is_read_only_error(exc, path):
             raise ReadOnlyStore(f"{path}: the store is read-only ({exc})") from None
@@ -234,7 +234,7 @@ class WriteUnit:
         elif (turns := getattr(self.db, "turns", None)) is not None:  # in turn: workbench/writer_turns.py
             seconds = self.db.execute("PRAGMA busy_timeout").fetchone()[0] / 1000
             deadline = time.monotonic() + seconds
-            turns.wait()
+            turns.wait(seconds)
             try:
                 if turns.first:
                     _begin_polling(self.db.conn, deadline, seconds)
@@ -299,7 +299,7 @@ def bulk_writes(db: Database, pages: int = 16_000) -> Iterator[Database]:
     path = location_of(db)
     mine = getattr(db, "turns", None) is None and bool(path)  # not a store in memory
     if mine:  # each transaction waits while a reviewer waits or writes (workbench/writer_turns.py)
-        db.turns = Turns(path, first=False)
+        db.turns = Turns(os.path.realpath(path), first=False)  # the same file, whatever link the store was named by
     try:
         yield db
     finally:

@@ -192,6 +192,13 @@ class AnnotationRow:
     def decided(self) -> bool:
         return self.status is not None
 
+    def says_the_same(self, other: AnnotationRow | None) -> bool:
+        """A decision that says what `other` would: status, fields, notes and the text decided on (two
+        windows of one annotator that saved the same thing have nothing to choose between)."""
+        return other is not None and self.decided and (
+            (self.status, dict(self.values), self.notes, self.decided_on)
+            == (other.status, dict(other.values), other.notes, other.decided_on))
+
     def suggested_values(self) -> Values | None:
         return None if self.suggested is None else self.suggested.get("fields")
 

@@ -66,7 +66,25 @@ def _start(setup: Callable[..., object] | None, setup_args: tuple, nice: int) ->
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _exit_with_parent()
     if nice:
         os.nice(nice)
     if setup is not None:
         setup(*setup_args)
+
+
+def _exit_with_parent(interval: float = 0.5) -> None:
+    """A worker ends when its parent does: killed with -9, the parent never tells it, and the worker would
+    wait forever on a full pipe, holding the store's files and the parent's stdout (a `| cat` never ends).
+    A thread of its own watches, so a worker blocked in a write still goes."""
+    import threading
+    import time
+
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(interval)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()

@@ -13,8 +13,8 @@ So they take turns through a lock file beside the store (`<store>-turns`, an flo
 A reviewer then waits for the bulk transaction under way at most, never for the next one. Nobody waits
 for the turn longer than TURN_WAIT (a reviewer's transaction takes milliseconds; a turn held longer
 is a stopped or stuck process), and a writer that gave up once does not wait again until it finds the
-turn free: a reviewer suspended with ctrl+z costs a collect half a second, not half a second a
-transaction. The write lock itself is then waited for as before (the busy timeout).
+turn free: a reviewer's process stopped (SIGSTOP, or SIGTSTP from a shell) costs a collect half a second,
+not half a second a transaction. The write lock itself is then waited for as before (the busy timeout).
 Where the lock file cannot be made (a read-only folder), nobody takes turns: the ladder, as before.
 This module is the turn; `db.WriteUnit` asks for the write lock. PostgreSQL queues its lock waiters itself and needs none of this.
 """
@@ -56,19 +56,21 @@ class Turns:
                 self._fd = -1
         return self._fd
 
-    def wait(self) -> None:
+    def wait(self, patience: float = TURN_WAIT) -> None:
         """Before BEGIN IMMEDIATE: a reviewer takes the turn; a bulk writer waits until it is free. Gives up
-        after TURN_WAIT: the write lock's own wait decides then."""
+        after TURN_WAIT, or sooner when the write itself may wait less (`patience`: 0 for a write that is
+        never waited for, such as the review's position): the write lock's own wait decides then."""
         fd = self.fd()
         if fd < 0:
             return
-        deadline = 0.0 if self.stuck else time.monotonic() + TURN_WAIT
+        deadline = 0.0 if self.stuck or patience <= 0 else time.monotonic() + min(patience, TURN_WAIT)
         taken = _lock(fd, fcntl.LOCK_EX if self.first else fcntl.LOCK_SH, deadline)
         if taken and self.first:
             self.holding = True
         elif taken:
             fcntl.flock(fd, fcntl.LOCK_UN)  # passed: a bulk writer only checks that no reviewer waits
-        self.stuck = not taken
+        if taken or deadline:  # a try that was never meant to wait says nothing about a stuck holder
+            self.stuck = not taken
 
     def end(self) -> None:
         """After the commit or the rollback: the turn is free."""

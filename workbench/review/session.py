@@ -1,11 +1,10 @@
 """A review session: the queue, the position in it, every decision, and the suggestions the
 reviewer needs next. No Textual here: the TUI renders a `PaperView` and calls these methods.
 
-Each decision is committed (with its event) before the method returns, so what
-the reviewer has seen decided is on disk. Suggestions come from a
-`SuggestionFeed`: an instant model's (the offline rules) are made with the
-paper, so one is never pending; a remote model's are fetched in the background
-by the screen (`feed.fetch` in a worker) and stored here, on the app's thread.
+Each decision is committed (with its event) before the method returns, so what the reviewer has seen
+decided is on disk. Suggestions come from a `SuggestionFeed`: an instant model's (the offline rules) are
+made with the paper, so one is never pending; a remote model's are fetched in the background by the
+screen (`feed.fetch` in a worker) and stored here, on the app's thread.
 """
 
 from __future__ import annotations
@@ -345,9 +344,12 @@ class ReviewSession:
                             decided_on=self.seen_text.get(pid))
         try:
             row = decide_in_slot(self.db, decision)
-        except Conflict:
-            self.reload(pid)  # the next key works on what is stored now
-            raise
+        except Conflict as conflict:
+            if conflict.stored is None or not conflict.stored.says_the_same(conflict.attempted):
+                self.reload(pid)  # the next key works on what is stored now
+                raise
+            self.rebase_on(conflict)  # another window stored exactly this: nothing to choose, no dialog
+            row = conflict.stored
         self._wrote(row)
         self.shown_at = self.clock()  # time on a paper counts once
         return row
@@ -386,9 +388,8 @@ class ReviewSession:
 
     def save_fields(self, values: Values, suggestion: SuggestionRow | None, notes: str | None,
                     field_sources: dict[str, str] | None = None) -> AnnotationRow:
-        """`edited`, unless the fields are exactly the suggestion's (then it was accepted as is).
-        `field_sources` (from the compare screen) is kept when the fields come from more than
-        the one suggestion."""
+        """`edited`, unless the fields are exactly the suggestion's (then it was accepted as is). `field_sources`
+        (from the compare screen) is kept when the fields come from more than the one suggestion."""
         cleaned = {f: clean_value(values.get(f)) for f in FIELDS}  # as decide() will store them
         unchanged = suggestion is not None and suggestion.ok and all(
             cleaned[f] == suggestion.values.get(f) for f in FIELDS)
