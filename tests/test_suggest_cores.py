@@ -158,3 +158,19 @@ def test_a_good_count_still_works(run_cli, seeds_copy, tmp_path):
     assert run_cli("--db", str(db), "ingest", str(seeds_copy)).exit_code == 0
     result = run_cli("--db", str(db), "suggest", "--workers", "1", "--limit", "3", "--concurrency", "2")
     assert result.exit_code == 0 and "suggested 3 (ok 3)" in result.stdout
+
+
+@pytest.mark.parametrize(("args", "line"), [
+    (["suggest", "--timeout", "0"], "workbench: Invalid value for '--timeout': 0.0 is not in the range 1<=x<=86400."),
+    (["suggest", "--rpm", "0"], "workbench: Invalid value for '--rpm': 0.0 is not in the range x>=0.1."),
+    (["review", "--queue", "bogus\x1b[2J"], "workbench: Invalid value for '--queue': 'bogus\\x1b[2J' is not one of "),
+    (["log", "--limit", "0"], "workbench: Invalid value for '--limit': 0 is not in the range x>=1."),
+    (["serve", "--port", "0"], "workbench: Invalid value for '--port': 0 is not in the range 1<=x<=65535."),
+    (["export", "--status", "nope"], "workbench: Invalid value for '--status': 'nope' is not one of 'accepted', "),
+])
+def test_any_bad_option_value_is_one_line_not_the_usage_block(run_cli, tmp_path, args, line):
+    result = run_cli("--db", str(tmp_path / "w.db"), *args)
+    assert result.exit_code == 2
+    assert len(result.stderr.splitlines()) == 1 and result.stderr.startswith(line), result.stderr
+    assert "\x1b" not in result.stderr and "Usage:" not in result.stderr
+    assert not (tmp_path / "w.db").exists()  # refused before the store is opened

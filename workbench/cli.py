@@ -30,7 +30,8 @@ from workbench.cli_team import team_group
 from workbench.cli_team_work import team_group as team_work_group
 from workbench.cli_common import (
     STORE, store_name,
-    DB_HELP, check_annotator, db_option, default_seeds, say, echo_json, fail, open_store, read_config, rich_console,
+    DB_HELP, check_annotator, db_option, default_seeds, say, echo_json, fail, fail_bad_value, open_store, read_config,
+    rich_console,
 )
 from workbench.cli_copy import copy_command
 from workbench.cli_review import review
@@ -50,6 +51,8 @@ class _Group(click.Group):
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
+        except click.BadParameter as exc:  # a bad value (--timeout 0, --queue bogus): one line, not the usage block
+            fail_bad_value(ctx, exc)
         except (click.ClickException, click.exceptions.Exit, click.Abort):
             raise
         except BrokenPipeError:

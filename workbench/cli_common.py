@@ -49,6 +49,12 @@ def fail(ctx: click.Context, message: str, code: int) -> None:
     ctx.exit(code)
 
 
+def fail_bad_value(ctx: click.Context, exc: click.BadParameter) -> None:
+    """A bad option value in one line (click's message; the value shown bounded, control characters
+    visible), exit 2: the usage block would bury it."""
+    fail(ctx, one_line(exc.format_message(), 300), exc.exit_code)
+
+
 def parse_queue(value: str) -> str:
     if value in QUEUES or (value.startswith(SEARCH_QUEUE_PREFIX) and value[len(SEARCH_QUEUE_PREFIX):].strip()):
         return value
