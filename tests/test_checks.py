@@ -116,6 +116,18 @@ def test_a_figure_word_counts_only_when_the_abstract_uses_it_too():
     assert not has_figure("impressive gains", "impressive gains of the method")
 
 
+def test_bare_numbers_a_noun_of_change_governs_are_figures():
+    """The offline model's own gain on a seed paper: "improvements of 32.17 and 32.72 on the cosine distance
+    metric" has no unit, but the improvement is the claim: it stays (the finder alone nulled it)."""
+    abstract = ("Our method demonstrates significant gains in all metrics, particularly noteworthy are the "
+                "improvements of 32.17 and 32.72 on the cosine distance metric for the two datasets.")
+    gain = "improvements of 32.17 and 32.72 on the cosine distance metric"
+    assert check_values({"technique": "x", "claimed_gain": gain, "compute": None}, abstract, ALL) == (
+        {"technique": "x", "claimed_gain": gain, "compute": None}, [])
+    assert figure_numbers("32.17 and 32.72 improvement; a gain of 3.1 BLEU") == {"32.72", "3.1"}
+    assert figure_numbers("3 lower layers, 50 tasks, 8B parameters, GPT-2") == set()
+
+
 def test_a_gain_of_bare_quantities_or_names_is_not_a_claim():
     """Replies of a 1.5B model to abstracts that claim no gain (held-out sample): sizes, counts, names."""
     abstract = ("We release Foo-8B, an 8B parameters speech model trained on 1.4 million hours of speech, and "
@@ -125,7 +137,8 @@ def test_a_gain_of_bare_quantities_or_names_is_not_a_claim():
         checked, warnings = check_values({"technique": "x", "claimed_gain": no_claim, "compute": None}, abstract, ALL)
         assert checked["claimed_gain"] is None, no_claim
         assert warnings == [{"field": "claimed_gain", "kind": GAIN_WITHOUT_FIGURE, "dropped": no_claim}]
-    for claim in ("improves WER by 3 points", "12.1 vs. 15.4 WER", "lower WER (12.1 vs. 15.4)"):
+    for claim in ("improves WER by 3 points", "12.1 vs. 15.4 WER", "lower WER (12.1 vs. 15.4)",
+                  "improvements of 12.1 and 15.4 in WER", "a 3 point gain"):
         assert check_values({"technique": "x", "claimed_gain": claim, "compute": None}, abstract, ALL) == (
             {"technique": "x", "claimed_gain": claim, "compute": None}, []), claim
 

@@ -9,7 +9,8 @@ naming what was dropped. Pure functions: no store, no Textual.
   that holds a number the abstract does not have is dropped; the warning keeps the item and the numbers.
 - `gain_needs_figure`: a `claimed_gain` left with no figure that appears in the abstract becomes null;
   the warning keeps the value. A figure is what the offline model's finder reads as one in the value
-  ("2.3x", "+20%", "3 Dice points", "83 vs. 176", "3 hours"; not a bare "7B", "GPT-2" or "2024"),
+  ("2.3x", "+20%", "3 Dice points", "83 vs. 176", "3 hours", and a bare number a noun of change governs:
+  "improvements of 32.17"; not a bare "7B", "GPT-2" or "2024"),
   passed in by the caller as `figures_of` (the finder lives with the models, above this module), or one
   of the words of `FIGURE_WORDS` ("twice", "doubles", "halves", "an order of magnitude", "three-fold",
   "ten times") when the abstract uses the same word: small models write "impressive performance across

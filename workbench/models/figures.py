@@ -17,7 +17,8 @@ import re
 import unicodedata
 
 from workbench.models.offline import (
-    _COMPARISON, _CUE_BEFORE, _DELTA_WORDS, _NUMBER, WINDOW, _figures, _in_a_name, _readable_part, split_sentences,
+    _COMPARISON, _CUE_BEFORE, _DELTA_WORDS, _NUM, _NUMBER, WINDOW, _figures, _in_a_name, _readable_part,
+    split_sentences,
 )
 
 MAX_LINES = 24  # lines listed; a figure that can compare comes before a bare number
@@ -122,9 +123,18 @@ def _runs(hits: list[tuple[int, bool]], tokens: list[tuple[int, int]]):
     return [tuple(run) for run in runs]
 
 
+# A bare number that a noun of change governs: "improvements of 32.17 and 32.72", "a gain of 3.1", "4.2
+# improvement". Not an adjective ("3 lower layers"): only these nouns, right before "of"/"by" or right after.
+_CHANGE_NOUN = r"(?:improvements?|gains?|increases?|boosts?|reductions?|decreases?|speed-?ups?|drops?)"
+_NUMBERS = rf"{_NUM}(?:\s*(?:,|and|or|to)\s*{_NUM})*"
+_GOVERNED = re.compile(rf"\b{_CHANGE_NOUN}\s+(?:of|by)\s+(?:about |around |up to |over |nearly |approximately )?"
+                       rf"({_NUMBERS})|(?<![\w.,])({_NUM})\s+{_CHANGE_NOUN}\b", re.I)
+
+
 def figure_numbers(text: str | None) -> set[str]:
     """The canonical numbers of the figures the offline finder sees in a text ("3 Dice points", "83 vs. 176",
-    "2.3x", "+20%"): what a check can ask a claimed gain to hold. Bare numbers ("7B", "2024") are not figures."""
+    "2.3x", "+20%"), and of bare numbers a noun of change governs ("improvements of 32.17 and 32.72"): what
+    a check can ask a claimed gain to hold. Other bare numbers ("7B", "2024", "50 tasks") are not figures."""
     from workbench.grounding import numbers_in
 
     if not text:
@@ -136,5 +146,7 @@ def figure_numbers(text: str | None) -> set[str]:
         for figure in _figures(sentence):
             if figure.kind != "word":
                 found |= numbers_in(sentence[figure.start:figure.end])
+    for match in _GOVERNED.finditer(text):
+        found |= numbers_in(match.group(1) or match.group(2))
     return found
 
