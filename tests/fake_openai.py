@@ -291,3 +291,13 @@ class FakeOpenAI(LocalServer):
             handler.wfile.write(bytes([byte]))
             handler.wfile.flush()
             time.sleep(trickle)
+
+
+def endpoint_env(monkeypatch, key: str):
+    """A fixture's body: the fake server running as the endpoint `OPENAI_BASE_URL` names, with `key` as
+    `OPENAI_API_KEY` (a test then checks the key never leaks); stopped after the test."""
+    server = FakeOpenAI().start()
+    monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+    monkeypatch.setenv("OPENAI_API_KEY", key)
+    yield server
+    server.stop()

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT, write
-from tests.fake_openai import FakeOpenAI
+from tests.fake_openai import endpoint_env
 from workbench.checks import Checks, has_figure as _has_figure
 from workbench.checks import check_values as _check_values
 from workbench.models.figures import figure_numbers
@@ -182,11 +182,7 @@ def test_the_shipped_prompts_turn_every_check_on_and_send_latex_as_it_prints():
 
 @pytest.fixture
 def fake(monkeypatch):
-    server = FakeOpenAI().start()
-    monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
-    monkeypatch.setenv("OPENAI_API_KEY", KEY)
-    yield server
-    server.stop()
+    yield from endpoint_env(monkeypatch, KEY)
 
 
 @pytest.mark.both_backends

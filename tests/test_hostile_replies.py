@@ -11,7 +11,7 @@ import json
 
 import pytest
 
-from tests.fake_openai import FakeOpenAI
+from tests.fake_openai import endpoint_env
 from workbench.models.openai_compat import OpenAICompatibleModel, RetryPolicy
 from workbench.prompts import resolve_prompt
 from workbench.store import paper_order
@@ -23,11 +23,7 @@ FAST = RetryPolicy(max_attempts=3, max_total_seconds=30, backoff_base=0.01, back
 
 @pytest.fixture
 def fake(monkeypatch):
-    server = FakeOpenAI().start()
-    monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
-    monkeypatch.setenv("OPENAI_API_KEY", KEY)
-    yield server
-    server.stop()
+    yield from endpoint_env(monkeypatch, KEY)
 
 
 @pytest.fixture
