@@ -7,6 +7,7 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
 from sqlite_utils import Database
 
 from workbench.db import open_db
@@ -175,3 +176,30 @@ def test_a_reviews_commits_never_fold_the_log_in_a_thread_of_its_own_does(tmp_pa
     close_db(review)
     other.close()
     assert not thread.is_alive()
+
+
+def test_a_commit_that_fails_is_rolled_back_and_the_next_write_stands_alone(db_path):
+    """A COMMIT can fail (a full disk; here a deferred foreign key): the transaction is rolled back, not left
+    open, so the next decision commits on its own instead of nesting in it and vanishing at close."""
+    import sqlite3
+
+    from workbench.db import close_db, write_transaction
+
+    db = open_db(db_path)
+    try:
+        with pytest.raises(sqlite3.IntegrityError):
+            with write_transaction(db):
+                db.execute("PRAGMA defer_foreign_keys = ON")
+                db.execute("INSERT INTO leases (paper_id, annotator, session, expires_at, taken_at) "
+                           "VALUES ('no-such-paper', 'ana', 's', 1, 'x')")
+        assert not db.conn.in_transaction
+        with write_transaction(db):
+            db.execute("INSERT INTO review_positions (annotator, queue, paper_id, at) VALUES ('ana', 'todo', 'p', 'x')")
+    finally:
+        db.conn.close()  # no checkpoint, no rollback at close: what is committed is what another reader sees
+    other = open_db(db_path)
+    try:
+        assert other.execute("SELECT COUNT(*) FROM review_positions").fetchone()[0] == 1
+        assert other.execute("SELECT COUNT(*) FROM leases").fetchone()[0] == 0
+    finally:
+        close_db(other)

@@ -218,7 +218,11 @@ def write_transaction(db: Database) -> Iterator[Database]:
     except BaseException:
         unit.rollback()
         raise
-    unit.commit()
+    try:
+        unit.commit()
+    except BaseException:  # (a full disk): left open, every later write would nest in it and be lost at close
+        unit.rollback()
+        raise
 
 
 class WriteUnit:
@@ -232,12 +236,12 @@ class WriteUnit:
         if pg.is_handle(self.db):
             self.db.begin()  # waits for another writer (the write lock, lock_timeout)
         elif (turns := getattr(self.db, "turns", None)) is not None:  # in turn: workbench/writer_turns.py
-            seconds = self.db.execute("PRAGMA busy_timeout").fetchone()[0] / 1000
-            deadline = time.monotonic() + seconds
-            turns.wait(seconds)
+            waits_ms = self.db.execute("PRAGMA busy_timeout").fetchone()[0]
+            deadline = time.monotonic() + waits_ms / 1000
+            turns.wait(waits_ms / 1000)
             try:
                 if turns.first:
-                    _begin_polling(self.db.conn, deadline, seconds)
+                    _begin_polling(self.db.conn, deadline, waits_ms)
                 else:
                     self.db.execute("BEGIN IMMEDIATE")
             except BaseException:
@@ -266,7 +270,7 @@ class WriteUnit:
             turns.end()
 
 
-def _begin_polling(conn: sqlite3.Connection, deadline: float, seconds: float) -> None:
+def _begin_polling(conn: sqlite3.Connection, deadline: float, waits_ms: int) -> None:
     """A reviewer's BEGIN IMMEDIATE, tried every POLL seconds until the deadline (the busy timeout), then
     SQLite's own error: the bulk transaction under way ends within milliseconds, and a try finds it at once
     where the busy handler's ladder would sleep on for up to 25-100 ms."""
@@ -282,7 +286,7 @@ def _begin_polling(conn: sqlite3.Connection, deadline: float, seconds: float) ->
                     raise
                 time.sleep(POLL)
     finally:
-        conn.execute(f"PRAGMA busy_timeout = {max(int(seconds * 1000), 0)}")
+        conn.execute(f"PRAGMA busy_timeout = {int(waits_ms)}")
 
 
 @contextmanager
