@@ -73,18 +73,20 @@ def _start(setup: Callable[..., object] | None, setup_args: tuple, nice: int) ->
         setup(*setup_args)
 
 
-def _exit_with_parent(interval: float = 0.5) -> None:
+def _exit_with_parent() -> None:
     """A worker ends when its parent does: killed with -9, the parent never tells it, and the worker would
     wait forever on a full pipe, holding the store's files and the parent's stdout (a `| cat` never ends).
-    A thread of its own watches, so a worker blocked in a write still goes."""
+    A thread of its own waits on the sentinel every spawned child has of its parent (it ends with the
+    parent, even one killed before this worker got here), so a worker blocked in a write still goes."""
+    import multiprocessing
     import threading
-    import time
 
-    parent = os.getppid()
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
 
     def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(interval)
+        parent.join()
         os._exit(1)
 
     threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
