@@ -109,3 +109,18 @@ def test_two_windows_a_different_decision_is_still_a_conflict(two_windows):
     with pytest.raises(Conflict):
         two.accept(shown_two.suggestion)
     assert get_annotation(one.db, shown_one.paper.id, "ana").status == "rejected"
+
+
+def test_the_same_values_from_another_suggestion_are_another_decision():
+    """`says_the_same` (no dialog between two windows) holds only when the decision started from the same
+    suggestion too: the same values accepted from model Y's suggestion are not model X's accept."""
+    from workbench.records import AnnotationRow
+
+    def row(suggestion_id, **extra):
+        return AnnotationRow("p1", "ana", "accepted", False, {"technique": "T"}, suggestion_id=suggestion_id, **extra)
+
+    assert row("x").says_the_same(row("x"))
+    assert not row("x").says_the_same(row("y"))
+    assert not row("x").says_the_same(row("x", field_sources={"technique": "suggestion:y"}))
+    undecided = AnnotationRow("p1", "ana", None, True, {}, suggestion_id="x")  # only flagged: not a decision
+    assert not undecided.says_the_same(undecided)

@@ -193,11 +193,12 @@ class AnnotationRow:
         return self.status is not None
 
     def says_the_same(self, other: AnnotationRow | None) -> bool:
-        """A decision that says what `other` would: status, fields, notes and the text decided on (two
-        windows of one annotator that saved the same thing have nothing to choose between)."""
-        return other is not None and self.decided and (
-            (self.status, dict(self.values), self.notes, self.decided_on)
-            == (other.status, dict(other.values), other.notes, other.decided_on))
+        """A decision that says what `other` would: status, fields, notes, the text decided on and the
+        suggestion it started from (two windows of one annotator that saved the same thing have nothing to
+        choose between; the same values taken from another model's suggestion are another decision)."""
+        def said(row: AnnotationRow) -> tuple:
+            return (row.status, dict(row.values), row.notes, row.decided_on, row.suggestion_id, row.field_sources)
+        return other is not None and self.decided and said(self) == said(other)
 
     def suggested_values(self) -> Values | None:
         return None if self.suggested is None else self.suggested.get("fields")
