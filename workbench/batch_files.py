@@ -131,7 +131,7 @@ class _DiskWriter:
             if self._error is None:
                 try:
                     self._file.write(chunk)
-                except OSError as exc:  # kept for the writing thread to raise
+                except BaseException as exc:  # kept for the producing thread to raise; the queue still drains
                     self._error = exc
 
     def write(self, line: str) -> None:

@@ -62,7 +62,7 @@ def said_widgets(said: ModelSaid, close_keys: str) -> list[Widget]:
         for warning in said.changes:
             page.append(f"\n  {field_label(str(warning.get('field')))}: ", style="dim")
             page.append_text(plain(str(warning.get("dropped", ""))))
-            page.append(f"  ({_why(warning)})", style="magenta")
+            page.append_text(plain(f"  ({_why(warning)})", style="magenta"))
         widgets.append(Static(page))
     widgets.append(Static(Text(f"\n{close_keys} close", style="dim")))
     return widgets
