@@ -10,7 +10,8 @@ import pytest
 from tests.conftest import ROOT, write
 from tests.fake_openai import FakeOpenAI
 from workbench.models.figures import (
-    GAINS_HEADING, MAX_LINE_CHARS, MAX_LINES, NONE, NONE_FOUND, OTHERS_HEADING, candidate_figures, list_figures,
+    GAINS_HEADING, MAX_LINE_CHARS, MAX_LINES, NONE, NONE_FOUND, OTHERS_HEADING, candidate_figures, figure_numbers,
+    list_figures,
 )
 from workbench.models.openai_compat import OpenAICompatibleModel
 from workbench.prompts import list_prompts, load_prompt_file
@@ -67,6 +68,14 @@ def test_absolute_quantities_are_other_numbers():
     assert "180k hours" in listed.splitlines()[3]
 
 
+def test_figures_read_latex_as_it_prints():
+    # A font command's argument is what prints: "\\textbf{3x}" is the figure "3x", in the list and for the
+    # checks (the finder once dropped only braces and read "\\textbf3x"); "costs $5" keeps its dollar.
+    assert figure_numbers("We are \\textbf{3x} faster than the baseline.") == {"3"}
+    assert "3x faster" in list_figures("We are \\textbf{3x} faster than the baseline.")
+    assert "$5" in list_figures("Training costs $5 and runs 2x faster than the baseline.")
+
+
 def test_an_abstract_without_numbers_says_so():
     assert list_figures("We study transformers. They are good.") == NONE_FOUND
     assert candidate_figures("") == []
@@ -79,8 +88,9 @@ def test_the_prompt_fills_figures_in_the_paper_turn_and_the_examples(tmp_path):
     content = messages[-1]["content"]
     # one pass: the braces in the title and abstract are left as they are
     assert content.startswith("Title: T {abstract}\n<<<\nA {title} and {figures} in the text, 3x faster than {abstract}.\n")
-    assert content.endswith("---\n" + GAINS_HEADING + "\n1. …title and figures in the text, 3x faster than abstract.\n"
-                            + OTHERS_HEADING + "\n" + NONE)  # LaTeX's braces go
+    # the figure lines read the abstract as it prints (plain_text): braces that group nothing stay
+    assert content.endswith("---\n" + GAINS_HEADING + "\n1. …{title} and {figures} in the text, 3x faster than {abstract}.\n"
+                            + OTHERS_HEADING + "\n" + NONE)
     with pytest.raises(ValueError, match="figures"):
         prompt.render("T", abstract)  # a caller that forgot the lister is a programming error, not an empty list
 

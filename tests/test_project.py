@@ -117,8 +117,8 @@ ALLOWED = {
     "progress": {"safe_text"},
     "store": {"db", "errors", "grounding", "json_text", "pg", "records", "vocab",
               "prompts"},  # resolve_prompt_versions: a prompt file path names its version
-    "models": {"config", "errors", "grounding", "json_text", "models.offline_settings", "prompts", "records", "schema",
-               "vocab"},
+    "models": {"config", "errors", "grounding", "json_text", "models.offline_settings", "plain_text", "prompts", "records",
+               "schema", "vocab"},  # plain_text: the figure finder reads the abstract as it prints
     "suggest": {"checks", "errors", "grounding", "models", "prompts", "records", "store", "vocab"},
     "suggest_cores": {"models", "prompts", "store", "suggest", "workers"},  # the offline model on every core
     "ingest": {"corpus", "errors", "records", "store"},

@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from workbench.plain_text import as_printed
 from workbench.models.offline import (
     _COMPARISON, _CUE_BEFORE, _DELTA_WORDS, _NUM, _NUMBER, WINDOW, _figures, _in_a_name, _readable_part,
     split_sentences,
@@ -49,10 +50,6 @@ def _compares(sentence: str, figure) -> bool:
 
 
 _TOKEN = re.compile(r"\S+")
-# What LaTeX prints for the escapes seen around figures in the seeds; the rest of the text is left alone.
-_LATEX = (("\\%", "%"), ("\\times", "×"), ("\\sim", "~"), ("\\approx", "≈"), ("\\pm", "±"), ("\\&", "&"),
-          ("\\,", " "), ("\\!", ""), ("\\ ", " "), ("$", ""), ("{", ""), ("}", ""))
-
 
 def candidate_figures(abstract: str) -> list[tuple[str, bool]]:
     """The lines `{figures}` lists, each with whether it holds a figure that can compare: each number of the
@@ -101,9 +98,9 @@ def list_figures(abstract: str) -> str:
 
 
 def _printable(text: str) -> str:
-    for escape, printed in _LATEX:
-        text = text.replace(escape, printed)
-    # Control, format (BIDI), private and unassigned characters: a space each (never into a prompt or a terminal).
+    """The text as it prints (the same reading as what a `latex_as_text` prompt sends: `plain_text`), with
+    control, format (BIDI), private and unassigned characters a space each (never into a prompt or a terminal)."""
+    text = as_printed(text)
     return "".join(" " if unicodedata.category(c)[0] == "C" else c for c in text)
 
 
