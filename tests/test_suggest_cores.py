@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -156,8 +157,25 @@ def test_a_bad_count_is_one_line_naming_the_option_and_what_is_allowed(run_cli, 
 def test_a_good_count_still_works(run_cli, seeds_copy, tmp_path):
     db = tmp_path / "w.db"
     assert run_cli("--db", str(db), "ingest", str(seeds_copy)).exit_code == 0
-    result = run_cli("--db", str(db), "suggest", "--workers", "1", "--limit", "3", "--concurrency", "2")
+    result = run_cli("--db", str(db), "suggest", "--workers", "1", "--limit", "3")
     assert result.exit_code == 0 and "suggested 3 (ok 3)" in result.stdout
+
+
+@pytest.mark.parametrize(("command", "option", "value"), [
+    ("suggest", "--concurrency", "2"), ("suggest", "--timeout", "30"), ("suggest", "--rpm", "60"),
+    ("suggest", "--response-format", "json_object"), ("review", "--timeout", "30"),
+])
+def test_an_endpoint_setting_with_the_offline_model_is_refused_not_ignored(run_cli, seeds_copy, tmp_path, command,
+                                                                             option, value):
+    db = tmp_path / "w.db"
+    assert run_cli("--db", str(db), "ingest", str(seeds_copy)).exit_code == 0
+    result = run_cli("--db", str(db), command, option, value)
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines() == [
+        f"workbench: {option} is for a model at an endpoint (--model NAME); the offline model "
+        + ("takes --workers" if option == "--concurrency" else "sends nothing")]
+    with sqlite3.connect(db) as conn:  # nothing was run
+        assert conn.execute("SELECT count(*) FROM suggestions").fetchone() == (0,)
 
 
 @pytest.mark.parametrize(("args", "line"), [

@@ -170,6 +170,10 @@ def make_model(model_name: str, response_format: str | None, timeout: float | No
     from workbench.models import get_model
 
     if model_name == OFFLINE:
+        given = [name for name, value in (("--response-format", response_format), ("--timeout", timeout),
+                                          ("--rpm", rpm)) if value is not None]
+        if given:  # a setting that would change nothing is refused, not ignored
+            raise InputError(f"{given[0]} is for a model at an endpoint (--model NAME); the offline model sends nothing")
         return get_model(OFFLINE)
     settings = endpoint_settings(read_config(), timeout=timeout, response_format=response_format)
     if not sends and not settings.api_key:

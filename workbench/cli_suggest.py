@@ -53,6 +53,8 @@ def suggest(ctx, prompt_ref, model_name, response_format, timeout, rpm, concurre
         raise InputError("--batch is for a model at an endpoint (--model NAME); the offline model needs no batch")
     if workers is not None and model_name != OFFLINE:
         raise InputError("--workers is for the offline model; a model at an endpoint takes --concurrency")
+    if concurrency is not None and model_name == OFFLINE:
+        raise InputError("--concurrency is for a model at an endpoint (--model NAME); the offline model takes --workers")
     prompt = resolve_prompt(prompt_ref)
     model = make_model(model_name, response_format, timeout, rpm, sends=batch_file is None)
     missing = unknown_paper_ids(db, paper_ids)
