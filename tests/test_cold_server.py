@@ -38,6 +38,10 @@ def test_models_says_in_one_line_to_raise_the_timeout_when_every_probe_timed_out
     assert result.stderr.startswith("workbench: no response format answered model 'test-model' at ")
     assert "within 1 s" in result.stderr and "raise --timeout" in result.stderr
     assert "timed out after 1 s" in result.stdout  # each format's own line says what happened to it
+    # two timed out in a row: the server is not answering, and the last two formats are not tried
+    assert fake.count("SparseProbe") == 2
+    assert [line.split()[:3] for line in result.stdout.splitlines() if "not tried" in line] == [
+        ["json_object", "not", "tried:"], ["text", "not", "tried:"]]
 
 
 def test_models_names_the_formats_that_timed_out_when_another_worked(run_cli, monkeypatch):

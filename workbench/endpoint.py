@@ -9,7 +9,7 @@ slots it has (GET /props): that becomes the default concurrency for the endpoint
 A cold server is slow: llama.cpp's server answers 503 while it loads the model (waited for,
 up to the timeout), and its first replies evaluate the whole prompt. So a probe waits
 PROBE_TIMEOUT_SECONDS for each reply unless told otherwise, and a probe that timed out says
-to raise --timeout.
+to raise --timeout. After two formats in a row time out the rest are not tried.
 """
 
 from __future__ import annotations
@@ -35,6 +35,11 @@ PROBE_ABSTRACT = ("We propose SparseProbe, a sparse attention scheme for pre-tra
 _ONE_TRY = RetryPolicy(max_attempts=1, max_total_seconds=600)
 PROBE_TIMEOUT_SECONDS = 300.0  # a 1.5B model on 2 cores took up to 81 s a format when cold; 60 s was not enough
 _LOADING_POLL_SECONDS = 1.0
+# A cold server's first reply can time out and the next ones answer (its prompt cache is warm then); two
+# in a row that time out mean a server that is not answering: the other formats are not tried (a probe
+# of a hung server took 4 x 300 s).
+GIVE_UP_AFTER_TIMEOUTS = 2
+NOT_TRIED = "not tried"
 
 
 @dataclass
@@ -146,7 +151,13 @@ async def probe(settings: EndpointSettings, name: str | None, prompt: Prompt) ->
     if name is None and result.models is not None and len(result.models) == 1:
         result.model = name = result.models[0]  # the endpoint serves one model: probe it
     if name is not None:
+        in_a_row = 0  # formats that timed out, one after the other
         for mode in RESPONSE_FORMATS:
+            if in_a_row >= GIVE_UP_AFTER_TIMEOUTS:
+                result.results.append(ModeResult(mode, False, NOT_TRIED, 0.0, False,
+                                                 f"{in_a_row} formats in a row timed out: the server is not answering"))
+                continue
             result.results.append(await probe_mode(settings, name, mode, prompt))
+            in_a_row = in_a_row + 1 if result.results[-1].timed_out else 0
         result.slots = await asyncio.to_thread(server_slots, settings.base_url)
     return result
