@@ -60,6 +60,10 @@ def decode(data: bytes | str | None) -> tuple[str | None, str | None]:
     return _SURROGATE.sub(REPLACEMENT, data), LONE_SURROGATE
 
 
+def has_lone_surrogate(text: str) -> bool:
+    return _SURROGATE.search(text) is not None
+
+
 def mend(text: str | None) -> str | None:
     """`decode()` without the reason: for text that is kept whatever it holds (an error message)."""
     return decode(text)[0]

@@ -18,7 +18,7 @@ from sqlite_utils import Database
 from workbench import pg
 from workbench.db import bulk_writes as _bulk_writes, write_transaction
 from workbench.errors import StoreBusy, StoreRefused, StoreUnreadable
-from workbench.json_text import mend
+from workbench.json_text import has_lone_surrogate, mend
 
 # Opaque to callers: what open_db() returns and every store function takes (SQLite or PostgreSQL).
 Handle = Union[Database, pg.PgHandle]
@@ -117,6 +117,8 @@ def marks(values: Iterable) -> str:
 
 def mended(values: list) -> list:
     """The last guard: SQLite cannot store a lone surrogate (UnicodeEncodeError would end the run)."""
+    if not has_lone_surrogate("".join(v for v in values if isinstance(v, str))):  # the common case: one scan
+        return values
     return [mend(v) if isinstance(v, str) else v for v in values]
 
 
