@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from workbench.db import open_db
+from workbench.db import close_db, open_db
 from workbench.models import get_model
 from workbench.prompts import resolve_prompt
 from workbench.review import ReviewSession, SuggestionFeed
@@ -207,3 +207,77 @@ def test_a_move_never_waits_for_a_busy_store_and_close_keeps_the_position(sugges
     again = open_db(db_path)
     assert remembered_position(again, "ana", "all") == target
     again.close()
+
+
+def _other_writer(db):
+    """A second connection to the same store: another process's ingest, import or window."""
+    from workbench.db import location_of
+
+    return open_db(location_of(db))
+
+
+def test_papers_ingested_after_the_start_join_the_queue_and_the_counts(suggested, tmp_path):
+    from workbench.ingest import ingest
+
+    db, feed = suggested
+    session = ReviewSession(db, "ana", feed)
+    assert (session.total_papers, len(session), session.undecided_left()) == (504, 504, 504)
+    session.go_to_number(504)  # the last paper of the queue as it started
+    other = _other_writer(db)
+    try:
+        lines = "".join(f'{{"title": "Later paper {n}", "abstract": "Ingested while the review ran {n}."}}\n'
+                        for n in range(3))
+        (tmp_path / "later.jsonl").write_text(lines, encoding="utf-8")
+        assert ingest(other, [tmp_path / "later.jsonl"]).new == 3
+    finally:
+        close_db(other)
+    assert session.advance()  # not "end of the queue": the new papers come next
+    assert session.view().paper.title == "Later paper 0"
+    assert (session.total_papers, len(session), session.undecided_left()) == (507, 507, 507)
+
+
+def test_decisions_made_elsewhere_count_and_todo_passes_over_them_but_never_overwrites_them(suggested):
+    from workbench.errors import Conflict
+    from workbench.store import Decision, decide
+
+    db, feed = suggested
+    session = ReviewSession(db, "ana", feed)
+    shown = session.current_id
+    session.view()  # the reviewer has seen paper 1 undecided
+    ahead = [pid for _, pid in session.order[1:3]]
+    other = _other_writer(db)
+    try:
+        for pid in [shown, *ahead]:  # another window (or an import) of the same reviewer decides them
+            decide(other, Decision(pid, "ana", "rejected", {"technique": None, "claimed_gain": None, "compute": None},
+                                   None, 1.0, None, "another-window", based_on=None))
+    finally:
+        close_db(other)
+    assert session.catch_up()
+    assert session.decided == 3 and session.counts["rejected"] == 3 and session.undecided_left() == 501
+    assert not session.catch_up()  # nothing new since
+    with pytest.raises(Conflict):  # shown undecided, decided elsewhere since: the dialog, not an overwrite
+        session.decide("edited", {"technique": "mine", "claimed_gain": None, "compute": None}, None)
+    assert get_annotation(db, shown, "ana").status == "rejected"
+    session.reload(shown)  # as the conflict dialog does; then the next undecided paper is after the two
+    assert session.advance() and session.current_id not in ahead
+
+
+def test_the_sessions_own_decisions_are_not_news(suggested):
+    db, feed = suggested
+    session = ReviewSession(db, "ana", feed)
+    session.accept(session.view().suggestion)
+    assert not session.catch_up()
+    assert session.decided == 1
+
+
+def test_saving_an_empty_form_decides_nothing(suggested):
+    from workbench.errors import NothingToSave
+
+    db, feed = suggested
+    session = ReviewSession(db, "ana", feed, queue="all")
+    session.go_to_number(100)  # no suggestion yet (20 were made): `e` then save with nothing typed
+    empty = {"technique": None, "claimed_gain": " ", "compute": ""}
+    with pytest.raises(NothingToSave, match="every field is empty"):
+        session.save_fields(empty, session.view().suggestion, "a note")
+    assert get_annotation(db, session.current_id, "ana") is None
+    assert session.decided == 0

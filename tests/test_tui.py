@@ -11,6 +11,7 @@ from textual.widgets import TextArea
 
 from tests.tui_helpers import SIZE, DeadKeyModel, FailingModel, SlowModel, make_app, running, settle
 from workbench.store import paper_order
+from workbench.tui.screens.paper_keys import palette_entries
 from workbench.tui.screens.dialogs import ReadingScreen, SearchScreen
 from workbench.tui.widgets.form import SuggestionForm
 from workbench.tui.widgets.panel import TextPanel
@@ -1028,7 +1029,22 @@ async def test_go_to_a_number_no_paper_has_says_so_and_the_review_goes_on(notice
 async def test_the_palette_offers_only_what_the_keys_could_do_now(db_path, ids):
     """With the form open, the palette's Accept would have dropped the typed values unasked."""
     async with running(db_path) as (app, pilot):
-        closed = {description for _, description, _ in app.screen.palette_entries()}
+        closed = {description for _, description, _ in palette_entries(app.screen)}
         await pilot.press("e")
-        opened = {description for _, description, _ in app.screen.palette_entries()}
+        opened = {description for _, description, _ in palette_entries(app.screen)}
     assert "Accept" in closed and "Accept" not in opened and "Save" in opened
+
+
+async def test_the_top_line_counts_papers_another_writer_ingested_without_a_key(seeded_db, db_path, tmp_path):
+    """Counted live: the screen looks at the store every few seconds (here called at once), not only at a key."""
+    from workbench.ingest import ingest
+
+    async with running(db_path) as (app, pilot):
+        assert "504 to do" in text_of(app, "#progress")
+        (tmp_path / "later.jsonl").write_text('{"title": "Later paper", "abstract": "Ingested meanwhile."}\n',
+                                             encoding="utf-8")
+        assert ingest(seeded_db, [tmp_path / "later.jsonl"]).new == 1  # another connection: another writer
+        app.screen.look_outside()
+        await pilot.pause()
+        assert "0/505 decided" in text_of(app, "#progress") and "505 to do" in text_of(app, "#progress")
+        assert "1 of 505 in 'todo'" in text_of(app, "#progress")

@@ -42,6 +42,10 @@ class Conflict(WorkbenchError):
                          "nothing was saved")
 
 
+class NothingToSave(WorkbenchError):
+    """A form saved with every field empty and no suggestion taken as is: no decision (a rejection says that)."""
+
+
 # --------------------------------------------------------------------------- the store's own errors
 # Raised by `workbench.store` (and `workbench.db` when opening): callers never see a driver's exceptions,
 # so a second backend raises the same ones.

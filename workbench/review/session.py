@@ -17,7 +17,7 @@ from contextlib import suppress
 from pathlib import Path
 
 from workbench.db import close_db, open_db
-from workbench.errors import Conflict, ReadOnlyStore, StoreBusy
+from workbench.errors import Conflict, NothingToSave, ReadOnlyStore, StoreBusy
 from workbench.models.base import Model
 from workbench.prompts import Prompt
 from workbench.records import AnnotationRow, PaperRow, SearchHit, SuggestionKey, SuggestionRow, Values, no_values
@@ -27,10 +27,12 @@ from workbench.review.queues import Scope, check_queue, select
 from workbench.review.views import Composition, Notice, PaperView
 from workbench.stats import SessionStats, session_stats
 from workbench.store import (
-    FULL, HELD, Decision, Handle, annotation_statuses, annotations_of, claim, clean_value, decide_in_slot,
-    find_papers, get_annotation, get_distribution, get_paper, open_papers, paper_order, paper_seq, paper_with_number, release,
-    remember_position, remembered_position, search, set_flag, suggestions_for_paper, transaction, undo_last,
+    Decision, Handle, annotation_statuses, annotations_of, clean_value, decide_in_slot, find_papers, get_annotation,
+    get_distribution, get_paper, open_papers, paper_order, paper_seq, paper_with_number, release, remember_position,
+    remembered_position, search, set_flag, suggestions_for_paper, transaction, undo_last,
 )
+from workbench.review.outside import Outside
+from workbench.review.team_leases import TeamLeases
 from workbench.suggest import recall_format, remember_prompt
 from workbench.vocab import ACCEPTED, ALL, DISAGREEMENTS, DOUBT, EDITED, FIELDS, REJECTED, TODO
 
@@ -42,7 +44,7 @@ PREFETCH = 5
 TUI_BUSY_TIMEOUT = 3.0
 
 
-class ReviewSession:
+class ReviewSession(TeamLeases):
     def __init__(self, db: Handle, annotator: str, feed: SuggestionFeed, queue: str = TODO,
                  clock=time.monotonic, others: tuple[str, ...] | None = None, read_only: bool = False):
         check_queue(queue, others)
@@ -51,10 +53,11 @@ class ReviewSession:
         self.read_only = read_only
         self.session_id = uuid.uuid4().hex[:12]
         self.clock = clock
+        self.outside = Outside(db, annotator, self.session_id)  # before reading: nothing stored meanwhile is missed
         self.statuses = annotation_statuses(db, annotator)  # paper id -> status (None: only flagged)
         self.counts = Counter(s for s in self.statuses.values() if s)
         order = paper_order(db)
-        self.total_papers = len(order)
+        self.total_papers, self.outside.last_seq = len(order), (order[-1][0] if order else 0)
         self.queue = select(queue, Scope(db, annotator, self.statuses, order, others, self._every_hit))
         # A team (`team per-paper K`, not when adjudicating): the paper on screen holds one of its open slots.
         self.team = get_distribution(db) if not read_only and queue != DISAGREEMENTS else None
@@ -118,7 +121,26 @@ class ReviewSession:
         """The current paper and the next ones: what suggestions are made for ahead of time."""
         return [pid for _, pid in self.order[self.index:self.index + count]]
 
+    def catch_up(self) -> bool:
+        """Take in what other writers stored since the last look (review/outside.py): papers ingested join the
+        end of a `todo` or `all` queue; decisions made elsewhere count, and `todo` passes over their papers."""
+        news = self.outside.look()
+        stored = annotation_statuses(self.db, self.annotator, news.decided) if news.decided else {}
+        for pid in news.decided:  # counted; not `seen`: a decision on a paper shown before the change conflicts
+            self._record_status(pid, stored.get(pid), forget=pid not in stored)
+        self.total_papers += len(news.papers)
+        if news.papers and self.queue_name in (TODO, ALL):
+            fresh = [(seq, pid) for seq, pid in news.papers if pid not in self._queued]
+            if self.team is not None and self.queue_name == TODO:
+                open_now = open_papers(self.db, self.annotator, [pid for _, pid in fresh])
+                fresh = [entry for entry in fresh if entry[1] in open_now]
+            self.order.extend(fresh)
+            self._queued.update(pid for _, pid in fresh)
+            self._undecided += sum(1 for _, pid in fresh if not self.statuses.get(pid))
+        return bool(news)
+
     def move(self, delta: int) -> bool:
+        self.catch_up()
         target = self.index + delta
         if not self.order or not 0 <= target < len(self.order):
             return False
@@ -129,51 +151,6 @@ class ReviewSession:
             target = found
         self._arrive(target)
         return True
-
-    # ------------------------------------------------------------------ leases (working as a team)
-
-    def _take(self, index: int) -> bool:
-        """Hold a lease on the paper at `index` (giving back the last); False: its slots are taken."""
-        if self.team is None:
-            return True
-        pid = self.order[index][1]
-        try:  # never waited for: a move must not freeze while another writer holds the store
-            if self.leased not in (None, pid):
-                release(self.db, self.annotator, self.leased, wait=False)
-                self.leased = None
-            taken = claim(self.db, pid, self.annotator, self.session_id, wait=False)
-        except StoreBusy:  # an ingest, a copy: shown without a hold; a decision checks the slots again,
-            return True  # and the screen's renewal takes the hold once it can
-        self.leased = pid if taken == HELD else None  # outside todo a full paper is shown, not held
-        return taken != FULL or self.queue_name != TODO
-
-    def _next_taken(self, start: int, step: int, *, skip_decided: bool) -> int | None:
-        """After `start`, in direction `step`, the first paper this session could hold (others leave)."""
-        index = start + step
-        while 0 <= index < len(self.order):
-            pid = self.order[index][1]
-            if not (skip_decided and self.statuses.get(pid)):
-                if self._take(index):
-                    return index
-                self._queued.discard(pid)
-                self._undecided -= not self.statuses.get(pid)
-                del self.order[index]  # stepping forward, the next paper is at `index` now
-                self.index -= index < self.index  # the paper on screen keeps its place (a decision lands on it)
-                index = index if step > 0 else index - 1
-                continue
-            index += step
-        return None
-
-    def keep_lease(self) -> bool:
-        """Renew the hold on the paper on screen; False when it lapsed and others took the slots."""
-        pid = self.current_id
-        if self.team is None or pid is None or self.statuses.get(pid):
-            return True
-        if self.leased not in (None, pid):  # a busy store kept the move from giving the last one back
-            release(self.db, self.annotator, self.leased, wait=False)
-        held, taken = self.leased == pid, claim(self.db, pid, self.annotator, self.session_id, wait=False)
-        self.leased = pid if taken == HELD else None  # also when a busy store kept the move from taking it
-        return taken != FULL or not held  # lapsed: it was held, and others took the slots
 
     def go_to_paper(self, paper_id: str) -> bool:
         """Go to a paper, adding it to the queue (in paper order) if this queue lacks it."""
@@ -204,6 +181,7 @@ class ReviewSession:
         (a paper reached with g or / may sit among decided ones)."""
         if self.queue_name != TODO:
             return self.move(1)
+        self.catch_up()
         if self.team is not None:
             found = self._next_taken(self.index, 1, skip_decided=True)
             if found is not None:
@@ -393,6 +371,8 @@ class ReviewSession:
         cleaned = {f: clean_value(values.get(f)) for f in FIELDS}  # as decide() will store them
         unchanged = suggestion is not None and suggestion.ok and all(
             cleaned[f] == suggestion.values.get(f) for f in FIELDS)
+        if not unchanged and all(cleaned[f] is None for f in FIELDS):  # `e` then save on a failed suggestion
+            raise NothingToSave("every field is empty; reject the paper instead, or close the form")
         if field_sources and suggestion is not None and set(field_sources.values()) == {f"suggestion:{suggestion.label}"}:
             field_sources = None  # all of it is the suggestion: nothing to record beyond suggestion_id
         return self.decide(ACCEPTED if unchanged else EDITED, cleaned, suggestion, notes, field_sources)

@@ -30,8 +30,9 @@ from workbench.store.accounts import (  # noqa: F401
     revoke_account,
 )
 from workbench.store.annotations import (  # noqa: F401
-    Decision, annotation_statuses, annotations_of, annotators, changed_since_decided, clean_value, decide, flagged_ids,
-    get_annotation, import_annotation, iter_annotations, remember_position, remembered_position, set_flag, undo_last,
+    Decision, annotation_statuses, annotations_of, annotators, changed_by_others, changed_since_decided, clean_value,
+    decide, flagged_ids, get_annotation, import_annotation, iter_annotations, last_event_id, remember_position,
+    remembered_position, set_flag, undo_last,
 )
 from workbench.store.batches import (  # noqa: F401
     add_batch, batch_keys, batch_papers, batch_totals, collected_suggestion_ids, get_batch, list_batches,
@@ -47,7 +48,7 @@ from workbench.store.bulk import (  # noqa: F401
 )
 from workbench.store.papers import (  # noqa: F401
     FileCounts, PaperWriter, refresh_statistics, count_papers, find_papers, get_paper, get_papers, iter_papers, known_paper_ids,
-    paper_order, paper_seq, paper_title, paper_with_number, unknown_paper_ids,
+    paper_order, paper_seq, paper_title, papers_after, paper_with_number, unknown_paper_ids,
 )
 from workbench.store.prompts import (  # noqa: F401
     EndpointFormat, StoredPrompt, ensure_prompt, prompt_body, prompt_versions, remember_format, remembered_format,

@@ -69,10 +69,32 @@ def annotations_of(db: Handle, paper_id: str, annotators: Iterable[str]) -> list
 
 
 @guarded
-def annotation_statuses(db: Handle, annotator: str) -> dict[str, str | None]:
-    """paper id -> status (None when only flagged) for one annotator."""
-    rows = db.execute("SELECT paper_id, status FROM annotations WHERE annotator = ?", [annotator])
-    return dict(rows.fetchall())
+def annotation_statuses(db: Handle, annotator: str, paper_ids: list[str] | None = None) -> dict[str, str | None]:
+    """paper id -> status (None when only flagged) for one annotator: of every paper, or of these (a paper
+    with no annotation is left out)."""
+    if paper_ids is None:
+        return dict(db.execute("SELECT paper_id, status FROM annotations WHERE annotator = ?", [annotator]).fetchall())
+    found = {}
+    for start in range(0, len(paper_ids), 500):
+        chunk = paper_ids[start:start + 500]
+        found.update(db.execute(f"SELECT paper_id, status FROM annotations WHERE annotator = ? AND paper_id IN "
+                                f"({marks(chunk)})", [annotator, *chunk]).fetchall())
+    return found
+
+
+@guarded
+def last_event_id(db: Handle) -> int:
+    """The newest event's id (every change of an annotation writes one): 0 when there is none."""
+    return db.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0]
+
+
+@guarded
+def changed_by_others(db: Handle, annotator: str, session: str, after: int) -> tuple[int, list[str]]:
+    """(the newest event id, the papers whose annotation by `annotator` changed after event `after` in any
+    session but `session`: an import, another window)."""
+    rows = db.execute("SELECT id, paper_id, session FROM events WHERE id > ? AND annotator = ? ORDER BY id",
+                      [after, annotator]).fetchall()
+    return (rows[-1][0] if rows else after), list(dict.fromkeys(pid for _, pid, s in rows if s != session))
 
 
 @guarded

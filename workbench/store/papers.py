@@ -48,6 +48,12 @@ def paper_order(db: Handle) -> list[tuple[int, str]]:
 
 
 @guarded
+def papers_after(db: Handle, seq: int) -> list[tuple[int, str]]:
+    """(seq, id) of the papers numbered after `seq`, in paper order: those ingested since a reader looked."""
+    return db.execute("SELECT seq, id FROM papers WHERE seq > ? ORDER BY seq", [seq]).fetchall()
+
+
+@guarded
 def paper_seq(db: Handle, paper_id: str) -> int | None:
     row = db.execute("SELECT seq FROM papers WHERE id = ?", [paper_id]).fetchone()
     return row[0] if row else None

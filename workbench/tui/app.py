@@ -25,7 +25,7 @@ from workbench.tui.notices import tell
 from workbench.tui.keys import KeyPath, handled_by
 from workbench.tui.screens.dialogs import Dialog
 from workbench.tui.screens.paper import ReviewScreen
-from workbench.tui.screens.paper_keys import BINDINGS, key_help
+from workbench.tui.screens.paper_keys import BINDINGS, key_help, palette_entries
 
 # A paper on screen renews its lease this often (leases last 30 min by default).
 LEASE_RENEWAL_SECONDS = 20.0  # well inside the shortest hold a team may set (1 minute)
@@ -160,7 +160,7 @@ class ReviewApp(App):
             if command.title != "Quit":
                 yield command
         if isinstance(screen, ReviewScreen):
-            for keys, description, action in screen.palette_entries():
+            for keys, description, action in palette_entries(screen):
                 yield SystemCommand(description, f"Review: {description} ({keys})", action)
 
 

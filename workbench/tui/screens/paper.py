@@ -9,8 +9,6 @@ values only when you pick it explicitly (1-9 or the compare screen).
 
 from __future__ import annotations
 
-from typing import Callable
-
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
@@ -23,13 +21,16 @@ from workbench.errors import Conflict, StoreBusy, WorkbenchError
 from workbench.review import Composition, FeedResult, PaperView, ReviewSession, same_value
 from workbench.safe_text import one_line, plain
 from workbench.tui.notices import show, tell
-from workbench.tui.screens.paper_keys import BINDINGS, FOOTER_ORDER, bindings_by_action, key_help, keys_of
+from workbench.tui.screens.paper_keys import BINDINGS, FOOTER_ORDER, key_help, keys_of
 from workbench.tui.screens.said import ModelSaidAction
 from workbench.tui.widgets.abstract import message_text, paper_text
 from workbench.tui.widgets.form import FORM_ACTIONS, SuggestionForm
 from workbench.tui.widgets.panel import TextPanel
 from workbench.tui.widgets.top_line import Progress, top_line
 from workbench.vocab import FIELDS, NOTES, STATUS_MARKS, STATUS_STYLES, field_name
+
+
+OUTSIDE_LOOK_SECONDS = 5.0
 
 
 class SuggestionDone(Message):
@@ -66,6 +67,15 @@ class ReviewScreen(ModelSaidAction, Screen):
         self.show_current(first=True)
         for notice in self.session.notices_at_start:
             show(self, notice, timeout=8)
+        self.set_interval(OUTSIDE_LOOK_SECONDS, self.look_outside)
+
+    def look_outside(self) -> None:
+        """Counts and queue as stored now, without a key: another writer's papers or decisions (keys look too)."""
+        try:
+            if self.session.catch_up():
+                self.show_current() if self.view is None and len(self.session) else self._render_progress()
+        except StoreBusy:
+            pass  # the next look, or the next key
 
     @property
     def active_bindings(self):
@@ -77,18 +87,6 @@ class ReviewScreen(ModelSaidAction, Screen):
         """In the form only save and leave-form work (every other key is the field's);
         outside it, those two are hidden from the footer."""
         return self.editing if action in FORM_ACTIONS else not self.editing
-
-    def palette_entries(self) -> list[tuple[str, str, Callable]]:
-        """(keys, description, action) for the command palette: every decision and move."""
-        entries = []
-        for action, (binding, keys) in bindings_by_action(self.app).items():
-            method = getattr(self, f"action_{action}", None)
-            # Only what its key could do now: from the palette, Accept while the form is open would
-            # have dropped the typed values without the discard question.
-            if binding.id and not binding.id.startswith("pick_") and method is not None \
-                    and self.check_action(action, ()):
-                entries.append((", ".join(keys), binding.description, method))
-        return entries
 
     # ------------------------------------------------------------------ showing
 

@@ -3,6 +3,8 @@ the keys bound to an id now, and the help screen's rows."""
 
 from __future__ import annotations
 
+from typing import Callable
+
 from textual.app import App
 from textual.binding import Binding, BindingsMap
 
@@ -89,3 +91,16 @@ def key_help(app: App) -> list[tuple[str, str]]:
                      "Show this paper's suggestion from another prompt or model"))
     rows.append((app.get_key_display(Binding("ctrl+p", "")), "Command palette"))
     return rows
+
+
+def palette_entries(screen) -> list[tuple[str, str, Callable]]:
+    """(keys, description, action) for the command palette: every decision and move of the review screen."""
+    entries = []
+    for action, (binding, keys) in bindings_by_action(screen.app).items():
+        method = getattr(screen, f"action_{action}", None)
+        # Only what its key could do now: from the palette, Accept while the form is open would
+        # have dropped the typed values without the discard question.
+        if binding.id and not binding.id.startswith("pick_") and method is not None \
+                and screen.check_action(action, ()):
+            entries.append((", ".join(keys), binding.description, method))
+    return entries
