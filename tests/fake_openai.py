@@ -216,6 +216,17 @@ class FakeOpenAI(LocalServer):
             return self._completion(handler, body, json.dumps(extract(title, abstract).model_dump()))
         if fault == "trickle":  # one byte every 0.2 s: a read timeout never fires, a deadline does
             return self._completion(handler, body, json.dumps(extract(title, abstract).model_dump()), trickle=0.2)
+        if fault == "cutoff":  # 200 and the length of a whole reply, then half of it and the connection closes
+            reply = completion(body, json.dumps(extract(title, abstract).model_dump()))
+            payload = json.dumps(reply).encode()
+            handler.send_response(200)
+            handler.send_header("Content-Type", "application/json")
+            handler.send_header("Content-Length", str(len(payload)))
+            handler.end_headers()
+            handler.wfile.write(payload[:len(payload) // 2])
+            handler.wfile.flush()
+            handler.close_connection = True
+            return None
         if fault == "hang":  # accepts the request and never answers
             time.sleep(30)
             return None

@@ -238,6 +238,19 @@ def test_timeout_bounds_a_request_that_trickles_its_reply(seeded_db, fake):
     assert report.failed == 1 and fake.count(MULTIGRID) == 2
 
 
+def test_a_reply_cut_off_mid_body_is_that_papers_failure_not_a_server_down(seeded_db, fake):
+    """200 and a Content-Length, then half the body and the connection closes: the server answered. Each
+    such paper fails on its own (retried first), the run goes on, and the log says what happened."""
+    fake.default = "cutoff"
+    report = run(seeded_db, fake, first_ids(seeded_db, 10), timeout=5.0, retry=RetryPolicy(2, 30, 0.01, 0.02))
+    assert report.aborted is None and report.failed == 10  # 10 > the 8 failures in a row that stop a run
+    row = suggestion(seeded_db, MULTIGRID)
+    assert row["outcome"] == "error" and row["attempts"] == 2
+    assert row["error"].startswith("the reply was cut off: the server closed the connection before its end "
+                                   "(received ") and "cannot connect" not in row["error"]
+    assert {a["error"] for a in attempts(seeded_db, MULTIGRID)} == {row["error"]}
+
+
 def test_a_server_that_never_answers_stops_the_run_early(seeded_db, fake):
     fake.default = "hang"
     report = run(seeded_db, fake, first_ids(seeded_db, 40), timeout=1.0, retry=RetryPolicy(3, 30, 0.01, 0.02))

@@ -41,8 +41,8 @@ from workbench.models.base import ModelDefaults, Reply, capped, shorten
 from workbench.models.figures import list_figures
 from workbench.models.replies import Answer, NO_MESSAGE, interpret, read_answer, read_usage, reask_messages
 from workbench.models.transport import (
-    DOWN_AFTER_FAILURES, MAX_RETRY_AFTER_SECONDS, DeadlinePassed, Gate, RateLimiter, RetryPolicy, error_message,
-    format_unsupported, is_quota, is_transient, public_url, redact_key, retry_after_seconds,
+    DOWN_AFTER_FAILURES, MAX_RETRY_AFTER_SECONDS, DeadlinePassed, Gate, RateLimiter, RetryPolicy, cut_short,
+    error_message, format_unsupported, is_quota, is_transient, public_url, redact_key, retry_after_seconds,
 )
 from workbench.prompts import Prompt
 from workbench.records import Call
@@ -263,7 +263,11 @@ class OpenAICompatibleModel(ModelDefaults):
                 call.latency_ms = int((time.perf_counter() - started) * 1000)
                 raise
             except openai.APIConnectionError as exc:
-                self._note_unanswered(call, exc, started)
+                if cut_short(exc) is None:
+                    self._note_unanswered(call, exc, started)
+                    raise
+                self._unanswered, self._answered = 0, True  # it answered, then closed mid-body: this paper's fault
+                call.error, call.latency_ms = self.describe(exc), int((time.perf_counter() - started) * 1000)
                 raise
         self._unanswered, self._answered = 0, True
         call.http_status = 200
@@ -304,6 +308,8 @@ class OpenAICompatibleModel(ModelDefaults):
         """One line for a failed call: what the user reads and the attempts log keeps (key redacted)."""
         if isinstance(exc, (DeadlinePassed, openai.APITimeoutError)):
             text = f"timed out after {self.timeout:g} s"
+        elif isinstance(exc, openai.APIConnectionError) and (cut := cut_short(exc)) is not None:
+            text = f"the reply was cut off: the server closed the connection before its end ({cut})"
         elif isinstance(exc, openai.APIConnectionError):
             text = f"cannot connect to {self.endpoint}"
         elif isinstance(exc, openai.APIStatusError):

@@ -118,6 +118,22 @@ def is_quota(exc: BaseException) -> bool:
     return "insufficient_quota" in (getattr(exc, "code", None) or "", error.get("code") or "", error.get("type") or "")
 
 
+_CUT_SHORT = re.compile(r"without sending complete message body(?: \((received \d+ bytes, expected \d+)\))?")
+
+
+def cut_short(exc: BaseException) -> str | None:
+    """How much of a reply arrived when the server answered, then closed the connection before the body's end
+    ("received 208 bytes, expected 417"; the HTTP library's words, found in the cause of the client's
+    connection error); None when it is not that (no answer at all: the endpoint may be down)."""
+    cause, depth = exc.__cause__ or exc.__context__, 0
+    while cause is not None and depth < 8:
+        found = _CUT_SHORT.search(str(cause)[:500])
+        if found:
+            return found.group(1) or "part of it"
+        cause, depth = cause.__cause__ or cause.__context__, depth + 1
+    return None
+
+
 def is_transient(exc: BaseException) -> bool:
     if isinstance(exc, (DeadlinePassed, openai.APIConnectionError)):  # APIConnectionError includes APITimeoutError
         return True
