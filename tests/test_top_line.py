@@ -56,3 +56,12 @@ def test_parts_are_shortened_in_the_documented_order():
 
 def test_an_empty_queue_says_so():
     assert "'flagged' is empty" in top_line(_progress(queue="flagged", position=None, length=0, to_do=0), 80).plain
+
+
+def test_below_80_columns_the_queue_name_goes_before_the_count_to_do():
+    """A tester at 50 columns saw `· 330000 t…`: the queue's name now goes first."""
+    progress = _progress(decided=0, total=330504, counts={}, position=1, length=330000, queue=LONG_QUEUE,
+                         to_do=330000, annotator="fe")
+    line = top_line(progress, 50).plain
+    assert line.rstrip().endswith("1/330000 · 330000 to do") and "search" not in line
+    assert top_line(progress, 50).cell_len <= 50

@@ -23,6 +23,7 @@ SHORTENINGS = (
     "the position loses its words ('13/492' for '13 of 492 in')",
     "the annotator's name goes",
     "the status counts go",
+    "the queue's name goes ('13/492 · 479 to do')",
 )
 __doc__ += "".join(f"\n{n}. {step}" for n, step in enumerate(SHORTENINGS, start=1)) + (
     "\n\nThe count to do and `read-only` are never dropped; past the last step the line is cut with '…'.")
@@ -62,7 +63,8 @@ def _line(p: Progress, level: int) -> Text:
     else:
         # The position in the queue, never written '#N': '#N' is a paper's own number (the paper pane,
         # search, go-to and compare show it).
-        where = f"{p.position} of {p.length} in '{queue}'" if level < 6 else f"{p.position}/{p.length} '{queue}'"
+        where = f"{p.position} of {p.length} in '{queue}'" if level < 6 else f"{p.position}/{p.length}" + (
+            f" '{queue}'" if level < 9 else "")
         text.append_text(plain(f"  {where} · {p.to_do} to do"))
     if level < 7:
         text.append("  ")
