@@ -49,6 +49,9 @@ def test_agreement_of_three_annotators_per_field(db_path, tmp_path, run_cli):
     assert "3 annotators (ana, ben, cleo)" in text and "presence AC1" in text
     pair = json.loads(run_cli("agreement", "--annotators", "ana,cleo", "--json").stdout)
     assert pair["annotators"] == ["ana", "cleo"] and "kappa" in pair  # the two-annotator report, as before
+    one = run_cli("agreement", "--annotators", "ana")  # the store has three: the problem is that one was named
+    assert one.exit_code == 2 and one.stderr == (
+        "workbench: --annotators names 1; agreement is between two or more (--annotators A,B)\n")
 
 
 def test_team_per_paper_show_and_status(db_path, tmp_path, run_cli):

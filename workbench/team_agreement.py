@@ -106,6 +106,8 @@ def team_agreement(db: Handle, names: list[str] | None = None) -> dict:
     """The report `workbench agreement` prints (every annotator unless `names`)."""
     people, adjudicated, _ = decided_by_paper(db)
     known = sorted({who for decided in people.values() for who in decided})
+    if names is not None and len(set(names)) < 2:  # the store may have many; one was named
+        raise InputError(f"--annotators names {len(set(names))}; agreement is between two or more (--annotators A,B)")
     names = names or known
     if len(names) < 2:
         raise InputError(f"this store has {len(known)} annotator{'s' * (len(known) != 1)} with decisions "
