@@ -159,27 +159,27 @@ def test_compare_against_a_gold_file(papers, run_cli, tmp_path):
 
 
 @pytest.mark.parametrize("content, problem", [
-    ('{"paper_id": "x"', "line 2: not valid JSON"),
-    ('["a list"]', "line 2: not a JSON object"),
-    ('{"paper_id": "x", "title": "t"}', "line 2: missing 'gain_figures'"),
-    ('{"paper_id": "x", "title": "t", "gain_figures": [], "gain": "2x"}', "line 2: unknown key 'gain'"),
-    ('{"paper_id": "x", "title": "t", "gain_figures": "2x"}', "line 2: 'gain_figures' must be a list"),
-    ('{"paper_id": "x", "title": "t", "gain_figures": [], "compute": 8}', "line 2: 'compute' must be a string or null"),
-    ('{"paper_id": "P", "title": "t", "gain_figures": []}', "line 2: paper 'P' is already on line 1"),
+    ('{"paper_id": "x"', ":2: not valid JSON"),
+    ('["a list"]', ":2: not a JSON object"),
+    ('{"paper_id": "x", "title": "t"}', ":2: missing 'gain_figures'"),
+    ('{"paper_id": "x", "title": "t", "gain_figures": [], "gain": "2x"}', ":2: unknown key 'gain'"),
+    ('{"paper_id": "x", "title": "t", "gain_figures": "2x"}', ":2: 'gain_figures' must be a list"),
+    ('{"paper_id": "x", "title": "t", "gain_figures": [], "compute": 8}', ":2: 'compute' must be a string or null"),
+    ('{"paper_id": "P", "title": "t", "gain_figures": []}', ":2: paper 'P' is already on line 1"),
 ])
 def test_a_bad_gold_file_is_one_line_naming_file_and_line(papers, run_cli, tmp_path, content, problem):
     gold = tmp_path / "bad gold.jsonl"
     gold.write_text('{"paper_id": "P", "title": "t", "gain_figures": []}\n' + content + "\n")
     out = run_cli("compare", "--against", str(gold))
     assert out.exit_code == 2 and out.stdout == ""
-    assert out.stderr.count("\n") == 1 and f"{gold}, line" in out.stderr and problem in out.stderr
+    assert out.stderr.count("\n") == 1 and out.stderr.startswith(f"workbench: {gold}{problem}")  # FILE:LINE: what
 
 
 def test_a_gold_file_that_is_not_utf8_is_one_line(papers, run_cli, tmp_path):
     gold = tmp_path / "latin1.jsonl"
     gold.write_bytes(b'{"paper_id": "P", "title": "t", "gain_figures": []}\n{"paper_id": "Q", "title": "caf\xe9"}\n')
     out = run_cli("compare", "--against", str(gold))
-    assert out.exit_code == 2 and out.stderr == f"workbench: {gold}, line 2: not UTF-8 text (byte 32)\n"
+    assert out.exit_code == 2 and out.stderr == f"workbench: {gold}:2: not UTF-8 text (byte 32)\n"
 
 
 def test_a_gold_file_that_is_a_fifo_is_refused_not_waited_on(papers, run_cli, tmp_path):

@@ -201,7 +201,7 @@ def load_gold(path: Path | str) -> list[Gold]:
     records: list[Gold] = []
     seen: dict[str, int] = {}
     for number, raw in enumerate(data.split(b"\n"), 1):
-        where = f"{path}, line {number}"
+        where = f"{path}:{number}"  # as every other file error: FILE:LINE
         line, problem = decode(raw.rstrip(b"\r"))
         if problem:
             raise InputError(f"{where}: {problem}")
