@@ -31,7 +31,7 @@ from workbench.cli_team_work import team_group as team_work_group
 from workbench.cli_common import (
     STORE, store_name,
     DB_HELP, check_annotator, db_option, default_seeds, say, echo_json, fail, fail_bad_value, open_store, read_config,
-    rich_console,
+    TIMEOUT_SECONDS, rich_console,
 )
 from workbench.cli_copy import copy_command
 from workbench.cli_review import review
@@ -39,7 +39,7 @@ from workbench.cli_suggest import suggest
 from workbench.db import default_db_path, is_url, store_exists, store_location
 from workbench.errors import InputError, StoreBusy, StoreRefused, StoreUnreadable, WorkbenchError
 from workbench.records import no_decisions
-from workbench.vocab import MAX_TIMEOUT_SECONDS, STATUSES
+from workbench.vocab import STATUSES
 
 if _gc_was_enabled:
     gc.enable()
@@ -229,7 +229,7 @@ def _counts_text(counts: dict[str, int] | None) -> str:
 
 @cli.command("models")
 @click.option("--model", "model_name", default=None, help="Probe this model (default: the endpoint's only model).")
-@click.option("--timeout", type=click.FloatRange(1, MAX_TIMEOUT_SECONDS), default=None,
+@click.option("--timeout", type=TIMEOUT_SECONDS, default=None,
               help="Seconds a probe request may take (default: [openai] timeout, else 300: a cold server is slow).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 @db_option

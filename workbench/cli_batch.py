@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from workbench.cli_common import WholeNumber, batches_folder, db_option, say, echo_json, fail, make_model, open_store, price_for, read_config
+from workbench.cli_common import FiniteNumber, WholeNumber, batches_folder, db_option, say, echo_json, fail, make_model, open_store, price_for, read_config
 from workbench.errors import WorkbenchError
 from workbench.vocab import ENGINE_API, FAILED
 from workbench.workers import MAX_WORKERS, default_workers
@@ -108,9 +108,9 @@ def batch_status(ctx, ids, as_json) -> None:
 @click.option("--wait", is_flag=True, help="Poll until every named batch (default: every uncollected one) has ended.")
 @click.option("--file", "files", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Store a results file from `vllm run-batch` (or any engine writing that format). Repeatable.")
-@click.option("--poll", type=click.FloatRange(min=0.05), default=30.0, show_default=True,
+@click.option("--poll", type=FiniteNumber(0.05, what="a number of seconds"), default=30.0, show_default=True,
               help="With --wait: seconds between two looks at the engine.")
-@click.option("--timeout", type=click.FloatRange(min=1), default=25 * 3600.0, show_default=True,
+@click.option("--timeout", type=FiniteNumber(1, what="a number of seconds"), default=25 * 3600.0, show_default=True,
               help="With --wait: give up after this many seconds (the engine itself gives up after 24 h).")
 @click.option("--price-in", type=float, default=None,
               help="USD per million input tokens in a batch (default: half the config's price).")
