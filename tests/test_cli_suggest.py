@@ -222,6 +222,27 @@ def test_prices_from_the_config_give_a_cost_and_bad_prices_a_clear_error(run_cli
     assert result.stderr == f"workbench: {config}: [prices.\"gpt-test\"] needs numbers 'input' and 'output'\n"
 
 
+@pytest.mark.parametrize(("option", "value"), [
+    ("--price-in", "-1000000"), ("--price-out", "nan"), ("--price-in", "inf"), ("--price-out", "1000001"),
+    ("--price-in", "cheap"),
+])
+def test_a_price_option_is_a_finite_number_from_0_to_a_million_like_the_configs(run_cli, ingested, option, value):
+    """A negative price gave a negative cost ($-30.0000), a NaN one 'est. cost $nan'."""
+    result = run_cli("suggest", "--limit", "1", option, value)
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr == f"workbench: {option} must be USD per million tokens from 0 to 1,000,000 (got '{value}')\n"
+
+
+def test_a_price_of_a_million_is_allowed_on_the_command_line_and_in_the_config(run_cli, ingested, monkeypatch,
+                                                                                  tmp_path):
+    from workbench.config import load_config, prices
+
+    monkeypatch.setenv("WORKBENCH_CONFIG", str(write(tmp_path / "c.toml", '[prices.m]\ninput = 1e6\noutput = 0\n')))
+    assert prices(load_config())["m"] == (1e6, 0.0)  # the bound its message names, "from 0 to 1,000,000"
+    result = run_cli("suggest", "--limit", "1", "--price-in", "1000000", "--price-out", "0")
+    assert result.exit_code == 0 and "est. cost $0.0000" in result.stdout
+
+
 def test_ctrl_c_stops_promptly_and_keeps_what_finished(seeds_copy, run_cli, db_path, monkeypatch):
     import os
     import signal

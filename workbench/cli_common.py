@@ -14,7 +14,7 @@ from workbench.db import batches_dir, close_db, describe_store, open_db, open_fo
 from workbench.errors import InputError
 from workbench.records import annotator_problem
 from workbench.safe_text import clean, one_line
-from workbench.vocab import MAX_TIMEOUT_SECONDS, OFFLINE, QUEUES, SEARCH_QUEUE_PREFIX
+from workbench.vocab import MAX_PRICE, MAX_TIMEOUT_SECONDS, OFFLINE, QUEUES, SEARCH_QUEUE_PREFIX
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -132,6 +132,7 @@ class FiniteNumber(click.FloatRange):
 
 
 TIMEOUT_SECONDS = FiniteNumber(1, MAX_TIMEOUT_SECONDS, "a number of seconds")
+PRICE = FiniteNumber(0, MAX_PRICE, "USD per million tokens")  # the range [prices."MODEL"] allows
 DB_HELP = ("Store: a SQLite file, or postgresql://user@host:port/dbname for a team's server "
            "(default: $WORKBENCH_DB or annotations/workbench.db).")
 db_option = click.option("--db", "db_here", type=STORE, default=None, expose_value=False, callback=_remember_db,
