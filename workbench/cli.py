@@ -153,18 +153,18 @@ def export(ctx, output, status, annotator, flagged, suggestions, final, prompt_r
 
     db = open_store(ctx, create=False)
     if final:
-        if status or annotator or flagged or suggestions or prompt_ref or model:
+        if status or flagged or suggestions or any(v is not None for v in (annotator, prompt_ref, model)):
             raise InputError("--final takes no other filter (--status, --annotator, --flagged, --suggestions, ...)")
         from workbench.final import export_final_lines
 
         lines = export_final_lines(db)
     elif suggestions:
-        if status or annotator or flagged:
+        if status or flagged or annotator is not None:  # --annotator '' too: a filter given is never ignored
             raise InputError("--status, --annotator and --flagged apply to annotations, not to --suggestions")
         prompt_ids = resolve_prompt_versions(db, prompt_ref) if prompt_ref else None
         lines = jsonl.export_suggestion_lines(db, prompt_ids=prompt_ids, model=model)
     else:
-        if prompt_ref or model:
+        if prompt_ref is not None or model is not None:
             raise InputError("--prompt and --model apply only with --suggestions")
         _has_decisions(db, annotator)
         lines = jsonl.export_annotation_lines(db, status=status, annotator=annotator, flagged=flagged)
@@ -417,6 +417,8 @@ def _has_decisions(db, annotator: str | None) -> None:
     from workbench.store import annotators
 
     if annotator is not None and annotator not in (known := annotators(db)):
+        if not annotator.strip():  # '' is no name at all: said as `review --annotator ''` says it
+            check_annotator(annotator)
         raise InputError(no_decisions("--annotator", annotator, known))
 
 
