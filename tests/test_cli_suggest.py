@@ -87,7 +87,7 @@ def test_a_prompt_used_from_a_path_is_not_called_an_older_version(run_cli, inges
     label = {path: load_prompt_file(path).label for path in (older, mine, copy)}
     assert "(not in prompts/: from a path, or its file was removed)" in lines[label[mine]]
     assert "(not in prompts/: from a path, or an edit since undone)" in lines[label[copy]]
-    assert "(older version)" in lines[label[older]] and "[1 suggestions: ok 1]" in lines[label[older]]
+    assert "(older version)" in lines[label[older]] and "[1 suggestion: ok 1]" in lines[label[older]]  # not "1 suggestions"
     current = lines[resolve_prompt("summary").label]
     assert "[2 suggestions: ok 2]" in current and "(" not in current.split("[")[0]
     assert sum("older version" in line for line in lines.values()) == 1

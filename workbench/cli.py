@@ -224,7 +224,7 @@ def _counts_text(counts: dict[str, int] | None) -> str:
     if not counts:
         return "no suggestions"
     total = sum(counts.values())
-    return f"{total} suggestions: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+    return f"{total} suggestion{'s' * (total != 1)}: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
 
 
 @cli.command("models")
