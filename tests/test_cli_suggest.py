@@ -92,9 +92,16 @@ def test_a_prompt_used_from_a_path_is_not_called_an_older_version(run_cli, inges
     assert "[2 suggestions: ok 2]" in current and "(" not in current.split("[")[0]
     assert sum("older version" in line for line in lines.values()) == 1
 
-def test_paper_option_and_unknown_paper(run_cli, ingested):
+def test_paper_option_and_unknown_paper(run_cli, ingested, db_path):
     result = run_cli("suggest", "--paper", "0000000000000000")
     assert result.exit_code == 2 and "--paper 0000000000000000: no such paper" in result.stderr
+    # log says so too: it said "no model calls on record for paper nosuch", exit 0
+    for args in (["log", "--paper", "nosuch"], ["log", "--paper", "nosuch", "--json"]):
+        logged = run_cli(*args)
+        assert (logged.exit_code, logged.stdout) == (2, "")
+        assert logged.stderr == f"workbench: --paper nosuch: no such paper in {db_path}\n"
+    known = run_cli("log", "--paper", "8237d2d0084122b4")  # a paper with no calls yet: as before
+    assert known.exit_code == 0 and known.stdout == "no model calls on record for paper 8237d2d0084122b4\n"
 
 
 def test_export_suggestions_contract(run_cli, ingested, tmp_path):

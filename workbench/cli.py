@@ -306,9 +306,12 @@ def log(ctx, paper_id: str | None, limit: int, as_json: bool) -> None:
 
     from workbench import tables
     from workbench.jsonl import dumps
-    from workbench.store import recent_attempts
+    from workbench.store import recent_attempts, unknown_paper_ids
 
-    attempts = recent_attempts(open_store(ctx, create=False), paper_id=paper_id, limit=limit)
+    db = open_store(ctx, create=False)
+    if paper_id is not None and unknown_paper_ids(db, [paper_id]):  # a typo, not "no calls": as `suggest --paper`
+        raise InputError(f"--paper {paper_id}: no such paper in {store_name(ctx)}")
+    attempts = recent_attempts(db, paper_id=paper_id, limit=limit)
     if as_json:
         for attempt in attempts:
             echo_json(dumps(asdict(attempt)))
