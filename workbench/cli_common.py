@@ -105,6 +105,7 @@ class WholeNumber(click.ParamType):
 
 
 def _shown_bound(number: float) -> str:
+    """86400 as 86,400 (as the config's messages say it), 0.05 as 0.05."""
     return f"{int(number):,}" if number == int(number) else f"{number:g}"
 
 
@@ -133,6 +134,7 @@ class FiniteNumber(click.FloatRange):
 
 TIMEOUT_SECONDS = FiniteNumber(1, MAX_TIMEOUT_SECONDS, "a number of seconds")
 PRICE = FiniteNumber(0, MAX_PRICE, "USD per million tokens")  # the range [prices."MODEL"] allows
+
 DB_HELP = ("Store: a SQLite file, or postgresql://user@host:port/dbname for a team's server "
            "(default: $WORKBENCH_DB or annotations/workbench.db).")
 db_option = click.option("--db", "db_here", type=STORE, default=None, expose_value=False, callback=_remember_db,
@@ -171,7 +173,8 @@ def model_options(func):
                           "`workbench models` or by falling back once and remembered."),
         click.option("--timeout", type=TIMEOUT_SECONDS, default=None,
                      help="Seconds a request may take in all (default 60)."),
-        click.option("--rpm", type=FiniteNumber(0.1, what="a number of requests a minute"), default=None, help="At most this many requests a minute."),
+        click.option("--rpm", type=FiniteNumber(0.1, what="a number of requests a minute"), default=None,
+                     help="At most this many requests a minute."),
         db_option,
     ]
     for option in reversed(options):
