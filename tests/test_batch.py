@@ -396,6 +396,13 @@ def test_batch_needs_a_model_at_an_endpoint_and_batch_file_needs_batch(run_cli, 
     assert nothing.stdout == "no batches on record; `workbench suggest --batch` submits some\n"
 
 
+@pytest.mark.parametrize(("option", "value"), [("--price-in", "-1"), ("--price-out", "nan")])
+def test_collect_refuses_a_negative_or_nan_price(run_cli, tmp_path, option, value):
+    result = run_cli("batch", "collect", "--file", str(tmp_path / "r.jsonl"), option, value)
+    assert result.exit_code == 2
+    assert result.stderr == f"workbench: {option} must be USD per million tokens from 0 to 1,000,000 (got '{value}')\n"
+
+
 def test_result_lines_in_every_engines_shape():
     prompt = resolve_prompt("summary")
     body = {"choices": [{"message": {"content": json.dumps(extract("T", "We propose X, 3x faster.").model_dump())},

@@ -87,14 +87,21 @@ def test_a_prompt_used_from_a_path_is_not_called_an_older_version(run_cli, inges
     label = {path: load_prompt_file(path).label for path in (older, mine, copy)}
     assert "(not in prompts/: from a path, or its file was removed)" in lines[label[mine]]
     assert "(not in prompts/: from a path, or an edit since undone)" in lines[label[copy]]
-    assert "(older version)" in lines[label[older]] and "[1 suggestions: ok 1]" in lines[label[older]]
+    assert "(older version)" in lines[label[older]] and "[1 suggestion: ok 1]" in lines[label[older]]  # not "1 suggestions"
     current = lines[resolve_prompt("summary").label]
     assert "[2 suggestions: ok 2]" in current and "(" not in current.split("[")[0]
     assert sum("older version" in line for line in lines.values()) == 1
 
-def test_paper_option_and_unknown_paper(run_cli, ingested):
+def test_paper_option_and_unknown_paper(run_cli, ingested, db_path):
     result = run_cli("suggest", "--paper", "0000000000000000")
     assert result.exit_code == 2 and "--paper 0000000000000000: no such paper" in result.stderr
+    # log says so too: it said "no model calls on record for paper nosuch", exit 0
+    for args in (["log", "--paper", "nosuch"], ["log", "--paper", "nosuch", "--json"]):
+        logged = run_cli(*args)
+        assert (logged.exit_code, logged.stdout) == (2, "")
+        assert logged.stderr == f"workbench: --paper nosuch: no such paper in {db_path}\n"
+    known = run_cli("log", "--paper", "8237d2d0084122b4")  # a paper with no calls yet: as before
+    assert known.exit_code == 0 and known.stdout == "no model calls on record for paper 8237d2d0084122b4\n"
 
 
 def test_export_suggestions_contract(run_cli, ingested, tmp_path):
@@ -220,6 +227,27 @@ def test_prices_from_the_config_give_a_cost_and_bad_prices_a_clear_error(run_cli
     result = run_cli("suggest", "--limit", "1")
     assert result.exit_code == 2
     assert result.stderr == f"workbench: {config}: [prices.\"gpt-test\"] needs numbers 'input' and 'output'\n"
+
+
+@pytest.mark.parametrize(("option", "value"), [
+    ("--price-in", "-1000000"), ("--price-out", "nan"), ("--price-in", "inf"), ("--price-out", "1000001"),
+    ("--price-in", "cheap"),
+])
+def test_a_price_option_is_a_finite_number_from_0_to_a_million_like_the_configs(run_cli, ingested, option, value):
+    """A negative price gave a negative cost ($-30.0000), a NaN one 'est. cost $nan'."""
+    result = run_cli("suggest", "--limit", "1", option, value)
+    assert (result.exit_code, result.stdout) == (2, "")
+    assert result.stderr == f"workbench: {option} must be USD per million tokens from 0 to 1,000,000 (got '{value}')\n"
+
+
+def test_a_price_of_a_million_is_allowed_on_the_command_line_and_in_the_config(run_cli, ingested, monkeypatch,
+                                                                                  tmp_path):
+    from workbench.config import load_config, prices
+
+    monkeypatch.setenv("WORKBENCH_CONFIG", str(write(tmp_path / "c.toml", '[prices.m]\ninput = 1e6\noutput = 0\n')))
+    assert prices(load_config())["m"] == (1e6, 0.0)  # the bound its message names, "from 0 to 1,000,000"
+    result = run_cli("suggest", "--limit", "1", "--price-in", "1000000", "--price-out", "0")
+    assert result.exit_code == 0 and "est. cost $0.0000" in result.stdout
 
 
 def test_ctrl_c_stops_promptly_and_keeps_what_finished(seeds_copy, run_cli, db_path, monkeypatch):

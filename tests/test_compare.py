@@ -187,6 +187,23 @@ def test_an_annotator_with_no_decisions_is_one_line_naming_who_has_some(store, r
     assert run_cli(*command, "--annotator", "ana").exit_code == 0  # someone with decisions: as before
 
 
+@pytest.mark.parametrize("command", [["review"], *ANNOTATOR_COMMANDS, ["export", "--final"], ["export", "--suggestions"]])
+@pytest.mark.parametrize("name", ["", "  "])
+def test_an_annotator_given_empty_is_refused_never_taken_as_the_default(store, run_cli, monkeypatch, command, name):
+    """`review --annotator ''` used to review as the login name; `export --final --annotator ''` ignored it."""
+    import workbench.tui.app
+
+    monkeypatch.setattr(workbench.tui.app, "create_app", lambda *a, **k: pytest.fail("the review started"))
+    db, ids = store
+    decide(db, Decision(ids[9], "ben", "rejected", {}))
+    result = run_cli(*command, "--annotator", name)
+    assert result.exit_code == 2 and result.stdout == ""
+    expected = {"--final": "--final takes no other filter (--status, --annotator, --flagged, --suggestions, ...)",
+                "--suggestions": "--status, --annotator and --flagged apply to annotations, not to --suggestions"}
+    line = expected.get(command[-1], f"--annotator {name!r} must be a non-empty string")
+    assert result.stderr == f"workbench: {line}\n"
+
+
 def test_every_annotator_option_words_an_unknown_name_alike_bounded_and_safe(seeded_db, run_cli):
     """A hostile name and a crowd of annotators: the line stays one line, bounded, with no control character."""
     pid = paper_order(seeded_db)[0][1]

@@ -97,6 +97,7 @@ def test_export_import_export_is_byte_identical(decided, tmp_path):
     [
         ('{"paper_id": "nope", "status": "accepted", "annotation": {}}', "unknown paper 'nope'"),
         ("{not json", "not valid JSON"),
+        ('{"title": "a\tb"}', "not valid JSON (Invalid control character at column 13)"),  # "at" once
         ('{"title": "A Multigrid Method for Efficiently Training Video Models", "status": "maybe", "annotation": {}}',
          "'status' must be one of accepted, edited, rejected, got 'maybe'"),
         ('{"status": "accepted", "annotation": {}}', "a record needs 'paper_id' or 'title'"),

@@ -383,6 +383,7 @@ def test_time_outs_in_the_servers_queue_narrow_our_concurrency_and_are_not_failu
     ('{"technique": ' + "9" * 5_000 + "}", "a number of more than 4,300 digits"),
     ('Sure! {"technique": ' + "[" * 100_000 + "]" * 100_000 + "}", "nested too deeply"),
     ('{"technique": "x",}', "Expecting property name enclosed in double quotes at column 19"),
+    ('{"technique": "abc}', "Unterminated string starting at column 15"),  # Python's message ends in "at": once
     ("no object here", "no JSON object in it"),
 ])
 def test_a_reply_python_cannot_read_is_an_invalid_reply_with_the_reason(reply, reason):

@@ -62,6 +62,11 @@ def test_team_per_paper_show_and_status(db_path, tmp_path, run_cli):
     bad = run_cli("team", "per-paper", "2", "--overlap", "1.5")
     assert bad.exit_code == 2 and "--overlap" in bad.stderr
     assert run_cli("team", "per-paper", "1", "--overlap", "0.5").exit_code == 2
+    for share in ("nan", "inf", "-0.1"):  # NaN was stored as NULL: every paper needed 2
+        bad = run_cli("team", "per-paper", "2", "--overlap", share)
+        assert (bad.exit_code, bad.stdout) == (2, "")
+        assert bad.stderr == f"workbench: --overlap must be a share of the papers from 0 to 1 (got '{share}')\n"
+    assert "no distribution set" in run_cli("team", "show").stdout
     out = run_cli("team", "per-paper", "2", "--lease-minutes", "10").stdout
     assert "every paper needs 2 decisions; a lease lasts 10 min" in out
     assert "every paper needs 2 decisions" in run_cli("team", "show").stdout

@@ -31,7 +31,7 @@ from workbench.cli_team_work import team_group as team_work_group
 from workbench.cli_common import (
     STORE, store_name,
     DB_HELP, check_annotator, db_option, default_seeds, say, echo_json, fail, fail_bad_value, open_store, read_config,
-    rich_console,
+    TIMEOUT_SECONDS, rich_console,
 )
 from workbench.cli_copy import copy_command
 from workbench.cli_review import review
@@ -39,7 +39,7 @@ from workbench.cli_suggest import suggest
 from workbench.db import default_db_path, is_url, store_exists, store_location
 from workbench.errors import InputError, StoreBusy, StoreRefused, StoreUnreadable, WorkbenchError
 from workbench.records import no_decisions
-from workbench.vocab import MAX_TIMEOUT_SECONDS, STATUSES
+from workbench.vocab import STATUSES
 
 if _gc_was_enabled:
     gc.enable()
@@ -153,18 +153,18 @@ def export(ctx, output, status, annotator, flagged, suggestions, final, prompt_r
 
     db = open_store(ctx, create=False)
     if final:
-        if status or annotator or flagged or suggestions or prompt_ref or model:
+        if status or flagged or suggestions or any(v is not None for v in (annotator, prompt_ref, model)):
             raise InputError("--final takes no other filter (--status, --annotator, --flagged, --suggestions, ...)")
         from workbench.final import export_final_lines
 
         lines = export_final_lines(db)
     elif suggestions:
-        if status or annotator or flagged:
+        if status or flagged or annotator is not None:  # --annotator '' too: a filter given is never ignored
             raise InputError("--status, --annotator and --flagged apply to annotations, not to --suggestions")
         prompt_ids = resolve_prompt_versions(db, prompt_ref) if prompt_ref else None
         lines = jsonl.export_suggestion_lines(db, prompt_ids=prompt_ids, model=model)
     else:
-        if prompt_ref or model:
+        if prompt_ref is not None or model is not None:
             raise InputError("--prompt and --model apply only with --suggestions")
         _has_decisions(db, annotator)
         lines = jsonl.export_annotation_lines(db, status=status, annotator=annotator, flagged=flagged)
@@ -224,12 +224,12 @@ def _counts_text(counts: dict[str, int] | None) -> str:
     if not counts:
         return "no suggestions"
     total = sum(counts.values())
-    return f"{total} suggestions: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+    return f"{total} suggestion{'s' * (total != 1)}: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
 
 
 @cli.command("models")
 @click.option("--model", "model_name", default=None, help="Probe this model (default: the endpoint's only model).")
-@click.option("--timeout", type=click.FloatRange(1, MAX_TIMEOUT_SECONDS), default=None,
+@click.option("--timeout", type=TIMEOUT_SECONDS, default=None,
               help="Seconds a probe request may take (default: [openai] timeout, else 300: a cold server is slow).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 @db_option
@@ -306,9 +306,12 @@ def log(ctx, paper_id: str | None, limit: int, as_json: bool) -> None:
 
     from workbench import tables
     from workbench.jsonl import dumps
-    from workbench.store import recent_attempts
+    from workbench.store import recent_attempts, unknown_paper_ids
 
-    attempts = recent_attempts(open_store(ctx, create=False), paper_id=paper_id, limit=limit)
+    db = open_store(ctx, create=False)
+    if paper_id is not None and unknown_paper_ids(db, [paper_id]):  # a typo, not "no calls": as `suggest --paper`
+        raise InputError(f"--paper {paper_id}: no such paper in {store_name(ctx)}")
+    attempts = recent_attempts(db, paper_id=paper_id, limit=limit)
     if as_json:
         for attempt in attempts:
             echo_json(dumps(asdict(attempt)))
@@ -417,6 +420,8 @@ def _has_decisions(db, annotator: str | None) -> None:
     from workbench.store import annotators
 
     if annotator is not None and annotator not in (known := annotators(db)):
+        if not annotator.strip():  # '' is no name at all: said as `review --annotator ''` says it
+            check_annotator(annotator)
         raise InputError(no_decisions("--annotator", annotator, known))
 
 

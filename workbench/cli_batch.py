@@ -8,7 +8,10 @@ from pathlib import Path
 
 import click
 
-from workbench.cli_common import WholeNumber, batches_folder, db_option, say, echo_json, fail, make_model, open_store, price_for, read_config
+from workbench.cli_common import (
+    PRICE, FiniteNumber, WholeNumber, batches_folder, db_option, say, echo_json, fail, make_model, open_store, price_for,
+    read_config,
+)
 from workbench.errors import WorkbenchError
 from workbench.vocab import ENGINE_API, FAILED
 from workbench.workers import MAX_WORKERS, default_workers
@@ -108,13 +111,13 @@ def batch_status(ctx, ids, as_json) -> None:
 @click.option("--wait", is_flag=True, help="Poll until every named batch (default: every uncollected one) has ended.")
 @click.option("--file", "files", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Store a results file from `vllm run-batch` (or any engine writing that format). Repeatable.")
-@click.option("--poll", type=click.FloatRange(min=0.05), default=30.0, show_default=True,
+@click.option("--poll", type=FiniteNumber(0.05, what="a number of seconds"), default=30.0, show_default=True,
               help="With --wait: seconds between two looks at the engine.")
-@click.option("--timeout", type=click.FloatRange(min=1), default=25 * 3600.0, show_default=True,
+@click.option("--timeout", type=FiniteNumber(1, what="a number of seconds"), default=25 * 3600.0, show_default=True,
               help="With --wait: give up after this many seconds (the engine itself gives up after 24 h).")
-@click.option("--price-in", type=float, default=None,
+@click.option("--price-in", type=PRICE, default=None,
               help="USD per million input tokens in a batch (default: half the config's price).")
-@click.option("--price-out", type=float, default=None, help="USD per million output tokens in a batch.")
+@click.option("--price-out", type=PRICE, default=None, help="USD per million output tokens in a batch.")
 @click.option("--workers", type=WholeNumber(1, MAX_WORKERS), default=None,
               help="Processes that read and ground a results file's lines  [default: the core count]")
 @db_option

@@ -5,6 +5,7 @@ per command, the config read once, choosing a model and its price."""
 from __future__ import annotations
 
 import getpass
+import math
 from pathlib import Path
 
 import click
@@ -13,7 +14,7 @@ from workbench.db import batches_dir, close_db, describe_store, open_db, open_fo
 from workbench.errors import InputError
 from workbench.records import annotator_problem
 from workbench.safe_text import clean, one_line
-from workbench.vocab import MAX_TIMEOUT_SECONDS, OFFLINE, QUEUES, SEARCH_QUEUE_PREFIX
+from workbench.vocab import MAX_PRICE, MAX_TIMEOUT_SECONDS, OFFLINE, QUEUES, SEARCH_QUEUE_PREFIX
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -101,6 +102,39 @@ class WholeNumber(click.ParamType):
             raise InputError(f"{param.opts[0] if param else 'the value'} must be a whole number {allowed} "
                              f"(got '{shown}')")
         return number
+
+
+def _shown_bound(number: float) -> str:
+    """86400 as 86,400 (as the config's messages say it), 0.05 as 0.05."""
+    return f"{int(number):,}" if number == int(number) else f"{number:g}"
+
+
+class FiniteNumber(click.FloatRange):
+    """A number option (--timeout, --rpm, prices, --overlap): a finite number from `low` to `high` (None: no
+    bound), else the same one line as WholeNumber. click.FloatRange alone lets 'nan' through (no comparison
+    with NaN is true): it surfaced as a config file's error, or was stored as NULL. A FloatRange still, so
+    --help shows the range. `what` is the line's noun: 'a number of seconds', 'USD per million tokens'."""
+
+    def __init__(self, low: float, high: float | None = None, what: str = "a number"):
+        super().__init__(low, high)
+        self.what = what
+
+    def convert(self, value, param, ctx):
+        try:
+            number = None if isinstance(value, bool) else float(value)
+        except (TypeError, ValueError):
+            number = None
+        low, high = self.min, self.max
+        if number is None or not math.isfinite(number) or number < low or (high is not None and number > high):
+            allowed = f"from {_shown_bound(low)} " + (f"to {_shown_bound(high)}" if high is not None else "up")
+            shown = one_line(str(value), 40)  # from the command line: bounded, control characters shown
+            raise InputError(f"{param.opts[0] if param else 'the value'} must be {self.what} {allowed} (got '{shown}')")
+        return number
+
+
+TIMEOUT_SECONDS = FiniteNumber(1, MAX_TIMEOUT_SECONDS, "a number of seconds")
+PRICE = FiniteNumber(0, MAX_PRICE, "USD per million tokens")  # the range [prices."MODEL"] allows
+
 DB_HELP = ("Store: a SQLite file, or postgresql://user@host:port/dbname for a team's server "
            "(default: $WORKBENCH_DB or annotations/workbench.db).")
 db_option = click.option("--db", "db_here", type=STORE, default=None, expose_value=False, callback=_remember_db,
@@ -137,9 +171,10 @@ def model_options(func):
                                                              "text"]), default=None,
                      help="How to ask for JSON. auto (default): the best mode the endpoint supports, learned by "
                           "`workbench models` or by falling back once and remembered."),
-        click.option("--timeout", type=click.FloatRange(1, MAX_TIMEOUT_SECONDS), default=None,
+        click.option("--timeout", type=TIMEOUT_SECONDS, default=None,
                      help="Seconds a request may take in all (default 60)."),
-        click.option("--rpm", type=click.FloatRange(min=0.1), default=None, help="At most this many requests a minute."),
+        click.option("--rpm", type=FiniteNumber(0.1, what="a number of requests a minute"), default=None,
+                     help="At most this many requests a minute."),
         db_option,
     ]
     for option in reversed(options):

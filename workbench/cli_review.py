@@ -35,6 +35,9 @@ def review(ctx, prompt_ref, model_name, response_format, timeout, rpm, annotator
     from workbench.review.adjudication import adjudication_plan
     from workbench.store import count_papers
 
+    # An explicit --annotator '' is refused, not replaced by the default: checked before anything is written.
+    annotator = check_annotator(annotator if annotator is not None else
+                                os.environ.get("WORKBENCH_ANNOTATOR") or default_annotator())
     try:
         db = open_store(ctx)
     except ReadOnlyStore:
@@ -48,7 +51,6 @@ def review(ctx, prompt_ref, model_name, response_format, timeout, rpm, annotator
             if report.new == 0:
                 raise InputError("the store is empty and nothing could be ingested; run `workbench ingest PATH`")
     prompt = resolve_prompt(prompt_ref)
-    annotator = check_annotator(annotator or os.environ.get("WORKBENCH_ANNOTATOR") or default_annotator())
     annotator, queue, others = adjudication_plan(db, annotator, queue, names, adjudicate)
     model = make_model(model_name, response_format, timeout, rpm)
     config = read_config()

@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from workbench.cli_batch import submit_batches
-from workbench.cli_common import WholeNumber, fail, make_model, model_options, open_store, price_for, say, store_name
+from workbench.cli_common import PRICE, WholeNumber, fail, make_model, model_options, open_store, price_for, say, store_name
 from workbench.errors import InputError
 from workbench.vocab import MAX_CONCURRENCY, OFFLINE
 from workbench.workers import MAX_WORKERS
@@ -25,8 +25,8 @@ from workbench.workers import MAX_WORKERS
 @click.option("--limit", type=WholeNumber(1), default=None, help="Request at most N papers this run.")
 @click.option("--paper", "paper_ids", multiple=True, help="Only this paper id (repeatable).")
 @click.option("--force", is_flag=True, help="Redo suggestions that are already ok.")
-@click.option("--price-in", type=float, default=None, help="USD per million input tokens (for the cost estimate).")
-@click.option("--price-out", type=float, default=None, help="USD per million output tokens.")
+@click.option("--price-in", type=PRICE, default=None, help="USD per million input tokens (for the cost estimate).")
+@click.option("--price-out", type=PRICE, default=None, help="USD per million output tokens.")
 @click.option("--batch", "as_batch", is_flag=True,
               help="Submit the requests to the endpoint's Batch API (half price, done within 24 h) and return at "
                    "once; `workbench batch collect` stores the results.")

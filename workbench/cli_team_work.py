@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 import click
-from workbench.cli_common import db_option, echo_json, open_store, rich_console, say
+from workbench.cli_common import FiniteNumber, db_option, echo_json, open_store, rich_console, say
 from workbench.errors import InputError
 from workbench.vocab import LEASE_SECONDS, MAX_PER_PAPER
 
@@ -33,7 +33,7 @@ class _CountOrOff(click.ParamType):
 
 @team_group.command("per-paper")
 @click.argument("count", type=_CountOrOff())
-@click.option("--overlap", type=click.FloatRange(0, 1), default=None,
+@click.option("--overlap", type=FiniteNumber(0, 1, "a share of the papers"), default=None,
               help="Only this share of the papers (chosen by a hash of the paper id) needs COUNT decisions; the rest need 1.")
 @click.option("--lease-minutes", type=click.IntRange(1, 24 * 60), default=LEASE_SECONDS // 60, show_default=True,
               help="How long a paper on screen holds its slot without being renewed.")

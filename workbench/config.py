@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from workbench.errors import InputError
-from workbench.vocab import MAX_TIMEOUT_SECONDS
+from workbench.vocab import MAX_PRICE, MAX_TIMEOUT_SECONDS
 
 OFFICIAL_BASE_URL = "https://api.openai.com/v1"
 DEFAULT_TIMEOUT = 60.0
@@ -143,9 +143,9 @@ def prices(config: Config) -> dict[str, tuple[float, float]]:
             result[model] = float(table["input"]), float(table["output"])
         except (KeyError, TypeError, ValueError):
             raise InputError(f"{config_path()}: [prices.\"{model}\"] needs numbers 'input' and 'output'") from None
-        if not all(0 <= price < 1e6 for price in result[model]):  # NaN and infinity fail this too
+        if not all(0 <= price <= MAX_PRICE for price in result[model]):  # NaN and infinity fail this too
             raise InputError(f"{config_path()}: [prices.\"{model}\"] 'input' and 'output' must be USD per million "
-                             "tokens from 0 to 1,000,000")
+                             f"tokens from 0 to {MAX_PRICE:,}")
     return result
 
 

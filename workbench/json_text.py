@@ -105,8 +105,8 @@ def read_json_mended(text: str, **options: Any) -> tuple[Any, str | None]:
     options.setdefault("object_pairs_hook", _unique_keys)
     try:
         value = json.loads(text, **options)
-    except json.JSONDecodeError as exc:
-        raise UnreadableJson(f"{exc.msg} at column {exc.colno}") from None
+    except json.JSONDecodeError as exc:  # some of Python's messages end in "at" already ("Invalid control character at")
+        raise UnreadableJson(f"{exc.msg.removesuffix(' at')} at column {exc.colno}") from None
     except RecursionError:
         raise UnreadableJson("nested too deeply") from None
     except _DuplicateKey as exc:

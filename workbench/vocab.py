@@ -126,6 +126,7 @@ def utc_now() -> str:
 # and what a server reports about itself.
 MAX_TIMEOUT_SECONDS = 86_400  # a day: past that a request is not waiting, it is lost
 MAX_CONCURRENCY = 256  # requests at once (--concurrency, a server's /props slots)
+MAX_PRICE = 1_000_000  # USD per million tokens (--price-in/--price-out, [prices."MODEL"]): past that, a typo
 
 # --------------------------------------------------------------------------- working as a team
 
