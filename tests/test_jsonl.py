@@ -109,7 +109,8 @@ def test_export_import_export_is_byte_identical(decided, tmp_path):
         (MULTIGRID_REF + ', "annotator": "zoe", "status": "accepted", "annotation": {}, "seconds_spent": 1e400}',
          "'seconds_spent' must be a number of seconds"),
         (MULTIGRID_REF + ', "annotator": "zoe", "status": "accepted", "annotation": {}, "created_at": "yesterday"}',
-         "'created_at' must be an ISO 8601 time such as 2026-11-23T12:00:00Z, got 'yesterday'"),
+         "'created_at' must be a UTC time to the second as export writes it, such as 2026-11-23T12:00:00Z, "
+         "got 'yesterday'"),
         (MULTIGRID_REF + ', "annotator": " zoe ", "status": "accepted", "annotation": {}}',
          "'annotator' ' zoe ' has blanks around it"),
         (MULTIGRID_REF + ', "annotator": "zoe", "status": "accepted", "annotation": {}, "score": 3}',
