@@ -109,7 +109,8 @@ def test_every_command_that_prints_data_prints_it_inert(run_cli, hostile_db, tmp
         for i, pid in enumerate(ids[:6]):
             status = "rejected" if (i + len(who)) % 3 == 0 else "accepted"
             lines.append(json.dumps({"paper_id": pid, "annotator": who, "status": status,
-                                     "annotation": {"technique": f"[bold]{who}[/] \x1b[2J"}}))
+                                     "annotation": {"technique": f"[bold]{who}[/] \x1b[2J", "claimed_gain": None,
+                                                    "compute": None}}))
     bad_name = run_cli("import", str(write(tmp_path / "names.jsonl", "\n".join(lines) + "\n")))
     assert bad_name.exit_code == 2 and "contains control characters" in bad_name.stderr
     assert_inert(bad_name.stderr)

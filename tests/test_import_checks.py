@@ -37,13 +37,22 @@ def _accepted(pid: str, suggestion) -> dict:
             "seconds_spent": 4.2, "created_at": T0, "updated_at": T1}
 
 
+def _without(record, *fields):
+    return {**record, "annotation": {f: v for f, v in record["annotation"].items() if f not in fields}}
+
+
 def _times(record, created=T0, updated=T1):
     return {**record, "created_at": created, "updated_at": updated}
 
 
+EVERY_FIELD = "every field (technique, claimed_gain, compute) must be there, null when not stated"
 TIME_FORM = "must be a UTC time to the second as export writes it, such as 2026-11-23T12:00:00Z"
 
 REFUSED = [
+    pytest.param(lambda r: _without(r, "compute"), f"'annotation' lacks 'compute'; {EVERY_FIELD}",
+                 id="annotation-lacks-a-field"),
+    pytest.param(lambda r: _without(r, "technique", "claimed_gain", "compute"),
+                 f"'annotation' lacks 'technique'; {EVERY_FIELD}", id="annotation-empty"),
     pytest.param(lambda r: _times(r, created=T1, updated=T0), f"'created_at' {T1} is later than 'updated_at' {T0}",
                  id="created-after-updated"),
     *[pytest.param(lambda r, key=key, value=value: {**r, key: value}, f"'{key}' {TIME_FORM}, got {value!r}", id=name)

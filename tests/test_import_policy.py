@@ -29,7 +29,8 @@ def store(run_cli, seeds_copy, db_path):
 
 
 def _line(pid, annotator="ana", status="accepted", technique="suggested technique", updated_at=OLD, **extra):
-    record = {"paper_id": pid, "annotator": annotator, "status": status, "annotation": {"technique": technique},
+    record = {"paper_id": pid, "annotator": annotator, "status": status,
+              "annotation": {"technique": technique, "claimed_gain": None, "compute": None},
               "created_at": OLD, "updated_at": updated_at, **extra}
     if annotator is None:
         del record["annotator"]

@@ -155,7 +155,8 @@ def _step(world: World, step: tuple) -> set[str]:
     if kind == "import":
         _, k, policy, status, updated = step
         record = {"paper_id": world.ids[k], "annotator": ANNOTATOR, "status": status,
-                  "annotation": {"technique": None if status == "rejected" else f"imported {status}"},
+                  "annotation": {"technique": None if status == "rejected" else f"imported {status}",
+                                 "claimed_gain": None, "compute": None},
                   "created_at": "2020-01-01T00:00:00Z", "updated_at": updated}
         path = world.file(json.dumps(record) + "\n")
         try:

@@ -272,6 +272,10 @@ def _parse_record(record, where: str, default_annotator: str | None, known_ids: 
     if not isinstance(annotation, dict):
         raise InputError(f"{where}: 'annotation' must be an object with {', '.join(FIELDS)}")
     _unknown(annotation, FIELDS, where, "annotation field")
+    missing = [f for f in FIELDS if f not in annotation]
+    if missing:  # a field left out is not a field stated as null: export writes all three
+        raise InputError(f"{where}: 'annotation' lacks '{missing[0]}'; every field ({', '.join(FIELDS)}) must be "
+                         "there, null when not stated")
     flagged = record.get("flagged", False)
     if not isinstance(flagged, bool):
         raise InputError(f"{where}: 'flagged' must be true or false")
@@ -286,7 +290,7 @@ def _parse_record(record, where: str, default_annotator: str | None, known_ids: 
     row = AnnotationRow(
         paper_id=pid, annotator=_annotator(record.get("annotator", default_annotator), where),
         status=status, flagged=flagged,
-        values={f: _text(annotation.get(f), where, f, MAX_VALUE_CHARS) for f in FIELDS},
+        values={f: _text(annotation[f], where, f, MAX_VALUE_CHARS) for f in FIELDS},
         notes=_text(record.get("notes"), where, "notes", MAX_NOTES_CHARS),
         seconds_spent=float(seconds),
         created_at=created, updated_at=updated,
