@@ -38,7 +38,7 @@ def test_stats_counts_papers_and_annotations(run_cli, seeds_copy):
 
 def test_export_to_file_and_import_round_trip_through_the_cli(run_cli, seeds_copy, tmp_path):
     run_cli("ingest")
-    line = '{"title": "A Multigrid Method for Efficiently Training Video Models", "annotator": "ana", "status": "accepted", "annotation": {"technique": "multigrid", "claimed_gain": null, "compute": null}}\n'
+    line = '{"title": "A Multigrid Method for Efficiently Training Video Models", "annotator": "ana", "status": "edited", "annotation": {"technique": "multigrid", "claimed_gain": null, "compute": null}}\n'
     src = write(tmp_path / "in.jsonl", line)
     result = run_cli("import", str(src))
     assert (result.exit_code, result.stdout) == (0, f"imported 1 annotations from {src}\n")

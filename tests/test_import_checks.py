@@ -37,6 +37,14 @@ def _accepted(pid: str, suggestion) -> dict:
             "seconds_spent": 4.2, "created_at": T0, "updated_at": T1}
 
 
+def _rejected(record):
+    return {**record, "status": "rejected", "annotation": {"technique": "x", "claimed_gain": "2x", "compute": "8 GPUs"}}
+
+
+def _with(record, **annotation):
+    return {**record, "annotation": {**record["annotation"], **annotation}}
+
+
 def _without(record, *fields):
     return {**record, "annotation": {f: v for f, v in record["annotation"].items() if f not in fields}}
 
@@ -49,6 +57,14 @@ EVERY_FIELD = "every field (technique, claimed_gain, compute) must be there, nul
 TIME_FORM = "must be a UTC time to the second as export writes it, such as 2026-11-23T12:00:00Z"
 
 REFUSED = [
+    pytest.param(_rejected, "'status' is rejected but 'technique' has a value; a rejection's fields are all null",
+                 id="rejection-with-values"),
+    pytest.param(lambda r: _with(r, technique="progressive resizing"),
+                 "'status' is accepted but 'technique' differs from the suggestion it names; "
+                 "a changed value makes it edited", id="accepted-differs-from-its-suggestion"),
+    pytest.param(lambda r: {**r, "suggestion": None},
+                 "'status' is accepted but 'technique' has a value and the record names no suggestion; "
+                 "a value not taken from a suggestion makes it edited", id="accepted-values-without-a-suggestion"),
     pytest.param(lambda r: _without(r, "compute"), f"'annotation' lacks 'compute'; {EVERY_FIELD}",
                  id="annotation-lacks-a-field"),
     pytest.param(lambda r: _without(r, "technique", "claimed_gain", "compute"),

@@ -32,6 +32,9 @@ def _line(pid, annotator="ana", status="accepted", technique="suggested techniqu
     record = {"paper_id": pid, "annotator": annotator, "status": status,
               "annotation": {"technique": technique, "claimed_gain": None, "compute": None},
               "created_at": OLD, "updated_at": updated_at, **extra}
+    if status == "accepted":  # taken as suggested: it names the suggestion with these values
+        record["suggestion"] = {"id": "s-1", "prompt": "summary", "prompt_hash": "p" * 64, "model": "offline",
+                                "fields": dict(record["annotation"])}
     if annotator is None:
         del record["annotator"]
     return json.dumps(record)

@@ -130,7 +130,7 @@ def test_export_import_export_is_byte_identical(decided, tmp_path):
     ],
 )
 def test_import_rejects_a_bad_line_and_imports_nothing(seeded_db, tmp_path, bad_line, message):
-    good = MULTIGRID_REF + ', "status": "accepted", "annotation": {"technique": "x", "claimed_gain": null, "compute": null}}'
+    good = MULTIGRID_REF + ', "status": "edited", "annotation": {"technique": "x", "claimed_gain": null, "compute": null}}'
     path = write(tmp_path / "in.jsonl", good + "\n" + bad_line + "\n")
     with pytest.raises(InputError) as caught:
         import_annotations(seeded_db, path, "ana")

@@ -51,7 +51,7 @@ def test_every_command_of_the_spine_works_on_the_backend(run_cli, store_url, see
     assert (stats["papers"], stats["sightings"]) == (504, 583)
     compare = json.loads(run_cli("--db", store_url, "compare", "--json").stdout)
     assert compare and compare[0]["outcomes"]["ok"] + compare[0]["outcomes"].get("invalid", 0) == 30
-    second = line.replace('"ana"', '"ben"').replace('"edited"', '"rejected"')
+    second = line.replace('"ana"', '"ben"').replace('"edited"', '"rejected"').replace('"multigrid"', "null")
     assert run_cli("--db", store_url, "import", str(write(tmp_path / "ben.jsonl", second))).exit_code == 0
     agreement = run_cli("--db", store_url, "agreement", "--json")
     assert agreement.exit_code == 0 and json.loads(agreement.stdout)

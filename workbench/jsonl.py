@@ -28,7 +28,7 @@ from typing import IO, Iterable, Iterator
 from workbench.corpus import paper_id as title_to_id
 from workbench.errors import InputError, WorkbenchError
 from workbench.json_text import UnreadableJson, json_problem, read_json
-from workbench.records import AnnotationRow, TitledAnnotation, annotator_problem
+from workbench.records import AnnotationRow, TitledAnnotation, annotator_problem, status_problem
 from workbench.store import (
     Handle, get_annotation, import_annotation, iter_annotations, iter_suggestions, known_paper_ids, transaction,
 )
@@ -300,6 +300,9 @@ def _parse_record(record, where: str, default_annotator: str | None, known_ids: 
     suggestion = record.get("suggestion")
     if suggestion is not None:
         row.suggestion_id, row.suggested = _parse_suggestion(suggestion, where)
+    problem = status_problem(status, row.values, row.suggested_values())
+    if problem:  # the review never stores these: `export --final` and the reports would take them at their word
+        raise InputError(f"{where}: {problem}")
     return row
 
 
