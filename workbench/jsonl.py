@@ -8,7 +8,8 @@ JSON still reads back to the same text.
 
 Import checks the whole file before anything is written, and rejects what the
 export never produces: duplicate records, NaN, impossible times, unknown keys,
-names with blanks around them, text no UTF-8 file can hold, oversized values.
+names with blanks around them, text no UTF-8 file can hold, oversized values,
+missing fields, times not in export's form, decisions the review never makes.
 """
 
 from __future__ import annotations
