@@ -38,7 +38,7 @@ def test_stats_counts_papers_and_annotations(run_cli, seeds_copy):
 
 def test_export_to_file_and_import_round_trip_through_the_cli(run_cli, seeds_copy, tmp_path):
     run_cli("ingest")
-    line = '{"title": "A Multigrid Method for Efficiently Training Video Models", "annotator": "ana", "status": "accepted", "annotation": {"technique": "multigrid"}}\n'
+    line = '{"title": "A Multigrid Method for Efficiently Training Video Models", "annotator": "ana", "status": "edited", "annotation": {"technique": "multigrid", "claimed_gain": null, "compute": null}}\n'
     src = write(tmp_path / "in.jsonl", line)
     result = run_cli("import", str(src))
     assert (result.exit_code, result.stdout) == (0, f"imported 1 annotations from {src}\n")
@@ -51,7 +51,7 @@ def test_export_to_file_and_import_round_trip_through_the_cli(run_cli, seeds_cop
 
 def test_import_errors_exit_2_with_the_line(run_cli, seeds_copy, tmp_path):
     run_cli("ingest")
-    bad = write(tmp_path / "bad.jsonl", '{"paper_id": "0000", "status": "accepted", "annotation": {}}\n')
+    bad = write(tmp_path / "bad.jsonl", '{"paper_id": "0000", "status": "accepted", "annotation": {"technique": null, "claimed_gain": null, "compute": null}}\n')
     result = run_cli("import", str(bad))
     assert result.exit_code == 2
     assert result.stderr == f"workbench: {bad}:1: unknown paper '0000' (ingest its abstract first)\n"
@@ -84,7 +84,7 @@ def test_a_read_only_command_on_a_path_with_no_store_says_so_and_creates_nothing
 def test_the_store_file_alone_holds_everything_after_a_command(run_cli, tmp_path):
     store = tmp_path / "alone.db"
     run_cli("--db", str(store), "ingest", str(fixture_path("layout_metadata.txt")))
-    line = '{"title": "SPDF: Sparse Pre-training and Dense Fine-tuning for Large Language Models", "annotator": "ana", "status": "accepted", "annotation": {}}\n'
+    line = '{"title": "SPDF: Sparse Pre-training and Dense Fine-tuning for Large Language Models", "annotator": "ana", "status": "accepted", "annotation": {"technique": null, "claimed_gain": null, "compute": null}}\n'
     run_cli("--db", str(store), "import", str(write(tmp_path / "in.jsonl", line)))
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("alone.db")) == ["alone.db"]
     import shutil

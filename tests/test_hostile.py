@@ -107,9 +107,10 @@ def test_every_command_that_prints_data_prints_it_inert(run_cli, hostile_db, tmp
     lines = []
     for who in ("evil [/]", "\x1b]0;ANNOTATOR\x07 eve"):
         for i, pid in enumerate(ids[:6]):
-            status = "rejected" if (i + len(who)) % 3 == 0 else "accepted"
-            lines.append(json.dumps({"paper_id": pid, "annotator": who, "status": status,
-                                     "annotation": {"technique": f"[bold]{who}[/] \x1b[2J"}}))
+            status = "rejected" if (i + len(who)) % 3 == 0 else "edited"
+            technique = None if status == "rejected" else f"[bold]{who}[/] \x1b[2J"  # a rejection states no values
+            lines.append(json.dumps({"paper_id": pid, "annotator": who, "status": status, "notes": f"{who} \x1b[2J",
+                                     "annotation": {"technique": technique, "claimed_gain": None, "compute": None}}))
     bad_name = run_cli("import", str(write(tmp_path / "names.jsonl", "\n".join(lines) + "\n")))
     assert bad_name.exit_code == 2 and "contains control characters" in bad_name.stderr
     assert_inert(bad_name.stderr)

@@ -17,6 +17,7 @@ from tests.factories import add_suggestion
 from workbench.store import Decision, decide, paper_order, set_flag
 
 MULTIGRID_REF = '{"title": "A Multigrid Method for Efficiently Training Video Models"'
+NULLS = '{"technique": null, "claimed_gain": null, "compute": null}'  # an import needs every field, null or not
 KEYS = ["paper_id", "title", "annotator", "status", "flagged", "annotation", "edited_fields", "notes",
         "suggestion", "decided_on", "seconds_spent", "created_at", "updated_at"]
 
@@ -95,41 +96,42 @@ def test_export_import_export_is_byte_identical(decided, tmp_path):
 @pytest.mark.parametrize(
     "bad_line, message",
     [
-        ('{"paper_id": "nope", "status": "accepted", "annotation": {}}', "unknown paper 'nope'"),
+        ('{"paper_id": "nope", "status": "accepted", "annotation": ' + NULLS + '}', "unknown paper 'nope'"),
         ("{not json", "not valid JSON"),
         ('{"title": "a\tb"}', "not valid JSON (Invalid control character at column 13)"),  # "at" once
-        ('{"title": "A Multigrid Method for Efficiently Training Video Models", "status": "maybe", "annotation": {}}',
+        ('{"title": "A Multigrid Method for Efficiently Training Video Models", "status": "maybe", "annotation": ' + NULLS + '}',
          "'status' must be one of accepted, edited, rejected, got 'maybe'"),
-        ('{"status": "accepted", "annotation": {}}', "a record needs 'paper_id' or 'title'"),
+        ('{"status": "accepted", "annotation": ' + NULLS + '}', "a record needs 'paper_id' or 'title'"),
         ('{"title": "A Multigrid Method for Efficiently Training Video Models", "status": "accepted", "annotation": {"speed": "x"}}',
          "unknown annotation field 'speed'"),
-        (MULTIGRID_REF + ', "annotator": "ana", "status": "accepted", "annotation": {}}',
+        (MULTIGRID_REF + ', "annotator": "ana", "status": "accepted", "annotation": ' + NULLS + '}',
          "a second record for paper 8237d2d0084122b4 by 'ana' (the first is on line 1)"),
-        (MULTIGRID_REF + ', "annotator": "zoe", "status": "accepted", "annotation": {}, "seconds_spent": NaN}',
+        (MULTIGRID_REF + ', "annotator": "zoe", "status": "accepted", "annotation": ' + NULLS + ', "seconds_spent": NaN}',
          "NaN is not a number JSON allows"),
-        (MULTIGRID_REF + ', "annotator": "zoe", "status": "accepted", "annotation": {}, "seconds_spent": 1e400}',
+        (MULTIGRID_REF + ', "annotator": "zoe", "status": "accepted", "annotation": ' + NULLS + ', "seconds_spent": 1e400}',
          "'seconds_spent' must be a number of seconds"),
-        (MULTIGRID_REF + ', "annotator": "zoe", "status": "accepted", "annotation": {}, "created_at": "yesterday"}',
-         "'created_at' must be an ISO 8601 time such as 2026-11-23T12:00:00Z, got 'yesterday'"),
-        (MULTIGRID_REF + ', "annotator": " zoe ", "status": "accepted", "annotation": {}}',
+        (MULTIGRID_REF + ', "annotator": "zoe", "status": "accepted", "annotation": ' + NULLS + ', "created_at": "yesterday"}',
+         "'created_at' must be a UTC time to the second as export writes it, such as 2026-11-23T12:00:00Z, "
+         "got 'yesterday'"),
+        (MULTIGRID_REF + ', "annotator": " zoe ", "status": "accepted", "annotation": ' + NULLS + '}',
          "'annotator' ' zoe ' has blanks around it"),
-        (MULTIGRID_REF + ', "annotator": "zoe", "status": "accepted", "annotation": {}, "score": 3}',
+        (MULTIGRID_REF + ', "annotator": "zoe", "status": "accepted", "annotation": ' + NULLS + ', "score": 3}',
          "unknown key 'score'"),
         (MULTIGRID_REF + ', "annotator": "zoe", "status": "accepted", "annotation": {"technique": "\\ud800"}}',
          "contains an invalid Unicode character (a lone surrogate)"),
-        (MULTIGRID_REF + ', "annotator": "zoe", "status": "accepted", "annotation": {"technique": "' + "x" * 2001 + '"}}',
+        (MULTIGRID_REF + ', "annotator": "zoe", "status": "accepted", "annotation": {"technique": "' + "x" * 2001 + '", "claimed_gain": null, "compute": null}}',
          "'technique' is longer than 2,000 characters"),
-        (MULTIGRID_REF + ', "annotator": "zoe", "status": "accepted", "status": "rejected", "annotation": {}}',
+        (MULTIGRID_REF + ', "annotator": "zoe", "status": "accepted", "status": "rejected", "annotation": ' + NULLS + '}',
          'not valid JSON (the key "status" appears twice in one object)'),
         (MULTIGRID_REF + ', "annotator": "zoe", "status": "accepted", "annotation": {"technique": "a", "technique": "b"}}',
          'not valid JSON (the key "technique" appears twice in one object)'),
         ('[' * 100_000 + ']' * 100_000, "not valid JSON (nested too deeply)"),
-        (MULTIGRID_REF + ', "status": "accepted", "annotation": {}, "seconds_spent": ' + "9" * 5_000 + "}",
+        (MULTIGRID_REF + ', "status": "accepted", "annotation": ' + NULLS + ', "seconds_spent": ' + "9" * 5_000 + "}",
          "not valid JSON (a number of more than 4,300 digits)"),
     ],
 )
 def test_import_rejects_a_bad_line_and_imports_nothing(seeded_db, tmp_path, bad_line, message):
-    good = MULTIGRID_REF + ', "status": "accepted", "annotation": {"technique": "x"}}'
+    good = MULTIGRID_REF + ', "status": "edited", "annotation": {"technique": "x", "claimed_gain": null, "compute": null}}'
     path = write(tmp_path / "in.jsonl", good + "\n" + bad_line + "\n")
     with pytest.raises(InputError) as caught:
         import_annotations(seeded_db, path, "ana")
@@ -140,8 +142,8 @@ def test_import_rejects_a_bad_line_and_imports_nothing(seeded_db, tmp_path, bad_
 
 def test_import_by_title_uses_the_default_annotator_and_keeps_others(seeded_db, tmp_path):
     path = write(tmp_path / "in.jsonl",
-                 '{"title": "a multigrid method for efficiently training video models", "status": "accepted", "annotation": {}}\n'
-                 '{"title": "A Multigrid Method for Efficiently Training Video Models", "annotator": "zoe", "status": "rejected", "annotation": {}}\n')
+                 '{"title": "a multigrid method for efficiently training video models", "status": "accepted", "annotation": ' + NULLS + '}\n'
+                 '{"title": "A Multigrid Method for Efficiently Training Video Models", "annotator": "zoe", "status": "rejected", "annotation": ' + NULLS + '}\n')
     import_annotations(seeded_db, path, "ana")
     rows = dict(seeded_db.execute("SELECT annotator, status FROM annotations").fetchall())
     assert rows == {"ana": "accepted", "zoe": "rejected"}

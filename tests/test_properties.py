@@ -10,6 +10,7 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.factories import add_suggestion
 from workbench.corpus import read_source
 from workbench.db import open_db
 from workbench.errors import InputError
@@ -124,9 +125,12 @@ def test_a_valid_export_always_imports_back_unchanged(decisions):
         db = _seeded(Path(folder))
         ids = [pid for _, pid in paper_order(db)]
         for i, (status, technique, gain, compute, annotator) in enumerate(decisions):
-            current = get_annotation(db, ids[i % len(ids)], annotator)
-            decide(db, Decision(ids[i % len(ids)], annotator, status,
-                                {"technique": technique, "claimed_gain": gain, "compute": compute},
+            pid = ids[i % len(ids)]
+            values = {"technique": technique, "claimed_gain": gain, "compute": compute}
+            # as the review decides: accepted takes a suggestion's values as is; a rejection states none
+            suggestion = add_suggestion(db, pid, "p" * 64, "summary", "offline", values) if status == "accepted" else None
+            current = get_annotation(db, pid, annotator)
+            decide(db, Decision(pid, annotator, status, {} if status == "rejected" else values, suggestion,
                                 based_on=current.version if current else None))
         first = "".join(export_annotation_lines(db))
         path = Path(folder) / "export.jsonl"

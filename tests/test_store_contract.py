@@ -43,7 +43,7 @@ def test_every_command_of_the_spine_works_on_the_backend(run_cli, store_url, see
     assert run_cli("--db", store_url, "ingest").stdout.startswith("ingested 5 files: 583 papers found, 504 new")
     assert run_cli("--db", store_url, "suggest", "--model", "offline", "--limit", "30").exit_code == 0
     line = ('{"title": "A Multigrid Method for Efficiently Training Video Models", "annotator": "ana", '
-            '"status": "edited", "annotation": {"technique": "multigrid"}}\n')
+            '"status": "edited", "annotation": {"technique": "multigrid", "claimed_gain": null, "compute": null}}\n')
     assert run_cli("--db", store_url, "import", str(write(tmp_path / "in.jsonl", line))).exit_code == 0
     exported = [json.loads(line) for line in run_cli("--db", store_url, "export").stdout.splitlines()]
     assert [r["annotation"]["technique"] for r in exported] == ["multigrid"]
@@ -51,7 +51,7 @@ def test_every_command_of_the_spine_works_on_the_backend(run_cli, store_url, see
     assert (stats["papers"], stats["sightings"]) == (504, 583)
     compare = json.loads(run_cli("--db", store_url, "compare", "--json").stdout)
     assert compare and compare[0]["outcomes"]["ok"] + compare[0]["outcomes"].get("invalid", 0) == 30
-    second = line.replace('"ana"', '"ben"').replace('"edited"', '"rejected"')
+    second = line.replace('"ana"', '"ben"').replace('"edited"', '"rejected"').replace('"multigrid"', "null")
     assert run_cli("--db", store_url, "import", str(write(tmp_path / "ben.jsonl", second))).exit_code == 0
     agreement = run_cli("--db", store_url, "agreement", "--json")
     assert agreement.exit_code == 0 and json.loads(agreement.stdout)

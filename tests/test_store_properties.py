@@ -155,12 +155,17 @@ def _step(world: World, step: tuple) -> set[str]:
     if kind == "import":
         _, k, policy, status, updated = step
         record = {"paper_id": world.ids[k], "annotator": ANNOTATOR, "status": status,
-                  "annotation": {"technique": None if status == "rejected" else f"imported {status}"},
+                  "annotation": {"technique": None if status == "rejected" else f"imported {status}",
+                                 "claimed_gain": None, "compute": None},
                   "created_at": "2020-01-01T00:00:00Z", "updated_at": updated}
+        if status == "accepted":  # taken as suggested: it names a suggestion with its values
+            record["suggestion"] = {"id": "s-imported", "prompt": "summary", "prompt_hash": "p" * 64,
+                                    "model": "offline", "fields": dict(record["annotation"])}
         path = world.file(json.dumps(record) + "\n")
         try:
             import_annotations(world.dbs[0], path, None, policy)
-        except InputError:  # refused: a conflict
+        except InputError as refused:  # a conflict, never the record itself
+            assert "nothing was imported" in str(refused), str(refused)
             return set()
         return {world.ids[k]} if policy in ("replace", "newer") else set()
     if kind == "ingest":

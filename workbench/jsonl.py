@@ -8,7 +8,8 @@ JSON still reads back to the same text.
 
 Import checks the whole file before anything is written, and rejects what the
 export never produces: duplicate records, NaN, impossible times, unknown keys,
-names with blanks around them, text no UTF-8 file can hold, oversized values.
+names with blanks around them, text no UTF-8 file can hold, oversized values,
+missing fields, times not in export's form, decisions the review never makes.
 """
 
 from __future__ import annotations
@@ -28,11 +29,11 @@ from typing import IO, Iterable, Iterator
 from workbench.corpus import paper_id as title_to_id
 from workbench.errors import InputError, WorkbenchError
 from workbench.json_text import UnreadableJson, json_problem, read_json
-from workbench.records import AnnotationRow, TitledAnnotation, annotator_problem
+from workbench.records import AnnotationRow, TitledAnnotation, annotator_problem, status_problem
 from workbench.store import (
     Handle, get_annotation, import_annotation, iter_annotations, iter_suggestions, known_paper_ids, transaction,
 )
-from workbench.vocab import FIELDS, STATUSES, utc_now
+from workbench.vocab import FIELDS, STATUSES, parse_utc_time, utc_now
 
 # Limits on what an import may carry (an export never comes near them).
 MAX_LINE_CHARS = 1_000_000
@@ -211,7 +212,8 @@ def _annotator(value, where: str) -> str:
 
 
 def _instant(text: str) -> datetime:
-    """An ISO 8601 time; one without a zone is taken as UTC (as every time this program writes is)."""
+    """A stored ISO 8601 time; one without a zone is taken as UTC (an import before the form was checked
+    may have stored any ISO 8601 text)."""
     when = datetime.fromisoformat(text.replace("Z", "+00:00"))
     return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
 
@@ -222,18 +224,27 @@ CLOCK_SKEW = timedelta(days=1)  # a colleague's clock may run ahead; a day is th
 def _timestamp(value, where: str, key: str) -> str | None:
     if value is None:
         return None
-    when = None
-    if isinstance(value, str) and len(value) <= 40:
-        try:
-            when = _instant(value)
-        except ValueError:
-            pass
+    # Only the form export writes: the store compares and sorts these times as text.
+    when = parse_utc_time(value) if isinstance(value, str) else None
     if when is None:
-        raise InputError(f"{where}: '{key}' must be an ISO 8601 time such as 2026-11-23T12:00:00Z, got {value!r}")
+        shown = repr(value) if len(repr(value)) <= 40 else f"{repr(value)[:40]}…"
+        raise InputError(f"{where}: '{key}' must be a UTC time to the second as export writes it, "
+                         f"such as 2026-11-23T12:00:00Z, got {shown}")
     if when > datetime.now(timezone.utc) + CLOCK_SKEW:
         # A time to come would win every `--on-conflict newer` against any decision made before it.
         raise InputError(f"{where}: '{key}' {value} is in the future; no decision was made then")
     return value
+
+
+def _times(record: dict, where: str) -> tuple[str, str]:
+    """created_at and updated_at, in order; one the record lacks is the other (or now), so never out of order."""
+    created = _timestamp(record.get("created_at"), where, "created_at")
+    updated = _timestamp(record.get("updated_at"), where, "updated_at")
+    if created and updated and created > updated:  # text compares as time in this one form
+        raise InputError(f"{where}: 'created_at' {created} is later than 'updated_at' {updated}")
+    now = utc_now()
+    created = created or min(updated or now, now)
+    return created, updated or max(created, now)
 
 
 def _unknown(keys: Iterable[str], known: tuple[str, ...], where: str, what: str) -> None:
@@ -262,6 +273,10 @@ def _parse_record(record, where: str, default_annotator: str | None, known_ids: 
     if not isinstance(annotation, dict):
         raise InputError(f"{where}: 'annotation' must be an object with {', '.join(FIELDS)}")
     _unknown(annotation, FIELDS, where, "annotation field")
+    missing = [f for f in FIELDS if f not in annotation]
+    if missing:  # a field left out is not a field stated as null: export writes all three
+        raise InputError(f"{where}: 'annotation' lacks '{missing[0]}'; every field ({', '.join(FIELDS)}) must be "
+                         "there, null when not stated")
     flagged = record.get("flagged", False)
     if not isinstance(flagged, bool):
         raise InputError(f"{where}: 'flagged' must be true or false")
@@ -272,21 +287,23 @@ def _parse_record(record, where: str, default_annotator: str | None, known_ids: 
     if "annotator" not in record and default_annotator is None:
         raise InputError(f"{where}: the record names no 'annotator'; say whose decisions these are with "
                          "--annotator NAME")
-    now = utc_now()
+    created, updated = _times(record, where)
     row = AnnotationRow(
         paper_id=pid, annotator=_annotator(record.get("annotator", default_annotator), where),
         status=status, flagged=flagged,
-        values={f: _text(annotation.get(f), where, f, MAX_VALUE_CHARS) for f in FIELDS},
+        values={f: _text(annotation[f], where, f, MAX_VALUE_CHARS) for f in FIELDS},
         notes=_text(record.get("notes"), where, "notes", MAX_NOTES_CHARS),
         seconds_spent=float(seconds),
-        created_at=_timestamp(record.get("created_at"), where, "created_at") or now,
-        updated_at=_timestamp(record.get("updated_at"), where, "updated_at") or now,
+        created_at=created, updated_at=updated,
         field_sources=_field_sources(record.get("field_sources"), where),
         decided_on=_text(record.get("decided_on"), where, "decided_on", MAX_NAME_CHARS),
     )
     suggestion = record.get("suggestion")
     if suggestion is not None:
         row.suggestion_id, row.suggested = _parse_suggestion(suggestion, where)
+    problem = status_problem(status, row.values, row.suggested_values())
+    if problem:  # the review never stores these: `export --final` and the reports would take them at their word
+        raise InputError(f"{where}: {problem}")
     return row
 
 

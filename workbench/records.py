@@ -11,7 +11,7 @@ from typing import NamedTuple
 
 from workbench.grounding import Span
 from workbench.safe_text import is_clean, one_line
-from workbench.vocab import BATCH_ENDED, FIELDS, OK, prompt_label, source_label
+from workbench.vocab import ACCEPTED, BATCH_ENDED, FIELDS, OK, REJECTED, prompt_label, source_label
 
 MAX_ANNOTATOR_CHARS = 100
 
@@ -49,6 +49,24 @@ def edited_fields(values: Values, suggested: Values | None) -> list[str]:
     if suggested is None:
         return [f for f in FIELDS if values.get(f) is not None]
     return [f for f in FIELDS if values.get(f) != suggested.get(f)]
+
+
+def status_problem(status: str, values: Values, suggested: Values | None) -> str | None:
+    """Why these values cannot have this status (None when they can): a rejection states no values
+    (the review stores it with every field null), and `accepted` is the suggestion taken as is."""
+    if status == REJECTED:
+        filled = [f for f in FIELDS if values.get(f) is not None]
+        if filled:
+            return f"'status' is rejected but '{filled[0]}' has a value; a rejection's fields are all null"
+    elif status == ACCEPTED:
+        changed = edited_fields(values, suggested)
+        if changed and suggested is None:
+            return (f"'status' is accepted but '{changed[0]}' has a value and the record names no suggestion; "
+                    "a value not taken from a suggestion makes it edited")
+        if changed:
+            return (f"'status' is accepted but '{changed[0]}' differs from the suggestion it names; "
+                    "a changed value makes it edited")
+    return None
 
 
 @dataclass(frozen=True, slots=True)

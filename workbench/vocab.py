@@ -7,7 +7,9 @@ migrations hold their own literal copies.
 
 from __future__ import annotations
 
+import re
 import time
+from datetime import datetime, timezone
 
 # --------------------------------------------------------------------------- the summary's fields
 
@@ -111,15 +113,29 @@ def collapse_whitespace(text: str) -> str:
 
 
 _NOW = [0, ""]  # the last second formatted, and its text: a run stores thousands of rows a second
+TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"  # 2026-11-23T12:00:00Z: fixed width, so the text sorts as the time does
 
 
 def utc_now() -> str:
     """The one time format of the store and the exports: UTC to the second, ISO 8601."""
     second = int(time.time())
     if second != _NOW[0]:
-        _NOW[1] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(second))
+        _NOW[1] = time.strftime(TIME_FORMAT, time.gmtime(second))
         _NOW[0] = second
     return _NOW[1]
+
+
+_TIME_SHAPE = re.compile("[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")  # strptime alone takes 2026-1-2T3:4:5Z
+
+
+def parse_utc_time(text: str) -> datetime | None:
+    """A time in utc_now's format, or None for any other text or an impossible date."""
+    if not _TIME_SHAPE.fullmatch(text):
+        return None
+    try:
+        return datetime.strptime(text, TIME_FORMAT).replace(tzinfo=timezone.utc)
+    except ValueError:
+        return None
 
 
 # Limits on numbers that reach a request: the same bound for a command-line option, a config value
