@@ -116,6 +116,22 @@ def test_a_record_with_only_one_time_is_never_created_after_it_was_updated(paper
     assert (row.created_at, row.updated_at) == (T0, T0)
 
 
+def test_an_old_record_without_updated_at_does_not_win_newer(papers, run_cli, tmp_path):
+    """`--on-conflict newer` compares updated_at: a record that lacks it takes its created_at, not the time of
+    the import (which made a January record replace a decision made today)."""
+    db, ids, _ = papers
+    nulls = {"technique": None, "claimed_gain": None, "compute": None}
+    today = {"paper_id": ids[2], "annotator": "ana", "status": "rejected", "annotation": nulls,
+             "created_at": T0, "updated_at": T1}
+    assert run_cli("import", str(write(tmp_path / "today.jsonl", json.dumps(today) + "\n"))).exit_code == 0
+    january = {"paper_id": ids[2], "annotator": "ana", "status": "edited",
+               "annotation": dict(nulls, technique="OLD JANUARY VALUE"), "created_at": "2026-01-01T00:00:00Z"}
+    result = run_cli("import", "--on-conflict", "newer", str(write(tmp_path / "old.jsonl", json.dumps(january) + "\n")))
+    assert result.exit_code == 0, result.stderr
+    row = get_annotation(db, ids[2], "ana")
+    assert (row.status, row.values["technique"], row.updated_at) == ("rejected", None, T1)
+
+
 def test_every_decision_the_review_makes_exports_and_imports_back_byte_identical(seeded_db, tmp_path):
     prompt, model = resolve_prompt("summary"), get_model("offline")
     asyncio.run(run_suggestions(seeded_db, prompt, model, limit=6))

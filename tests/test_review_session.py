@@ -281,3 +281,58 @@ def test_saving_an_empty_form_decides_nothing(suggested):
         session.save_fields(empty, session.view().suggestion, "a note")
     assert get_annotation(db, session.current_id, "ana") is None
     assert session.decided == 0
+
+
+def test_keeping_mine_after_a_conflict_keeps_the_suggestion_as_it_was_shown(suggested):
+    """The suggestion was redone under the same key while the dialog was open (`--force`, ctrl+r in another
+    window): "y keeps yours" stores what the reviewer accepted, with the suggestion as they saw it."""
+    from workbench.errors import Conflict
+    from workbench.store import Decision, decide
+
+    db, feed = suggested
+    session = ReviewSession(db, "ana", feed)
+    pid = session.current_id
+    shown = session.view().suggestion
+    other = _other_writer(db)
+    try:
+        decide(other, Decision(pid, "ana", "rejected", {"technique": None, "claimed_gain": None, "compute": None},
+                               None, 1.0, None, "another-window"))
+        other.execute("UPDATE suggestions SET claimed_gain = 'REGENERATED GAIN' WHERE id = ?", [shown.id])
+        if hasattr(other, "conn"):
+            other.conn.commit()
+    finally:
+        close_db(other)
+    with pytest.raises(Conflict) as raised:
+        session.accept(shown)
+    row = session.keep_mine(raised.value)
+    assert row.status == "accepted" and row.values == dict(shown.values)
+    stored = get_annotation(db, pid, "ana")
+    assert stored.values == dict(shown.values) and stored.suggested["fields"] == dict(shown.values)
+    assert stored.values["claimed_gain"] != "REGENERATED GAIN"
+
+
+def test_todo_takes_only_undecided_new_papers_and_doubt_passes_over_papers_decided_elsewhere(suggested, tmp_path):
+    from workbench.ingest import ingest
+    from workbench.store import Decision, decide, paper_order
+
+    db, feed = suggested
+    todo = ReviewSession(db, "ana", feed)
+    doubt = ReviewSession(db, "ana", feed, queue="doubt")
+    next_in_doubt = doubt.order[doubt.index + 1][1]
+    other = _other_writer(db)
+    nulls = {"technique": None, "claimed_gain": None, "compute": None}
+    try:
+        (tmp_path / "later.jsonl").write_text('{"title": "Later A", "abstract": "One."}\n'
+                                              '{"title": "Later B", "abstract": "Two."}\n', encoding="utf-8")
+        ingest(other, [tmp_path / "later.jsonl"])
+        later = [pid for _, pid in paper_order(other)][-2:]
+        # ingested and decided (an import) before the review looked: todo must not take that one
+        for pid in (later[0], next_in_doubt):
+            decide(other, Decision(pid, "ana", "rejected", nulls, None, 1.0, None, "import"))
+    finally:
+        close_db(other)
+    assert todo.catch_up()
+    assert [pid for _, pid in todo.order[-1:]] == [later[1]] and later[0] not in todo._queued
+    assert (todo.total_papers, todo.undecided_left()) == (506, 504)  # one decided elsewhere, Later B to do
+    doubt.reject(doubt.view().suggestion)
+    assert doubt.advance() and doubt.current_id != next_in_doubt

@@ -1048,3 +1048,27 @@ async def test_the_top_line_counts_papers_another_writer_ingested_without_a_key(
         await pilot.pause()
         assert "0/505 decided" in text_of(app, "#progress") and "505 to do" in text_of(app, "#progress")
         assert "1 of 505 in 'todo'" in text_of(app, "#progress")
+
+
+async def test_a_on_your_own_decision_changed_elsewhere_since_it_was_shown_confirms_nothing(notices, seeded_db,
+                                                                                              db_path, ids):
+    """`a` on a paper that shows your decision keeps it as it is: if another window or an import changed it
+    after it was shown, the reviewer is told and shown the stored one, not moved on as if it were theirs."""
+    from workbench.store import Decision, decide, get_annotation
+
+    async with running(db_path) as (app, pilot):
+        await pilot.press("a", "p")  # accept #1, back to it: the pane shows your decision, `a` keeps it
+        await settle(app, pilot)
+        assert app.session.current_id == ids[0] and app.session.view().shows_decision
+        shown = get_annotation(seeded_db, ids[0], "ana")
+        decide(seeded_db, Decision(ids[0], "ana", "rejected", {"technique": None, "claimed_gain": None, "compute": None},
+                                   None, 1.0, None, "another-window", based_on=shown.version))
+        await pilot.press("a")
+        await settle(app, pilot)
+        assert app.session.current_id == ids[0]  # not moved on
+        assert any(n.startswith("Not confirmed: this paper's decision changed elsewhere") for n in notices)
+        assert get_annotation(seeded_db, ids[0], "ana").status == "rejected"  # the other decision stands
+        assert "✗ Your decision: rejected" in text_of(app, "#summary")
+        await pilot.press("a")  # now shown as stored: `a` confirms it and moves on
+        await settle(app, pilot)
+        assert app.session.current_id == ids[1]

@@ -242,9 +242,10 @@ def _times(record: dict, where: str) -> tuple[str, str]:
     updated = _timestamp(record.get("updated_at"), where, "updated_at")
     if created and updated and created > updated:  # text compares as time in this one form
         raise InputError(f"{where}: 'created_at' {created} is later than 'updated_at' {updated}")
+    # A missing time is the other one, not the import's: `--on-conflict newer` must not see an old record
+    # without updated_at as the newest decision there is.
     now = utc_now()
-    created = created or min(updated or now, now)
-    return created, updated or max(created, now)
+    return created or updated or now, updated or created or now
 
 
 def _unknown(keys: Iterable[str], known: tuple[str, ...], where: str, what: str) -> None:

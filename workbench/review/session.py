@@ -14,6 +14,7 @@ import time
 import uuid
 from collections import Counter
 from contextlib import suppress
+from dataclasses import replace
 from pathlib import Path
 
 from workbench.db import close_db, open_db
@@ -130,7 +131,8 @@ class ReviewSession(TeamLeases):
             self._record_status(pid, stored.get(pid), forget=pid not in stored)
         self.total_papers += len(news.papers)
         if news.papers and self.queue_name in (TODO, ALL):
-            fresh = [(seq, pid) for seq, pid in news.papers if pid not in self._queued]
+            fresh = [(seq, pid) for seq, pid in news.papers if pid not in self._queued
+                     and not (self.queue_name == TODO and self.statuses.get(pid))]  # imported with its decision
             if self.team is not None and self.queue_name == TODO:
                 open_now = open_papers(self.db, self.annotator, [pid for _, pid in fresh])
                 fresh = [entry for entry in fresh if entry[1] in open_now]
@@ -178,11 +180,11 @@ class ReviewSession(TeamLeases):
 
     def advance(self) -> bool:
         """After a decision: the next paper of the queue; in `todo`, the next one still undecided
-        (a paper reached with g or / may sit among decided ones)."""
-        if self.queue_name != TODO:
+        (a paper reached with g or /, or decided elsewhere, may sit among decided ones); so in `doubt`."""
+        if self.queue_name not in (TODO, DOUBT):
             return self.move(1)
         self.catch_up()
-        if self.team is not None:
+        if self.team is not None and self.queue_name == TODO:
             found = self._next_taken(self.index, 1, skip_decided=True)
             if found is not None:
                 self._arrive(found)
@@ -254,6 +256,15 @@ class ReviewSession(TeamLeases):
         if self.statuses.get(pid) != status or (annotation is None) != (pid not in self.statuses):
             self._record_status(pid, status, forget=annotation is None)
         return annotation
+
+    def still_as_shown(self, pid: str) -> bool:
+        """Is the paper's stored decision still the version shown? (`a` on your own decision confirms it; if
+        another window or an import changed it since, the next write would conflict: say so instead.)"""
+        stored = get_annotation(self.db, pid, self.annotator)
+        if (stored.version if stored else None) == self._based_on(pid):
+            return True
+        self.reload(pid)  # what the screen shows next, and what a decision on it is based on
+        return False
 
     def _based_on(self, pid: str) -> int | None:
         """The version shown for this paper (read now if it never was shown)."""
@@ -357,9 +368,15 @@ class ReviewSession(TeamLeases):
         return row
 
     def _suggestion_of(self, row: AnnotationRow) -> SuggestionRow | None:
+        """The suggestion a decision started from, as the reviewer saw it: redone since under the same key
+        (`--force`, ctrl+r elsewhere), its values are the ones shown, not the new ones."""
         if row.suggestion_id is None:
             return None
-        return next((s for s in suggestions_for_paper(self.db, row.paper_id) if s.id == row.suggestion_id), None)
+        found = next((s for s in suggestions_for_paper(self.db, row.paper_id) if s.id == row.suggestion_id), None)
+        seen = (row.suggested or {}).get("fields")
+        if found is not None and isinstance(seen, dict) and dict(found.values) != seen:
+            found = replace(found, values=dict(seen))
+        return found
 
     def accept(self, suggestion: SuggestionRow, notes: str | None = None) -> AnnotationRow:
         return self.decide(ACCEPTED, dict(suggestion.values), suggestion, notes)

@@ -18,16 +18,17 @@ from textual.screen import Screen
 from textual.widgets import Footer
 
 from workbench.errors import Conflict, StoreBusy, WorkbenchError
-from workbench.review import Composition, FeedResult, PaperView, ReviewSession, same_value
-from workbench.safe_text import one_line, plain
+from workbench.review import Composition, FeedResult, PaperView, ReviewSession
+from workbench.safe_text import one_line
 from workbench.tui.notices import show, tell
 from workbench.tui.screens.paper_keys import BINDINGS, FOOTER_ORDER, key_help, keys_of
 from workbench.tui.screens.said import ModelSaidAction
 from workbench.tui.widgets.abstract import message_text, paper_text
+from workbench.tui.widgets.decision_lines import decision_line, others_text, source_line
 from workbench.tui.widgets.form import FORM_ACTIONS, SuggestionForm
 from workbench.tui.widgets.panel import TextPanel
 from workbench.tui.widgets.top_line import Progress, top_line
-from workbench.vocab import FIELDS, NOTES, STATUS_MARKS, STATUS_STYLES, field_name
+from workbench.vocab import FIELDS, NOTES
 
 
 OUTSIDE_LOOK_SECONDS = 5.0
@@ -122,8 +123,8 @@ class ReviewScreen(ModelSaidAction, Screen):
         fields = view.fields()
         self._spans = {f: v.span for f, v in fields.items()}
         self._render_paper()
-        self.form.fill(self._decision_line(view), self._source_line(view), fields,
-                       view.annotation.notes if view.annotation else None, self._others(view), view.field_view)
+        self.form.fill(decision_line(view, self.session.doubt_text(view.paper.id)), source_line(view, self.session.feed),
+                       fields, view.annotation.notes if view.annotation else None, others_text(view), view.field_view)
 
     def _render_progress(self) -> None:
         s = self.session
@@ -143,79 +144,6 @@ class ReviewScreen(ModelSaidAction, Screen):
         self._render_progress()
         if self.view is not None:
             self._render_paper()
-
-    def _source_line(self, view: PaperView) -> Text:
-        """Where the suggestion on screen came from, and its outcome."""
-        text = Text()
-        feed = self.session.feed
-        suggestion = view.suggestion
-        if suggestion is None:
-            if feed.stopped:
-                text.append_text(plain(f"{feed.label} · unavailable: {one_line(feed.stopped, 200)}", style="bold red"))
-                text.append("\nWrite the fields by hand (e) or reject (r).", style="dim")
-            elif view.paper.id in feed.gave_up:
-                text.append_text(plain(f"{feed.label} · failed: {one_line(feed.gave_up[view.paper.id], 200)}",
-                                       style="bold red"))
-                text.append("\nWrite the fields by hand (e), reject (r) or retry (ctrl+r).", style="dim")
-            else:
-                text.append_text(plain(f"{feed.label} · suggesting…", style="italic"))
-            return text
-        text.append_text(plain(suggestion.label, style="bold"))
-        if suggestion.ok:
-            text.append(" · ok", style="green")
-        else:
-            text.append(f" · {suggestion.outcome}", style="bold red")
-            if suggestion.error:
-                text.append_text(plain(f": {one_line(suggestion.error, 200)}", style="red"))
-            text.append("\nWrite the fields by hand (e), reject (r) or retry (ctrl+r).", style="dim")
-        if len(view.suggestions) > 1:  # the legend: 1-9 mean the same sources on every paper this session
-            for number, other in sorted(zip(view.numbers, view.suggestions), key=lambda pair: pair[0]):
-                text.append(f"\n{number} ", style="bold" if other is suggestion else "dim")
-                text.append_text(plain(one_line(other.label, 40), style="" if other is suggestion else "dim"))
-            text.append("  (c compares)", style="dim")
-        if view.pending:
-            text.append_text(plain(f"\n{feed.label} · suggesting…", style="italic"))
-        return text
-
-    def _decision_line(self, view: PaperView) -> Text:
-        text = Text()
-        doubt = self.session.doubt_text(view.paper.id)
-        if doubt:
-            text.append_text(plain(doubt + "\n", style="yellow"))
-        annotation = view.annotation
-        if view.decided:
-            status = annotation.status
-            text.append(f"{STATUS_MARKS[status]} Your decision: {status}", style=f"bold {STATUS_STYLES[status]}")
-            text.append(f" · {annotation.updated_at.replace('T', ' ').rstrip('Z')}", style="dim")
-            if view.picked:
-                text.append("\nShowing a picked suggestion: a accepts it in place of your decision.", style="yellow")
-            elif view.shows_decision:
-                text.append("\nShowing your values: a keeps them.", style="dim")
-        else:
-            text.append("Not decided yet", style="dim")
-        if view.text_changed:
-            text.append("\n⚠ Text changed since decided: the abstract has a newer revision.", style="bold yellow")
-        if annotation and annotation.flagged:
-            text.append("   ⚑ flagged", style="bold magenta")
-        return text
-
-    def _others(self, view: PaperView) -> Text:
-        """--queue disagreements: the decisions to adjudicate, with what differs from the pane."""
-        text = Text()
-        shown = view.values()
-        for other in view.others:
-            text.append("\n")
-            text.append_text(plain(f"{one_line(other.annotator, 40)}: ", style="bold"))
-            text.append(other.status, style=STATUS_STYLES[other.status])
-            if other.status == "rejected":
-                continue
-            differing = [f for f in FIELDS if not same_value(other.values[f], shown.get(f))]
-            if not differing:
-                text.append(" (as shown above)", style="dim")
-            for name in differing:  # only what differs from the pane
-                text.append(f"\n  {field_name(name)}: ", style="dim")
-                text.append_text(plain(other.values[name] or "—"))
-        return text
 
     # ------------------------------------------------------------------ suggestions in the background
 
@@ -289,8 +217,14 @@ class ReviewScreen(ModelSaidAction, Screen):
         view = self.view
         if view is None:
             return
-        if view.shows_decision:
-            self._advance()  # `a` confirms what is shown: your decision stays as it is
+        if view.shows_decision:  # `a` confirms what is shown: your decision stays as it is, if it still is
+            if self.session.still_as_shown(view.paper.id):
+                self._advance()
+            else:
+                self.show_current()
+                tell(self, "Not confirmed: this paper's decision changed elsewhere (another window or an import) "
+                     "since it was shown; the pane shows it as stored now.", title="Changed elsewhere",
+                     severity="warning", timeout=8)
             return
         suggestion = view.suggestion
         if (suggestion is None or not suggestion.ok) and self.session.feed.pending(view.paper.id):
