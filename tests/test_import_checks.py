@@ -71,6 +71,17 @@ REFUSED = [
                  f"'annotation' lacks 'technique'; {EVERY_FIELD}", id="annotation-empty"),
     pytest.param(lambda r: _times(r, created=T1, updated=T0), f"'created_at' {T1} is later than 'updated_at' {T0}",
                  id="created-after-updated"),
+    pytest.param(lambda r: {**r, "status": "edited"},
+                 "'status' is edited but every field is the suggestion's it names; unchanged, it is accepted",
+                 id="edited-but-unchanged"),
+    pytest.param(lambda r: {**r, "title": "Some Other Paper Entirely"},
+                 "'title' names another paper than 'paper_id'", id="title-of-another-paper"),
+    pytest.param(lambda r: {**r, "decided_on": "zz"},
+                 "'decided_on' must be the content hash of the text decided on (16 hex digits)", id="decided-on-not-a-hash"),
+    pytest.param(lambda r: {**r, "suggestion": {**r["suggestion"], "fields": {"technique": "multigrid training",
+                                                                                "claimed_gain": "4.5x faster"}}},
+                 "'suggestion.fields' lacks 'compute'; every field must be there, null when none",
+                 id="suggestion-lacks-a-field"),
     *[pytest.param(lambda r, key=key, value=value: {**r, key: value}, f"'{key}' {TIME_FORM}, got {value!r}", id=name)
       for name, key, value in [
           ("week-date", "created_at", "2026-W49-1T09:00:00Z"),
@@ -93,7 +104,7 @@ def test_a_record_no_decision_could_make_is_one_line_and_nothing_of_the_file_is_
     path = write(tmp_path / "in.jsonl", json.dumps(good) + "\n" + json.dumps(change(_accepted(ids[0], suggestion))) + "\n")
     result = run_cli("import", str(path))
     assert (result.exit_code, result.stdout) == (2, "")
-    assert result.stderr == f"workbench: {path}:2: {message}\n"
+    assert result.stderr.startswith(f"workbench: {path}:2: {message}") and result.stderr.count("\n") == 1
     assert db["annotations"].count == 0 and db["events"].count == 0
 
 
@@ -160,3 +171,10 @@ def test_every_decision_the_review_makes_exports_and_imports_back_byte_identical
     assert import_annotations(fresh, write(tmp_path / "export.jsonl", first), None).written == 6
     assert "".join(export_annotation_lines(fresh)) == first
     fresh.close()
+
+
+def test_empty_notes_are_no_notes_as_the_review_keeps_them(papers, run_cli, tmp_path):
+    db, ids, suggestion = papers
+    record = {**_accepted(ids[0], suggestion), "notes": ""}
+    assert run_cli("import", str(write(tmp_path / "in.jsonl", json.dumps(record) + "\n"))).exit_code == 0
+    assert get_annotation(db, ids[0], "ana").notes is None

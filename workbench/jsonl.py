@@ -267,6 +267,8 @@ def _parse_record(record, where: str, default_annotator: str | None, known_ids: 
     if pid not in known_ids:
         label = record.get("paper_id") or title
         raise InputError(f"{where}: unknown paper {str(label)[:80]!r} (ingest its abstract first)")
+    if isinstance(title, str) and title.strip() and title_to_id(title) != pid:  # export writes the paper's own
+        raise InputError(f"{where}: 'title' names another paper than 'paper_id' {pid[:40]!r}")
     status = record.get("status")
     if status not in STATUSES:
         raise InputError(f"{where}: 'status' must be one of {', '.join(STATUSES)}, got {str(status)[:40]!r}")
@@ -293,11 +295,11 @@ def _parse_record(record, where: str, default_annotator: str | None, known_ids: 
         paper_id=pid, annotator=_annotator(record.get("annotator", default_annotator), where),
         status=status, flagged=flagged,
         values={f: _text(annotation[f], where, f, MAX_VALUE_CHARS) for f in FIELDS},
-        notes=_text(record.get("notes"), where, "notes", MAX_NOTES_CHARS),
+        notes=_text(record.get("notes"), where, "notes", MAX_NOTES_CHARS) or None,  # "" as the review keeps it: none
         seconds_spent=float(seconds),
         created_at=created, updated_at=updated,
         field_sources=_field_sources(record.get("field_sources"), where),
-        decided_on=_text(record.get("decided_on"), where, "decided_on", MAX_NAME_CHARS),
+        decided_on=_content_hash(record.get("decided_on"), where),
     )
     suggestion = record.get("suggestion")
     if suggestion is not None:
@@ -317,6 +319,15 @@ def _field_sources(value, where: str) -> dict[str, str] | None:
     return {f: _text(v, where, f"field_sources.{f}", MAX_NAME_CHARS * 2, nullable=False) for f, v in value.items()}
 
 
+def _content_hash(value, where: str) -> str | None:
+    """`decided_on`: the content hash of the text decided on, as the store writes it (16 hex digits)."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or re.fullmatch(r"[0-9a-f]{16}", value) is None:
+        raise InputError(f"{where}: 'decided_on' must be the content hash of the text decided on (16 hex digits)")
+    return value
+
+
 def _parse_suggestion(suggestion, where: str) -> tuple[str, dict]:
     if not isinstance(suggestion, dict):
         raise InputError(f"{where}: 'suggestion' must be an object or null")
@@ -327,6 +338,9 @@ def _parse_suggestion(suggestion, where: str) -> tuple[str, dict]:
     if not isinstance(fields, dict):
         raise InputError(f"{where}: 'suggestion.fields' must be an object")
     _unknown(fields, FIELDS, where, "field in 'suggestion.fields'")
+    missing = [f for f in FIELDS if f not in fields]
+    if missing:
+        raise InputError(f"{where}: 'suggestion.fields' lacks '{missing[0]}'; every field must be there, null when none")
     snapshot = {
         "prompt": suggestion["prompt"],
         "prompt_hash": suggestion["prompt_hash"],

@@ -11,7 +11,7 @@ from typing import NamedTuple
 
 from workbench.grounding import Span
 from workbench.safe_text import is_clean, one_line
-from workbench.vocab import ACCEPTED, BATCH_ENDED, FIELDS, OK, REJECTED, prompt_label, source_label
+from workbench.vocab import ACCEPTED, BATCH_ENDED, EDITED, FIELDS, OK, REJECTED, prompt_label, source_label
 
 MAX_ANNOTATOR_CHARS = 100
 
@@ -66,6 +66,8 @@ def status_problem(status: str, values: Values, suggested: Values | None) -> str
         if changed:
             return (f"'status' is accepted but '{changed[0]}' differs from the suggestion it names; "
                     "a changed value makes it edited")
+    elif status == EDITED and suggested is not None and not edited_fields(values, suggested):
+        return "'status' is edited but every field is the suggestion's it names; unchanged, it is accepted"
     return None
 
 
