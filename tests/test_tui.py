@@ -1072,3 +1072,24 @@ async def test_a_on_your_own_decision_changed_elsewhere_since_it_was_shown_confi
         await pilot.press("a")  # now shown as stored: `a` confirms it and moves on
         await settle(app, pilot)
         assert app.session.current_id == ids[1]
+
+
+async def test_when_suggestions_stop_on_another_paper_the_one_on_screen_says_so(notices, db_path, ids):
+    """The request that found the endpoint down was for a paper ahead: the paper on screen, whose own
+    request was cancelled with the rest, said "suggesting…" until the reviewer moved away and back."""
+    import asyncio
+
+    from workbench.errors import AbortedRun
+
+    class DownAhead(FailingModel):
+        name = "down-ahead"
+
+        async def summarise(self, title, abstract, prompt):
+            if title.startswith("A Multigrid Method"):  # the first paper's request hangs
+                await asyncio.sleep(30)
+            raise AbortedRun("the endpoint http://127.0.0.1:9/v1 is not answering: 8 requests in a row failed")
+
+    async with running(db_path, model=DownAhead()) as (app, pilot):
+        await pilot.pause(0.2)
+        assert app.session.current_id == ids[0]
+        assert "unavailable: the endpoint http://127.0.0.1:9/v1 is not answering" in text_of(app, "#summary")

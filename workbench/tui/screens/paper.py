@@ -157,7 +157,8 @@ class ReviewScreen(ModelSaidAction, Screen):
         show(self, notice)
         if message.result.fatal:
             self.workers.cancel_group(self, "suggest")
-        if message.result.paper_id == self.session.current_id and not self.editing:
+        # The paper on screen, or every paper once suggestions stopped (its own request was cancelled: say so).
+        if (message.result.paper_id == self.session.current_id or message.result.fatal) and not self.editing:
             if self.app.screen is self:
                 self.show_current()
             else:  # behind a dialog: re-reading now would base its answer on a version it never showed
