@@ -1050,28 +1050,35 @@ async def test_the_top_line_counts_papers_another_writer_ingested_without_a_key(
         assert "1 of 505 in 'todo'" in text_of(app, "#progress")
 
 
-async def test_a_on_your_own_decision_changed_elsewhere_since_it_was_shown_confirms_nothing(notices, seeded_db,
-                                                                                              db_path, ids):
-    """`a` on a paper that shows your decision keeps it as it is: if another window or an import changed it
-    after it was shown, the reviewer is told and shown the stored one, not moved on as if it were theirs."""
-    from workbench.store import Decision, decide, get_annotation
+async def test_a_on_your_own_decision_changed_elsewhere_since_it_was_shown_opens_the_conflict_dialog(
+        seeded_db, db_path, ids):
+    """`a` on a paper that shows your decision keeps it as it is. If another window or an import changed it
+    after it was shown, it is a conflict like any other: the dialog, and the keys typed ahead go to it (a
+    burst of `a` once accepted the suggestion over the other window's rejection). A flag alone is no change."""
+    from workbench.store import Decision, decide, get_annotation, set_flag
+    from workbench.tui.screens.dialogs import ConflictScreen
 
     async with running(db_path) as (app, pilot):
         await pilot.press("a", "p")  # accept #1, back to it: the pane shows your decision, `a` keeps it
         await settle(app, pilot)
         assert app.session.current_id == ids[0] and app.session.view().shows_decision
         shown = get_annotation(seeded_db, ids[0], "ana")
+        flagged = set_flag(seeded_db, ids[0], "ana", True, based_on=shown.version, session="another-window")
+        await pilot.press("a")  # only the flag changed elsewhere: confirmed, on to #2
+        await settle(app, pilot)
+        assert app.session.current_id == ids[1] and not isinstance(app.screen, ConflictScreen)
+        await pilot.press("p")
+        await settle(app, pilot)
         decide(seeded_db, Decision(ids[0], "ana", "rejected", {"technique": None, "claimed_gain": None, "compute": None},
-                                   None, 1.0, None, "another-window", based_on=shown.version))
-        await pilot.press("a")
+                                   None, 1.0, None, "another-window", based_on=flagged.version))
+        await pilot.press("a", "a", "a")  # a burst: the first finds the change, the others go to the dialog
         await settle(app, pilot)
-        assert app.session.current_id == ids[0]  # not moved on
-        assert any(n.startswith("Not confirmed: this paper's decision changed elsewhere") for n in notices)
+        assert isinstance(app.screen, ConflictScreen) and app.session.current_id == ids[0]
         assert get_annotation(seeded_db, ids[0], "ana").status == "rejected"  # the other decision stands
-        assert "✗ Your decision: rejected" in text_of(app, "#summary")
-        await pilot.press("a")  # now shown as stored: `a` confirms it and moves on
+        await pilot.press("s")  # take the stored one: nothing written
         await settle(app, pilot)
-        assert app.session.current_id == ids[1]
+        assert get_annotation(seeded_db, ids[0], "ana").status == "rejected"
+        assert "✗ Your decision: rejected" in text_of(app, "#summary")
 
 
 async def test_when_suggestions_stop_on_another_paper_the_one_on_screen_says_so(notices, db_path, ids):
@@ -1093,3 +1100,26 @@ async def test_when_suggestions_stop_on_another_paper_the_one_on_screen_says_so(
         await pilot.pause(0.2)
         assert app.session.current_id == ids[0]
         assert "unavailable: the endpoint http://127.0.0.1:9/v1 is not answering" in text_of(app, "#summary")
+
+
+async def test_composing_after_a_conflict_measures_yours_against_the_suggestion_as_shown(seeded_db, db_path, ids):
+    """The dialog's `e`, then ctrl+s with nothing typed: `accepted` against the suggestion as it was shown, not
+    against one redone under the same key meanwhile (it was stored as `edited`, the redone values as its source)."""
+    from workbench.store import Decision, decide, get_annotation
+    from workbench.tui.screens.dialogs import ConflictScreen
+
+    async with running(db_path) as (app, pilot):
+        shown = dict(app.session.view().suggestion.values)
+        decide(seeded_db, Decision(ids[0], "ana", "rejected", {"technique": None, "claimed_gain": None, "compute": None},
+                                   None, 1.0, None, "another-window"))
+        seeded_db.execute("UPDATE suggestions SET technique = 'REDONE' WHERE paper_id = ?", [ids[0]])
+        seeded_db.conn.commit()
+        await pilot.press("a")
+        await settle(app, pilot)
+        assert isinstance(app.screen, ConflictScreen)
+        await pilot.press("e")
+        await settle(app, pilot)
+        await pilot.press("ctrl+s")
+        await settle(app, pilot)
+        stored = get_annotation(seeded_db, ids[0], "ana")
+        assert (stored.status, stored.values, stored.suggested["fields"]) == ("accepted", shown, shown)

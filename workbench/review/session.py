@@ -257,14 +257,17 @@ class ReviewSession(TeamLeases):
             self._record_status(pid, status, forget=annotation is None)
         return annotation
 
-    def still_as_shown(self, pid: str) -> bool:
-        """Is the paper's stored decision still the version shown? (`a` on your own decision confirms it; if
-        another window or an import changed it since, the next write would conflict: say so instead.)"""
-        stored = get_annotation(self.db, pid, self.annotator)
-        if (stored.version if stored else None) == self._based_on(pid):
-            return True
-        self.reload(pid)  # what the screen shows next, and what a decision on it is based on
-        return False
+    def confirm(self, shown: AnnotationRow) -> None:
+        """`a` on your own decision as shown: it stays. Changed elsewhere since (not a flag alone): a Conflict, as for
+        any decision: the dialog asks which stands, and keys typed ahead go to it, not to the paper as stored now."""
+        stored = get_annotation(self.db, shown.paper_id, self.annotator)
+        if (stored.version if stored else None) == self._based_on(shown.paper_id):
+            return
+        if stored is not None and stored.says_the_same(shown):
+            self.seen[shown.paper_id] = stored.version  # the same decision: a flag or an undone change
+            return
+        self.reload(shown.paper_id)
+        raise Conflict(stored, shown)
 
     def _based_on(self, pid: str) -> int | None:
         """The version shown for this paper (read now if it never was shown)."""
@@ -360,14 +363,14 @@ class ReviewSession(TeamLeases):
         mine = conflict.attempted
         self.rebase_on(conflict)
         row = decide_in_slot(self.db, Decision(mine.paper_id, self.annotator, mine.status, dict(mine.values),
-                                       self._suggestion_of(mine), self.seconds_here(), mine.notes, self.session_id,
+                                       self.suggestion_as_shown(mine), self.seconds_here(), mine.notes, self.session_id,
                                        mine.field_sources, based_on=self.seen[mine.paper_id],
                                        decided_on=mine.decided_on))
         self._wrote(row)
         self.shown_at = self.clock()
         return row
 
-    def _suggestion_of(self, row: AnnotationRow) -> SuggestionRow | None:
+    def suggestion_as_shown(self, row: AnnotationRow) -> SuggestionRow | None:
         """The suggestion a decision started from, as the reviewer saw it: redone since under the same key
         (`--force`, ctrl+r elsewhere), its values are the ones shown, not the new ones."""
         if row.suggestion_id is None:

@@ -233,7 +233,9 @@ class ConflictScreen(Dialog[str]):
         self.stored, self.yours = stored, yours
 
     def compose(self) -> ComposeResult:
-        with Vertical(classes="dialog wide", id="conflict"):
+        # Scrolls (↓, PgDn): at 80x24 the notes and times rows fall below the screen, and a reviewer must be
+        # able to read every row before choosing.
+        with VerticalScroll(classes="dialog wide", id="conflict"):
             yield Static(Text("This paper changed since it was shown", style="bold yellow"))
             # The keys before the table: long values must never push them off an 80x24 screen.
             yield Static(Text("y keeps yours · s or esc takes the stored one · e opens the form with yours",

@@ -18,7 +18,7 @@ from textual.screen import Screen
 from textual.widgets import Footer
 
 from workbench.errors import Conflict, StoreBusy, WorkbenchError
-from workbench.review import Composition, FeedResult, PaperView, ReviewSession
+from workbench.review import Composition, FeedResult, PaperView, ReviewSession, SuggestionRow
 from workbench.safe_text import one_line
 from workbench.tui.notices import show, tell
 from workbench.tui.screens.paper_keys import BINDINGS, FOOTER_ORDER, key_help, keys_of
@@ -54,6 +54,7 @@ class ReviewScreen(ModelSaidAction, Screen):
         self.view: PaperView | None = None
         self.stale = False  # the current paper changed while a dialog covered the screen
         self.composition: Composition | None = None  # the compare screen's result, while it is being edited
+        self.composing_from: SuggestionRow | None = None  # the conflict dialog's `e`: the suggestion yours came from
         self._spans: dict = {}  # the evidence highlighted in the paper pane
 
     def compose(self) -> ComposeResult:
@@ -101,7 +102,7 @@ class ReviewScreen(ModelSaidAction, Screen):
 
     def show_current(self, *, first: bool = False) -> None:
         """Render the current paper from the session and keep suggestions coming."""
-        self.composition = None
+        self.composition = self.composing_from = None
         if self.editing:
             self.call_after_refresh(self.refresh_bindings)  # ctrl+s / esc leave the footer
         for paper in self.session.prefetch():  # first, so the view knows what is under way
@@ -200,7 +201,8 @@ class ReviewScreen(ModelSaidAction, Screen):
                 if self._commit(lambda: self.session.keep_mine(conflict), decision=True):
                     self._advance()
             elif choice == COMPOSE:  # yours in the form, notes too, saved on the version the dialog showed
-                self.session.rebase_on(conflict)
+                self.session.rebase_on(conflict)  # and measured against the suggestion as it was shown
+                self.composing_from = self.session.suggestion_as_shown(conflict.attempted)
                 self.form.begin_edit(values={**conflict.attempted.values, NOTES: conflict.attempted.notes})
                 self.refresh_bindings()
             else:
@@ -218,14 +220,9 @@ class ReviewScreen(ModelSaidAction, Screen):
         view = self.view
         if view is None:
             return
-        if view.shows_decision:  # `a` confirms what is shown: your decision stays as it is, if it still is
-            if self.session.still_as_shown(view.paper.id):
+        if view.shows_decision:  # `a` confirms what is shown: your decision stays as it is (changed since: the dialog)
+            if self._commit(lambda: self.session.confirm(view.annotation), decision=True):
                 self._advance()
-            else:
-                self.show_current()
-                tell(self, "Not confirmed: this paper's decision changed elsewhere (another window or an import) "
-                     "since it was shown; the pane shows it as stored now.", title="Changed elsewhere",
-                     severity="warning", timeout=8)
             return
         suggestion = view.suggestion
         if (suggestion is None or not suggestion.ok) and self.session.feed.pending(view.paper.id):
@@ -254,7 +251,8 @@ class ReviewScreen(ModelSaidAction, Screen):
             save = lambda: self.session.save_fields(fields, composition.suggestion, values[NOTES],  # noqa: E731
                                                     composition.typed_over(fields))
         else:
-            save = lambda: self.session.save_fields(fields, self.view.suggestion, values[NOTES])  # noqa: E731
+            started_from = self.composing_from or self.view.suggestion
+            save = lambda: self.session.save_fields(fields, started_from, values[NOTES])  # noqa: E731
         if self._commit(save, decision=True):
             self._advance()
 
