@@ -41,7 +41,7 @@ def test_export_to_file_and_import_round_trip_through_the_cli(run_cli, seeds_cop
     line = '{"title": "A Multigrid Method for Efficiently Training Video Models", "annotator": "ana", "status": "edited", "annotation": {"technique": "multigrid", "claimed_gain": null, "compute": null}}\n'
     src = write(tmp_path / "in.jsonl", line)
     result = run_cli("import", str(src))
-    assert (result.exit_code, result.stdout) == (0, f"imported 1 annotations from {src}\n")
+    assert (result.exit_code, result.stdout) == (0, f"imported 1 annotation from {src}\n")
     out = tmp_path / "out.jsonl"
     assert run_cli("export", "-o", str(out)).exit_code == 0
     record = json.loads(out.read_text())

@@ -74,6 +74,9 @@ REFUSED = [
     pytest.param(lambda r: {**r, "status": "edited"},
                  "'status' is edited but every field is the suggestion's it names; unchanged, it is accepted",
                  id="edited-but-unchanged"),
+    pytest.param(lambda r: {**r, "title": 123}, "'title' must be the paper's title (text) or left out", id="title-not-text"),
+    pytest.param(lambda r: {**r, "title": "   "}, "'title' must be the paper's title (text) or left out",
+                 id="title-blank"),
     pytest.param(lambda r: {**r, "title": "Some Other Paper Entirely"},
                  "'title' names another paper than 'paper_id'", id="title-of-another-paper"),
     pytest.param(lambda r: {**r, "decided_on": "zz"},
@@ -173,8 +176,10 @@ def test_every_decision_the_review_makes_exports_and_imports_back_byte_identical
     fresh.close()
 
 
-def test_empty_notes_are_no_notes_as_the_review_keeps_them(papers, run_cli, tmp_path):
+@pytest.mark.parametrize("notes", ["", "   ", "\n\t"])
+def test_empty_notes_are_no_notes_as_the_review_keeps_them(papers, run_cli, tmp_path, notes):
     db, ids, suggestion = papers
-    record = {**_accepted(ids[0], suggestion), "notes": ""}
-    assert run_cli("import", str(write(tmp_path / "in.jsonl", json.dumps(record) + "\n"))).exit_code == 0
+    record = {**_accepted(ids[0], suggestion), "notes": notes}
+    result = run_cli("import", str(write(tmp_path / "in.jsonl", json.dumps(record) + "\n")))
+    assert (result.exit_code, result.stdout.split(" from ")[0]) == (0, "imported 1 annotation")
     assert get_annotation(db, ids[0], "ana").notes is None

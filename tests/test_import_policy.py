@@ -67,7 +67,7 @@ def test_skip_keeps_the_stored_decisions_and_imports_the_rest(store, run_cli, tm
     path = write(tmp_path / "old.jsonl", "\n".join([_line(ids[2]), _line(ids[0])]) + "\n")
     result = run_cli("import", str(path), "--on-conflict", "skip")
     assert result.exit_code == 0, result.stderr
-    assert result.stdout == f"imported 1 annotations from {path} (1 conflict skipped)\n"
+    assert result.stdout == f"imported 1 annotation from {path} (1 conflict skipped)\n"
     assert get_annotation(db, ids[0], "ana").values["technique"] == "ana's careful edit"
     assert get_annotation(db, ids[2], "ana").status == "accepted"
 
@@ -78,7 +78,7 @@ def test_newer_takes_the_record_only_when_its_updated_at_is_later(store, run_cli
                                                       _line(ids[1], "ben", "edited", "ben later", FUTURE)]) + "\n")
     result = run_cli("import", str(path), "--on-conflict", "newer")
     assert result.exit_code == 0, result.stderr
-    assert result.stdout == f"imported 1 annotations from {path} (1 conflict skipped)\n"
+    assert result.stdout == f"imported 1 annotation from {path} (1 conflict skipped)\n"
     assert get_annotation(db, ids[0], "ana").values["technique"] == "ana's careful edit"
     ben = get_annotation(db, ids[1], "ben")
     assert (ben.status, ben.values["technique"], ben.updated_at) == ("edited", "ben later", FUTURE)
@@ -150,5 +150,5 @@ def test_newer_compares_a_stored_time_without_a_zone_as_utc(store, run_cli, tmp_
     path = write(tmp_path / "later.jsonl", _line(ids[0], updated_at="2020-01-01T00:00:01Z") + "\n")
     result = run_cli("import", str(path), "--on-conflict", "newer")
     assert result.exit_code == 0, result.stderr  # was an internal error comparing naive and aware times
-    assert result.stdout == f"imported 1 annotations from {path}\n"
+    assert result.stdout == f"imported 1 annotation from {path}\n"
     assert get_annotation(db, ids[0], "ana").values["technique"] == "suggested technique"

@@ -267,7 +267,9 @@ def _parse_record(record, where: str, default_annotator: str | None, known_ids: 
     if pid not in known_ids:
         label = record.get("paper_id") or title
         raise InputError(f"{where}: unknown paper {str(label)[:80]!r} (ingest its abstract first)")
-    if isinstance(title, str) and title.strip() and title_to_id(title) != pid:  # export writes the paper's own
+    if title is not None and (not isinstance(title, str) or not title.strip()):
+        raise InputError(f"{where}: 'title' must be the paper's title (text) or left out")
+    if isinstance(title, str) and title_to_id(title) != pid:  # export writes the paper's own
         raise InputError(f"{where}: 'title' names another paper than 'paper_id' {pid[:40]!r}")
     status = record.get("status")
     if status not in STATUSES:
@@ -295,7 +297,7 @@ def _parse_record(record, where: str, default_annotator: str | None, known_ids: 
         paper_id=pid, annotator=_annotator(record.get("annotator", default_annotator), where),
         status=status, flagged=flagged,
         values={f: _text(annotation[f], where, f, MAX_VALUE_CHARS) for f in FIELDS},
-        notes=_text(record.get("notes"), where, "notes", MAX_NOTES_CHARS) or None,  # "" as the review keeps it: none
+        notes=_notes(_text(record.get("notes"), where, "notes", MAX_NOTES_CHARS)),
         seconds_spent=float(seconds),
         created_at=created, updated_at=updated,
         field_sources=_field_sources(record.get("field_sources"), where),
@@ -317,6 +319,11 @@ def _field_sources(value, where: str) -> dict[str, str] | None:
         raise InputError(f"{where}: 'field_sources' must be an object or null")
     _unknown(value, FIELDS, where, "field in 'field_sources'")
     return {f: _text(v, where, f"field_sources.{f}", MAX_NAME_CHARS * 2, nullable=False) for f, v in value.items()}
+
+
+def _notes(text: str | None) -> str | None:
+    """Notes of only white space are none, as the review keeps them."""
+    return text if text and text.strip() else None
 
 
 def _content_hash(value, where: str) -> str | None:
@@ -402,7 +409,7 @@ class ImportReport:
     skipped: int = 0  # conflicts the policy kept the stored decision for
 
     def summary(self, path: Path) -> str:
-        text = f"imported {self.written} annotations from {path}"
+        text = f"imported {self.written} annotation{'s' * (self.written != 1)} from {path}"
         notes = [f"{self.unchanged} unchanged"] if self.unchanged else []
         if self.skipped:
             notes.append(f"{self.skipped} conflict{'s' * (self.skipped != 1)} skipped")
