@@ -137,8 +137,12 @@ def _step(world: World, step: tuple) -> set[str]:
             # Not written: another window had stored exactly this decision (no conflict, nothing to choose).
             assert before.decided and _decision(after) == _decision(before)
             return set()
-        # written: it was based on the version stored just before (or shown just now)
-        assert view is not None or seen == (before.version if before else None)
+        # written: it was based on the version stored just before (or shown just now), or on one that differs
+        # from it only by a flag set elsewhere (no change of the decision)
+        seen_version = seen.version if seen not in (None, "unseen") else None
+        flag_alone = before is not None and (before.status is None if seen in (None, "unseen") or seen.status is None
+                                             else before.says_the_same(seen))
+        assert view is not None or seen_version == (before.version if before else None) or flag_alone
         return {pid}
     if kind == "flag":
         try:

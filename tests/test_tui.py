@@ -1123,3 +1123,41 @@ async def test_composing_after_a_conflict_measures_yours_against_the_suggestion_
         await settle(app, pilot)
         stored = get_annotation(seeded_db, ids[0], "ana")
         assert (stored.status, stored.values, stored.suggested["fields"]) == ("accepted", shown, shown)
+
+
+async def test_a_refused_flag_or_a_redraw_never_makes_the_next_key_act_on_a_decision_not_seen(seeded_db, db_path,
+                                                                                                ids):
+    """A refused `f` (or `1`-`9`, ctrl+r, a reply) draws the paper again as stored now. A key typed after it
+    acted on that stored decision without a dialog: the suggestion accepted over another window's rejection.
+    Drawn again on the same visit, a paper keeps the version first shown: the next decision is a conflict."""
+    from workbench.store import Decision, decide, get_annotation
+    from workbench.tui.screens.dialogs import ConflictScreen
+
+    nulls = {"technique": None, "claimed_gain": None, "compute": None}
+    async with running(db_path) as (app, pilot):
+        decide(seeded_db, Decision(ids[0], "ana", "rejected", nulls, None, 1.0, None, "another-window"))
+        await pilot.press("f", "a")  # the flag is refused (changed elsewhere); the `a` typed after it
+        await settle(app, pilot)
+        assert isinstance(app.screen, ConflictScreen)  # ... goes to the dialog, not over the rejection
+        assert get_annotation(seeded_db, ids[0], "ana").status == "rejected"
+        await pilot.press("s", "n")
+        await settle(app, pilot)
+        assert app.session.current_id == ids[1]
+        decide(seeded_db, Decision(ids[1], "ana", "rejected", nulls, None, 1.0, None, "another-window"))
+        await pilot.press("1", "a")  # a pick draws the paper again as stored; the `a` after it
+        await settle(app, pilot)
+        assert isinstance(app.screen, ConflictScreen)
+        assert get_annotation(seeded_db, ids[1], "ana").status == "rejected"
+
+
+async def test_a_flag_set_elsewhere_alone_is_no_conflict_for_a_decision(seeded_db, db_path, ids):
+    from workbench.store import get_annotation, set_flag
+    from workbench.tui.screens.dialogs import ConflictScreen
+
+    async with running(db_path) as (app, pilot):
+        set_flag(seeded_db, ids[0], "ana", True, based_on=None, session="another-window")
+        await pilot.press("a")  # undecided when shown, flagged elsewhere since: accepted, no dialog
+        await settle(app, pilot)
+        assert not isinstance(app.screen, ConflictScreen) and app.session.current_id == ids[1]
+        stored = get_annotation(seeded_db, ids[0], "ana")
+        assert (stored.status, bool(stored.flagged)) == ("accepted", True)  # the other window's flag stays

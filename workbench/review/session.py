@@ -32,7 +32,7 @@ from workbench.store import (
     get_distribution, get_paper, open_papers, paper_order, paper_seq, paper_with_number, release, remember_position,
     remembered_position, search, set_flag, suggestions_for_paper, transaction, undo_last,
 )
-from workbench.review.outside import Outside
+from workbench.review.outside import Outside, TakesInOutside
 from workbench.review.team_leases import TeamLeases
 from workbench.suggest import recall_format, remember_prompt
 from workbench.vocab import ACCEPTED, ALL, DISAGREEMENTS, DOUBT, EDITED, FIELDS, REJECTED, TODO
@@ -45,15 +45,12 @@ PREFETCH = 5
 TUI_BUSY_TIMEOUT = 3.0
 
 
-class ReviewSession(TeamLeases):
+class ReviewSession(TeamLeases, TakesInOutside):
     def __init__(self, db: Handle, annotator: str, feed: SuggestionFeed, queue: str = TODO,
                  clock=time.monotonic, others: tuple[str, ...] | None = None, read_only: bool = False):
         check_queue(queue, others)
         self.db, self.annotator, self.feed, self.queue_name = db, annotator, feed, queue
-        self.others = others
-        self.read_only = read_only
-        self.session_id = uuid.uuid4().hex[:12]
-        self.clock = clock
+        self.others, self.read_only, self.clock, self.session_id = others, read_only, clock, uuid.uuid4().hex[:12]
         self.outside = Outside(db, annotator, self.session_id)  # before reading: nothing stored meanwhile is missed
         self.statuses = annotation_statuses(db, annotator)  # paper id -> status (None: only flagged)
         self.counts = Counter(s for s in self.statuses.values() if s)
@@ -74,10 +71,11 @@ class ReviewSession(TeamLeases):
             self.index = self._next_taken(self.index - 1, 1, skip_decided=False) or 0
         self.shown_at = clock()
         self.preferred: dict[str, str] = {}  # paper id -> suggestion id picked with 1-9
-        # suggestion key -> its number for 1-9: given as first seen, kept all session
-        self.source_numbers: dict[SuggestionKey, int] = {}
-        # paper id -> the version of the annotation last shown (None: none existed): what a decision is based on
-        self.seen: dict[str, int | None] = {}
+        self.source_numbers: dict[SuggestionKey, int] = {}  # its number for 1-9: as first seen, kept all session
+        # paper id -> the annotation as last shown (None: none existed): what a decision is based on. Drawn again
+        # on the same visit (a pick, a reply, a refused key), a paper keeps it: a change found then is a conflict.
+        self.seen: dict[str, AnnotationRow | None] = {}
+        self.on_screen: str | None = None  # the paper whose visit the last view() was part of
         self.seen_text: dict[str, str] = {}  # paper id -> content hash of the text last shown: what it is decided on
         self.notices_at_start: list[Notice] = []  # shown once when the screen opens
         if read_only:
@@ -121,25 +119,6 @@ class ReviewSession(TeamLeases):
     def upcoming(self, count: int = PREFETCH) -> list[str]:
         """The current paper and the next ones: what suggestions are made for ahead of time."""
         return [pid for _, pid in self.order[self.index:self.index + count]]
-
-    def catch_up(self) -> bool:
-        """Take in what other writers stored since the last look (review/outside.py): papers ingested join the
-        end of a `todo` or `all` queue; decisions made elsewhere count, and `todo` passes over their papers."""
-        news = self.outside.look()
-        stored = annotation_statuses(self.db, self.annotator, news.decided) if news.decided else {}
-        for pid in news.decided:  # counted; not `seen`: a decision on a paper shown before the change conflicts
-            self._record_status(pid, stored.get(pid), forget=pid not in stored)
-        self.total_papers += len(news.papers)
-        if news.papers and self.queue_name in (TODO, ALL):
-            fresh = [(seq, pid) for seq, pid in news.papers if pid not in self._queued
-                     and not (self.queue_name == TODO and self.statuses.get(pid))]  # imported with its decision
-            if self.team is not None and self.queue_name == TODO:
-                open_now = open_papers(self.db, self.annotator, [pid for _, pid in fresh])
-                fresh = [entry for entry in fresh if entry[1] in open_now]
-            self.order.extend(fresh)
-            self._queued.update(pid for _, pid in fresh)
-            self._undecided += sum(1 for _, pid in fresh if not self.statuses.get(pid))
-        return bool(news)
 
     def move(self, delta: int) -> bool:
         self.catch_up()
@@ -209,8 +188,7 @@ class ReviewSession(TeamLeases):
     def _arrive(self, index: int) -> None:
         if self.team is not None and self.order[index][1] != self.leased:
             self._take(index)  # outside todo a full paper is still shown: a decision on it says so
-        self.index = index
-        self.shown_at = self.clock()
+        self.index, self.shown_at, self.on_screen = index, self.clock(), None  # a visit: its first view() rebases
         if not self.read_only:  # a restart comes back here
             remember_position(self.db, self.annotator, self.queue_name, self.order[index][1])
 
@@ -238,7 +216,8 @@ class ReviewSession(TeamLeases):
             self.feed.fill_now([pid])  # the papers ahead: fill_ahead(), once the screen has drawn this one
         suggestions = suggestions_for_paper(self.db, pid)
         shown, picked = self._shown(pid, suggestions)
-        annotation = self.reload(pid)
+        annotation = self.reload(pid, rebase=pid != self.on_screen or pid not in self.seen)
+        self.on_screen = pid
         paper = get_paper(self.db, pid)
         self.seen_text[pid] = paper.content_hash
         return PaperView(paper, annotation, suggestions, shown, self._others_on(pid), self.feed.pending(pid), picked,
@@ -248,10 +227,11 @@ class ReviewSession(TeamLeases):
         """The number 1-9 picks this suggestion's source by, the same on every paper this session."""
         return self.source_numbers.setdefault(suggestion.key, len(self.source_numbers) + 1)
 
-    def reload(self, pid: str) -> AnnotationRow | None:
-        """Read the paper's annotation as stored now: what the next decision on it is based on."""
+    def reload(self, pid: str, rebase: bool = True) -> AnnotationRow | None:
+        """Read the paper's annotation as stored now: what the next decision on it is based on (`rebase`)."""
         annotation = get_annotation(self.db, pid, self.annotator)
-        self.seen[pid] = annotation.version if annotation else None
+        if rebase:
+            self.seen[pid] = annotation
         status = annotation.status if annotation else None
         if self.statuses.get(pid) != status or (annotation is None) != (pid not in self.statuses):
             self._record_status(pid, status, forget=annotation is None)
@@ -260,20 +240,21 @@ class ReviewSession(TeamLeases):
     def confirm(self, shown: AnnotationRow) -> None:
         """`a` on your own decision as shown: it stays. Changed elsewhere since (not a flag alone): a Conflict, as for
         any decision: the dialog asks which stands, and keys typed ahead go to it, not to the paper as stored now."""
-        stored = get_annotation(self.db, shown.paper_id, self.annotator)
-        if (stored.version if stored else None) == self._based_on(shown.paper_id):
+        pid = shown.paper_id
+        stored, mine = get_annotation(self.db, pid, self.annotator), self.seen.get(pid, shown)
+        if (stored.version if stored else None) == self._based_on(pid):
             return
-        if stored is not None and stored.says_the_same(shown):
-            self.seen[shown.paper_id] = stored.version  # the same decision: a flag or an undone change
+        if self._flag_alone(pid, stored):
+            self.seen[pid] = stored  # the same decision: a flag or an undone change
             return
-        self.reload(shown.paper_id)
-        raise Conflict(stored, shown)
+        self.reload(pid)  # the dialog shows the stored one (or, with no decision of yours seen, the notice)
+        raise Conflict(stored, mine)
 
     def _based_on(self, pid: str) -> int | None:
         """The version shown for this paper (read now if it never was shown)."""
         if pid not in self.seen:
             self.reload(pid)
-        return self.seen[pid]
+        return self.seen[pid].version if self.seen[pid] else None
 
     def _others_on(self, pid: str) -> list[AnnotationRow]:
         """The decisions to adjudicate (the disagreements queue). Elsewhere none: a reviewer who sees
@@ -337,6 +318,9 @@ class ReviewSession(TeamLeases):
         try:
             row = decide_in_slot(self.db, decision)
         except Conflict as conflict:
+            if self._flag_alone(pid, conflict.stored):  # a flag set elsewhere is no change of the decision seen
+                self.seen[pid] = conflict.stored
+                return self.decide(status, values, suggestion, notes, field_sources)
             if conflict.stored is None or not conflict.stored.says_the_same(conflict.attempted):
                 self.reload(pid)  # the next key works on what is stored now
                 raise
@@ -346,8 +330,15 @@ class ReviewSession(TeamLeases):
         self.shown_at = self.clock()  # time on a paper counts once
         return row
 
+    def _flag_alone(self, pid: str, stored: AnnotationRow | None) -> bool:
+        """Does the stored annotation differ from the one last shown only by its flag (or its version)?"""
+        seen = self.seen.get(pid)
+        if stored is None:
+            return False
+        return stored.status is None if seen is None or seen.status is None else stored.says_the_same(seen)
+
     def _wrote(self, row: AnnotationRow) -> None:
-        self.seen[row.paper_id] = row.version
+        self.seen[row.paper_id] = row
         if self.leased == row.paper_id:
             self.leased = None  # deciding gave it back
         self._record_status(row.paper_id, row.status)
@@ -355,7 +346,7 @@ class ReviewSession(TeamLeases):
     def rebase_on(self, conflict: Conflict) -> None:
         """The reviewer has seen the stored decision in the conflict dialog: the next write on that
         paper is based on it (not on whatever is stored by the time they save)."""
-        self.seen[conflict.attempted.paper_id] = conflict.stored.version if conflict.stored else None
+        self.seen[conflict.attempted.paper_id] = conflict.stored
 
     def keep_mine(self, conflict: Conflict) -> AnnotationRow:
         """After a conflict: write the reviewer's attempted decision again, based on the stored version
@@ -364,7 +355,7 @@ class ReviewSession(TeamLeases):
         self.rebase_on(conflict)
         row = decide_in_slot(self.db, Decision(mine.paper_id, self.annotator, mine.status, dict(mine.values),
                                        self.suggestion_as_shown(mine), self.seconds_here(), mine.notes, self.session_id,
-                                       mine.field_sources, based_on=self.seen[mine.paper_id],
+                                       mine.field_sources, based_on=self._based_on(mine.paper_id),
                                        decided_on=mine.decided_on))
         self._wrote(row)
         self.shown_at = self.clock()
@@ -418,9 +409,9 @@ class ReviewSession(TeamLeases):
             row = set_flag(self.db, pid, self.annotator, flagged, based_on=self._based_on(pid),
                            session=self.session_id)
         except Conflict:
-            self.reload(pid)
+            self.reload(pid, rebase=False)  # counted; a key typed after this one still conflicts (the dialog)
             raise
-        self.seen[pid] = row.version
+        self.seen[pid] = row
         if pid not in self.statuses:
             self.statuses[pid] = None
         return flagged
