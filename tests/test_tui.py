@@ -1127,8 +1127,8 @@ async def test_composing_after_a_conflict_measures_yours_against_the_suggestion_
 
 async def test_a_refused_flag_or_a_redraw_never_makes_the_next_key_act_on_a_decision_not_seen(seeded_db, db_path,
                                                                                                 ids):
-    """A refused `f` (or `1`-`9`, ctrl+r, a reply) draws the paper again as stored now. A key typed after it
-    acted on that stored decision without a dialog: the suggestion accepted over another window's rejection.
+    """`f` (or `1`-`9`, ctrl+r, a reply) draws the paper again as stored now. A key typed after it once acted
+    on that stored decision without a dialog: the suggestion accepted over another window's rejection.
     Drawn again on the same visit, a paper keeps the version first shown: the next decision is a conflict."""
     from workbench.store import Decision, decide, get_annotation
     from workbench.tui.screens.dialogs import ConflictScreen
@@ -1136,7 +1136,7 @@ async def test_a_refused_flag_or_a_redraw_never_makes_the_next_key_act_on_a_deci
     nulls = {"technique": None, "claimed_gain": None, "compute": None}
     async with running(db_path) as (app, pilot):
         decide(seeded_db, Decision(ids[0], "ana", "rejected", nulls, None, 1.0, None, "another-window"))
-        await pilot.press("f", "a")  # the flag is refused (changed elsewhere); the `a` typed after it
+        await pilot.press("f", "a")  # `f` flags the paper as stored now; the `a` typed after it
         await settle(app, pilot)
         assert isinstance(app.screen, ConflictScreen)  # ... goes to the dialog, not over the rejection
         assert get_annotation(seeded_db, ids[0], "ana").status == "rejected"

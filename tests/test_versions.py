@@ -78,13 +78,22 @@ def test_two_windows_an_accept_in_the_stale_one_does_not_replace_the_edit(two_wi
     assert get_annotation(one.db, shown_one.paper.id, "ana").status == "accepted"
 
 
-def test_two_windows_a_stale_flag_toggle_is_a_conflict(two_windows):
+def test_two_windows_a_flag_toggles_what_is_stored_and_never_moves_the_base_of_a_decision(two_windows):
+    """A flag is a marker: `f` toggles the stored flag, whoever set it (a refusal made `f` fail for good until
+    the reviewer left the paper). The base of the next decision moves only while the decision is the one
+    seen: after a decision elsewhere, `f` works and a decision still conflicts."""
     one, two = two_windows
-    one.view(), two.view()
+    shown_two = two.view()
+    one.view()
     assert one.toggle_flag() is True
-    with pytest.raises(Conflict):
-        two.toggle_flag()
-    assert get_annotation(one.db, one.current_id, "ana").flagged
+    assert two.toggle_flag() is False  # what is stored now: flagged by window one, so this unflags
+    assert not get_annotation(one.db, one.current_id, "ana").flagged
+    assert two.toggle_flag() is True
+    one.reject(None)  # a decision elsewhere
+    assert two.toggle_flag() is False  # the flag still toggles ...
+    with pytest.raises(Conflict):  # ... and the accept shown before the rejection is still a conflict
+        two.accept(shown_two.suggestion)
+    assert get_annotation(one.db, one.current_id, "ana").status == "rejected"
 
 
 def test_two_windows_the_same_accept_in_both_is_no_conflict_and_writes_once(two_windows):

@@ -402,16 +402,16 @@ class ReviewSession(TeamLeases, TakesInOutside):
     def toggle_flag(self) -> bool:
         if self.read_only:
             raise ReadOnlyStore("this store is open read-only: flags cannot be saved")
+        # A flag is a marker, not a decision: it toggles what is stored now (a change made elsewhere included);
+        # only a change between this read and the write is refused. The base of the next decision moves only
+        # when the decision is the one seen: changed elsewhere, a decision still conflicts (the dialog).
         pid = self.current_id
         current = get_annotation(self.db, pid, self.annotator)
         flagged = not (current and current.flagged)
-        try:
-            row = set_flag(self.db, pid, self.annotator, flagged, based_on=self._based_on(pid),
-                           session=self.session_id)
-        except Conflict:
-            self.reload(pid, rebase=False)  # counted; a key typed after this one still conflicts (the dialog)
-            raise
-        self.seen[pid] = row
+        row = set_flag(self.db, pid, self.annotator, flagged, based_on=current.version if current else None,
+                       session=self.session_id)
+        if self._flag_alone(pid, row):
+            self.seen[pid] = row
         if pid not in self.statuses:
             self.statuses[pid] = None
         return flagged
