@@ -183,3 +183,16 @@ def test_empty_notes_are_no_notes_as_the_review_keeps_them(papers, run_cli, tmp_
     result = run_cli("import", str(write(tmp_path / "in.jsonl", json.dumps(record) + "\n")))
     assert (result.exit_code, result.stdout.split(" from ")[0]) == (0, "imported 1 annotation")
     assert get_annotation(db, ids[0], "ana").notes is None
+
+
+def test_an_empty_edit_on_a_failed_suggestion_from_an_older_store_still_imports(papers, run_cli, tmp_path):
+    """Before the empty form was refused, `e` then ctrl+s on a failed suggestion stored `edited` with every
+    field null against a suggestion with none: stores that hold one must still export and import it."""
+    db, ids, suggestion = papers
+    nulls = {"technique": None, "claimed_gain": None, "compute": None}
+    failed = {"id": "s-failed", "prompt": "summary", "prompt_hash": "p" * 64, "model": "gpt-x", "fields": nulls}
+    record = {"paper_id": ids[3], "annotator": "ana", "status": "edited", "annotation": nulls, "suggestion": failed,
+              "created_at": T0, "updated_at": T1}
+    result = run_cli("import", str(write(tmp_path / "in.jsonl", json.dumps(record) + "\n")))
+    assert result.exit_code == 0, result.stderr
+    assert get_annotation(db, ids[3], "ana").status == "edited"

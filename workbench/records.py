@@ -66,7 +66,10 @@ def status_problem(status: str, values: Values, suggested: Values | None) -> str
         if changed:
             return (f"'status' is accepted but '{changed[0]}' differs from the suggestion it names; "
                     "a changed value makes it edited")
-    elif status == EDITED and suggested is not None and not edited_fields(values, suggested):
+    elif status == EDITED and suggested is not None and any(v is not None for v in suggested.values()) \
+            and not edited_fields(values, suggested):
+        # Only a suggestion with values was ok (a failed one has none), and the review saves an ok one unchanged as
+        # accepted; a form saved empty on a failed one was stored as edited before that was refused: it imports.
         return "'status' is edited but every field is the suggestion's it names; unchanged, it is accepted"
     return None
 

@@ -74,8 +74,12 @@ class ReviewScreen(ModelSaidAction, Screen):
     def look_outside(self) -> None:
         """Counts and queue as stored now, without a key: another writer's papers or decisions (keys look too)."""
         try:
-            if self.session.catch_up():
-                self.show_current() if self.view is None and len(self.session) else self._render_progress()
+            if not self.session.catch_up():
+                return
+            if self.view is None and len(self.session):  # an empty queue that papers joined: show the first
+                self.show_current()
+            else:
+                self._render_progress()
         except StoreBusy:
             pass  # the next look, or the next key
 
