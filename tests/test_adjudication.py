@@ -51,6 +51,8 @@ def _three_reviewers(db, ids):
 
 @pytest.mark.parametrize("args, message", [
     (["--annotator", "cleo@adjudicated"], "is an adjudicator's role: use --annotator 'cleo' --adjudicate"),
+    (["--annotator", "@adjudicated"], "is not an adjudicator's role (a person's name, then @adjudicated once)"),
+    (["--annotator", "x@adjudicated@adjudicated"], "is not an adjudicator's role"),  # no advice to use 'x@adjudicated'
     (["--annotator", "cleo", "--adjudicate", "--queue", "flagged"], "--adjudicate steps through the disagreements"),
     (["--annotator", "cleo", "--adjudicate", "--annotators", "ana"], "two or more different names"),
     (["--annotator", "cleo", "--adjudicate", "--annotators", "ana,ana"], "two or more different names"),

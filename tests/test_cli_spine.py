@@ -220,3 +220,50 @@ def test_export_into_a_reader_that_leaves_early_is_quiet_and_exit_0(run_cli, see
                            "| head -2 > /dev/null; echo ${PIPESTATUS[0]}"], capture_output=True, text=True,
                           timeout=60, env=dict(os.environ, WORKBENCH_DB=str(db_path)))
     assert (done.stdout, done.stderr) == ("0\n", "")
+
+
+@pytest.mark.parametrize("aim", ["the store", "a link to it", "its -wal file", "another store"])
+def test_export_never_replaces_a_store_with_jsonl(run_cli, seeds_copy, tmp_path, aim):
+    """`export -o annotations/workbench.db` once turned the store into a 2 KB JSONL file, exit 0, while a review
+    kept writing into the file it replaced: every decision, event and suggestion gone."""
+    store = tmp_path / "s.db"
+    assert run_cli("--db", str(store), "ingest", str(seeds_copy)).exit_code == 0
+    other = tmp_path / "other.db"
+    assert run_cli("--db", str(other), "ingest", str(fixture_path("layout_metadata.txt"))).exit_code == 0
+    sqlite3.connect(store).execute("PRAGMA journal_mode=WAL").close()  # the -wal file exists while open
+    keep = sqlite3.connect(store)  # a connection open keeps the -wal file there, as a running review does
+    assert keep.execute("SELECT count(*) FROM papers").fetchone() == (504,)
+    try:
+        target = {"the store": store, "another store": other, "its -wal file": Path(f"{store}-wal"),
+                  "a link to it": tmp_path / "link.db"}[aim]
+        if aim == "a link to it":
+            target.symlink_to(store)
+        before = target.read_bytes()
+        result = run_cli("--db", str(store), "export", "-o", str(target))
+        assert result.exit_code == 2
+        assert result.stderr == (f"workbench: {target}: is a store (a SQLite database) or a file beside one; not "
+                                 "replaced by an export. Name another file\n")
+        assert target.read_bytes() == before
+    finally:
+        keep.close()
+    assert sqlite3.connect(store).execute("SELECT count(*) FROM papers").fetchone() == (504,)
+
+
+def test_export_still_replaces_a_jsonl_file_and_writes_into_a_fifo(run_cli, seeds_copy, tmp_path):
+    import os
+    import threading
+
+    store = tmp_path / "s.db"
+    assert run_cli("--db", str(store), "ingest", str(seeds_copy)).exit_code == 0
+    assert run_cli("--db", str(store), "suggest", "--limit", "2").exit_code == 0
+    old = write(tmp_path / "old.jsonl", "stale\n")
+    assert run_cli("--db", str(store), "export", "--suggestions", "-o", str(old)).exit_code == 0
+    assert len(old.read_text().splitlines()) == 2
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_bytes()))
+    reader.start()  # the check never opens a FIFO to read it (it would wait for a writer)
+    assert run_cli("--db", str(store), "export", "--suggestions", "-o", str(fifo)).exit_code == 0
+    reader.join(timeout=30)
+    assert len(got[0].decode().splitlines()) == 2

@@ -85,6 +85,13 @@ REFUSED = [
                                                                                 "claimed_gain": "4.5x faster"}}},
                  "'suggestion.fields' lacks 'compute'; every field must be there, null when none",
                  id="suggestion-lacks-a-field"),
+    pytest.param(lambda r: {**r, "seconds_spent": 10 ** 400},  # no float holds it: was an internal OverflowError
+                 "'seconds_spent' must be a number of seconds from 0 to", id="seconds-an-integer-of-400-digits"),
+    *[pytest.param(lambda r, who=who: {**r, "annotator": who},
+                   f"'annotator' {who!r} is not an adjudicator's role (a person's name, then @adjudicated once)",
+                   id=name)  # such a record became `export --final`'s decision over every annotator's
+      for name, who in [("role-of-nobody", "@adjudicated"), ("role-twice", "x@adjudicated@adjudicated"),
+                        ("role-of-a-blank", "ana @adjudicated")]],
     *[pytest.param(lambda r, key=key, value=value: {**r, key: value}, f"'{key}' {TIME_FORM}, got {value!r}", id=name)
       for name, key, value in [
           ("week-date", "created_at", "2026-W49-1T09:00:00Z"),

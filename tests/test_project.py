@@ -122,7 +122,7 @@ ALLOWED = {
     "suggest": {"checks", "errors", "grounding", "models", "prompts", "records", "store", "vocab"},
     "suggest_cores": {"models", "prompts", "store", "suggest", "workers"},  # the offline model on every core
     "ingest": {"corpus", "errors", "records", "store"},
-    "jsonl": {"corpus", "errors", "json_text", "records", "store", "vocab"},
+    "jsonl": {"corpus", "db", "errors", "json_text", "records", "store", "vocab"},  # db: is_store_file, before -o replaces one
     "stats": {"effort", "records", "store", "vocab"},
     "agreement": {"errors", "metrics", "records", "store", "vocab"},  # records: no_decisions, the one wording
     "team_agreement": {"errors", "metrics", "records", "reliability", "store", "vocab"},  # any number of annotators

@@ -56,6 +56,26 @@ def batches_dir(location: Path | str) -> Path:
     return (DEFAULT_DB.parent if pg.is_url(location) else Path(location).parent) / "batches"
 
 
+SQLITE_HEADER = b"SQLite format 3\x00"
+STORE_SIDE_FILES = ("-wal", "-shm", "-journal", "-turns")  # beside a store: its log, index, journal, turns lock
+
+
+def is_store_file(path: Path) -> bool:
+    """Whether writing a file at `path` would replace a SQLite database (a store, most likely) or one of the
+    files beside one: `export -o annotations/workbench.db` must not turn the store into JSONL."""
+    def is_database(candidate: str) -> bool:
+        if not os.path.isfile(candidate):  # a FIFO is never opened to look: that would wait for a writer
+            return False
+        try:
+            with open(candidate, "rb") as handle:
+                return handle.read(len(SQLITE_HEADER)) == SQLITE_HEADER
+        except OSError:
+            return False
+
+    real = os.path.realpath(path)
+    return is_database(real) or any(real.endswith(side) and is_database(real[:-len(side)]) for side in STORE_SIDE_FILES)
+
+
 def describe_store(location: Path | str) -> str:
     """The store's name in messages: the path, or host:port/dbname of a server (never a password)."""
     return pg.describe(str(location)) if pg.is_url(location) else str(location)

@@ -15,7 +15,6 @@ missing fields, times not in export's form, decisions the review never makes.
 from __future__ import annotations
 
 import json
-import math
 import os
 import re
 import stat
@@ -27,6 +26,7 @@ from pathlib import Path
 from typing import IO, Iterable, Iterator
 
 from workbench.corpus import paper_id as title_to_id
+from workbench.db import is_store_file
 from workbench.errors import InputError, WorkbenchError
 from workbench.json_text import UnreadableJson, json_problem, read_json
 from workbench.records import AnnotationRow, TitledAnnotation, annotator_problem, status_problem
@@ -127,6 +127,9 @@ def output_file(path: Path | None, stdout: IO[str]) -> Iterator[IO[str]]:
             raise WorkbenchError(f"standard output: cannot write ({exc.strerror or exc})") from None
         return
     path = Path(path)
+    if is_store_file(path):
+        raise InputError(f"{path}: is a store (a SQLite database) or a file beside one; not replaced by an export. "
+                         "Name another file")
     try:
         info = os.stat(path)  # follows symlinks
     except FileNotFoundError:
@@ -286,8 +289,9 @@ def _parse_record(record, where: str, default_annotator: str | None, known_ids: 
     if not isinstance(flagged, bool):
         raise InputError(f"{where}: 'flagged' must be true or false")
     seconds = record.get("seconds_spent", 0.0)
-    if (isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not math.isfinite(seconds)
-            or not 0 <= seconds <= MAX_SECONDS):
+    # The range first: a JSON integer of 400 digits has no float (math.isfinite would raise), and NaN
+    # and the infinities fail the comparison anyway.
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 <= seconds <= MAX_SECONDS:
         raise InputError(f"{where}: 'seconds_spent' must be a number of seconds from 0 to {MAX_SECONDS:,.0f}")
     if "annotator" not in record and default_annotator is None:
         raise InputError(f"{where}: the record names no 'annotator'; say whose decisions these are with "

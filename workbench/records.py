@@ -11,7 +11,9 @@ from typing import NamedTuple
 
 from workbench.grounding import Span
 from workbench.safe_text import is_clean, one_line
-from workbench.vocab import ACCEPTED, BATCH_ENDED, EDITED, FIELDS, OK, REJECTED, prompt_label, source_label
+from workbench.vocab import (
+    ACCEPTED, ADJUDICATED_SUFFIX, BATCH_ENDED, EDITED, FIELDS, OK, REJECTED, prompt_label, source_label,
+)
 
 MAX_ANNOTATOR_CHARS = 100
 
@@ -27,6 +29,10 @@ def annotator_problem(name: object) -> str | None:
         return f"is longer than {MAX_ANNOTATOR_CHARS} characters"
     if not is_clean(name):
         return "contains control characters"
+    if name.endswith(ADJUDICATED_SUFFIX):  # an adjudicator's role: a person's name, then the suffix once
+        person = name[:-len(ADJUDICATED_SUFFIX)]
+        if not person.strip() or person != person.strip() or person.endswith(ADJUDICATED_SUFFIX):
+            return f"is not an adjudicator's role (a person's name, then {ADJUDICATED_SUFFIX} once)"
     return None
 
 

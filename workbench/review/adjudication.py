@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from workbench.errors import InputError
-from workbench.records import no_decisions
+from workbench.records import annotator_problem, no_decisions
 from workbench.store import Handle, annotators
 from workbench.team_agreement import team_agreement, team_status
 from workbench.vocab import ADJUDICATED_SUFFIX, DISAGREEMENTS, TODO, adjudicator_role, is_adjudication
@@ -46,8 +46,9 @@ def adjudication_plan(db: Handle, annotator: str, queue: str, names: str | None,
     With `adjudicate`: the role `NAME@adjudicated` on the disagreements queue, comparing every annotator
     (NAME's own decisions too: they are one of the paper's decisions)."""
     if annotator.endswith(ADJUDICATED_SUFFIX):
-        raise InputError(f"--annotator {annotator!r} is an adjudicator's role: use --annotator "
-                         f"{annotator[:-len(ADJUDICATED_SUFFIX)]!r} --adjudicate")
+        person = annotator[:-len(ADJUDICATED_SUFFIX)]
+        advice = f": use --annotator {person!r} --adjudicate" if not annotator_problem(person) else ""
+        raise InputError(f"--annotator {annotator!r} is an adjudicator's role{advice}")
     if adjudicate:
         if queue not in (TODO, DISAGREEMENTS):
             raise InputError(f"--adjudicate steps through the disagreements queue; --queue {queue} does not go with it")
