@@ -27,7 +27,7 @@ from typing import Iterator
 
 from workbench.errors import InputError
 from workbench.json_text import UnreadableJson, json_problem, read_json
-from workbench.vocab import collapse_whitespace
+from workbench.vocab import NUL_STORED_AS, collapse_whitespace
 
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _MONTH = "|".join(MONTHS)
@@ -76,8 +76,8 @@ class Paper:
 
 
 def normalise_title(title: str) -> str:
-    """Unicode-, case- and white-space-insensitive form of a title."""
-    return collapse_whitespace(unicodedata.normalize("NFKC", title).casefold())
+    """Unicode-, case- and white-space-insensitive form of a title; a NUL is the U+FFFD every store keeps for it."""
+    return collapse_whitespace(unicodedata.normalize("NFKC", title).casefold()).replace("\x00", NUL_STORED_AS)
 
 
 def _digest(text: str) -> str:
@@ -97,6 +97,8 @@ def clean_text(text: str) -> str:
     # a single space (tab, NBSP, thin space) is not printable.
     if "  " in text or not text.isprintable():
         text = collapse_whitespace(text)
+        # NUL as U+FFFD on every store (PostgreSQL text cannot hold it): one title, one id, one export, either way
+        text = text.replace("\x00", NUL_STORED_AS)
     return text
 
 
@@ -194,7 +196,7 @@ def _nonblank(lines: Iterator[tuple[int, str]]) -> Iterator[tuple[int, str]]:
     for number, raw in lines:
         if text := raw.strip():
             if "  " in text or not text.isprintable():
-                text = collapse_whitespace(text)
+                text = collapse_whitespace(text).replace("\x00", NUL_STORED_AS)
             yield number, text
 
 

@@ -33,7 +33,7 @@ from workbench.records import AnnotationRow, TitledAnnotation, annotator_problem
 from workbench.store import (
     Handle, get_annotation, import_annotation, iter_annotations, iter_suggestions, known_paper_ids, transaction,
 )
-from workbench.vocab import FIELDS, STATUSES, parse_utc_time, utc_now
+from workbench.vocab import FIELDS, NUL_STORED_AS, STATUSES, parse_utc_time, utc_now
 
 # Limits on what an import may carry (an export never comes near them).
 MAX_LINE_CHARS = 1_000_000
@@ -203,7 +203,7 @@ def _text(value, where: str, key: str, limit: int, *, nullable: bool = True) -> 
         raise InputError(f"{where}: '{key}' must be a string{' or null' if nullable else ''}")
     if len(value) > limit:
         raise InputError(f"{where}: '{key}' is longer than {limit:,} characters")
-    return value
+    return value.replace("\x00", NUL_STORED_AS)  # as either backend stores it: a second import is then a no-op
 
 
 def _annotator(value, where: str) -> str:
@@ -420,10 +420,22 @@ class ImportReport:
         return text + (f" ({', '.join(notes)})" if notes else "")
 
 
-def _decision(row: AnnotationRow) -> tuple:
-    """What a decision says (its times and time spent aside): two records saying the same are identical."""
-    return (row.status, bool(row.flagged), tuple(row.values.get(f) for f in FIELDS), row.notes, row.suggestion_id,
-            json.dumps(row.suggested, sort_keys=True), json.dumps(row.field_sources, sort_keys=True))
+def _decision(row: AnnotationRow) -> str:
+    """What a decision says (its times and time spent aside): two records saying the same are identical. A NUL
+    a SQLite store kept from before imports stored U+FFFD for it says what U+FFFD says."""
+    said = [row.status, bool(row.flagged), [row.values.get(f) for f in FIELDS], row.notes, row.suggestion_id,
+            row.suggested, row.field_sources]
+    return json.dumps(_nul_as_stored(said), sort_keys=True)
+
+
+def _nul_as_stored(value):
+    if isinstance(value, str):
+        return value.replace("\x00", NUL_STORED_AS)
+    if isinstance(value, dict):
+        return {key: _nul_as_stored(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_nul_as_stored(item) for item in value]
+    return value
 
 
 
