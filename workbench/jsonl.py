@@ -203,7 +203,7 @@ def _text(value, where: str, key: str, limit: int, *, nullable: bool = True) -> 
         raise InputError(f"{where}: '{key}' must be a string{' or null' if nullable else ''}")
     if len(value) > limit:
         raise InputError(f"{where}: '{key}' is longer than {limit:,} characters")
-    return value.replace("\x00", NUL_STORED_AS)  # as either backend stores it: a second import is then a no-op
+    return value
 
 
 def _annotator(value, where: str) -> str:
@@ -422,7 +422,7 @@ class ImportReport:
 
 def _decision(row: AnnotationRow) -> str:
     """What a decision says (its times and time spent aside): two records saying the same are identical. A NUL
-    a SQLite store kept from before imports stored U+FFFD for it says what U+FFFD says."""
+    says what the U+FFFD PostgreSQL stores for it says, so a record imported twice there is unchanged."""
     said = [row.status, bool(row.flagged), [row.values.get(f) for f in FIELDS], row.notes, row.suggestion_id,
             row.suggested, row.field_sources]
     return json.dumps(_nul_as_stored(said), sort_keys=True)
