@@ -97,3 +97,37 @@ async def test_compose_keeps_your_notes_and_a_third_write_meanwhile_is_a_conflic
         await pilot.press("s")
         await pilot.pause()
     assert get_annotation(seeded_db, ids[0], "ana") == third
+
+
+async def test_undo_never_reverts_an_import_and_goes_on_to_the_change_before_it(db_path, seeded_db, ids, notices,
+                                                                                tmp_path):
+    """An import replaced the reviewer's latest-but-one change. Undo once stuck there for good ("changed since it
+    was shown", on another paper): now it shows that paper, says why, and the next `u` undoes the change before."""
+    import json
+
+    from workbench.jsonl import import_annotations
+
+    async with running(db_path) as (app, pilot):
+        await pilot.press("a", "r", "a")  # ids[0] accepted, ids[1] rejected, ids[2] accepted
+        await pilot.pause()
+        record = {"paper_id": ids[1], "annotator": "ana", "status": "edited",
+                  "annotation": {"technique": "the import's", "claimed_gain": None, "compute": None}}
+        (tmp_path / "in.jsonl").write_text(json.dumps(record) + "\n")
+        assert import_annotations(seeded_db, tmp_path / "in.jsonl", None, "replace").written == 1
+        await pilot.press("u")  # ids[2]: undone
+        await pilot.pause()
+        assert get_annotation(seeded_db, ids[2], "ana") is None
+        await pilot.press("u")  # ids[1]: the import's, kept; shown, with the reason
+        await pilot.pause()
+        assert app.session.current_id == ids[1]
+        assert get_annotation(seeded_db, ids[1], "ana").values["technique"] == "the import's"
+        assert notices[-1] == ("your latest change to this paper cannot be undone: it changed since (now edited), by "
+                               "an import or another window. Press u again for your change before it.")
+        await pilot.press("u")  # ids[0]: undone
+        await pilot.pause()
+        assert app.session.current_id == ids[0] and get_annotation(seeded_db, ids[0], "ana") is None
+        assert get_annotation(seeded_db, ids[1], "ana").values["technique"] == "the import's"
+        assert events(db_path) == ["accepted", "rejected", "accepted", "import", "undo", "undo"]
+        await pilot.press("u")
+        await pilot.pause()
+        assert notices[-1] == "Nothing to undo."

@@ -42,6 +42,17 @@ class Conflict(WorkbenchError):
                          "nothing was saved")
 
 
+class UndoBlocked(WorkbenchError):
+    """The change undo would revert was followed by another writer's (an import, another window): nothing was
+    written. The session passes over it next time, so the reviewer's earlier changes stay undoable."""
+
+    def __init__(self, paper_id: str, event_id: int, stored_status: str | None) -> None:
+        self.paper_id, self.event_id = paper_id, event_id
+        now = stored_status or "undecided"
+        super().__init__(f"your latest change to this paper cannot be undone: it changed since (now {now}), by an "
+                         "import or another window. Press u again for your change before it")
+
+
 class NothingToSave(WorkbenchError):
     """A form saved with every field empty and no suggestion taken as is: no decision (a rejection says that)."""
 

@@ -18,7 +18,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from workbench.db import close_db, open_db
-from workbench.errors import Conflict, NothingToSave, ReadOnlyStore, StoreBusy
+from workbench.errors import Conflict, NothingToSave, ReadOnlyStore, StoreBusy, UndoBlocked
 from workbench.models.base import Model
 from workbench.prompts import Prompt
 from workbench.records import AnnotationRow, PaperRow, SearchHit, SuggestionKey, SuggestionRow, Values, no_values
@@ -77,6 +77,7 @@ class ReviewSession(TeamLeases, TakesInOutside):
         self.seen: dict[str, AnnotationRow | None] = {}
         self.on_screen: str | None = None  # the paper whose visit the last view() was part of
         self.seen_text: dict[str, str] = {}  # paper id -> content hash of the text last shown: what it is decided on
+        self.undo_passed: set[int] = set()  # events undo found changed since by another writer: passed over next
         self.notices_at_start: list[Notice] = []  # shown once when the screen opens
         if read_only:
             feed.stopped = "the store is read-only: new suggestions cannot be stored"
@@ -420,7 +421,13 @@ class ReviewSession(TeamLeases, TakesInOutside):
         """Undo the annotator's last change and go to that paper."""
         if self.read_only:
             raise ReadOnlyStore("this store is open read-only: nothing to undo")
-        pid = undo_last(self.db, self.annotator, session=self.session_id)
+        try:
+            pid = undo_last(self.db, self.annotator, session=self.session_id, passing=self.undo_passed)
+        except UndoBlocked as blocked:  # shown on its paper; the next undo goes to the change before it
+            self.undo_passed.add(blocked.event_id)
+            self.reload(blocked.paper_id)
+            self.go_to_paper(blocked.paper_id)
+            raise
         if pid is None:
             return None
         self.reload(pid)

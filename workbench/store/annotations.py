@@ -8,7 +8,7 @@ import json
 from dataclasses import dataclass, replace
 from typing import Any, Iterable, Iterator
 
-from workbench.errors import Conflict, StoreBusy
+from workbench.errors import Conflict, StoreBusy, UndoBlocked
 from workbench.records import AnnotationRow, SuggestionRow, TitledAnnotation, Values, no_values
 from workbench.store._base import Handle, guarded, marks, one, transaction
 from workbench.store.papers import current_text
@@ -244,17 +244,19 @@ def _same_state(row: AnnotationRow | None, columns: dict | None) -> bool:
 
 
 @guarded
-def undo_last(db: Handle, annotator: str, *, session: str | None = None) -> str | None:
+def undo_last(db: Handle, annotator: str, *, session: str | None = None, passing: Iterable[int] = ()) -> str | None:
     """Undo the annotator's latest change (a review decision or flag; not an import) that is not undone
-    yet; returns its paper id. Conflict, with nothing written, when the paper changed since that change
-    (an import, say): undo never replaces what it did not write."""
+    yet, other than the events `passing` names; returns its paper id. UndoBlocked, with nothing written,
+    when the paper changed since that change (an import, say): undo never replaces what it did not write."""
+    passed = sorted(set(passing))
     with transaction(db):
         event = one(
             db,
             "SELECT * FROM events WHERE annotator = ? AND action NOT IN ('undo', 'import') AND id NOT IN "
             "(SELECT undoes FROM events WHERE annotator = ? AND undoes IS NOT NULL) "
-            "ORDER BY id DESC LIMIT 1",
-            [annotator, annotator],
+            + (f"AND id NOT IN ({', '.join('?' * len(passed))}) " if passed else "")
+            + "ORDER BY id DESC LIMIT 1",
+            [annotator, annotator, *passed],
         )
         if event is None:
             return None
@@ -263,7 +265,7 @@ def undo_last(db: Handle, annotator: str, *, session: str | None = None) -> str 
         made = json.loads(event["after"]) if event["after"] else None
         restored = _from_columns(json.loads(event["before"])) if event["before"] else None
         if not _same_state(current, made):
-            raise Conflict(current, restored)
+            raise UndoBlocked(paper_id, event["id"], current.status if current else None)
         _change(db, "undo", current, restored, _version(current), session=session, undoes=event["id"])
     return paper_id
 

@@ -17,7 +17,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer
 
-from workbench.errors import Conflict, StoreBusy, WorkbenchError
+from workbench.errors import Conflict, StoreBusy, UndoBlocked, WorkbenchError
 from workbench.review import Composition, FeedResult, PaperView, ReviewSession, SuggestionRow
 from workbench.safe_text import one_line
 from workbench.tui.notices import show, tell
@@ -295,14 +295,24 @@ class ReviewScreen(ModelSaidAction, Screen):
             self.show_current()
 
     def action_undo(self) -> None:
-        result: list[str | None] = []
-        if not self._commit(lambda: result.append(self.session.undo())):
+        result: list[str | UndoBlocked | None] = []
+
+        def undo() -> None:
+            try:
+                result.append(self.session.undo())
+            except UndoBlocked as blocked:  # the session is on that paper now
+                result.append(blocked)
+
+        if not self._commit(undo):
             return
         if result[0] is None:
             tell(self, "Nothing to undo.")
             return
         self.show_current()
-        tell(self, "Undone: the paper is back as it was before.", timeout=3)
+        if isinstance(result[0], UndoBlocked):
+            tell(self, f"{result[0]}.", title="Not undone", severity="warning", timeout=8)
+        else:
+            tell(self, "Undone: the paper is back as it was before.", timeout=3)
 
     def action_flag(self) -> None:
         if self.view is None:
