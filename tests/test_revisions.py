@@ -11,7 +11,7 @@ from workbench.jsonl import export_annotation_lines, import_annotations
 from workbench.models import get_model
 from workbench.prompts import resolve_prompt
 from workbench.review import ReviewSession, SuggestionFeed
-from workbench.store import get_paper, suggestions_for_paper
+from workbench.store import get_paper, suggestions_for_paper, undo_last
 
 TITLE = "Multigrid Training for Video Models"
 OLD = "We propose multigrid training, a schedule that trains video models 4.5x faster on 8 GPUs."
@@ -89,6 +89,31 @@ def test_a_decision_on_an_older_revision_is_marked_queued_and_exported_with_it(r
     db.conn.commit()
     import_annotations(db, path, None)
     assert "".join(export_annotation_lines(db)) == line
+
+
+def test_a_in_the_changed_queue_says_the_decision_stands_on_the_new_text(run_cli, tmp_path, db, paper):
+    """`a` there once wrote nothing, so a decision checked against the new text could never leave the queue."""
+    from workbench.store import get_annotation
+
+    model, prompt = get_model("offline"), resolve_prompt("summary")
+    run_cli("suggest")
+    session = ReviewSession(db, "ana", SuggestionFeed(db, prompt, model), queue="all")
+    first = session.accept(session.view().suggestion, "as suggested")
+    _dump(run_cli, tmp_path, "new.jsonl", NEW)
+    changed = ReviewSession(db, "ana", SuggestionFeed(db, prompt, model), queue="changed")
+    shown = changed.view()
+    assert shown.text_changed
+    changed.confirm(shown.annotation)
+    stored = get_annotation(db, paper, "ana")
+    new_hash = db.execute("SELECT content_hash FROM papers").fetchone()[0]
+    assert stored.decided_on == new_hash != first.decided_on
+    assert (stored.status, stored.values, stored.notes, stored.suggestion_id) == (
+        first.status, first.values, first.notes, first.suggestion_id)
+    assert stored.version > first.version
+    assert len(ReviewSession(db, "ana", SuggestionFeed(db, prompt, model), queue="changed")) == 0
+    changed.confirm(stored)  # a second `a`: nothing more to say, nothing written
+    assert get_annotation(db, paper, "ana").version == stored.version
+    assert undo_last(db, "ana") == paper and get_annotation(db, paper, "ana").decided_on == first.decided_on
 
 
 def test_compare_doubt_and_search_filters_see_only_suggestions_of_the_current_text(run_cli, tmp_path, db, paper):

@@ -28,9 +28,9 @@ from workbench.review.queues import Scope, check_queue, select
 from workbench.review.views import Composition, Notice, PaperView
 from workbench.stats import SessionStats, session_stats
 from workbench.store import (
-    Decision, Handle, annotation_statuses, annotations_of, clean_value, decide_in_slot, find_papers, get_annotation,
-    get_distribution, get_paper, open_papers, paper_order, paper_seq, paper_with_number, release, remember_position,
-    remembered_position, search, set_flag, suggestions_for_paper, transaction, undo_last,
+    Decision, Handle, annotation_statuses, annotations_of, clean_value, confirm_on_text, decide_in_slot, find_papers,
+    get_annotation, get_distribution, get_paper, open_papers, paper_order, paper_seq, paper_with_number, release,
+    remember_position, remembered_position, search, set_flag, suggestions_for_paper, transaction, undo_last,
 )
 from workbench.review.outside import Outside, TakesInOutside
 from workbench.review.team_leases import TeamLeases
@@ -244,6 +244,8 @@ class ReviewSession(TeamLeases, TakesInOutside):
         pid = shown.paper_id
         stored, mine = get_annotation(self.db, pid, self.annotator), self.seen.get(pid, shown)
         if (stored.version if stored else None) == self._based_on(pid):
+            if stored and stored.decided_on not in (None, self.seen_text.get(pid, stored.decided_on)):  # the text changed:
+                self._wrote(confirm_on_text(self.db, stored, self.seen_text[pid], session=self.session_id))  # it stands
             return
         if self._flag_alone(pid, stored):
             self.seen[pid] = stored  # the same decision: a flag or an undone change

@@ -31,8 +31,8 @@ from workbench.store.accounts import (  # noqa: F401
 )
 from workbench.store.annotations import (  # noqa: F401
     Decision, annotation_statuses, annotations_of, annotators, changed_by_others, changed_since_decided, clean_value,
-    decide, flagged_ids, get_annotation, import_annotation, iter_annotations, last_event_id, remember_position,
-    remembered_position, set_flag, undo_last,
+    confirm_on_text, decide, flagged_ids, get_annotation, import_annotation, iter_annotations, last_event_id,
+    remember_position, remembered_position, set_flag, undo_last,
 )
 from workbench.store.batches import (  # noqa: F401
     add_batch, batch_keys, batch_papers, batch_totals, collected_suggestion_ids, get_batch, list_batches,

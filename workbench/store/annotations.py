@@ -222,6 +222,17 @@ def changed_since_decided(db: Handle, annotator: str) -> set[str]:
 
 
 @guarded
+def confirm_on_text(db: Handle, shown: AnnotationRow, content_hash: str, *, session: str | None = None) -> AnnotationRow:
+    """The decision shown stands on the paper's text now shown (`a` on *text changed since decided*): the same
+    decision, decided on `content_hash`, based on the version shown (Conflict when it is not the stored one)."""
+    now = utc_now()
+    with transaction(db):
+        before = get_annotation(db, shown.paper_id, shown.annotator)
+        after = replace(before or shown, decided_on=content_hash, updated_at=now)
+        return _change(db, shown.status, before, after, shown.version, session=session, at=now)
+
+
+@guarded
 def set_flag(db: Handle, paper_id: str, annotator: str, flagged: bool, *, based_on: int | None,
              session: str | None = None) -> AnnotationRow:
     """Flag or unflag, based on the version shown (Conflict when it is not the stored one)."""
