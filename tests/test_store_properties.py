@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from workbench.db import open_db
-from workbench.errors import Conflict, InputError
+from workbench.errors import Conflict, InputError, UndoBlocked
 from workbench.ingest import ingest
 from workbench.jsonl import import_annotations
 from workbench.models import get_model
@@ -153,7 +153,7 @@ def _step(world: World, step: tuple) -> set[str]:
     if kind == "undo":
         try:
             pid = world.sessions[step[1]].undo()
-        except Conflict:
+        except (Conflict, UndoBlocked):  # refused: the paper changed since that change; nothing written
             return set()
         return {pid} if pid else set()
     if kind == "import":
