@@ -13,6 +13,7 @@ from tests.tui_helpers import SIZE, DeadKeyModel, FailingModel, SlowModel, make_
 from workbench.store import paper_order
 from workbench.tui.screens.paper_keys import palette_entries
 from workbench.tui.screens.dialogs import ReadingScreen, SearchScreen
+from workbench.tui.screens.paper import ReviewScreen
 from workbench.tui.widgets.form import SuggestionForm
 from workbench.tui.widgets.panel import TextPanel
 
@@ -385,10 +386,21 @@ def test_every_key_textual_names_is_accepted(db_path, seeded_db, keys):
 
 
 async def test_command_palette_offers_the_review_actions(db_path, ids):
+    from workbench.tui.screens.commands import CommandsScreen
+
     async with running(db_path) as (app, pilot):
-        titles = [c.title for c in app.get_system_commands(app.screen)]
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        assert isinstance(app.screen, CommandsScreen)
+        listed = {description: keys for keys, description, _ in app.screen.shown}
         for title in ("Accept", "Reject", "Undo", "Flag", "Go to", "Search", "Re-suggest"):
-            assert title in titles
+            assert title in listed
+        assert (listed["Accept"], listed["Undo"]) == ("a", "u, ⌫")
+        await pilot.press(*"re")
+        assert [description for _, description, _ in app.screen.shown][:2] == ["Reject", "Re-suggest"]
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(app.screen, ReviewScreen) and annotation(db_path, ids[0]) is None
 
 
 def test_panel_keeps_each_line_its_own_style():
@@ -713,9 +725,7 @@ async def test_session_pace_leaves_out_undone_decisions(db_path, ids):
 async def test_small_print_palette_search_and_resuggest(notices, db_path, ids):
     async with running(db_path) as (app, pilot):
         titles = [c.title for c in app.get_system_commands(app.screen)]
-        assert titles.count("Quit") == 1
-        helps = {c.title: c.help for c in app.get_system_commands(app.screen)}
-        assert helps["Accept"] == "Review: Accept (a)" and "Save" not in helps and helps["Undo"] == "Review: Undo (u, ⌫)"
+        assert "Quit" not in titles and "Keys" in titles  # Textual's own palette (other screens), less its Quit
         await pilot.press("slash", *"zzqqxx")
         await pilot.pause()
         assert "No paper matches." in str(app.screen.query_one("#search-status").render())
@@ -739,7 +749,7 @@ async def _burst(app, pilot, keys: list[str]) -> None:
     from textual import events
 
     for key in keys:
-        app.post_message(events.Key(key, {"question_mark": "?"}.get(key, key if len(key) == 1 else None)))
+        app.post_message(events.Key(key, {"question_mark": "?", "space": " "}.get(key, key if len(key) == 1 else None)))
     await settle(app, pilot)
     await pilot.pause(0.2)
 
@@ -765,6 +775,32 @@ async def test_keys_typed_behind_save_or_leave_in_a_burst_are_decisions_not_text
             edited = [annotation(db_path, pid) for pid in ids[:len(statuses)]]
             assert any(row and row["status"] == "edited" and row["technique"].endswith(technique_ends)
                        for row in edited)
+
+
+@pytest.mark.parametrize("keys, expected", [
+    (["ctrl+p", *"reject", "enter", "a"], [(0, "rejected", False), (1, "accepted", False)]),
+    (["ctrl+p", *"flag", "enter", "a"], [(0, "accepted", True), (1, None, False)]),
+    (["ctrl+p", *"go", "space", *"to", "enter", "7", "enter", "a", "s", "a"],
+     [(0, None, False), (6, "accepted", False), (7, None, False), (8, "accepted", False)]),
+    (["ctrl+p", *"edit", "enter", "Z", "Z", "ctrl+s", "a"], [(0, "edited", False), (1, "accepted", False)]),
+])
+async def test_keys_typed_behind_a_command_from_the_palette_act_after_it(db_path, ids, keys, expected):
+    """Textual's palette ran its command after the next keys: `ctrl+p reject enter a` accepted #1, rejected #2."""
+    async with running(db_path) as (app, pilot):
+        await _burst(app, pilot, keys)
+        for index, status, flagged in expected:
+            row = annotation(db_path, ids[index]) or {"status": None, "flagged": 0}
+            assert (row["status"], bool(row["flagged"])) == (status, flagged), index
+        if "Z" in keys:
+            assert annotation(db_path, ids[0])["technique"].endswith("ZZ")
+
+
+async def test_a_search_from_the_palette_in_a_burst_takes_every_key_it_was_typed(db_path, ids):
+    """The `s` of "speech" once went to the review (a skip) and the search box read "peecha"."""
+    async with running(db_path) as (app, pilot):
+        first_hit = app.session.find("speech")[0][0].id
+        await _burst(app, pilot, ["ctrl+p", *"search", "enter", *"speech", "enter", "a"])
+        assert annotation(db_path, ids[0]) is None and annotation(db_path, first_hit)["status"] == "accepted"
 
 
 def _offline_values(db, pid) -> dict:

@@ -23,6 +23,7 @@ from workbench.review import ReviewSession, open_session
 from workbench.tui.filters import DropControlCharacters
 from workbench.tui.notices import tell
 from workbench.tui.keys import KeyPath, handled_by
+from workbench.tui.screens.commands import CommandsScreen
 from workbench.tui.screens.dialogs import Dialog
 from workbench.tui.screens.paper import ReviewScreen
 from workbench.tui.screens.paper_keys import BINDINGS, key_help, palette_entries
@@ -154,14 +155,24 @@ class ReviewApp(App):
         """(keys, description) of the review screen's bindings as they are now (remapped keys included)."""
         return key_help(self)
 
+    def action_command_palette(self) -> None:
+        """ctrl+p: on the review screen, its commands (tui/screens/commands.py: on the ordered key path);
+        elsewhere Textual's palette."""
+        screen = self.screen
+        if not isinstance(screen, ReviewScreen):
+            return super().action_command_palette()
+
+        def run(action: Callable[[], object] | None) -> None:
+            if action is not None:
+                action()
+
+        self.open_dialog(CommandsScreen(palette_entries(screen)), run)
+
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         # Textual's own commands, less its Quit (the review screen's "Quit" is the same thing).
         for command in super().get_system_commands(screen):
             if command.title != "Quit":
                 yield command
-        if isinstance(screen, ReviewScreen):
-            for keys, description, action in palette_entries(screen):
-                yield SystemCommand(description, f"Review: {description} ({keys})", action)
 
 
 MODIFIERS = ("ctrl", "alt", "shift", "meta", "super", "hyper")
