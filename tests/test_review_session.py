@@ -283,6 +283,32 @@ def test_saving_an_empty_form_decides_nothing(suggested):
     assert session.decided == 0
 
 
+@pytest.mark.parametrize("values, notes, message", [
+    ({"technique": "x" * 2_001}, None, "technique has 2,001 characters; the most a decision keeps is 2,000"),
+    ({"claimed_gain": "y" * 2_100}, None, "claimed gain has 2,100 characters"),
+    ({"technique": "mine"}, "n" * 10_050, "notes has 10,050 characters; the most a decision keeps is 10,000"),
+])
+def test_the_form_saves_nothing_an_import_could_not_read_back(suggested, tmp_path, values, notes, message):
+    """A 2,100-character technique was saved, exported, and then refused by import: the round trip broke."""
+    from workbench.errors import TooLong
+    from workbench.jsonl import export_annotation_lines, import_annotations
+
+    db, feed = suggested
+    session = ReviewSession(db, "ana", feed, queue="all")
+    fields = {"technique": None, "claimed_gain": None, "compute": None, **values}
+    with pytest.raises(TooLong, match=message):
+        session.save_fields(fields, session.view().suggestion, notes)
+    assert get_annotation(db, session.current_id, "ana") is None
+    longest = {f: (v[:2_000] if v else v) for f, v in fields.items()}
+    session.save_fields(longest, session.view().suggestion, notes[:10_000] if notes else None)  # at the limit: kept
+    exported = tmp_path / "out.jsonl"
+    exported.write_text("".join(export_annotation_lines(db)))
+    db.execute("DELETE FROM annotations")
+    db.conn.commit()
+    assert import_annotations(db, exported, None).written == 1
+    assert "".join(export_annotation_lines(db)) == exported.read_text()
+
+
 def test_keeping_mine_after_a_conflict_keeps_the_suggestion_as_it_was_shown(suggested):
     """The suggestion was redone under the same key while the dialog was open (`--force`, ctrl+r in another
     window): "y keeps yours" stores what the reviewer accepted, with the suggestion as they saw it."""

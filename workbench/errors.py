@@ -53,6 +53,10 @@ class UndoBlocked(WorkbenchError):
                          "import or another window. Press u again for your change before it")
 
 
+class TooLong(WorkbenchError):
+    """A decision with a value or notes past the limits an import reads back: nothing was written."""
+
+
 class NothingToSave(WorkbenchError):
     """A form saved with every field empty and no suggestion taken as is: no decision (a rejection says that)."""
 

@@ -33,12 +33,13 @@ from workbench.records import AnnotationRow, TitledAnnotation, annotator_problem
 from workbench.store import (
     Handle, get_annotation, import_annotation, iter_annotations, iter_suggestions, known_paper_ids, transaction,
 )
-from workbench.vocab import FIELDS, NUL_STORED_AS, STATUSES, parse_utc_time, utc_now
+from workbench.vocab import (
+    FIELDS, MAX_DECISION_VALUE_CHARS, MAX_NOTES_CHARS, NUL_STORED_AS, STATUSES, parse_utc_time, utc_now,
+)
 
 # Limits on what an import may carry (an export never comes near them).
 MAX_LINE_CHARS = 1_000_000
-MAX_VALUE_CHARS = 2_000
-MAX_NOTES_CHARS = 10_000
+MAX_VALUE_CHARS = MAX_DECISION_VALUE_CHARS
 MAX_NAME_CHARS = 100
 MAX_SECONDS = 10 * 365 * 24 * 3600.0
 

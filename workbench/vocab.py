@@ -169,6 +169,11 @@ def is_adjudication(annotator: str) -> bool:
 # in between, and complete but with decisions that differ and no adjudicated one.
 COMPLETE, IN_PROGRESS, NOT_STARTED, AWAITING_ADJUDICATION = "complete", "in_progress", "not_started", "awaiting_adjudication"
 
+# A decision's limits, the same for the review's form and for an import, so whatever is saved exports and
+# imports back.
+MAX_DECISION_VALUE_CHARS = 2_000
+MAX_NOTES_CHARS = 10_000
+
 # The summary's limits (schema.py validates with them; the offline rules keep within them without
 # importing pydantic, which the review's first frame does not need).
 MAX_VALUE_CHARS = 600

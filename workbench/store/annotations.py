@@ -8,11 +8,11 @@ import json
 from dataclasses import dataclass, replace
 from typing import Any, Iterable, Iterator
 
-from workbench.errors import Conflict, StoreBusy, UndoBlocked
+from workbench.errors import Conflict, StoreBusy, TooLong, UndoBlocked
 from workbench.records import AnnotationRow, SuggestionRow, TitledAnnotation, Values, no_values
 from workbench.store._base import Handle, guarded, marks, one, transaction
 from workbench.store.papers import current_text
-from workbench.vocab import FIELDS, STATUSES, collapse_whitespace, utc_now
+from workbench.vocab import FIELDS, MAX_DECISION_VALUE_CHARS, MAX_NOTES_CHARS, STATUSES, collapse_whitespace, utc_now
 
 _ANNOTATION_COLUMNS = (
     "paper_id", "annotator", "status", "flagged", *FIELDS, "notes", "suggestion_id", "suggested", "seconds_spent",
@@ -192,6 +192,7 @@ def decide(db: Handle, decision: Decision) -> AnnotationRow:
     writes nothing) when the stored annotation is not the version the decision was based on."""
     if decision.status not in STATUSES:
         raise ValueError(f"unknown status {decision.status!r}")
+    _within_limits(decision)
     now = utc_now()
     with transaction(db):
         before = get_annotation(db, decision.paper_id, decision.annotator)
@@ -210,6 +211,16 @@ def decide(db: Handle, decision: Decision) -> AnnotationRow:
         )
         return _change(db, decision.status, before, after, decision.based_on,
                        seconds=round(decision.seconds, 2), session=decision.session, at=now)
+
+
+def _within_limits(decision: Decision) -> None:
+    """What is saved must export and import back: the import's limits hold here too."""
+    texts = [(f, decision.values.get(f), MAX_DECISION_VALUE_CHARS) for f in FIELDS]
+    for name, value, limit in [*texts, ("notes", decision.notes, MAX_NOTES_CHARS)]:
+        text = clean_value(value)  # as it would be stored
+        if text is not None and len(text) > limit:
+            raise TooLong(f"{name.replace('_', ' ')} has {len(text):,} characters; the most a decision keeps is "
+                          f"{limit:,}: shorten it")
 
 
 @guarded
