@@ -12,7 +12,7 @@ from textual.widgets import TextArea
 from tests.tui_helpers import SIZE, DeadKeyModel, FailingModel, SlowModel, make_app, running, settle
 from workbench.store import paper_order
 from workbench.tui.screens.paper_keys import palette_entries
-from workbench.tui.screens.dialogs import ReadingScreen, SearchScreen
+from workbench.tui.screens.dialogs import GotoScreen, ReadingScreen, SearchScreen
 from workbench.tui.screens.paper import ReviewScreen
 from workbench.tui.widgets.form import SuggestionForm
 from workbench.tui.widgets.panel import TextPanel
@@ -176,9 +176,16 @@ async def test_goto_by_position_and_by_id(db_path, ids):
         assert app.session.current_id == ids[41]
         await pilot.press("g", *ids[7][:8], "enter")
         assert app.session.current_id == ids[7]
+        await pilot.press("a")  # ids[7] accepted; on to ids[8]
         await pilot.press("g", "9", "9", "9", "9", "enter")
         await pilot.pause()
-        assert app.session.current_id == ids[7]  # out of range: stays, says so
+        assert app.session.current_id == ids[8]  # out of range: stays, and says so in the dialog, still open
+        assert isinstance(app.screen, GotoScreen)
+        assert "No paper '9999' (a paper number from #1 to #504" in str(app.screen.query_one("#goto-problem").render())
+        await pilot.press("backspace", "backspace", "backspace", "enter")  # corrects the number: no undo
+        await pilot.pause()
+        assert app.session.current_id == ids[8] and annotation(db_path, ids[7])["status"] == "accepted"
+        assert not isinstance(app.screen, GotoScreen)
 
 
 async def test_search_titles(db_path, ids):

@@ -57,13 +57,16 @@ class ReadingScreen(Dialog[None]):
             self.dismiss(None)
 
 
-class GotoScreen(Dialog[str | None]):
+class GotoScreen(Dialog[bool | None]):
+    """Enter moves (`go` returns None) and closes; a number or id that names no paper is said here and the
+    dialog stays open, so the Backspace that corrects it edits the number (it was the review's undo)."""
+
     BINDINGS = [Binding("escape", "dismiss(None)", "Close", priority=True),
                 Binding("enter", "go", "Go", priority=True)]
 
-    def __init__(self, papers: int) -> None:
+    def __init__(self, papers: int, go: Callable[[str], str | None]) -> None:
         super().__init__()
-        self.papers = papers
+        self.papers, self.go = papers, go
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
@@ -71,9 +74,18 @@ class GotoScreen(Dialog[str | None]):
             yield Static(Text(f"A paper number (#1-#{self.papers}: the number beside its title and in search) "
                               "or a paper id (or its start).", style="dim"))
             yield Input(placeholder="number or id", id="goto-input")
+            yield Static(id="goto-problem")
 
     def action_go(self) -> None:
-        self.dismiss(self.query_one(Input).value)
+        target = self.query_one(Input).value.strip()
+        if not target:
+            self.dismiss(None)
+            return
+        problem = self.go(target)
+        if problem is None:
+            self.dismiss(True)
+        else:
+            self.query_one("#goto-problem", Static).update(Text(problem, style="yellow"))
 
 
 def hit_label(hit: SearchHit) -> Text:

@@ -351,22 +351,21 @@ class ReviewScreen(ModelSaidAction, Screen):
     def action_goto(self) -> None:
         from workbench.tui.screens.dialogs import GotoScreen
 
-        def done(target: str | None) -> None:
-            if not target:
-                return
-            target = target.strip()
+        def go(target: str) -> str | None:
+            """Move to the paper; or why not, shown in the dialog, which stays open for a correction."""
             number = target.removeprefix("#")
             if number.isascii() and number.isdecimal():  # not isdigit(): '²' is a digit int() refuses
                 moved = int(number) <= self.session.total_papers and self.session.go_to_number(int(number))
             else:
                 moved = self.session.go_to_id(target)
+            return None if moved else (f"No paper '{one_line(target, 40)}' (a paper number from #1 to "
+                                       f"#{self.session.total_papers}, or a paper id).")
+
+        def done(moved: bool | None) -> None:
             if moved:
                 self.show_current()
-            else:
-                tell(self, f"No paper '{one_line(target, 40)}' (a paper number from #1 to "
-                           f"#{self.session.total_papers}, or a paper id).", severity="warning")
 
-        self.app.open_dialog(GotoScreen(self.session.total_papers), done)
+        self.app.open_dialog(GotoScreen(self.session.total_papers, go), done)
 
     def action_search(self) -> None:
         from workbench.tui.screens.dialogs import SearchScreen
