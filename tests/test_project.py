@@ -72,7 +72,7 @@ def _unit(module: str) -> str:
 # Bottom to top: a unit may import only units of a lower layer (never one beside or above it).
 LAYERS = [
     {"__init__", "vocab", "errors", "json_text", "safe_text", "workers",
-     "plain_text", "writer_turns"},  # the words, the errors, text made safe, processes, LaTeX as it prints
+     "plain_text", "writer_turns", "terminal"},  # the words, the errors, text made safe, processes, LaTeX as it prints
     {"grounding", "corpus", "schema", "config", "migrations", "migrations_pg", "pg", "models.offline_settings",
      "effort"},
     {"checks"},  # what a reply keeps: above grounding (its numbers), below prompts (which read the [checks] table)
@@ -94,7 +94,7 @@ LAYER = {unit: n for n, units in enumerate(LAYERS) for unit in units}
 # Each unit and the units it may import. Adding an entry is a design decision: say why beside it.
 ALLOWED = {
     "vocab": set(), "errors": set(), "json_text": set(), "safe_text": set(), "workers": set(),
-    "__init__": set(), "plain_text": set(), "writer_turns": set(),  # the abstract as it prints, with its map back: stdlib only
+    "__init__": set(), "plain_text": set(), "writer_turns": set(), "terminal": set(),  # flow control off: stdlib  # the abstract as it prints, with its map back: stdlib only
     "grounding": {"plain_text", "vocab"},  # a quote of the printed abstract maps back to the stored one
     "corpus": {"errors", "json_text", "vocab"},
     "schema": {"vocab"},
@@ -156,7 +156,7 @@ ALLOWED = {
     "cli_team": {"accounts", "cli_common", "store"},
     "cli_serve": {"accounts", "cli_common", "config", "db", "ingest", "prompts", "review", "serve", "store",
                   "tui", "vocab"},  # serve-session composes the served app: sign-in (accounts) and session (review)
-    "cli": {"__init__", "agreement", "team_agreement", "stats", "cli_batch", "cli_copy", "cli_team_work", "cli_team",
+    "cli": {"__init__", "terminal", "agreement", "team_agreement", "stats", "cli_batch", "cli_copy", "cli_team_work", "cli_team",
             "cli_serve", "cli_common", "cli_review", "cli_suggest", "final", "prompt_report", "config", "db", "endpoint",
             "errors", "ingest", "jsonl", "progress", "prompts", "tables", "store", "tui", "vocab",
             "gold",  # gold: compare --against FILE, the gold file read (one error naming file and line)

@@ -227,3 +227,18 @@ def test_the_first_frame_imports_neither_pydantic_nor_the_openai_sdk_and_a_first
     db = sqlite3.connect(db_path)
     row = db.execute("SELECT status, suggestion_id, technique FROM annotations WHERE annotator = 'pty'").fetchone()
     assert row[0] == "accepted" and row[1] is not None and row[2]
+
+
+
+def test_review_takes_ctrl_s_from_the_terminal_as_it_starts_and_gives_flow_control_back(tmp_path):
+    """With flow control on (IXON), the terminal itself swallowed a ctrl+s typed before Textual took the
+    keyboard (~0.3 s in): `e early ctrl+s a` at launch left the form open with "...earlya" and nothing saved.
+    `workbench review` turns it off as its first import runs, and the terminal has it back at exit."""
+    probe = ("import sys, termios; sys.argv[1:] = ['review']; import workbench.cli; "
+             "print('ixon', termios.tcgetattr(0)[0] & termios.IXON)")
+    child = pexpect.spawn("sh", ["-c", f'stty ixon; {sys.executable} -c "{probe}"; stty -a'], cwd=str(ROOT),
+                          encoding="utf-8", timeout=60, env=dict(os.environ, TERM="xterm-256color"))
+    child.expect(pexpect.EOF)
+    out = child.before
+    assert "ixon 0" in out  # off while the review runs
+    assert " ixon" in out.split("ixon 0", 1)[1] and "-ixon" not in out.split("ixon 0", 1)[1]  # back on after
