@@ -127,8 +127,8 @@ def test_the_known_sequences_do_what_they_say(template, tmp_path):
     stored = _run(template, tmp_path / "a", KNOWN["edit, save, edit, save"], burst=True)["annotations"]
     assert sorted((a["status"], a["technique"][-1]) for a in stored) == [("edited", "x"), ("edited", "y")]
     stored = _run(template, tmp_path / "b", KNOWN["ctrl+a, text, tab, text"], burst=True)["annotations"]
-    # ctrl+a selected the technique (AAA replaced it); Tab put the cursor at the start of the gain
-    assert [(a["technique"], a["claimed_gain"][:3]) for a in stored] == [("AAA", "BBB")]
+    # ctrl+a selected the technique (AAA replaced it); Tab put the cursor at the end of the gain, as `e` does
+    assert [(a["technique"], a["claimed_gain"][-3:]) for a in stored] == [("AAA", "BBB")]
     db = sqlite3.connect(template)
     fifth = db.execute("SELECT id FROM papers ORDER BY seq LIMIT 1 OFFSET 4").fetchone()[0]
     db.close()

@@ -94,6 +94,20 @@ async def test_edit_tab_and_ctrl_s_save_an_edited_decision(db_path, ids):
         assert app.focused is None and app.session.current_id == ids[1]
 
 
+@pytest.mark.parametrize("move", ["tab", "enter"])
+async def test_typing_after_moving_to_a_field_adds_at_its_end_as_in_the_first(db_path, ids, move):
+    """`e x tab y tab z ctrl+s` once stored "...x" but "y5.5 ~ 221.3X...": the first field's cursor was at its end,
+    the next ones' at their start."""
+    async with running(db_path) as (app, pilot):
+        await pilot.press("e")
+        before = form_values(app)
+        await _burst(app, pilot, ["x", move, "y", move, "z", "shift+tab", "w", "ctrl+s"])
+        row = annotation(db_path, ids[0])
+        assert row["technique"] == before["technique"] + "x"
+        assert row["claimed_gain"] == before["claimed_gain"] + "yw"
+        assert row["compute"] == (before["compute"] or "") + "z"
+
+
 async def test_enter_moves_to_the_next_field_instead_of_a_newline(db_path, ids):
     async with running(db_path) as (app, pilot):
         await pilot.press("e", "enter")

@@ -29,8 +29,8 @@ FORM_ACTIONS = ("save", "cancel_edit")  # the screen's actions that work while t
 
 
 class FieldArea(TextArea):
-    """A wrapped single-value field: Enter moves to the next field instead of a newline,
-    ctrl+a selects the whole value (so typing replaces it; Home still goes to the line start).
+    """A wrapped single-value field: Enter (or Tab) moves to the next field instead of a newline, with the
+    cursor at its end; ctrl+a selects the whole value (so typing replaces it; Home still goes to the line start).
 
     Both are handled here, in the field's own key handler, as the key arrives in its turn on the
     ordered key path. Textual calls this handler before TextArea's own (subclass first), and
@@ -46,13 +46,17 @@ class FieldArea(TextArea):
         if not self.query_ancestor(SuggestionForm).editing:
             event.prevent_default()  # a closed form takes no text
             return
-        if event.key in ("enter", "ctrl+a"):
+        if event.key in ("enter", "tab", "shift+tab", "ctrl+a"):
             event.stop()
             event.prevent_default()
-            if event.key == "enter":
-                self.screen.focus_next()
-            else:
+            if event.key == "ctrl+a":
                 self.select_all()
+                return
+            # The next field's cursor goes to its end, as `e` puts the first one's, here in the key's turn:
+            # a key typed right after lands there (it went to the start of the next field, at the end of the first).
+            moved_to = self.screen.focus_previous() if event.key == "shift+tab" else self.screen.focus_next()
+            if isinstance(moved_to, FieldArea):
+                moved_to.move_cursor(moved_to.document.end)
 
     @on(TextArea.Changed)
     def _keep_clean(self) -> None:
