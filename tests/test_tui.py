@@ -108,6 +108,22 @@ async def test_typing_after_moving_to_a_field_adds_at_its_end_as_in_the_first(db
         assert row["compute"] == (before["compute"] or "") + "z"
 
 
+async def test_a_suggestion_that_arrives_while_the_form_is_open_is_said_and_the_typing_kept(db_path, ids):
+    """"suggesting…" stayed on screen with the reply long stored; the form is left as typed (a redraw under the
+    reviewer's keys would act on what they never saw), and it says the suggestion came."""
+    app = make_app(db_path, model=SlowModel(1.0))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("e", *"mine")
+        assert "suggesting…" in str(app.screen.query_one("#editor-source").render())
+        await pilot.pause(2.0)
+        assert "arrived while you typed" in str(app.screen.query_one("#editor-source").render())
+        assert form_values(app)["technique"] == "mine"
+        await pilot.press("escape", "y")  # leave, dropping the typing: the suggestion shows
+        await settle(app, pilot)
+        assert "slow-model · ok" in text_of(app, "#summary")
+
+
 async def test_enter_moves_to_the_next_field_instead_of_a_newline(db_path, ids):
     async with running(db_path) as (app, pilot):
         await pilot.press("e", "enter")

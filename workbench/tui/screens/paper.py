@@ -19,7 +19,7 @@ from textual.widgets import Footer
 
 from workbench.errors import Conflict, StoreBusy, UndoBlocked, WorkbenchError
 from workbench.review import Composition, FeedResult, PaperView, ReviewSession, SuggestionRow
-from workbench.safe_text import one_line
+from workbench.safe_text import one_line, plain
 from workbench.tui.notices import show, tell
 from workbench.tui.screens.paper_keys import BINDINGS, FOOTER_ORDER, key_help, keys_of
 from workbench.tui.screens.said import ModelSaidAction
@@ -163,6 +163,10 @@ class ReviewScreen(ModelSaidAction, Screen):
         if message.result.fatal:
             self.workers.cancel_group(self, "suggest")
         # The paper on screen, or every paper once suggestions stopped (its own request was cancelled: say so).
+        if message.result.paper_id == self.session.current_id and self.editing:  # the form stays as typed
+            arrived = "arrived" if message.result.new is not None else "failed"
+            self.form.source_news(plain(f"{self.session.feed.label} · {arrived} while you typed: it shows when "
+                                        "the form closes (ctrl+s saves yours, esc leaves)", style="italic"))
         if (message.result.paper_id == self.session.current_id or message.result.fatal) and not self.editing:
             if self.app.screen is self:
                 self.show_current()

@@ -169,6 +169,10 @@ class SuggestionForm(Vertical):
         self._fields, self._notes, self._source, self._ground = fields, notes, source, ground
         self.query_one("#summary", TextPanel).set_text(summary_text(decision, source, fields, notes, others))
 
+    def source_news(self, news: Text) -> None:
+        """While the form is open: a line under where its values came from (a suggestion that arrived since)."""
+        self.query_one("#editor-source", Static).update(Text.assemble(self._source, "\n", news))
+
     def begin_edit(self, first: str = "technique", values: dict[str, str | None] | None = None) -> FieldArea:
         """Load the shown values (or `values`, e.g. composed in the compare screen) into the editable
         areas and focus `first` at once, so keys typed right after `e` land in the field."""
