@@ -174,6 +174,10 @@ async def test_every_screen_shows_hostile_papers_as_text(notices, hostile_db, tm
         assert isinstance(app.screen, GotoScreen)
         await pilot.press(*"\x1b]0;x", "enter")
         await pilot.pause()
+        assert isinstance(app.screen, GotoScreen)  # no such paper: said in the dialog, as text
+        screens.append(app.export_screenshot())
+        await pilot.press("escape")
+        await pilot.pause()
         await pilot.press("slash", *"click")
         await pilot.pause()
         assert isinstance(app.screen, SearchScreen)

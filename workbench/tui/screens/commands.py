@@ -11,14 +11,11 @@ from __future__ import annotations
 from typing import Callable
 
 from rich.text import Text
-from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Vertical
 from textual.widgets import Input, OptionList, Static
-from textual.widgets.option_list import Option
 
-from workbench.tui.screens.dialogs import Dialog
+from workbench.tui.screens.dialogs import PickDialog
 
 Entry = tuple[str, str, Callable[[], object]]  # keys, description, action (paper_keys.palette_entries)
 
@@ -31,21 +28,11 @@ def matching(entries: list[Entry], query: str) -> list[Entry]:
     return sorted(found, key=lambda e: not (words and e[1].casefold().startswith(words[0])))
 
 
-class CommandsScreen(Dialog["Callable[[], object] | None"]):
-    BINDINGS = [Binding("escape", "dismiss(None)", "Close", priority=True),
-                Binding("enter", "run", "Run", priority=True),
-                Binding("down", "focus_list", show=False, priority=True)]
-
+class CommandsScreen(PickDialog["Callable[[], object] | None"]):
     def __init__(self, entries: list[Entry]) -> None:
         super().__init__()
         self.entries = entries
-        self.shown: list[Entry] = []
-        self.listed_for: str | None = None
-
-    def check_action(self, action: str, parameters: tuple) -> bool | None:
-        if action == "focus_list":  # in the list, down moves the highlight
-            return isinstance(self.focused, Input)
-        return True
+        self.shown: list[Entry] = []  # the entries listed now, in order
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide"):
@@ -56,32 +43,6 @@ class CommandsScreen(Dialog["Callable[[], object] | None"]):
     def on_mount(self) -> None:
         self.list_for("")
 
-    @on(Input.Changed)
-    def changed(self, event: Input.Changed) -> None:
-        self.list_for(event.value)
-
-    def list_for(self, query: str) -> None:
-        if query == self.listed_for:
-            return
-        self.listed_for, self.shown = query, matching(self.entries, query)
-        options = self.query_one(OptionList)
-        options.clear_options()
-        options.add_options([Option(Text.assemble(description, (f"  {keys}", "dim")))
-                             for keys, description, _ in self.shown])
-        if self.shown:
-            options.highlighted = 0
-
-    def action_run(self) -> None:
-        """Enter: the highlighted command of what is typed now (the list is brought up to date first)."""
-        if isinstance(self.focused, Input):
-            self.list_for(self.query_one(Input).value)
-        highlighted = self.query_one(OptionList).highlighted
-        if highlighted is not None and highlighted < len(self.shown):
-            self.dismiss(self.shown[highlighted][2])
-
-    @on(OptionList.OptionSelected)
-    def selected(self, event: OptionList.OptionSelected) -> None:
-        self.dismiss(self.shown[event.option_index][2])
-
-    def action_focus_list(self) -> None:
-        self.query_one(OptionList).focus()
+    def entries_for(self, query: str) -> list[tuple[Text, Callable[[], object]]]:
+        self.shown = matching(self.entries, query)
+        return [(Text.assemble(description, (f"  {keys}", "dim")), action) for keys, description, action in self.shown]

@@ -99,22 +99,70 @@ def hit_label(hit: SearchHit) -> Text:
     return label
 
 
-class SearchScreen(Dialog[str | None]):
-    """Type to search; Enter or a click opens the highlighted paper."""
+class PickDialog(Dialog[Answer]):
+    """An input over a list: typing narrows the list as each key is typed, and Enter (or a click) takes the
+    highlighted entry of what is typed then (the list is brought up to date first: the message that
+    refreshes it may not have arrived yet). Down moves from the input into the list."""
 
     BINDINGS = [Binding("escape", "dismiss(None)", "Close", priority=True),
-                Binding("enter", "open", "Open", priority=True),
-                Binding("down", "focus_results", show=False, priority=True)]
+                Binding("enter", "pick", "Open", priority=True),
+                Binding("down", "focus_list", show=False, priority=True)]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.listed_for: str | None = None  # the query the list shows
+        self.answers: list[Answer] = []  # what each entry of the list dismisses with
+
+    def entries_for(self, query: str) -> list[tuple[Text, Answer]]:
+        raise NotImplementedError
+
+    def listed(self, query: str) -> None:
+        """After the list changed (a status line, say)."""
+
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        if action == "focus_list":  # in the list, down moves the highlight
+            return isinstance(self.focused, Input)
+        return True
+
+    @on(Input.Changed)
+    def changed(self, event: Input.Changed) -> None:
+        self.list_for(event.value)
+
+    def list_for(self, query: str) -> None:
+        if query == self.listed_for:
+            return
+        self.listed_for = query
+        entries = self.entries_for(query)
+        self.answers = [answer for _, answer in entries]
+        options = self.query_one(OptionList)
+        options.clear_options()
+        options.add_options([Option(label) for label, _ in entries])
+        if entries:
+            options.highlighted = 0
+        self.listed(query)
+
+    def action_pick(self) -> None:
+        self.list_for(self.query_one(Input).value)
+        highlighted = self.query_one(OptionList).highlighted
+        if highlighted is not None and highlighted < len(self.answers):
+            self.dismiss(self.answers[highlighted])
+
+    @on(OptionList.OptionSelected)
+    def selected(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(self.answers[event.option_index])
+
+    def action_focus_list(self) -> None:
+        self.query_one(OptionList).focus()
+
+
+class SearchScreen(PickDialog[str | None]):
+    """Type to search; Enter or a click opens the highlighted paper."""
 
     def __init__(self, find: Callable[[str], tuple[list[SearchHit], str | None]]) -> None:
         super().__init__()
         self.find = find
-        self.listed_for: str | None = None  # the query the results list shows
-
-    def check_action(self, action: str, parameters: tuple) -> bool | None:
-        if action == "focus_results":  # in the list, down moves the highlight
-            return isinstance(self.focused, Input)
-        return True
+        self.problem: str | None = None  # what the query had that search did not understand
+        self.hits = 0
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog wide"):
@@ -124,46 +172,23 @@ class SearchScreen(Dialog[str | None]):
             yield Static(id="search-status", classes="dim")
             yield OptionList(id="search-results")
 
-    @on(Input.Changed)
-    def changed(self, event: Input.Changed) -> None:
-        self.list_results(event.value)
+    def entries_for(self, query: str) -> list[tuple[Text, str]]:
+        hits, self.problem = self.find(query)
+        self.hits = len(hits)
+        return [(hit_label(hit), hit.id) for hit in hits]
 
-    def list_results(self, query: str) -> None:
-        if query == self.listed_for:
-            return
-        self.listed_for = query
-        results = self.query_one(OptionList)
-        results.clear_options()
-        hits, problem = self.find(query)
-        results.add_options([Option(hit_label(hit), id=hit.id) for hit in hits])
-        if results.option_count:
-            results.highlighted = 0
+    def listed(self, query: str) -> None:
         if not query.strip():
             status = ""
-        elif not hits:
+        elif not self.hits:
             status = "No paper matches."
         else:
-            status = f"{len(hits)} paper{'s' * (len(hits) != 1)}" + (" (the first 50)" if len(hits) >= 50 else "") + \
+            status = f"{self.hits} paper{'s' * (self.hits != 1)}" + (" (the first 50)" if self.hits >= 50 else "") + \
                 " · ✓ accepted ✎ edited ✗ rejected by you"
         status_text = Text(status, style="dim")
-        if problem:
-            status_text.append_text(plain(f"  {problem}", style="yellow"))
+        if self.problem:
+            status_text.append_text(plain(f"  {self.problem}", style="yellow"))
         self.query_one("#search-status", Static).update(status_text)
-
-    def action_open(self) -> None:
-        """Enter: the highlighted result of what is typed now (the list is brought up to date
-        first: the message that refreshes it may not have arrived yet)."""
-        self.list_results(self.query_one(Input).value)
-        results = self.query_one(OptionList)
-        if results.highlighted is not None:
-            self.dismiss(results.get_option_at_index(results.highlighted).id)
-
-    @on(OptionList.OptionSelected)
-    def selected(self, event: OptionList.OptionSelected) -> None:
-        self.dismiss(event.option.id)
-
-    def action_focus_results(self) -> None:
-        self.query_one(OptionList).focus()
 
 
 def help_screen(keys: list[tuple[str, str]], open_keys: tuple[str, ...]) -> ReadingScreen:
