@@ -85,6 +85,11 @@ REFUSED = [
                                                                                 "claimed_gain": "4.5x faster"}}},
                  "'suggestion.fields' lacks 'compute'; every field must be there, null when none",
                  id="suggestion-lacks-a-field"),
+    *[pytest.param(lambda r, stated=stated: {**r, "edited_fields": stated},
+                   "'edited_fields' must list the fields whose value differs from the suggestion, [], or be left out",
+                   id=f"edited-fields-{name}")  # was ignored without a word
+      for name, stated in [("a-number", 10 ** 400), ("text", "x"), ("an-object", {"a": 1}),
+                           ("not-a-field", ["nonsense"]), ("a-field-not-edited", ["technique"])]],
     pytest.param(lambda r: {**r, "seconds_spent": 10 ** 400},  # no float holds it: was an internal OverflowError
                  "'seconds_spent' must be a number of seconds from 0 to", id="seconds-an-integer-of-400-digits"),
     *[pytest.param(lambda r, who=who: {**r, "annotator": who},

@@ -116,6 +116,26 @@ def test_a_in_the_changed_queue_says_the_decision_stands_on_the_new_text(run_cli
     assert undo_last(db, "ana") == paper and get_annotation(db, paper, "ana").decided_on == first.decided_on
 
 
+@pytest.mark.parametrize("first_keys", [["r"], ["a"]])
+async def test_a_in_the_changed_queue_keeps_a_rejection_too(run_cli, tmp_path, db, db_path, paper, first_keys):
+    """`a` on a rejection decided on the old text once accepted the suggestion, replacing the rejection:
+    there it says the decision, whatever it is, stands on the new text (a pick, 1-9, is how to accept)."""
+    from tests.tui_helpers import running
+    from workbench.store import get_annotation
+
+    async with running(db_path, queue="all") as (app, pilot):
+        await pilot.press(*first_keys)
+    first = get_annotation(db, paper, "ana")
+    _dump(run_cli, tmp_path, "new.jsonl", NEW)
+    async with running(db_path, queue="changed") as (app, pilot):
+        assert "decision stands on this text" in app.screen.query_one("#summary").plain
+        await pilot.press("a")
+        await pilot.pause()
+    stored = get_annotation(db, paper, "ana")
+    assert (stored.status, stored.values) == (first.status, first.values)
+    assert stored.decided_on == db.execute("SELECT content_hash FROM papers").fetchone()[0] != first.decided_on
+
+
 def test_compare_doubt_and_search_filters_see_only_suggestions_of_the_current_text(run_cli, tmp_path, db, paper):
     from workbench.store import search
     from workbench.store.reports import grounded_suggestions, ok_values

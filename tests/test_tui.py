@@ -218,6 +218,23 @@ async def test_goto_by_position_and_by_id(db_path, ids):
         assert not isinstance(app.screen, GotoScreen)
 
 
+async def test_goto_an_id_start_made_of_digits_or_shared_by_several(db_path, ids):
+    """"8237" (paper #1's id starts so) was read only as a number; "e5", the start of three ids, was "no paper"."""
+    digits = next(pid for pid in ids if pid[:4].isdecimal() and int(pid[:4]) > len(ids)
+                  and sum(other.startswith(pid[:4]) for other in ids) == 1)
+    shared = next(pid[:2] for pid in ids if not pid[:2].isdecimal() and sum(o.startswith(pid[:2]) for o in ids) > 1)
+    async with running(db_path) as (app, pilot):
+        await pilot.press("g", *digits[:4], "enter")
+        await pilot.pause()
+        assert app.session.current_id == digits and not isinstance(app.screen, GotoScreen)
+        await pilot.press("g", *shared, "enter")
+        await pilot.pause()
+        problem = app.screen.query_one("#goto-problem")
+        assert str(problem.render()) == f"Several paper ids start with '{shared}': type more of the id."
+        await pilot.press("backspace")
+        assert str(problem.render()) == ""  # said of what was typed before
+
+
 async def test_search_titles(db_path, ids):
     async with running(db_path) as (app, pilot):
         await pilot.press("slash")

@@ -314,6 +314,10 @@ def _parse_record(record, where: str, default_annotator: str | None, known_ids: 
     problem = status_problem(status, row.values, row.suggested_values())
     if problem:  # the review never stores these: `export --final` and the reports would take them at their word
         raise InputError(f"{where}: {problem}")
+    if "edited_fields" in record and record["edited_fields"] != row.edited_fields():  # worked out, never taken
+        shown = repr(record["edited_fields"])
+        raise InputError(f"{where}: 'edited_fields' must list the fields whose value differs from the suggestion, "
+                         f"{row.edited_fields()}, or be left out; got {shown[:60]}{'…' * (len(shown) > 60)}")
     return row
 
 

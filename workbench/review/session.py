@@ -153,10 +153,10 @@ class ReviewSession(TeamLeases, TakesInOutside):
         paper_id = paper_with_number(self.db, number)
         return paper_id is not None and self.go_to_paper(paper_id)
 
-    def go_to_id(self, text: str) -> bool:
-        """Go to the one paper whose id is or starts with `text`."""
+    def go_to_id(self, text: str) -> int:
+        """Go to the one paper whose id is or starts with `text`; how many ids start so (at most 2; 1: there)."""
         matches = [hit for hit in find_papers(self.db, text, limit=2) if hit.id.startswith(text.lower())]
-        return len(matches) == 1 and self.go_to_paper(matches[0].id)
+        return len(matches) if len(matches) != 1 or self.go_to_paper(matches[0].id) else 0
 
     def advance(self) -> bool:
         """After a decision: the next paper of the queue; in `todo`, the next one still undecided

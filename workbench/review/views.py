@@ -64,6 +64,12 @@ class PaperView:
         suggestion was picked with 1-9: `a` then confirms what is shown, never replaces it."""
         return self.decided and self.annotation.status in (ACCEPTED, EDITED) and not self.picked
 
+    @property
+    def keeps_decision(self) -> bool:
+        """`a` keeps the reviewer's decision as it stands: their own values on the pane, or any decision (a
+        rejection too) made on an older text, which `a` then says stands on this one. A pick (1-9) is accepted."""
+        return self.shows_decision or (self.text_changed and not self.picked)
+
     def values(self) -> Values:
         if self.shows_decision:
             return dict(self.annotation.values)

@@ -76,6 +76,10 @@ class GotoScreen(Dialog[bool | None]):
             yield Input(placeholder="number or id", id="goto-input")
             yield Static(id="goto-problem")
 
+    @on(Input.Changed)
+    def changed(self) -> None:
+        self.query_one("#goto-problem", Static).update("")  # said of what was typed before
+
     def action_go(self) -> None:
         target = self.query_one(Input).value.strip()
         if not target:

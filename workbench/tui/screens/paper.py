@@ -228,7 +228,7 @@ class ReviewScreen(ModelSaidAction, Screen):
         view = self.view
         if view is None:
             return
-        if view.shows_decision:  # `a` confirms what is shown: your decision stays as it is (changed since: the dialog)
+        if view.keeps_decision:  # `a` confirms your decision: it stays as it is (changed since: the dialog)
             if self._commit(lambda: self.session.confirm(view.annotation), decision=True):
                 self._advance()
             return
@@ -359,11 +359,17 @@ class ReviewScreen(ModelSaidAction, Screen):
             """Move to the paper; or why not, shown in the dialog, which stays open for a correction."""
             number = target.removeprefix("#")
             if number.isascii() and number.isdecimal():  # not isdigit(): '²' is a digit int() refuses
-                moved = int(number) <= self.session.total_papers and self.session.go_to_number(int(number))
-            else:
-                moved = self.session.go_to_id(target)
-            return None if moved else (f"No paper '{one_line(target, 40)}' (a paper number from #1 to "
-                                       f"#{self.session.total_papers}, or a paper id).")
+                if int(number) <= self.session.total_papers and self.session.go_to_number(int(number)):
+                    return None
+                if target.startswith("#"):
+                    return f"No paper {target[:40]} (the numbers run from #1 to #{self.session.total_papers})."
+            ids = self.session.go_to_id(target)  # "8237" may be the start of an id too
+            if ids == 1:
+                return None
+            if ids > 1:
+                return f"Several paper ids start with '{one_line(target, 40)}': type more of the id."
+            return (f"No paper '{one_line(target, 40)}' (a paper number from #1 to #{self.session.total_papers}, "
+                    "or a paper id or its start).")
 
         def done(moved: bool | None) -> None:
             if moved:

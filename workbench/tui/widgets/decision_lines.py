@@ -61,6 +61,9 @@ def decision_line(view: PaperView, doubt: str | None) -> Text:
         text.append("Not decided yet", style="dim")
     if view.text_changed:
         text.append("\n⚠ Text changed since decided: the abstract has a newer revision.", style="bold yellow")
+        if not view.picked:
+            text.append(f"\na: your {annotation.status} decision stands on this text · e changes it"
+                        + (" · 1-9 picks a suggestion to accept" if not view.shows_decision else ""), style="dim")
     if annotation and annotation.flagged:
         text.append("   ⚑ flagged", style="bold magenta")
     return text
