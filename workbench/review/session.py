@@ -244,8 +244,8 @@ class ReviewSession(TeamLeases, TakesInOutside):
         pid = shown.paper_id
         stored, mine = get_annotation(self.db, pid, self.annotator), self.seen.get(pid, shown)
         if (stored.version if stored else None) == self._based_on(pid):
-            if stored and stored.decided_on not in (None, self.seen_text.get(pid, stored.decided_on)):  # the text changed:
-                self._wrote(confirm_on_text(self.db, stored, self.seen_text[pid], session=self.session_id))  # it stands
+            if stored and stored.decided_on not in (None, self.seen_text.get(pid, stored.decided_on)):  # new text:
+                self._wrote(confirm_on_text(self.db, stored, self.seen_text[pid], session=self.session_id))  # stands
             return
         if self._flag_alone(pid, stored):
             self.seen[pid] = stored  # the same decision: a flag or an undone change

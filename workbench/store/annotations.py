@@ -233,7 +233,8 @@ def changed_since_decided(db: Handle, annotator: str) -> set[str]:
 
 
 @guarded
-def confirm_on_text(db: Handle, shown: AnnotationRow, content_hash: str, *, session: str | None = None) -> AnnotationRow:
+def confirm_on_text(db: Handle, shown: AnnotationRow, content_hash: str, *,
+                    session: str | None = None) -> AnnotationRow:
     """The decision shown stands on the paper's text now shown (`a` on *text changed since decided*): the same
     decision, decided on `content_hash`, based on the version shown (Conflict when it is not the stored one)."""
     now = utc_now()
