@@ -192,16 +192,17 @@ def decide(db: Handle, decision: Decision) -> AnnotationRow:
     writes nothing) when the stored annotation is not the version the decision was based on."""
     if decision.status not in STATUSES:
         raise ValueError(f"unknown status {decision.status!r}")
-    _within_limits(decision)
+    values = {f: clean_value(decision.values.get(f)) for f in FIELDS}
+    notes = clean_value(decision.notes) if decision.notes is not None else None
+    _within_limits(values, notes)
     now = utc_now()
     with transaction(db):
         before = get_annotation(db, decision.paper_id, decision.annotator)
         suggestion = decision.suggestion
         after = AnnotationRow(
             paper_id=decision.paper_id, annotator=decision.annotator, status=decision.status,
-            flagged=before.flagged if before else False,
-            values={f: clean_value(decision.values.get(f)) for f in FIELDS},
-            notes=clean_value(decision.notes) if decision.notes is not None else (before.notes if before else None),
+            flagged=before.flagged if before else False, values=values,
+            notes=notes if decision.notes is not None else (before.notes if before else None),
             suggestion_id=suggestion.id if suggestion else None,
             suggested=suggestion.snapshot() if suggestion else None,
             seconds_spent=round((before.seconds_spent if before else 0.0) + decision.seconds, 1),
@@ -213,11 +214,10 @@ def decide(db: Handle, decision: Decision) -> AnnotationRow:
                        seconds=round(decision.seconds, 2), session=decision.session, at=now)
 
 
-def _within_limits(decision: Decision) -> None:
-    """What is saved must export and import back: the import's limits hold here too."""
-    texts = [(f, decision.values.get(f), MAX_DECISION_VALUE_CHARS) for f in FIELDS]
-    for name, value, limit in [*texts, ("notes", decision.notes, MAX_NOTES_CHARS)]:
-        text = clean_value(value)  # as it would be stored
+def _within_limits(values: Values, notes: str | None) -> None:
+    """What is saved must export and import back: the import's limits hold here too (on the cleaned text)."""
+    texts = [(f, values[f], MAX_DECISION_VALUE_CHARS) for f in FIELDS]
+    for name, text, limit in [*texts, ("notes", notes, MAX_NOTES_CHARS)]:
         if text is not None and len(text) > limit:
             raise TooLong(f"{name.replace('_', ' ')} has {len(text):,} characters; the most a decision keeps is "
                           f"{limit:,}: shorten it")
