@@ -19,12 +19,12 @@ gc.disable()
 import json
 import os
 import sys
+from pathlib import Path
 
 if "review" in sys.argv[1:]:  # before the imports below: a ctrl+s typed at once must not be the terminal's
     from workbench.terminal import keep_flow_control_keys
 
     keep_flow_control_keys()
-from pathlib import Path
 
 import click
 

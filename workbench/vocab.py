@@ -107,7 +107,7 @@ COMPLETED, FAILED, EXPIRED, CANCELLED = "completed", "failed", "expired", "cance
 BATCH_ENDED = (COMPLETED, FAILED, EXPIRED, CANCELLED)  # the engine will not change it again
 
 
-NUL_STORED_AS = "\ufffd"  # PostgreSQL text cannot hold NUL; ingest and import store U+FFFD for it on every backend
+NUL_STORED_AS = "\ufffd"  # PostgreSQL text cannot hold NUL: a paper's text keeps U+FFFD for it on every backend
 
 
 def collapse_whitespace(text: str) -> str:

@@ -162,11 +162,11 @@ class ReviewScreen(ModelSaidAction, Screen):
         show(self, notice)
         if message.result.fatal:
             self.workers.cancel_group(self, "suggest")
-        # The paper on screen, or every paper once suggestions stopped (its own request was cancelled: say so).
         if message.result.paper_id == self.session.current_id and self.editing:  # the form stays as typed
             arrived = "arrived" if message.result.new is not None else "failed"
             self.form.source_news(plain(f"{self.session.feed.label} · {arrived} while you typed: it shows when "
                                         "the form closes (ctrl+s saves yours, esc leaves)", style="italic"))
+        # The paper on screen, or every paper once suggestions stopped (its own request was cancelled: say so).
         if (message.result.paper_id == self.session.current_id or message.result.fatal) and not self.editing:
             if self.app.screen is self:
                 self.show_current()
